@@ -1,0 +1,122 @@
+"""Typed settings: defaults < `config.toml` in the data home < environment variables.
+
+Every setting `name` is read from the environment as `HONCHO_LOCAL_<NAME>` or, for Honcho-style
+compatibility, as plain `<NAME>` (the prefixed form wins). The data home itself comes from
+`--home`, then `HONCHO_LOCAL_HOME`, then the platform's user data directory. Nothing here reads the
+environment at import time: `load_settings()` is called once, by the entry point.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from honcho_local.errors import InvalidInput
+
+DB_FILENAME = "honcho.duckdb"
+CONFIG_FILENAME = "config.toml"
+
+
+class Settings(BaseModel):
+    """All runtime settings of honcho-local. Field descriptions feed the README settings table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    home: Path = Field(description="Data home: holds the DuckDB file, the queue file and config.toml.")
+    host: str = Field("127.0.0.1", description="Address `serve` binds to.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `serve` listens on.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    max_message_size: int = Field(25_000, ge=1, le=1_000_000, description="Largest message content, in characters.")
+    get_context_max_tokens: int = Field(100_000, ge=1, description="Upper bound of `tokens` on context reads.")
+    write_batch_max: int = Field(1_000, ge=1, description="Most events one group commit of the writer thread takes.")
+    reasoning_enabled: bool = Field(True, description="Run the deriver (global default of `reasoning.enabled`).")
+    reasoning_model: str = Field("qwen2.5-coder-1.5b", description="Catalog name or GGUF path of the primary chat model.")
+    embedding_model: str = Field("all-minilm-l6-v2", description="Catalog name or GGUF path of the embedding model.")
+    models_dir: Path | None = Field(None, description="Where resolved model files live (default: `models/` in the data home).")
+    model_threads: int = Field(0, ge=0, description="llama.cpp threads; 0 means one per core.")
+    model_context: int = Field(4096, ge=512, description="llama.cpp context window for the chat model.")
+    model_timeout: float = Field(300.0, gt=0, description="Seconds one model call may take before it fails.")
+    offline: bool = Field(False, description="Refuse every model download.")
+    openai_api_key: str | None = Field(None, description="API key of the optional OpenAI-compatible fallback.")
+    openai_base_url: str | None = Field(None, description="Base URL of the optional OpenAI-compatible fallback.")
+    fallback_model: str | None = Field(None, description="Model name to ask the fallback endpoint for.")
+    worker_concurrency: int = Field(1, ge=1, le=64, description="Work units reasoned in parallel.")
+    worker_poll_interval: float = Field(10.0, gt=0, description="Seconds between safety-net sweeps of lagging work units.")
+    reasoning_batch_size: int = Field(1024, ge=64, description="Token budget of the messages one deriver call reads.")
+    metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at `/metrics`.")
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / DB_FILENAME
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or (self.home / "models")
+
+
+def default_home() -> Path:
+    return Path(platformdirs.user_data_dir("honcho-local", appauthor=False))
+
+
+def resolve_home(cli_home: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path:
+    if cli_home:
+        return Path(cli_home).expanduser()
+    if env.get("HONCHO_LOCAL_HOME"):
+        return Path(env["HONCHO_LOCAL_HOME"]).expanduser()
+    return default_home()
+
+
+def _env_value(name: str, env: Mapping[str, str]) -> str | None:
+    prefixed = f"HONCHO_LOCAL_{name.upper()}"
+    if prefixed in env:
+        return env[prefixed]
+    return env.get(name.upper())
+
+
+def settings_sources(home: Path, env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The merged raw values and, per key, where each came from ("default", "config.toml", "env")."""
+    values: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    toml_path = home / CONFIG_FILENAME
+    if toml_path.exists():
+        try:
+            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidInput(f"{toml_path}: not valid TOML: {exc}") from exc
+        for key, value in data.items():
+            values[key.lower()] = value
+            origin[key.lower()] = "config.toml"
+    for name in Settings.model_fields:
+        if name == "home":
+            continue
+        raw = _env_value(name, env)
+        if raw is not None and raw != "":
+            values[name] = raw
+            origin[name] = "env"
+    return values, origin
+
+
+def load_settings(
+    home: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings once: defaults < config.toml < environment < explicit overrides."""
+    env = os.environ if env is None else env
+    home_path = resolve_home(home, env)
+    values, _ = settings_sources(home_path, env)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values["home"] = home_path
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidInput(f"invalid settings: {problems}") from exc

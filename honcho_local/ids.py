@@ -1,0 +1,30 @@
+"""Public identifiers: 21-character nanoid-style ids, and validation of user-supplied ids."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from honcho_local.errors import InvalidInput
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-"
+_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,512}$")
+NANOID_LENGTH = 21
+
+
+def new_id() -> str:
+    """A random 21-character id over a 64-symbol URL-safe alphabet (126 bits)."""
+    return "".join(_ALPHABET[b & 63] for b in secrets.token_bytes(NANOID_LENGTH))
+
+
+def check_name(value: object, what: str) -> str:
+    """Validate a user-supplied resource id (workspace, peer, session): [a-zA-Z0-9_-], 1-512 chars."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be a string")
+    if not _NAME_RE.match(value):
+        if not value:
+            raise InvalidInput(f"{what} must not be empty")
+        if len(value) > 512:
+            raise InvalidInput(f"{what} must be at most 512 characters")
+        raise InvalidInput(f"{what} may contain only letters, digits, '_' and '-': {value[:64]!r}")
+    return value
