@@ -1,0 +1,46 @@
+"""Message routes (#32, 34-36) and the event-log extension (`/events`: tool calls, custom events)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, get, post, put
+
+from honcho_local import schemas
+from honcho_local.services.resources import Paging
+from honcho_local.wiring import Services
+
+
+class MessageController(Controller):
+    path = "/v3/workspaces/{workspace_id:str}/sessions/{session_id:str}"
+    tags = ["messages"]
+
+    @post(["/messages", "/messages/"], operation_id="create_messages", status_code=201, sync_to_thread=True)
+    def create(self, workspace_id: str, session_id: str, data: schemas.MessageBatch,
+               svc: Services) -> list[dict[str, Any]]:
+        return svc.ingest.add_messages(workspace_id, session_id, data)
+
+    @post("/messages/list", operation_id="list_messages", status_code=200, sync_to_thread=True)
+    def list_(self, workspace_id: str, session_id: str, svc: Services, paging: Paging,
+              data: schemas.ListBody | None = None) -> dict[str, Any]:
+        return svc.ingest.list_messages(workspace_id, session_id, data.filters if data else None, paging)
+
+    @get("/messages/{message_id:str}", operation_id="get_message", sync_to_thread=True)
+    def get_(self, workspace_id: str, session_id: str, message_id: str, svc: Services) -> dict[str, Any]:
+        return svc.ingest.get_message(workspace_id, session_id, message_id)
+
+    @put("/messages/{message_id:str}", operation_id="update_message", sync_to_thread=True)
+    def update(self, workspace_id: str, session_id: str, message_id: str, data: schemas.MessageUpdate,
+               svc: Services) -> dict[str, Any]:
+        return svc.ingest.update_message(workspace_id, session_id, message_id, data)
+
+    @post("/events", operation_id="create_events", status_code=201, sync_to_thread=True)
+    def create_events(self, workspace_id: str, session_id: str, data: schemas.EventBatch,
+                      svc: Services) -> list[dict[str, Any]]:
+        return svc.ingest.add_events(workspace_id, session_id, data)
+
+    @post("/events/list", operation_id="list_events", status_code=200, sync_to_thread=True)
+    def list_events(self, workspace_id: str, session_id: str, svc: Services, paging: Paging,
+                    data: schemas.ListBody | None = None) -> dict[str, Any]:
+        kinds = ["message", "tool_call", "tool_result", "custom"]
+        return svc.ingest.list_messages(workspace_id, session_id, data.filters if data else None, paging, kinds)

@@ -1,0 +1,26 @@
+"""`honcho-local serve`: build the services, serve the app with uvicorn, close cleanly on exit."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from honcho_local.api import create_app
+from honcho_local.config import Settings
+from honcho_local.wiring import build_services
+
+log = logging.getLogger("honcho_local")
+
+
+def run_server(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    services = build_services(settings)
+    app = create_app(services)
+    log.info("honcho-local serving %s on http://%s:%d", settings.db_path, settings.host, settings.port)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        services.close()

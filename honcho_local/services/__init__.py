@@ -1,0 +1,1 @@
+"""Domain services: plain synchronous Python over the store (and, later, the model layer)."""

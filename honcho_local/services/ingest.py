@@ -1,0 +1,101 @@
+"""The write path: messages and other events into the append-only log.
+
+Validate → one writer operation appends the batch (creating workspace, session, peers and
+memberships on the way) → after the commit, listeners (the reasoning queue) are told.
+A batch with one bad message stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from honcho_local import schemas
+from honcho_local.errors import InvalidInput, NotFound
+from honcho_local.services import views
+from honcho_local.services.resources import Paging, Resources
+from honcho_local.services.tokens import TokenCounter, estimate_tokens
+from honcho_local.store import Store, WriteContext
+from honcho_local.store import events as event_log
+from honcho_local.store import resources as repo
+from honcho_local.store.filters import parse_datetime
+
+CommitListener = Callable[[str, str, list[dict[str, Any]]], None]
+
+
+class Ingest:
+    def __init__(self, store: Store, resources: Resources, max_message_size: int = 25_000,
+                 count_tokens: TokenCounter = estimate_tokens) -> None:
+        self.store = store
+        self.resources = resources
+        self.max_message_size = max_message_size
+        self.count_tokens = count_tokens
+        self.listeners: list[CommitListener] = []
+
+    def _check_content(self, index: int, content: str) -> None:
+        if len(content) > self.max_message_size:
+            raise InvalidInput(
+                f"messages[{index}].content has {len(content)} characters; the limit is {self.max_message_size}")
+
+    def _new_event(self, index: int, item: schemas.MessageCreate | schemas.EventCreate) -> event_log.NewEvent:
+        self._check_content(index, item.content)
+        created_at = parse_datetime(item.created_at, "created_at") if item.created_at else None
+        config = schemas.dump_config(getattr(item, "configuration", None))
+        kind = getattr(item, "kind", "message")
+        return event_log.NewEvent(item.peer_id, item.content, kind, item.metadata or {}, config,
+                                  self.count_tokens(item.content), created_at)
+
+    def add_messages(self, workspace_id: str, session_id: str, batch: schemas.MessageBatch) -> list[dict[str, Any]]:
+        new = [self._new_event(i, m) for i, m in enumerate(batch.messages)]
+        return [views.message(r) for r in self._append(workspace_id, session_id, new)]
+
+    def add_events(self, workspace_id: str, session_id: str, batch: schemas.EventBatch) -> list[dict[str, Any]]:
+        new = [self._new_event(i, e) for i, e in enumerate(batch.events)]
+        return [views.event(r) for r in self._append(workspace_id, session_id, new)]
+
+    def _append(self, workspace_id: str, session_id: str, new: list[event_log.NewEvent]) -> list[dict[str, Any]]:
+        def op(ctx: WriteContext) -> list[dict[str, Any]]:
+            repo.ensure_workspace(ctx, workspace_id)
+            repo.ensure_session(ctx, workspace_id, session_id)
+            for sender in dict.fromkeys(e.peer_id for e in new):
+                repo.ensure_peer(ctx, workspace_id, sender)
+                repo.ensure_member(ctx, workspace_id, session_id, sender)
+            return event_log.append(ctx, workspace_id, session_id, new)
+
+        rows = self.store.write(op)
+        for listener in self.listeners:
+            listener(workspace_id, session_id, rows)
+        return rows
+
+    def list_messages(self, workspace_id: str, session_id: str, filters: Any, paging: Paging,
+                      kinds: list[str] | None = None) -> dict[str, Any]:
+        kinds = kinds or ["message"]
+
+        def read(cur: Any) -> tuple[list[dict[str, Any]], int]:
+            self.resources.require_session(cur, workspace_id, session_id)
+            return event_log.list_events(cur, workspace_id, session_id, filters, paging.page, paging.size,
+                                         paging.reverse, kinds)
+
+        rows, total = self.store.read(read)
+        shape = views.message if kinds == ["message"] else views.event
+        return views.page([shape(r) for r in rows], total, paging.page, paging.size)
+
+    def get_message(self, workspace_id: str, session_id: str, message_id: str) -> dict[str, Any]:
+        def read(cur: Any) -> dict[str, Any]:
+            self.resources.require_session(cur, workspace_id, session_id)
+            row = event_log.get_event(cur, workspace_id, session_id, message_id)
+            if row is None:
+                raise NotFound(f"message {message_id!r} not found in session {session_id!r}")
+            return row
+
+        return views.message(self.store.read(read))
+
+    def update_message(self, workspace_id: str, session_id: str, message_id: str,
+                       body: schemas.MessageUpdate) -> dict[str, Any]:
+        def op(ctx: WriteContext) -> dict[str, Any]:
+            self.resources.require_session(ctx.conn, workspace_id, session_id)
+            if not event_log.update_metadata(ctx, workspace_id, session_id, message_id, body.metadata):
+                raise NotFound(f"message {message_id!r} not found in session {session_id!r}")
+            return event_log.get_event(ctx.conn, workspace_id, session_id, message_id, kind=None)
+
+        return views.message(self.store.write(op))

@@ -1,0 +1,273 @@
+"""Workspaces, peers, sessions and session membership: get-or-create, update, list, delete, clone.
+
+Rules (Honcho v3, with its known quirks fixed): get-or-create applies `metadata` when given and
+otherwise leaves it alone; peer `configuration` is replaced; workspace and session `configuration`
+is merged as a JSON merge patch (RFC 7396: nested objects merge, `null` removes a key), so setting
+`reasoning.custom_instructions` no longer drops `reasoning.enabled`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from honcho_local import schemas
+from honcho_local.errors import BadRequest, Conflict, InvalidInput, NotFound
+from honcho_local.ids import new_id
+from honcho_local.services import views
+from honcho_local.store import Store, WriteContext
+from honcho_local.store import events as event_log
+from honcho_local.store import resources as repo
+
+SESSION_OBSERVERS_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class Paging:
+    page: int = 1
+    size: int = 50
+    reverse: bool = False
+
+    def __post_init__(self) -> None:
+        if self.page < 1:
+            raise InvalidInput("page must be at least 1")
+        if not 1 <= self.size <= 100:
+            raise InvalidInput("size must be between 1 and 100")
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+class Resources:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # ---- workspaces ---------------------------------------------------------------------------
+    def get_or_create_workspace(self, body: schemas.WorkspaceCreate) -> tuple[dict[str, Any], bool]:
+        config = schemas.dump_config(body.configuration)
+
+        def op(ctx: WriteContext) -> tuple[dict[str, Any], bool]:
+            created = repo.ensure_workspace(ctx, body.id, body.metadata, config)
+            if not created:
+                current = repo.get_workspace(ctx.conn, body.id)
+                merged = None if config is None else merge_patch(current["configuration"], config)
+                repo.update_workspace(ctx, body.id, body.metadata, merged)
+            return repo.get_workspace(ctx.conn, body.id), created
+
+        row, created = self.store.write(op)
+        return views.workspace(row), created
+
+    def update_workspace(self, workspace_id: str, body: schemas.ResourceUpdate) -> dict[str, Any]:
+        config = schemas.dump_config(body.configuration)
+
+        def op(ctx: WriteContext) -> dict[str, Any]:
+            repo.ensure_workspace(ctx, workspace_id)
+            current = repo.get_workspace(ctx.conn, workspace_id)
+            merged = None if config is None else merge_patch(current["configuration"], config)
+            repo.update_workspace(ctx, workspace_id, body.metadata, merged)
+            return repo.get_workspace(ctx.conn, workspace_id)
+
+        return views.workspace(self.store.write(op))
+
+    def list_workspaces(self, filters: Any, paging: Paging) -> dict[str, Any]:
+        rows, total = self.store.read(
+            lambda cur: repo.list_workspaces(cur, filters, paging.page, paging.size, paging.reverse))
+        return views.page([views.workspace(r) for r in rows], total, paging.page, paging.size)
+
+    def delete_workspace(self, workspace_id: str) -> None:
+        def op(ctx: WriteContext) -> None:
+            if repo.get_workspace(ctx.conn, workspace_id) is None:
+                raise NotFound(f"workspace {workspace_id!r} not found")
+            active = repo.count_sessions(ctx.conn, workspace_id)
+            if active:
+                raise Conflict(f"workspace {workspace_id!r} still has {active} active session(s); delete them first")
+            repo.delete_workspace(ctx, workspace_id)
+
+        self.store.write(op)
+
+    # ---- peers --------------------------------------------------------------------------------
+    def get_or_create_peer(self, workspace_id: str, body: schemas.PeerCreate) -> tuple[dict[str, Any], bool]:
+        config = schemas.dump_config(body.configuration)
+
+        def op(ctx: WriteContext) -> tuple[dict[str, Any], bool]:
+            repo.ensure_workspace(ctx, workspace_id)
+            created = repo.ensure_peer(ctx, workspace_id, body.id, body.metadata, config)
+            if not created:
+                repo.update_peer(ctx, workspace_id, body.id, body.metadata, config)
+            return repo.get_peer(ctx.conn, workspace_id, body.id), created
+
+        row, created = self.store.write(op)
+        return views.peer(row), created
+
+    def update_peer(self, workspace_id: str, peer_id: str, body: schemas.PeerUpdate) -> dict[str, Any]:
+        config = schemas.dump_config(body.configuration)
+
+        def op(ctx: WriteContext) -> dict[str, Any]:
+            repo.ensure_workspace(ctx, workspace_id)
+            repo.ensure_peer(ctx, workspace_id, peer_id)
+            repo.update_peer(ctx, workspace_id, peer_id, body.metadata, config)
+            return repo.get_peer(ctx.conn, workspace_id, peer_id)
+
+        return views.peer(self.store.write(op))
+
+    def list_peers(self, workspace_id: str, filters: Any, paging: Paging) -> dict[str, Any]:
+        rows, total = self.store.read(
+            lambda cur: repo.list_peers(cur, workspace_id, filters, paging.page, paging.size, paging.reverse))
+        return views.page([views.peer(r) for r in rows], total, paging.page, paging.size)
+
+    def peer_sessions(self, workspace_id: str, peer_id: str, filters: Any, paging: Paging) -> dict[str, Any]:
+        def read(cur: Any) -> tuple[list[dict[str, Any]], int]:
+            if repo.get_peer(cur, workspace_id, peer_id) is None:
+                raise NotFound(f"peer {peer_id!r} not found in workspace {workspace_id!r}")
+            return repo.list_sessions(cur, workspace_id, filters, paging.page, paging.size, paging.reverse,
+                                      peer_id=peer_id)
+
+        rows, total = self.store.read(read)
+        return views.page([views.session(r) for r in rows], total, paging.page, paging.size)
+
+    # ---- sessions -----------------------------------------------------------------------------
+    def get_or_create_session(self, workspace_id: str, body: schemas.SessionCreate) -> tuple[dict[str, Any], bool]:
+        config = schemas.dump_config(body.configuration)
+
+        def op(ctx: WriteContext) -> tuple[dict[str, Any], bool]:
+            repo.ensure_workspace(ctx, workspace_id)
+            created = repo.ensure_session(ctx, workspace_id, body.id, body.metadata, config)
+            if not created:
+                current = repo.get_session(ctx.conn, workspace_id, body.id)
+                merged = None if config is None else merge_patch(current["configuration"], config)
+                repo.update_session(ctx, workspace_id, body.id, body.metadata, merged)
+            if body.peers:
+                self._upsert_members(ctx, workspace_id, body.id, body.peers)
+            return repo.get_session(ctx.conn, workspace_id, body.id), created
+
+        row, created = self.store.write(op)
+        return views.session(row), created
+
+    def update_session(self, workspace_id: str, session_id: str, body: schemas.ResourceUpdate) -> dict[str, Any]:
+        config = schemas.dump_config(body.configuration)
+
+        def op(ctx: WriteContext) -> dict[str, Any]:
+            repo.ensure_workspace(ctx, workspace_id)
+            repo.ensure_session(ctx, workspace_id, session_id)
+            current = repo.get_session(ctx.conn, workspace_id, session_id)
+            merged = None if config is None else merge_patch(current["configuration"], config)
+            repo.update_session(ctx, workspace_id, session_id, body.metadata, merged)
+            return repo.get_session(ctx.conn, workspace_id, session_id)
+
+        return views.session(self.store.write(op))
+
+    def list_sessions(self, workspace_id: str, filters: Any, paging: Paging) -> dict[str, Any]:
+        rows, total = self.store.read(
+            lambda cur: repo.list_sessions(cur, workspace_id, filters, paging.page, paging.size, paging.reverse))
+        return views.page([views.session(r) for r in rows], total, paging.page, paging.size)
+
+    def require_session(self, cur: Any, workspace_id: str, session_id: str) -> dict[str, Any]:
+        row = repo.get_session(cur, workspace_id, session_id)
+        if row is None or not row["is_active"]:
+            raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
+        return row
+
+    def delete_session(self, workspace_id: str, session_id: str) -> None:
+        def op(ctx: WriteContext) -> None:
+            self.require_session(ctx.conn, workspace_id, session_id)
+            repo.delete_session(ctx, workspace_id, session_id)
+
+        self.store.write(op)
+
+    def clone_session(self, workspace_id: str, session_id: str, message_id: str | None) -> dict[str, Any]:
+        def op(ctx: WriteContext) -> dict[str, Any]:
+            source = self.require_session(ctx.conn, workspace_id, session_id)
+            cutoff = None
+            if message_id is not None:
+                event = event_log.get_event(ctx.conn, workspace_id, session_id, message_id, kind=None)
+                if event is None:
+                    raise NotFound(f"message {message_id!r} not found in session {session_id!r}")
+                cutoff = event["pk"]
+            new_session = new_id()
+            repo.ensure_session(ctx, workspace_id, new_session, source["metadata"], source["configuration"])
+            for member in repo.get_members(ctx.conn, workspace_id, session_id):
+                repo.upsert_member(ctx, workspace_id, new_session, member["peer_id"], member["observe_me"],
+                                   member["observe_others"])
+            event_log.copy_session_events(ctx, workspace_id, session_id, new_session, cutoff)
+            return repo.get_session(ctx.conn, workspace_id, new_session)
+
+        return views.session(self.store.write(op))
+
+    # ---- membership ---------------------------------------------------------------------------
+    def _upsert_members(self, ctx: WriteContext, workspace_id: str, session_id: str,
+                        peers: dict[str, schemas.SessionPeerConfig]) -> None:
+        for peer_id, cfg in peers.items():
+            repo.ensure_peer(ctx, workspace_id, peer_id)
+            repo.upsert_member(ctx, workspace_id, session_id, peer_id, cfg.observe_me, cfg.observe_others)
+        self._check_observer_limit(ctx, workspace_id, session_id)
+
+    @staticmethod
+    def _check_observer_limit(ctx: WriteContext, workspace_id: str, session_id: str) -> None:
+        observers = repo.count_observers(ctx.conn, workspace_id, session_id)
+        if observers > SESSION_OBSERVERS_LIMIT:
+            raise BadRequest(
+                f"a session may have at most {SESSION_OBSERVERS_LIMIT} peers with observe_others=true "
+                f"(this change would make {observers})")
+
+    def add_members(self, workspace_id: str, session_id: str, peers: dict[str, schemas.SessionPeerConfig],
+                    replace: bool = False) -> dict[str, Any]:
+        def op(ctx: WriteContext) -> dict[str, Any]:
+            repo.ensure_workspace(ctx, workspace_id)
+            repo.ensure_session(ctx, workspace_id, session_id)
+            self.require_session(ctx.conn, workspace_id, session_id)
+            if replace:
+                current = [m["peer_id"] for m in repo.get_members(ctx.conn, workspace_id, session_id)]
+                repo.remove_members(ctx, workspace_id, session_id, [p for p in current if p not in peers])
+            self._upsert_members(ctx, workspace_id, session_id, peers)
+            return repo.get_session(ctx.conn, workspace_id, session_id)
+
+        return views.session(self.store.write(op))
+
+    def remove_members(self, workspace_id: str, session_id: str, peer_ids: list[str]) -> dict[str, Any]:
+        def op(ctx: WriteContext) -> dict[str, Any]:
+            row = self.require_session(ctx.conn, workspace_id, session_id)
+            repo.remove_members(ctx, workspace_id, session_id, peer_ids)
+            return row
+
+        return views.session(self.store.write(op))
+
+    def list_members(self, workspace_id: str, session_id: str, paging: Paging) -> dict[str, Any]:
+        def read(cur: Any) -> tuple[list[dict[str, Any]], int]:
+            self.require_session(cur, workspace_id, session_id)
+            return repo.list_session_members(cur, workspace_id, session_id, paging.page, paging.size)
+
+        rows, total = self.store.read(read)
+        return views.page([views.peer(r) for r in rows], total, paging.page, paging.size)
+
+    def _require_member(self, cur: Any, workspace_id: str, session_id: str, peer_id: str) -> dict[str, Any]:
+        self.require_session(cur, workspace_id, session_id)
+        for member in repo.get_members(cur, workspace_id, session_id):
+            if member["peer_id"] == peer_id:
+                return member
+        raise NotFound(f"peer {peer_id!r} is not a member of session {session_id!r}")
+
+    def get_member_config(self, workspace_id: str, session_id: str, peer_id: str) -> dict[str, Any]:
+        member = self.store.read(lambda cur: self._require_member(cur, workspace_id, session_id, peer_id))
+        return {"observe_me": member["observe_me"], "observe_others": member["observe_others"]}
+
+    def set_member_config(self, workspace_id: str, session_id: str, peer_id: str,
+                          body: schemas.SessionPeerConfig) -> None:
+        fields = set(body.model_fields_set)
+
+        def op(ctx: WriteContext) -> None:
+            self._require_member(ctx.conn, workspace_id, session_id, peer_id)
+            repo.set_member_config(ctx, workspace_id, session_id, peer_id, body.observe_me, body.observe_others,
+                                   fields)
+            self._check_observer_limit(ctx, workspace_id, session_id)
+
+        self.store.write(op)

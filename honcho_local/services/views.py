@@ -1,0 +1,44 @@
+"""Store rows shaped as Honcho v3 response objects (plain dicts the transport serialises)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+
+def iso(value: datetime | None) -> str | None:
+    """Naive-UTC datetime as ISO-8601 with a `Z` suffix."""
+    return None if value is None else value.isoformat() + "Z"
+
+
+def workspace(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "metadata": row["metadata"], "configuration": row["configuration"],
+            "created_at": iso(row["created_at"])}
+
+
+def peer(row: dict[str, Any]) -> dict[str, Any]:
+    config = {k: v for k, v in row["configuration"].items() if k == "observe_me"}
+    return {"id": row["id"], "workspace_id": row["workspace_id"], "created_at": iso(row["created_at"]),
+            "metadata": row["metadata"], "configuration": config}
+
+
+def session(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "is_active": row["is_active"], "workspace_id": row["workspace_id"],
+            "metadata": row["metadata"], "configuration": row["configuration"],
+            "created_at": iso(row["created_at"])}
+
+
+def message(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "content": row["content"], "peer_id": row["peer_id"],
+            "session_id": row["session_id"], "metadata": row["metadata"], "created_at": iso(row["created_at"]),
+            "workspace_id": row["workspace_id"], "token_count": row["token_count"]}
+
+
+def event(row: dict[str, Any]) -> dict[str, Any]:
+    return {**message(row), "kind": row["kind"], "seq": row["seq"]}
+
+
+def page(items: list[dict[str, Any]], total: int, page_no: int, size: int) -> dict[str, Any]:
+    return {"items": items, "total": total, "page": page_no, "size": size,
+            "pages": math.ceil(total / size) if size else 0}

@@ -1,0 +1,9 @@
+"""Storage on one DuckDB file: the append-only event log and the representation store.
+
+Only this package imports duckdb. `Store` owns the file; repositories are plain functions that take
+a connection (a writer transaction) or a read cursor.
+"""
+
+from honcho_local.store.db import Store, WriteContext
+
+__all__ = ["Store", "WriteContext"]

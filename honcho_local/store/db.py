@@ -1,0 +1,197 @@
+"""The DuckDB file: opening (one process only), migrations, per-thread read cursors and the writer.
+
+All writes go through one writer thread that owns the write connection and commits in groups:
+the first waiting operation and whatever else is queued behind it run in one transaction, so
+concurrent requests share one WAL sync. If a group fails, it is rolled back and each operation is
+re-run alone, so one bad operation fails only its own caller. A write returns after its commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from honcho_local.errors import StoreLocked
+from honcho_local.store.migrations import migrate
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_STOP = object()
+
+
+@dataclass
+class WriteContext:
+    """What a write operation gets: the writer's connection (inside a transaction) and its caches.
+
+    Caches hold facts the writer itself established (rows known to exist, next sequence numbers);
+    they are dropped whenever a transaction rolls back.
+    """
+
+    conn: duckdb.DuckDBPyConnection
+    known: set[tuple[Any, ...]] = field(default_factory=set)
+    counters: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.known.clear()
+        self.counters.clear()
+        self.after_commit.clear()
+
+    def next_value(self, key: tuple[Any, ...], load: Callable[[], int], n: int = 1) -> int:
+        """Reserve `n` consecutive values of a counter; returns the first. `load` gives the last used."""
+        last = self.counters.get(key)
+        if last is None:
+            last = load()
+        self.counters[key] = last + n
+        return last + 1
+
+
+class Store:
+    """One open DuckDB file. Create it with `Store.open(path)`; close it with `close()`."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, path: Path, batch_max: int = 1000) -> None:
+        self.path = path
+        self._conn = conn
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursor_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._batch_max = batch_max
+        self._ctx = WriteContext(conn.cursor())
+        self.stats = {"commits": 0, "ops": 0, "retried_groups": 0}
+        self._thread = threading.Thread(target=self._run_writer, name="duckdb-writer", daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    @classmethod
+    def open(cls, path: str | Path, batch_max: int = 1000) -> Store:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreLocked(
+                    f"{path} is in use by another process (is `honcho-local serve` running?). "
+                    "Stop it, or talk to it over HTTP."
+                ) from exc
+            raise
+        migrate(conn)
+        return cls(conn, path, batch_max)
+
+    # ---- reads -------------------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's read cursor (DuckDB connections must not be shared across threads)."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._conn.cursor()
+            self._local.cursor = cur
+            with self._cursor_lock:
+                self._cursors.append(cur)
+        return cur
+
+    def read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        return fn(self.cursor())
+
+    # ---- writes ------------------------------------------------------------------------------
+    def submit(self, op: Callable[[WriteContext], T]) -> Future[T]:
+        if self._closed:
+            raise RuntimeError("store is closed")
+        fut: Future[T] = Future()
+        self._queue.put((op, fut))
+        return fut
+
+    def write(self, op: Callable[[WriteContext], T]) -> T:
+        """Run `op` in the writer thread inside a transaction; return its result after the commit."""
+        return self.submit(op).result()
+
+    def _take_group(self, first: Any) -> list[Any]:
+        group = [first]
+        while len(group) < self._batch_max:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._queue.put(_STOP)
+                break
+            group.append(item)
+        return group
+
+    def _run_writer(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            group = [g for g in self._take_group(first) if g[1].set_running_or_notify_cancel()]
+            if group:
+                self._commit_group(group)
+
+    def _commit_group(self, group: list[Any]) -> None:
+        ctx = self._ctx
+        results: list[Any] = []
+        try:
+            ctx.conn.execute("BEGIN TRANSACTION")
+            for op, _ in group:
+                results.append(op(ctx))
+            ctx.conn.execute("COMMIT")
+        except BaseException as exc:  # noqa: BLE001 - every failure is handed to the callers
+            self._rollback()
+            if len(group) == 1:
+                group[0][1].set_exception(exc)
+                return
+            self.stats["retried_groups"] += 1
+            for item in group:
+                self._commit_group([item])
+            return
+        self.stats["commits"] += 1
+        self.stats["ops"] += len(group)
+        callbacks, ctx.after_commit = ctx.after_commit, []
+        for (_, fut), result in zip(group, results):
+            fut.set_result(result)
+        for cb in callbacks:
+            try:
+                cb()
+            except Exception:  # pragma: no cover - a callback must never stop the writer
+                log.exception("after-commit callback failed")
+
+    def _rollback(self) -> None:
+        try:
+            self._ctx.conn.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        self._ctx.reset()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join(timeout=30)
+        with self._cursor_lock:
+            for cur in self._cursors:
+                try:
+                    cur.close()
+                except duckdb.Error:
+                    pass
+            self._cursors.clear()
+        try:
+            self._ctx.conn.close()
+            self._conn.execute("CHECKPOINT")
+        except duckdb.Error:  # pragma: no cover
+            log.warning("checkpoint at close failed", exc_info=True)
+        self._conn.close()
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now, the form timestamps are stored in."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

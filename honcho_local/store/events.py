@@ -1,0 +1,128 @@
+"""The append-only event log: messages and other event kinds, in log order (`pk`) and per-session
+order (`seq`). Content is never updated; `metadata` alone may be replaced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from honcho_local.ids import new_id
+from honcho_local.store.db import WriteContext, utcnow
+from honcho_local.store.filters import Column, compile_filters
+from honcho_local.store.resources import Cursor, _fetch, dumps, page
+
+MESSAGE_COLUMNS = {
+    "id": Column("id", "str"),
+    "workspace_id": Column("workspace_id", "str"),
+    "session_id": Column("session_id", "str"),
+    "peer_id": Column("peer_id", "str"),
+    "token_count": Column("token_count", "int"),
+    "created_at": Column("created_at", "datetime"),
+    "metadata": Column("metadata", "json"),
+}
+EVENT_COLUMNS = {**MESSAGE_COLUMNS, "kind": Column("kind", "str"), "seq": Column("seq", "int")}
+_JSON = {"metadata", "configuration"}
+SELECT = ("SELECT pk, id, workspace_id, session_id, peer_id, kind, seq, content, metadata, configuration, "
+          "token_count, created_at FROM events")
+
+
+@dataclass
+class NewEvent:
+    """An event ready to append: validated and with its token count; ids are assigned on append."""
+
+    peer_id: str
+    content: str
+    kind: str
+    metadata: dict[str, Any]
+    configuration: dict[str, Any] | None
+    token_count: int
+    created_at: datetime | None
+
+
+def append(ctx: WriteContext, workspace_id: str, session_id: str, events: list[NewEvent]) -> list[dict[str, Any]]:
+    """Append events to a session's log in one statement; returns the stored rows."""
+    n = len(events)
+    conn = ctx.conn
+    first_pk = ctx.next_value(("pk",), lambda: conn.execute("SELECT coalesce(max(pk), 0) FROM events").fetchone()[0], n)
+    first_seq = ctx.next_value(
+        ("seq", workspace_id, session_id),
+        lambda: conn.execute("SELECT coalesce(max(seq), 0) FROM events WHERE workspace_id = ? AND session_id = ?",
+                             [workspace_id, session_id]).fetchone()[0],
+        n,
+    )
+    now = utcnow()
+    rows = [
+        {
+            "pk": first_pk + i, "id": new_id(), "workspace_id": workspace_id, "session_id": session_id,
+            "peer_id": e.peer_id, "kind": e.kind, "seq": first_seq + i, "content": e.content,
+            "metadata": e.metadata, "configuration": e.configuration, "token_count": e.token_count,
+            "created_at": e.created_at or now,
+        }
+        for i, e in enumerate(events)
+    ]
+    conn.execute(
+        "INSERT INTO events SELECT * FROM (SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]), ?, ?, "
+        "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::BIGINT[]), unnest(?::VARCHAR[]), "
+        "unnest(?::VARCHAR[])::JSON, unnest(?::VARCHAR[])::JSON, unnest(?::INTEGER[]), "
+        "unnest(?::TIMESTAMP[]), ?)",
+        [
+            [r["pk"] for r in rows], [r["id"] for r in rows], workspace_id, session_id,
+            [r["peer_id"] for r in rows], [r["kind"] for r in rows], [r["seq"] for r in rows],
+            [r["content"] for r in rows], [dumps(r["metadata"]) for r in rows],
+            [None if r["configuration"] is None else dumps(r["configuration"]) for r in rows],
+            [r["token_count"] for r in rows], [r["created_at"] for r in rows], now,
+        ],
+    )
+    return rows
+
+
+def get_event(cur: Cursor, workspace_id: str, session_id: str, event_id: str,
+              kind: str | None = "message") -> dict[str, Any] | None:
+    sql = f"{SELECT} WHERE workspace_id = ? AND session_id = ? AND id = ?"
+    params: list[Any] = [workspace_id, session_id, event_id]
+    if kind:
+        sql += " AND kind = ?"
+        params.append(kind)
+    rows = _fetch(cur, sql, params, _JSON)
+    return rows[0] if rows else None
+
+
+def list_events(cur: Cursor, workspace_id: str, session_id: str, filters: Any, page_no: int, size: int,
+                reverse: bool, kinds: list[str] | None = None):
+    columns = MESSAGE_COLUMNS if kinds == ["message"] else EVENT_COLUMNS
+    where, params = compile_filters(filters, columns)
+    sql = f"{SELECT} WHERE workspace_id = ? AND session_id = ? AND {where}"
+    args: list[Any] = [workspace_id, session_id, *params]
+    if kinds:
+        sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+        args.extend(kinds)
+    return page(cur, sql, args, "pk DESC" if reverse else "pk", page_no, size, _JSON)
+
+
+def update_metadata(ctx: WriteContext, workspace_id: str, session_id: str, event_id: str,
+                    metadata: dict[str, Any]) -> bool:
+    changed = ctx.conn.execute(
+        "UPDATE events SET metadata = ? WHERE workspace_id = ? AND session_id = ? AND id = ? RETURNING pk",
+        [dumps(metadata), workspace_id, session_id, event_id],
+    ).fetchall()
+    return bool(changed)
+
+
+def copy_session_events(ctx: WriteContext, workspace_id: str, source: str, target: str,
+                        up_to_pk: int | None) -> int:
+    """Copy a session's events (up to and including `up_to_pk`) into another session, new ids."""
+    sql = f"{SELECT} WHERE workspace_id = ? AND session_id = ?"
+    params: list[Any] = [workspace_id, source]
+    if up_to_pk is not None:
+        sql += " AND pk <= ?"
+        params.append(up_to_pk)
+    rows = _fetch(ctx.conn, sql + " ORDER BY pk", params, _JSON)
+    for start in range(0, len(rows), 1000):
+        chunk = rows[start:start + 1000]
+        append(ctx, workspace_id, target, [
+            NewEvent(r["peer_id"], r["content"], r["kind"], r["metadata"], r["configuration"],
+                     r["token_count"], r["created_at"]) for r in chunk
+        ])
+    return len(rows)

@@ -1,0 +1,276 @@
+"""Repositories for workspaces, peers, sessions and session membership.
+
+Write functions take the writer's `WriteContext` and run inside its transaction; read functions take
+a read cursor. Rows come back as plain dicts with JSON columns decoded.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+
+from honcho_local.store.db import WriteContext, utcnow
+from honcho_local.store.filters import Column, compile_filters
+
+Cursor = duckdb.DuckDBPyConnection
+
+WORKSPACE_COLUMNS = {
+    "id": Column("id", "str"),
+    "created_at": Column("created_at", "datetime"),
+    "metadata": Column("metadata", "json"),
+}
+PEER_COLUMNS = {
+    "id": Column("p.id", "str"),
+    "workspace_id": Column("p.workspace_id", "str"),
+    "created_at": Column("p.created_at", "datetime"),
+    "metadata": Column("p.metadata", "json"),
+}
+SESSION_COLUMNS = {
+    "id": Column("s.id", "str"),
+    "session_id": Column("s.id", "str"),
+    "workspace_id": Column("s.workspace_id", "str"),
+    "is_active": Column("s.is_active", "bool"),
+    "created_at": Column("s.created_at", "datetime"),
+    "metadata": Column("s.metadata", "json"),
+}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _decode(row: tuple[Any, ...], names: list[str], json_cols: set[str]) -> dict[str, Any]:
+    return {n: (json.loads(v) if n in json_cols and v is not None else v) for n, v in zip(names, row)}
+
+
+def _fetch(cur: Cursor, sql: str, params: list[Any], json_cols: set[str]) -> list[dict[str, Any]]:
+    result = cur.execute(sql, params)
+    names = [d[0] for d in result.description]
+    return [_decode(row, names, json_cols) for row in result.fetchall()]
+
+
+def page(cur: Cursor, base_sql: str, params: list[Any], order: str, page_no: int, size: int,
+         json_cols: set[str]) -> tuple[list[dict[str, Any]], int]:
+    """One page of a query plus the total row count."""
+    total = cur.execute(f"SELECT count(*) FROM ({base_sql})", params).fetchone()[0]
+    rows = _fetch(cur, f"{base_sql} ORDER BY {order} LIMIT ? OFFSET ?",
+                  [*params, size, (page_no - 1) * size], json_cols)
+    return rows, total
+
+
+# ---- workspaces -------------------------------------------------------------------------------
+_WS_JSON = {"metadata", "configuration", "internal_metadata"}
+
+
+def get_workspace(cur: Cursor, workspace_id: str) -> dict[str, Any] | None:
+    rows = _fetch(cur, "SELECT * FROM workspaces WHERE id = ?", [workspace_id], _WS_JSON)
+    return rows[0] if rows else None
+
+
+def ensure_workspace(ctx: WriteContext, workspace_id: str, metadata: dict | None = None,
+                     configuration: dict | None = None) -> bool:
+    """Create the workspace if missing. Returns True when it was created."""
+    key = ("ws", workspace_id)
+    if key in ctx.known:
+        return False
+    created = ctx.conn.execute(
+        "INSERT INTO workspaces VALUES (?, ?, ?, '{}', ?) ON CONFLICT DO NOTHING RETURNING id",
+        [workspace_id, dumps(metadata or {}), dumps(configuration or {}), utcnow()],
+    ).fetchall()
+    ctx.known.add(key)
+    return bool(created)
+
+
+def update_workspace(ctx: WriteContext, workspace_id: str, metadata: dict | None, configuration: dict | None) -> None:
+    if metadata is not None:
+        ctx.conn.execute("UPDATE workspaces SET metadata = ? WHERE id = ?", [dumps(metadata), workspace_id])
+    if configuration is not None:
+        ctx.conn.execute("UPDATE workspaces SET configuration = ? WHERE id = ?", [dumps(configuration), workspace_id])
+
+
+def list_workspaces(cur: Cursor, filters: Any, page_no: int, size: int, reverse: bool):
+    where, params = compile_filters(filters, WORKSPACE_COLUMNS)
+    order = "created_at DESC, id DESC" if reverse else "created_at, id"
+    return page(cur, f"SELECT * FROM workspaces WHERE {where}", params, order, page_no, size, _WS_JSON)
+
+
+def count_sessions(cur: Cursor, workspace_id: str) -> int:
+    return cur.execute("SELECT count(*) FROM sessions WHERE workspace_id = ? AND is_active",
+                       [workspace_id]).fetchone()[0]
+
+
+def delete_workspace(ctx: WriteContext, workspace_id: str) -> None:
+    for table in ("events", "session_peers", "sessions", "peers"):
+        ctx.conn.execute(f"DELETE FROM {table} WHERE workspace_id = ?", [workspace_id])
+    ctx.conn.execute("DELETE FROM workspaces WHERE id = ?", [workspace_id])
+    ctx.known.clear()
+    ctx.counters.clear()
+
+
+# ---- peers ------------------------------------------------------------------------------------
+_PEER_JSON = {"metadata", "configuration", "internal_metadata"}
+
+
+def get_peer(cur: Cursor, workspace_id: str, peer_id: str) -> dict[str, Any] | None:
+    rows = _fetch(cur, "SELECT * FROM peers WHERE workspace_id = ? AND id = ?", [workspace_id, peer_id], _PEER_JSON)
+    return rows[0] if rows else None
+
+
+def ensure_peer(ctx: WriteContext, workspace_id: str, peer_id: str, metadata: dict | None = None,
+                configuration: dict | None = None) -> bool:
+    key = ("peer", workspace_id, peer_id)
+    if key in ctx.known:
+        return False
+    created = ctx.conn.execute(
+        "INSERT INTO peers VALUES (?, ?, ?, ?, '{}', ?) ON CONFLICT DO NOTHING RETURNING id",
+        [workspace_id, peer_id, dumps(metadata or {}), dumps(configuration or {}), utcnow()],
+    ).fetchall()
+    ctx.known.add(key)
+    return bool(created)
+
+
+def update_peer(ctx: WriteContext, workspace_id: str, peer_id: str, metadata: dict | None,
+                configuration: dict | None) -> None:
+    if metadata is not None:
+        ctx.conn.execute("UPDATE peers SET metadata = ? WHERE workspace_id = ? AND id = ?",
+                         [dumps(metadata), workspace_id, peer_id])
+    if configuration is not None:
+        ctx.conn.execute("UPDATE peers SET configuration = ? WHERE workspace_id = ? AND id = ?",
+                         [dumps(configuration), workspace_id, peer_id])
+
+
+def list_peers(cur: Cursor, workspace_id: str, filters: Any, page_no: int, size: int, reverse: bool):
+    where, params = compile_filters(filters, PEER_COLUMNS)
+    order = "p.created_at DESC, p.id DESC" if reverse else "p.created_at, p.id"
+    return page(cur, f"SELECT p.* FROM peers p WHERE p.workspace_id = ? AND {where}",
+                [workspace_id, *params], order, page_no, size, _PEER_JSON)
+
+
+def list_session_members(cur: Cursor, workspace_id: str, session_id: str, page_no: int, size: int):
+    sql = ("SELECT p.* FROM peers p JOIN session_peers m ON m.workspace_id = p.workspace_id AND m.peer_id = p.id "
+           "WHERE m.workspace_id = ? AND m.session_id = ? AND m.left_at IS NULL")
+    return page(cur, sql, [workspace_id, session_id], "m.joined_at, p.id", page_no, size, _PEER_JSON)
+
+
+# ---- sessions ---------------------------------------------------------------------------------
+_SESSION_JSON = {"metadata", "configuration", "internal_metadata"}
+
+
+def get_session(cur: Cursor, workspace_id: str, session_id: str) -> dict[str, Any] | None:
+    rows = _fetch(cur, "SELECT * FROM sessions WHERE workspace_id = ? AND id = ?",
+                  [workspace_id, session_id], _SESSION_JSON)
+    return rows[0] if rows else None
+
+
+def ensure_session(ctx: WriteContext, workspace_id: str, session_id: str, metadata: dict | None = None,
+                   configuration: dict | None = None) -> bool:
+    key = ("session", workspace_id, session_id)
+    if key in ctx.known:
+        return False
+    created = ctx.conn.execute(
+        "INSERT INTO sessions VALUES (?, ?, true, ?, ?, '{}', ?) ON CONFLICT DO NOTHING RETURNING id",
+        [workspace_id, session_id, dumps(metadata or {}), dumps(configuration or {}), utcnow()],
+    ).fetchall()
+    ctx.known.add(key)
+    return bool(created)
+
+
+def update_session(ctx: WriteContext, workspace_id: str, session_id: str, metadata: dict | None,
+                   configuration: dict | None) -> None:
+    if metadata is not None:
+        ctx.conn.execute("UPDATE sessions SET metadata = ? WHERE workspace_id = ? AND id = ?",
+                         [dumps(metadata), workspace_id, session_id])
+    if configuration is not None:
+        ctx.conn.execute("UPDATE sessions SET configuration = ? WHERE workspace_id = ? AND id = ?",
+                         [dumps(configuration), workspace_id, session_id])
+
+
+def list_sessions(cur: Cursor, workspace_id: str, filters: Any, page_no: int, size: int, reverse: bool,
+                  peer_id: str | None = None):
+    where, params = compile_filters(filters, SESSION_COLUMNS)
+    sql = f"SELECT s.* FROM sessions s WHERE s.workspace_id = ? AND s.is_active AND {where}"
+    args = [workspace_id, *params]
+    if peer_id is not None:
+        sql += (" AND EXISTS (SELECT 1 FROM session_peers m WHERE m.workspace_id = s.workspace_id "
+                "AND m.session_id = s.id AND m.peer_id = ?)")
+        args.append(peer_id)
+    order = "s.created_at DESC, s.id DESC" if reverse else "s.created_at, s.id"
+    return page(cur, sql, args, order, page_no, size, _SESSION_JSON)
+
+
+def delete_session(ctx: WriteContext, workspace_id: str, session_id: str) -> None:
+    for table, col in (("events", "session_id"), ("session_peers", "session_id"), ("sessions", "id")):
+        ctx.conn.execute(f"DELETE FROM {table} WHERE workspace_id = ? AND {col} = ?", [workspace_id, session_id])
+    ctx.known.clear()
+    ctx.counters.clear()
+
+
+# ---- membership -------------------------------------------------------------------------------
+def get_members(cur: Cursor, workspace_id: str, session_id: str, active_only: bool = True) -> list[dict[str, Any]]:
+    sql = "SELECT * FROM session_peers WHERE workspace_id = ? AND session_id = ?"
+    if active_only:
+        sql += " AND left_at IS NULL"
+    return _fetch(cur, sql + " ORDER BY joined_at, peer_id", [workspace_id, session_id], set())
+
+
+def upsert_member(ctx: WriteContext, workspace_id: str, session_id: str, peer_id: str,
+                  observe_me: bool | None, observe_others: bool | None, keep_config: bool = False) -> None:
+    """Add or re-activate a member. With `keep_config`, an existing member keeps its settings."""
+    if keep_config:
+        ctx.conn.execute(
+            "INSERT INTO session_peers VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT DO UPDATE SET left_at = NULL",
+            [workspace_id, session_id, peer_id, observe_me, observe_others, utcnow()],
+        )
+    else:
+        ctx.conn.execute(
+            "INSERT INTO session_peers VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT DO UPDATE SET "
+            "left_at = NULL, observe_me = excluded.observe_me, observe_others = excluded.observe_others",
+            [workspace_id, session_id, peer_id, observe_me, observe_others, utcnow()],
+        )
+    ctx.known.add(("member", workspace_id, session_id, peer_id))
+
+
+def ensure_member(ctx: WriteContext, workspace_id: str, session_id: str, peer_id: str) -> None:
+    """Make a message sender an active member without touching an existing member's settings."""
+    if ("member", workspace_id, session_id, peer_id) in ctx.known:
+        return
+    upsert_member(ctx, workspace_id, session_id, peer_id, None, None, keep_config=True)
+
+
+def remove_members(ctx: WriteContext, workspace_id: str, session_id: str, peer_ids: list[str]) -> None:
+    if not peer_ids:
+        return
+    marks = ", ".join("?" for _ in peer_ids)
+    ctx.conn.execute(
+        f"UPDATE session_peers SET left_at = ? WHERE workspace_id = ? AND session_id = ? "
+        f"AND peer_id IN ({marks}) AND left_at IS NULL",
+        [utcnow(), workspace_id, session_id, *peer_ids],
+    )
+    for peer_id in peer_ids:
+        ctx.known.discard(("member", workspace_id, session_id, peer_id))
+
+
+def set_member_config(ctx: WriteContext, workspace_id: str, session_id: str, peer_id: str,
+                      observe_me: bool | None, observe_others: bool | None, fields: set[str]) -> None:
+    sets, params = [], []
+    if "observe_me" in fields:
+        sets.append("observe_me = ?")
+        params.append(observe_me)
+    if "observe_others" in fields:
+        sets.append("observe_others = ?")
+        params.append(observe_others)
+    if sets:
+        ctx.conn.execute(
+            f"UPDATE session_peers SET {', '.join(sets)} WHERE workspace_id = ? AND session_id = ? AND peer_id = ?",
+            [*params, workspace_id, session_id, peer_id],
+        )
+
+
+def count_observers(cur: Cursor, workspace_id: str, session_id: str) -> int:
+    return cur.execute(
+        "SELECT count(*) FROM session_peers WHERE workspace_id = ? AND session_id = ? "
+        "AND left_at IS NULL AND observe_others",
+        [workspace_id, session_id],
+    ).fetchone()[0]
