@@ -120,3 +120,16 @@ def load_settings(
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
         )
         raise InvalidInput(f"invalid settings: {problems}") from exc
+
+
+def settings_table_markdown() -> str:
+    """The README settings table, generated from the field descriptions (a test keeps them in sync)."""
+    lines = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
+    for name, info in Settings.model_fields.items():
+        if name == "home":
+            env, default = "`HONCHO_LOCAL_HOME` (or `--home`)", "platform user data dir"
+        else:
+            env = f"`HONCHO_LOCAL_{name.upper()}` or `{name.upper()}`"
+            default = "unset" if info.default is None else f"`{info.default}`"
+        lines.append(f"| `{name}` | {env} | {default} | {info.description} |")
+    return "\n".join(lines)

@@ -10,6 +10,7 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.pydantic import PydanticInitPlugin
 
 from honcho_local import __version__
 from honcho_local.api.deps import paging, provide_services
@@ -55,6 +56,9 @@ def create_app(services: Services, on_shutdown: list[Any] | None = None) -> Lite
                                      render_plugins=[SwaggerRenderPlugin()]),
         cors_config=CORSConfig(allow_origins=["http://localhost", "http://127.0.0.1:8000"]),
         on_shutdown=on_shutdown or [],
+        # strict=None: let each model's own rules apply (Litestar's default forces lax mode,
+        # which would accept "yes" for a StrictBool).
+        plugins=[PydanticInitPlugin(validate_strict=None)],  # type: ignore[arg-type]
         debug=False,
     )
     app.state.services = services

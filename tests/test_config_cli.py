@@ -1,0 +1,76 @@
+"""Settings precedence, the CLI entry points, and the README settings table staying true."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from honcho_local import __version__
+from honcho_local.config import load_settings, settings_table_markdown
+from honcho_local.errors import InvalidInput
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_precedence_defaults_toml_env(tmp_path: Path) -> None:
+    assert load_settings(tmp_path, env={}).port == 8000
+    (tmp_path / "config.toml").write_text('port = 9001\nreasoning_model = "qwen2.5-coder-0.5b"\n')
+    s = load_settings(tmp_path, env={})
+    assert (s.port, s.reasoning_model) == (9001, "qwen2.5-coder-0.5b")
+    s = load_settings(tmp_path, env={"REASONING_MODEL": "smollm2-135m", "HONCHO_LOCAL_PORT": "9002"})
+    assert (s.port, s.reasoning_model) == (9002, "smollm2-135m")
+    s = load_settings(tmp_path, env={"PORT": "1", "HONCHO_LOCAL_PORT": "9003"})
+    assert s.port == 9003  # the prefixed name wins
+    assert load_settings(tmp_path, env={"HONCHO_LOCAL_PORT": "9002"}, port=7000).port == 7000
+
+
+def test_home_resolution(tmp_path: Path) -> None:
+    assert load_settings(None, env={"HONCHO_LOCAL_HOME": str(tmp_path)}).home == tmp_path
+    assert load_settings(tmp_path / "x", env={"HONCHO_LOCAL_HOME": str(tmp_path)}).home == tmp_path / "x"
+    assert load_settings(None, env={}).db_path.name == "honcho.duckdb"
+
+
+def test_bad_settings_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="port"):
+        load_settings(tmp_path, env={"HONCHO_LOCAL_PORT": "not-a-port"})
+    (tmp_path / "config.toml").write_text("port = [")
+    with pytest.raises(InvalidInput, match="TOML"):
+        load_settings(tmp_path, env={})
+    (tmp_path / "config.toml").write_text("colour = 'red'\n")
+    with pytest.raises(InvalidInput, match="colour"):
+        load_settings(tmp_path, env={})
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "honcho_local.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
+def test_cli_version_and_config_show(tmp_path: Path) -> None:
+    r = _cli("--version")
+    assert r.returncode == 0 and __version__ in r.stdout
+    (tmp_path / "config.toml").write_text("port = 9100\n")
+    r = _cli("--home", str(tmp_path), "config", "show", "--json", env={"WORKER_CONCURRENCY": "3"})
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(r.stdout)
+    assert shown["port"] == {"value": "9100", "source": "config.toml"}
+    assert shown["worker_concurrency"] == {"value": "3", "source": "env"}
+    assert shown["log_level"]["source"] == "default"
+
+
+def test_cli_bad_config_exits_2_with_message(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("port = 'x'\n")
+    r = _cli("--home", str(tmp_path), "config", "show")
+    assert r.returncode == 2 and "port" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_readme_settings_table_is_current() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert settings_table_markdown() in readme, "regenerate with: python -c 'from honcho_local.config " \
+        "import settings_table_markdown as t; print(t())'"

@@ -1,0 +1,110 @@
+"""The store layer on a real DuckDB file: migrations, the group-commit writer, the event log."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from honcho_local.errors import StoreLocked
+from honcho_local.store import Store, WriteContext
+from honcho_local.store import events as event_log
+from honcho_local.store import resources as repo
+from honcho_local.store.migrations import MIGRATIONS, migrate
+
+
+def _schema(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return conn.execute(
+        "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+        "ORDER BY table_name, column_name").fetchall()
+
+
+def test_fresh_and_upgraded_files_end_identical(tmp_path: Path) -> None:
+    fresh = duckdb.connect(str(tmp_path / "fresh.duckdb"))
+    assert migrate(fresh) == [m.__name__ for m in MIGRATIONS]
+    assert migrate(fresh) == []  # idempotent
+    old = duckdb.connect(str(tmp_path / "old.duckdb"))
+    old.execute("CREATE TABLE schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)")
+    MIGRATIONS[0](old)
+    old.execute("INSERT INTO schema_migrations VALUES (?, now()::TIMESTAMP)", [MIGRATIONS[0].__name__])
+    migrate(old)
+    assert _schema(old) == _schema(fresh)
+    names = lambda c: [r[0] for r in c.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()]
+    assert names(old) == names(fresh)
+
+
+def test_second_process_is_refused_with_clear_error(store: Store) -> None:
+    import subprocess
+    import sys
+
+    code = ("from honcho_local.store import Store\n"
+            f"Store.open({str(store.path)!r})")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode != 0 and "StoreLocked" in r.stderr and "honcho-local serve" in r.stderr
+
+
+def _append(ws: str, session: str, contents: list[str]):
+    def op(ctx: WriteContext):
+        repo.ensure_workspace(ctx, ws)
+        repo.ensure_session(ctx, ws, session)
+        return event_log.append(ctx, ws, session, [
+            event_log.NewEvent("p", c, "message", {}, None, 1, None) for c in contents])
+    return op
+
+
+def test_group_commit_isolates_a_failing_operation(store: Store) -> None:
+    barrier = threading.Event()
+
+    def blocker(ctx: WriteContext) -> None:
+        barrier.wait(5)
+
+    def failing(ctx: WriteContext) -> None:
+        ctx.conn.execute("INSERT INTO workspaces VALUES ('zz', '{}', '{}', '{}', now()::TIMESTAMP)")
+        raise ValueError("boom")
+
+    first = store.submit(blocker)  # holds the writer so the next three are taken as one group
+    futures = [store.submit(_append("w", "s", ["a"])), store.submit(failing), store.submit(_append("w", "s", ["b"]))]
+    barrier.set()
+    first.result(5)
+    assert [r["seq"] for r in futures[0].result(5)] == [1]
+    with pytest.raises(ValueError, match="boom"):
+        futures[1].result(5)
+    assert [r["seq"] for r in futures[2].result(5)] == [2]
+    rows = store.read(lambda c: c.execute("SELECT content, seq FROM events ORDER BY pk").fetchall())
+    assert rows == [("a", 1), ("b", 2)]
+    assert store.read(lambda c: c.execute("SELECT id FROM workspaces ORDER BY id").fetchall()) == [("w",)]
+    assert store.stats["retried_groups"] >= 1
+
+
+def test_concurrent_appends_keep_per_session_order(store: Store) -> None:
+    def worker(session: str) -> None:
+        for i in range(30):
+            store.write(_append("w", session, [f"{session}-{i}-0", f"{session}-{i}-1"]))
+
+    threads = [threading.Thread(target=worker, args=(f"s{k}",)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in range(4):
+        rows = store.read(lambda c: c.execute(
+            "SELECT content, seq FROM events WHERE session_id = ? ORDER BY pk", [f"s{k}"]).fetchall())
+        assert [r[1] for r in rows] == list(range(1, 61))
+        assert [r[0] for r in rows] == [f"s{k}-{i}-{j}" for i in range(30) for j in range(2)]
+    assert store.stats["ops"] == 120
+
+
+def test_reopen_after_close_sees_everything(tmp_path: Path) -> None:
+    path = tmp_path / "x.duckdb"
+    s = Store.open(path)
+    s.write(_append("w", "s", ["one", "two"]))
+    s.close()
+    s2 = Store.open(path)
+    try:
+        assert s2.read(lambda c: c.execute("SELECT count(*) FROM events").fetchone()[0]) == 2
+        s2.write(_append("w", "s", ["three"]))
+        assert s2.read(lambda c: c.execute("SELECT max(seq) FROM events").fetchone()[0]) == 3
+    finally:
+        s2.close()
