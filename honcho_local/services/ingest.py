@@ -8,6 +8,7 @@ A batch with one bad message stores nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from honcho_local import schemas
@@ -20,6 +21,7 @@ from honcho_local.store import events as event_log
 from honcho_local.store import resources as repo
 from honcho_local.store.filters import parse_datetime
 
+# Called in the writer thread right after a commit; must not block (hand work off, e.g. to a queue).
 CommitListener = Callable[[str, str, list[dict[str, Any]]], None]
 
 
@@ -45,27 +47,33 @@ class Ingest:
         return event_log.NewEvent(item.peer_id, item.content, kind, item.metadata or {}, config,
                                   self.count_tokens(item.content), created_at)
 
-    def add_messages(self, workspace_id: str, session_id: str, batch: schemas.MessageBatch) -> list[dict[str, Any]]:
+    def submit_messages(self, workspace_id: str, session_id: str,
+                        batch: schemas.MessageBatch) -> Future[list[dict[str, Any]]]:
+        """Validate and queue a batch; the future resolves to the stored messages after the commit."""
         new = [self._new_event(i, m) for i, m in enumerate(batch.messages)]
-        return [views.message(r) for r in self._append(workspace_id, session_id, new)]
+        return self._submit(workspace_id, session_id, new, views.message)
+
+    def add_messages(self, workspace_id: str, session_id: str, batch: schemas.MessageBatch) -> list[dict[str, Any]]:
+        return self.submit_messages(workspace_id, session_id, batch).result()
 
     def add_events(self, workspace_id: str, session_id: str, batch: schemas.EventBatch) -> list[dict[str, Any]]:
         new = [self._new_event(i, e) for i, e in enumerate(batch.events)]
-        return [views.event(r) for r in self._append(workspace_id, session_id, new)]
+        return self._submit(workspace_id, session_id, new, views.event).result()
 
-    def _append(self, workspace_id: str, session_id: str, new: list[event_log.NewEvent]) -> list[dict[str, Any]]:
+    def _submit(self, workspace_id: str, session_id: str, new: list[event_log.NewEvent],
+                shape: Callable[[dict[str, Any]], dict[str, Any]]) -> Future[list[dict[str, Any]]]:
         def op(ctx: WriteContext) -> list[dict[str, Any]]:
             repo.ensure_workspace(ctx, workspace_id)
             repo.ensure_session(ctx, workspace_id, session_id)
             for sender in dict.fromkeys(e.peer_id for e in new):
                 repo.ensure_peer(ctx, workspace_id, sender)
                 repo.ensure_member(ctx, workspace_id, session_id, sender)
-            return event_log.append(ctx, workspace_id, session_id, new)
+            rows = event_log.append(ctx, workspace_id, session_id, new)
+            for listener in self.listeners:
+                ctx.after_commit.append(lambda listener=listener: listener(workspace_id, session_id, rows))
+            return [shape(r) for r in rows]
 
-        rows = self.store.write(op)
-        for listener in self.listeners:
-            listener(workspace_id, session_id, rows)
-        return rows
+        return self.store.submit(op)
 
     def list_messages(self, workspace_id: str, session_id: str, filters: Any, paging: Paging,
                       kinds: list[str] | None = None) -> dict[str, Any]:

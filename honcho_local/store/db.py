@@ -14,7 +14,6 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,23 +27,74 @@ T = TypeVar("T")
 _STOP = object()
 
 
-@dataclass
 class WriteContext:
     """What a write operation gets: the writer's connection (inside a transaction) and its caches.
 
     Caches hold facts the writer itself established (rows known to exist, next sequence numbers);
-    they are dropped whenever a transaction rolls back.
+    they are dropped whenever a transaction rolls back. Appended events wait in `pending` and are
+    inserted together by one statement (`flush`) before the commit, or before any other statement
+    runs through `conn`, so every operation sees the rows appended before it.
     """
 
-    conn: duckdb.DuckDBPyConnection
-    known: set[tuple[Any, ...]] = field(default_factory=set)
-    counters: dict[tuple[Any, ...], int] = field(default_factory=dict)
-    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self._conn = conn
+        self.known: set[tuple[Any, ...]] = set()
+        self.counters: dict[tuple[Any, ...], int] = {}
+        self.after_commit: list[Callable[[], None]] = []
+        self.pending: list[tuple[str, list[Any]]] = []
+        self.flushers: dict[str, Callable[[duckdb.DuckDBPyConnection, list[Any]], None]] = {}
+        self.in_transaction = False
+
+    @property
+    def conn(self) -> duckdb.DuckDBPyConnection:
+        """The connection, inside the group's transaction (begun on first use), pending rows flushed."""
+        if not self.in_transaction:
+            self._conn.execute("BEGIN TRANSACTION")
+            self.in_transaction = True
+        if self.pending:
+            self.flush()
+        return self._conn
+
+    def defer(self, kind: str, rows: list[Any], flusher: Callable[[duckdb.DuckDBPyConnection, list[Any]], None]) -> None:
+        """Queue rows for one combined insert; `flusher(conn, rows)` writes all rows of a kind."""
+        self.flushers[kind] = flusher
+        if self.pending and self.pending[-1][0] == kind:
+            self.pending[-1][1].extend(rows)
+        else:
+            self.pending.append((kind, list(rows)))
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        for kind, rows in pending:
+            self.flushers[kind](self._conn, rows)
+
+    def commit(self) -> None:
+        """Commit the group. A group that only appended rows with one kind of flush is a single
+        auto-committed statement: no BEGIN/COMMIT round trips on the hot path."""
+        if self.in_transaction:
+            self.flush()
+            self._conn.execute("COMMIT")
+            self.in_transaction = False
+        elif len(self.pending) == 1:
+            self.flush()
+        elif self.pending:
+            self.conn.execute("COMMIT")
+            self.in_transaction = False
+
+    def rollback(self) -> None:
+        self.reset()
+        if self.in_transaction:
+            self.in_transaction = False
+            try:
+                self._conn.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
 
     def reset(self) -> None:
         self.known.clear()
         self.counters.clear()
         self.after_commit.clear()
+        self.pending.clear()
 
     def next_value(self, key: tuple[Any, ...], load: Callable[[], int], n: int = 1) -> int:
         """Reserve `n` consecutive values of a counter; returns the first. `load` gives the last used."""
@@ -140,12 +190,11 @@ class Store:
         ctx = self._ctx
         results: list[Any] = []
         try:
-            ctx.conn.execute("BEGIN TRANSACTION")
             for op, _ in group:
                 results.append(op(ctx))
-            ctx.conn.execute("COMMIT")
+            ctx.commit()
         except BaseException as exc:  # noqa: BLE001 - every failure is handed to the callers
-            self._rollback()
+            ctx.rollback()
             if len(group) == 1:
                 group[0][1].set_exception(exc)
                 return
@@ -164,13 +213,6 @@ class Store:
             except Exception:  # pragma: no cover - a callback must never stop the writer
                 log.exception("after-commit callback failed")
 
-    def _rollback(self) -> None:
-        try:
-            self._ctx.conn.execute("ROLLBACK")
-        except duckdb.Error:
-            pass
-        self._ctx.reset()
-
     def close(self) -> None:
         if self._closed:
             return
@@ -185,7 +227,7 @@ class Store:
                     pass
             self._cursors.clear()
         try:
-            self._ctx.conn.close()
+            self._ctx._conn.close()
             self._conn.execute("CHECKPOINT")
         except duckdb.Error:  # pragma: no cover
             log.warning("checkpoint at close failed", exc_info=True)

@@ -42,13 +42,12 @@ class NewEvent:
 
 
 def append(ctx: WriteContext, workspace_id: str, session_id: str, events: list[NewEvent]) -> list[dict[str, Any]]:
-    """Append events to a session's log in one statement; returns the stored rows."""
+    """Append events to a session's log (inserted with the rest of the group at commit); returns the rows."""
     n = len(events)
-    conn = ctx.conn
-    first_pk = ctx.next_value(("pk",), lambda: conn.execute("SELECT coalesce(max(pk), 0) FROM events").fetchone()[0], n)
+    first_pk = ctx.next_value(("pk",), lambda: ctx.conn.execute("SELECT coalesce(max(pk), 0) FROM events").fetchone()[0], n)
     first_seq = ctx.next_value(
         ("seq", workspace_id, session_id),
-        lambda: conn.execute("SELECT coalesce(max(seq), 0) FROM events WHERE workspace_id = ? AND session_id = ?",
+        lambda: ctx.conn.execute("SELECT coalesce(max(seq), 0) FROM events WHERE workspace_id = ? AND session_id = ?",
                              [workspace_id, session_id]).fetchone()[0],
         n,
     )
@@ -62,20 +61,26 @@ def append(ctx: WriteContext, workspace_id: str, session_id: str, events: list[N
         }
         for i, e in enumerate(events)
     ]
+    ctx.defer("events", rows, _insert_events)
+    return rows
+
+
+def _insert_events(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """One INSERT for any number of events (list parameters unnested server-side)."""
+    now = utcnow()
     conn.execute(
-        "INSERT INTO events SELECT * FROM (SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]), ?, ?, "
-        "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::BIGINT[]), unnest(?::VARCHAR[]), "
-        "unnest(?::VARCHAR[])::JSON, unnest(?::VARCHAR[])::JSON, unnest(?::INTEGER[]), "
-        "unnest(?::TIMESTAMP[]), ?)",
+        "INSERT INTO events SELECT * FROM (SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]), "
+        "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+        "unnest(?::BIGINT[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])::JSON, unnest(?::VARCHAR[])::JSON, "
+        "unnest(?::INTEGER[]), unnest(?::TIMESTAMP[]), ?)",
         [
-            [r["pk"] for r in rows], [r["id"] for r in rows], workspace_id, session_id,
-            [r["peer_id"] for r in rows], [r["kind"] for r in rows], [r["seq"] for r in rows],
-            [r["content"] for r in rows], [dumps(r["metadata"]) for r in rows],
+            [r["pk"] for r in rows], [r["id"] for r in rows], [r["workspace_id"] for r in rows],
+            [r["session_id"] for r in rows], [r["peer_id"] for r in rows], [r["kind"] for r in rows],
+            [r["seq"] for r in rows], [r["content"] for r in rows], [dumps(r["metadata"]) for r in rows],
             [None if r["configuration"] is None else dumps(r["configuration"]) for r in rows],
             [r["token_count"] for r in rows], [r["created_at"] for r in rows], now,
         ],
     )
-    return rows
 
 
 def get_event(cur: Cursor, workspace_id: str, session_id: str, event_id: str,

@@ -1,0 +1,114 @@
+"""Write-path benchmark: N concurrent clients post to a live `honcho-local serve` for a fixed time.
+
+Scenarios: single-message posts and 100-message batches. The load generator is wrk (Debian package
+`wrk`, C, one thread), so the server, not the client, is measured. Prints requests/s, messages/s and
+p50/p95/p99 latency, checks that every acknowledged message is stored, and appends the figures with
+this command line to docs/benchmarks.md (use --no-report to skip).
+
+    python scripts/bench_write.py [--clients 16] [--duration 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import append_report, start_server  # noqa: E402
+
+LUA = r"""
+local batch = %(batch)d
+local sessions = %(sessions)d
+local bodies = {}
+local counter = 0
+for s = 0, sessions - 1 do
+  local parts = {}
+  for i = 1, batch do
+    parts[i] = string.format('{"content":"message %%d from the benchmark: the user mentioned their invoice automation project in Python","peer_id":"user%%d"}', i, s)
+  end
+  bodies[s] = '{"messages":[' .. table.concat(parts, ",") .. ']}'
+end
+request = function()
+  counter = counter + 1
+  local s = counter %% sessions
+  return wrk.format("POST", "/v3/workspaces/%(workspace)s/sessions/s" .. s .. "/messages",
+                    {["Content-Type"] = "application/json"}, bodies[s])
+end
+done = function(summary, latency, requests)
+  io.write(string.format('RESULT {"requests":%%d,"duration_us":%%d,"status_errors":%%d,"socket_errors":%%d,' ..
+    '"p50":%%d,"p95":%%d,"p99":%%d,"max":%%d}\n', summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
+end
+"""
+
+
+def run_wrk(url: str, workspace: str, batch: int, clients: int, duration: int) -> dict:
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(LUA % {"batch": batch, "sessions": clients, "workspace": workspace})
+    out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{duration}s", "--timeout", "10s", "-s", str(script), url],
+                         capture_output=True, text=True, check=True).stdout
+    line = next(l for l in out.splitlines() if l.startswith("RESULT "))
+    result = json.loads(line[len("RESULT "):])
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["msgs_per_s"] = result["rps"] * batch
+    return result
+
+
+def stored_messages(url: str, workspace: str, sessions: int) -> int:
+    total = 0
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for s in range(sessions):
+            r = client.post(f"/v3/workspaces/{workspace}/sessions/s{s}/messages/list?size=1",
+                            headers={"Content-Type": "application/json"})
+            total += r.json()["total"] if r.status_code == 200 else 0
+    return total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--duration", type=int, default=15, help="seconds per scenario")
+    parser.add_argument("--no-report", action="store_true")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk not found: install it with `apt-get install wrk`", file=sys.stderr)
+        return 2
+    server = start_server()
+    rows = []
+    try:
+        run_wrk(server.url, "warmup", 1, args.clients, 3)
+        for name, batch in (("single message", 1), ("100-message batch", 100)):
+            workspace = f"bench-{batch}"
+            result = run_wrk(server.url, workspace, batch, args.clients, args.duration)
+            ok_requests = result["requests"] - result["status_errors"] - result["socket_errors"]
+            stored = stored_messages(server.url, workspace, args.clients)
+            result.update(name=name, batch=batch, stored=stored, acknowledged_at_least=ok_requests * batch)
+            rows.append(result)
+    finally:
+        server.stop()
+    header = (f"{args.clients} concurrent clients (wrk, 1 thread, keep-alive), {args.duration} s per scenario, "
+              "one server process on this machine.\n\n"
+              "| scenario | requests/s | messages/s | p50 ms | p95 ms | p99 ms | max ms | errors | stored / sent |\n"
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    lines = [header]
+    for r in rows:
+        lines.append(f"| {r['name']} | {r['rps']:,.0f} | {r['msgs_per_s']:,.0f} | {r['p50'] / 1000:.2f} | "
+                     f"{r['p95'] / 1000:.2f} | {r['p99'] / 1000:.2f} | {r['max'] / 1000:.1f} | "
+                     f"{r['status_errors'] + r['socket_errors']} | {r['stored']:,} / {r['requests'] * r['batch']:,} |")
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_report:
+        append_report("Write path (scripts/bench_write.py)", table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
