@@ -34,6 +34,9 @@ class Settings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     max_message_size: int = Field(25_000, ge=1, le=1_000_000, description="Largest message content, in characters.")
     get_context_max_tokens: int = Field(100_000, ge=1, description="Upper bound of `tokens` on context reads.")
+    durability: Literal["full", "process"] = Field(
+        "full", description="`full`: every acknowledged write is fsynced (survives power loss); `process`: "
+        "survives a crash of the server process (kill -9) but not of the OS, with higher write throughput.")
     write_batch_max: int = Field(1_000, ge=1, description="Most events one group commit of the writer thread takes.")
     reasoning_enabled: bool = Field(True, description="Run the deriver (global default of `reasoning.enabled`).")
     reasoning_model: str = Field("qwen2.5-coder-1.5b", description="Catalog name or GGUF path of the primary chat model.")

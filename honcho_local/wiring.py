@@ -25,7 +25,7 @@ class Services:
 
 
 def build_services(settings: Settings, count_tokens: TokenCounter = estimate_tokens) -> Services:
-    store = Store.open(settings.db_path, batch_max=settings.write_batch_max)
+    store = Store.open(settings.db_path, batch_max=settings.write_batch_max, fsync=settings.durability == "full")
     resources = Resources(store)
     ingest = Ingest(store, resources, settings.max_message_size, count_tokens)
     return Services(settings=settings, store=store, resources=resources, ingest=ingest)

@@ -26,9 +26,11 @@ def _writer(url: str, session: str, n_requests: int, acked: list[list[str]], err
             acked.append([m["id"] for m in r.json()])
 
 
-def test_sigkill_after_acknowledged_writes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("durability", ["full", "process"])
+def test_sigkill_after_acknowledged_writes(tmp_path: Path, durability: str) -> None:
     home = tmp_path / "home"
-    server = start_server(home)
+    env = {"HONCHO_LOCAL_DURABILITY": durability}
+    server = start_server(home, env=env)
     acked: dict[str, list[list[str]]] = {f"s{k}": [] for k in range(4)}
     errors: list[str] = []
     threads = [threading.Thread(target=_writer, args=(server.url, s, 60, acked[s], errors)) for s in acked]
@@ -39,7 +41,7 @@ def test_sigkill_after_acknowledged_writes(tmp_path: Path) -> None:
     assert server.kill(signal.SIGKILL) == -signal.SIGKILL
     assert not errors
 
-    restarted = start_server(home)
+    restarted = start_server(home, env=env)
     try:
         with httpx.Client(base_url=restarted.url, timeout=30) as client:
             for session, batches in acked.items():

@@ -92,3 +92,17 @@ def test_health_and_openapi(http: httpx.Client) -> None:
     assert http.get("/health").json() == {"status": "ok"}
     schema = http.get("/openapi.json").json()
     assert "/v3/workspaces/{workspace_id}/sessions/{session_id}/messages" in schema["paths"]
+
+
+def test_metrics_count_written_events(http: httpx.Client, workspace_id: str) -> None:
+    def written() -> float:
+        for line in http.get("/metrics").text.splitlines():
+            if line.startswith('honcho_events_written_total{kind="message"}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    before = written()
+    http.post(f"/v3/workspaces/{workspace_id}/sessions/s/messages",
+              json={"messages": [{"content": f"m{i}", "peer_id": "a"} for i in range(3)]})
+    assert written() == before + 3
+    assert "honcho_write_group_seconds_bucket" in http.get("/metrics").text

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
-from litestar import Litestar, Request, get
+from litestar import Litestar, Request, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.pydantic import PydanticInitPlugin
 
-from honcho_local import __version__
+from honcho_local import __version__, metrics
 from honcho_local.api.deps import paging, provide_services
 from honcho_local.api.errors import EXCEPTION_HANDLERS
 from honcho_local.api.messages import MessageController
@@ -39,6 +43,49 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@get("/metrics", operation_id="metrics", include_in_schema=False)
+async def metrics_endpoint(request: Request) -> Response[bytes]:
+    if not request.app.state.services.settings.metrics_enabled:
+        return Response({"detail": "Metrics are disabled"}, status_code=404)  # type: ignore[arg-type]
+    return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+class TimingMiddleware:
+    """ASGI middleware: server-side latency per route template into `honcho_http_request_seconds`."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            handler = scope.get("route_handler")
+            route = getattr(handler, "operation_id", None) or "unmatched"
+            metrics.REQUEST_SECONDS.labels(route if isinstance(route, str) else "other").observe(
+                time.perf_counter() - started)
+
+
+async def _watch_loop_lag(interval: float = 0.05) -> None:
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(interval)
+        metrics.EVENT_LOOP_LAG_SECONDS.observe(max(0.0, time.perf_counter() - started - interval))
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Litestar) -> AsyncIterator[None]:
+    watcher = asyncio.create_task(_watch_loop_lag())
+    try:
+        yield
+    finally:
+        watcher.cancel()
+
+
 @get("/openapi.json", operation_id="openapi_json", include_in_schema=False)
 async def openapi_json(request: Request) -> dict[str, Any]:
     return request.app.openapi_schema.to_schema()
@@ -46,7 +93,7 @@ async def openapi_json(request: Request) -> dict[str, Any]:
 
 def create_app(services: Services, on_shutdown: list[Any] | None = None) -> Litestar:
     app = Litestar(
-        route_handlers=[health, openapi_json, WorkspaceController, PeerController, SessionController,
+        route_handlers=[health, metrics_endpoint, openapi_json, WorkspaceController, PeerController, SessionController,
                         MessageController],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False),
                       "paging": Provide(paging, sync_to_thread=False)},
@@ -56,6 +103,8 @@ def create_app(services: Services, on_shutdown: list[Any] | None = None) -> Lite
                                      render_plugins=[SwaggerRenderPlugin()]),
         cors_config=CORSConfig(allow_origins=["http://localhost", "http://127.0.0.1:8000"]),
         on_shutdown=on_shutdown or [],
+        lifespan=[_lifespan],
+        middleware=[TimingMiddleware],
         # strict=None: let each model's own rules apply (Litestar's default forces lax mode,
         # which would accept "yes" for a StrictBool).
         plugins=[PydanticInitPlugin(validate_strict=None)],  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from honcho_local import metrics
 from honcho_local.ids import new_id
 from honcho_local.store.db import WriteContext, utcnow
 from honcho_local.store.filters import Column, compile_filters
@@ -62,7 +63,13 @@ def append(ctx: WriteContext, workspace_id: str, session_id: str, events: list[N
         for i, e in enumerate(events)
     ]
     ctx.defer("events", rows, _insert_events)
+    ctx.after_commit.append(lambda: _count(rows))
     return rows
+
+
+def _count(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        metrics.EVENTS_WRITTEN.labels(row["kind"]).inc()
 
 
 def _insert_events(conn: Any, rows: list[dict[str, Any]]) -> None:

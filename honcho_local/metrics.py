@@ -1,0 +1,32 @@
+"""Prometheus metrics (prometheus-client), one registry per process, rendered at `/metrics`."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+EVENTS_WRITTEN = Counter("honcho_events_written", "Events appended to the log", ["kind"], registry=REGISTRY)
+WRITE_GROUP_SECONDS = Histogram(
+    "honcho_write_group_seconds", "Time the writer thread spends on one group commit", registry=REGISTRY,
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2))
+WRITE_GROUP_OPS = Histogram(
+    "honcho_write_group_operations", "Write operations committed together in one group", registry=REGISTRY,
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024))
+WRITE_QUEUE_WAIT_SECONDS = Histogram(
+    "honcho_write_queue_wait_seconds", "Time a write operation waits before its group starts", registry=REGISTRY,
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1))
+EVENT_LOOP_LAG_SECONDS = Histogram(
+    "honcho_event_loop_lag_seconds", "How late the HTTP event loop runs a 50 ms timer", registry=REGISTRY,
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1))
+REQUEST_SECONDS = Histogram(
+    "honcho_http_request_seconds", "Server-side time from request start to response end", ["route"],
+    registry=REGISTRY,
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10))
+CHECKPOINTS = Counter("honcho_store_checkpoints", "DuckDB checkpoints run by the writer when idle",
+                      registry=REGISTRY)
+INFO = Gauge("honcho_build_info", "Build information", ["version"], registry=REGISTRY)
+
+
+def render() -> bytes:
+    return generate_latest(REGISTRY)
