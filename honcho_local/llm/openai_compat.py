@@ -1,8 +1,10 @@
 """OpenAI-compatible provider over httpx: OpenAI, llama.cpp server, vLLM, Ollama, LM Studio.
 
 Timeouts per call; retries with exponential backoff on 429 and 5xx (and on connection errors),
-honouring `Retry-After`; `response_format` with the JSON schema is passed through. Errors map to
-`ModelUnavailable` (cannot reach / auth / exhausted retries) or `ModelError` (bad response body).
+honouring `Retry-After`; `response_format` with the JSON schema is passed through, in OpenAI's
+`json_schema` form, or in llama-cpp-python's `{"type": "json_object", "schema": ...}` form for servers
+that refuse the former naming `response_format` (the switch is remembered). Errors map to `ModelUnavailable`
+(cannot reach / refused / exhausted retries) or `ModelError` (a body that is not the expected JSON).
 """
 
 from __future__ import annotations
@@ -20,6 +22,15 @@ from honcho_local.llm.base import ChatRequest, Completion, Embeddings, StreamChu
 
 PROVIDER = "openai"
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+SCHEMA_STYLES = ("json_schema", "json_object")
+
+
+class RequestRefused(ModelUnavailable):
+    """The endpoint answered with a status that retrying will not change (4xx other than 408/409/429)."""
+
+    def __init__(self, detail: str, status: int) -> None:
+        super().__init__(detail)
+        self.status = status
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -37,12 +48,17 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when - (now if now is not None else time.time()))
 
 
+def _rejects_response_format(payload: dict, body: str) -> bool:
+    """A server that validates requests strictly (llama-cpp-python's returns 500) names the field."""
+    return "response_format" in payload and "response_format" in body
+
+
 def _error_text(resp: httpx.Response) -> str:
     try:
         body = resp.read().decode("utf-8", "replace")
     except httpx.HTTPError:
         body = ""
-    return body[:300]
+    return body[:600]
 
 
 class OpenAICompat:
@@ -63,6 +79,7 @@ class OpenAICompat:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = client or httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
         self.dims = 0
+        self.schema_style = "json_schema"
 
     # -- transport -------------------------------------------------------------------------------
     def _delay(self, attempt: int, resp: httpx.Response | None) -> float:
@@ -86,10 +103,11 @@ class OpenAICompat:
             else:
                 if resp.status_code < 300:
                     return resp
-                last = f"HTTP {resp.status_code}: {_error_text(resp)}"
+                body = _error_text(resp)
+                last = f"HTTP {resp.status_code}: {body}"
                 resp.close()
-                if resp.status_code not in RETRY_STATUS:
-                    raise ModelUnavailable(f"{self.base_url}{path} refused the request: {last}")
+                if resp.status_code not in RETRY_STATUS or _rejects_response_format(payload, body):
+                    raise RequestRefused(f"{self.base_url}{path} refused the request: {last}", resp.status_code)
             if attempt < self.max_retries:
                 self.sleep(self._delay(attempt, resp))
         raise ModelUnavailable(f"{self.base_url}{path} failed after {self.max_retries + 1} attempts: {last}")
@@ -113,18 +131,30 @@ class OpenAICompat:
             payload["stop"] = list(request.stop)
         if request.seed is not None:
             payload["seed"] = request.seed
-        if request.schema is not None:
+        if request.schema is not None and self.schema_style == "json_schema":
             payload["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "output", "schema": request.schema, "strict": True},
             }
+        elif request.schema is not None:
+            payload["response_format"] = {"type": "json_object", "schema": request.schema}
         if stream:
             payload["stream_options"] = {"include_usage": True}
         return payload
 
+    def _send_chat(self, request: ChatRequest, stream: bool) -> httpx.Response:
+        """POST the chat request; on 400/422 to a schema request, switch schema style once and retry."""
+        try:
+            return self._send("/chat/completions", self._payload(request, stream), request.timeout, stream)
+        except RequestRefused as exc:
+            if request.schema is None or "response_format" not in exc.detail or self.schema_style != "json_schema":
+                raise
+            self.schema_style = "json_object"
+            return self._send("/chat/completions", self._payload(request, stream), request.timeout, stream)
+
     def complete(self, request: ChatRequest) -> Completion:
         started = time.monotonic()
-        resp = self._send("/chat/completions", self._payload(request, False), request.timeout)
+        resp = self._send_chat(request, False)
         data = self._json(resp)
         try:
             choice = data["choices"][0]
@@ -140,8 +170,8 @@ class OpenAICompat:
         )
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
-        resp = self._send("/chat/completions", self._payload(request, True), request.timeout, stream=True)
-        finish, usage = "stop", {}
+        resp = self._send_chat(request, True)
+        finish, usage, pieces = "stop", {}, 0
         try:
             for data in _sse_events(resp):
                 usage = data.get("usage") or usage
@@ -149,11 +179,15 @@ class OpenAICompat:
                     finish = choice.get("finish_reason") or finish
                     piece = (choice.get("delta") or {}).get("content") or ""
                     if piece:
+                        pieces += 1
                         yield StreamChunk(text=piece, provider=self.provider, model=self.model)
         except httpx.TimeoutException as exc:
             raise ModelError(f"{self.base_url} stream timed out") from exc
         finally:
             resp.close()
+        if not usage:  # servers that send no usage in streams: one chunk per token, prompt estimated
+            usage = {"prompt_tokens": sum(self.count_tokens(m.get("content", "")) for m in request.messages),
+                     "completion_tokens": pieces}
         yield StreamChunk(text="", provider=self.provider, model=self.model, finish_reason=finish,
                           prompt_tokens=int(usage.get("prompt_tokens") or 0),
                           completion_tokens=int(usage.get("completion_tokens") or 0))
