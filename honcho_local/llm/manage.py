@@ -86,20 +86,24 @@ def _toml_value(value: Any) -> str:
     return f'"{text}"'
 
 
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else f'"{key}"'
+
+
+def _toml_lines(values: dict[str, Any], prefix: str = "") -> list[str]:
+    """TOML for nested mappings of scalars: this table's scalars first, then its sub-tables."""
+    lines = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
+    for key, sub in ((k, v) for k, v in values.items() if isinstance(v, dict)):
+        name = f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key)
+        lines.extend(["", f"[{name}]", *_toml_lines(sub, name)])
+    return lines
+
+
 def write_flat_toml(path: Path, values: dict[str, Any]) -> None:
-    """Write a flat or one-level-nested TOML mapping of scalars atomically."""
-    lines = [f"{k} = {_toml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
-    for table, entries in ((k, v) for k, v in values.items() if isinstance(v, dict)):
-        lines.append(f"\n[{table}]")
-        for key, value in entries.items():
-            if isinstance(value, dict):
-                lines.append(f"\n[{table}.\"{key}\"]")
-                lines.extend(f"{k} = {_toml_value(v)}" for k, v in value.items())
-            else:
-                lines.append(f"{key} = {_toml_value(value)}")
+    """Write a mapping of scalars and nested tables as TOML, atomically (comments are not kept)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.write_text("\n".join(_toml_lines(values)).lstrip("\n") + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
