@@ -172,7 +172,7 @@ class LlamaCppEmbedder(_Locked):
         self.model = model
         self.path = Path(path)
         self.timeout = timeout
-        self.llama = load_llama(self.path, embedding=True, n_ctx=max_tokens, n_batch=max_tokens,
+        self.llama = load_llama(self.path, embedding=True, n_ctx=512, n_batch=max_tokens,
                                 n_ubatch=max_tokens, n_threads=default_threads(n_threads))
         self.dims = int(self.llama.n_embd())
 
@@ -181,8 +181,11 @@ class LlamaCppEmbedder(_Locked):
         started = time.monotonic()
         self.acquire(deadline, self.model)
         try:
-            vectors = [self.llama.embed(t, normalize=True, truncate=True) for t in texts]
-            tokens = sum(len(self.llama.tokenize(t.encode())) for t in texts)
+            vectors, tokens = [], 0
+            for text in texts:  # one sequence per call: measured faster than llama.embed(list) here
+                vector, count = self.llama.embed(text, normalize=True, truncate=True, return_count=True)
+                vectors.append(vector)
+                tokens += count
         finally:
             self.lock.release()
         return Embeddings(vectors=[list(map(float, v)) for v in vectors], dims=self.dims, prompt_tokens=tokens,
