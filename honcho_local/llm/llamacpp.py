@@ -1,0 +1,200 @@
+"""In-process llama.cpp provider (`llama-cpp-python`): chat, constrained JSON, streaming, embeddings.
+
+A `Llama` object is not thread-safe, so each loaded model has its own lock; calls wait for it at most
+the call's timeout. Every generation runs as a llama.cpp stream so the deadline is checked between
+tokens (create_chat_completion takes no stopping criteria, and an exception raised in a logits
+processor is swallowed by its ctypes callback); past it the generation is closed and `ModelTimeout`
+raised. Token counts come from the model's own tokenizer: the prompt count is the number of tokens in
+the context when the first chunk arrives, the completion count what was evaluated after it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from honcho_local.errors import ModelError, ModelUnavailable
+from honcho_local.llm.base import ChatRequest, Completion, Embeddings, StreamChunk
+
+PROVIDER = "llamacpp"
+
+
+class ModelTimeout(ModelError):
+    """A model call ran past its deadline."""
+
+
+def default_threads(configured: int) -> int:
+    """`model_threads` from settings; 0 means one per core."""
+    return configured if configured > 0 else max(1, os.cpu_count() or 1)
+
+
+def load_llama(path: Path, **kwargs: Any):
+    """Construct a `llama_cpp.Llama`, turning load failures into `ModelUnavailable` naming the file."""
+    try:
+        import llama_cpp
+    except ImportError as exc:  # pragma: no cover - dependency is required
+        raise ModelUnavailable(f"llama-cpp-python is not installed: {exc}") from exc
+    if not Path(path).is_file():
+        raise ModelUnavailable(f"model file {path} does not exist; run `honcho-local models pull NAME`")
+    try:
+        return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
+    except Exception as exc:  # llama_cpp raises ValueError/RuntimeError with little detail
+        raise ModelUnavailable(
+            f"llama.cpp could not load {path}: {exc}; check it with `honcho-local models verify`"
+        ) from exc
+
+
+class _Deadline:
+    """The wall-clock limit of one call, checked between generated tokens."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds or 0.0
+        self.at = time.monotonic() + seconds if seconds else None
+
+    def passed(self) -> bool:
+        return self.at is not None and time.monotonic() > self.at
+
+    def remaining(self) -> float:
+        return -1 if self.at is None else max(0.0, self.at - time.monotonic())
+
+
+class _Locked:
+    """One lock per loaded model; acquiring it counts against the call's deadline."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def acquire(self, deadline: _Deadline, what: str) -> None:
+        if not self.lock.acquire(timeout=deadline.remaining()):
+            raise ModelTimeout(f"timed out waiting for {what} (busy with another call)")
+
+
+def _response_format(schema: dict | None) -> dict | None:
+    return None if schema is None else {"type": "json_object", "schema": schema}
+
+
+class LlamaCppChat(_Locked):
+    """A chat model loaded in this process."""
+
+    provider = PROVIDER
+
+    def __init__(self, path: Path, model: str, chat_format: str | None = "chatml", n_ctx: int = 4096,
+                 n_threads: int = 0, timeout: float = 300.0, n_batch: int = 512, seed: int = 0) -> None:
+        super().__init__()
+        self.model = model
+        self.path = Path(path)
+        self.timeout = timeout
+        fmt = None if chat_format in (None, "", "auto") else chat_format
+        self.llama = load_llama(self.path, n_ctx=n_ctx, n_threads=default_threads(n_threads),
+                                n_batch=n_batch, chat_format=fmt, seed=seed)
+
+    def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
+        kwargs: dict[str, Any] = dict(
+            messages=list(request.messages), max_tokens=request.max_tokens,
+            temperature=request.temperature, stop=list(request.stop) or None,
+            response_format=_response_format(request.schema), stream=True,
+        )
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        return kwargs
+
+    def _deadline(self, request: ChatRequest) -> _Deadline:
+        return _Deadline(request.timeout or self.timeout)
+
+    def complete(self, request: ChatRequest) -> Completion:
+        started = time.monotonic()
+        parts: list[str] = []
+        last: StreamChunk | None = None
+        for chunk in self.stream(request):
+            parts.append(chunk.text)
+            last = chunk
+        assert last is not None
+        return Completion(
+            text="".join(parts), prompt_tokens=last.prompt_tokens or 0,
+            completion_tokens=last.completion_tokens or 0, finish_reason=last.finish_reason or "stop",
+            provider=self.provider, model=self.model, seconds=time.monotonic() - started,
+        )
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        deadline = self._deadline(request)
+        self.acquire(deadline, self.model)
+        try:
+            yield from self._stream_locked(request, deadline)
+        finally:
+            self.lock.release()
+
+    def _stream_locked(self, request: ChatRequest, deadline: _Deadline) -> Iterator[StreamChunk]:
+        parts: list[str] = []
+        finish, prompt = "stop", -1
+        chunks = self.llama.create_chat_completion(**self._kwargs(request))
+        try:
+            for chunk in chunks:
+                if prompt < 0:
+                    prompt = self.llama.n_tokens
+                if deadline.passed():
+                    raise ModelTimeout(f"{self.model} ran past its {deadline.seconds:g}s deadline",
+                                       raw_output="".join(parts))
+                choice = chunk["choices"][0]
+                piece = (choice.get("delta") or {}).get("content") or ""
+                finish = choice.get("finish_reason") or finish
+                if piece:
+                    parts.append(piece)
+                    yield StreamChunk(text=piece, provider=self.provider, model=self.model)
+        except ValueError as exc:  # e.g. the prompt does not fit the context window
+            raise ModelError(f"{self.model}: {exc}", raw_output="".join(parts)) from exc
+        finally:
+            chunks.close()
+        completion = max(0, self.llama.n_tokens - prompt) + (1 if finish == "length" else 0)
+        yield StreamChunk(text="", provider=self.provider, model=self.model, finish_reason=finish,
+                          prompt_tokens=max(prompt, 0), completion_tokens=completion)
+
+    def count_tokens(self, text: str) -> int:
+        with self.lock:
+            return len(self.llama.tokenize(text.encode(), add_bos=False, special=False))
+
+    def close(self) -> None:
+        with self.lock:
+            self.llama.close()
+
+
+class LlamaCppEmbedder(_Locked):
+    """A sentence-embedding model (BERT GGUF, mean pooling) loaded with `embedding=True`."""
+
+    provider = PROVIDER
+
+    def __init__(self, path: Path, model: str, n_threads: int = 0, max_tokens: int = 256,
+                 timeout: float = 300.0) -> None:
+        super().__init__()
+        self.model = model
+        self.path = Path(path)
+        self.timeout = timeout
+        self.llama = load_llama(self.path, embedding=True, n_ctx=512, n_batch=max_tokens,
+                                n_ubatch=max_tokens, n_threads=default_threads(n_threads))
+        self.dims = int(self.llama.n_embd())
+
+    def embed(self, texts: Sequence[str]) -> Embeddings:
+        deadline = _Deadline(self.timeout)
+        started = time.monotonic()
+        self.acquire(deadline, self.model)
+        try:
+            vectors, tokens = [], 0
+            for text in texts:  # one sequence per call: measured faster than llama.embed(list) here
+                vector, count = self.llama.embed(text, normalize=True, truncate=True, return_count=True)
+                vectors.append(vector)
+                tokens += count
+        finally:
+            self.lock.release()
+        return Embeddings(vectors=[list(map(float, v)) for v in vectors], dims=self.dims, prompt_tokens=tokens,
+                          provider=self.provider, model=self.model, seconds=time.monotonic() - started)
+
+    def count_tokens(self, text: str) -> int:
+        with self.lock:
+            return len(self.llama.tokenize(text.encode()))
+
+    def close(self) -> None:
+        with self.lock:
+            self.llama.close()

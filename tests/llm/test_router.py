@@ -1,0 +1,88 @@
+"""Fallback policy and the JSON retry loop, with the scriptable fake LLM (no model needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from honcho_local.errors import ModelError, ModelUnavailable
+from honcho_local.llm.base import LLM, ChatRequest, collect_stream
+from honcho_local.llm.fake import FakeLLM
+from honcho_local.llm.llamacpp import ModelTimeout
+from honcho_local.llm.router import Router, parse_json_output
+
+SCHEMA = {"type": "object", "properties": {"facts": {"type": "array", "items": {"type": "string"}, "maxItems": 2}},
+          "required": ["facts"]}
+ASK = ChatRequest(messages=[{"role": "user", "content": "facts?"}], schema=SCHEMA)
+
+
+def _fail_to_load() -> LLM:
+    raise ModelUnavailable("model file /x.gguf is missing; run `honcho-local models pull x`")
+
+
+def test_router_is_an_llm():
+    assert isinstance(Router(FakeLLM()), LLM)
+
+
+def test_primary_answers_when_healthy():
+    done = Router(FakeLLM(["hello"]), FakeLLM(["fallback"], provider="openai")).complete(ChatRequest(messages=[]))
+    assert done.text == "hello" and not done.fallback_used and done.provider == "fake"
+
+
+def test_load_error_falls_back_and_says_so():
+    router = Router(_fail_to_load, FakeLLM(["from fallback"], provider="openai"))
+    done = router.complete(ChatRequest(messages=[]))
+    assert done.text == "from fallback" and done.fallback_used and done.provider == "openai"
+    assert "missing" in done.errors[0]
+
+
+def test_load_error_without_fallback_is_raised():
+    with pytest.raises(ModelError) as info:
+        Router(_fail_to_load).complete(ChatRequest(messages=[]))
+    assert "models pull" in info.value.detail
+
+
+def test_timeout_falls_back():
+    primary = FakeLLM([ModelTimeout("ran past its 1s deadline")])
+    done = Router(primary, FakeLLM(["late but here"], provider="openai")).complete(ChatRequest(messages=[]))
+    assert done.fallback_used and "deadline" in done.errors[0]
+
+
+def test_invalid_json_is_retried_with_the_error_fed_back():
+    primary = FakeLLM(["not json", {"facts": ["a", "b", "c"]}, {"facts": ["a"]}])
+    done = Router(primary).complete(ASK)
+    assert done.parsed == {"facts": ["a"]} and done.attempts == 3 and not done.fallback_used
+    repair = primary.requests[1].messages
+    assert repair[-2] == {"role": "assistant", "content": "not json"} and "not valid JSON" in repair[-1]["content"]
+    assert "schema" in primary.requests[2].messages[-1]["content"]
+
+
+def test_unparseable_after_retries_goes_to_fallback():
+    primary = FakeLLM(["nope"] * 3)
+    done = Router(primary, FakeLLM([{"facts": []}], provider="openai")).complete(ASK)
+    assert done.fallback_used and done.parsed == {"facts": []} and len(primary.requests) == 3
+
+
+def test_unparseable_everywhere_raises_with_raw_output():
+    with pytest.raises(ModelError) as info:
+        Router(FakeLLM(["{broken"] * 3), json_retries=2).complete(ASK)
+    assert info.value.raw_output == "{broken"
+
+
+def test_stream_falls_back_before_first_chunk():
+    router = Router(_fail_to_load, FakeLLM(["two words"], provider="openai"))
+    chunks = list(router.stream(ChatRequest(messages=[])))
+    assert collect_stream(iter(chunks)).text == "two words" and all(c.fallback_used for c in chunks)
+
+
+def test_count_tokens_and_close():
+    primary = FakeLLM()
+    router = Router(primary)
+    assert router.count_tokens("one two three") == 3
+    router.close()
+    assert primary.closed
+
+
+def test_parse_json_output_reports_why():
+    assert parse_json_output('{"facts": []}', SCHEMA) == {"facts": []}
+    with pytest.raises(ValueError, match="schema"):
+        parse_json_output('{"facts": [1]}', SCHEMA)
