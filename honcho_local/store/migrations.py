@@ -75,7 +75,126 @@ def m001_core(conn: duckdb.DuckDBPyConnection) -> None:
         )""")
 
 
-MIGRATIONS: list[Migration] = [m001_core]
+def m002_representations(conn: duckdb.DuckDBPyConnection) -> None:
+    """The representation store: versions, work-unit cursors, conclusions, summaries, peer cards,
+    peer profiles (prose), message embeddings and a record of every reasoning call.
+
+    Every derived row carries `version` (a representation version name). History is kept: summaries,
+    cards and profiles are appended, the newest row per key is current, so reads can travel in time.
+    """
+    conn.execute("""
+        CREATE TABLE representation_versions (
+            name VARCHAR PRIMARY KEY,
+            fingerprint VARCHAR NOT NULL,
+            reasoning_model VARCHAR NOT NULL,
+            embedding_model VARCHAR NOT NULL,
+            settings JSON NOT NULL,
+            status VARCHAR NOT NULL,          -- active | inactive
+            parent VARCHAR,                   -- the version it was reprocessed from, if any
+            created_at TIMESTAMP NOT NULL
+        )""")
+    conn.execute("""
+        CREATE TABLE work_units (
+            key VARCHAR PRIMARY KEY,          -- kind:version:workspace:session[:observed]
+            kind VARCHAR NOT NULL,            -- representation | summary
+            version VARCHAR NOT NULL,
+            workspace_id VARCHAR NOT NULL,
+            session_id VARCHAR NOT NULL,
+            observed_id VARCHAR,
+            cursor_pk BIGINT NOT NULL,        -- last event (log pk) this unit has fully processed
+            status VARCHAR NOT NULL,          -- ok | failed
+            error VARCHAR,
+            attempts INTEGER NOT NULL,
+            next_attempt_at TIMESTAMP,
+            updated_at TIMESTAMP NOT NULL
+        )""")
+    conn.execute("""
+        CREATE TABLE conclusions (
+            id VARCHAR PRIMARY KEY,
+            workspace_id VARCHAR NOT NULL,
+            observer_id VARCHAR NOT NULL,
+            observed_id VARCHAR NOT NULL,
+            session_id VARCHAR,
+            level VARCHAR NOT NULL,           -- explicit | deductive | inductive | contradiction
+            content VARCHAR NOT NULL,
+            embedding FLOAT[],
+            embedding_model VARCHAR,
+            times_derived INTEGER NOT NULL,
+            source_ids JSON NOT NULL,         -- public ids of the source messages
+            premise_ids JSON NOT NULL,        -- conclusion ids a deduction rests on
+            metadata JSON NOT NULL,
+            version VARCHAR NOT NULL,
+            observed_at TIMESTAMP,            -- created_at of the newest source message
+            created_at TIMESTAMP NOT NULL,
+            deleted_at TIMESTAMP
+        )""")
+    conn.execute("""
+        CREATE TABLE summaries (
+            id VARCHAR PRIMARY KEY,
+            workspace_id VARCHAR NOT NULL,
+            session_id VARCHAR NOT NULL,
+            summary_type VARCHAR NOT NULL,    -- short | long
+            content VARCHAR NOT NULL,
+            last_event_pk BIGINT NOT NULL,
+            message_id VARCHAR NOT NULL,      -- public id of the last covered message
+            token_count INTEGER NOT NULL,
+            version VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )""")
+    conn.execute("""
+        CREATE TABLE peer_cards (
+            id VARCHAR PRIMARY KEY,
+            workspace_id VARCHAR NOT NULL,
+            observer_id VARCHAR NOT NULL,
+            observed_id VARCHAR NOT NULL,
+            entries JSON NOT NULL,            -- list of "IDENTITY: ..." style strings
+            source VARCHAR NOT NULL,          -- worker | api
+            version VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )""")
+    conn.execute("""
+        CREATE TABLE peer_profiles (
+            id VARCHAR PRIMARY KEY,
+            workspace_id VARCHAR NOT NULL,
+            observer_id VARCHAR NOT NULL,
+            observed_id VARCHAR NOT NULL,
+            content VARCHAR NOT NULL,         -- short prose: who the peer is, what they care about now
+            version VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )""")
+    conn.execute("""
+        CREATE TABLE message_embeddings (
+            event_pk BIGINT NOT NULL,
+            workspace_id VARCHAR NOT NULL,
+            session_id VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            embedding FLOAT[] NOT NULL,
+            PRIMARY KEY (event_pk, model)
+        )""")
+    conn.execute("""
+        CREATE TABLE reasoning_runs (
+            id VARCHAR PRIMARY KEY,
+            unit_key VARCHAR NOT NULL,
+            version VARCHAR NOT NULL,
+            task VARCHAR NOT NULL,            -- deriver | summary_short | summary_long | peer_card
+            status VARCHAR NOT NULL,          -- ok | empty | failed
+            first_event_pk BIGINT,
+            last_event_pk BIGINT,
+            events INTEGER NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            seconds DOUBLE NOT NULL,
+            outputs INTEGER NOT NULL,         -- conclusions stored (new + repeated)
+            provider VARCHAR,
+            model VARCHAR,
+            fallback_used BOOLEAN NOT NULL,
+            error VARCHAR,
+            raw_output VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        )""")
+
+
+MIGRATIONS: list[Migration] = [m001_core, m002_representations]
 
 
 def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
