@@ -74,6 +74,28 @@ def serve(ctx: click.Context, host: str | None, port: int | None, serve_home: st
     run_server(settings)
 
 
+@main.command()
+@click.option("--timeout", type=float, default=None, help="Give up after this many seconds.")
+@click.pass_context
+@handle_errors
+def worker(ctx: click.Context, timeout: float | None) -> None:
+    """Drain the reasoning queue without serving HTTP (the server must not be running)."""
+    from honcho_local.wiring import build_services
+
+    settings = _settings(ctx)
+    services = build_services(settings, with_worker=True)
+    try:
+        caught_up = services.worker.drain(timeout)
+        status = services.queue_status_all()
+        click.echo(f"{'caught up' if caught_up else 'not caught up'}: {status['completed_work_units']} completed, "
+                   f"{status['pending_work_units']} pending, {status['failed_work_units']} failed")
+        for error in status["errors"]:
+            click.echo(f"  failed {error['work_unit']}: {error['error']}", err=True)
+    finally:
+        services.close()
+    sys.exit(0 if caught_up else 1)
+
+
 @main.group()
 def config() -> None:
     """Inspect settings."""

@@ -52,6 +52,14 @@ class Settings(BaseModel):
     worker_concurrency: int = Field(1, ge=1, le=64, description="Work units reasoned in parallel.")
     worker_poll_interval: float = Field(10.0, gt=0, description="Seconds between safety-net sweeps of lagging work units.")
     reasoning_batch_size: int = Field(1024, ge=64, description="Token budget of the messages one deriver call reads.")
+    reasoning_deductions: bool = Field(True, description="Ask the deriver for deductive conclusions with premises.")
+    reasoning_max_facts: int = Field(8, ge=1, le=32, description="Most facts one deriver call may return.")
+    summary_enabled: bool = Field(True, description="Write session summaries (global default of `summary.enabled`).")
+    summary_short_every: int = Field(20, ge=1, description="Messages between short summaries (default of `summary.messages_per_short_summary`).")
+    summary_long_every: int = Field(60, ge=1, description="Messages between long summaries (default of `summary.messages_per_long_summary`).")
+    peer_card_every: int = Field(5, ge=1, description="New conclusions about a peer before its peer card and profile are refreshed.")
+    reasoning_retry_backoff: float = Field(30.0, gt=0, description="Seconds before a failed work unit is retried (doubling per further failure, at most an hour).")
+    reasoning_retries: int = Field(3, ge=1, le=10, description="Attempts of one reasoning call before the unit is marked failed.")
     metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at `/metrics`.")
 
     @property

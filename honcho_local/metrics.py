@@ -25,6 +25,20 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10))
 CHECKPOINTS = Counter("honcho_store_checkpoints", "DuckDB checkpoints run by the writer when idle",
                       registry=REGISTRY)
+TASKS_QUEUED = Gauge("honcho_reasoning_tasks_queued", "Work units waiting for or in reasoning", registry=REGISTRY)
+REASONING_SECONDS = Histogram(
+    "honcho_reasoning_duration_seconds", "Wall time of one reasoning model call (retries excluded)", ["task"],
+    registry=REGISTRY, buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 300))
+TOKENS = Counter("honcho_reasoning_tokens", "Model tokens processed by the worker", ["task", "kind"],
+                 registry=REGISTRY)
+MODEL_ERRORS = Counter("honcho_model_errors", "Failed model calls (after the model layer's own retries)",
+                       ["task"], registry=REGISTRY)
+FALLBACK_USES = Counter("honcho_model_fallback_uses", "Calls answered by the fallback model", ["task"],
+                        registry=REGISTRY)
+CONCLUSIONS = Counter("honcho_conclusions_derived", "Conclusions stored by the deriver (per observer)",
+                      registry=REGISTRY)
+UNITS_FAILED = Counter("honcho_work_units_failed", "Work units that gave up after their retries",
+                       registry=REGISTRY)
 INFO = Gauge("honcho_build_info", "Build information", ["version"], registry=REGISTRY)
 
 

@@ -20,7 +20,8 @@ def run_server(settings: Settings) -> None:
     # 5 ms switch interval makes it queue behind request threads (measured: BEGIN/COMMIT calls
     # dominated the writer's time).
     sys.setswitchinterval(0.0005)
-    services = build_services(settings)
+    services = build_services(settings, with_worker=True)
+    services.worker.start()
     app = create_app(services)
     log.info("honcho-local serving %s on http://%s:%d", settings.db_path, settings.host, settings.port)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,

@@ -54,7 +54,10 @@ def start_server(home: Path, port: int | None = None, env: dict[str, str] | None
     port = port or free_port()
     log_path = home / f"server-{port}-{uuid.uuid4().hex[:6]}.log"
     home.mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, "HONCHO_LOCAL_LOG_LEVEL": "warning", **(env or {})}
+    # Tests never pull the 1.5B default: the tiny model, and no reasoning unless a test asks for it.
+    full_env = {**os.environ, "HONCHO_LOCAL_LOG_LEVEL": "warning", "HONCHO_LOCAL_REASONING_MODEL": "smollm2-135m",
+                "HONCHO_LOCAL_REASONING_ENABLED": "false", "HONCHO_LOCAL_SUMMARY_ENABLED": "false",
+                "HONCHO_LOCAL_MODEL_CONTEXT": "2048", **(env or {})}
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
             [sys.executable, "-m", "honcho_local.cli", "serve", "--home", str(home), "--port", str(port)],

@@ -21,6 +21,7 @@ from honcho_local.api.deps import paging, provide_services
 from honcho_local.api.errors import EXCEPTION_HANDLERS
 from honcho_local.api.messages import MessageController
 from honcho_local.api.peers import PeerController
+from honcho_local.api.queue import QueueController
 from honcho_local.api.sessions import SessionController
 from honcho_local.api.workspaces import WorkspaceController
 from honcho_local.errors import InvalidInput
@@ -94,7 +95,7 @@ async def openapi_json(request: Request) -> dict[str, Any]:
 def create_app(services: Services, on_shutdown: list[Any] | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[health, metrics_endpoint, openapi_json, WorkspaceController, PeerController, SessionController,
-                        MessageController],
+                        MessageController, QueueController],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False),
                       "paging": Provide(paging, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -4,6 +4,6 @@ Only this package imports duckdb. `Store` owns the file; repositories are plain 
 a connection (a writer transaction) or a read cursor.
 """
 
-from honcho_local.store.db import Store, WriteContext
+from honcho_local.store.db import Store, WriteContext, utcnow
 
-__all__ = ["Store", "WriteContext"]
+__all__ = ["Store", "WriteContext", "utcnow"]

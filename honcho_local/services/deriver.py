@@ -1,0 +1,131 @@
+"""The deriver: one constrained-JSON model call turns a window of messages into atomic conclusions
+about one observed peer, each with the ids of the messages it came from.
+
+Small-model discipline: a short prompt, numbered lines, capped arrays, and an attribution guard:
+a fact is kept only if it cites (or, citing nothing, names the peer and the window has) a line the
+observed peer wrote, so other speakers' sentences are never credited to the peer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from honcho_local.llm.base import LLM, ChatRequest, Completion
+
+SYSTEM = ("You read a chat and write down facts about one person. Facts are short, self-contained "
+          "sentences that name the person, with absolute dates instead of words like 'yesterday'. "
+          "Use only what the person said. Reply with JSON only.")
+
+
+@dataclass
+class Line:
+    number: int
+    event_id: str
+    pk: int
+    peer_id: str
+    content: str
+    created_at: datetime
+    target: bool
+
+
+@dataclass
+class Fact:
+    content: str
+    level: str
+    source_ids: list[str]
+    observed_at: datetime | None
+    premises: list[int] = field(default_factory=list)  # indices into the explicit facts of this result
+
+
+@dataclass
+class Derived:
+    facts: list[Fact]
+    completion: Completion
+    dropped: int
+
+
+def schema(max_facts: int, deductions: bool) -> dict[str, Any]:
+    fact = {"type": "object", "properties": {
+        "fact": {"type": "string", "maxLength": 240},
+        "lines": {"type": "array", "items": {"type": "integer"}, "maxItems": 4}},
+        "required": ["fact", "lines"]}
+    props: dict[str, Any] = {"facts": {"type": "array", "items": fact, "maxItems": max_facts}}
+    if deductions:
+        props["inferences"] = {"type": "array", "maxItems": 2, "items": {"type": "object", "properties": {
+            "conclusion": {"type": "string", "maxLength": 240},
+            "from_facts": {"type": "array", "items": {"type": "integer"}, "maxItems": 3}},
+            "required": ["conclusion", "from_facts"]}}
+    return {"type": "object", "properties": props, "required": list(props)}
+
+
+def render_lines(lines: list[Line]) -> str:
+    return "\n".join(f"[{ln.number}] {ln.created_at:%Y-%m-%d %H:%M} {ln.peer_id}: {ln.content}" for ln in lines)
+
+
+def build_request(peer: str, lines: list[Line], max_facts: int, deductions: bool,
+                  custom_instructions: str | None = None) -> ChatRequest:
+    ask = (f"Chat (lines by {peer} are the ones to use; other lines are context):\n{render_lines(lines)}\n\n"
+           f"List up to {max_facts} facts about {peer}. For each fact give the numbers of the lines it comes from.")
+    if deductions:
+        ask += (f" Then add at most 2 inferences: conclusions about {peer} that follow from several facts, "
+                "with the fact numbers (1 = first fact) they follow from.")
+    if custom_instructions:
+        ask += f"\nInstructions: {custom_instructions}"
+    return ChatRequest(messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": ask}],
+                       max_tokens=96 + 64 * max_facts, schema=schema(max_facts, deductions), temperature=0.0)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _attribute(text: str, cited: list[int], lines: list[Line], peer: str) -> list[Line] | None:
+    by_number = {ln.number: ln for ln in lines}
+    sources = [by_number[n] for n in cited if n in by_number and by_number[n].target]
+    if sources:
+        return sources
+    if cited:  # cites only other speakers' lines: not about this peer's own words
+        return None
+    targets = [ln for ln in lines if ln.target]
+    if peer.lower() in text.lower() and len(targets) <= 2:
+        return targets
+    return None
+
+
+def interpret(parsed: Any, lines: list[Line], peer: str) -> tuple[list[Fact], int]:
+    """Turn the model's JSON into facts, applying the attribution guard and in-batch de-duplication."""
+    facts: list[Fact] = []
+    seen: set[str] = set()
+    dropped = 0
+    index_map: dict[int, int] = {}
+    for i, item in enumerate((parsed or {}).get("facts") or [], start=1):
+        text = _norm(str(item.get("fact", "")))
+        sources = _attribute(text, [n for n in item.get("lines") or [] if isinstance(n, int)], lines, peer)
+        if not text or sources is None or text.lower() in seen:
+            dropped += 1
+            continue
+        seen.add(text.lower())
+        index_map[i] = len(facts)
+        facts.append(Fact(text, "explicit", [s.event_id for s in sources], max(s.created_at for s in sources)))
+    explicit = list(facts)
+    for item in (parsed or {}).get("inferences") or []:
+        text = _norm(str(item.get("conclusion", "")))
+        premises = sorted({index_map[n] for n in item.get("from_facts") or [] if n in index_map})
+        if not text or not premises or text.lower() in seen:
+            dropped += 1
+            continue
+        seen.add(text.lower())
+        source_ids = list(dict.fromkeys(s for p in premises for s in explicit[p].source_ids))
+        observed = max((explicit[p].observed_at for p in premises if explicit[p].observed_at), default=None)
+        facts.append(Fact(text, "deductive", source_ids, observed, premises))
+    return facts, dropped
+
+
+def derive(llm: LLM, peer: str, lines: list[Line], max_facts: int, deductions: bool,
+           custom_instructions: str | None = None) -> Derived:
+    completion = llm.complete(build_request(peer, lines, max_facts, deductions, custom_instructions))
+    facts, dropped = interpret(completion.parsed, lines, peer)
+    return Derived(facts, completion, dropped)

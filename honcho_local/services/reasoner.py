@@ -1,0 +1,321 @@
+"""The reasoning side of a work unit: read past the cursor, call the model with no transaction
+open, then write the output and advance the cursor in one transaction (so re-running a unit never
+duplicates, and a crash before the commit only means the batch runs again).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from honcho_local import metrics
+from honcho_local.config import Settings
+from honcho_local.errors import HonchoLocalError
+from honcho_local.ids import new_id
+from honcho_local.llm.base import LLM, Completion, Embedder
+from honcho_local.services import configuration, deriver, peer_card, summarizer
+from honcho_local.store import Store, WriteContext, utcnow
+from honcho_local.store import derived, units
+from honcho_local.store import resources as repo
+from honcho_local.store.conclusions import NewConclusion, insert_conclusions
+from honcho_local.store.units import UnitKey
+
+log = logging.getLogger(__name__)
+
+
+class UnitFailed(Exception):
+    """A unit gave up after its retries; the failure is recorded and a later sweep retries it."""
+
+
+@dataclass
+class Step:
+    """What one batch did: whether the unit may have more to do."""
+
+    more: bool
+    model_seconds: float = 0.0
+
+
+class Reasoner:
+    def __init__(self, settings: Settings, store: Store, llm: LLM, version: str,
+                 embedder_factory: Callable[[], Embedder | None] | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.settings = settings
+        self.store = store
+        self.llm = llm
+        self.version = version
+        self._embedder_factory = embedder_factory
+        self._embedder: Embedder | None = None
+        self._embedder_failed = False
+        self._sleep = sleep
+
+    # ---- shared plumbing ------------------------------------------------------------------------
+    def embedder(self) -> Embedder | None:
+        if self._embedder is None and not self._embedder_failed and self._embedder_factory is not None:
+            try:
+                self._embedder = self._embedder_factory()
+            except HonchoLocalError as exc:
+                self._embedder_failed = True
+                log.warning("embeddings disabled: %s", exc.detail)
+        return self._embedder
+
+    def _call(self, key: UnitKey, task: str, fn: Callable[[], Any]) -> Any:
+        """Run one model call with retries and backoff; record and raise `UnitFailed` when all fail."""
+        last: HonchoLocalError | None = None
+        for attempt in range(self.settings.reasoning_retries):
+            started = time.perf_counter()
+            try:
+                result = fn()
+            except HonchoLocalError as exc:
+                last = exc
+                metrics.MODEL_ERRORS.labels(task).inc()
+                log.warning("%s for %s failed (attempt %d): %s", task, key, attempt + 1, exc.detail)
+                if attempt + 1 < self.settings.reasoning_retries:
+                    self._sleep(min(30.0, 0.5 * 2 ** attempt))
+                continue
+            metrics.REASONING_SECONDS.labels(task).observe(time.perf_counter() - started)
+            return result
+        assert last is not None
+        self._fail(key, task, last)
+        raise UnitFailed(f"{task} for {key}: {last.detail}")
+
+    def _fail(self, key: UnitKey, task: str, exc: HonchoLocalError) -> None:
+        def op(ctx: WriteContext) -> None:
+            backoff = self.settings.reasoning_retry_backoff
+            attempts = units.mark_failed(ctx, key, f"{task}: {exc.detail}", timedelta(seconds=backoff))
+            units.record_run(ctx, self._run_row(key, task, "failed", error=exc.detail,
+                                                raw_output=getattr(exc, "raw_output", None)))
+            if attempts > 1:  # back off harder on a unit that keeps failing
+                delay = min(3600.0, backoff * 2 ** (attempts - 1))
+                ctx.conn.execute("UPDATE work_units SET next_attempt_at = ? WHERE key = ?",
+                                 [utcnow() + timedelta(seconds=delay), str(key)])
+
+        self.store.write(op)
+
+    def _run_row(self, key: UnitKey, task: str, status: str, completion: Completion | None = None,
+                 **extra: Any) -> dict[str, Any]:
+        if completion is not None:
+            metrics.TOKENS.labels(task, "prompt").inc(completion.prompt_tokens)
+            metrics.TOKENS.labels(task, "completion").inc(completion.completion_tokens)
+            if completion.fallback_used:
+                metrics.FALLBACK_USES.labels(task).inc()
+        row = {"id": new_id(), "unit_key": str(key), "version": self.version, "task": task, "status": status,
+               "events": 0, "prompt_tokens": completion.prompt_tokens if completion else 0,
+               "completion_tokens": completion.completion_tokens if completion else 0,
+               "seconds": completion.seconds if completion else 0.0, "outputs": 0,
+               "provider": completion.provider if completion else None,
+               "model": completion.model if completion else None,
+               "fallback_used": bool(completion and completion.fallback_used), "created_at": utcnow()}
+        row.update(extra)
+        return row
+
+    def _advance_only(self, key: UnitKey, cursor: int) -> None:
+        self.store.write(lambda ctx: units.advance(ctx, key, cursor))
+
+    # ---- entry points ---------------------------------------------------------------------------
+    def lagging(self, waiting: bool = False) -> list[str]:
+        """Units behind the log that may run now (`waiting`: also failed ones in their backoff)."""
+        return self.store.read(lambda cur: units.lagging_units(cur, self.version, waiting=waiting))
+
+    def process(self, key_text: str) -> float:
+        """Work a unit until it has caught up with the log. Returns the model seconds spent."""
+        key = UnitKey.parse(key_text)
+        total = 0.0
+        step_fn = self._representation_step if key.kind == "representation" else self._summary_step
+        while True:
+            step = step_fn(key)
+            total += step.model_seconds
+            if not step.more:
+                return total
+
+    # ---- representation units ---------------------------------------------------------------------
+    def _unit_state(self, cur: Any, key: UnitKey) -> dict[str, Any]:
+        unit = units.get_unit(cur, str(key))
+        return {
+            "cursor": unit["cursor_pk"] if unit else 0,
+            "workspace": repo.get_workspace(cur, key.workspace_id),
+            "session": repo.get_session(cur, key.workspace_id, key.session_id),
+            "peer": repo.get_peer(cur, key.workspace_id, key.observed_id) if key.observed_id else None,
+            "members": repo.get_members(cur, key.workspace_id, key.session_id, active_only=True),
+        }
+
+    def _window(self, cur: Any, key: UnitKey, cursor: int) -> tuple[list[dict[str, Any]], int]:
+        """Messages to reason over: from the first unprocessed message of the observed peer (with the
+        message before it as context) while the token budget lasts. Returns (messages, new cursor)."""
+        rows = derived.messages_after(cur, key.workspace_id, key.session_id, cursor)
+        first = next((i for i, r in enumerate(rows) if r["peer_id"] == key.observed_id), None)
+        if first is None:
+            return [], rows[-1]["pk"] if rows else cursor
+        window: list[dict[str, Any]] = []
+        before = derived.message_before(cur, key.workspace_id, key.session_id, rows[first]["pk"])
+        if before is not None and before["peer_id"] != key.observed_id:
+            window.append(before)
+        budget = self.settings.reasoning_batch_size
+        used = sum(r["token_count"] for r in window)
+        for r in rows[first:]:
+            if window and used + r["token_count"] > budget and any(w["peer_id"] == key.observed_id for w in window):
+                break
+            window.append(r)
+            used += r["token_count"]
+        return window, window[-1]["pk"]
+
+    def _representation_step(self, key: UnitKey) -> Step:
+        state = self.store.read(lambda cur: self._unit_state(cur, key))
+        cursor = state["cursor"]
+        if state["session"] is None:
+            return Step(False)
+        member = next((m for m in state["members"] if m["peer_id"] == key.observed_id), None)
+        observe_me = configuration.effective_observe_me((state["peer"] or {}).get("configuration"), member)
+        observers = configuration.observers_for(key.observed_id or "", observe_me, state["members"])
+        window, new_cursor = self.store.read(lambda cur: self._window(cur, key, cursor))
+        if new_cursor <= cursor:
+            return Step(False)
+        ws_cfg, s_cfg = (state["workspace"] or {}).get("configuration"), state["session"].get("configuration")
+        lines, custom = self._lines(key, window, ws_cfg, s_cfg)
+        if not observers or not any(ln.target for ln in lines):
+            self._advance_only(key, new_cursor)
+            return Step(True)
+        result = self._call(key, "deriver", lambda: deriver.derive(
+            self.llm, key.observed_id or "", lines, self.settings.reasoning_max_facts,
+            self.settings.reasoning_deductions, custom))
+        self._store_derived(key, observers, lines, result, new_cursor)
+        seconds = result.completion.seconds
+        if result.facts:
+            seconds += self._maybe_refresh_cards(key, observers, ws_cfg, s_cfg)
+        return Step(True, seconds)
+
+    def _lines(self, key: UnitKey, window: list[dict[str, Any]], ws_cfg: Any,
+               s_cfg: Any) -> tuple[list[deriver.Line], str | None]:
+        lines, custom = [], None
+        for i, r in enumerate(window, start=1):
+            resolved = configuration.resolve(self.settings, ws_cfg, s_cfg, r.get("configuration"))
+            target = r["peer_id"] == key.observed_id and resolved.reasoning_enabled
+            if target:
+                custom = resolved.custom_instructions or custom
+            lines.append(deriver.Line(i, r["id"], r["pk"], r["peer_id"], r["content"], r["created_at"], target))
+        return lines, custom
+
+    def _embed(self, texts: list[str]) -> tuple[list[list[float]] | None, str | None]:
+        embedder = self.embedder()
+        if embedder is None or not texts:
+            return None, None
+        try:
+            return embedder.embed(texts).vectors, embedder.model
+        except HonchoLocalError as exc:
+            log.warning("embedding failed: %s", exc.detail)
+            return None, None
+
+    def _store_derived(self, key: UnitKey, observers: list[str], lines: list[deriver.Line],
+                       result: deriver.Derived, new_cursor: int) -> None:
+        vectors, model = self._embed([f.content for f in result.facts])
+        msg_vectors, msg_model = self._embed([ln.content for ln in lines])
+        targets = [ln for ln in lines if ln.target]
+        status = "ok" if result.facts else "empty"
+        run = self._run_row(key, "deriver", status, result.completion, first_event_pk=targets[0].pk,
+                            last_event_pk=new_cursor, events=len(targets), outputs=len(result.facts),
+                            raw_output=None if result.facts else result.completion.text[:4000])
+
+        def op(ctx: WriteContext) -> None:
+            for observer in observers:
+                explicit_ids: list[str] = []
+                for i, fact in enumerate(result.facts):
+                    premise_ids = [explicit_ids[p] for p in fact.premises if p < len(explicit_ids)]
+                    [stored] = insert_conclusions(ctx, [NewConclusion(
+                        key.workspace_id, observer, key.observed_id or "", fact.content, fact.level,
+                        key.session_id, vectors[i] if vectors else None, model, fact.source_ids, premise_ids,
+                        {}, fact.observed_at)], self.version)
+                    if fact.level == "explicit":
+                        explicit_ids.append(stored.id)
+            if msg_vectors:
+                derived.insert_message_embeddings(ctx, key.workspace_id, key.session_id, msg_model or "",
+                                                  [(ln.pk, v) for ln, v in zip(lines, msg_vectors)])
+            units.advance(ctx, key, new_cursor)
+            units.record_run(ctx, run)
+
+        self.store.write(op)
+        metrics.CONCLUSIONS.inc(len(result.facts) * len(observers))
+
+    def _maybe_refresh_cards(self, key: UnitKey, observers: list[str], ws_cfg: Any, s_cfg: Any) -> float:
+        if not configuration.resolve(self.settings, ws_cfg, s_cfg).card_create:
+            return 0.0
+        seconds = 0.0
+        observed = key.observed_id or ""
+        for observer in observers:
+            card = self.store.read(lambda cur: derived.latest_card(cur, key.workspace_id, observer, observed,
+                                                                   self.version))
+            since = card["created_at"] if card and card["source"] == "worker" else None
+            fresh = self.store.read(lambda cur: derived.conclusions_since(
+                cur, key.workspace_id, observer, observed, self.version, since))
+            if fresh < self.settings.peer_card_every and card is not None:
+                continue
+            facts = self.store.read(lambda cur: derived.recent_conclusions(
+                cur, key.workspace_id, observer, observed, self.version))
+            update = self._call(key, "peer_card", lambda: peer_card.refresh(
+                self.llm, observed, card["entries"] if card else [], facts))
+            seconds += update.completion.seconds
+            self.store.write(lambda ctx: self._save_card(ctx, key, observer, update))
+        return seconds
+
+    def _save_card(self, ctx: WriteContext, key: UnitKey, observer: str, update: peer_card.CardUpdate) -> None:
+        observed = key.observed_id or ""
+        if update.entries:
+            derived.insert_card(ctx, key.workspace_id, observer, observed, update.entries, "worker", self.version)
+        if update.profile:
+            derived.insert_profile(ctx, key.workspace_id, observer, observed, update.profile, self.version)
+        units.record_run(ctx, self._run_row(key, "peer_card", "ok" if update.entries else "empty",
+                                            update.completion, outputs=len(update.entries)))
+
+    # ---- summary units ----------------------------------------------------------------------------
+    def _summary_step(self, key: UnitKey) -> Step:
+        def read(cur: Any) -> tuple[Any, int, int, Any, Any]:
+            unit = units.get_unit(cur, str(key))
+            session = repo.get_session(cur, key.workspace_id, key.session_id)
+            workspace = repo.get_workspace(cur, key.workspace_id)
+            head = cur.execute("SELECT coalesce(max(pk), 0) FROM events WHERE workspace_id = ? AND session_id = ? "
+                               "AND kind = 'message'", [key.workspace_id, key.session_id]).fetchone()[0]
+            return session, (unit["cursor_pk"] if unit else 0), head, workspace, unit
+
+        session, cursor, head, workspace, _ = self.store.read(read)
+        if session is None or head <= cursor:
+            return Step(False)
+        resolved = configuration.resolve(self.settings, (workspace or {}).get("configuration"),
+                                         session.get("configuration"))
+        seconds = 0.0
+        if resolved.summary_enabled:
+            for kind, every in (("short", resolved.short_every), ("long", resolved.long_every)):
+                seconds += self._summarise_if_due(key, kind, every, head)
+        self._advance_only(key, head)
+        return Step(False, seconds)
+
+    def _summarise_if_due(self, key: UnitKey, kind: str, every: int, head: int) -> float:
+        count, _ = self.store.read(lambda cur: derived.session_message_stats(cur, key.workspace_id,
+                                                                             key.session_id, head))
+        due = (count // every) * every
+        previous = self.store.read(lambda cur: derived.latest_summary(cur, key.workspace_id, key.session_id,
+                                                                      kind, self.version))
+        covered_pk = previous["last_event_pk"] if previous else 0
+        covered, _ = self.store.read(lambda cur: derived.session_message_stats(
+            cur, key.workspace_id, key.session_id, covered_pk)) if previous else (0, 0)
+        if due == 0 or due <= covered:
+            return 0.0
+        last = self.store.read(lambda cur: derived.nth_message(cur, key.workspace_id, key.session_id, due))
+        messages = self.store.read(lambda cur: derived.messages_after(
+            cur, key.workspace_id, key.session_id, covered_pk, limit=max(every, due - covered), up_to_pk=last["pk"]))
+        summary = self._call(key, f"summary_{kind}", lambda: summarizer.summarise(
+            self.llm, kind, previous["content"] if previous else None, messages))
+        task = f"summary_{kind}"
+
+        def op(ctx: WriteContext) -> None:
+            if summary.content:
+                derived.insert_summary(ctx, key.workspace_id, key.session_id, kind, summary.content, last["pk"],
+                                       last["id"], summary.completion.completion_tokens, self.version)
+            units.record_run(ctx, self._run_row(key, task, "ok" if summary.content else "empty", summary.completion,
+                                                first_event_pk=messages[0]["pk"] if messages else None,
+                                                last_event_pk=last["pk"], events=len(messages),
+                                                outputs=1 if summary.content else 0))
+
+        self.store.write(op)
+        return summary.completion.seconds

@@ -1,0 +1,119 @@
+"""Reads and writes of the worker: message windows, summaries, peer cards, profiles, message embeddings.
+
+Summaries, cards and profiles are appended (history kept); the newest row per key is current.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from honcho_local.ids import new_id
+from honcho_local.store.db import WriteContext, utcnow
+from honcho_local.store.resources import Cursor, _fetch, dumps
+
+_WINDOW = ("SELECT pk, id, peer_id, content, created_at, token_count, configuration FROM events "
+           "WHERE workspace_id = ? AND session_id = ? AND kind = 'message'")
+
+
+def messages_after(cur: Cursor, workspace_id: str, session_id: str, after_pk: int, limit: int = 200,
+                   up_to_pk: int | None = None) -> list[dict[str, Any]]:
+    sql, args = _WINDOW + " AND pk > ?", [workspace_id, session_id, after_pk]
+    if up_to_pk is not None:
+        sql += " AND pk <= ?"
+        args.append(up_to_pk)
+    return _fetch(cur, sql + " ORDER BY pk LIMIT ?", [*args, limit], {"configuration"})
+
+
+def message_before(cur: Cursor, workspace_id: str, session_id: str, pk: int) -> dict[str, Any] | None:
+    rows = _fetch(cur, _WINDOW + " AND pk < ? ORDER BY pk DESC LIMIT 1", [workspace_id, session_id, pk],
+                  {"configuration"})
+    return rows[0] if rows else None
+
+
+def session_message_stats(cur: Cursor, workspace_id: str, session_id: str, up_to_pk: int) -> tuple[int, int]:
+    """(number of messages, last message pk) up to `up_to_pk`."""
+    row = cur.execute("SELECT count(*), coalesce(max(pk), 0) FROM events WHERE workspace_id = ? AND session_id = ? "
+                      "AND kind = 'message' AND pk <= ?", [workspace_id, session_id, up_to_pk]).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def nth_message(cur: Cursor, workspace_id: str, session_id: str, n: int) -> dict[str, Any]:
+    """The n-th message (1-based) of a session."""
+    return _fetch(cur, _WINDOW + " ORDER BY pk LIMIT 1 OFFSET ?", [workspace_id, session_id, n - 1],
+                  {"configuration"})[0]
+
+
+def latest_summary(cur: Cursor, workspace_id: str, session_id: str, summary_type: str,
+                   version: str) -> dict[str, Any] | None:
+    rows = _fetch(cur, "SELECT * FROM summaries WHERE workspace_id = ? AND session_id = ? AND summary_type = ? "
+                  "AND version = ? ORDER BY last_event_pk DESC, created_at DESC LIMIT 1",
+                  [workspace_id, session_id, summary_type, version], set())
+    return rows[0] if rows else None
+
+
+def insert_summary(ctx: WriteContext, workspace_id: str, session_id: str, summary_type: str, content: str,
+                   last_event_pk: int, message_id: str, token_count: int, version: str) -> None:
+    ctx.conn.execute("INSERT INTO summaries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     [new_id(), workspace_id, session_id, summary_type, content, last_event_pk, message_id,
+                      token_count, version, utcnow()])
+
+
+def latest_card(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,
+                as_of: datetime | None = None) -> dict[str, Any] | None:
+    sql = ("SELECT * FROM peer_cards WHERE workspace_id = ? AND observer_id = ? AND observed_id = ? AND version = ?")
+    args: list[Any] = [workspace_id, observer, observed, version]
+    if as_of is not None:
+        sql += " AND created_at <= ?"
+        args.append(as_of)
+    rows = _fetch(cur, sql + " ORDER BY created_at DESC LIMIT 1", args, {"entries"})
+    return rows[0] if rows else None
+
+
+def insert_card(ctx: WriteContext, workspace_id: str, observer: str, observed: str, entries: list[str],
+                source: str, version: str) -> None:
+    ctx.conn.execute("INSERT INTO peer_cards VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     [new_id(), workspace_id, observer, observed, dumps(entries), source, version, utcnow()])
+
+
+def insert_profile(ctx: WriteContext, workspace_id: str, observer: str, observed: str, content: str,
+                   version: str) -> None:
+    ctx.conn.execute("INSERT INTO peer_profiles VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     [new_id(), workspace_id, observer, observed, content, version, utcnow()])
+
+
+def conclusions_since(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,
+                      since: datetime | None) -> int:
+    sql = ("SELECT count(*) FROM conclusions WHERE workspace_id = ? AND observer_id = ? AND observed_id = ? "
+           "AND version = ? AND deleted_at IS NULL")
+    args: list[Any] = [workspace_id, observer, observed, version]
+    if since is not None:
+        sql += " AND created_at > ?"
+        args.append(since)
+    return cur.execute(sql, args).fetchone()[0]
+
+
+def recent_conclusions(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,
+                       limit: int = 30) -> list[str]:
+    rows = cur.execute("SELECT content FROM conclusions WHERE workspace_id = ? AND observer_id = ? AND "
+                       "observed_id = ? AND version = ? AND deleted_at IS NULL "
+                       "ORDER BY times_derived DESC, created_at DESC LIMIT ?",
+                       [workspace_id, observer, observed, version, limit]).fetchall()
+    return [r[0] for r in rows]
+
+
+def missing_message_embeddings(cur: Cursor, workspace_id: str, session_id: str, model: str,
+                               up_to_pk: int) -> list[tuple[int, str]]:
+    return cur.execute(
+        "SELECT e.pk, e.content FROM events e WHERE e.workspace_id = ? AND e.session_id = ? AND e.kind = 'message' "
+        "AND e.pk <= ? AND NOT EXISTS (SELECT 1 FROM message_embeddings m WHERE m.event_pk = e.pk AND m.model = ?) "
+        "ORDER BY e.pk", [workspace_id, session_id, up_to_pk, model]).fetchall()
+
+
+def insert_message_embeddings(ctx: WriteContext, workspace_id: str, session_id: str, model: str,
+                              rows: list[tuple[int, list[float]]]) -> None:
+    if rows:
+        ctx.conn.execute(
+            "INSERT INTO message_embeddings SELECT unnest(?::BIGINT[]), ?, ?, ?, unnest(?::FLOAT[][]) "
+            "ON CONFLICT DO NOTHING",
+            [[pk for pk, _ in rows], workspace_id, session_id, model, [v for _, v in rows]])

@@ -1,0 +1,118 @@
+"""Work units and their cursors: the durable truth of what the worker has reasoned.
+
+A unit is `representation:{version}:{workspace}:{session}:{observed}` or
+`summary:{version}:{workspace}:{session}`. Its cursor is the last event (log `pk`) it has fully
+processed. A unit lags when its session holds a relevant message past the cursor; the sweep finds
+lagging units with one query over the log, so a task lost in a crash is found again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from honcho_local.store.db import WriteContext, utcnow
+from honcho_local.store.resources import Cursor, _fetch
+
+
+@dataclass(frozen=True)
+class UnitKey:
+    kind: str
+    version: str
+    workspace_id: str
+    session_id: str
+    observed_id: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.kind, self.version, self.workspace_id, self.session_id]
+        if self.observed_id is not None:
+            parts.append(self.observed_id)
+        return ":".join(parts)
+
+    @classmethod
+    def parse(cls, key: str) -> UnitKey:
+        parts = key.split(":")
+        if parts[0] == "representation" and len(parts) == 5:
+            return cls(*parts)
+        if parts[0] == "summary" and len(parts) == 4:
+            return cls(*parts)
+        raise ValueError(f"not a work-unit key: {key!r}")
+
+
+_HEADS = """
+    SELECT 'representation' AS kind, workspace_id, session_id, peer_id AS observed_id, max(pk) AS head
+    FROM events WHERE kind = 'message' {where} GROUP BY workspace_id, session_id, peer_id
+    UNION ALL
+    SELECT 'summary', workspace_id, session_id, NULL, max(pk)
+    FROM events WHERE kind = 'message' {where} GROUP BY workspace_id, session_id
+"""
+
+
+def unit_heads(cur: Cursor, version: str, workspace_id: str | None = None,
+               session_id: str | None = None) -> list[dict[str, Any]]:
+    """Every unit the log implies, with its head (last relevant pk), cursor, status and error."""
+    where, args = "", []
+    if workspace_id is not None:
+        where += " AND workspace_id = ?"
+        args.append(workspace_id)
+    if session_id is not None:
+        where += " AND session_id = ?"
+        args.append(session_id)
+    sql = f"""
+        WITH heads AS ({_HEADS.format(where=where)})
+        SELECT h.kind, h.workspace_id, h.session_id, h.observed_id, h.head,
+               coalesce(u.cursor_pk, 0) AS cursor_pk, coalesce(u.status, 'ok') AS status, u.error,
+               coalesce(u.attempts, 0) AS attempts, u.next_attempt_at
+        FROM heads h LEFT JOIN work_units u
+          ON u.key = h.kind || ':' || ? || ':' || h.workspace_id || ':' || h.session_id
+                     || CASE WHEN h.observed_id IS NULL THEN '' ELSE ':' || h.observed_id END
+    """
+    rows = _fetch(cur, sql, [*args, *args, version], set())
+    for row in rows:
+        row["key"] = str(UnitKey(row["kind"], version, row["workspace_id"], row["session_id"], row["observed_id"]))
+    return rows
+
+
+def lagging_units(cur: Cursor, version: str, now: datetime | None = None, waiting: bool = False) -> list[str]:
+    """Keys of units whose cursor is behind the log and that may run now (failed ones only after their
+    backoff, unless `waiting` asks for those too)."""
+    now = now or utcnow()
+    return [r["key"] for r in unit_heads(cur, version)
+            if r["head"] > r["cursor_pk"]
+            and (waiting or r["next_attempt_at"] is None or r["next_attempt_at"] <= now)]
+
+
+def get_unit(cur: Cursor, key: str) -> dict[str, Any] | None:
+    rows = _fetch(cur, "SELECT * FROM work_units WHERE key = ?", [key], set())
+    return rows[0] if rows else None
+
+
+def advance(ctx: WriteContext, key: UnitKey, cursor_pk: int) -> None:
+    """Move the cursor forward and clear any failure (in the same transaction as the unit's output)."""
+    ctx.conn.execute(
+        "INSERT INTO work_units VALUES (?, ?, ?, ?, ?, ?, ?, 'ok', NULL, 0, NULL, ?) ON CONFLICT DO UPDATE SET "
+        "cursor_pk = greatest(work_units.cursor_pk, excluded.cursor_pk), status = 'ok', error = NULL, "
+        "attempts = 0, next_attempt_at = NULL, updated_at = excluded.updated_at",
+        [str(key), key.kind, key.version, key.workspace_id, key.session_id, key.observed_id, cursor_pk, utcnow()])
+
+
+def mark_failed(ctx: WriteContext, key: UnitKey, error: str, retry_after: timedelta) -> int:
+    """Record a failure; the sweep retries the unit after `retry_after`. Returns the attempt count."""
+    now = utcnow()
+    ctx.conn.execute(
+        "INSERT INTO work_units VALUES (?, ?, ?, ?, ?, ?, 0, 'failed', ?, 1, ?, ?) ON CONFLICT DO UPDATE SET "
+        "status = 'failed', error = excluded.error, attempts = work_units.attempts + 1, "
+        "next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at",
+        [str(key), key.kind, key.version, key.workspace_id, key.session_id, key.observed_id, error[:2000],
+         now + retry_after, now])
+    return ctx.conn.execute("SELECT attempts FROM work_units WHERE key = ?", [str(key)]).fetchone()[0]
+
+
+def record_run(ctx: WriteContext, row: dict[str, Any]) -> None:
+    """One reasoning call, successful, empty or failed: never silent."""
+    cols = ["id", "unit_key", "version", "task", "status", "first_event_pk", "last_event_pk", "events",
+            "prompt_tokens", "completion_tokens", "seconds", "outputs", "provider", "model", "fallback_used",
+            "error", "raw_output", "created_at"]
+    ctx.conn.execute(f"INSERT INTO reasoning_runs ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                     [row.get(c) for c in cols])

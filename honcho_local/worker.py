@@ -1,0 +1,188 @@
+"""The embedded worker: a Huey consumer inside `honcho-local serve` (or alone in `honcho-local worker`).
+
+- Queue storage: a SQLite file next to the DuckDB file, with an in-process wake-up so a task
+  enqueued by the API starts at once instead of at the next poll.
+- Tasks carry only a work-unit key. One worker per unit at a time: a unit already running is marked
+  dirty instead, and its runner loops until the unit has caught up.
+- Huey drops a task at dequeue, so the durable truth is the unit cursor in DuckDB: a sweep at start
+  and every `worker_poll_interval` seconds re-enqueues every unit that lags the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from huey import Huey
+from huey.consumer import Consumer
+from huey.storage import SqliteStorage
+
+from honcho_local import metrics
+from honcho_local.services.reasoner import Reasoner, UnitFailed
+from honcho_local.store.units import UnitKey
+
+log = logging.getLogger(__name__)
+QUEUE_FILENAME = "queue.sqlite3"
+
+
+class WakeableSqliteStorage(SqliteStorage):
+    """SQLite queue storage whose dequeue waits on an in-process event set by enqueue."""
+
+    blocking = True
+    wait_seconds = 0.5
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._wake = threading.Event()
+
+    def enqueue(self, data: bytes, priority: Any = None) -> None:
+        super().enqueue(data, priority)
+        self._wake.set()
+
+    def dequeue(self) -> bytes | None:
+        data = super().dequeue()
+        if data is None:
+            self._wake.wait(self.wait_seconds)
+            self._wake.clear()
+            data = super().dequeue()
+        return data
+
+
+class EmbeddedConsumer(Consumer):
+    """A consumer that leaves signal handling to the host process (uvicorn)."""
+
+    def _set_signal_handlers(self) -> None:  # noqa: D401 - Huey hook
+        return None
+
+
+class Worker:
+    def __init__(self, reasoner: Reasoner, home: Path, concurrency: int = 1, poll_interval: float = 10.0) -> None:
+        self.reasoner = reasoner
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.huey = Huey("honcho-local", results=False, utc=True, storage_class=WakeableSqliteStorage,
+                         filename=str(home / QUEUE_FILENAME))
+        self._task = self.huey.task(name="process_unit")(self._run_unit)
+        self._lock = threading.Lock()
+        self._running: set[str] = set()
+        self._dirty: set[str] = set()
+        self._queued: set[str] = set()
+        self._inbox: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._consumer: EmbeddedConsumer | None = None
+        self.model_seconds = 0.0
+
+    # ---- notification (called from the writer thread after a commit: must not block) ----------
+    def notify_messages(self, workspace_id: str, session_id: str, rows: list[dict[str, Any]]) -> None:
+        version = self.reasoner.version
+        senders = dict.fromkeys(r["peer_id"] for r in rows if r["kind"] == "message")
+        if not senders:
+            return
+        for sender in senders:
+            self._inbox.put(str(UnitKey("representation", version, workspace_id, session_id, sender)))
+        self._inbox.put(str(UnitKey("summary", version, workspace_id, session_id)))
+
+    def running(self) -> set[str]:
+        with self._lock:
+            return set(self._running)
+
+    def _dispatch(self) -> None:
+        while True:
+            key = self._inbox.get()
+            if key is None:
+                return
+            self.enqueue([key])
+
+    def enqueue(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            with self._lock:
+                if key in self._running:
+                    self._dirty.add(key)
+                    continue
+                if key in self._queued:
+                    continue
+                self._queued.add(key)
+                metrics.TASKS_QUEUED.inc()
+            self._task(key)
+
+    # ---- the task ------------------------------------------------------------------------------
+    def _run_unit(self, key: str) -> None:
+        with self._lock:
+            if key in self._queued:
+                self._queued.discard(key)
+                metrics.TASKS_QUEUED.dec()
+            if key in self._running:
+                self._dirty.add(key)
+                return
+            self._running.add(key)
+        try:
+            while True:
+                self.model_seconds += self.reasoner.process(key)
+                with self._lock:
+                    if key in self._dirty and not self._stop.is_set():
+                        self._dirty.discard(key)
+                        continue
+                    break
+        except UnitFailed as exc:
+            metrics.UNITS_FAILED.inc()
+            log.warning("work unit failed, will retry after backoff: %s", exc)
+        except Exception:  # a bug must not kill the consumer thread; the sweep will retry the unit
+            log.exception("work unit %s crashed", key)
+        finally:
+            with self._lock:
+                self._running.discard(key)
+                self._dirty.discard(key)
+
+    # ---- sweep and lifecycle ----------------------------------------------------------------------
+    def sweep(self) -> int:
+        try:
+            keys = self.reasoner.lagging()
+        except Exception:  # the store may be closing
+            log.exception("sweep failed")
+            return 0
+        self.enqueue(keys)
+        return len(keys)
+
+    def _sweep_loop(self) -> None:
+        while not self._stop.is_set():
+            self.sweep()
+            self._stop.wait(self.poll_interval)
+
+    def start(self) -> None:
+        self._consumer = EmbeddedConsumer(self.huey, workers=self.concurrency, worker_type="thread", periodic=False,
+                                          initial_delay=0.05, max_delay=0.5, check_worker_health=False)
+        self._consumer.start()
+        for target, name in ((self._dispatch, "worker-dispatch"), (self._sweep_loop, "worker-sweep")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 3.0) -> None:
+        self._stop.set()
+        self._inbox.put(None)
+        if self._consumer is not None:
+            self._consumer.stop_flag.set()
+            for _, proc in self._consumer.worker_threads:
+                proc.join(timeout)
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Process every lagging unit in this thread (for `honcho-local worker`); True when caught up."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while deadline is None or time.monotonic() < deadline:
+            keys = self.reasoner.lagging()
+            if not keys:
+                return not self.reasoner.lagging(waiting=True)
+            for key in keys:
+                self._run_unit(key)
+            if set(keys) == set(self.reasoner.lagging()):
+                return False  # nothing moved
+        return False

@@ -1,0 +1,81 @@
+"""A scripted OpenAI-compatible model server on 127.0.0.1 for worker tests: deterministic answers
+derived from the prompt, with switchable faults (delay, garbage, HTTP 500)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+LINE = re.compile(r"^\[(\d+)\] \S+ \S+ ([A-Za-z0-9_-]+): (.*)$")
+ABOUT = re.compile(r"facts about ([A-Za-z0-9_-]+)\.")
+
+
+class FakeModel:
+    def __init__(self) -> None:
+        self.mode = "ok"  # ok | garbage | error
+        self.delay = 0.0
+        self.calls: list[str] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def start(self) -> FakeModel:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+    def answer(self, payload: dict[str, Any]) -> str:
+        prompt = payload["messages"][-1]["content"]
+        schema = json.dumps(payload.get("response_format") or {})
+        if '"facts"' in schema:
+            self.calls.append("deriver")
+            peer = ABOUT.search(prompt).group(1)
+            facts = []
+            for line in prompt.splitlines():
+                m = LINE.match(line)
+                if m and m.group(2) == peer:
+                    facts.append({"fact": f"{peer} said: {m.group(3)}", "lines": [int(m.group(1))]})
+            return json.dumps({"facts": facts, "inferences": []})
+        if '"card"' in schema:
+            self.calls.append("peer_card")
+            peer = re.search(r"Current card for ([A-Za-z0-9_-]+):", prompt).group(1)
+            return json.dumps({"card": [f"IDENTITY: {peer} is a test peer"], "profile": f"{peer} talks a lot."})
+        self.calls.append("summary")
+        return f"A summary of {prompt.count(chr(10))} lines of conversation."
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        model = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if model.delay:
+                    time.sleep(model.delay)
+                if model.mode == "error":
+                    self.send_response(500)
+                    self.end_headers()
+                    self.wfile.write(b'{"error": "boom"}')
+                    return
+                text = "definitely not json {" if model.mode == "garbage" else model.answer(payload)
+                body = json.dumps({"id": "x", "object": "chat.completion", "model": "fake",
+                                   "choices": [{"index": 0, "finish_reason": "stop",
+                                                "message": {"role": "assistant", "content": text}}],
+                                   "usage": {"prompt_tokens": len(str(payload)) // 4, "completion_tokens": len(text) // 4}})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+        return Handler

@@ -1,0 +1,137 @@
+"""The reasoning pipeline in-process on a real DuckDB file, with a scripted OpenAI-compatible model
+server on 127.0.0.1 behind the real provider: derivation, provenance, de-duplication, observation
+rules, summaries, peer cards, exactly-once processing, failures and retries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from honcho_local import schemas
+from honcho_local.config import load_settings
+from honcho_local.llm.fake import FakeEmbedder
+from honcho_local.wiring import Services, build_services
+from tests.fake_model import FakeModel
+
+
+@pytest.fixture
+def model() -> Iterator[FakeModel]:
+    fake = FakeModel().start()
+    yield fake
+    fake.stop()
+
+
+def make_services(home: Path, model: FakeModel, **overrides) -> Services:
+    settings = load_settings(home, env={}, reasoning_model="openai:fake", openai_base_url=model.url,
+                             reasoning_retry_backoff=0.05, summary_short_every=4, summary_long_every=8,
+                             peer_card_every=2, **overrides)
+    services = build_services(settings, with_worker=True, embedder_factory=lambda: FakeEmbedder())
+    services.reasoner._sleep = lambda s: None  # no real waiting between retries
+    return services
+
+
+@pytest.fixture
+def svc(tmp_home: Path, model: FakeModel) -> Iterator[Services]:
+    services = make_services(tmp_home, model)
+    yield services
+    services.close()
+
+
+def post(svc: Services, session: str, *messages: tuple[str, str], ws: str = "w") -> list[dict]:
+    batch = schemas.MessageBatch(messages=[schemas.MessageCreate(peer_id=p, content=c) for p, c in messages])
+    return svc.ingest.add_messages(ws, session, batch)
+
+
+def rows(svc: Services, sql: str, *args) -> list[tuple]:
+    return svc.store.read(lambda cur: cur.execute(sql, list(args)).fetchall())
+
+
+def test_messages_become_conclusions_with_provenance(svc: Services) -> None:
+    sent = post(svc, "s1", ("alice", "I moved to Lisbon."), ("bot", "Nice city."), ("alice", "I have a cat."))
+    assert svc.worker.drain(30)
+    got = rows(svc, "SELECT observer_id, observed_id, content, source_ids, level FROM conclusions ORDER BY content")
+    assert [(o, d, c, json.loads(s), lv) for o, d, c, s, lv in got] == [
+        ("alice", "alice", "alice said: I have a cat.", [sent[2]["id"]], "explicit"),
+        ("alice", "alice", "alice said: I moved to Lisbon.", [sent[0]["id"]], "explicit"),
+        ("bot", "bot", "bot said: Nice city.", [sent[1]["id"]], "explicit")]
+    status = svc.queue_status("w")
+    assert (status["pending_work_units"], status["in_progress_work_units"], status["failed_work_units"]) == (0, 0, 0)
+    assert status["sessions"]["s1"]["completed_work_units"] == status["total_work_units"] == 3
+    runs = rows(svc, "SELECT task, status, outputs FROM reasoning_runs WHERE task = 'deriver' ORDER BY unit_key")
+    assert runs == [("deriver", "ok", 2), ("deriver", "ok", 1)]
+
+
+def test_repeats_count_up_and_nothing_is_reasoned_twice(svc: Services, model: FakeModel) -> None:
+    post(svc, "s1", ("alice", "I love tea."))
+    assert svc.worker.drain(30)
+    calls = len(model.calls)
+    assert svc.worker.drain(30) and len(model.calls) == calls  # caught up: no new model call
+    post(svc, "s1", ("alice", "I love tea."))
+    assert svc.worker.drain(30)
+    assert rows(svc, "SELECT content, times_derived FROM conclusions") == [("alice said: I love tea.", 2)]
+
+
+def test_observation_rules(svc: Services) -> None:
+    svc.resources.get_or_create_session("w", schemas.SessionCreate(id="s", peers={
+        "alice": schemas.SessionPeerConfig(), "bot": schemas.SessionPeerConfig(observe_me=False, observe_others=True)}))
+    post(svc, "s", ("alice", "I am allergic to nuts."), ("bot", "Noted."))
+    assert svc.worker.drain(30)
+    assert sorted(rows(svc, "SELECT observer_id, observed_id FROM conclusions")) == [("alice", "alice"), ("bot", "alice")]
+
+
+def test_reasoning_disabled_by_session_configuration(svc: Services, model: FakeModel) -> None:
+    svc.resources.get_or_create_session("w", schemas.SessionCreate(
+        id="quiet", configuration=schemas.ResourceConfiguration(reasoning={"enabled": False})))
+    post(svc, "quiet", ("alice", "secret plans"))
+    assert svc.worker.drain(30)
+    assert rows(svc, "SELECT count(*) FROM conclusions") == [(0,)]
+    assert "deriver" not in model.calls
+    assert svc.queue_status("w")["completed_work_units"] == 2
+
+
+def test_summaries_and_peer_card(svc: Services) -> None:
+    post(svc, "s", *[("alice", f"fact number {i}") for i in range(8)])
+    assert svc.worker.drain(60)
+    summaries = rows(svc, "SELECT summary_type, message_id FROM summaries ORDER BY created_at")
+    ids = [m["id"] for m in svc.ingest.list_messages("w", "s", None, svc_paging())["items"]]
+    assert ("short", ids[7]) in summaries and ("long", ids[7]) in summaries
+    [(entries,)] = rows(svc, "SELECT entries FROM peer_cards WHERE observed_id = 'alice'")
+    assert json.loads(entries) == ["IDENTITY: alice is a test peer"]
+    assert rows(svc, "SELECT content FROM peer_profiles") == [("alice talks a lot.",)]
+
+
+def svc_paging():
+    from honcho_local.services.resources import Paging
+
+    return Paging(size=100)
+
+
+def test_garbage_output_is_retried_then_reported_then_retried_later(svc: Services, model: FakeModel) -> None:
+    model.mode = "garbage"
+    post(svc, "s", ("alice", "I speak French."))
+    assert not svc.worker.drain(5)
+    status = svc.queue_status("w")
+    assert status["failed_work_units"] == 1 and status["pending_work_units"] == 0
+    [error] = status["errors"]
+    assert "deriver" in error["error"] and error["work_unit"].startswith("representation:v1:w:s:alice")
+    [(raw, run_status)] = rows(svc, "SELECT raw_output, status FROM reasoning_runs WHERE status = 'failed'")
+    assert "not json" in raw
+    model.mode = "ok"
+    import time
+
+    time.sleep(0.2)  # past the (test-sized) backoff
+    assert svc.worker.drain(30)
+    assert rows(svc, "SELECT content FROM conclusions") == [("alice said: I speak French.",)]
+    assert svc.queue_status("w")["failed_work_units"] == 0
+
+
+def test_empty_extraction_is_recorded_not_silent(svc: Services, model: FakeModel) -> None:
+    post(svc, "s", ("alice", "hmm"))
+    original = model.answer
+    model.answer = lambda payload: json.dumps({"facts": [], "inferences": []}) if "facts" in json.dumps(
+        payload.get("response_format")) else original(payload)
+    assert svc.worker.drain(30)
+    assert rows(svc, "SELECT status, events, outputs FROM reasoning_runs WHERE task = 'deriver'") == [("empty", 1, 0)]
