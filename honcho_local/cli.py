@@ -96,6 +96,125 @@ def worker(ctx: click.Context, timeout: float | None) -> None:
     sys.exit(0 if caught_up else 1)
 
 
+def _parse_since(text: str | None) -> Any:
+    import datetime as dt
+    import re
+
+    if not text:
+        return None
+    match = re.fullmatch(r"(\d+)([dhm])", text.strip())
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        return now - dt.timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount})
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInput(f"--since takes 30d, 12h, 45m or an ISO date, not {text!r}") from exc
+
+
+@main.command()
+@click.option("--version", "name", required=True, help="Name of the new representation version.")
+@click.option("--since", default=None, help="Only messages newer than this: 30d, 12h, 45m or an ISO date.")
+@click.option("--workspace", default=None, help="Only this workspace.")
+@click.option("--model", default=None, help="Chat model for this version (catalog name or GGUF path).")
+@click.option("--prompt-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Extra instructions for the deriver of this version.")
+@click.pass_context
+@handle_errors
+def reprocess(ctx: click.Context, name: str, since: str | None, workspace: str | None, model: str | None,
+              prompt_file: str | None) -> None:
+    """Re-derive the event log into a new representation version (resumable; old versions untouched)."""
+    from rich.progress import Progress
+
+    from honcho_local.services.versions import VersionSpec, create_version
+    from honcho_local.wiring import _reasoner, build_services
+    from honcho_local.worker import Worker
+
+    settings = _settings(ctx)
+    services = build_services(settings)
+    try:
+        prompt = open(prompt_file, encoding="utf-8").read().strip() if prompt_file else None
+        spec, created = create_version(services.store, settings, VersionSpec(name, model, prompt,
+                                                                             _parse_since(since), workspace))
+        click.echo(f"{'created' if created else 'resuming'} version {name}")
+        reasoner = _reasoner(settings, services.store, services.llm, spec, lambda: services.reasoner.embedder())
+        worker = Worker([reasoner], settings.home)
+        keys = worker.lagging(waiting=True)
+        with Progress() as progress:
+            task = progress.add_task(f"reprocessing into {name}", total=len(keys))
+            for key in keys:
+                worker._run_unit(key)
+                progress.advance(task)
+        left = worker.lagging(waiting=True)
+        click.echo(f"version {name}: {len(keys) - len(left)} of {len(keys)} work units done"
+                   + (f"; {len(left)} failed (run the same command again to retry)" if left else ""))
+        click.echo(f"make it the default for reads with: honcho-local versions activate {name}")
+    finally:
+        services.close()
+    sys.exit(1 if left else 0)
+
+
+@main.group()
+def versions() -> None:
+    """List, activate and roll back representation versions."""
+
+
+def _store(ctx: click.Context) -> Any:
+    from honcho_local.store import Store
+
+    settings = _settings(ctx)
+    return Store.open(settings.db_path)
+
+
+@versions.command("list")
+@click.pass_context
+@handle_errors
+def versions_list(ctx: click.Context) -> None:
+    """Every version, its model and size; * marks the default for reads."""
+    from honcho_local.services.versions import list_versions
+
+    store = _store(ctx)
+    try:
+        for v in store.read(list_versions):
+            mark = "*" if v["default"] else " "
+            click.echo(f"{mark} {v['name']:<12} {v['status']:<8} {v['reasoning_model']:<22} "
+                       f"{v['conclusions']:>7} conclusions  from {v['parent'] or '-':<8} {v['created_at']:%Y-%m-%d %H:%M}")
+    finally:
+        store.close()
+
+
+@versions.command("activate")
+@click.argument("name")
+@click.pass_context
+@handle_errors
+def versions_activate(ctx: click.Context, name: str) -> None:
+    """Make NAME the default version for reads."""
+    from honcho_local.services.versions import activate
+
+    store = _store(ctx)
+    try:
+        activate(store, name)
+    finally:
+        store.close()
+    click.echo(f"{name} is now the default representation version")
+
+
+@versions.command("rollback")
+@click.pass_context
+@handle_errors
+def versions_rollback(ctx: click.Context) -> None:
+    """Make the previous default version the default again."""
+    from honcho_local.services.versions import rollback
+
+    store = _store(ctx)
+    try:
+        name = rollback(store)
+    finally:
+        store.close()
+    click.echo(f"rolled back: {name} is the default representation version again")
+
+
 @main.group()
 def config() -> None:
     """Inspect settings."""

@@ -61,13 +61,35 @@ def build_services(settings: Settings, count_tokens: TokenCounter = estimate_tok
     ingest = Ingest(store, resources, settings.max_message_size, count_tokens)
     version = versions.ensure_version(store, settings)
     llm = llm or build_llm(settings)
-    embedder_factory = embedder_factory or (lambda: build_embedder(settings))
-    reasoner = Reasoner(settings, store, llm, version, embedder_factory)
+    embedder_factory = _shared(embedder_factory or (lambda: build_embedder(settings)))
+    reasoners = [_reasoner(settings, store, llm, spec, embedder_factory)
+                 for spec in store.read(versions.active_versions)]
+    default = next(r for r in reasoners if r.version == version)
     services = Services(settings=settings, store=store, resources=resources, ingest=ingest, llm=llm,
-                        reasoner=reasoner, version=version)
+                        reasoner=default, version=version)
     if with_worker:
         from honcho_local.worker import Worker
 
-        services.worker = Worker(reasoner, settings.home, settings.worker_concurrency, settings.worker_poll_interval)
+        services.worker = Worker([default, *[r for r in reasoners if r is not default]], settings.home,
+                                 settings.worker_concurrency, settings.worker_poll_interval)
         ingest.listeners.append(services.worker.notify_messages)
     return services
+
+
+def _shared(factory: Any) -> Any:
+    """One embedder for every reasoner, built on first use."""
+    made: list[Any] = []
+
+    def get() -> Any:
+        if not made:
+            made.append(factory())
+        return made[0]
+
+    return get
+
+
+def _reasoner(settings: Settings, store: Store, llm: LLM, spec: versions.VersionSpec, embedder_factory: Any) -> Reasoner:
+    """The reasoner of one version: its own chat model when the version overrides it."""
+    if spec.reasoning_model and spec.reasoning_model != settings.reasoning_model:
+        llm = build_llm(settings.model_copy(update={"reasoning_model": spec.reasoning_model}))
+    return Reasoner(settings, store, llm, spec, embedder_factory)

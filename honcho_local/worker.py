@@ -60,8 +60,13 @@ class EmbeddedConsumer(Consumer):
 
 
 class Worker:
-    def __init__(self, reasoner: Reasoner, home: Path, concurrency: int = 1, poll_interval: float = 10.0) -> None:
-        self.reasoner = reasoner
+    """Runs the work units of every active representation version (one `Reasoner` each)."""
+
+    def __init__(self, reasoners: Reasoner | list[Reasoner], home: Path, concurrency: int = 1,
+                 poll_interval: float = 10.0) -> None:
+        reasoners = reasoners if isinstance(reasoners, list) else [reasoners]
+        self.reasoners = {r.version: r for r in reasoners}
+        self.reasoner = reasoners[0]
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.huey = Huey("honcho-local", results=False, utc=True, storage_class=WakeableSqliteStorage,
@@ -79,13 +84,18 @@ class Worker:
 
     # ---- notification (called from the writer thread after a commit: must not block) ----------
     def notify_messages(self, workspace_id: str, session_id: str, rows: list[dict[str, Any]]) -> None:
-        version = self.reasoner.version
         senders = dict.fromkeys(r["peer_id"] for r in rows if r["kind"] == "message")
         if not senders:
             return
-        for sender in senders:
-            self._inbox.put(str(UnitKey("representation", version, workspace_id, session_id, sender)))
-        self._inbox.put(str(UnitKey("summary", version, workspace_id, session_id)))
+        for version, reasoner in self.reasoners.items():
+            if reasoner.spec.workspace not in (None, workspace_id):
+                continue
+            for sender in senders:
+                self._inbox.put(str(UnitKey("representation", version, workspace_id, session_id, sender)))
+            self._inbox.put(str(UnitKey("summary", version, workspace_id, session_id)))
+
+    def lagging(self, waiting: bool = False) -> list[str]:
+        return [k for r in self.reasoners.values() for k in r.lagging(waiting)]
 
     def running(self) -> set[str]:
         with self._lock:
@@ -122,7 +132,10 @@ class Worker:
             self._running.add(key)
         try:
             while True:
-                self.model_seconds += self.reasoner.process(key)
+                reasoner = self.reasoners.get(UnitKey.parse(key).version)
+                if reasoner is None:  # a task of a version that is no longer active
+                    break
+                self.model_seconds += reasoner.process(key)
                 with self._lock:
                     if key in self._dirty and not self._stop.is_set():
                         self._dirty.discard(key)
@@ -141,7 +154,7 @@ class Worker:
     # ---- sweep and lifecycle ----------------------------------------------------------------------
     def sweep(self) -> int:
         try:
-            keys = self.reasoner.lagging()
+            keys = self.lagging()
         except Exception:  # the store may be closing
             log.exception("sweep failed")
             return 0
@@ -178,11 +191,11 @@ class Worker:
 
         deadline = None if timeout is None else time.monotonic() + timeout
         while deadline is None or time.monotonic() < deadline:
-            keys = self.reasoner.lagging()
+            keys = self.lagging()
             if not keys:
-                return not self.reasoner.lagging(waiting=True)
+                return not self.lagging(waiting=True)
             for key in keys:
                 self._run_unit(key)
-            if set(keys) == set(self.reasoner.lagging()):
+            if set(keys) == set(self.lagging()):
                 return False  # nothing moved
         return False

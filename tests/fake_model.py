@@ -19,6 +19,8 @@ class FakeModel:
         self.mode = "ok"  # ok | garbage | error
         self.delay = 0.0
         self.calls: list[str] = []
+        self.prompts: list[str] = []
+        self.poison: str | None = None  # answer garbage to prompts containing this text
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -68,7 +70,10 @@ class FakeModel:
                     self.end_headers()
                     self.wfile.write(b'{"error": "boom"}')
                     return
-                text = "definitely not json {" if model.mode == "garbage" else model.answer(payload)
+                prompt = payload["messages"][-1]["content"]
+                model.prompts.append(prompt)
+                garbage = model.mode == "garbage" or (model.poison is not None and model.poison in prompt)
+                text = "definitely not json {" if garbage else model.answer(payload)
                 body = json.dumps({"id": "x", "object": "chat.completion", "model": "fake",
                                    "choices": [{"index": 0, "finish_reason": "stop",
                                                 "message": {"role": "assistant", "content": text}}],

@@ -18,6 +18,7 @@ from honcho_local.errors import HonchoLocalError
 from honcho_local.ids import new_id
 from honcho_local.llm.base import LLM, Completion, Embedder
 from honcho_local.services import configuration, deriver, peer_card, summarizer
+from honcho_local.services.versions import VersionSpec
 from honcho_local.store import Store, WriteContext, utcnow
 from honcho_local.store import derived, units
 from honcho_local.store import resources as repo
@@ -40,13 +41,14 @@ class Step:
 
 
 class Reasoner:
-    def __init__(self, settings: Settings, store: Store, llm: LLM, version: str,
+    def __init__(self, settings: Settings, store: Store, llm: LLM, version: str | VersionSpec,
                  embedder_factory: Callable[[], Embedder | None] | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings = settings
         self.store = store
         self.llm = llm
-        self.version = version
+        self.spec = version if isinstance(version, VersionSpec) else VersionSpec(version)
+        self.version = self.spec.name
         self._embedder_factory = embedder_factory
         self._embedder: Embedder | None = None
         self._embedder_failed = False
@@ -118,7 +120,19 @@ class Reasoner:
     # ---- entry points ---------------------------------------------------------------------------
     def lagging(self, waiting: bool = False) -> list[str]:
         """Units behind the log that may run now (`waiting`: also failed ones in their backoff)."""
-        return self.store.read(lambda cur: units.lagging_units(cur, self.version, waiting=waiting))
+        keys = self.store.read(lambda cur: units.lagging_units(cur, self.version, waiting=waiting))
+        if self.spec.workspace is not None:
+            keys = [k for k in keys if UnitKey.parse(k).workspace_id == self.spec.workspace]
+        return keys
+
+    def _start_cursor(self, cur: Any, key: UnitKey, unit: dict[str, Any] | None) -> int:
+        """A unit's cursor; a new unit of a version with a `since` cut-off starts at that moment."""
+        if unit is not None:
+            return unit["cursor_pk"]
+        if self.spec.since is None:
+            return 0
+        return cur.execute("SELECT coalesce(max(pk), 0) FROM events WHERE workspace_id = ? AND session_id = ? "
+                           "AND created_at < ?", [key.workspace_id, key.session_id, self.spec.since]).fetchone()[0]
 
     def process(self, key_text: str) -> float:
         """Work a unit until it has caught up with the log. Returns the model seconds spent."""
@@ -135,7 +149,7 @@ class Reasoner:
     def _unit_state(self, cur: Any, key: UnitKey) -> dict[str, Any]:
         unit = units.get_unit(cur, str(key))
         return {
-            "cursor": unit["cursor_pk"] if unit else 0,
+            "cursor": self._start_cursor(cur, key, unit),
             "workspace": repo.get_workspace(cur, key.workspace_id),
             "session": repo.get_session(cur, key.workspace_id, key.session_id),
             "peer": repo.get_peer(cur, key.workspace_id, key.observed_id) if key.observed_id else None,
@@ -196,7 +210,8 @@ class Reasoner:
             if target:
                 custom = resolved.custom_instructions or custom
             lines.append(deriver.Line(i, r["id"], r["pk"], r["peer_id"], r["content"], r["created_at"], target))
-        return lines, custom
+        extra = self.spec.custom_instructions
+        return lines, (f"{custom}\n{extra}" if custom and extra else custom or extra)
 
     def _embed(self, texts: list[str]) -> tuple[list[list[float]] | None, str | None]:
         embedder = self.embedder()
@@ -276,7 +291,7 @@ class Reasoner:
             workspace = repo.get_workspace(cur, key.workspace_id)
             head = cur.execute("SELECT coalesce(max(pk), 0) FROM events WHERE workspace_id = ? AND session_id = ? "
                                "AND kind = 'message'", [key.workspace_id, key.session_id]).fetchone()[0]
-            return session, (unit["cursor_pk"] if unit else 0), head, workspace, unit
+            return session, self._start_cursor(cur, key, unit), head, workspace, unit
 
         session, cursor, head, workspace, _ = self.store.read(read)
         if session is None or head <= cursor:

@@ -1,8 +1,13 @@
-"""Representation versions: which version the worker writes and which one a read uses.
+"""Representation versions: which versions the worker maintains and which one a read uses.
 
-Every derived row carries a version name. A version records the fingerprint of what produced it
-(models, prompts, reasoning settings). `ensure_version` registers the version the worker writes;
-`read_version` answers which version a read uses (explicit request > default active version).
+Every derived row carries a version name. A version records what produced it: a fingerprint of the
+models, prompts and reasoning settings, plus its own overrides (chat model, extra prompt text, a
+`since` cut-off, a workspace). Every *active* version is maintained by the worker; the *default*
+version (the latest activation) is what reads use unless a request names one, the workspace's
+configuration names one, or the workspace runs an A/B split:
+
+    {"representation": {"version": "v2"}}                       # the whole workspace reads v2
+    {"representation": {"ab": {"version": "v2", "percent": 20}}} # 20% of peers read v2, stable per peer
 """
 
 from __future__ import annotations
@@ -10,9 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from honcho_local.config import Settings
+from honcho_local.errors import Conflict, InvalidInput, NotFound
 from honcho_local.services import deriver, peer_card, summarizer
 from honcho_local.store import Store, WriteContext, utcnow
 
@@ -20,45 +28,162 @@ log = logging.getLogger(__name__)
 DEFAULT_VERSION = "v1"
 
 
-def fingerprint(settings: Settings) -> tuple[str, dict[str, Any]]:
+@dataclass(frozen=True)
+class VersionSpec:
+    """A version's own overrides on top of the settings."""
+
+    name: str
+    reasoning_model: str | None = None
+    custom_instructions: str | None = None
+    since: datetime | None = None
+    workspace: str | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["since"] = self.since.isoformat() if self.since else None
+        return data
+
+
+def fingerprint(settings: Settings, spec: VersionSpec | None = None) -> tuple[str, dict[str, Any]]:
     """A hash of everything that shapes derived rows: models, prompts and reasoning settings."""
     parts = {
-        "reasoning_model": settings.reasoning_model, "embedding_model": settings.embedding_model,
-        "batch_tokens": settings.reasoning_batch_size, "max_facts": settings.reasoning_max_facts,
-        "deductions": settings.reasoning_deductions, "deriver_prompt": deriver.SYSTEM,
+        "reasoning_model": (spec and spec.reasoning_model) or settings.reasoning_model,
+        "embedding_model": settings.embedding_model, "batch_tokens": settings.reasoning_batch_size,
+        "max_facts": settings.reasoning_max_facts, "deductions": settings.reasoning_deductions,
+        "deriver_prompt": deriver.SYSTEM,
         "deriver_schema": deriver.schema(settings.reasoning_max_facts, settings.reasoning_deductions),
         "summary_budget": summarizer.BUDGET, "card_schema": peer_card.SCHEMA,
+        "custom_instructions": spec.custom_instructions if spec else None,
     }
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return digest, parts
 
 
-def ensure_version(store: Store, settings: Settings) -> str:
-    """The version the worker writes: the default one, registered with its fingerprint on first start.
+def _spec(row: tuple[Any, ...]) -> VersionSpec:
+    name, settings_json = row
+    data = json.loads(settings_json).get("overrides") or {}
+    since = datetime.fromisoformat(data["since"]) if data.get("since") else None
+    return VersionSpec(name, data.get("reasoning_model"), data.get("custom_instructions"), since,
+                       data.get("workspace"))
 
-    When the settings' fingerprint differs from the stored one, the worker keeps writing the default
-    version (derived rows stay comparable) and says so; a clean new version is made by reprocessing.
-    """
-    digest, parts = fingerprint(settings)
+
+def _insert(ctx: WriteContext, settings: Settings, spec: VersionSpec, parent: str | None) -> None:
+    digest, parts = fingerprint(settings, spec)
+    ctx.conn.execute("INSERT INTO representation_versions VALUES (?, ?, ?, ?, ?, 'active', ?, ?)",
+                     [spec.name, digest, parts["reasoning_model"], settings.embedding_model,
+                      json.dumps({"fingerprint_of": parts, "overrides": spec.overrides()}, default=str), parent,
+                      utcnow()])
+
+
+def ensure_version(store: Store, settings: Settings) -> str:
+    """Register the default version on first start. When the settings' fingerprint differs from the
+    stored one, the worker keeps writing it (rows stay comparable) and says so; a clean new version
+    comes from `honcho-local reprocess`."""
+    digest, _ = fingerprint(settings, VersionSpec(DEFAULT_VERSION))
 
     def op(ctx: WriteContext) -> str:
         row = ctx.conn.execute("SELECT fingerprint FROM representation_versions WHERE name = ?",
                                [DEFAULT_VERSION]).fetchone()
         if row is None:
-            ctx.conn.execute("INSERT INTO representation_versions VALUES (?, ?, ?, ?, ?, 'active', NULL, ?)",
-                             [DEFAULT_VERSION, digest, settings.reasoning_model, settings.embedding_model,
-                              json.dumps(parts, default=str), utcnow()])
+            _insert(ctx, settings, VersionSpec(DEFAULT_VERSION), None)
+            _activate(ctx, DEFAULT_VERSION)
         elif row[0] != digest:
-            log.warning("reasoning settings changed since version %s was created (fingerprint %s, now %s); "
-                        "new conclusions are still written to %s", DEFAULT_VERSION, row[0], digest,
-                        DEFAULT_VERSION)
+            log.warning("reasoning settings changed since version %s was made (fingerprint %s, now %s); "
+                        "run `honcho-local reprocess --version NAME` for a clean version", DEFAULT_VERSION,
+                        row[0], digest)
         return DEFAULT_VERSION
 
     return store.write(op)
 
 
+def create_version(store: Store, settings: Settings, spec: VersionSpec) -> tuple[VersionSpec, bool]:
+    """Create a version (or find the same one again, for resuming). Returns (spec, created)."""
+    if not spec.name or not spec.name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise InvalidInput(f"version names use letters, digits, '-', '_' and '.': {spec.name!r}")
+
+    def op(ctx: WriteContext) -> tuple[VersionSpec, bool]:
+        row = ctx.conn.execute("SELECT name, settings FROM representation_versions WHERE name = ?",
+                               [spec.name]).fetchone()
+        if row is not None:
+            existing = _spec(row)
+            if existing != spec:
+                raise Conflict(f"version {spec.name!r} exists with other settings ({existing.overrides()}); "
+                               "pick another name")
+            return existing, False
+        _insert(ctx, settings, spec, default_version(ctx.conn))
+        return spec, True
+
+    return store.write(op)
+
+
+def active_versions(cur: Any) -> list[VersionSpec]:
+    rows = cur.execute("SELECT name, settings FROM representation_versions WHERE status = 'active' "
+                       "ORDER BY created_at").fetchall()
+    return [_spec(r) for r in rows]
+
+
+def list_versions(cur: Any) -> list[dict[str, Any]]:
+    default = default_version(cur)
+    rows = cur.execute(
+        "SELECT v.name, v.status, v.reasoning_model, v.fingerprint, v.parent, v.created_at, "
+        "(SELECT count(*) FROM conclusions c WHERE c.version = v.name AND c.deleted_at IS NULL) "
+        "FROM representation_versions v ORDER BY v.created_at").fetchall()
+    keys = ("name", "status", "reasoning_model", "fingerprint", "parent", "created_at", "conclusions")
+    return [{**dict(zip(keys, r)), "default": r[0] == default} for r in rows]
+
+
+def default_version(cur: Any) -> str:
+    row = cur.execute("SELECT name FROM version_activations WHERE rolled_back_at IS NULL "
+                      "ORDER BY seq DESC LIMIT 1").fetchone()
+    return row[0] if row else DEFAULT_VERSION
+
+
+def _activate(ctx: WriteContext, name: str) -> None:
+    seq = ctx.conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM version_activations").fetchone()[0]
+    ctx.conn.execute("INSERT INTO version_activations VALUES (?, ?, ?, NULL)", [seq, name, utcnow()])
+    ctx.conn.execute("UPDATE representation_versions SET status = 'active' WHERE name = ?", [name])
+
+
+def activate(store: Store, name: str) -> None:
+    """Make `name` the default version for reads (and keep the worker maintaining it)."""
+    def op(ctx: WriteContext) -> None:
+        if ctx.conn.execute("SELECT 1 FROM representation_versions WHERE name = ?", [name]).fetchone() is None:
+            raise NotFound(f"no representation version {name!r}; see `honcho-local versions list`")
+        _activate(ctx, name)
+
+    store.write(op)
+
+
+def rollback(store: Store) -> str:
+    """Undo the latest activation: the default before it is the default again. Returns its name."""
+    def op(ctx: WriteContext) -> str:
+        live = ctx.conn.execute("SELECT seq, name FROM version_activations WHERE rolled_back_at IS NULL "
+                                "ORDER BY seq DESC LIMIT 2").fetchall()
+        if len(live) < 2:
+            current = live[0][1] if live else DEFAULT_VERSION
+            raise Conflict(f"nothing to roll back to: {current!r} is the first default version")
+        ctx.conn.execute("UPDATE version_activations SET rolled_back_at = ? WHERE seq = ?", [utcnow(), live[0][0]])
+        return live[1][1]
+
+    return store.write(op)
+
+
+def ab_bucket(workspace_id: str, peer_id: str) -> int:
+    """A stable 0-99 bucket per (workspace, peer)."""
+    return int(hashlib.sha256(f"{workspace_id}:{peer_id}".encode()).hexdigest()[:8], 16) % 100
+
+
 def read_version(cur: Any, workspace_id: str, peer_id: str | None = None, requested: str | None = None) -> str:
-    """The representation version a read should use."""
+    """The version a read uses: the request's, the workspace's, its A/B split's, or the default."""
     if requested:
         return requested
-    return DEFAULT_VERSION
+    row = cur.execute("SELECT configuration FROM workspaces WHERE id = ?", [workspace_id]).fetchone()
+    rep = (json.loads(row[0]).get("representation") if row else None) or {}
+    if isinstance(rep, dict):
+        if rep.get("version"):
+            return str(rep["version"])
+        ab = rep.get("ab") or {}
+        if isinstance(ab, dict) and ab.get("version") and peer_id is not None:
+            if ab_bucket(workspace_id, peer_id) < float(ab.get("percent", 0)):
+                return str(ab["version"])
+    return default_version(cur)

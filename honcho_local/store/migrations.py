@@ -194,7 +194,18 @@ def m002_representations(conn: duckdb.DuckDBPyConnection) -> None:
         )""")
 
 
-MIGRATIONS: list[Migration] = [m001_core, m002_representations]
+def m004_version_activations(conn: duckdb.DuckDBPyConnection) -> None:
+    """Which version reads use by default, as an append-only history (so rollback is exact)."""
+    conn.execute("""
+        CREATE TABLE version_activations (
+            seq BIGINT PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            activated_at TIMESTAMP NOT NULL,
+            rolled_back_at TIMESTAMP          -- set by `versions rollback` (an undo of this activation)
+        )""")
+
+
+MIGRATIONS: list[Migration] = [m001_core, m002_representations, m004_version_activations]
 
 
 def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
