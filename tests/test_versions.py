@@ -124,3 +124,16 @@ def test_ab_split_is_stable_per_peer(store: Store) -> None:
     store.write(lambda ctx: ctx.conn.execute(
         "UPDATE workspaces SET configuration = ? WHERE id = 'w'", ['{"representation": {"version": "v3"}}']))
     assert store.read(lambda c: {versions.read_version(c, "w", p) for p in peers[:50]}) == {"v3"}
+
+
+def test_worker_command_drains_without_a_server(tmp_home: Path, model: FakeModel) -> None:
+    settings = load_settings(tmp_home, env={})
+    svc = build_services(settings)  # no worker: messages are logged, nothing reasons yet
+    try:
+        svc.ingest.add_messages("w", "s", schemas.MessageBatch(
+            messages=[schemas.MessageCreate(peer_id="alice", content="I collect stamps.")]))
+    finally:
+        svc.close()
+    r = cli(tmp_home, model, "worker", "--timeout", "60")
+    assert r.returncode == 0 and "caught up" in r.stdout, r.stderr
+    assert [c for _, _, c, _ in conclusions(tmp_home)] == ["alice said: I collect stamps."]
