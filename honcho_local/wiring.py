@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +50,11 @@ class Services:
         if self.worker is not None:
             self.worker.stop()
         if self.llm is not None:
-            self.llm.close()
+            # Closing waits for the model lock; a generation still running in a worker thread must not
+            # hold shutdown past its deadline (the process is exiting; the OS reclaims the model).
+            closer = threading.Thread(target=self.llm.close, name="llm-close", daemon=True)
+            closer.start()
+            closer.join(timeout=1.0)
         self.store.close()
 
 
