@@ -36,6 +36,7 @@ SCHEMA = {"type": "object", "additionalProperties": False, "required": ["facts"]
           "properties": {"facts": {"type": "array", "maxItems": 8,
                                    "items": {"type": "string", "maxLength": 120}}}}
 GEN_TOKENS = 128
+THREADS = 0  # set from --threads; 0 = the setting's default, one per core
 
 
 def _peak_rss_mb() -> float:
@@ -91,15 +92,16 @@ def _stream_rates(chat, messages) -> tuple[float, float]:
 def bench_chat(name: str, runs: int) -> dict:
     from honcho_local.llm import build_local_chat
 
-    settings = load_settings(env={}, model_context=4096)
+    settings = load_settings(env={}, model_context=4096, model_threads=THREADS)
     start = time.perf_counter()
     chat = build_local_chat(settings, name)
     load_s = time.perf_counter() - start
     _provider_call(chat, _messages(-1), 8)  # warm-up
     prompt_rates, gen_rates, raw, prov, raw_json, prov_json = [], [], [], [], [], []
     for i in range(runs):
-        prompt_rates.append(_stream_rates(chat, _messages(100 + i, long=True))[0])
-        gen_rates.append(_stream_rates(chat, _messages(200 + i))[1])
+        prompt_rate, gen_rate = _stream_rates(chat, _messages(100 + i, long=True))
+        prompt_rates.append(prompt_rate)
+        gen_rates.append(gen_rate)
         for sink_raw, sink_prov, schema, tokens in ((raw, prov, None, GEN_TOKENS), (raw_json, prov_json, SCHEMA, 256)):
             r, p = _paired(chat, _messages(300 + i), tokens, schema, i)
             sink_raw.append(r)
@@ -116,7 +118,7 @@ def bench_chat(name: str, runs: int) -> dict:
 def bench_embedding(name: str, runs: int) -> dict:
     from honcho_local.llm import build_embedder
 
-    settings = load_settings(env={}, embedding_model=name)
+    settings = load_settings(env={}, embedding_model=name, model_threads=THREADS)
     start = time.perf_counter()
     embedder = build_embedder(settings)
     load_s = time.perf_counter() - start
@@ -181,7 +183,7 @@ def _section(results: list[dict], command: str, load_at_start: float) -> str:
 
 Command: `{command}`
 Date: {now}
-Machine: {_machine()}
+Machine: {_machine()}; llama.cpp threads: {THREADS or os.cpu_count()}
 
 {_table(results)}
 
@@ -204,8 +206,11 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS))
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="append the results to docs/benchmarks.md")
+    parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: one per core)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global THREADS
+    THREADS = args.threads
     if args.one:
         print(json.dumps(run_one(args.one, args.runs)))
         return
@@ -218,7 +223,8 @@ def main() -> None:
         if model_status(catalog[name], directory) != "installed":
             print(f"skipping {name}: not installed (run `honcho-local models pull {name}`)", file=sys.stderr)
             continue
-        out = subprocess.run([sys.executable, __file__, "--one", name, "--runs", str(args.runs)],
+        out = subprocess.run([sys.executable, __file__, "--one", name, "--runs", str(args.runs),
+                              "--threads", str(args.threads)],
                              capture_output=True, text=True, check=True)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
