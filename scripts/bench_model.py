@@ -188,7 +188,7 @@ Machine: {_machine()}; llama.cpp threads: {THREADS or os.cpu_count()}
 {_table(results)}
 
 - load: constructing the provider (sha256 check via the `.verified` stamp + `llama_cpp.Llama`).
-- prompt tok/s: a ~{len(FACTS) * 12 // 4}-character prompt, time to first streamed token; gen tok/s: tokens
+- prompt tok/s: a ~{len(FACTS) * 12}-character (about {len(FACTS) * 12 // 4}-token) prompt, time to first streamed token; gen tok/s: tokens
   after the first one / time after it ({GEN_TOKENS} tokens max, greedy).
 - JSON tok/s: completion tokens / wall time of a schema-constrained call (`response_format` json_object + schema).
 - provider vs raw: completion tokens/s of `LlamaCppChat.complete` divided by the same of
