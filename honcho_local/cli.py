@@ -65,12 +65,12 @@ def main(ctx: click.Context, home: str | None) -> None:
 def serve(ctx: click.Context, host: str | None, port: int | None, serve_home: str | None,
           offline: bool | None) -> None:
     """Run the HTTP API (and the embedded worker) on the data home."""
-    from honcho_local.server import run_server
-
     if serve_home:
         ctx.obj["home"] = serve_home
     settings = _settings(ctx, host=host, port=port, offline=offline or None)
     resolve_models_with_progress(settings)
+    from honcho_local.server import run_server
+
     run_server(settings)
 
 

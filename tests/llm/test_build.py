@@ -49,3 +49,13 @@ def test_openai_prefix_makes_the_endpoint_primary(settings, llama_server):
     remote = settings.model_copy(update={"reasoning_model": "openai:smollm2-135m", "openai_base_url": llama_server})
     done = build_llm(remote).complete(HELLO)
     assert done.provider == "openai" and not done.fallback_used
+
+
+def test_router_over_the_real_model_returns_parsed_json(settings, smol_path):
+    schema = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 40}},
+              "required": ["city"], "additionalProperties": False}
+    llm = build_llm(settings)
+    done = llm.complete(ChatRequest(messages=[{"role": "user", "content": "Alice lives in Lisbon. Which city? JSON."}],
+                                    max_tokens=40, schema=schema))
+    assert isinstance(done.parsed, dict) and set(done.parsed) == {"city"} and done.attempts == 1
+    llm.close()

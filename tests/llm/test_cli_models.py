@@ -82,3 +82,10 @@ def test_pull_of_an_installed_model_is_a_no_op(run, smol_path):
 
 def test_torch_is_not_installed():
     assert importlib.util.find_spec("torch") is None, "nothing in honcho-local may pull in torch"
+
+
+def test_serve_offline_refuses_to_fetch_missing_models(tmp_path):
+    env = {"HONCHO_LOCAL_MODELS_DIR": str(tmp_path / "empty")}
+    result = CliRunner().invoke(main, ["serve", "--home", str(tmp_path / "home"), "--offline"], env=env)
+    assert result.exit_code == 1
+    assert "offline" in result.output and "honcho-local models pull qwen2.5-coder-1.5b" in result.output

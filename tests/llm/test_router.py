@@ -86,3 +86,36 @@ def test_parse_json_output_reports_why():
     assert parse_json_output('{"facts": []}', SCHEMA) == {"facts": []}
     with pytest.raises(ValueError, match="schema"):
         parse_json_output('{"facts": [1]}', SCHEMA)
+
+
+def test_unknown_primary_model_falls_back():
+    from honcho_local.errors import NotFound
+
+    def unknown() -> LLM:
+        raise NotFound("unknown model 'qwen9'")
+
+    done = Router(unknown, FakeLLM(["ok"], provider="openai")).complete(ChatRequest(messages=[]))
+    assert done.fallback_used and "unknown model" in done.errors[0]
+
+
+def test_fallback_configuration_rule(tmp_path):
+    from honcho_local.config import load_settings
+    from honcho_local.llm import build_llm, fallback_configured
+
+    plain = load_settings(home=tmp_path, env={})
+    assert not fallback_configured(plain) and not build_llm(plain).has_fallback()
+    for key in ("openai_api_key", "openai_base_url", "fallback_model"):
+        configured = load_settings(home=tmp_path, env={}, **{key: "x" if key != "openai_base_url" else "http://h/v1"})
+        assert fallback_configured(configured) and build_llm(configured).has_fallback()
+
+
+def test_importing_the_layer_loads_no_model_runtime():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = str(Path(__file__).resolve().parents[2])
+    code = "import sys, honcho_local.llm; assert 'llama_cpp' not in sys.modules and 'torch' not in sys.modules"
+    env = {**os.environ, "PYTHONPATH": repo}
+    assert subprocess.run([sys.executable, "-c", code], env=env, cwd=repo).returncode == 0
