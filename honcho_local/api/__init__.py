@@ -17,10 +17,13 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.pydantic import PydanticInitPlugin
 
 from honcho_local import __version__, metrics
+from honcho_local.api.chat import ChatController
+from honcho_local.api.conclusions import ConclusionController
 from honcho_local.api.deps import paging, provide_services
 from honcho_local.api.errors import EXCEPTION_HANDLERS
 from honcho_local.api.messages import MessageController
 from honcho_local.api.peers import PeerController
+from honcho_local.api.reads import ReadController
 from honcho_local.api.sessions import SessionController
 from honcho_local.api.workspaces import WorkspaceController
 from honcho_local.errors import InvalidInput
@@ -94,7 +97,7 @@ async def openapi_json(request: Request) -> dict[str, Any]:
 def create_app(services: Services, on_shutdown: list[Any] | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[health, metrics_endpoint, openapi_json, WorkspaceController, PeerController, SessionController,
-                        MessageController],
+                        MessageController, ReadController, ConclusionController, ChatController],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False),
                       "paging": Provide(paging, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,

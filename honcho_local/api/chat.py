@@ -1,0 +1,24 @@
+"""Dialectic chat route (#12): `{"content": ...}` or an SSE stream (Honcho v3 §2.6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Response, post
+from litestar.response import Stream
+
+from honcho_local.schemas_read import ChatBody
+from honcho_local.wiring import Services
+
+
+class ChatController(Controller):
+    path = "/v3/workspaces/{workspace_id:str}/peers"
+    tags = ["chat"]
+
+    @post("/{peer_id:str}/chat", operation_id="peer_chat", status_code=200, sync_to_thread=True)
+    def chat(self, workspace_id: str, peer_id: str, data: ChatBody, svc: Services) -> Response[Any]:
+        prepared = svc.dialectic.prepare(workspace_id, peer_id, data)
+        if data.stream:
+            lines = svc.dialectic.stream(prepared, data.include_evidence)
+            return Stream(lines, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return Response(svc.dialectic.answer(prepared, data.include_evidence))

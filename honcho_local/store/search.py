@@ -1,0 +1,229 @@
+"""Message search indexes: a tantivy (BM25) lexical index next to the DuckDB file, and an in-memory
+matrix of message embeddings per (workspace, model) for exact cosine search.
+
+The lexical index is derived data: it holds every message event with `pk <= upto` (recorded in
+`upto` next to the index). A background thread indexes events past `upto` straight from the log, so
+it is kept consistent with DuckDB no matter which path appended them; on start it catches up (or
+rebuilds when the index is missing or ahead of the log). A re-indexed event after a crash between
+commit and `upto` is harmless: search de-duplicates by `pk`. Readers call `wait_fresh()` to see
+their own writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tantivy
+
+from honcho_local.store.db import Store
+
+log = logging.getLogger(__name__)
+_WORDS = re.compile(r"\w+", re.UNICODE)
+BATCH = 5_000
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_integer_field("pk", stored=True, indexed=True, fast=True)
+    for name in ("workspace_id", "session_id", "peer_id"):
+        sb.add_text_field(name, stored=False, tokenizer_name="raw")
+    sb.add_text_field("content", stored=False, tokenizer_name="en_stem")
+    return sb.build()
+
+
+class LexicalIndex:
+    """BM25 over message contents, filtered by workspace / session / peer with exact terms."""
+
+    def __init__(self, store: Store, directory: Path) -> None:
+        self.store = store
+        self.directory = directory
+        self._cond = threading.Condition()
+        self._wake = threading.Event()
+        self._stop = False
+        self.upto = self._open()
+        self._writer = self.index.writer(heap_size=32_000_000, num_threads=1)
+        self._thread = threading.Thread(target=self._run, name="lexical-indexer", daemon=True)
+        self._thread.start()
+
+    def _open(self) -> int:
+        upto_file = self.directory / "upto"
+        log_max = self._log_max()
+        upto = int(upto_file.read_text()) if upto_file.exists() else -1
+        if upto < 0 or upto > log_max or not tantivy.Index.exists(str(self.directory)):
+            shutil.rmtree(self.directory, ignore_errors=True)
+            upto = 0
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.schema = _schema()
+        self.index = tantivy.Index(self.schema, path=str(self.directory), reuse=True)
+        return upto
+
+    def _log_max(self) -> int:
+        return self.store.read(lambda cur: cur.execute("SELECT coalesce(max(pk), 0) FROM events").fetchone()[0])
+
+    def notify(self, *_: object) -> None:
+        """Wake the indexer (an `Ingest` commit listener: returns at once)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                while self._catch_up():
+                    pass
+            except Exception:  # pragma: no cover - keep indexing on later wake-ups
+                log.exception("lexical indexing failed")
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+
+    def _catch_up(self) -> bool:
+        """Index the next batch of events past `upto`; True when there may be more."""
+        rows = self.store.read(lambda cur: cur.execute(
+            "SELECT pk, kind, workspace_id, session_id, peer_id, content FROM events WHERE pk > ? "
+            "ORDER BY pk LIMIT ?", [self.upto, BATCH]).fetchall())
+        if not rows:
+            return False
+        for pk, kind, ws, session, peer, content in rows:
+            if kind == "message":
+                self._writer.add_document(tantivy.Document(
+                    pk=pk, workspace_id=ws, session_id=session, peer_id=peer, content=content))
+        self._writer.commit()
+        self.index.reload()
+        upto = rows[-1][0]
+        tmp = self.directory / "upto.tmp"
+        tmp.write_text(str(upto))
+        os.replace(tmp, self.directory / "upto")
+        with self._cond:
+            self.upto = upto
+            self._cond.notify_all()
+        return len(rows) == BATCH
+
+    def wait_fresh(self, timeout: float = 5.0) -> bool:
+        """Wait until everything committed to the log so far is searchable (bounded by `timeout`)."""
+        target = self._log_max()
+        if self.upto >= target:
+            return True
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.upto < target:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def search(self, text: str, limit: int, workspace_id: str, session_id: str | None = None,
+               peer_id: str | None = None) -> list[int]:
+        """Message pks ranked by BM25 (best first); an empty list when the text has no words."""
+        words = [w.lower() for w in _WORDS.findall(text)]
+        if not words:
+            return []
+        try:
+            text_query = self.index.parse_query(" ".join(words), ["content"])
+        except ValueError:
+            return []
+        clauses = [(tantivy.Occur.Must, text_query),
+                   (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "workspace_id", workspace_id))]
+        for field, value in (("session_id", session_id), ("peer_id", peer_id)):
+            if value is not None:
+                clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, field, value)))
+        searcher = self.index.searcher()
+        hits = searcher.search(tantivy.Query.boolean_query(clauses), limit).hits
+        pks = [searcher.doc(addr)["pk"][0] for _, addr in hits]
+        return list(dict.fromkeys(pks))
+
+    def close(self) -> None:
+        self._stop = True
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+
+@dataclass
+class _Matrix:
+    pks: np.ndarray
+    sessions: np.ndarray          # int codes into `codes`
+    peers: np.ndarray
+    codes: dict[str, int]
+    vectors: np.ndarray
+    count: int
+    checked: float
+
+    def mask(self, session_id: str | None, peer_id: str | None) -> np.ndarray | None:
+        mask = None
+        for column, value in ((self.sessions, session_id), (self.peers, peer_id)):
+            if value is not None:
+                hit = column == self.codes.get(value, -1)
+                mask = hit if mask is None else mask & hit
+        return mask
+
+
+class MessageVectors:
+    """Exact cosine search over message embeddings, one in-memory matrix per (workspace, model).
+
+    The matrix is refreshed from `message_embeddings` at most every `refresh_seconds` (embeddings are
+    written asynchronously by the worker, so a short lag is invisible to callers)."""
+
+    def __init__(self, store: Store, refresh_seconds: float = 0.5) -> None:
+        self.store = store
+        self.refresh_seconds = refresh_seconds
+        self._cache: dict[tuple[str, str], _Matrix] = {}
+        self._lock = threading.Lock()
+
+    def _load(self, workspace_id: str, model: str) -> _Matrix:
+        def read(cur):
+            return cur.execute(
+                "SELECT m.event_pk, m.session_id, e.peer_id, m.embedding FROM message_embeddings m "
+                "JOIN events e ON e.pk = m.event_pk WHERE m.workspace_id = ? AND m.model = ? ORDER BY m.event_pk",
+                [workspace_id, model]).fetchall()
+
+        rows = self.store.read(read)
+        codes: dict[str, int] = {}
+        if not rows:
+            empty = np.zeros(0, np.int32)
+            return _Matrix(empty.astype(np.int64), empty, empty, codes, np.zeros((0, 1), np.float32), 0,
+                           time.monotonic())
+        vectors = np.asarray([r[3] for r in rows], dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        sessions = np.asarray([codes.setdefault(r[1], len(codes)) for r in rows], np.int32)
+        peers = np.asarray([codes.setdefault(r[2], len(codes)) for r in rows], np.int32)
+        return _Matrix(np.asarray([r[0] for r in rows], np.int64), sessions, peers, codes, vectors, len(rows),
+                       time.monotonic())
+
+    def _matrix(self, workspace_id: str, model: str) -> _Matrix:
+        key = (workspace_id, model)
+        current = self._cache.get(key)
+        if current is not None and time.monotonic() - current.checked < self.refresh_seconds:
+            return current
+        with self._lock:
+            current = self._cache.get(key)
+            count = self.store.read(lambda cur: cur.execute(
+                "SELECT count(*) FROM message_embeddings WHERE workspace_id = ? AND model = ?",
+                [workspace_id, model]).fetchone()[0])
+            if current is None or current.count != count:
+                current = self._load(workspace_id, model)
+            current.checked = time.monotonic()
+            self._cache[key] = current
+            return current
+
+    def search(self, embedding: list[float], model: str, limit: int, workspace_id: str,
+               session_id: str | None = None, peer_id: str | None = None) -> list[int]:
+        """Message pks by cosine similarity to `embedding`, best first."""
+        m = self._matrix(workspace_id, model)
+        if m.count == 0:
+            return []
+        mask = m.mask(session_id, peer_id)
+        pks, vectors = (m.pks, m.vectors) if mask is None else (m.pks[mask], m.vectors[mask])
+        if len(pks) == 0:
+            return []
+        query = np.asarray(embedding, dtype=np.float32)
+        scores = vectors @ (query / max(float(np.linalg.norm(query)), 1e-12))
+        k = min(limit, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        return [int(pks[i]) for i in top[np.argsort(-scores[top])]]
