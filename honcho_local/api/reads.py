@@ -24,7 +24,7 @@ def _recall(body: RepresentationBody) -> Recall:
         allow = allow.get("in") if isinstance(allow, dict) else allow
         sessions = [allow] if isinstance(allow, str) else list(allow)
     return Recall(body.search_query, body.search_top_k, body.search_max_distance,
-                  bool(body.include_most_frequent), body.max_conclusions or 25, sessions)
+                  bool(body.include_most_frequent), 25 if body.max_conclusions is None else body.max_conclusions, sessions)
 
 
 class ReadController(Controller):
@@ -38,7 +38,7 @@ class ReadController(Controller):
                         search_top_k: int | None = None, search_max_distance: float | None = None,
                         include_most_frequent: bool = False, max_conclusions: int | None = None,
                         as_of: str | None = None, version: str | None = None) -> dict[str, Any]:
-        recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent, max_conclusions or 100)
+        recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent, 100 if max_conclusions is None else max_conclusions)
         req = ContextRequest(tokens, summary, peer_target, peer_perspective, limit_to_session, recall, as_of, version)
         return svc.context.context(workspace_id, session_id, req)
 
@@ -71,7 +71,7 @@ class ReadController(Controller):
                      search_max_distance: float | None = None, include_most_frequent: bool = True,
                      max_conclusions: int | None = None, as_of: str | None = None,
                      version: str | None = None) -> dict[str, Any]:
-        recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent, max_conclusions or 100)
+        recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent, 100 if max_conclusions is None else max_conclusions)
         return svc.representations.peer_context(workspace_id, peer_id, target, recall, as_of, version)
 
     @post("/search", operation_id="search_workspace", status_code=200, sync_to_thread=True)

@@ -38,8 +38,8 @@ class Level:
 
 
 LEVELS = {
-    "minimal": Level(10, 3, 256, 200), "low": Level(25, 5, 512, 400), "medium": Level(40, 8, 768, 500),
-    "high": Level(60, 10, 1024, 600), "max": Level(100, 15, 1536, 700),
+    "minimal": Level(10, 3, 256, 128), "low": Level(25, 5, 512, 256), "medium": Level(40, 8, 768, 384),
+    "high": Level(60, 10, 1024, 512), "max": Level(100, 15, 1536, 768),
 }
 SYSTEM = ("You answer questions about {who} using only the memory below: facts (conclusions) extracted "
           "from conversations, a peer card and relevant messages. Be concise and direct. If the memory does "

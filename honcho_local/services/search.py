@@ -35,6 +35,10 @@ class QueryEmbedder:
         self._size = size
         self._lock = threading.Lock()
 
+    def embedder(self) -> Any:
+        """The embedding model (raises `ModelUnavailable` when there is none)."""
+        return self._get()
+
     @property
     def model(self) -> str | None:
         embedder = self._try_get()
