@@ -53,6 +53,8 @@ class Settings(BaseModel):
     worker_poll_interval: float = Field(10.0, gt=0, description="Seconds between safety-net sweeps of lagging work units.")
     reasoning_batch_size: int = Field(1024, ge=64, description="Token budget of the messages one deriver call reads.")
     metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at `/metrics`.")
+    read_cache_size: int = Field(20_000, ge=0, description="Entries of the read cache (representations, cards, "
+                                 "summaries, conclusion matrices, message rows), dropped at every commit; 0 disables it.")
 
     @property
     def db_path(self) -> Path:

@@ -13,6 +13,7 @@ from honcho_local.services.conclusions import Conclusions
 from honcho_local.services.context import SessionContext
 from honcho_local.services.dialectic import Dialectic
 from honcho_local.services.ingest import Ingest
+from honcho_local.services.readcache import ReadCache
 from honcho_local.services.representation import Representations
 from honcho_local.services.resources import Resources
 from honcho_local.services.search import QueryEmbedder, Search
@@ -106,13 +107,14 @@ def build_read_path(services: Services, models: Models) -> None:
     """The read services (issue 5): search indexes, representations, context, conclusions, chat."""
     settings, store = services.settings, services.store
     queries = QueryEmbedder(models.embedder)
+    cache = ReadCache(store, settings.read_cache_size)
     services.models = models
     services.lexical = LexicalIndex(store, settings.home / "lexical-index")
     services.ingest.listeners.append(services.lexical.notify)
-    services.search = Search(store, services.lexical, MessageVectors(store), queries)
-    services.representations = Representations(store, queries)
+    services.search = Search(store, services.lexical, MessageVectors(store), queries, cache)
+    services.representations = Representations(store, queries, cache)
     services.context = SessionContext(store, services.representations, settings.get_context_max_tokens)
-    services.conclusions = Conclusions(store, queries)
+    services.conclusions = Conclusions(store, queries, cache)
     services.dialectic = Dialectic(store, services.representations, services.search, models.llm,
                                    settings.model_context)
 

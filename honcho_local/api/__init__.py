@@ -64,8 +64,18 @@ class TimingMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+
+        async def timed_send(message: Any) -> None:
+            # `Server-Timing: app;dur=<ms>`: time until the response starts (benchmarks read it).
+            if message["type"] == "http.response.start":
+                elapsed = (time.perf_counter() - started) * 1000
+                headers = list(message.get("headers", []))
+                headers.append((b"server-timing", f"app;dur={elapsed:.3f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, timed_send)
         finally:
             handler = scope.get("route_handler")
             route = getattr(handler, "operation_id", None) or "unmatched"

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from honcho_local.errors import InvalidInput, NotFound
 from honcho_local.services import views
 from honcho_local.services.resources import Paging
+from honcho_local.services.readcache import ReadCache
 from honcho_local.services.representation import parse_as_of
 from honcho_local.services.search import QueryEmbedder
 from honcho_local.services.versions import read_version
@@ -54,10 +57,37 @@ def _pair_from(filters: Any) -> tuple[str, str]:
     return observer, observed
 
 
+PAIR_KEYS = {"observer_id", "observer", "observed_id", "observed"}
+
+
 class Conclusions:
-    def __init__(self, store: Store, queries: QueryEmbedder) -> None:
+    def __init__(self, store: Store, queries: QueryEmbedder, cache: ReadCache | None = None) -> None:
         self.store = store
         self.queries = queries
+        self.cache = cache or ReadCache(store, size=0)
+
+    def _matrix(self, cur: Any, workspace_id: str, version: str, model: str, observer: str,
+                observed: str) -> tuple[list[dict[str, Any]], np.ndarray]:
+        """A collection's conclusions and their unit embeddings as one matrix (cached until a commit)."""
+        def compute() -> tuple[list[dict[str, Any]], np.ndarray]:
+            rows = reads.collection_vectors(cur, workspace_id, version, model, observer, observed)
+            matrix = np.asarray([r.pop("embedding") for r in rows], dtype=np.float32).reshape(len(rows), -1)
+            matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+            return rows, matrix
+
+        return self.cache.get(("cmatrix", workspace_id, version, model, observer, observed), compute)
+
+    def nearest(self, cur: Any, workspace_id: str, version: str, vector: list[float], model: str, top_k: int,
+                distance: float | None, observer: str, observed: str) -> list[dict[str, Any]]:
+        """Exact cosine top-k within one collection, from the in-memory matrix."""
+        rows, matrix = self._matrix(cur, workspace_id, version, model, observer, observed)
+        if not rows:
+            return []
+        q = np.asarray(vector, dtype=np.float32)
+        distances = 1.0 - matrix @ (q / max(float(np.linalg.norm(q)), 1e-12))
+        order = np.argsort(distances, kind="stable")[:top_k]
+        return [{**rows[i], "distance": float(distances[i])} for i in order
+                if distance is None or distances[i] <= distance]
 
     def create(self, workspace_id: str, items: Any, version: str | None = None) -> list[dict[str, Any]]:
         if not isinstance(items, list) or not 1 <= len(items) <= 100:
@@ -112,8 +142,12 @@ class Conclusions:
         _check_levels(filters)
         vector, model = self.queries.require(query)
 
+        observed = _pair_from(filters)[1]
+
         def read(cur: Any) -> list[dict[str, Any]]:
             chosen = read_version(cur, workspace_id, observer, version)
+            if set(filters) <= PAIR_KEYS:
+                return self.nearest(cur, workspace_id, chosen, vector, model, top_k, distance, observer, observed)
             return reads.query_conclusions(cur, workspace_id, chosen, vector, model, top_k, distance, filters)
 
         return [conclusion_view(r) for r in self.store.read(read)]

@@ -15,6 +15,7 @@ from typing import Any
 from honcho_local.errors import InvalidInput, NotFound
 from honcho_local.services import views
 from honcho_local.services.representation import Recall, Representations, parse_as_of
+from honcho_local.services.search import session_active
 from honcho_local.services.tokens import TokenCounter, estimate_tokens
 from honcho_local.services.versions import read_version
 from honcho_local.store import Store
@@ -77,7 +78,8 @@ class SessionContext:
 
     def _read(self, cur: Any, workspace_id: str, session_id: str, req: ContextRequest, tokens: int,
               moment: datetime | None) -> dict[str, Any]:
-        _require_session(cur, workspace_id, session_id)
+        self._require_session(cur, workspace_id, session_id)
+        cache = self.representations.cache
         representation = card = None
         if req.peer_target is not None:
             representation, card = self._target(cur, workspace_id, session_id, req, moment)
@@ -86,11 +88,13 @@ class SessionContext:
         summary = None
         if req.summary:
             version = read_version(cur, workspace_id, None, req.version)
-            summaries = reads.current_summaries(cur, workspace_id, session_id, version, moment)
+            summaries = cache.get(("summaries", workspace_id, session_id, version, moment),
+                                  lambda: reads.current_summaries(cur, workspace_id, session_id, version, moment))
             summary = pick_summary(summaries, int(tokens * SUMMARY_SHARE))
         after = summary["last_event_pk"] if summary else 0
         left = tokens - (summary["token_count"] if summary else 0)
-        messages = reads.recent_messages(cur, workspace_id, session_id, after, left, moment)
+        messages = cache.get(("recent", workspace_id, session_id, after, left, moment),
+                             lambda: reads.recent_messages(cur, workspace_id, session_id, after, left, moment))
         return {"id": session_id, "messages": [views.message(m) for m in messages],
                 "summary": summary_view(summary), "peer_representation": representation or None,
                 "peer_card": card}
@@ -99,7 +103,7 @@ class SessionContext:
                 moment: datetime | None) -> tuple[str, list[str] | None]:
         observer = req.peer_perspective or req.peer_target
         for peer in {observer, req.peer_target}:
-            if repo.get_peer(cur, workspace_id, peer) is None:
+            if not self.representations.peer_exists(cur, workspace_id, peer):
                 raise NotFound(f"peer {peer!r} not found in workspace {workspace_id!r}")
         recall = req.recall
         if req.limit_to_session:
@@ -116,7 +120,7 @@ class SessionContext:
         moment = parse_as_of(as_of)
 
         def read(cur: Any) -> dict[str, Any]:
-            _require_session(cur, workspace_id, session_id)
+            self._require_session(cur, workspace_id, session_id)
             chosen = read_version(cur, workspace_id, None, version)
             rows = reads.current_summaries(cur, workspace_id, session_id, chosen, moment)
             return {"id": session_id, "short_summary": summary_view(rows.get("short")),
@@ -125,7 +129,7 @@ class SessionContext:
         return self.store.read(read)
 
 
-def _require_session(cur: Any, workspace_id: str, session_id: str) -> None:
-    row = repo.get_session(cur, workspace_id, session_id)
-    if row is None or not row["is_active"]:
-        raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
+    def _require_session(self, cur: Any, workspace_id: str, session_id: str) -> None:
+        if not session_active(self.representations.cache, cur, workspace_id, session_id):
+            raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
+

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from honcho_local.errors import InvalidInput, NotFound
+from honcho_local.services.readcache import ReadCache
 from honcho_local.services.search import QueryEmbedder
 from honcho_local.services.versions import read_version
 from honcho_local.store import Store, WriteContext
@@ -37,6 +38,10 @@ class Recall:
     include_most_frequent: bool = False
     max_conclusions: int = 25
     sessions: list[str] | None = None  # allowlist: explicit conclusions stated in these sessions only
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.search_query, self.search_top_k, self.search_max_distance, self.include_most_frequent,
+                self.max_conclusions, None if self.sessions is None else tuple(self.sessions))
 
     def __post_init__(self) -> None:
         if self.search_top_k is not None and not 1 <= self.search_top_k <= 100:
@@ -65,13 +70,18 @@ def render(conclusions: list[dict[str, Any]], profile: str | None = None) -> str
 
 
 class Representations:
-    def __init__(self, store: Store, queries: QueryEmbedder) -> None:
+    def __init__(self, store: Store, queries: QueryEmbedder, cache: ReadCache | None = None) -> None:
         self.store = store
         self.queries = queries
+        self.cache = cache or ReadCache(store, size=0)
+
+    def peer_exists(self, cur: Any, workspace_id: str, peer_id: str) -> bool:
+        return self.cache.get(("peer", workspace_id, peer_id),
+                              lambda: repo.get_peer(cur, workspace_id, peer_id) is not None)
 
     def pair(self, cur: Any, workspace_id: str, peer_id: str, target: str | None) -> tuple[str, str]:
         """(observer, observed): the path peer observes `target`, or itself. Unknown target → 404."""
-        if target is not None and target != peer_id and repo.get_peer(cur, workspace_id, target) is None:
+        if target is not None and target != peer_id and not self.peer_exists(cur, workspace_id, target):
             raise NotFound(f"target peer {target!r} not found in workspace {workspace_id!r}")
         return peer_id, target or peer_id
 
@@ -104,10 +114,14 @@ class Representations:
               as_of: datetime | None = None, version: str | None = None) -> tuple[str, list[dict[str, Any]]]:
         """The markdown representation and the conclusions it was built from."""
         version = read_version(cur, workspace_id, observed, version)
-        rows = self.conclusions(cur, workspace_id, version, observer, observed, recall, as_of)
-        profile = None if recall.sessions is not None else reads.current_profile(
-            cur, workspace_id, observer, observed, version, as_of)
-        return render(rows, profile), rows
+
+        def compute() -> tuple[str, list[dict[str, Any]]]:
+            rows = self.conclusions(cur, workspace_id, version, observer, observed, recall, as_of)
+            profile = None if recall.sessions is not None else reads.current_profile(
+                cur, workspace_id, observer, observed, version, as_of)
+            return render(rows, profile), rows
+
+        return self.cache.get(("rep", workspace_id, observer, observed, recall.key(), as_of, version), compute)
 
     def representation(self, workspace_id: str, peer_id: str, target: str | None, recall: Recall,
                        as_of: Any = None, version: str | None = None) -> dict[str, Any]:
@@ -122,7 +136,8 @@ class Representations:
     def card_of(self, cur: Any, workspace_id: str, observer: str, observed: str, as_of: datetime | None,
                 version: str | None) -> list[str] | None:
         version = read_version(cur, workspace_id, observed, version)
-        return reads.current_card(cur, workspace_id, observer, observed, version, as_of)
+        return self.cache.get(("card", workspace_id, observer, observed, as_of, version),
+                              lambda: reads.current_card(cur, workspace_id, observer, observed, version, as_of))
 
     def get_card(self, workspace_id: str, peer_id: str, target: str | None, as_of: Any = None,
                  version: str | None = None) -> dict[str, Any]:

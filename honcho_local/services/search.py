@@ -15,6 +15,7 @@ from typing import Any
 
 from honcho_local.errors import InvalidInput, ModelUnavailable, NotFound
 from honcho_local.services import views
+from honcho_local.services.readcache import ReadCache
 from honcho_local.store import Store
 from honcho_local.store import reads
 from honcho_local.store import resources as repo
@@ -91,25 +92,51 @@ def rrf(rankings: list[list[int]], k: int = RRF_K) -> list[int]:
 
 
 class Search:
-    def __init__(self, store: Store, lexical: LexicalIndex, vectors: MessageVectors, queries: QueryEmbedder) -> None:
+    def __init__(self, store: Store, lexical: LexicalIndex, vectors: MessageVectors, queries: QueryEmbedder,
+                 cache: ReadCache | None = None) -> None:
         self.store = store
         self.lexical = lexical
         self.vectors = vectors
         self.queries = queries
+        self.cache = cache or ReadCache(store, size=0)
+        self._fresh_generation = -1
+
+    def _wait_fresh(self) -> None:
+        """Read your writes: wait for the lexical index unless nothing was committed since last time."""
+        generation = self.cache.generation()
+        if generation != self._fresh_generation and self.lexical.wait_fresh():
+            self._fresh_generation = generation
+
+    def _rows(self, pks: list[int], filters: Any) -> dict[int, dict[str, Any]]:
+        """Candidate messages in active sessions that pass `filters` (rows cached per log position)."""
+        if filters is not None:
+            where, params = compile_filters(filters, MESSAGE_COLUMNS)
+            return self.store.read(lambda cur: reads.messages_by_pk(cur, pks, where, params))
+        keys = [("msg", pk) for pk in pks]
+        def load(missing: list[Any]) -> dict[Any, Any]:
+            rows = self.store.read(lambda cur: reads.messages_by_pk(cur, [k[1] for k in missing], active_only=False))
+            return {k: rows.get(k[1]) for k in missing}  # None: not a message (cached as such too)
+
+        found = self.cache.get_many(keys, load)
+        rows = {k[1]: r for k, r in found.items() if r is not None}
+        sessions = {(r["workspace_id"], r["session_id"]) for r in rows.values()}
+        active = {s for s in sessions if self.store.read(lambda cur: session_active(self.cache, cur, *s))}
+        return {pk: r for pk, r in rows.items() if (r["workspace_id"], r["session_id"]) in active}
 
     def ranked(self, workspace_id: str, query: str, limit: int, filters: Any = None,
                session_id: str | None = None, peer_id: str | None = None) -> list[dict[str, Any]]:
         """Message rows (store shape) best first; used by the routes and the dialectic."""
-        where, params = compile_filters(filters, MESSAGE_COLUMNS)
+        if filters is not None:
+            compile_filters(filters, MESSAGE_COLUMNS)  # a bad filter is a 422 before any work
         depth = max(4 * limit, 40)
-        self.lexical.wait_fresh()
+        self._wait_fresh()
         rankings = [self.lexical.search(query, depth, workspace_id, session_id, peer_id)]
         vector = self.queries.embed(query)
         model = self.queries.model
         if vector is not None and model:
             rankings.append(self.vectors.search(vector, model, depth, workspace_id, session_id, peer_id))
         candidates = list(dict.fromkeys(pk for ranking in rankings for pk in ranking))
-        rows = self.store.read(lambda cur: reads.messages_by_pk(cur, candidates, where, params))
+        rows = self._rows(candidates, filters)
         fused = [pk for pk in rrf(rankings) if pk in rows]
         return [rows[pk] for pk in fused[:limit]]
 
@@ -130,11 +157,19 @@ class Search:
 
     def _check_scope(self, workspace_id: str, session_id: str | None, peer_id: str | None) -> None:
         def read(cur: Any) -> None:
-            if session_id is not None:
-                row = repo.get_session(cur, workspace_id, session_id)
-                if row is None or not row["is_active"]:
-                    raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
-            if peer_id is not None and repo.get_peer(cur, workspace_id, peer_id) is None:
+            if session_id is not None and not session_active(self.cache, cur, workspace_id, session_id):
+                raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
+            if peer_id is not None and not self.cache.get(
+                    ("peer", workspace_id, peer_id), lambda: repo.get_peer(cur, workspace_id, peer_id) is not None):
                 raise NotFound(f"peer {peer_id!r} not found in workspace {workspace_id!r}")
 
         self.store.read(read)
+
+
+def session_active(cache: ReadCache, cur: Any, workspace_id: str, session_id: str) -> bool:
+    """Whether the session exists and is not deleted (cached until the next commit)."""
+    def compute() -> bool:
+        row = repo.get_session(cur, workspace_id, session_id)
+        return row is not None and bool(row["is_active"])
+
+    return cache.get(("session", workspace_id, session_id), compute)

@@ -83,6 +83,14 @@ def query_conclusions(cur: Cursor, workspace_id: str, version: str, embedding: l
     return _fetch(cur, sql + " ORDER BY distance, created_at DESC LIMIT ?", [*args, top_k], _C_JSON)
 
 
+def collection_vectors(cur: Cursor, workspace_id: str, version: str, model: str, observer: str,
+                       observed: str) -> list[dict[str, Any]]:
+    """Every live conclusion of a collection embedded by `model`, with its embedding."""
+    return _fetch(cur, f"SELECT {C_FIELDS}, embedding FROM conclusions WHERE workspace_id = ? AND version = ? "
+                       "AND embedding_model = ? AND observer_id = ? AND observed_id = ? AND embedding IS NOT NULL "
+                       "AND deleted_at IS NULL", [workspace_id, version, model, observer, observed], _C_JSON)
+
+
 def representation_pool(cur: Cursor, workspace_id: str, version: str, observer: str, observed: str,
                         recent: int, frequent: int, sessions: list[str] | None = None,
                         as_of: datetime | None = None) -> list[dict[str, Any]]:
@@ -164,12 +172,14 @@ def recent_messages(cur: Cursor, workspace_id: str, session_id: str, after_pk: i
 
 
 def messages_by_pk(cur: Cursor, pks: list[int], filters_sql: str = "TRUE", params: list[Any] | None = None,
-                   ) -> dict[int, dict[str, Any]]:
-    """Messages with these log positions in active sessions that pass a compiled filter."""
+                   active_only: bool = True) -> dict[int, dict[str, Any]]:
+    """Messages with these log positions (in active sessions) that pass a compiled filter."""
     if not pks:
         return {}
     sql = (f"SELECT {MSG_FIELDS} FROM events WHERE pk IN (SELECT unnest(?::BIGINT[])) AND kind = 'message' "
-           f"AND {filters_sql} AND EXISTS (SELECT 1 FROM sessions s WHERE s.workspace_id = events.workspace_id "
-           "AND s.id = events.session_id AND s.is_active)")
+           f"AND {filters_sql}")
+    if active_only:
+        sql += (" AND EXISTS (SELECT 1 FROM sessions s WHERE s.workspace_id = events.workspace_id "
+                "AND s.id = events.session_id AND s.is_active)")
     rows = _fetch(cur, sql, [pks, *(params or [])], {"metadata"})
     return {r["pk"]: r for r in rows}
