@@ -148,7 +148,6 @@ def ttft(url: str, runs: int) -> list[float]:
                     if line.startswith("data: ") and '"delta"' in line:
                         out.append(time.perf_counter() - started)
                         break
-                r.read()
     return out
 
 

@@ -153,3 +153,17 @@ def test_chat_sse_wire_format(read_http: httpx.Client, workspace_id: str) -> Non
     assert events[-1] == 'data: {"done": true}'
     assert len(events) > 1
     assert all(e.startswith('data: {"delta": {"content": ') and e.endswith('}, "done": false}') for e in events[:-1])
+
+
+def test_client_hanging_up_mid_stream_frees_the_model(read_http: httpx.Client, workspace_id: str) -> None:
+    w = f"/v3/workspaces/{workspace_id}"
+    read_http.post(f"{w}/sessions/s/messages", json={"messages": [{"peer_id": "alice", "content": "I like tea"}]})
+    body = {"query": "Write a long story about alice and tea.", "stream": True, "reasoning_level": "max"}
+    with read_http.stream("POST", f"{w}/peers/alice/chat", json=body) as r:
+        first = next(r.iter_lines())
+        assert first.startswith("data: ")
+    # The abandoned generation must release the model: the next answer comes well within the
+    # server's 120 s model timeout (a leaked lock would make it wait for that long and fail).
+    again = read_http.post(f"{w}/peers/alice/chat", json={"query": "What does alice like?",
+                                                         "reasoning_level": "minimal"}, timeout=60)
+    assert again.status_code == 200, again.text

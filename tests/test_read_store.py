@@ -152,3 +152,24 @@ def test_chat_without_a_model_is_a_clear_503(tmp_home) -> None:
         r = client.post(f"{W}/conclusions/query", json={"query": "x", "filters": {"observer_id": "a", "observed_id": "a"}})
         assert r.status_code == 503 and "embedding_model" in r.json()["detail"]
     services.close()
+
+
+def test_ivf_matches_exact_search_and_sees_appended_rows() -> None:
+    import numpy as np
+
+    from honcho_local.store.vectors import _empty, _Ivf
+
+    rng = np.random.default_rng(1)
+    centers = rng.standard_normal((40, 64))
+    data = (centers[rng.integers(0, 40, 4000)] + 0.3 * rng.standard_normal((4000, 64))).astype(np.float32)
+    m = _empty()
+    m.append([(i, f"s{i % 7}", f"p{i % 3}", data[i].tolist()) for i in range(3000)])
+    m.ivf = _Ivf.build(m)
+    m.append([(i, "late", "p0", data[i].tolist()) for i in range(3000, 4000)])
+    hits = 0
+    for i in rng.integers(0, 4000, 30):
+        q = data[i] / np.linalg.norm(data[i])
+        exact = set(np.argsort(-(m.vectors @ q))[:10].tolist())
+        hits += len(exact & set(m.ivf.search(m, q, 10)))
+        assert int(m.pks[m.ivf.search(m, q, 1)[0]]) == int(i)  # the row itself is its own nearest
+    assert hits / 300 > 0.9

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import anyio
 from litestar import Controller, Response, post
 from litestar.response import Stream
 
@@ -20,5 +22,14 @@ class ChatController(Controller):
         prepared = svc.dialectic.prepare(workspace_id, peer_id, data)
         if data.stream:
             lines = svc.dialectic.stream(prepared, data.include_evidence)
-            return Stream(lines, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+            return Stream(_relay(lines), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
         return Response(svc.dialectic.answer(prepared, data.include_evidence))
+
+
+async def _relay(lines: Iterator[str]) -> AsyncIterator[str]:
+    """Pull SSE lines in a worker thread; close the generator (releasing the model) on disconnect."""
+    try:
+        while (line := await anyio.to_thread.run_sync(next, lines, None)) is not None:
+            yield line
+    finally:  # `run_sync` waits for a running `next` even when cancelled, so closing is safe here
+        await anyio.to_thread.run_sync(getattr(lines, "close", lambda: None))

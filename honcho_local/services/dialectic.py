@@ -183,6 +183,10 @@ class Dialectic:
                     yield f"data: {json.dumps({'delta': {'content': chunk.text}, 'done': False})}\n\n"
         except Exception:  # the status line is gone: log and end the stream cleanly
             log.exception("chat stream failed")
+        finally:  # a client that hung up must not leave the model locked mid-generation
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
         final: dict[str, Any] = {"done": True}
         if include_evidence:
             final["evidence"] = prepared.evidence

@@ -119,9 +119,14 @@ class Search:
 
         found = self.cache.get_many(keys, load)
         rows = {k[1]: r for k, r in found.items() if r is not None}
-        sessions = {(r["workspace_id"], r["session_id"]) for r in rows.values()}
-        active = {s for s in sessions if self.store.read(lambda cur: session_active(self.cache, cur, *s))}
-        return {pk: r for pk, r in rows.items() if (r["workspace_id"], r["session_id"]) in active}
+        inactive = {ws: self._inactive(ws) for ws in {r["workspace_id"] for r in rows.values()}}
+        return {pk: r for pk, r in rows.items() if r["session_id"] not in inactive[r["workspace_id"]]}
+
+    def _inactive(self, workspace_id: str) -> frozenset[str]:
+        """Deleted sessions of a workspace (one query per commit generation)."""
+        return self.cache.get(("inactive", workspace_id), lambda: frozenset(r[0] for r in self.store.read(
+            lambda cur: cur.execute("SELECT id FROM sessions WHERE workspace_id = ? AND NOT is_active",
+                                    [workspace_id]).fetchall())))
 
     def ranked(self, workspace_id: str, query: str, limit: int, filters: Any = None,
                session_id: str | None = None, peer_id: str | None = None) -> list[dict[str, Any]]:

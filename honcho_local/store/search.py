@@ -1,5 +1,5 @@
-"""Message search indexes: a tantivy (BM25) lexical index next to the DuckDB file, and an in-memory
-matrix of message embeddings per (workspace, model) for exact cosine search.
+"""Message search: a tantivy (BM25) lexical index next to the DuckDB file (the vector side is in
+`store/vectors.py`, re-exported here as `MessageVectors`).
 
 The lexical index is derived data: it holds every message event with `pk <= upto` (recorded in
 `upto` next to the index). A background thread indexes events past `upto` straight from the log, so
@@ -17,13 +17,13 @@ import re
 import shutil
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tantivy
 
 from honcho_local.store.db import Store
+from honcho_local.store.vectors import MessageVectors  # noqa: F401 - re-export
 
 log = logging.getLogger(__name__)
 _WORDS = re.compile(r"\w+", re.UNICODE)
@@ -143,87 +143,3 @@ class LexicalIndex:
         self._stop = True
         self._wake.set()
         self._thread.join(timeout=10)
-
-
-@dataclass
-class _Matrix:
-    pks: np.ndarray
-    sessions: np.ndarray          # int codes into `codes`
-    peers: np.ndarray
-    codes: dict[str, int]
-    vectors: np.ndarray
-    count: int
-    checked: float
-
-    def mask(self, session_id: str | None, peer_id: str | None) -> np.ndarray | None:
-        mask = None
-        for column, value in ((self.sessions, session_id), (self.peers, peer_id)):
-            if value is not None:
-                hit = column == self.codes.get(value, -1)
-                mask = hit if mask is None else mask & hit
-        return mask
-
-
-class MessageVectors:
-    """Exact cosine search over message embeddings, one in-memory matrix per (workspace, model).
-
-    The matrix is refreshed from `message_embeddings` at most every `refresh_seconds` (embeddings are
-    written asynchronously by the worker, so a short lag is invisible to callers)."""
-
-    def __init__(self, store: Store, refresh_seconds: float = 0.5) -> None:
-        self.store = store
-        self.refresh_seconds = refresh_seconds
-        self._cache: dict[tuple[str, str], _Matrix] = {}
-        self._lock = threading.Lock()
-
-    def _load(self, workspace_id: str, model: str) -> _Matrix:
-        def read(cur):
-            return cur.execute(
-                "SELECT m.event_pk, m.session_id, e.peer_id, m.embedding FROM message_embeddings m "
-                "JOIN events e ON e.pk = m.event_pk WHERE m.workspace_id = ? AND m.model = ? ORDER BY m.event_pk",
-                [workspace_id, model]).fetchall()
-
-        rows = self.store.read(read)
-        codes: dict[str, int] = {}
-        if not rows:
-            empty = np.zeros(0, np.int32)
-            return _Matrix(empty.astype(np.int64), empty, empty, codes, np.zeros((0, 1), np.float32), 0,
-                           time.monotonic())
-        vectors = np.asarray([r[3] for r in rows], dtype=np.float32)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        sessions = np.asarray([codes.setdefault(r[1], len(codes)) for r in rows], np.int32)
-        peers = np.asarray([codes.setdefault(r[2], len(codes)) for r in rows], np.int32)
-        return _Matrix(np.asarray([r[0] for r in rows], np.int64), sessions, peers, codes, vectors, len(rows),
-                       time.monotonic())
-
-    def _matrix(self, workspace_id: str, model: str) -> _Matrix:
-        key = (workspace_id, model)
-        current = self._cache.get(key)
-        if current is not None and time.monotonic() - current.checked < self.refresh_seconds:
-            return current
-        with self._lock:
-            current = self._cache.get(key)
-            count = self.store.read(lambda cur: cur.execute(
-                "SELECT count(*) FROM message_embeddings WHERE workspace_id = ? AND model = ?",
-                [workspace_id, model]).fetchone()[0])
-            if current is None or current.count != count:
-                current = self._load(workspace_id, model)
-            current.checked = time.monotonic()
-            self._cache[key] = current
-            return current
-
-    def search(self, embedding: list[float], model: str, limit: int, workspace_id: str,
-               session_id: str | None = None, peer_id: str | None = None) -> list[int]:
-        """Message pks by cosine similarity to `embedding`, best first."""
-        m = self._matrix(workspace_id, model)
-        if m.count == 0:
-            return []
-        mask = m.mask(session_id, peer_id)
-        pks, vectors = (m.pks, m.vectors) if mask is None else (m.pks[mask], m.vectors[mask])
-        if len(pks) == 0:
-            return []
-        query = np.asarray(embedding, dtype=np.float32)
-        scores = vectors @ (query / max(float(np.linalg.norm(query)), 1e-12))
-        k = min(limit, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        return [int(pks[i]) for i in top[np.argsort(-scores[top])]]
