@@ -133,17 +133,25 @@ class Search:
         """Message rows (store shape) best first; used by the routes and the dialectic."""
         if filters is not None:
             compile_filters(filters, MESSAGE_COLUMNS)  # a bad filter is a 422 before any work
-        depth = max(4 * limit, 40)
+        depth = max(2 * limit, 20) if filters is None else max(4 * limit, 40)
         self._wait_fresh()
         rankings = [self.lexical.search(query, depth, workspace_id, session_id, peer_id)]
         vector = self.queries.embed(query)
         model = self.queries.model
         if vector is not None and model:
             rankings.append(self.vectors.search(vector, model, depth, workspace_id, session_id, peer_id))
-        candidates = list(dict.fromkeys(pk for ranking in rankings for pk in ranking))
-        rows = self._rows(candidates, filters)
-        fused = [pk for pk in rrf(rankings) if pk in rows]
-        return [rows[pk] for pk in fused[:limit]]
+        fused = rrf(rankings)
+        if filters is not None:
+            rows = self._rows(fused, filters)
+            return [rows[pk] for pk in fused if pk in rows][:limit]
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(fused), limit + 5):  # rows for the best first; more only if some drop out
+            chunk = fused[start:start + limit + 5]
+            rows = self._rows(chunk, None)
+            out += [rows[pk] for pk in chunk if pk in rows]
+            if len(out) >= limit:
+                break
+        return out[:limit]
 
     def search(self, workspace_id: str, query: Any, filters: Any = None, limit: Any = 10,
                session_id: str | None = None, peer_id: str | None = None) -> list[dict[str, Any]]:
