@@ -146,7 +146,7 @@ class Conclusions:
 
         def read(cur: Any) -> list[dict[str, Any]]:
             chosen = read_version(cur, workspace_id, observer, version)
-            if set(filters) <= PAIR_KEYS:
+            if set(filters) <= PAIR_KEYS and self.cache.size > 0:  # the matrix pays off only when kept
                 return self.nearest(cur, workspace_id, chosen, vector, model, top_k, distance, observer, observed)
             return reads.query_conclusions(cur, workspace_id, chosen, vector, model, top_k, distance, filters)
 

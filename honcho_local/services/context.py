@@ -82,8 +82,11 @@ class SessionContext:
         cache = self.representations.cache
         representation = card = None
         if req.peer_target is not None:
-            representation, card = self._target(cur, workspace_id, session_id, req, moment)
-            tokens -= self.count_tokens(representation or "") + self.count_tokens("\n".join(card or []))
+            representation, card, used = cache.get(
+                ("target", workspace_id, session_id, req.peer_target, req.peer_perspective, req.limit_to_session,
+                 req.recall.key(), moment, req.version),
+                lambda: self._target(cur, workspace_id, session_id, req, moment))
+            tokens -= used
         tokens = max(tokens, 0)
         summary = None
         if req.summary:
@@ -93,14 +96,15 @@ class SessionContext:
             summary = pick_summary(summaries, int(tokens * SUMMARY_SHARE))
         after = summary["last_event_pk"] if summary else 0
         left = tokens - (summary["token_count"] if summary else 0)
-        messages = cache.get(("recent", workspace_id, session_id, after, left, moment),
-                             lambda: reads.recent_messages(cur, workspace_id, session_id, after, left, moment))
-        return {"id": session_id, "messages": [views.message(m) for m in messages],
+        messages = cache.get(("recent", workspace_id, session_id, after, left, moment), lambda: [
+            views.message(m) for m in reads.recent_messages(cur, workspace_id, session_id, after, left, moment)])
+        return {"id": session_id, "messages": messages,
                 "summary": summary_view(summary), "peer_representation": representation or None,
                 "peer_card": card}
 
     def _target(self, cur: Any, workspace_id: str, session_id: str, req: ContextRequest,
-                moment: datetime | None) -> tuple[str, list[str] | None]:
+                moment: datetime | None) -> tuple[str, list[str] | None, int]:
+        """The target's representation and card, and the tokens they take."""
         observer = req.peer_perspective or req.peer_target
         for peer in {observer, req.peer_target}:
             if not self.representations.peer_exists(cur, workspace_id, peer):
@@ -113,7 +117,7 @@ class SessionContext:
                                              req.version)
         card = None if recall.sessions is not None else self.representations.card_of(
             cur, workspace_id, observer, req.peer_target, moment, req.version)
-        return text, card
+        return text, card, self.count_tokens(text or "") + self.count_tokens("\n".join(card or []))
 
     def summaries(self, workspace_id: str, session_id: str, as_of: Any = None,
                   version: str | None = None) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import numpy as np
 from honcho_local.store.db import Store
 
 EXACT_MAX = 20_000
-NPROBE = 24
+NPROBE = 10
 
 
 def _unit(rows: list[list[float]]) -> np.ndarray:
@@ -40,7 +40,7 @@ class _Ivf:
     def build(cls, m: _Matrix, iterations: int = 6, seed: int = 0) -> _Ivf:
         """k-means on a sample, then reorder the matrix so every list is one contiguous slice."""
         n = m.count
-        k = max(16, int(math.sqrt(n)))
+        k = max(16, int(2 * math.sqrt(n)))
         rng = np.random.default_rng(seed)
         sample = m.vectors[rng.choice(n, size=min(n, 40 * k), replace=False)]
         centroids = sample[rng.choice(len(sample), size=k, replace=False)].copy()
@@ -92,6 +92,7 @@ class _Matrix:
     max_pk: int = 0
     checked: float = 0.0
     ivf: _Ivf | None = None
+    scopes: dict = field(default_factory=dict)   # (session, peer) -> row numbers; reset when rows move
 
     @property
     def count(self) -> int:
@@ -106,20 +107,30 @@ class _Matrix:
         self.peers = np.concatenate([self.peers, np.asarray([code(r[2], len(self.codes)) for r in rows], np.int32)])
         self.vectors = vectors if first == 0 else np.concatenate([self.vectors, vectors])
         self.max_pk = max(self.max_pk, int(self.pks.max()))
+        self.scopes = {}
         if self.ivf is not None:
             self.ivf.add(vectors, first)
 
     def reorder(self, order: np.ndarray) -> None:
         self.pks, self.sessions, self.peers = self.pks[order], self.sessions[order], self.peers[order]
         self.vectors = np.ascontiguousarray(self.vectors[order])
+        self.scopes = {}
 
-    def mask(self, session_id: str | None, peer_id: str | None) -> np.ndarray | None:
-        mask = None
-        for column, value in ((self.sessions, session_id), (self.peers, peer_id)):
-            if value is not None:
-                hit = column == self.codes.get(value, -1)
-                mask = hit if mask is None else mask & hit
-        return mask
+    def rows_of(self, session_id: str | None, peer_id: str | None) -> np.ndarray | None:
+        """Row numbers of a session's and/or a peer's messages (None: no restriction); memoised."""
+        if session_id is None and peer_id is None:
+            return None
+        key = (session_id, peer_id)
+        found = self.scopes.get(key)
+        if found is None:
+            mask = np.ones(self.count, bool)
+            for column, value in ((self.sessions, session_id), (self.peers, peer_id)):
+                if value is not None:
+                    mask &= column == self.codes.get(value, -1)
+            found = self.scopes[key] = np.flatnonzero(mask)
+            if len(self.scopes) > 4096:
+                self.scopes.clear()
+        return found
 
 
 def _empty() -> _Matrix:
@@ -180,14 +191,14 @@ class MessageVectors:
             return []
         query = np.asarray(embedding, dtype=np.float32)
         query /= max(float(np.linalg.norm(query)), 1e-12)
-        mask = m.mask(session_id, peer_id)
-        if mask is None and m.count > EXACT_MAX:
+        rows = m.rows_of(session_id, peer_id)
+        if rows is None and m.count > EXACT_MAX:
             if m.ivf is None:
                 with self._lock:
                     if m.ivf is None:
                         m.ivf = _Ivf.build(m)
             return [int(m.pks[row]) for row in m.ivf.search(m, query, limit)]
-        pks, vectors = (m.pks, m.vectors) if mask is None else (m.pks[mask], m.vectors[mask])
+        pks, vectors = (m.pks, m.vectors) if rows is None else (m.pks[rows], m.vectors[rows])
         if len(pks) == 0:
             return []
         scores = vectors @ query
