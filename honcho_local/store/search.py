@@ -121,23 +121,29 @@ class LexicalIndex:
 
     def search(self, text: str, limit: int, workspace_id: str, session_id: str | None = None,
                peer_id: str | None = None) -> list[int]:
-        """Message pks ranked by BM25 (best first); an empty list when the text has no words."""
+        """Message pks ranked by BM25 (best first); an empty list when the text has no words.
+
+        Messages holding every word come first (Honcho's `plainto_tsquery` is a conjunction); when
+        fewer than `limit` do, messages holding any of the words fill up the list."""
         words = [w.lower() for w in _WORDS.findall(text)]
         if not words:
             return []
-        try:
-            text_query = self.index.parse_query(" ".join(words), ["content"])
-        except ValueError:
-            return []
-        clauses = [(tantivy.Occur.Must, text_query),
-                   (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "workspace_id", workspace_id))]
+        scope = [(tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "workspace_id", workspace_id))]
         for field, value in (("session_id", session_id), ("peer_id", peer_id)):
             if value is not None:
-                clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, field, value)))
+                scope.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, field, value)))
         searcher = self.index.searcher()
-        hits = searcher.search(tantivy.Query.boolean_query(clauses), limit).hits
-        pks = [searcher.doc(addr)["pk"][0] for _, addr in hits]
-        return list(dict.fromkeys(pks))
+        pks: list[int] = []
+        for query_text in (" ".join(f"+{w}" for w in words), " ".join(words)) if len(words) > 1 else (words[0],):
+            try:
+                text_query = self.index.parse_query(query_text, ["content"])
+            except ValueError:
+                continue
+            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, text_query), *scope])
+            pks += [searcher.doc(addr)["pk"][0] for _, addr in searcher.search(query, limit, count=False).hits]
+            if len(set(pks)) >= limit:
+                break
+        return list(dict.fromkeys(pks))[:limit]
 
     def close(self) -> None:
         self._stop = True
