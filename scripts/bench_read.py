@@ -266,22 +266,8 @@ def run_reads(url: str, args: argparse.Namespace, sessions: int, label: str) -> 
     return rows
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--messages", type=int, default=100_000)
-    ap.add_argument("--conclusions", type=int, default=20_000)
-    ap.add_argument("--seconds", type=int, default=8, help="wrk duration per endpoint")
-    ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--chat-runs", type=int, default=3)
-    ap.add_argument("--home", type=Path, default=None)
-    ap.add_argument("--report", action="store_true", help="append the table to docs/benchmarks.md")
-    args = ap.parse_args()
-    home = args.home or Path(load_settings(env={}).home).parent / f"bench-read-{int(time.time())}"
-    home.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    if not (home / "honcho.duckdb").exists():
-        build(home, args.messages, args.conclusions)
-    print(f"store ready in {time.perf_counter() - started:.0f}s at {home}", flush=True)
+def passes(home: Path, args: argparse.Namespace) -> tuple[list[tuple], list[float]]:
+    """A warm pass (read cache on, every peer and session touched once) and a cold one (cache off)."""
     sessions = args.messages // 100
     rows: list[tuple] = []
     firsts: list[float] = []
@@ -300,6 +286,10 @@ def main() -> None:
                 print("chat TTFT (s):", [round(x, 2) for x in firsts], flush=True)
         finally:
             server.stop()
+    return rows, firsts
+
+
+def report_body(rows: list[tuple], firsts: list[float], args: argparse.Namespace) -> str:
     table = ["| read | cache | requests (8 clients) | req/s | server p50 (ms) | server p99 (ms) | ≤ 5 ms | ≤ 25 ms | "
              "wrk p50 / p99 (ms) | 1 client p50 / p99 (ms) | floor |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, k, r, one50, one99 in rows:
@@ -308,16 +298,36 @@ def main() -> None:
                      f"{r['server_p99']:.2f} | {r['share_5ms']:.1%} | {r['share_25ms']:.1%} | "
                      f"{r['p50'] / 1000:.2f} / {r['p99'] / 1000:.2f} | {one50:.2f} / {one99:.2f} | "
                      f"{'ok' if ok else 'MISSED'} |")
-    body = ("\n".join(table) + f"\n\nChat time to first token (default chat model, streamed, {len(firsts)} runs, "
+    return ("\n".join(table) + f"\n\nChat time to first token (default chat model, streamed, {len(firsts)} runs, "
             f"client-side): median {statistics.median(firsts):.2f} s, max {max(firsts):.2f} s (first run includes "
             f"loading the model).\n\n"
-            f"Store: {args.messages} messages in {sessions} sessions, {args.conclusions} conclusions, {PEERS} peers. "
+            f"Store: {args.messages} messages in {args.messages // 100} sessions, {args.conclusions} conclusions, {PEERS} peers. "
             "warm: read cache on, after one pass over every peer and session; cold: `read_cache_size = 0` (every "
             "read queries DuckDB; the query-embedding cache stays on). 8 clients: wrk, one thread, 8 keep-alive "
             "connections, each endpoint for the given seconds over 2000 pre-drawn random requests; server-side "
             "quantiles interpolated inside the `honcho_http_request_seconds` buckets (5 ms and 25 ms are bucket "
             "bounds, so the floor check — at least 50% ≤ 5 ms and 99% ≤ 25 ms — is exact). 1 client: sequential "
             "Python requests, `Server-Timing`.")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--messages", type=int, default=100_000)
+    ap.add_argument("--conclusions", type=int, default=20_000)
+    ap.add_argument("--seconds", type=int, default=8, help="wrk duration per endpoint")
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--chat-runs", type=int, default=3)
+    ap.add_argument("--home", type=Path, default=None)
+    ap.add_argument("--report", action="store_true", help="append the table to docs/benchmarks.md")
+    args = ap.parse_args()
+    home = args.home or Path(load_settings(env={}).home).parent / f"bench-read-{int(time.time())}"
+    home.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    if not (home / "honcho.duckdb").exists():
+        build(home, args.messages, args.conclusions)
+    print(f"store ready in {time.perf_counter() - started:.0f}s at {home}", flush=True)
+    rows, firsts = passes(home, args)
+    body = report_body(rows, firsts, args)
     print(body)
     if args.report:
         append_report("Read path (bench_read.py)", body)
