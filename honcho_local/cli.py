@@ -128,7 +128,7 @@ def reprocess(ctx: click.Context, name: str, since: str | None, workspace: str |
     from rich.progress import Progress
 
     from honcho_local.services.versions import VersionSpec, create_version
-    from honcho_local.wiring import _reasoner, build_services
+    from honcho_local.wiring import build_services, reasoner_for
     from honcho_local.worker import Worker
 
     settings = _settings(ctx)
@@ -138,7 +138,7 @@ def reprocess(ctx: click.Context, name: str, since: str | None, workspace: str |
         spec, created = create_version(services.store, settings, VersionSpec(name, model, prompt,
                                                                              _parse_since(since), workspace))
         click.echo(f"{'created' if created else 'resuming'} version {name}")
-        reasoner = _reasoner(settings, services.store, services.llm, spec, lambda: services.reasoner.embedder())
+        reasoner = reasoner_for(settings, services.store, services.reasoner.llm, spec, services.models.embedder)
         worker = Worker([reasoner], settings.home)
         keys = worker.lagging(waiting=True)
         with Progress() as progress:

@@ -61,6 +61,8 @@ class Settings(BaseModel):
     reasoning_retry_backoff: float = Field(30.0, gt=0, description="Seconds before a failed work unit is retried (doubling per further failure, at most an hour).")
     reasoning_retries: int = Field(3, ge=1, le=10, description="Attempts of one reasoning call before the unit is marked failed.")
     metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at `/metrics`.")
+    read_cache_size: int = Field(20_000, ge=0, description="Entries of the read cache (representations, cards, "
+                                 "summaries, conclusion matrices, message rows), dropped at every commit; 0 disables it.")
 
     @property
     def db_path(self) -> Path:

@@ -1,20 +1,111 @@
-"""Composition: the only place that builds settings → store → llm → services → worker."""
+"""Composition: the only place that builds settings → store → models → services → worker."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from honcho_local.config import Settings
-from honcho_local.llm import build_embedder, build_llm
-from honcho_local.llm.base import LLM
+from honcho_local.errors import HonchoLocalError, ModelUnavailable
+from honcho_local.llm.base import ChatRequest, Completion, StreamChunk
 from honcho_local.services import queue_status, versions
+from honcho_local.services.conclusions import Conclusions
+from honcho_local.services.context import SessionContext
+from honcho_local.services.dialectic import Dialectic
 from honcho_local.services.ingest import Ingest
+from honcho_local.services.readcache import ReadCache
 from honcho_local.services.reasoner import Reasoner
+from honcho_local.services.representation import Representations
 from honcho_local.services.resources import Resources
+from honcho_local.services.search import QueryEmbedder, Search
 from honcho_local.services.tokens import TokenCounter, estimate_tokens
 from honcho_local.store import Store
+from honcho_local.store.search import LexicalIndex, MessageVectors
+
+log = logging.getLogger(__name__)
+
+
+class Models:
+    """The chat model and the embedder, each built on first use (the server starts without them).
+
+    A chat model that cannot be loaded raises `ModelUnavailable` (HTTP 503) on every use; an
+    embedder that cannot be loaded makes semantic reads fall back to lexical/recency ones."""
+
+    def __init__(self, settings: Settings, llm: Any = None, embedder: Any = None) -> None:
+        self.settings = settings
+        self._llm, self._embedder = llm, embedder
+        self._errors: dict[str, HonchoLocalError] = {}
+        self._lock = threading.Lock()
+
+    def _build(self, role: str, make: Any) -> Any:
+        with self._lock:
+            current = getattr(self, f"_{role}")
+            if current is not None:
+                return current
+            if role in self._errors:
+                raise self._errors[role]
+            try:
+                built = make()
+            except HonchoLocalError as exc:
+                log.warning("%s model unavailable: %s", role, exc.detail)
+                self._errors[role] = ModelUnavailable(exc.detail)
+                raise self._errors[role] from exc
+            setattr(self, f"_{role}", built)
+            return built
+
+    def llm(self) -> Any:
+        from honcho_local.llm import Router, build_fallback, build_llm, build_local_chat
+        from honcho_local.llm import fallback_configured
+
+        def make() -> Any:
+            if self.settings.reasoning_model.startswith("openai:"):
+                return build_llm(self.settings)
+            fallback = (lambda: build_fallback(self.settings)) if fallback_configured(self.settings) else None
+            try:
+                return Router(build_local_chat(self.settings), fallback)
+            except HonchoLocalError:
+                if fallback is None:
+                    raise
+                return Router(None, fallback)
+
+        return self._build("llm", make)
+
+    def embedder(self) -> Any:
+        from honcho_local.llm import build_embedder
+
+        return self._build("embedder", lambda: build_embedder(self.settings))
+
+    def close(self) -> None:
+        for model in (self._llm, self._embedder):
+            if model is not None:
+                model.close()
+
+
+class LazyLLM:
+    """The `LLM` protocol over `Models.llm()`: the worker shares the read path's model, loaded on first use."""
+
+    provider = "lazy"
+
+    def __init__(self, models: Models) -> None:
+        self._models = models
+
+    @property
+    def model(self) -> str:
+        return self._models.settings.reasoning_model
+
+    def complete(self, request: ChatRequest) -> Completion:
+        return self._models.llm().complete(request)
+
+    def stream(self, request: ChatRequest) -> Any:
+        return self._models.llm().stream(request)
+
+    def count_tokens(self, text: str) -> int:
+        return self._models.llm().count_tokens(text)
+
+    def close(self) -> None:
+        return None
 
 
 @dataclass
@@ -23,11 +114,17 @@ class Services:
     store: Store
     resources: Resources
     ingest: Ingest
-    llm: LLM | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    models: Models | None = None
+    lexical: LexicalIndex | None = None
+    search: Search | None = None
+    representations: Representations | None = None
+    context: SessionContext | None = None
+    conclusions: Conclusions | None = None
+    dialectic: Dialectic | None = None
     reasoner: Reasoner | None = None
     worker: Any = None
     version: str = versions.DEFAULT_VERSION
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def queue_status(self, workspace_id: str, observer_id: str | None = None, sender_id: str | None = None,
                      session_id: str | None = None) -> dict[str, Any]:
@@ -49,52 +146,67 @@ class Services:
     def close(self) -> None:
         if self.worker is not None:
             self.worker.stop()
-        if self.llm is not None:
+        if self.lexical is not None:
+            self.lexical.close()
+        if self.models is not None:
             # Closing waits for the model lock; a generation still running in a worker thread must not
             # hold shutdown past its deadline (the process is exiting; the OS reclaims the model).
-            closer = threading.Thread(target=self.llm.close, name="llm-close", daemon=True)
+            closer = threading.Thread(target=self.models.close, name="models-close", daemon=True)
             closer.start()
             closer.join(timeout=1.0)
         self.store.close()
 
 
-def build_services(settings: Settings, count_tokens: TokenCounter = estimate_tokens, with_worker: bool = False,
-                   llm: LLM | None = None, embedder_factory: Any = None) -> Services:
+def build_read_path(services: Services, models: Models) -> None:
+    """The read services (issue 5): search indexes, representations, context, conclusions, chat."""
+    settings, store = services.settings, services.store
+    queries = QueryEmbedder(models.embedder)
+    cache = ReadCache(store, settings.read_cache_size)
+    services.models = models
+    services.lexical = LexicalIndex(store, settings.home / "lexical-index")
+    services.ingest.listeners.append(services.lexical.notify)
+    services.search = Search(store, services.lexical, MessageVectors(store), queries, cache)
+    services.representations = Representations(store, queries, cache)
+    services.context = SessionContext(store, services.representations, settings.get_context_max_tokens)
+    services.conclusions = Conclusions(store, queries, cache)
+    services.dialectic = Dialectic(store, services.representations, services.search, models.llm,
+                                   settings.model_context)
+
+
+def build_services(settings: Settings, count_tokens: TokenCounter = estimate_tokens,
+                   models: Models | None = None, with_worker: bool = False, llm: Any = None,
+                   embedder_factory: Any = None) -> Services:
     """Everything `serve` needs. Models load lazily, on the first call that needs them."""
     store = Store.open(settings.db_path, batch_max=settings.write_batch_max, fsync=settings.durability == "full")
     resources = Resources(store)
     ingest = Ingest(store, resources, settings.max_message_size, count_tokens)
-    version = versions.ensure_version(store, settings)
-    llm = llm or build_llm(settings)
-    embedder_factory = _shared(embedder_factory or (lambda: build_embedder(settings)))
-    reasoners = [_reasoner(settings, store, llm, spec, embedder_factory)
+    services = Services(settings=settings, store=store, resources=resources, ingest=ingest)
+    models = models or Models(settings, llm=llm, embedder=embedder_factory() if embedder_factory else None)
+    build_read_path(services, models)
+    build_reasoning(services, models, with_worker)
+    return services
+
+
+def build_reasoning(services: Services, models: Models, with_worker: bool) -> None:
+    """The worker side (issue 4): one reasoner per active representation version."""
+    settings, store = services.settings, services.store
+    services.version = versions.ensure_version(store, settings)
+    llm = LazyLLM(models)
+    reasoners = [reasoner_for(settings, store, llm, spec, models.embedder)
                  for spec in store.read(versions.active_versions)]
-    default = next(r for r in reasoners if r.version == version)
-    services = Services(settings=settings, store=store, resources=resources, ingest=ingest, llm=llm,
-                        reasoner=default, version=version)
+    default = next(r for r in reasoners if r.version == services.version)
+    services.reasoner = default
     if with_worker:
         from honcho_local.worker import Worker
 
         services.worker = Worker([default, *[r for r in reasoners if r is not default]], settings.home,
                                  settings.worker_concurrency, settings.worker_poll_interval)
-        ingest.listeners.append(services.worker.notify_messages)
-    return services
+        services.ingest.listeners.append(services.worker.notify_messages)
 
 
-def _shared(factory: Any) -> Any:
-    """One embedder for every reasoner, built on first use."""
-    made: list[Any] = []
-
-    def get() -> Any:
-        if not made:
-            made.append(factory())
-        return made[0]
-
-    return get
-
-
-def _reasoner(settings: Settings, store: Store, llm: LLM, spec: versions.VersionSpec, embedder_factory: Any) -> Reasoner:
+def reasoner_for(settings: Settings, store: Store, llm: Any, spec: versions.VersionSpec,
+                 embedder_factory: Any) -> Reasoner:
     """The reasoner of one version: its own chat model when the version overrides it."""
     if spec.reasoning_model and spec.reasoning_model != settings.reasoning_model:
-        llm = build_llm(settings.model_copy(update={"reasoning_model": spec.reasoning_model}))
+        llm = LazyLLM(Models(settings.model_copy(update={"reasoning_model": spec.reasoning_model})))
     return Reasoner(settings, store, llm, spec, embedder_factory)

@@ -124,3 +124,64 @@ def honcho(server: LiveServer, workspace_id: str):
     from honcho import Honcho
 
     return Honcho(base_url=server.url, workspace_id=workspace_id)
+
+
+# ---- read path (issue 5): a live server with the small chat model, in-process models ----------
+READ_SERVER_ENV = {"HONCHO_LOCAL_REASONING_MODEL": "smollm2-135m", "HONCHO_LOCAL_MODEL_CONTEXT": "2048",
+                   "HONCHO_LOCAL_MODEL_TIMEOUT": "120"}
+
+
+@pytest.fixture(scope="module")
+def read_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A live server whose chat model is the real SmolLM2-135M (embeddings: the real MiniLM)."""
+    srv = start_server(tmp_path_factory.mktemp("read-home"), env=READ_SERVER_ENV, timeout=120)
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture
+def read_honcho(read_server: LiveServer, workspace_id: str):
+    from honcho import Honcho
+
+    return Honcho(base_url=read_server.url, workspace_id=workspace_id, timeout=120)
+
+
+@pytest.fixture
+def read_http(read_server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=read_server.url, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def real_models(tmp_path_factory: pytest.TempPathFactory):
+    """`wiring.Models` holding the real SmolLM2 chat model and MiniLM embedder (fetched once, cached)."""
+    from honcho_local.config import load_settings
+    from honcho_local.llm.catalog import find_spec, models_dir
+    from honcho_local.llm.fetch import ensure_model
+    from honcho_local.wiring import Models
+
+    settings = load_settings(home=tmp_path_factory.mktemp("models-home"), env={}, reasoning_model="smollm2-135m",
+                             model_context=2048, model_timeout=120)
+    directory = models_dir(settings)
+    for name in ("smollm2-135m", "all-minilm-l6-v2"):
+        ensure_model(find_spec(name, directory), directory)
+    models = Models(settings)
+    yield models
+    models.close()
+
+
+@pytest.fixture
+def read_app(tmp_home: Path, real_models):
+    """(services, Litestar TestClient) on a real DuckDB file, sharing the real models."""
+    from litestar.testing import TestClient
+
+    from honcho_local.api import create_app
+    from honcho_local.config import load_settings
+    from honcho_local.wiring import build_services
+
+    settings = load_settings(home=tmp_home, env={}, reasoning_model="smollm2-135m", model_context=2048)
+    services = build_services(settings, models=real_models)
+    services.models = None  # shared across tests: closed by `real_models`
+    with TestClient(create_app(services)) as client:
+        yield services, client
+    services.close()

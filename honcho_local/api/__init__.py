@@ -17,11 +17,14 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.pydantic import PydanticInitPlugin
 
 from honcho_local import __version__, metrics
+from honcho_local.api.chat import ChatController
+from honcho_local.api.conclusions import ConclusionController
 from honcho_local.api.deps import paging, provide_services
 from honcho_local.api.errors import EXCEPTION_HANDLERS
 from honcho_local.api.messages import MessageController
 from honcho_local.api.peers import PeerController
 from honcho_local.api.queue import QueueController
+from honcho_local.api.reads import ReadController
 from honcho_local.api.sessions import SessionController
 from honcho_local.api.workspaces import WorkspaceController
 from honcho_local.errors import InvalidInput
@@ -62,8 +65,18 @@ class TimingMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+
+        async def timed_send(message: Any) -> None:
+            # `Server-Timing: app;dur=<ms>`: time until the response starts (benchmarks read it).
+            if message["type"] == "http.response.start":
+                elapsed = (time.perf_counter() - started) * 1000
+                headers = list(message.get("headers", []))
+                headers.append((b"server-timing", f"app;dur={elapsed:.3f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, timed_send)
         finally:
             handler = scope.get("route_handler")
             route = getattr(handler, "operation_id", None) or "unmatched"
@@ -95,7 +108,8 @@ async def openapi_json(request: Request) -> dict[str, Any]:
 def create_app(services: Services, on_shutdown: list[Any] | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[health, metrics_endpoint, openapi_json, WorkspaceController, PeerController, SessionController,
-                        MessageController, QueueController],
+                        MessageController, QueueController, ReadController, ConclusionController,
+                        ChatController],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False),
                       "paging": Provide(paging, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -1,0 +1,88 @@
+"""Read routes (#5, 13-17, 29-31): context, summaries, representation, peer card, message search.
+
+Extensions: `as_of` (ISO-8601; what was known then) and `version` (a representation version).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, get, post, put
+
+from honcho_local.schemas_read import CardBody, RepresentationBody, SearchBody
+from honcho_local.services.context import ContextRequest
+from honcho_local.services.representation import Recall
+from honcho_local.wiring import Services
+
+W = "/v3/workspaces/{workspace_id:str}"
+
+
+def _recall(body: RepresentationBody) -> Recall:
+    sessions = [body.session_id] if body.session_id else None
+    allow = (body.filters or {}).get("session_id")
+    if allow is not None:
+        allow = allow.get("in") if isinstance(allow, dict) else allow
+        sessions = [allow] if isinstance(allow, str) else list(allow)
+    return Recall(body.search_query, body.search_top_k, body.search_max_distance,
+                  bool(body.include_most_frequent), 25 if body.max_conclusions is None else body.max_conclusions, sessions)
+
+
+class ReadController(Controller):
+    path = W
+    tags = ["reads"]
+
+    @get("/sessions/{session_id:str}/context", operation_id="get_session_context", sync_to_thread=True)
+    def session_context(self, workspace_id: str, session_id: str, svc: Services, tokens: int | None = None,
+                        summary: bool = True, peer_target: str | None = None, peer_perspective: str | None = None,
+                        limit_to_session: bool = False, search_query: str | None = None,
+                        search_top_k: int | None = None, search_max_distance: float | None = None,
+                        include_most_frequent: bool = False, max_conclusions: int | None = None,
+                        as_of: str | None = None, version: str | None = None) -> dict[str, Any]:
+        recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent, 100 if max_conclusions is None else max_conclusions)
+        req = ContextRequest(tokens, summary, peer_target, peer_perspective, limit_to_session, recall, as_of, version)
+        return svc.context.context(workspace_id, session_id, req)
+
+    @get("/sessions/{session_id:str}/summaries", operation_id="get_session_summaries", sync_to_thread=True)
+    def summaries(self, workspace_id: str, session_id: str, svc: Services, as_of: str | None = None,
+                  version: str | None = None) -> dict[str, Any]:
+        return svc.context.summaries(workspace_id, session_id, as_of, version)
+
+    @post("/peers/{peer_id:str}/representation", operation_id="get_representation", status_code=200,
+          sync_to_thread=True)
+    def representation(self, workspace_id: str, peer_id: str, svc: Services,
+                       data: RepresentationBody | None = None) -> dict[str, Any]:
+        body = data or RepresentationBody()
+        return svc.representations.representation(workspace_id, peer_id, body.target, _recall(body), body.as_of,
+                                                  body.version)
+
+    @get("/peers/{peer_id:str}/card", operation_id="get_peer_card", sync_to_thread=True)
+    def get_card(self, workspace_id: str, peer_id: str, svc: Services, target: str | None = None,
+                 as_of: str | None = None, version: str | None = None) -> dict[str, Any]:
+        return svc.representations.get_card(workspace_id, peer_id, target, as_of, version)
+
+    @put("/peers/{peer_id:str}/card", operation_id="set_peer_card", sync_to_thread=True)
+    def set_card(self, workspace_id: str, peer_id: str, data: CardBody, svc: Services, target: str | None = None,
+                 version: str | None = None) -> dict[str, Any]:
+        return svc.representations.set_card(workspace_id, peer_id, target, data.peer_card, version)
+
+    @get("/peers/{peer_id:str}/context", operation_id="get_peer_context", sync_to_thread=True)
+    def peer_context(self, workspace_id: str, peer_id: str, svc: Services, target: str | None = None,
+                     search_query: str | None = None, search_top_k: int | None = None,
+                     search_max_distance: float | None = None, include_most_frequent: bool = True,
+                     max_conclusions: int | None = None, as_of: str | None = None,
+                     version: str | None = None) -> dict[str, Any]:
+        recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent, 100 if max_conclusions is None else max_conclusions)
+        return svc.representations.peer_context(workspace_id, peer_id, target, recall, as_of, version)
+
+    @post("/search", operation_id="search_workspace", status_code=200, sync_to_thread=True)
+    def search_workspace(self, workspace_id: str, data: SearchBody, svc: Services) -> list[dict[str, Any]]:
+        return svc.search.search(workspace_id, data.query, data.filters, data.limit)
+
+    @post("/sessions/{session_id:str}/search", operation_id="search_session", status_code=200, sync_to_thread=True)
+    def search_session(self, workspace_id: str, session_id: str, data: SearchBody,
+                       svc: Services) -> list[dict[str, Any]]:
+        return svc.search.search(workspace_id, data.query, data.filters, data.limit, session_id=session_id)
+
+    @post("/peers/{peer_id:str}/search", operation_id="search_peer", status_code=200, sync_to_thread=True)
+    def search_peer(self, workspace_id: str, peer_id: str, data: SearchBody, svc: Services) -> list[dict[str, Any]]:
+        return svc.search.search(workspace_id, data.query, data.filters, data.limit, peer_id=peer_id)

@@ -1,0 +1,69 @@
+"""Request bodies of the read path (issue 5): representation, card, search, conclusions, chat.
+
+Kept apart from `schemas.py` so the read and write paths can evolve without touching one file.
+Range checks that need a readable 422 message live in the services.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool
+
+from honcho_local.schemas import Name, Text
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class RepresentationBody(_Body):
+    session_id: Name | None = None
+    target: Name | None = None
+    search_query: str | None = None
+    search_top_k: int | None = None
+    search_max_distance: float | None = None
+    include_most_frequent: StrictBool | None = None
+    max_conclusions: int | None = None
+    filters: dict[str, Any] | None = None
+    as_of: str | None = None
+    version: str | None = None
+
+
+class CardBody(_Body):
+    peer_card: list[str]
+
+
+class SearchBody(_Body):
+    query: str
+    filters: dict[str, Any] | None = None
+    limit: int = 10
+
+
+class ConclusionCreate(_Body):
+    content: Text
+    observer_id: Name
+    observed_id: Name
+    session_id: Name | None = None
+
+
+class ConclusionBatch(_Body):
+    conclusions: list[ConclusionCreate] = Field(validation_alias=AliasChoices("conclusions", "observations"))
+
+
+class ConclusionQuery(_Body):
+    query: str
+    top_k: int = 10
+    distance: float | None = None
+    filters: dict[str, Any] | None = None
+
+
+class ChatBody(_Body):
+    query: str = Field(min_length=1, max_length=10_000)
+    stream: StrictBool = False
+    target: Name | None = None
+    session_id: Name | None = None
+    reasoning_level: str | None = None
+    response_format: dict[str, Any] | None = None
+    include_evidence: StrictBool = False
+    filters: dict[str, Any] | None = None

@@ -1,0 +1,163 @@
+"""Conclusions over the API: create (explicit, embedded, de-duplicated), list (newest first), semantic
+query, get by id, delete (soft: kept for `as_of` reads). Each conclusion shows its source message ids.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from honcho_local.errors import InvalidInput, NotFound
+from honcho_local.services import views
+from honcho_local.services.resources import Paging
+from honcho_local.services.readcache import ReadCache
+from honcho_local.services.representation import parse_as_of
+from honcho_local.services.search import QueryEmbedder
+from honcho_local.services.versions import read_version
+from honcho_local.store import Store, WriteContext
+from honcho_local.store import reads
+from honcho_local.store import resources as repo
+from honcho_local.store.conclusions import LEVELS, NewConclusion, delete_conclusion, insert_conclusions
+
+MAX_CONTENT = 65_535
+
+
+def conclusion_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "content": row["content"], "observer_id": row["observer_id"],
+            "observed_id": row["observed_id"], "session_id": row["session_id"], "level": row["level"],
+            "created_at": views.iso(row["created_at"]), "source_ids": row["source_ids"],
+            "premise_ids": row["premise_ids"], "times_derived": row["times_derived"]}
+
+
+def _check_levels(filters: Any) -> None:
+    """`level` is validated against the enum wherever it appears in a filter tree."""
+    if isinstance(filters, list):
+        for item in filters:
+            _check_levels(item)
+    if not isinstance(filters, dict):
+        return
+    for key, value in filters.items():
+        if key == "level":
+            values = value if isinstance(value, list) else (value.get("in", []) if isinstance(value, dict) else [value])
+            for v in values if isinstance(values, list) else [values]:
+                if v not in LEVELS and v not in ("*", None):
+                    raise InvalidInput(f"level must be one of {', '.join(LEVELS)}; got {v!r}")
+        elif key in ("AND", "OR", "NOT"):
+            _check_levels(value)
+
+
+def _pair_from(filters: Any) -> tuple[str, str]:
+    if not isinstance(filters, dict):
+        raise InvalidInput("filters must be an object naming observer_id and observed_id")
+    observer = filters.get("observer_id", filters.get("observer"))
+    observed = filters.get("observed_id", filters.get("observed"))
+    if not isinstance(observer, str) or not isinstance(observed, str):
+        raise InvalidInput("conclusion queries need filters.observer_id and filters.observed_id (peer ids)")
+    return observer, observed
+
+
+PAIR_KEYS = {"observer_id", "observer", "observed_id", "observed"}
+
+
+class Conclusions:
+    def __init__(self, store: Store, queries: QueryEmbedder, cache: ReadCache | None = None) -> None:
+        self.store = store
+        self.queries = queries
+        self.cache = cache or ReadCache(store, size=0)
+
+    def _matrix(self, cur: Any, workspace_id: str, version: str, model: str, observer: str,
+                observed: str) -> tuple[list[dict[str, Any]], np.ndarray]:
+        """A collection's conclusions and their unit embeddings as one matrix (cached until a commit)."""
+        def compute() -> tuple[list[dict[str, Any]], np.ndarray]:
+            rows = reads.collection_vectors(cur, workspace_id, version, model, observer, observed)
+            matrix = np.asarray([r.pop("embedding") for r in rows], dtype=np.float32).reshape(len(rows), -1)
+            matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+            return rows, matrix
+
+        return self.cache.get(("cmatrix", workspace_id, version, model, observer, observed), compute)
+
+    def nearest(self, cur: Any, workspace_id: str, version: str, vector: list[float], model: str, top_k: int,
+                distance: float | None, observer: str, observed: str) -> list[dict[str, Any]]:
+        """Exact cosine top-k within one collection, from the in-memory matrix."""
+        rows, matrix = self._matrix(cur, workspace_id, version, model, observer, observed)
+        if not rows:
+            return []
+        q = np.asarray(vector, dtype=np.float32)
+        distances = 1.0 - matrix @ (q / max(float(np.linalg.norm(q)), 1e-12))
+        order = np.argsort(distances, kind="stable")[:top_k]
+        return [{**rows[i], "distance": float(distances[i])} for i in order
+                if distance is None or distances[i] <= distance]
+
+    def create(self, workspace_id: str, items: Any, version: str | None = None) -> list[dict[str, Any]]:
+        if not isinstance(items, list) or not 1 <= len(items) <= 100:
+            raise InvalidInput("conclusions must be a list of 1 to 100 items")
+        for i, item in enumerate(items):
+            if not 1 <= len(item.content.strip()) <= MAX_CONTENT:
+                raise InvalidInput(f"conclusions[{i}].content must have 1 to {MAX_CONTENT} characters")
+        vectors = self.queries.embed_many([c.content for c in items])
+        model = self.queries.model if vectors else None
+
+        def op(ctx: WriteContext) -> list[str]:
+            repo.ensure_workspace(ctx, workspace_id)
+            for item in items:
+                repo.ensure_peer(ctx, workspace_id, item.observer_id)
+                repo.ensure_peer(ctx, workspace_id, item.observed_id)
+                if item.session_id is not None:
+                    row = repo.get_session(ctx.conn, workspace_id, item.session_id)
+                    if row is None or not row["is_active"]:
+                        raise NotFound(f"session {item.session_id!r} not found in workspace {workspace_id!r}")
+            new = [NewConclusion(workspace_id, c.observer_id, c.observed_id, c.content, "explicit", c.session_id,
+                                 vectors[i] if vectors else None, model) for i, c in enumerate(items)]
+            chosen = read_version(ctx.conn, workspace_id, items[0].observed_id, version)
+            return [s.id for s in insert_conclusions(ctx, new, chosen)]
+
+        ids = self.store.write(op)
+        rows = {r["id"]: r for r in self.store.read(lambda cur: reads.get_conclusions(cur, workspace_id, ids))}
+        return [conclusion_view(rows[i]) for i in ids]
+
+    def list(self, workspace_id: str, filters: Any, paging: Paging, version: str | None = None,
+             as_of: Any = None) -> dict[str, Any]:
+        _check_levels(filters)
+        moment = parse_as_of(as_of)
+
+        def read(cur: Any) -> tuple[list[dict[str, Any]], int]:
+            chosen = read_version(cur, workspace_id, None, version)
+            return reads.list_conclusions(cur, workspace_id, chosen, filters, paging.page, paging.size,
+                                          paging.reverse, moment)
+
+        rows, total = self.store.read(read)
+        return views.page([conclusion_view(r) for r in rows], total, paging.page, paging.size)
+
+    def query(self, workspace_id: str, query: Any, top_k: Any = 10, distance: Any = None, filters: Any = None,
+              version: str | None = None) -> list[dict[str, Any]]:
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInput("query must be a non-empty string")
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 100:
+            raise InvalidInput("top_k must be an integer between 1 and 100")
+        if distance is not None and (isinstance(distance, bool) or not isinstance(distance, (int, float))
+                                     or not 0 <= distance <= 1):
+            raise InvalidInput("distance must be a number between 0 and 1")
+        observer, _ = _pair_from(filters)
+        _check_levels(filters)
+        vector, model = self.queries.require(query)
+
+        observed = _pair_from(filters)[1]
+
+        def read(cur: Any) -> list[dict[str, Any]]:
+            chosen = read_version(cur, workspace_id, observer, version)
+            if set(filters) <= PAIR_KEYS and self.cache.size > 0:  # the matrix pays off only when kept
+                return self.nearest(cur, workspace_id, chosen, vector, model, top_k, distance, observer, observed)
+            return reads.query_conclusions(cur, workspace_id, chosen, vector, model, top_k, distance, filters)
+
+        return [conclusion_view(r) for r in self.store.read(read)]
+
+    def get(self, workspace_id: str, conclusion_id: str) -> dict[str, Any]:
+        row = self.store.read(lambda cur: reads.get_conclusion(cur, workspace_id, conclusion_id))
+        if row is None:
+            raise NotFound(f"conclusion {conclusion_id!r} not found in workspace {workspace_id!r}")
+        return conclusion_view(row)
+
+    def delete(self, workspace_id: str, conclusion_id: str) -> None:
+        if not self.store.write(lambda ctx: delete_conclusion(ctx, workspace_id, conclusion_id)):
+            raise NotFound(f"conclusion {conclusion_id!r} not found in workspace {workspace_id!r}")

@@ -1,0 +1,211 @@
+"""Dialectic chat (`POST …/peers/{p}/chat`): retrieve first, then one answer call to the model.
+
+Small local models cannot drive a tool loop reliably (see DESIGN.md), so retrieval is done up front:
+conclusions (explicit and derived) nearest to the query, the peer card and profile, messages found
+by hybrid search and, with `session_id`, the session's recent messages. `reasoning_level` sets how
+much is retrieved. The prompt is trimmed to the model's context window. `response_format` (a JSON
+schema with an object root) turns on constrained output. Streaming yields Honcho's SSE lines.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from honcho_local.errors import InvalidInput, ModelError, ModelUnavailable, NotFound
+from honcho_local.llm.base import ChatRequest
+from honcho_local.services import views
+from honcho_local.services.representation import Recall, Representations
+from honcho_local.services.search import Search
+from honcho_local.services.tokens import estimate_tokens
+from honcho_local.services.versions import read_version
+from honcho_local.store import Store
+from honcho_local.store import reads
+from honcho_local.store import resources as repo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Level:
+    conclusions: int   # per group (explicit, derived)
+    messages: int      # search hits
+    history: int       # tokens of recent session messages
+    max_tokens: int
+
+
+LEVELS = {
+    "minimal": Level(10, 3, 256, 128), "low": Level(25, 5, 512, 256), "medium": Level(40, 8, 768, 384),
+    "high": Level(60, 10, 1024, 512), "max": Level(100, 15, 1536, 768),
+}
+SYSTEM = ("You answer questions about {who} using only the memory below: facts (conclusions) extracted "
+          "from conversations, a peer card and relevant messages. Be concise and direct. If the memory does "
+          "not contain the answer, say that you do not know.")
+
+
+@dataclass
+class Prepared:
+    request: ChatRequest
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_schema(schema: Any) -> dict[str, Any] | None:
+    if schema is None:
+        return None
+    if not isinstance(schema, dict) or schema.get("type", "object") != "object":
+        raise InvalidInput("response_format must be a JSON schema whose root is an object")
+    return schema
+
+
+class Dialectic:
+    def __init__(self, store: Store, representations: Representations, search: Search,
+                 get_llm: Callable[[], Any], context_tokens: int = 4096) -> None:
+        self.store = store
+        self.representations = representations
+        self.search = search
+        self.get_llm = get_llm
+        self.context_tokens = context_tokens
+
+    def prepare(self, workspace_id: str, peer_id: str, body: Any) -> Prepared:
+        """Validate, retrieve and build the model request (no model call; raises 4xx before any)."""
+        level = LEVELS.get(body.reasoning_level or "low")
+        if level is None:
+            raise InvalidInput(f"reasoning_level must be one of {', '.join(LEVELS)}")
+        schema = _check_schema(body.response_format)
+        observed = body.target or peer_id
+        memory = self.store.read(lambda cur: self._retrieve(cur, workspace_id, peer_id, observed, body, level))
+        hits = self.search.ranked(workspace_id, body.query, level.messages, session_id=body.session_id)
+        messages = self._prompt(peer_id, observed, body.query, memory, hits, level, schema)
+        evidence = {"conclusions": [_evidence_conclusion(c) for c in memory["conclusions"]],
+                    "messages": list({m["id"]: _evidence_message(m) for m in hits + memory["history"]}.values()),
+                    "tool_calls": [], "reasoning_trace_id": None}
+        return Prepared(ChatRequest(messages=messages, max_tokens=level.max_tokens, schema=schema), evidence)
+
+    def _retrieve(self, cur: Any, workspace_id: str, observer: str, observed: str, body: Any,
+                  level: Level) -> dict[str, Any]:
+        if observed != observer and repo.get_peer(cur, workspace_id, observed) is None:
+            raise NotFound(f"target peer {observed!r} not found in workspace {workspace_id!r}")
+        history: list[dict[str, Any]] = []
+        if body.session_id is not None:
+            row = repo.get_session(cur, workspace_id, body.session_id)
+            if row is None or not row["is_active"]:
+                raise NotFound(f"session {body.session_id!r} not found in workspace {workspace_id!r}")
+            history = reads.recent_messages(cur, workspace_id, body.session_id, 0, level.history)
+        version = read_version(cur, workspace_id, observed, None)
+        conclusions = self._conclusions(cur, workspace_id, version, observer, observed, body.query, level)
+        card = self.representations.card_of(cur, workspace_id, observer, observed, None, None)
+        profile = reads.current_profile(cur, workspace_id, observer, observed, version)
+        return {"conclusions": conclusions, "card": card, "profile": profile, "history": history}
+
+    def _conclusions(self, cur: Any, workspace_id: str, version: str, observer: str, observed: str, query: str,
+                     level: Level) -> list[dict[str, Any]]:
+        """Nearest explicit and nearest derived conclusions; recent ones when nothing is embedded."""
+        vector = self.representations.queries.embed(query)
+        model = self.representations.queries.model
+        found: list[dict[str, Any]] = []
+        if vector is not None and model:
+            pair = {"observer_id": observer, "observed_id": observed}
+            for levels in (["explicit"], ["deductive", "inductive", "contradiction"]):
+                found += reads.query_conclusions(cur, workspace_id, version, vector, model, level.conclusions, None,
+                                                 {**pair, "level": levels})
+        if len(found) < level.conclusions:
+            recall = Recall(max_conclusions=min(level.conclusions, 100), include_most_frequent=True)
+            seen = {c["id"] for c in found}
+            found += [c for c in self.representations.conclusions(cur, workspace_id, version, observer, observed,
+                                                                  recall, None) if c["id"] not in seen]
+        return found
+
+    def _prompt(self, observer: str, observed: str, query: str, memory: dict[str, Any],
+                hits: list[dict[str, Any]], level: Level, schema: dict[str, Any] | None) -> list[dict[str, str]]:
+        who = observed if observer == observed else f"{observed}, as {observer} knows them"
+        budget = max(self.context_tokens - level.max_tokens - 200 - estimate_tokens(query), 200)
+        sections: list[str] = []
+        if memory["profile"]:
+            sections.append(f"Profile: {memory['profile']}")
+        if memory["card"]:
+            sections.append("Peer card:\n" + "\n".join(f"- {e}" for e in memory["card"]))
+        facts = [f"- [{c['level']}] {c['content']}" for c in memory["conclusions"]]
+        found = [f"- {m['peer_id']}: {m['content']}" for m in hits]
+        recent = [f"- {m['peer_id']}: {m['content']}" for m in memory["history"]]
+        used = estimate_tokens("\n".join(sections))
+        for title, lines in (("Conclusions", facts), ("Relevant messages", found), ("Recent messages", recent)):
+            kept = []
+            for line in lines:
+                cost = estimate_tokens(line)
+                if used + cost > budget:
+                    break
+                kept.append(line[:2000])
+                used += cost
+            if kept:
+                sections.append(f"{title}:\n" + "\n".join(kept))
+        memory_text = "\n\n".join(sections) or "(nothing is known yet)"
+        system = SYSTEM.format(who=who)
+        if schema is not None:
+            system += " Answer with JSON matching this schema: " + json.dumps(schema)
+        return [{"role": "system", "content": system},
+                {"role": "user", "content": f"Memory:\n{memory_text}\n\nQuestion: {query}"}]
+
+    def _llm(self) -> Any:
+        try:
+            return self.get_llm()
+        except ModelUnavailable as exc:
+            raise ModelUnavailable(_unavailable(exc.detail)) from exc
+
+    def answer(self, prepared: Prepared, include_evidence: bool) -> dict[str, Any]:
+        done = self._llm().complete(prepared.request)
+        if prepared.request.schema is not None:
+            content = json.dumps(done.parsed if done.parsed is not None else json.loads(done.text))
+        else:
+            content = done.text.strip()
+        if not content:
+            raise ModelError(f"the model ({done.model}) returned an empty answer")
+        out: dict[str, Any] = {"content": content}
+        if include_evidence:
+            out["evidence"] = prepared.evidence
+        return out
+
+    def stream(self, prepared: Prepared, include_evidence: bool) -> Iterator[str]:
+        """SSE lines. The first chunk is produced before this returns, so model errors are HTTP errors."""
+        chunks = iter(self._llm().stream(prepared.request))
+        first = next(chunks, None)
+        return self._sse(first, chunks, prepared, include_evidence)
+
+    def _sse(self, first: Any, chunks: Iterator[Any], prepared: Prepared, include_evidence: bool) -> Iterator[str]:
+        try:
+            for chunk in ([first] if first is not None else []):
+                if chunk.text:
+                    yield f"data: {json.dumps({'delta': {'content': chunk.text}, 'done': False})}\n\n"
+            for chunk in chunks:
+                if chunk.text:
+                    yield f"data: {json.dumps({'delta': {'content': chunk.text}, 'done': False})}\n\n"
+        except Exception:  # the status line is gone: log and end the stream cleanly
+            log.exception("chat stream failed")
+        finally:  # a client that hung up must not leave the model locked mid-generation
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        final: dict[str, Any] = {"done": True}
+        if include_evidence:
+            final["evidence"] = prepared.evidence
+        yield f"data: {json.dumps(final)}\n\n"
+
+
+def _unavailable(detail: str) -> str:
+    return (f"no chat model is available ({detail}). Configure `reasoning_model` (HONCHO_LOCAL_REASONING_MODEL: "
+            "a catalog name such as smollm2-135m or qwen2.5-coder-1.5b, or a path to a .gguf file) and fetch it "
+            "with `honcho-local models pull NAME`, or point `openai_base_url` / `openai_api_key` / "
+            "`fallback_model` at an OpenAI-compatible endpoint.")
+
+
+def _evidence_conclusion(c: dict[str, Any]) -> dict[str, Any]:
+    return {"id": c["id"], "level": c["level"], "content": c["content"], "created_at": views.iso(c["created_at"]),
+            "session_id": c["session_id"], "observer_id": c["observer_id"], "observed_id": c["observed_id"],
+            "source_ids": c["source_ids"]}
+
+
+def _evidence_message(m: dict[str, Any]) -> dict[str, Any]:
+    return {"id": m["id"], "session_id": m["session_id"], "peer_id": m["peer_id"],
+            "created_at": views.iso(m["created_at"])}

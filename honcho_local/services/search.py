@@ -1,0 +1,188 @@
+"""Hybrid message search (workspace, session, peer): BM25 (tantivy) and cosine over message
+embeddings, fused with reciprocal rank fusion (k = 60), then filtered by the message filter DSL.
+
+Messages the worker has not embedded yet are still found by the lexical side; without an embedding
+model the search is lexical only. Query embeddings are cached (agents repeat their queries).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from honcho_local.errors import InvalidInput, ModelUnavailable, NotFound
+from honcho_local.services import views
+from honcho_local.services.readcache import ReadCache
+from honcho_local.store import Store
+from honcho_local.store import reads
+from honcho_local.store import resources as repo
+from honcho_local.store.events import MESSAGE_COLUMNS
+from honcho_local.store.filters import compile_filters
+from honcho_local.store.search import LexicalIndex, MessageVectors
+
+RRF_K = 60
+log = logging.getLogger(__name__)
+
+
+class QueryEmbedder:
+    """Embeds query texts with the configured embedder (loaded on first use), with an LRU cache."""
+
+    def __init__(self, get_embedder: Callable[[], Any], size: int = 2048) -> None:
+        self._get = get_embedder
+        self._cache: OrderedDict[str, list[float]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def embedder(self) -> Any:
+        """The embedding model (raises `ModelUnavailable` when there is none)."""
+        return self._get()
+
+    @property
+    def model(self) -> str | None:
+        embedder = self._try_get()
+        return None if embedder is None else embedder.model
+
+    def _try_get(self) -> Any:
+        try:
+            return self._get()
+        except ModelUnavailable:
+            return None
+
+    def embed(self, text: str) -> list[float] | None:
+        """The query vector, or None when no embedding model is available."""
+        with self._lock:
+            hit = self._cache.get(text)
+            if hit is not None:
+                self._cache.move_to_end(text)
+                return hit
+        embedder = self._try_get()
+        if embedder is None:
+            return None
+        vector = list(embedder.embed([text]).vectors[0])
+        with self._lock:
+            self._cache[text] = vector
+            if len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return vector
+
+    def embed_many(self, texts: list[str]) -> list[list[float]] | None:
+        embedder = self._try_get()
+        return None if embedder is None or not texts else [list(v) for v in embedder.embed(texts).vectors]
+
+    def require(self, text: str) -> tuple[list[float], str]:
+        vector = self.embed(text)
+        if vector is None:
+            raise ModelUnavailable(
+                "no embedding model is available for a semantic query; set `embedding_model` "
+                "(HONCHO_LOCAL_EMBEDDING_MODEL, default all-minilm-l6-v2) and fetch it with "
+                "`honcho-local models pull all-minilm-l6-v2`")
+        return vector, self.model or ""
+
+
+def rrf(rankings: list[list[int]], k: int = RRF_K) -> list[int]:
+    """Reciprocal rank fusion of ranked id lists (best first)."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank + 1)
+    return sorted(scores, key=lambda i: (-scores[i], -i))
+
+
+class Search:
+    def __init__(self, store: Store, lexical: LexicalIndex, vectors: MessageVectors, queries: QueryEmbedder,
+                 cache: ReadCache | None = None) -> None:
+        self.store = store
+        self.lexical = lexical
+        self.vectors = vectors
+        self.queries = queries
+        self.cache = cache or ReadCache(store, size=0)
+        self._fresh_generation = -1
+
+    def _wait_fresh(self) -> None:
+        """Read your writes: wait for the lexical index unless nothing was committed since last time."""
+        generation = self.cache.generation()
+        if generation != self._fresh_generation and self.lexical.wait_fresh():
+            self._fresh_generation = generation
+
+    def _rows(self, pks: list[int], filters: Any) -> dict[int, dict[str, Any]]:
+        """Candidate messages in active sessions that pass `filters` (rows cached per log position)."""
+        if filters is not None:
+            where, params = compile_filters(filters, MESSAGE_COLUMNS)
+            return self.store.read(lambda cur: reads.messages_by_pk(cur, pks, where, params))
+        keys = [("msg", pk) for pk in pks]
+        def load(missing: list[Any]) -> dict[Any, Any]:
+            rows = self.store.read(lambda cur: reads.messages_by_pk(cur, [k[1] for k in missing], active_only=False))
+            return {k: rows.get(k[1]) for k in missing}  # None: not a message (cached as such too)
+
+        found = self.cache.get_many(keys, load)
+        rows = {k[1]: r for k, r in found.items() if r is not None}
+        inactive = {ws: self._inactive(ws) for ws in {r["workspace_id"] for r in rows.values()}}
+        return {pk: r for pk, r in rows.items() if r["session_id"] not in inactive[r["workspace_id"]]}
+
+    def _inactive(self, workspace_id: str) -> frozenset[str]:
+        """Deleted sessions of a workspace (one query per commit generation)."""
+        return self.cache.get(("inactive", workspace_id), lambda: frozenset(r[0] for r in self.store.read(
+            lambda cur: cur.execute("SELECT id FROM sessions WHERE workspace_id = ? AND NOT is_active",
+                                    [workspace_id]).fetchall())))
+
+    def ranked(self, workspace_id: str, query: str, limit: int, filters: Any = None,
+               session_id: str | None = None, peer_id: str | None = None) -> list[dict[str, Any]]:
+        """Message rows (store shape) best first; used by the routes and the dialectic."""
+        if filters is not None:
+            compile_filters(filters, MESSAGE_COLUMNS)  # a bad filter is a 422 before any work
+        depth = max(2 * limit, 20) if filters is None else max(4 * limit, 40)
+        self._wait_fresh()
+        rankings = [self.lexical.search(query, depth, workspace_id, session_id, peer_id)]
+        vector = self.queries.embed(query)
+        model = self.queries.model
+        if vector is not None and model:
+            rankings.append(self.vectors.search(vector, model, depth, workspace_id, session_id, peer_id))
+        fused = rrf(rankings)
+        if filters is not None:
+            rows = self._rows(fused, filters)
+            return [rows[pk] for pk in fused if pk in rows][:limit]
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(fused), limit + 5):  # rows for the best first; more only if some drop out
+            chunk = fused[start:start + limit + 5]
+            rows = self._rows(chunk, None)
+            out += [rows[pk] for pk in chunk if pk in rows]
+            if len(out) >= limit:
+                break
+        return out[:limit]
+
+    def search(self, workspace_id: str, query: Any, filters: Any = None, limit: Any = 10,
+               session_id: str | None = None, peer_id: str | None = None) -> list[dict[str, Any]]:
+        """The search routes: validate, check the scope exists, rank, shape as Messages."""
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInput("query must be a non-empty string")
+        if len(query) > 10_000:
+            raise InvalidInput("query may have at most 10000 characters")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+            raise InvalidInput("limit must be an integer between 1 and 100")
+        if filters is not None and not isinstance(filters, dict):
+            raise InvalidInput("filters must be an object")
+        self._check_scope(workspace_id, session_id, peer_id)
+        rows = self.ranked(workspace_id, query, limit, filters, session_id, peer_id)
+        return [views.message(r) for r in rows]
+
+    def _check_scope(self, workspace_id: str, session_id: str | None, peer_id: str | None) -> None:
+        def read(cur: Any) -> None:
+            if session_id is not None and not session_active(self.cache, cur, workspace_id, session_id):
+                raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
+            if peer_id is not None and not self.cache.get(
+                    ("peer", workspace_id, peer_id), lambda: repo.get_peer(cur, workspace_id, peer_id) is not None):
+                raise NotFound(f"peer {peer_id!r} not found in workspace {workspace_id!r}")
+
+        self.store.read(read)
+
+
+def session_active(cache: ReadCache, cur: Any, workspace_id: str, session_id: str) -> bool:
+    """Whether the session exists and is not deleted (cached until the next commit)."""
+    def compute() -> bool:
+        row = repo.get_session(cur, workspace_id, session_id)
+        return row is not None and bool(row["is_active"])
+
+    return cache.get(("session", workspace_id, session_id), compute)

@@ -1,0 +1,207 @@
+"""Message embeddings in memory: one matrix per (workspace, model) for cosine search.
+
+Scopes up to `EXACT_MAX` vectors (a session, a peer, a small workspace) are searched exactly. A
+larger scope uses an inverted-file index (IVF: k-means centroids, rows grouped by their nearest
+centroid, the `nprobe` nearest lists scanned), built lazily and kept while the matrix grows by
+assigning new rows to their nearest centroid; it is rebuilt when the matrix has doubled. The matrix
+follows `message_embeddings` with delta loads (rows past the newest loaded log position), checked
+at most every `refresh_seconds` (embeddings arrive asynchronously from the worker anyway).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from honcho_local.store.db import Store
+
+EXACT_MAX = 20_000
+NPROBE = 10
+
+
+def _unit(rows: list[list[float]]) -> np.ndarray:
+    vectors = np.asarray(rows, dtype=np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return vectors
+
+
+@dataclass
+class _Ivf:
+    centroids: np.ndarray
+    starts: np.ndarray                      # list i is rows starts[i]:starts[i+1] of the built prefix
+    extra: list[list[int]]                  # rows appended after the build, per list
+    built_count: int
+
+    @classmethod
+    def build(cls, m: _Matrix, iterations: int = 6, seed: int = 0) -> _Ivf:
+        """k-means on a sample, then reorder the matrix so every list is one contiguous slice."""
+        n = m.count
+        k = max(16, int(2 * math.sqrt(n)))
+        rng = np.random.default_rng(seed)
+        sample = m.vectors[rng.choice(n, size=min(n, 40 * k), replace=False)]
+        centroids = sample[rng.choice(len(sample), size=k, replace=False)].copy()
+        for _ in range(iterations):
+            nearest = np.argmax(sample @ centroids.T, axis=1)
+            for c in range(k):
+                members = sample[nearest == c]
+                if len(members):
+                    centroids[c] = members.mean(axis=0)
+            centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+        assign = np.concatenate([np.argmax(m.vectors[i:i + 8192] @ centroids.T, axis=1)
+                                 for i in range(0, n, 8192)])
+        order = np.argsort(assign, kind="stable")
+        m.reorder(order)
+        starts = np.searchsorted(assign[order], np.arange(k + 1))
+        return cls(centroids, starts, [[] for _ in range(k)], n)
+
+    def add(self, vectors: np.ndarray, first_row: int) -> None:
+        for offset, c in enumerate(np.argmax(vectors @ self.centroids.T, axis=1)):
+            self.extra[int(c)].append(first_row + offset)
+
+    def search(self, m: _Matrix, query: np.ndarray, limit: int, nprobe: int = NPROBE) -> list[int]:
+        """Row numbers of the best `limit` rows among the `nprobe` lists nearest to the query."""
+        probes = np.argpartition(-(self.centroids @ query), min(nprobe, len(self.centroids) - 1))[:nprobe]
+        scores, rows = [], []
+        for c in probes:
+            lo, hi = int(self.starts[c]), int(self.starts[c + 1])
+            scores.append(m.vectors[lo:hi] @ query)  # a contiguous slice: no copy
+            rows.append(np.arange(lo, hi))
+            if self.extra[c]:
+                extra = np.asarray(self.extra[c])
+                scores.append(m.vectors[extra] @ query)
+                rows.append(extra)
+        all_scores, all_rows = np.concatenate(scores), np.concatenate(rows)
+        k = min(limit, len(all_scores))
+        if k == 0:
+            return []
+        top = np.argpartition(-all_scores, k - 1)[:k]
+        return all_rows[top[np.argsort(-all_scores[top])]].tolist()
+
+
+@dataclass
+class _Matrix:
+    pks: np.ndarray
+    sessions: np.ndarray          # int codes into `codes`
+    peers: np.ndarray
+    vectors: np.ndarray
+    codes: dict[str, int] = field(default_factory=dict)
+    max_pk: int = 0
+    checked: float = 0.0
+    ivf: _Ivf | None = None
+    scopes: dict = field(default_factory=dict)   # (session, peer) -> row numbers; reset when rows move
+
+    @property
+    def count(self) -> int:
+        return len(self.pks)
+
+    def append(self, rows: list[tuple]) -> None:
+        vectors = _unit([r[3] for r in rows])
+        first = self.count
+        code = self.codes.setdefault
+        self.pks = np.concatenate([self.pks, np.asarray([r[0] for r in rows], np.int64)])
+        self.sessions = np.concatenate([self.sessions, np.asarray([code(r[1], len(self.codes)) for r in rows], np.int32)])
+        self.peers = np.concatenate([self.peers, np.asarray([code(r[2], len(self.codes)) for r in rows], np.int32)])
+        self.vectors = vectors if first == 0 else np.concatenate([self.vectors, vectors])
+        self.max_pk = max(self.max_pk, int(self.pks.max()))
+        self.scopes = {}
+        if self.ivf is not None:
+            self.ivf.add(vectors, first)
+
+    def reorder(self, order: np.ndarray) -> None:
+        self.pks, self.sessions, self.peers = self.pks[order], self.sessions[order], self.peers[order]
+        self.vectors = np.ascontiguousarray(self.vectors[order])
+        self.scopes = {}
+
+    def rows_of(self, session_id: str | None, peer_id: str | None) -> np.ndarray | None:
+        """Row numbers of a session's and/or a peer's messages (None: no restriction); memoised."""
+        if session_id is None and peer_id is None:
+            return None
+        key = (session_id, peer_id)
+        found = self.scopes.get(key)
+        if found is None:
+            mask = np.ones(self.count, bool)
+            for column, value in ((self.sessions, session_id), (self.peers, peer_id)):
+                if value is not None:
+                    mask &= column == self.codes.get(value, -1)
+            found = self.scopes[key] = np.flatnonzero(mask)
+            if len(self.scopes) > 4096:
+                self.scopes.clear()
+        return found
+
+
+def _empty() -> _Matrix:
+    none = np.zeros(0, np.int32)
+    return _Matrix(none.astype(np.int64), none, none, np.zeros((0, 1), np.float32))
+
+
+class MessageVectors:
+    """Cosine search over message embeddings, exact for small scopes, IVF for large ones."""
+
+    def __init__(self, store: Store, refresh_seconds: float = 0.5) -> None:
+        self.store = store
+        self.refresh_seconds = refresh_seconds
+        self._cache: dict[tuple[str, str], _Matrix] = {}
+        self._lock = threading.Lock()
+
+    def _rows(self, workspace_id: str, model: str, after_pk: int) -> list[tuple]:
+        return self.store.read(lambda cur: cur.execute(
+            "SELECT m.event_pk, m.session_id, e.peer_id, m.embedding FROM message_embeddings m "
+            "JOIN events e ON e.pk = m.event_pk WHERE m.workspace_id = ? AND m.model = ? AND m.event_pk > ? "
+            "ORDER BY m.event_pk", [workspace_id, model, after_pk]).fetchall())
+
+    def _refresh(self, current: _Matrix | None, workspace_id: str, model: str) -> _Matrix:
+        count = self.store.read(lambda cur: cur.execute(
+            "SELECT count(*) FROM message_embeddings WHERE workspace_id = ? AND model = ?",
+            [workspace_id, model]).fetchone()[0])
+        if current is not None and current.count == count:
+            return current
+        if current is not None and current.count < count:
+            delta = self._rows(workspace_id, model, current.max_pk)
+            if current.count + len(delta) == count:
+                current.append(delta)
+                if current.ivf is not None and current.count > 2 * current.ivf.built_count:
+                    current.ivf = None
+                return current
+        fresh = _empty()
+        rows = self._rows(workspace_id, model, -1)
+        if rows:
+            fresh.append(rows)
+        return fresh
+
+    def _matrix(self, workspace_id: str, model: str) -> _Matrix:
+        key = (workspace_id, model)
+        current = self._cache.get(key)
+        if current is not None and time.monotonic() - current.checked < self.refresh_seconds:
+            return current
+        with self._lock:
+            current = self._refresh(self._cache.get(key), workspace_id, model)
+            current.checked = time.monotonic()
+            self._cache[key] = current
+            return current
+
+    def search(self, embedding: list[float], model: str, limit: int, workspace_id: str,
+               session_id: str | None = None, peer_id: str | None = None) -> list[int]:
+        """Message pks by cosine similarity to `embedding`, best first."""
+        m = self._matrix(workspace_id, model)
+        if m.count == 0:
+            return []
+        query = np.asarray(embedding, dtype=np.float32)
+        query /= max(float(np.linalg.norm(query)), 1e-12)
+        rows = m.rows_of(session_id, peer_id)
+        if rows is None and m.count > EXACT_MAX:
+            if m.ivf is None:
+                with self._lock:
+                    if m.ivf is None:
+                        m.ivf = _Ivf.build(m)
+            return [int(m.pks[row]) for row in m.ivf.search(m, query, limit)]
+        pks, vectors = (m.pks, m.vectors) if rows is None else (m.pks[rows], m.vectors[rows])
+        if len(pks) == 0:
+            return []
+        scores = vectors @ query
+        k = min(limit, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        return [int(pks[i]) for i in top[np.argsort(-scores[top])]]

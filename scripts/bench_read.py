@@ -1,0 +1,337 @@
+"""Read-path benchmark: p50/p99 server-side latency of context, representation, card, conclusion
+query and message search on a store of 100,000 messages and 20,000 conclusions over 100 peers, with
+8 concurrent clients; plus chat time-to-first-token with the configured (default) chat model.
+
+The store is generated through the store layer (Ingest for messages, `insert_conclusions` for
+conclusions) before the server starts. Message and conclusion embeddings are random unit vectors
+tagged with the embedder's model name (latency does not depend on their values; embedding 120k
+texts with MiniLM would take ~7 minutes on 2 cores); query texts are embedded by the real MiniLM in
+the server (a pool of distinct queries, cached after first use — the cache is part of the design).
+Server-side latency is read from the `Server-Timing` header every response carries.
+
+    python scripts/bench_read.py [--messages 100000] [--conclusions 20000] [--requests 400] [--report]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import append_report, start_server  # noqa: E402
+
+from honcho_local import schemas  # noqa: E402
+from honcho_local.config import load_settings  # noqa: E402
+from honcho_local.ids import new_id  # noqa: E402
+from honcho_local.services.ingest import Ingest  # noqa: E402
+from honcho_local.services.resources import Resources  # noqa: E402
+from honcho_local.store import Store  # noqa: E402
+from honcho_local.store.conclusions import NewConclusion, insert_conclusions  # noqa: E402
+from honcho_local.store.db import utcnow  # noqa: E402
+
+WS, PEERS, DIMS, MODEL = "bench", 100, 384, "all-minilm-l6-v2"
+WORDS = ("invoice stripe python billing refund customer report deploy cat coffee lisbon travel budget meeting "
+         "deadline garden music running book movie recipe tax payroll server bug feature release").split()
+QUERIES = [f"{a} {b}" for a, b in zip(WORDS, WORDS[3:] + WORDS[:3])]
+
+
+def _vectors(rng: np.random.Generator, n: int) -> list[list[float]]:
+    v = rng.standard_normal((n, DIMS)).astype(np.float32)
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).tolist()
+
+
+def build(home: Path, messages: int, conclusions: int) -> None:
+    """Generate the store through the store layer (the server must not hold the file yet)."""
+    rnd, rng = random.Random(7), np.random.default_rng(7)
+    store = Store.open(home / "honcho.duckdb", fsync=False)
+    ingest = Ingest(store, Resources(store))
+    per_session, sessions = 100, messages // 100
+    for s in range(sessions):
+        a, b = f"peer{s % PEERS}", f"peer{(s + 1) % PEERS}"
+        batch = [schemas.MessageCreate(peer_id=a if i % 2 == 0 else b,
+                                       content=" ".join(rnd.choices(WORDS, k=12)) + f" note {s}-{i}")
+                 for i in range(per_session)]
+        rows = ingest.add_messages(WS, f"s{s}", schemas.MessageBatch(messages=batch))
+        pks = store.read(lambda cur: [r[0] for r in cur.execute(
+            "SELECT pk FROM events WHERE id IN (SELECT unnest(?::VARCHAR[])) ORDER BY pk", [[r["id"] for r in rows]]
+        ).fetchall()])
+        store.write(lambda ctx: ctx.conn.execute(
+            "INSERT INTO message_embeddings SELECT unnest(?::BIGINT[]), ?, ?, ?, unnest(?::FLOAT[][])",
+            [pks, WS, f"s{s}", MODEL, _vectors(rng, len(pks))]))
+        _summaries(store, f"s{s}", rows[-1]["id"], max(pks))
+    for start in range(0, conclusions, 1000):
+        n = min(1000, conclusions - start)
+        vectors = _vectors(rng, n)
+        items = [NewConclusion(WS, f"peer{(start + i) % PEERS}", f"peer{(start + i) % PEERS}",
+                               " ".join(rnd.choices(WORDS, k=8)) + f" fact {start + i}", "explicit", None,
+                               vectors[i], MODEL) for i in range(n)]
+        store.write(lambda ctx: insert_conclusions(ctx, items, "v1", dedupe=False))
+    store.write(lambda ctx: [_card_and_profile(ctx, f"peer{p}") for p in range(PEERS)])
+    store.close()
+
+
+def _summaries(store: Store, session: str, last_id: str, last_pk: int) -> None:
+    store.write(lambda ctx: ctx.conn.execute(
+        "INSERT INTO summaries VALUES (?, ?, ?, 'short', ?, ?, ?, 60, 'v1', ?), (?, ?, ?, 'long', ?, ?, ?, 240, 'v1', ?)",
+        [new_id(), WS, session, "A short summary. " * 15, last_pk, last_id, utcnow(),
+         new_id(), WS, session, "A longer summary of the conversation. " * 40, last_pk, last_id, utcnow()]))
+
+
+def _card_and_profile(ctx, peer: str) -> None:
+    ctx.conn.execute("INSERT INTO peer_cards VALUES (?, ?, ?, ?, ?, 'worker', 'v1', ?)",
+                     [new_id(), WS, peer, peer, json.dumps([f"IDENTITY: {peer}", "ATTRIBUTE: likes python"]), utcnow()])
+    ctx.conn.execute("INSERT INTO peer_profiles VALUES (?, ?, ?, ?, ?, 'v1', ?)",
+                     [new_id(), WS, peer, peer, f"{peer} is focused on invoice automation. Prefers Python.", utcnow()])
+
+
+def requests_for(kind: str, rnd: random.Random, sessions: int) -> tuple[str, str, dict | None, dict | None]:
+    p, s, q = f"peer{rnd.randrange(PEERS)}", f"s{rnd.randrange(sessions)}", rnd.choice(QUERIES)
+    w = f"/v3/workspaces/{WS}"
+    return {
+        "context": ("GET", f"{w}/sessions/{s}/context", {"tokens": 2000, "peer_target": f"peer{int(s[1:]) % PEERS}"},
+                    None),
+        "representation": ("POST", f"{w}/peers/{p}/representation", None, {}),
+        "card": ("GET", f"{w}/peers/{p}/card", None, None),
+        "conclusions query": ("POST", f"{w}/conclusions/query", None,
+                              {"query": q, "top_k": 10, "filters": {"observer_id": p, "observed_id": p}}),
+        "search (workspace)": ("POST", f"{w}/search", None, {"query": q, "limit": 10}),
+        "search (session)": ("POST", f"{w}/sessions/{s}/search", None, {"query": q, "limit": 10}),
+        "search (peer)": ("POST", f"{w}/peers/{p}/search", None, {"query": q, "limit": 10}),
+    }[kind]
+
+
+def measure(url: str, kind: str, total: int, clients: int, sessions: int) -> list[float]:
+    """Server-side milliseconds of `total` requests spread over `clients` threads."""
+    out: list[float] = []
+    lock = threading.Lock()
+
+    def worker(seed: int) -> None:
+        rnd = random.Random(seed)
+        with httpx.Client(base_url=url, timeout=60) as c:
+            for _ in range(total // clients):
+                method, path, params, body = requests_for(kind, rnd, sessions)
+                r = c.request(method, path, params=params, json=body)
+                assert r.status_code == 200, (kind, r.status_code, r.text[:300])
+                ms = float(r.headers["server-timing"].split("dur=")[1])
+                with lock:
+                    out.append(ms)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+ROUTES = {"context": "get_session_context", "representation": "get_representation", "card": "get_peer_card",
+          "conclusions query": "query_conclusions", "search (workspace)": "search_workspace",
+          "search (session)": "search_session", "search (peer)": "search_peer"}
+LUA = r"""
+local reqs = {%s}
+local counter = 0
+request = function()
+  counter = counter + 1
+  local r = reqs[(counter %% #reqs) + 1]
+  return wrk.format(r[1], r[2], {["Content-Type"] = "application/json"}, r[3])
+end
+done = function(summary, latency, requests)
+  io.write(string.format('RESULT {"requests":%%d,"errors":%%d,"p50":%%d,"p99":%%d}\n', summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def _lua_str(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def histogram(url: str, route: str) -> list[tuple[float, float]]:
+    """Cumulative (upper bound, count) buckets of `honcho_http_request_seconds` for a route."""
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    out = []
+    for line in text.splitlines():
+        if line.startswith("honcho_http_request_seconds_bucket{") and f'route="{route}"' in line:
+            le = line.split('le="')[1].split('"')[0]
+            out.append((float("inf") if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
+    return sorted(out)
+
+
+def hist_quantile(before: list, after: list, q: float) -> float:
+    """Quantile (ms) of the requests between two snapshots, interpolated linearly inside a bucket."""
+    prev = dict(before)
+    buckets = [(le, count - prev.get(le, 0.0)) for le, count in after]
+    total = buckets[-1][1]
+    target, lower, below = q * total, 0.0, 0.0
+    for le, cum in buckets:
+        if cum >= target:
+            if le == float("inf"):
+                return lower * 1000
+            return (lower + (le - lower) * ((target - below) / max(cum - below, 1e-9))) * 1000
+        lower, below = le, cum
+    return lower * 1000
+
+
+def wrk_run(url: str, kind: str, sessions: int, clients: int, seconds: int) -> dict:
+    """wrk (C, keep-alive) drives `clients` connections for `seconds`; latency from wrk and from the
+    server's own histogram (the floors' 5 ms and 25 ms are bucket bounds, so pass/fail is exact)."""
+    rnd = random.Random(11)
+    items = []
+    for _ in range(2000):
+        method, path, params, body = requests_for(kind, rnd, sessions)
+        if params:
+            path += "?" + "&".join(f"{k}={v}" for k, v in params.items())
+        items.append("{%s,%s,%s}" % (_lua_str(method), _lua_str(path), _lua_str(json.dumps(body)) if body is not None
+                                     else "nil"))
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(LUA % ",".join(items))
+    before = histogram(url, ROUTES[kind])
+    out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url],
+                         capture_output=True, text=True, check=True).stdout
+    after = histogram(url, ROUTES[kind])
+    result = json.loads(next(l for l in out.splitlines() if l.startswith("RESULT "))[len("RESULT "):])
+    n = after[-1][1] - dict(before).get(float("inf"), 0.0)
+    at5 = dict(after).get(0.005, 0) - dict(before).get(0.005, 0)
+    at25 = dict(after).get(0.025, 0) - dict(before).get(0.025, 0)
+    result.update(server_p50=hist_quantile(before, after, 0.5), server_p99=hist_quantile(before, after, 0.99),
+                  share_5ms=at5 / n if n else 0, share_25ms=at25 / n if n else 0, server_n=n,
+                  rps=result["requests"] / seconds)
+    return result
+
+
+def ttft(url: str, runs: int) -> list[float]:
+    """Client-side seconds from sending a streamed chat to its first content event."""
+    out = []
+    with httpx.Client(base_url=url, timeout=600) as c:
+        for i in range(runs):
+            body = {"query": f"What does peer{i} care about?", "stream": True}
+            started = time.perf_counter()
+            with c.stream("POST", f"/v3/workspaces/{WS}/peers/peer{i}/chat", json=body) as r:
+                assert r.status_code == 200, r.read()
+                for line in r.iter_lines():
+                    if line.startswith("data: ") and '"delta"' in line:
+                        out.append(time.perf_counter() - started)
+                        break
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+KINDS = ("context", "representation", "card", "conclusions query", "search (workspace)", "search (session)",
+         "search (peer)")
+
+
+def warm_all(url: str, sessions: int) -> None:
+    """Touch every peer and session once, so the measured reads find the read cache warm."""
+    w = f"/v3/workspaces/{WS}"
+    with httpx.Client(base_url=url, timeout=600) as c:
+        for q in QUERIES:
+            c.post(f"{w}/search", json={"query": q})
+        for p in range(PEERS):
+            c.post(f"{w}/peers/peer{p}/representation", json={})
+            c.get(f"{w}/peers/peer{p}/card")
+            c.post(f"{w}/conclusions/query", json={"query": "warm", "filters": {"observer_id": f"peer{p}",
+                                                                                "observed_id": f"peer{p}"}})
+        for s in range(sessions):
+            c.get(f"{w}/sessions/s{s}/context", params={"tokens": 2000, "peer_target": f"peer{s % PEERS}"})
+
+
+def run_reads(url: str, args: argparse.Namespace, sessions: int, label: str) -> list[tuple]:
+    rows = []
+    for kind in KINDS:
+        r = wrk_run(url, kind, sessions, args.clients, args.seconds)
+        assert r["errors"] == 0, (kind, r)
+        one = measure(url, kind, 100, 1, sessions)
+        rows.append((label, kind, r, pct(one, 50), pct(one, 99)))
+        print(f"{label:5s} {kind:20s} {args.clients} clients: {r['server_n']:.0f} req ({r['rps']:.0f}/s) server p50="
+              f"{r['server_p50']:.2f}ms p99={r['server_p99']:.2f}ms (<=5ms {r['share_5ms']:.1%}, <=25ms "
+              f"{r['share_25ms']:.1%}); wrk p50={r['p50'] / 1000:.2f}ms p99={r['p99'] / 1000:.2f}ms; "
+              f"1 client p50={rows[-1][3]:.2f}ms", flush=True)
+    return rows
+
+
+def passes(home: Path, args: argparse.Namespace) -> tuple[list[tuple], list[float]]:
+    """A warm pass (read cache on, every peer and session touched once) and a cold one (cache off)."""
+    sessions = args.messages // 100
+    rows: list[tuple] = []
+    firsts: list[float] = []
+    for label, env in (("warm", {}), ("cold", {"HONCHO_LOCAL_READ_CACHE_SIZE": "0"})):
+        server = start_server(home, env={"HONCHO_LOCAL_DURABILITY": "process", **env})
+        try:
+            t0 = time.perf_counter()
+            httpx.post(f"{server.url}/v3/workspaces/{WS}/search", json={"query": "warm"}, timeout=600)
+            print(f"first search (index check, embedder load) after {time.perf_counter() - t0:.1f}s", flush=True)
+            t0 = time.perf_counter()
+            warm_all(server.url, sessions)
+            print(f"warm-up pass over every peer and session: {time.perf_counter() - t0:.1f}s", flush=True)
+            rows += run_reads(server.url, args, sessions, label)
+            if label == "warm":
+                firsts = ttft(server.url, args.chat_runs)
+                print("chat TTFT (s):", [round(x, 2) for x in firsts], flush=True)
+        finally:
+            server.stop()
+    return rows, firsts
+
+
+def report_body(rows: list[tuple], firsts: list[float], args: argparse.Namespace) -> str:
+    table = ["| read | cache | requests (8 clients) | req/s | server p50 (ms) | server p99 (ms) | ≤ 5 ms | ≤ 25 ms | "
+             "wrk p50 / p99 (ms) | 1 client p50 / p99 (ms) | floor |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for label, k, r, one50, one99 in rows:
+        ok = r["share_5ms"] >= 0.5 and r["share_25ms"] >= 0.99
+        table.append(f"| {k} | {label} | {r['server_n']:.0f} | {r['rps']:.0f} | {r['server_p50']:.2f} | "
+                     f"{r['server_p99']:.2f} | {r['share_5ms']:.1%} | {r['share_25ms']:.1%} | "
+                     f"{r['p50'] / 1000:.2f} / {r['p99'] / 1000:.2f} | {one50:.2f} / {one99:.2f} | "
+                     f"{'ok' if ok else 'MISSED'} |")
+    return ("\n".join(table) + f"\n\nChat time to first token (default chat model, streamed, {len(firsts)} runs, "
+            f"client-side): median {statistics.median(firsts):.2f} s, max {max(firsts):.2f} s (first run includes "
+            f"loading the model).\n\n"
+            f"Store: {args.messages} messages in {args.messages // 100} sessions, {args.conclusions} conclusions, {PEERS} peers. "
+            "warm: read cache on, after one pass over every peer and session; cold: `read_cache_size = 0` (every "
+            "read queries DuckDB; the query-embedding cache stays on). 8 clients: wrk, one thread, 8 keep-alive "
+            "connections, each endpoint for the given seconds over 2000 pre-drawn random requests; server-side "
+            "quantiles interpolated inside the `honcho_http_request_seconds` buckets (5 ms and 25 ms are bucket "
+            "bounds, so the floor check — at least 50% ≤ 5 ms and 99% ≤ 25 ms — is exact). 1 client: sequential "
+            "Python requests, `Server-Timing`.")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--messages", type=int, default=100_000)
+    ap.add_argument("--conclusions", type=int, default=20_000)
+    ap.add_argument("--seconds", type=int, default=8, help="wrk duration per endpoint")
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--chat-runs", type=int, default=3)
+    ap.add_argument("--home", type=Path, default=None)
+    ap.add_argument("--report", action="store_true", help="append the table to docs/benchmarks.md")
+    args = ap.parse_args()
+    home = args.home or Path(load_settings(env={}).home).parent / f"bench-read-{int(time.time())}"
+    home.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    if not (home / "honcho.duckdb").exists():
+        build(home, args.messages, args.conclusions)
+    print(f"store ready in {time.perf_counter() - started:.0f}s at {home}", flush=True)
+    rows, firsts = passes(home, args)
+    body = report_body(rows, firsts, args)
+    print(body)
+    if args.report:
+        append_report("Read path (bench_read.py)", body)
+
+
+if __name__ == "__main__":
+    main()

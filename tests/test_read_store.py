@@ -1,0 +1,175 @@
+"""Read path in process (real DuckDB file, real MiniLM, Litestar test client): summaries and the
+context budget, the prose profile, time travel (`as_of`), hybrid search with and without message
+embeddings, the lexical index rebuilt from the log, and a clear 503 when no chat model is available."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from honcho_local.ids import new_id
+from honcho_local.services.search import rrf
+from honcho_local.store.db import utcnow
+
+pytestmark = pytest.mark.model
+W = "/v3/workspaces/ws"
+
+
+def _messages(client, session: str, items: list[tuple[str, str]]) -> list[dict]:
+    r = client.post(f"{W}/sessions/{session}/messages",
+                    json={"messages": [{"peer_id": p, "content": c} for p, c in items]})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _pk(services, message_id: str) -> int:
+    return services.store.read(lambda cur: cur.execute("SELECT pk FROM events WHERE id = ?", [message_id]).fetchone()[0])
+
+
+def _summary(services, session: str, kind: str, content: str, last: dict, tokens: int) -> None:
+    services.store.write(lambda ctx: ctx.conn.execute(
+        "INSERT INTO summaries VALUES (?, 'ws', ?, ?, ?, ?, ?, ?, 'v1', ?)",
+        [new_id(), session, kind, content, _pk(services, last["id"]), last["id"], tokens, utcnow()]))
+
+
+def test_context_budget_summary_then_recent_messages(read_app) -> None:
+    services, client = read_app
+    msgs = _messages(client, "s", [("alice", f"message number {i} " + "word " * 8) for i in range(10)])
+    _summary(services, "s", "short", "Alice counted to five.", msgs[5], 10)
+    _summary(services, "s", "long", "Alice counted to five, slowly. " * 10, msgs[5], 80)
+    ctx = client.get(f"{W}/sessions/s/context", params={"tokens": 300}).json()
+    assert ctx["summary"]["summary_type"] == "long"  # 80 <= 40% of 300, and longer than the short one
+    assert ctx["summary"]["message_id"] == msgs[5]["id"]
+    assert [m["id"] for m in ctx["messages"]] == [m["id"] for m in msgs[6:]]  # only what the summary lacks
+    ctx = client.get(f"{W}/sessions/s/context", params={"tokens": 100}).json()
+    assert ctx["summary"]["summary_type"] == "short"  # the long one does not fit in 40
+    used = ctx["summary"]["token_count"] + sum(m["token_count"] for m in ctx["messages"])
+    assert used <= 100 and ctx["messages"][-1]["id"] == msgs[-1]["id"]
+    assert client.get(f"{W}/sessions/s/context", params={"tokens": 100, "summary": False}).json()["summary"] is None
+    summaries = client.get(f"{W}/sessions/s/summaries").json()
+    assert summaries["id"] == "s" and summaries["short_summary"]["content"] == "Alice counted to five."
+    assert summaries["long_summary"]["token_count"] == 80
+
+
+def test_profile_and_time_travel(read_app) -> None:
+    services, client = read_app
+    _messages(client, "s", [("alice", "hi")])
+    put = lambda card: client.put(f"{W}/peers/alice/card", json={"peer_card": card})  # noqa: E731
+    assert put(["IDENTITY: Alice"]).status_code == 200
+    first = client.post(f"{W}/conclusions", json={"conclusions": [
+        {"observer_id": "alice", "observed_id": "alice", "content": "Alice uses Python"}]}).json()[0]
+    time.sleep(0.05)
+    moment = datetime.now(timezone.utc).isoformat()
+    time.sleep(0.05)
+    put(["IDENTITY: Alice", "ATTRIBUTE: moved to Porto"])
+    services.store.write(lambda ctx: ctx.conn.execute(
+        "INSERT INTO peer_profiles VALUES (?, 'ws', 'alice', 'alice', ?, 'v1', ?)",
+        [new_id(), "Alice is focused on invoice automation. Prefers Python.", utcnow()]))
+    client.post(f"{W}/conclusions", json={"conclusions": [
+        {"observer_id": "alice", "observed_id": "alice", "content": "Alice moved to Porto"}]})
+    assert client.delete(f"{W}/conclusions/{first['id']}").status_code == 204
+
+    now = client.post(f"{W}/peers/alice/representation", json={}).json()["representation"]
+    assert now.startswith("## Profile\nAlice is focused on invoice automation.")
+    assert "Alice moved to Porto" in now and "Alice uses Python" not in now
+    then = client.post(f"{W}/peers/alice/representation", json={"as_of": moment}).json()["representation"]
+    assert then == f"## Explicit Observations\n[{first['created_at'][:19].replace('T', ' ')}] Alice uses Python"
+    assert client.get(f"{W}/peers/alice/card", params={"as_of": moment}).json() == {"peer_card": ["IDENTITY: Alice"]}
+    assert client.get(f"{W}/peers/alice/card").json()["peer_card"][-1] == "ATTRIBUTE: moved to Porto"
+    ctx = client.get(f"{W}/sessions/s/context", params={"peer_target": "alice", "as_of": moment}).json()
+    assert ctx["peer_card"] == ["IDENTITY: Alice"] and "Porto" not in ctx["peer_representation"]
+    listed = client.post(f"{W}/conclusions/list", params={"as_of": moment}).json()["items"]
+    assert [c["content"] for c in listed] == ["Alice uses Python"]
+    peer_ctx = client.get(f"{W}/peers/alice/context").json()
+    assert "Prefers Python" in peer_ctx["representation"]
+
+
+def test_hybrid_search_semantic_and_lexical(read_app) -> None:
+    services, client = read_app
+    msgs = _messages(client, "s", [("alice", "My feline companion sleeps all day"),
+                                   ("bob", "The quarterly invoice totals are ready"),
+                                   ("alice", "Lisbon has great pastries")])
+    embedder = services.search.queries.embedder()
+    vectors = embedder.embed([m["content"] for m in msgs[:2]]).vectors  # the third is not embedded yet
+    services.store.write(lambda ctx: ctx.conn.execute(
+        "INSERT INTO message_embeddings SELECT unnest(?::BIGINT[]), 'ws', 's', ?, unnest(?::FLOAT[][])",
+        [[_pk(services, m["id"]) for m in msgs[:2]], embedder.model, [list(v) for v in vectors]]))
+    services.search.vectors.refresh_seconds = 0
+    hits = client.post(f"{W}/search", json={"query": "cat", "limit": 1}).json()
+    assert [h["content"] for h in hits] == ["My feline companion sleeps all day"]  # no word in common
+    assert client.post(f"{W}/search", json={"query": "pastries"}).json()[0]["content"] == "Lisbon has great pastries"
+    billing = client.post(f"{W}/peers/bob/search", json={"query": "billing money"}).json()
+    assert [h["peer_id"] for h in billing] == ["bob"]
+    filtered = client.post(f"{W}/search", json={"query": "cat", "filters": {"peer_id": "bob"}}).json()
+    assert all(h["peer_id"] == "bob" for h in filtered)
+
+
+def test_rrf_fuses_rankings() -> None:
+    assert rrf([[1, 2, 3], [3, 1]]) == [1, 3, 2]
+    assert rrf([[], [7]]) == [7]
+
+
+def test_lexical_index_rebuilds_from_the_log(tmp_home, real_models) -> None:
+    from honcho_local import schemas
+    from honcho_local.config import load_settings
+    from honcho_local.wiring import build_services
+
+    settings = load_settings(home=tmp_home, env={})
+    services = build_services(settings, models=real_models)
+    services.ingest.add_messages("ws", "s", schemas.MessageBatch(messages=[
+        schemas.MessageCreate(peer_id="alice", content="The zeppelin lands at noon")]))
+    assert [m["content"] for m in services.search.search("ws", "zeppelin")] == ["The zeppelin lands at noon"]
+    services.models = None
+    services.close()
+    shutil.rmtree(tmp_home / "lexical-index")
+    services = build_services(settings, models=real_models)
+    services.resources.clone_session("ws", "s", None)  # bypasses the ingest listeners
+    assert len(services.search.search("ws", "zeppelin")) == 2
+    services.models = None
+    services.close()
+
+
+def test_chat_without_a_model_is_a_clear_503(tmp_home) -> None:
+    from litestar.testing import TestClient
+
+    from honcho_local.api import create_app
+    from honcho_local.config import load_settings
+    from honcho_local.wiring import build_services
+
+    settings = load_settings(home=tmp_home, env={}, reasoning_model=str(tmp_home / "missing.gguf"),
+                             embedding_model=str(tmp_home / "missing-embedder.gguf"))
+    services = build_services(settings)
+    with TestClient(create_app(services)) as client:
+        _messages(client, "s", [("alice", "hello there")])
+        for body in ({"query": "hi"}, {"query": "hi", "stream": True}):
+            r = client.post(f"{W}/peers/alice/chat", json=body)
+            assert r.status_code == 503, r.text
+            assert "reasoning_model" in r.json()["detail"] and "models pull" in r.json()["detail"]
+        assert [m["content"] for m in client.post(f"{W}/search", json={"query": "hello"}).json()] == ["hello there"]
+        r = client.post(f"{W}/conclusions/query", json={"query": "x", "filters": {"observer_id": "a", "observed_id": "a"}})
+        assert r.status_code == 503 and "embedding_model" in r.json()["detail"]
+    services.close()
+
+
+def test_ivf_matches_exact_search_and_sees_appended_rows() -> None:
+    import numpy as np
+
+    from honcho_local.store.vectors import _empty, _Ivf
+
+    rng = np.random.default_rng(1)
+    centers = rng.standard_normal((40, 64))
+    data = (centers[rng.integers(0, 40, 4000)] + 0.3 * rng.standard_normal((4000, 64))).astype(np.float32)
+    m = _empty()
+    m.append([(i, f"s{i % 7}", f"p{i % 3}", data[i].tolist()) for i in range(3000)])
+    m.ivf = _Ivf.build(m)
+    m.append([(i, "late", "p0", data[i].tolist()) for i in range(3000, 4000)])
+    hits = 0
+    for i in rng.integers(0, 4000, 30):
+        q = data[i] / np.linalg.norm(data[i])
+        exact = set(np.argsort(-(m.vectors @ q))[:10].tolist())
+        hits += len(exact & set(m.ivf.search(m, q, 10)))
+        assert int(m.pks[m.ivf.search(m, q, 1)[0]]) == int(i)  # the row itself is its own nearest
+    assert hits / 300 > 0.9
