@@ -28,6 +28,7 @@ from honcho_local.store.vectors import MessageVectors  # noqa: F401 - re-export
 log = logging.getLogger(__name__)
 _WORDS = re.compile(r"\w+", re.UNICODE)
 BATCH = 5_000
+COMMIT_INTERVAL = 0.5
 
 
 def _schema() -> tantivy.Schema:
@@ -47,6 +48,7 @@ class LexicalIndex:
         self.directory = directory
         self._cond = threading.Condition()
         self._wake = threading.Event()
+        self._urgent = threading.Event()  # a reader waits in `wait_fresh`: index now
         self._stop = False
         self.upto = self._open()
         self._writer = self.index.writer(heap_size=32_000_000, num_threads=1)
@@ -81,6 +83,10 @@ class LexicalIndex:
                 log.exception("lexical indexing failed")
             self._wake.wait(timeout=1.0)
             self._wake.clear()
+            # Background indexing commits at most every COMMIT_INTERVAL (a tantivy commit per write
+            # halved write throughput); a waiting reader cuts the pause short.
+            self._urgent.wait(timeout=COMMIT_INTERVAL)
+            self._urgent.clear()
 
     def _catch_up(self) -> bool:
         """Index the next batch of events past `upto`; True when there may be more."""
@@ -109,6 +115,7 @@ class LexicalIndex:
         target = self._log_max()
         if self.upto >= target:
             return True
+        self._urgent.set()
         self._wake.set()
         deadline = time.monotonic() + timeout
         with self._cond:
