@@ -20,7 +20,7 @@ from honcho_local.llm.base import LLM, Completion, Embedder
 from honcho_local.services import configuration, deriver, peer_card, summarizer
 from honcho_local.services.versions import VersionSpec
 from honcho_local.store import Store, WriteContext, utcnow
-from honcho_local.store import derived, units
+from honcho_local.store import derived, reads, units
 from honcho_local.store import resources as repo
 from honcho_local.store.conclusions import NewConclusion, insert_conclusions
 from honcho_local.store.units import UnitKey
@@ -277,7 +277,7 @@ class Reasoner:
     def _save_card(self, ctx: WriteContext, key: UnitKey, observer: str, update: peer_card.CardUpdate) -> None:
         observed = key.observed_id or ""
         if update.entries:
-            derived.insert_card(ctx, key.workspace_id, observer, observed, update.entries, "worker", self.version)
+            reads.append_card(ctx, key.workspace_id, observer, observed, update.entries, self.version, source="worker")
         if update.profile:
             derived.insert_profile(ctx, key.workspace_id, observer, observed, update.profile, self.version)
         units.record_run(ctx, self._run_row(key, "peer_card", "ok" if update.entries else "empty",

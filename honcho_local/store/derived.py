@@ -10,6 +10,7 @@ from typing import Any
 
 from honcho_local.ids import new_id
 from honcho_local.store.db import WriteContext, utcnow
+from honcho_local.store.reads import newest_row
 from honcho_local.store.resources import Cursor, _fetch, dumps
 
 _WINDOW = ("SELECT pk, id, peer_id, content, created_at, token_count, configuration FROM events "
@@ -61,19 +62,8 @@ def insert_summary(ctx: WriteContext, workspace_id: str, session_id: str, summar
 
 def latest_card(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,
                 as_of: datetime | None = None) -> dict[str, Any] | None:
-    sql = ("SELECT * FROM peer_cards WHERE workspace_id = ? AND observer_id = ? AND observed_id = ? AND version = ?")
-    args: list[Any] = [workspace_id, observer, observed, version]
-    if as_of is not None:
-        sql += " AND created_at <= ?"
-        args.append(as_of)
-    rows = _fetch(cur, sql + " ORDER BY created_at DESC LIMIT 1", args, {"entries"})
-    return rows[0] if rows else None
-
-
-def insert_card(ctx: WriteContext, workspace_id: str, observer: str, observed: str, entries: list[str],
-                source: str, version: str) -> None:
-    ctx.conn.execute("INSERT INTO peer_cards VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     [new_id(), workspace_id, observer, observed, dumps(entries), source, version, utcnow()])
+    """The current card row (entries, source, created_at)."""
+    return newest_row(cur, "peer_cards", "entries, source", workspace_id, observer, observed, version, as_of)
 
 
 def insert_profile(ctx: WriteContext, workspace_id: str, observer: str, observed: str, content: str,

@@ -124,8 +124,9 @@ def current_summaries(cur: Cursor, workspace_id: str, session_id: str, version: 
     return {r["summary_type"]: r for r in _fetch(cur, sql, args, set())}
 
 
-def _newest(cur: Cursor, table: str, columns: str, workspace_id: str, observer: str, observed: str, version: str,
-            as_of: datetime | None) -> dict[str, Any] | None:
+def newest_row(cur: Cursor, table: str, columns: str, workspace_id: str, observer: str, observed: str, version: str,
+               as_of: datetime | None) -> dict[str, Any] | None:
+    """The current row of an append-only (observer, observed) table (`peer_cards`, `peer_profiles`)."""
     sql = (f"SELECT {columns}, created_at FROM {table} WHERE workspace_id = ? AND observer_id = ? "
            f"AND observed_id = ? AND version = ?")
     args: list[Any] = [workspace_id, observer, observed, version]
@@ -138,13 +139,13 @@ def _newest(cur: Cursor, table: str, columns: str, workspace_id: str, observer: 
 
 def current_card(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,
                  as_of: datetime | None = None) -> list[str] | None:
-    row = _newest(cur, "peer_cards", "entries", workspace_id, observer, observed, version, as_of)
+    row = newest_row(cur, "peer_cards", "entries", workspace_id, observer, observed, version, as_of)
     return None if row is None else list(row["entries"])
 
 
 def current_profile(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,
                     as_of: datetime | None = None) -> str | None:
-    row = _newest(cur, "peer_profiles", "content", workspace_id, observer, observed, version, as_of)
+    row = newest_row(cur, "peer_profiles", "content", workspace_id, observer, observed, version, as_of)
     return None if row is None else row["content"]
 
 
