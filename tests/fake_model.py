@@ -36,7 +36,7 @@ class FakeModel:
         self._server.shutdown()
 
     def answer(self, payload: dict[str, Any]) -> str:
-        prompt = payload["messages"][-1]["content"]
+        prompt = "\n".join(m["content"] for m in payload["messages"] if m["role"] == "user")
         schema = json.dumps(payload.get("response_format") or {})
         if '"facts"' in schema:
             self.calls.append("deriver")
@@ -70,7 +70,7 @@ class FakeModel:
                     self.end_headers()
                     self.wfile.write(b'{"error": "boom"}')
                     return
-                prompt = payload["messages"][-1]["content"]
+                prompt = "\n".join(m["content"] for m in payload["messages"])
                 model.prompts.append(prompt)
                 garbage = model.mode == "garbage" or (model.poison is not None and model.poison in prompt)
                 text = "definitely not json {" if garbage else model.answer(payload)

@@ -135,3 +135,15 @@ def test_empty_extraction_is_recorded_not_silent(svc: Services, model: FakeModel
         payload.get("response_format")) else original(payload)
     assert svc.worker.drain(30)
     assert rows(svc, "SELECT status, events, outputs FROM reasoning_runs WHERE task = 'deriver'") == [("empty", 1, 0)]
+
+
+def test_failed_card_refresh_is_recorded_and_does_not_hold_up_the_unit(svc: Services, model: FakeModel) -> None:
+    model.poison = "Current card for"
+    post(svc, "s", ("alice", "I build boats."), ("alice", "I live by the sea."))
+    assert svc.worker.drain(30)
+    status = svc.queue_status("w")
+    assert status["failed_work_units"] == 0 and status["pending_work_units"] == 0
+    assert len(rows(svc, "SELECT id FROM conclusions")) == 2
+    failed = rows(svc, "SELECT task, error FROM reasoning_runs WHERE status = 'failed'")
+    assert failed and all(task == "peer_card" and "JSON" in error for task, error in failed)
+    assert rows(svc, "SELECT count(*) FROM peer_cards") == [(0,)]

@@ -18,9 +18,13 @@ MAX_ENTRIES = 40
 MAX_ENTRY_CHARS = 200
 _PREFIX_RE = re.compile(r"^\s*(IDENTITY|ATTRIBUTE|RELATIONSHIP|INSTRUCTION)\s*:\s*(.+)$", re.IGNORECASE)
 
+# One refresh writes at most REFRESH_ENTRIES short entries (the stored card may hold up to 40 from a PUT):
+# the output must fit max_tokens, or a truncated string makes the JSON unusable (measured with Qwen 1.5B).
+REFRESH_ENTRIES = 16
 SCHEMA = {"type": "object", "properties": {
-    "card": {"type": "array", "maxItems": MAX_ENTRIES, "items": {"type": "string", "maxLength": MAX_ENTRY_CHARS}},
-    "profile": {"type": "string", "maxLength": 400}}, "required": ["card", "profile"]}
+    "card": {"type": "array", "maxItems": REFRESH_ENTRIES, "items": {"type": "string", "maxLength": 160}},
+    "profile": {"type": "string", "maxLength": 300}}, "required": ["card", "profile"]}
+MAX_TOKENS = 900
 
 
 @dataclass
@@ -60,14 +64,14 @@ def clean_entries(raw: list[str], strict: bool = False) -> list[str]:
 
 def build_request(peer: str, card: list[str], conclusions: list[str]) -> ChatRequest:
     facts = "\n".join(f"- {c}" for c in conclusions)
-    current = "\n".join(card) if card else "(empty)"
+    current = "\n".join(card[:REFRESH_ENTRIES]) if card else "(empty)"
     ask = (f"Current card for {peer}:\n{current}\n\nKnown facts about {peer}:\n{facts}\n\n"
-           "Return the updated card: stable facts only (name, age, job, location, family, preferences, how to "
+           f"Return the updated card (at most {REFRESH_ENTRIES} short entries): stable facts only (name, age, job, location, family, preferences, how to "
            "address them), each starting with IDENTITY:, ATTRIBUTE:, RELATIONSHIP: or INSTRUCTION:. Keep "
            f"entries that are still true. Also write profile: 1-3 sentences on who {peer} is and what they care "
            "about now.")
     return ChatRequest(messages=[{"role": "system", "content": "You maintain a concise profile card. JSON only."},
-                                 {"role": "user", "content": ask}], max_tokens=420, schema=SCHEMA)
+                                 {"role": "user", "content": ask}], max_tokens=MAX_TOKENS, schema=SCHEMA)
 
 
 def refresh(llm: LLM, peer: str, card: list[str], conclusions: list[str]) -> CardUpdate:

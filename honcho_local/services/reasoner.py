@@ -64,14 +64,17 @@ class Reasoner:
                 log.warning("embeddings disabled: %s", exc.detail)
         return self._embedder
 
-    def _call(self, key: UnitKey, task: str, fn: Callable[[], Any]) -> Any:
-        """Run one model call with retries and backoff; record and raise `UnitFailed` when all fail."""
+    def _call(self, key: UnitKey, task: str, fn: Callable[[], Any], fatal: bool = True) -> Any:
+        """Run one model call with retries and backoff. When all fail: record the failure (with the
+        model time it used) and raise `UnitFailed`; a non-`fatal` call records it and returns None."""
         last: HonchoLocalError | None = None
+        spent = 0.0
         for attempt in range(self.settings.reasoning_retries):
             started = time.perf_counter()
             try:
                 result = fn()
             except HonchoLocalError as exc:
+                spent += time.perf_counter() - started
                 last = exc
                 metrics.MODEL_ERRORS.labels(task).inc()
                 log.warning("%s for %s failed (attempt %d): %s", task, key, attempt + 1, exc.detail)
@@ -81,14 +84,18 @@ class Reasoner:
             metrics.REASONING_SECONDS.labels(task).observe(time.perf_counter() - started)
             return result
         assert last is not None
-        self._fail(key, task, last)
+        if not fatal:
+            self.store.write(lambda ctx: units.record_run(ctx, self._run_row(
+                key, task, "failed", error=last.detail, seconds=spent, raw_output=getattr(last, "raw_output", None))))
+            return None
+        self._fail(key, task, last, spent)
         raise UnitFailed(f"{task} for {key}: {last.detail}")
 
-    def _fail(self, key: UnitKey, task: str, exc: HonchoLocalError) -> None:
+    def _fail(self, key: UnitKey, task: str, exc: HonchoLocalError, spent: float = 0.0) -> None:
         def op(ctx: WriteContext) -> None:
             backoff = self.settings.reasoning_retry_backoff
             attempts = units.mark_failed(ctx, key, f"{task}: {exc.detail}", timedelta(seconds=backoff))
-            units.record_run(ctx, self._run_row(key, task, "failed", error=exc.detail,
+            units.record_run(ctx, self._run_row(key, task, "failed", error=exc.detail, seconds=spent,
                                                 raw_output=getattr(exc, "raw_output", None)))
             if attempts > 1:  # back off harder on a unit that keeps failing
                 delay = min(3600.0, backoff * 2 ** (attempts - 1))
@@ -268,8 +275,12 @@ class Reasoner:
                 continue
             facts = self.store.read(lambda cur: derived.recent_conclusions(
                 cur, key.workspace_id, observer, observed, self.version))
+            # Best effort: a failed refresh is recorded and retried at the next trigger; it never
+            # holds up the unit's derivation.
             update = self._call(key, "peer_card", lambda: peer_card.refresh(
-                self.llm, observed, card["entries"] if card else [], facts))
+                self.llm, observed, card["entries"] if card else [], facts), fatal=False)
+            if update is None:
+                continue
             seconds += update.completion.seconds
             self.store.write(lambda ctx: self._save_card(ctx, key, observer, update))
         return seconds
