@@ -74,3 +74,10 @@ def test_readme_settings_table_is_current() -> None:
     readme = (REPO / "README.md").read_text()
     assert settings_table_markdown() in readme, "regenerate with: python -c 'from honcho_local.config " \
         "import settings_table_markdown as t; print(t())'"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- test-command -->", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0].strip()
+    ci = (REPO / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == block
