@@ -68,16 +68,10 @@ class Resources:
         return views.workspace(row), created
 
     def update_workspace(self, workspace_id: str, body: schemas.ResourceUpdate) -> dict[str, Any]:
-        config = schemas.dump_config(body.configuration)
-
-        def op(ctx: WriteContext) -> dict[str, Any]:
-            repo.ensure_workspace(ctx, workspace_id)
-            current = repo.get_workspace(ctx.conn, workspace_id)
-            merged = None if config is None else merge_patch(current["configuration"], config)
-            repo.update_workspace(ctx, workspace_id, body.metadata, merged)
-            return repo.get_workspace(ctx.conn, workspace_id)
-
-        return views.workspace(self.store.write(op))
+        """PUT: get-or-create with the given metadata (replaced) and configuration (merge patch)."""
+        create = schemas.WorkspaceCreate.model_construct(id=workspace_id, metadata=body.metadata,
+                                                         configuration=body.configuration)
+        return self.get_or_create_workspace(create)[0]
 
     def list_workspaces(self, filters: Any, paging: Paging) -> dict[str, Any]:
         rows, total = self.store.read(
@@ -154,17 +148,10 @@ class Resources:
         return views.session(row), created
 
     def update_session(self, workspace_id: str, session_id: str, body: schemas.ResourceUpdate) -> dict[str, Any]:
-        config = schemas.dump_config(body.configuration)
-
-        def op(ctx: WriteContext) -> dict[str, Any]:
-            repo.ensure_workspace(ctx, workspace_id)
-            repo.ensure_session(ctx, workspace_id, session_id)
-            current = repo.get_session(ctx.conn, workspace_id, session_id)
-            merged = None if config is None else merge_patch(current["configuration"], config)
-            repo.update_session(ctx, workspace_id, session_id, body.metadata, merged)
-            return repo.get_session(ctx.conn, workspace_id, session_id)
-
-        return views.session(self.store.write(op))
+        """PUT: get-or-create with the given metadata (replaced) and configuration (merge patch)."""
+        create = schemas.SessionCreate.model_construct(id=session_id, metadata=body.metadata, peers=None,
+                                                       configuration=body.configuration)
+        return self.get_or_create_session(workspace_id, create)[0]
 
     def list_sessions(self, workspace_id: str, filters: Any, paging: Paging) -> dict[str, Any]:
         rows, total = self.store.read(
