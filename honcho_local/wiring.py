@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from honcho_local.config import Settings
 from honcho_local.errors import HonchoLocalError, ModelUnavailable
-from honcho_local.llm.base import ChatRequest, Completion, StreamChunk
+from honcho_local.llm.base import ChatRequest, Completion
 from honcho_local.services import queue_status, versions
 from honcho_local.services.conclusions import Conclusions
 from honcho_local.services.context import SessionContext
@@ -114,7 +114,6 @@ class Services:
     store: Store
     resources: Resources
     ingest: Ingest
-    extras: dict[str, Any] = field(default_factory=dict)
     models: Models | None = None
     lexical: LexicalIndex | None = None
     search: Search | None = None

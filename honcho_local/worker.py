@@ -82,7 +82,6 @@ class Worker:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._consumer: EmbeddedConsumer | None = None
-        self.model_seconds = 0.0
 
     # ---- notification (called from the writer thread after a commit: must not block) ----------
     def notify_messages(self, workspace_id: str, session_id: str, rows: list[dict[str, Any]]) -> None:
@@ -150,7 +149,7 @@ class Worker:
                 reasoner = self.reasoners.get(UnitKey.parse(key).version)
                 if reasoner is None:  # a task of a version that is no longer active
                     break
-                self.model_seconds += reasoner.process(key)
+                reasoner.process(key)
                 with self._lock:
                     if key in self._dirty and not self._stop.is_set():
                         self._dirty.discard(key)

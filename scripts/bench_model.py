@@ -14,7 +14,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -26,6 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from honcho_local.config import load_settings  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import machine  # noqa: E402
 from honcho_local.llm.base import ChatRequest  # noqa: E402
 from honcho_local.llm.catalog import find_spec, load_catalog, model_status, models_dir  # noqa: E402
 
@@ -149,18 +151,9 @@ def run_one(name: str, runs: int) -> dict:
 
 
 def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import llama_cpp
 
-    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python "
-            f"{platform.python_version()}, llama-cpp-python {llama_cpp.__version__}")
+    return f"{machine()}, llama-cpp-python {llama_cpp.__version__}"
 
 
 def _table(results: list[dict]) -> str:

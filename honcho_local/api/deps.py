@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response
+from litestar import Response
 from litestar.datastructures import State
 
 from honcho_local.services.resources import Paging
@@ -21,13 +21,3 @@ def paging(page: int = 1, size: int = 50, reverse: bool = False) -> Paging:
 
 def created_or_ok(body: dict[str, Any], created: bool) -> Response[dict[str, Any]]:
     return Response(body, status_code=201 if created else 200)
-
-
-async def optional_json(request: Request) -> Any:
-    """Request body as JSON, or None when empty (the SDK posts empty bodies with a JSON content type)."""
-    raw = await request.body()
-    if not raw.strip():
-        return None
-    from litestar.serialization import decode_json
-
-    return decode_json(raw)

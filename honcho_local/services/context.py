@@ -20,7 +20,6 @@ from honcho_local.services.tokens import TokenCounter, estimate_tokens
 from honcho_local.services.versions import read_version
 from honcho_local.store import Store
 from honcho_local.store import reads
-from honcho_local.store import resources as repo
 
 SUMMARY_SHARE = 0.4
 

@@ -11,7 +11,7 @@ from typing import Any
 from honcho_local.ids import new_id
 from honcho_local.store.db import WriteContext, utcnow
 from honcho_local.store.reads import newest_row
-from honcho_local.store.resources import Cursor, _fetch, dumps
+from honcho_local.store.resources import Cursor, _fetch
 
 _WINDOW = ("SELECT pk, id, peer_id, content, created_at, token_count, configuration FROM events "
            "WHERE workspace_id = ? AND session_id = ? AND kind = 'message'")

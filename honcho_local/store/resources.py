@@ -83,11 +83,16 @@ def ensure_workspace(ctx: WriteContext, workspace_id: str, metadata: dict | None
     return bool(created)
 
 
+def _replace_fields(ctx: WriteContext, table: str, where: str, key: list[Any], metadata: dict | None,
+                    configuration: dict | None) -> None:
+    """Replace `metadata` and/or `configuration` of one row (a field given as None is left alone)."""
+    for column, value in (("metadata", metadata), ("configuration", configuration)):
+        if value is not None:
+            ctx.conn.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", [dumps(value), *key])
+
+
 def update_workspace(ctx: WriteContext, workspace_id: str, metadata: dict | None, configuration: dict | None) -> None:
-    if metadata is not None:
-        ctx.conn.execute("UPDATE workspaces SET metadata = ? WHERE id = ?", [dumps(metadata), workspace_id])
-    if configuration is not None:
-        ctx.conn.execute("UPDATE workspaces SET configuration = ? WHERE id = ?", [dumps(configuration), workspace_id])
+    _replace_fields(ctx, "workspaces", "id = ?", [workspace_id], metadata, configuration)
 
 
 def list_workspaces(cur: Cursor, filters: Any, page_no: int, size: int, reverse: bool):
@@ -133,12 +138,7 @@ def ensure_peer(ctx: WriteContext, workspace_id: str, peer_id: str, metadata: di
 
 def update_peer(ctx: WriteContext, workspace_id: str, peer_id: str, metadata: dict | None,
                 configuration: dict | None) -> None:
-    if metadata is not None:
-        ctx.conn.execute("UPDATE peers SET metadata = ? WHERE workspace_id = ? AND id = ?",
-                         [dumps(metadata), workspace_id, peer_id])
-    if configuration is not None:
-        ctx.conn.execute("UPDATE peers SET configuration = ? WHERE workspace_id = ? AND id = ?",
-                         [dumps(configuration), workspace_id, peer_id])
+    _replace_fields(ctx, "peers", "workspace_id = ? AND id = ?", [workspace_id, peer_id], metadata, configuration)
 
 
 def list_peers(cur: Cursor, workspace_id: str, filters: Any, page_no: int, size: int, reverse: bool):
@@ -179,12 +179,8 @@ def ensure_session(ctx: WriteContext, workspace_id: str, session_id: str, metada
 
 def update_session(ctx: WriteContext, workspace_id: str, session_id: str, metadata: dict | None,
                    configuration: dict | None) -> None:
-    if metadata is not None:
-        ctx.conn.execute("UPDATE sessions SET metadata = ? WHERE workspace_id = ? AND id = ?",
-                         [dumps(metadata), workspace_id, session_id])
-    if configuration is not None:
-        ctx.conn.execute("UPDATE sessions SET configuration = ? WHERE workspace_id = ? AND id = ?",
-                         [dumps(configuration), workspace_id, session_id])
+    _replace_fields(ctx, "sessions", "workspace_id = ? AND id = ?", [workspace_id, session_id], metadata,
+                    configuration)
 
 
 def list_sessions(cur: Cursor, workspace_id: str, filters: Any, page_no: int, size: int, reverse: bool,

@@ -19,11 +19,10 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import tantivy
 
 from honcho_local.store.db import Store
-from honcho_local.store.vectors import MessageVectors  # noqa: F401 - re-export
+from honcho_local.store.vectors import MessageVectors  # noqa: F401 - re-export  # noqa: F401 - re-exported for wiring
 
 log = logging.getLogger(__name__)
 _WORDS = re.compile(r"\w+", re.UNICODE)
