@@ -22,7 +22,7 @@ from pathlib import Path
 import tantivy
 
 from honcho_local.store.db import Store
-from honcho_local.store.vectors import MessageVectors  # noqa: F401 - re-export  # noqa: F401 - re-exported for wiring
+from honcho_local.store.vectors import MessageVectors  # noqa: F401 - re-export
 
 log = logging.getLogger(__name__)
 _WORDS = re.compile(r"\w+", re.UNICODE)
