@@ -92,6 +92,21 @@ def test_reasoning_disabled_by_session_configuration(svc: Services, model: FakeM
     assert svc.queue_status("w")["completed_work_units"] == 2
 
 
+def test_messages_are_embedded_even_with_reasoning_off(tmp_home: Path, model: FakeModel) -> None:
+    svc = make_services(tmp_home, model, reasoning_enabled=False, summary_enabled=False)
+    try:
+        sent = post(svc, "s", ("alice", "I moved to Lisbon."), ("bot", "Nice city."), ("alice", "I have a cat."))
+        assert svc.worker.drain(30)
+        embedded = rows(svc, "SELECT event_pk FROM message_embeddings ORDER BY event_pk")
+        assert len(embedded) == len(sent) == 3
+        assert model.calls == []  # no chat model call at all
+        post(svc, "s", ("alice", "Another one."))
+        assert svc.worker.drain(30)
+        assert rows(svc, "SELECT count(*) FROM message_embeddings") == [(4,)]  # only the new one embedded
+    finally:
+        svc.close()
+
+
 def test_summaries_and_peer_card(svc: Services) -> None:
     post(svc, "s", *[("alice", f"fact number {i}") for i in range(8)])
     assert svc.worker.drain(60)

@@ -233,7 +233,6 @@ class Reasoner:
     def _store_derived(self, key: UnitKey, observers: list[str], lines: list[deriver.Line],
                        result: deriver.Derived, new_cursor: int) -> None:
         vectors, model = self._embed([f.content for f in result.facts])
-        msg_vectors, msg_model = self._embed([ln.content for ln in lines])
         targets = [ln for ln in lines if ln.target]
         status = "ok" if result.facts else "empty"
         run = self._run_row(key, "deriver", status, result.completion, first_event_pk=targets[0].pk,
@@ -251,9 +250,6 @@ class Reasoner:
                         {}, fact.observed_at)], self.version)
                     if fact.level == "explicit":
                         explicit_ids.append(stored.id)
-            if msg_vectors:
-                derived.insert_message_embeddings(ctx, key.workspace_id, key.session_id, msg_model or "",
-                                                  [(ln.pk, v) for ln, v in zip(lines, msg_vectors)])
             units.advance(ctx, key, new_cursor)
             units.record_run(ctx, run)
 
@@ -309,12 +305,29 @@ class Reasoner:
             return Step(False)
         resolved = configuration.resolve(self.settings, (workspace or {}).get("configuration"),
                                          session.get("configuration"))
+        self._embed_messages(key, cursor, head)
         seconds = 0.0
         if resolved.summary_enabled:
             for kind, every in (("short", resolved.short_every), ("long", resolved.long_every)):
                 seconds += self._summarise_if_due(key, kind, every, head)
         self._advance_only(key, head)
         return Step(False, seconds)
+
+    def _embed_messages(self, key: UnitKey, cursor: int, head: int) -> None:
+        """Embed the session's new messages for semantic search, whether or not reasoning is on (an
+        embedding costs milliseconds, no chat model). Messages already embedded are skipped."""
+        embedder = self.embedder()
+        if embedder is None:
+            return
+        pending = self.store.read(lambda cur: derived.missing_message_embeddings(
+            cur, key.workspace_id, key.session_id, embedder.model, head, after_pk=cursor))
+        for start in range(0, len(pending), 64):
+            chunk = pending[start:start + 64]
+            vectors, model = self._embed([content for _, content in chunk])
+            if not vectors:
+                return
+            self.store.write(lambda ctx: derived.insert_message_embeddings(
+                ctx, key.workspace_id, key.session_id, model or "", [(pk, v) for (pk, _), v in zip(chunk, vectors)]))
 
     def _summarise_if_due(self, key: UnitKey, kind: str, every: int, head: int) -> float:
         count, _ = self.store.read(lambda cur: derived.session_message_stats(cur, key.workspace_id,
