@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import click
@@ -368,6 +369,86 @@ def models_verify(ctx: click.Context) -> None:
     if bad:
         sys.exit(EXIT_ERROR)
 
+
+
+def _duration(text: str) -> float:
+    """Seconds from "90", "90s", "45m" or "6h"."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise click.BadParameter(f"not a duration: {text!r} (e.g. 90s, 45m, 6h)") from None
+
+
+@main.command()
+@click.argument("dataset", type=click.Choice(["locomo", "beam"]))
+@click.option("--conversations", type=click.IntRange(1), default=None, help="Only the first N conversations.")
+@click.option("--sessions", type=click.IntRange(1), default=None,
+              help="Only the first N sessions of each conversation (and the questions about them).")
+@click.option("--questions", type=click.IntRange(1), default=None,
+              help="At most N questions per conversation (a sample stratified by category).")
+@click.option("--model", default=None, help="Chat model for reasoning and answers (default: the configured one).")
+@click.option("--embedding-model", default=None, help="Embedding model (default: the configured one).")
+@click.option("--baseline", "baselines", multiple=True, type=click.Choice(["naive-rag", "full-context", "none"]),
+              help="Baselines answered in the same run (repeatable; default naive-rag and full-context).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/benchmarks"),
+              show_default=True, help="Where the report, plots and per-question JSON go.")
+@click.option("--name", default=None, help="Report file name stem (default: dataset, scope and date).")
+@click.option("--retrieval-only", is_flag=True, help="Score retrieval only: no model answers the questions.")
+@click.option("--no-reasoning", is_flag=True, help="Turn the deriver and summaries off (messages are still embedded).")
+@click.option("--reasoning-level", default="low", show_default=True, help="Chat reasoning_level for answers.")
+@click.option("--judge", default=None, help="Judge model for BEAM rubric items (catalog name or openai:NAME).")
+@click.option("--bench-home", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Data home of the benchmark server; reuse one to resume a long run (default: a new temp dir).")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Datasets folder (default: $HONCHO_LOCAL_DATASETS or ../shared/datasets).")
+@click.option("--drain-timeout", default="6h", show_default=True, help="How long to let the worker drain.")
+@click.option("--context-tokens", type=click.IntRange(512), default=4096, show_default=True,
+              help="Model context window for answers (full context is skipped when it does not fit).")
+@click.option("--quick", is_flag=True,
+              help="One LoCoMo conversation, the fast model (qwen2.5-coder-0.5b), 40 questions.")
+@click.pass_context
+@handle_errors
+def bench(ctx: click.Context, dataset: str, conversations: int | None, sessions: int | None, questions: int | None,
+          model: str | None,
+          embedding_model: str | None, baselines: tuple[str, ...], out: Path, name: str | None,
+          retrieval_only: bool, no_reasoning: bool, reasoning_level: str, judge: str | None,
+          bench_home: Path | None, data: Path | None, drain_timeout: str, context_tokens: int, quick: bool) -> None:
+    """Run a memory-quality benchmark (LoCoMo or BEAM) end to end against a live server and write a
+    markdown report with plots: evidence recall@k, answer F1 by category, cost and read latency,
+    with naive RAG and full-context baselines answered in the same run."""
+    import shlex
+    from datetime import datetime, timezone
+
+    from honcho_local.bench.report import write_report
+    from honcho_local.bench.runner import BenchConfig, run, slug, write_json
+
+    if quick:
+        conversations, questions = conversations or 1, questions or 40
+        model = model or "qwen2.5-coder-0.5b"
+    config = BenchConfig(
+        dataset=dataset, conversations=conversations, sessions=sessions, questions=questions,
+        model=model or _settings(ctx).reasoning_model, embedding_model=embedding_model,
+        baselines=() if "none" in baselines else (baselines or ("naive-rag", "full-context")),
+        answers=not retrieval_only, reasoning=not no_reasoning, reasoning_level=reasoning_level, judge=judge,
+        out=out, home=bench_home, data=data, drain_timeout=_duration(drain_timeout), context_tokens=context_tokens)
+    results = run(config, echo=click.echo)
+    if not results.get("drained", True):
+        sys.exit(EXIT_ERROR)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    scope = (f"{conversations}conv" if conversations else "all") + (f"-{sessions}sess" if sessions else "")
+    stem = name or slug(f"{dataset}-{scope}-{config.model}-{'retrieval' if retrieval_only else 'answers'}-{stamp}")
+    command = "honcho-local " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    write_json(results, out / f"{stem}.json")
+    path = write_report(results, out, stem, command)
+    click.echo(f"report: {path}")
+    for retriever, r in results["recall"].items():
+        if r["questions"]:
+            click.echo(f"recall@10 {retriever:14s} {r['share@10']:.3f}  (all@10 {r['all@10']:.3f}, n={r['questions']})")
+    for system, a in results["answers"].items():
+        click.echo(f"F1 {system:14s} {a['f1']:.3f}  (EM {a['em']:.3f}, n={a['questions']})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -67,3 +67,12 @@ class ChatBody(_Body):
     response_format: dict[str, Any] | None = None
     include_evidence: StrictBool = False
     filters: dict[str, Any] | None = None
+
+
+class RecallBody(_Body):
+    """`POST …/peers/{p}/recall` (honcho-local extension): chat's retrieval without the model."""
+    query: str = Field(min_length=1, max_length=10_000)
+    target: Name | None = None
+    session_id: Name | None = None
+    reasoning_level: str | None = None
+    limit: int | None = Field(None, ge=1, le=100)

@@ -3,72 +3,18 @@
 from __future__ import annotations
 
 import os
-import platform
 import shlex
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from honcho_local.bench.report import machine  # noqa: E402,F401 - re-exported
+from honcho_local.bench.server import Server, free_port, start_server  # noqa: E402,F401 - re-exported
+
 REPORT = REPO / "docs" / "benchmarks.md"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen
-    home: Path
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def start_server(home: Path | None = None, env: dict[str, str] | None = None) -> Server:
-    home = home or Path(tempfile.mkdtemp(prefix="honcho-bench-"))
-    port = free_port()
-    log = open(home / "server.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "honcho_local.cli", "serve", "--home", str(home), "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HONCHO_LOCAL_LOG_LEVEL": "warning", **(env or {})})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return Server(url, proc, home)
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"server did not start; see {home / 'server.log'}")
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
 
 
 def command_line() -> str:

@@ -9,7 +9,7 @@ import anyio
 from litestar import Controller, Response, post
 from litestar.response import Stream
 
-from honcho_local.schemas_read import ChatBody
+from honcho_local.schemas_read import ChatBody, RecallBody
 from honcho_local.wiring import Services
 
 
@@ -24,6 +24,11 @@ class ChatController(Controller):
             lines = svc.dialectic.stream(prepared, data.include_evidence)
             return Stream(_relay(lines), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
         return Response(svc.dialectic.answer(prepared, data.include_evidence))
+
+    @post("/{peer_id:str}/recall", operation_id="peer_recall", status_code=200, sync_to_thread=True)
+    def recall(self, workspace_id: str, peer_id: str, data: RecallBody, svc: Services) -> dict[str, Any]:
+        """honcho-local extension: the conclusions, card and ranked messages chat would use, no model call."""
+        return svc.dialectic.recall(workspace_id, peer_id, data)
 
 
 async def _relay(lines: Iterator[str]) -> AsyncIterator[str]:

@@ -52,6 +52,22 @@ class Prepared:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
+def _level(name: str | None) -> Level:
+    level = LEVELS.get(name or "low")
+    if level is None:
+        raise InvalidInput(f"reasoning_level must be one of {', '.join(LEVELS)}")
+    return level
+
+
+def rrf_ids(rankings: list[list[str]], k: int = 60) -> list[str]:
+    """Reciprocal rank fusion of ranked id lists (best first; ties keep first-seen order)."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank + 1)
+    return sorted(scores, key=lambda i: -scores[i])
+
+
 def _check_schema(schema: Any) -> dict[str, Any] | None:
     if schema is None:
         return None
@@ -71,18 +87,42 @@ class Dialectic:
 
     def prepare(self, workspace_id: str, peer_id: str, body: Any) -> Prepared:
         """Validate, retrieve and build the model request (no model call; raises 4xx before any)."""
-        level = LEVELS.get(body.reasoning_level or "low")
-        if level is None:
-            raise InvalidInput(f"reasoning_level must be one of {', '.join(LEVELS)}")
+        level = _level(body.reasoning_level)
         schema = _check_schema(body.response_format)
         observed = body.target or peer_id
-        memory = self.store.read(lambda cur: self._retrieve(cur, workspace_id, peer_id, observed, body, level))
-        hits = self.search.ranked(workspace_id, body.query, level.messages, session_id=body.session_id)
+        memory, hits = self.gather(workspace_id, peer_id, body, level, level.messages)
         messages = self._prompt(peer_id, observed, body.query, memory, hits, level, schema)
         evidence = {"conclusions": [_evidence_conclusion(c) for c in memory["conclusions"]],
                     "messages": list({m["id"]: _evidence_message(m) for m in hits + memory["history"]}.values()),
                     "tool_calls": [], "reasoning_trace_id": None}
         return Prepared(ChatRequest(messages=messages, max_tokens=level.max_tokens, schema=schema), evidence)
+
+    def gather(self, workspace_id: str, peer_id: str, body: Any, level: Level,
+               limit: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The memory a chat answer is built from: conclusions, card, profile, recent history, and the
+        `limit` most relevant messages: message search fused (RRF) with the source messages of the
+        retrieved conclusions, so a fact found by reasoning brings its original words and date."""
+        observed = body.target or peer_id
+        memory = self.store.read(lambda cur: self._retrieve(cur, workspace_id, peer_id, observed, body, level))
+        hits = self.search.ranked(workspace_id, body.query, max(limit, level.messages), session_id=body.session_id)
+        source_ids = list(dict.fromkeys(i for c in memory["conclusions"] for i in (c["source_ids"] or [])))
+        if not source_ids:
+            return memory, hits[:limit]
+        sources = self.store.read(lambda cur: reads.messages_by_id(cur, workspace_id, source_ids))
+        if body.session_id is not None:
+            sources = {k: m for k, m in sources.items() if m["session_id"] == body.session_id}
+        rows = {m["id"]: m for m in [*hits, *sources.values()]}
+        fused = rrf_ids([[m["id"] for m in hits], [i for i in source_ids if i in sources]])
+        return memory, [rows[i] for i in fused[:limit]]
+
+    def recall(self, workspace_id: str, peer_id: str, body: Any) -> dict[str, Any]:
+        """What chat would retrieve for `query`, without the model call (honcho-local extension)."""
+        level = _level(body.reasoning_level)
+        limit = body.limit or level.messages
+        memory, hits = self.gather(workspace_id, peer_id, body, level, limit)
+        return {"conclusions": [_evidence_conclusion(c) for c in memory["conclusions"]],
+                "messages": [views.message(m) for m in hits],
+                "peer_card": memory["card"], "profile": memory["profile"]}
 
     def _retrieve(self, cur: Any, workspace_id: str, observer: str, observed: str, body: Any,
                   level: Level) -> dict[str, Any]:
@@ -128,8 +168,8 @@ class Dialectic:
         if memory["card"]:
             sections.append("Peer card:\n" + "\n".join(f"- {e}" for e in memory["card"]))
         facts = [f"- [{c['level']}] {c['content']}" for c in memory["conclusions"]]
-        found = [f"- {m['peer_id']}: {m['content']}" for m in hits]
-        recent = [f"- {m['peer_id']}: {m['content']}" for m in memory["history"]]
+        found = [_line(m) for m in sorted(hits, key=lambda m: m["created_at"])]
+        recent = [_line(m) for m in memory["history"]]
         used = estimate_tokens("\n".join(sections))
         for title, lines in (("Conclusions", facts), ("Relevant messages", found), ("Recent messages", recent)):
             kept = []
@@ -198,6 +238,12 @@ def _unavailable(detail: str) -> str:
             "a catalog name such as smollm2-135m or qwen2.5-coder-1.5b, or a path to a .gguf file) and fetch it "
             "with `honcho-local models pull NAME`, or point `openai_base_url` / `openai_api_key` / "
             "`fallback_model` at an OpenAI-compatible endpoint.")
+
+
+def _line(m: dict[str, Any]) -> str:
+    """A message for the prompt, dated (questions about time need the date the words were said)."""
+    when = m["created_at"]
+    return f"- [{when:%d %B %Y}] {m['peer_id']}: {m['content']}" if when is not None else f"- {m['peer_id']}: {m['content']}"
 
 
 def _evidence_conclusion(c: dict[str, Any]) -> dict[str, Any]:

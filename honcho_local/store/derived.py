@@ -93,10 +93,10 @@ def recent_conclusions(cur: Cursor, workspace_id: str, observer: str, observed: 
 
 
 def missing_message_embeddings(cur: Cursor, workspace_id: str, session_id: str, model: str,
-                               up_to_pk: int, after_pk: int = 0) -> list[tuple[int, str]]:
-    """(pk, content) of the session's messages in (after_pk, up_to_pk] with no embedding by `model`."""
+                               up_to_pk: int, after_pk: int = 0) -> list[tuple[int, str, str]]:
+    """(pk, peer_id, content) of the session's messages in (after_pk, up_to_pk] with no embedding by `model`."""
     return cur.execute(
-        "SELECT e.pk, e.content FROM events e WHERE e.workspace_id = ? AND e.session_id = ? AND e.kind = 'message' "
+        "SELECT e.pk, e.peer_id, e.content FROM events e WHERE e.workspace_id = ? AND e.session_id = ? AND e.kind = 'message' "
         "AND e.pk > ? AND e.pk <= ? AND NOT EXISTS (SELECT 1 FROM message_embeddings m WHERE m.event_pk = e.pk "
         "AND m.model = ?) ORDER BY e.pk", [workspace_id, session_id, after_pk, up_to_pk, model]).fetchall()
 

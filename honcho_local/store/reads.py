@@ -184,3 +184,13 @@ def messages_by_pk(cur: Cursor, pks: list[int], filters_sql: str = "TRUE", param
                 "AND s.id = events.session_id AND s.is_active)")
     rows = _fetch(cur, sql, [pks, *(params or [])], {"metadata"})
     return {r["pk"]: r for r in rows}
+
+
+def messages_by_id(cur: Cursor, workspace_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Messages of a workspace by public id (in active sessions), keyed by id."""
+    if not ids:
+        return {}
+    sql = (f"SELECT {MSG_FIELDS} FROM events WHERE workspace_id = ? AND id IN (SELECT unnest(?::VARCHAR[])) "
+           "AND kind = 'message' AND EXISTS (SELECT 1 FROM sessions s WHERE s.workspace_id = events.workspace_id "
+           "AND s.id = events.session_id AND s.is_active)")
+    return {r["id"]: r for r in _fetch(cur, sql, [workspace_id, ids], {"metadata"})}

@@ -18,6 +18,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import tantivy
 
@@ -30,13 +31,38 @@ BATCH = 5_000
 COMMIT_INTERVAL = 0.5
 
 
+# Bump when the indexed fields change: an index of another version is rebuilt from the log.
+SCHEMA_VERSION = "2"
+CONTEXT_BOOST = 0.7
+PREVIOUS_CACHE = 10_000
+# Question words and function words carry no topic; BM25 weighs them low but they still add noise to
+# conversational queries ("When did Caroline go to the support group?").
+STOPWORDS = frozenset("""a an the and or but of to in on at for with from by as about into after before over is am are
+was were be been being do does did doing what when where who whom whose which why how that this these those it its i
+me my mine you your yours he him his she her hers they them their theirs we us our ours has have had having will would
+can could should shall may might must not no so than then there here if any some""".split())
+
+
 def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_integer_field("pk", stored=True, indexed=True, fast=True)
     for name in ("workspace_id", "session_id", "peer_id"):
         sb.add_text_field(name, stored=False, tokenizer_name="raw")
     sb.add_text_field("content", stored=False, tokenizer_name="en_stem")
+    sb.add_text_field("context", stored=False, tokenizer_name="en_stem")
     return sb.build()
+
+
+def document_text(peer_id: str, content: str, created_at: Any) -> str:
+    """What a message is indexed as: its date in words, its speaker and its words (questions name
+    people and dates: "What did Caroline do in May 2023?")."""
+    when = f"{created_at:%d %B %Y} " if created_at is not None else ""
+    return f"{when}{peer_id}: {content}"
+
+
+def query_words(text: str) -> list[str]:
+    words = [w.lower() for w in _WORDS.findall(text)]
+    return [w for w in words if w not in STOPWORDS] or words
 
 
 class LexicalIndex:
@@ -50,20 +76,24 @@ class LexicalIndex:
         self._urgent = threading.Event()  # a reader waits in `wait_fresh`: index now
         self._stop = False
         self.upto = self._open()
+        self._previous: dict[tuple[str, str], tuple[str, str]] = {}  # session -> last indexed (peer, content)
         self._writer = self.index.writer(heap_size=32_000_000, num_threads=1)
         self._thread = threading.Thread(target=self._run, name="lexical-indexer", daemon=True)
         self._thread.start()
 
     def _open(self) -> int:
         upto_file = self.directory / "upto"
+        version_file = self.directory / "schema_version"
         log_max = self._log_max()
         upto = int(upto_file.read_text()) if upto_file.exists() else -1
-        if upto < 0 or upto > log_max or not tantivy.Index.exists(str(self.directory)):
+        current = version_file.exists() and version_file.read_text().strip() == SCHEMA_VERSION
+        if upto < 0 or upto > log_max or not current or not tantivy.Index.exists(str(self.directory)):
             shutil.rmtree(self.directory, ignore_errors=True)
             upto = 0
         self.directory.mkdir(parents=True, exist_ok=True)
         self.schema = _schema()
         self.index = tantivy.Index(self.schema, path=str(self.directory), reuse=True)
+        version_file.write_text(SCHEMA_VERSION)
         return upto
 
     def _log_max(self) -> int:
@@ -90,14 +120,23 @@ class LexicalIndex:
     def _catch_up(self) -> bool:
         """Index the next batch of events past `upto`; True when there may be more."""
         rows = self.store.read(lambda cur: cur.execute(
-            "SELECT pk, kind, workspace_id, session_id, peer_id, content FROM events WHERE pk > ? "
+            "SELECT pk, kind, workspace_id, session_id, peer_id, content, created_at FROM events WHERE pk > ? "
             "ORDER BY pk LIMIT ?", [self.upto, BATCH]).fetchall())
         if not rows:
             return False
-        for pk, kind, ws, session, peer, content in rows:
+        self._load_previous({(r[2], r[3]) for r in rows if r[1] == "message"})
+        for pk, kind, ws, session, peer, content, created_at in rows:
             if kind == "message":
+                # The message before it in the session is indexed as weaker context: an answer
+                # ("Adoption agencies.") is found by the words of the question it answers.
+                prev = self._previous.pop((ws, session), None)
                 self._writer.add_document(tantivy.Document(
-                    pk=pk, workspace_id=ws, session_id=session, peer_id=peer, content=content))
+                    pk=pk, workspace_id=ws, session_id=session, peer_id=peer,
+                    content=document_text(peer, content, created_at),
+                    context=f"{prev[0]}: {prev[1]}" if prev else ""))
+                self._previous[(ws, session)] = (peer, content)
+        while len(self._previous) > PREVIOUS_CACHE:
+            self._previous.pop(next(iter(self._previous)))
         self._writer.commit()
         self.index.reload()
         upto = rows[-1][0]
@@ -108,6 +147,18 @@ class LexicalIndex:
             self.upto = upto
             self._cond.notify_all()
         return len(rows) == BATCH
+
+    def _load_previous(self, sessions: set[tuple[str, str]]) -> None:
+        """The last indexed message of each session not in the cache (one grouped query)."""
+        missing = [k for k in sessions if k not in self._previous]
+        if not missing:
+            return
+        found = self.store.read(lambda cur: cur.execute(
+            "SELECT workspace_id, session_id, arg_max(peer_id, pk), arg_max(content, pk) FROM events "
+            "WHERE kind = 'message' AND pk <= ? AND list_contains(?::VARCHAR[], workspace_id || chr(0) || session_id) "
+            "GROUP BY ALL", [self.upto, [f"{ws}\0{s}" for ws, s in missing]]).fetchall())
+        for ws, session, peer, content in found:
+            self._previous[(ws, session)] = (peer, content)
 
     def wait_fresh(self, timeout: float = 5.0) -> bool:
         """Wait until everything committed to the log so far is searchable (bounded by `timeout`)."""
@@ -131,7 +182,7 @@ class LexicalIndex:
 
         Messages holding every word come first (Honcho's `plainto_tsquery` is a conjunction); when
         fewer than `limit` do, messages holding any of the words fill up the list."""
-        words = [w.lower() for w in _WORDS.findall(text)]
+        words = query_words(text)
         if not words:
             return []
         scope = [(tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "workspace_id", workspace_id))]
@@ -142,7 +193,8 @@ class LexicalIndex:
         pks: list[int] = []
         for query_text in (" ".join(f"+{w}" for w in words), " ".join(words)) if len(words) > 1 else (words[0],):
             try:
-                text_query = self.index.parse_query(query_text, ["content"])
+                text_query = self.index.parse_query(query_text, ["content", "context"],
+                                                    field_boosts={"context": CONTEXT_BOOST})
             except ValueError:
                 continue
             query = tantivy.Query.boolean_query([(tantivy.Occur.Must, text_query), *scope])
@@ -155,3 +207,4 @@ class LexicalIndex:
         self._stop = True
         self._wake.set()
         self._thread.join(timeout=10)
+

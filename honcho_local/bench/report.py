@@ -1,0 +1,192 @@
+"""Benchmark reports: a markdown file plus PNG plots (matplotlib) per run, under `--out`.
+
+Plots: evidence recall@k curves per retriever, recall@10 and answer F1 per category, and cost
+(model-seconds per question) against F1. Every report states the command line, the models, the
+package version, the machine and the date.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from honcho_local import __version__
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
+
+
+def _f(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def plots(results: dict[str, Any], out: Path, stem: str) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names: list[str] = []
+    recall = {k: v for k, v in results["recall"].items() if v["questions"]}
+    if recall:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for name, r in recall.items():
+            ax.plot([5, 10, 20], [r["share@5"], r["share@10"], r["share@20"]], marker="o", label=name)
+        ax.set_xlabel("k (messages retrieved)")
+        ax.set_ylabel("evidence recall@k (share of evidence turns)")
+        ax.set_xticks([5, 10, 20])
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=.3)
+        ax.legend()
+        ax.set_title(f"{results['config']['dataset']}: evidence recall@k")
+        names.append(_save(fig, out, f"{stem}-recall-at-k.png"))
+        names.append(_bars({n: r["by_category"] for n, r in recall.items()}, "evidence recall@10",
+                           f"{results['config']['dataset']}: recall@10 per category", out, f"{stem}-recall-by-category.png"))
+    answers = {k: v for k, v in results["answers"].items() if v["questions"]}
+    if answers:
+        names.append(_bars({n: a["by_category"] for n, a in answers.items()}, "token F1",
+                           f"{results['config']['dataset']}: answer F1 per category", out, f"{stem}-f1-by-category.png"))
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for name, a in answers.items():
+            x = a["seconds_per_question"]
+            if x is not None and not math.isnan(x):
+                ax.scatter([x], [a["f1"]], s=60)
+                ax.annotate(name, (x, a["f1"]), textcoords="offset points", xytext=(5, 5))
+        ax.set_xlabel("model-seconds per question (answering)")
+        ax.set_ylabel("token F1")
+        ax.set_ylim(0, max(0.1, max(a["f1"] for a in answers.values()) * 1.3))
+        ax.grid(alpha=.3)
+        ax.set_title("cost vs accuracy")
+        names.append(_save(fig, out, f"{stem}-cost-vs-f1.png"))
+    return names
+
+
+def _bars(data: dict[str, dict[str, float]], ylabel: str, title: str, out: Path, name: str) -> str:
+    import matplotlib.pyplot as plt
+
+    cats = sorted({c for d in data.values() for c in d})
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(cats) + 2), 4))
+    width = 0.8 / max(len(data), 1)
+    for i, (system, values) in enumerate(data.items()):
+        xs = [j + i * width for j in range(len(cats))]
+        ax.bar(xs, [0 if math.isnan(values.get(c, float("nan"))) else values.get(c, 0) for c in cats], width,
+               label=system)
+    ax.set_xticks([j + width * (len(data) - 1) / 2 for j in range(len(cats))])
+    ax.set_xticklabels(cats, rotation=20, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1)
+    ax.grid(axis="y", alpha=.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return _save(fig, out, name)
+
+
+def _save(fig: Any, out: Path, name: str) -> str:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=110)
+    plt.close(fig)
+    return name
+
+
+def markdown(results: dict[str, Any], command: str, images: list[str]) -> str:
+    c = results["config"]
+    lines = [f"# {c['dataset']} benchmark: {', '.join(results['conversations'][:3])}"
+             f"{' …' if len(results['conversations']) > 3 else ''}", "",
+             f"- Date: {results['date']}", f"- Command: `{command}`",
+             f"- honcho-local {__version__}; chat model `{c['model']}`; embedding model "
+             f"`{c['embedding_model'] or 'all-minilm-l6-v2 (default)'}`; reasoning "
+             f"{'on' if c['reasoning'] else 'off'}; chat reasoning_level `{c['reasoning_level']}`",
+             f"- Machine: {machine()}",
+             f"- Data: {len(results['conversations'])} conversation(s), {results['messages']:,} messages "
+             f"({results['messages_posted']:,} ingested in this run, {results['truncated']} truncated to 25,000 "
+             f"characters), {results['questions']} questions scored: "
+             + ", ".join(f"{k} {v}" for k, v in results["counts"].items()),
+             f"- Time: ingest {results['ingest_seconds']:.0f} s, worker drain {results['drain_seconds']:.0f} s, "
+             f"whole run {results['wall_seconds'] / 60:.1f} min", ""]
+    r = results["reasoning"]
+    lines += ["## Cost of reasoning (ingest)", "",
+              "| model tokens | model-seconds | tokens / message | model-seconds / message | conclusions |",
+              "|---|---|---|---|---|",
+              f"| {r['tokens']:,.0f} | {r['model_seconds']:,.0f} | {_f(r['tokens_per_message'], 1)} | "
+              f"{_f(r['model_seconds_per_message'], 2)} | {r['conclusions']:,.0f} |", ""]
+    if r.get("note"):
+        lines += [f"Note: {r['note']}.", ""]
+    recall = {k: v for k, v in results["recall"].items() if v["questions"]}
+    if recall:
+        cats = list(next(iter(recall.values()))["by_category"])
+        lines += ["## Evidence recall", "",
+                  "Share of a question's evidence turns among the top k retrieved messages (mean over questions; "
+                  "`all@10`: share of questions with every evidence turn in the top 10). `honcho`: what chat "
+                  "retrieves (message search fused with the source messages of retrieved conclusions, "
+                  "`POST …/peers/{p}/recall`); `honcho-search`: workspace message search alone; `bm25+dense`: "
+                  "plain BM25 and dense top-k fused by RRF over the raw turns; `dense`: embedding top-k (naive "
+                  "RAG's retrieval).", "",
+                  "| retriever | questions | @5 | @10 | @20 | all@10 | " + " | ".join(f"@10 {k}" for k in cats) + " |",
+                  "|---|---|---|---|---|---|" + "---|" * len(cats)]
+        for name, v in recall.items():
+            lines.append(f"| {name} | {v['questions']} | {_f(v['share@5'])} | **{_f(v['share@10'])}** | "
+                         f"{_f(v['share@20'])} | {_f(v['all@10'])} | "
+                         + " | ".join(_f(v["by_category"][k]) for k in cats) + " |")
+        base = max((recall[b]["share@10"] for b in ("bm25+dense", "dense") if b in recall), default=None)
+        if "honcho" in recall and base:
+            lines += ["", f"recall@10 ratio honcho / best baseline: {recall['honcho']['share@10'] / base:.2f}"]
+        lines.append("")
+    answers = {k: v for k, v in results["answers"].items() if v["questions"]}
+    if answers:
+        cats = list(next(iter(answers.values()))["by_category"])
+        lines += ["## Answers", "",
+                  "Token F1 and exact match against the gold answers (LoCoMo's normalisation, no stemming). "
+                  "`chat`: `POST …/peers/{p}/chat`; `context+model`: the peer context (representation and card "
+                  "for the question) given to the same model; `naive-rag`: dense top-"
+                  f"{c['top_k']} turns to the same model; `full-context`: the whole conversation.", "",
+                  "| system | questions | F1 | EM | s / question | tokens / question | "
+                  + " | ".join(f"F1 {k}" for k in cats) + " |", "|---|---|---|---|---|---|" + "---|" * len(cats)]
+        for name, a in answers.items():
+            lines.append(f"| {name} | {a['questions']} | **{_f(a['f1'])}** | {_f(a['em'])} | "
+                         f"{_f(a['seconds_per_question'], 2)} | {_f(a['tokens_per_question'], 0)} | "
+                         + " | ".join(_f(a["by_category"][k]) for k in cats) + " |")
+        if "chat" in answers:
+            for other in ("naive-rag", "full-context"):
+                if other in answers and answers[other]["f1"]:
+                    lines.append(f"\nF1 ratio chat / {other}: {answers['chat']['f1'] / answers[other]['f1']:.2f}")
+        lines.append("")
+    if results.get("judged"):
+        lines += ["## Rubric (judge model)", "", "| system | questions | score |", "|---|---|---|"]
+        lines += [f"| {s} | {j['questions']} | {_f(j['score'])} |" for s, j in results["judged"].items()]
+        lines.append("")
+    elif c["dataset"] == "beam" and c["answers"]:
+        lines += ["Rubric: not judged (no `--judge` model configured).", ""]
+    for what, why in results.get("skipped", {}).items():
+        lines += [f"Skipped `{what}`: {why}.", ""]
+    lat = results["latency_ms"]
+    if lat:
+        lines += ["## Read latency (client-side, ms)", "", "| read | n | p50 | p95 |", "|---|---|---|---|"]
+        lines += [f"| {k} | {v['n']} | {_f(v['p50'], 1)} | {_f(v['p95'], 1)} |" for k, v in lat.items()]
+        lines.append("")
+    if images:
+        lines += ["## Plots", ""] + [f"![{i}]({i})" for i in images] + [""]
+    return "\n".join(lines)
+
+
+def write_report(results: dict[str, Any], out: Path, stem: str, command: str) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    images = plots(results, out, stem)
+    path = out / f"{stem}.md"
+    path.write_text(markdown(results, command, images))
+    return path

@@ -1,0 +1,492 @@
+"""One benchmark run: ingest through the HTTP API, let the worker drain, answer, score, report.
+
+Ingestion is resumable: with `--home` pointing at an earlier run's data home, sessions already
+holding their turns are skipped and a partly written session gets only its missing turns, so a long
+reasoning run (the whole of LoCoMo with the default model takes hours on 2 cores) can be carried over
+several invocations: each one lets the worker drain for up to `--drain-timeout` and only answers the
+questions once nothing is left to reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from honcho_local.bench import scoring
+from honcho_local.bench.baselines import TurnIndex
+from honcho_local.bench.data import Conversation, Question, datasets_dir, load_beam, load_locomo
+from honcho_local.bench.server import Server, start_server
+
+log = logging.getLogger(__name__)
+
+RETRIEVERS = ("honcho", "honcho-search", "bm25+dense", "dense")
+ANSWER_SYSTEM = ("You answer questions about a conversation using only the excerpts given. Answer with a short "
+                 "phrase (a few words, a name, a date) using the exact words of the excerpts where possible; "
+                 "give dates as absolute dates. If the excerpts do not contain the answer, say you do not know.")
+JUDGE_SYSTEM = ("You grade an answer against rubric items. For each item decide whether the answer satisfies it. "
+                "Reply with JSON {\"scores\": [0 or 1 per item, in order]}.")
+
+
+@dataclass
+class BenchConfig:
+    dataset: str = "locomo"                 # locomo | beam
+    conversations: int | None = None        # the first N (None: all)
+    sessions: int | None = None             # only the first N sessions of each (questions about them only)
+    questions: int | None = None            # at most N scored questions per conversation (stratified sample)
+    model: str = "qwen2.5-coder-1.5b"       # reasoning and answering model
+    embedding_model: str | None = None
+    baselines: tuple[str, ...] = ("naive-rag", "full-context")
+    answers: bool = True                    # answer questions with models (False: retrieval only)
+    reasoning: bool = True                  # let the worker derive conclusions
+    reasoning_level: str = "low"
+    judge: str | None = None                # BEAM rubric judge model
+    out: Path = Path("docs/benchmarks")
+    name: str | None = None                 # report name (default: dataset + date)
+    home: Path | None = None                # data home (reused across runs: resumable)
+    data: Path | None = None
+    drain_timeout: float = 6 * 3600.0
+    context_tokens: int = 4096
+    top_k: int = 10                         # messages given to the answer model
+    seed: int = 7
+    server_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunState:
+    started: float = field(default_factory=time.time)
+    ingest_seconds: float = 0.0
+    drain_seconds: float = 0.0
+    messages: int = 0
+    truncated: int = 0
+    metrics_before: dict[str, float] = field(default_factory=dict)
+    metrics_after: dict[str, float] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    drained: bool = True
+
+
+def _progress() -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+
+
+def load(config: BenchConfig) -> list[Conversation]:
+    root = datasets_dir(config.data)
+    convs = load_locomo(root) if config.dataset == "locomo" else load_beam(root)
+    convs = convs[:config.conversations] if config.conversations else convs
+    return [truncate(c, config.sessions) for c in convs] if config.sessions else convs
+
+
+def truncate(conv: Conversation, sessions: int) -> Conversation:
+    """The first `sessions` sessions, with the questions whose evidence lies entirely inside them."""
+    kept = conv.sessions[:sessions]
+    turn_ids = {t.turn_id for _, turns in kept for t in turns}
+    questions = [q for q in conv.questions if q.evidence and set(q.evidence) <= turn_ids]
+    return Conversation(conv.conv_id, conv.peers, conv.names, kept, questions)
+
+
+def scored_questions(conv: Conversation, limit: int | None, seed: int) -> list[Question]:
+    """LoCoMo categories 1-4 (adversarial has no gold answer to score); BEAM all. A `limit` takes a
+    sample stratified by category (deterministic for a seed)."""
+    pool = [q for q in conv.questions if q.code is None or q.code in (1, 2, 3, 4)]
+    if limit is None or len(pool) <= limit:
+        return pool
+    rnd = random.Random(seed)
+    by_cat: dict[str, list[Question]] = {}
+    for q in pool:
+        by_cat.setdefault(q.category, []).append(q)
+    picked: list[Question] = []
+    cats = sorted(by_cat)
+    while len(picked) < limit:
+        for cat in cats:
+            if by_cat[cat] and len(picked) < limit:
+                picked.append(by_cat[cat].pop(rnd.randrange(len(by_cat[cat]))))
+    order = {q.qid: i for i, q in enumerate(pool)}
+    return sorted(picked, key=lambda q: order[q.qid])
+
+
+# ---- HTTP helpers ----------------------------------------------------------------------------------
+class Api:
+    def __init__(self, url: str) -> None:
+        self.client = httpx.Client(base_url=url, timeout=600)
+
+    def call(self, method: str, path: str, expect: tuple[int, ...] = (200, 201), **kw: Any) -> Any:
+        r = self.client.request(method, path, **kw)
+        if r.status_code not in expect:
+            raise RuntimeError(f"{method} {path} -> {r.status_code}: {r.text[:500]}")
+        return r.json() if r.content else None
+
+    def timed(self, method: str, path: str, **kw: Any) -> tuple[Any, float]:
+        started = time.perf_counter()
+        out = self.call(method, path, **kw)
+        return out, (time.perf_counter() - started) * 1000
+
+    def metrics(self) -> dict[str, float]:
+        r = self.client.get("/metrics")
+        out: dict[str, float] = {}
+        if r.status_code != 200:
+            return out
+        for family in text_string_to_metric_families(r.text):
+            for sample in family.samples:
+                key = sample.name + ("{" + ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items())) + "}"
+                                     if sample.labels else "")
+                out[key] = sample.value
+        return out
+
+
+def workspace_of(conv: Conversation) -> str:
+    return f"bench-{conv.conv_id}"
+
+
+def ingest(api: Api, conv: Conversation, max_chars: int, state: RunState) -> int:
+    """Post the conversation's turns in order (speakers as peers, original times as `created_at`);
+    resumes a partly ingested conversation. Returns the number of messages posted now."""
+    ws = workspace_of(conv)
+    api.call("POST", "/v3/workspaces", json={"id": ws})
+    for peer in conv.peers:
+        api.call("POST", f"/v3/workspaces/{ws}/peers", json={"id": peer, "metadata": {"name": conv.names[peer]}})
+    posted = 0
+    for session_id, turns in conv.sessions:
+        api.call("POST", f"/v3/workspaces/{ws}/sessions",
+                 json={"id": session_id, "peers": {p: {} for p in sorted({t.speaker for t in turns})}})
+        have = api.call("POST", f"/v3/workspaces/{ws}/sessions/{session_id}/messages/list",
+                        params={"size": 1}, json={})["total"]
+        rest = turns[have:]
+        for start in range(0, len(rest), 100):
+            batch = []
+            for t in rest[start:start + 100]:
+                text = t.text
+                if len(text) > max_chars:
+                    text = text[:max_chars]
+                    state.truncated += 1
+                batch.append({"peer_id": t.speaker, "content": text, "created_at": t.created_at.isoformat(),
+                              "metadata": {"turn_id": t.turn_id}})
+            api.call("POST", f"/v3/workspaces/{ws}/sessions/{session_id}/messages", json={"messages": batch})
+            posted += len(batch)
+    return posted
+
+
+def queue_totals(api: Api, workspaces: list[str]) -> tuple[int, int]:
+    """(completed, total) work units over the workspaces."""
+    done = total = 0
+    for ws in workspaces:
+        s = api.call("GET", f"/v3/workspaces/{ws}/queue/status")
+        done += s["completed_work_units"]
+        total += s["total_work_units"]
+    return done, total
+
+
+def wait_drained(api: Api, workspaces: list[str], timeout: float, show: bool = True) -> bool:
+    deadline = time.monotonic() + timeout
+    with _progress() as bar:
+        task = bar.add_task("worker: work units done", total=None)
+        while True:
+            done, total = queue_totals(api, workspaces)
+            bar.update(task, completed=done, total=max(total, 1))
+            if done >= total:
+                # a unit completes in steps; confirm with a second look after the coalescing delay
+                time.sleep(0.5)
+                done, total = queue_totals(api, workspaces)
+                if done >= total:
+                    return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(2.0)
+
+
+def subject_of(conv: Conversation, question: str) -> str:
+    """The peer a question is about: the first whose name appears in it (else the first peer)."""
+    lowered = question.lower()
+    hits = [(lowered.find(conv.names[p].split()[0].lower()), p) for p in conv.peers
+            if conv.names[p].split()[0].lower() in lowered]
+    return min(hits)[1] if hits else conv.peers[0]
+
+
+def _turn_ids(messages: list[dict[str, Any]]) -> list[str]:
+    return [str((m.get("metadata") or {}).get("turn_id", m["id"])) for m in messages]
+
+
+def _excerpts(turns: list[Any], names: dict[str, str]) -> str:
+    return "\n".join(f"[{t.created_at:%d %B %Y}] {names.get(t.speaker, t.speaker)}: {t.text}" for t in turns)
+
+
+def _answer_prompt(memory: str, question: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": ANSWER_SYSTEM},
+            {"role": "user", "content": f"Excerpts:\n{memory}\n\nQuestion: {question}\nAnswer:"}]
+
+
+class Answerer:
+    """The answer model of the baselines, in this process (same catalog model as the server)."""
+
+    def __init__(self, config: BenchConfig) -> None:
+        from honcho_local.config import load_settings
+        from honcho_local.llm import build_llm
+
+        self.settings = load_settings(config.home or Path("."), reasoning_model=config.model,
+                                      model_context=config.context_tokens)
+        self.llm = build_llm(self.settings)
+
+    def count(self, text: str) -> int:
+        return self.llm.count_tokens(text)
+
+    def answer(self, messages: list[dict[str, str]], max_tokens: int = 64) -> tuple[str, Any]:
+        from honcho_local.llm import ChatRequest
+
+        done = self.llm.complete(ChatRequest(messages=messages, max_tokens=max_tokens))
+        return done.text.strip(), done
+
+
+def _embedder(config: BenchConfig) -> Callable[[list[str]], list[list[float]]]:
+    from honcho_local.config import load_settings
+    from honcho_local.llm import build_embedder
+
+    overrides = {"embedding_model": config.embedding_model} if config.embedding_model else {}
+    embedder = build_embedder(load_settings(config.home or Path("."), **overrides))
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        out: list[list[float]] = []
+        for i in range(0, len(texts), 64):
+            out += [list(v) for v in embedder.embed(texts[i:i + 64]).vectors]
+        return out
+
+    return embed
+
+
+# ---- the run ---------------------------------------------------------------------------------------
+def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    convs = load(config)
+    state = RunState()
+    home = config.home
+    env = {"HONCHO_LOCAL_REASONING_MODEL": config.model, "HONCHO_LOCAL_MODEL_CONTEXT": str(config.context_tokens),
+           "HONCHO_LOCAL_REASONING_ENABLED": "true" if config.reasoning else "false",
+           "HONCHO_LOCAL_SUMMARY_ENABLED": "true" if config.reasoning else "false", **config.server_env}
+    if config.embedding_model:
+        env["HONCHO_LOCAL_EMBEDDING_MODEL"] = config.embedding_model
+    server: Server = start_server(home, env, timeout=120)
+    echo(f"server {server.url} (home {server.home})")
+    try:
+        api = Api(server.url)
+        state.metrics_before = api.metrics()
+        started = time.perf_counter()
+        with _progress() as bar:
+            task = bar.add_task("ingest: conversations", total=len(convs))
+            for conv in convs:
+                state.messages += ingest(api, conv, 25_000, state)
+                bar.advance(task)
+        state.ingest_seconds = time.perf_counter() - started
+        echo(f"ingested {state.messages} new messages in {state.ingest_seconds:.1f} s")
+        started = time.perf_counter()
+        state.drained = wait_drained(api, [workspace_of(c) for c in convs], config.drain_timeout)
+        state.drain_seconds = time.perf_counter() - started
+        state.metrics_after = api.metrics()
+        if not state.drained:
+            echo(f"the worker has not drained within {config.drain_timeout:.0f} s; run again with the same "
+                 f"--home to continue (questions are answered once nothing is left to reason)")
+            return {"config": _config_dict(config), "drained": False, "drain_seconds": state.drain_seconds}
+        embed = _embedder(config)
+        answerer = Answerer(config) if config.answers else None
+        total = sum(len(scored_questions(c, config.questions, config.seed)) for c in convs)
+        with _progress() as bar:
+            task = bar.add_task("questions", total=total)
+            for conv in convs:
+                index = TurnIndex(conv.turns, embed)
+                full = _full_context(conv, answerer, config, state) if answerer else None
+                for q in scored_questions(conv, config.questions, config.seed):
+                    state.rows.append(answer_question(api, conv, q, index, answerer, full, config, state))
+                    bar.advance(task)
+        results = summarise(config, state, convs)
+        results["rows"] = state.rows
+        return results
+    finally:
+        server.stop()
+
+
+def _full_context(conv: Conversation, answerer: Answerer | None, config: BenchConfig,
+                  state: RunState) -> str | None:
+    """The whole conversation as excerpts, or None when it does not fit the model window."""
+    if answerer is None or "full-context" not in config.baselines:
+        return None
+    text = _excerpts(conv.turns, conv.names)
+    tokens = answerer.count(text)
+    if tokens + 300 > config.context_tokens:
+        state.skipped["full-context"] = (f"the conversations are {tokens:,}+ tokens; the model window is "
+                                         f"{config.context_tokens:,} (--context-tokens)")
+        return None
+    return text
+
+
+def answer_question(api: Api, conv: Conversation, q: Question, index: TurnIndex, answerer: Answerer | None,
+                    full: str | None, config: BenchConfig, state: RunState) -> dict[str, Any]:
+    ws = workspace_of(conv)
+    subject = subject_of(conv, q.text)
+    row: dict[str, Any] = {"qid": q.qid, "conversation": conv.conv_id, "category": q.category, "code": q.code,
+                           "question": q.text, "gold": q.answer, "evidence": q.evidence, "subject": subject,
+                           "retrieved": {}, "recall": {}, "answers": {}, "f1": {}, "em": {}, "seconds": {},
+                           "tokens": {}}
+    recalled, ms = api.timed("POST", f"/v3/workspaces/{ws}/peers/{subject}/recall",
+                             json={"query": q.text, "reasoning_level": config.reasoning_level, "limit": 20})
+    state.latencies.setdefault("recall", []).append(ms)
+    searched, ms = api.timed("POST", f"/v3/workspaces/{ws}/search", json={"query": q.text, "limit": 20})
+    state.latencies.setdefault("search", []).append(ms)
+    row["retrieved"] = {"honcho": _turn_ids(recalled["messages"]), "honcho-search": _turn_ids(searched),
+                        "bm25+dense": index.hybrid(q.text, 20), "dense": index.dense(q.text, 20)}
+    row["conclusions_used"] = len(recalled["conclusions"])
+    if q.evidence:
+        for name, ranked in row["retrieved"].items():
+            row["recall"][name] = {str(k): scoring.recall_at_k(ranked, q.evidence, k) for k in (5, 10, 20)}
+    if answerer is None:
+        return row
+    chat, ms = api.timed("POST", f"/v3/workspaces/{ws}/peers/{subject}/chat",
+                         json={"query": q.text, "reasoning_level": config.reasoning_level})
+    state.latencies.setdefault("chat", []).append(ms)
+    row["answers"]["chat"], row["seconds"]["chat"] = chat["content"], ms / 1000
+    ctx, ms = api.timed("GET", f"/v3/workspaces/{ws}/peers/{subject}/context",
+                        params={"search_query": q.text, "max_conclusions": 25})
+    state.latencies.setdefault("context", []).append(ms)
+    memory = _context_text(ctx)
+    if memory.strip():
+        _model_answer(row, "context+model", answerer, memory, q.text)
+    else:
+        row["answers"]["context+model"] = None  # nothing derived (reasoning off or nothing known)
+    if "naive-rag" in config.baselines:
+        top = [index.texts[i] for i in index.dense(q.text, config.top_k)]
+        _model_answer(row, "naive-rag", answerer, _excerpts(sorted(top, key=lambda t: t.created_at), conv.names),
+                      q.text)
+    if full is not None:
+        _model_answer(row, "full-context", answerer, full, q.text)
+    for system, text in row["answers"].items():
+        if text is None or q.answer is None:
+            continue
+        row["f1"][system] = scoring.locomo_f1(text, q.answer, q.code)
+        row["em"][system] = scoring.exact_match(text, q.answer)
+    if config.judge and q.rubric:
+        row["judged"] = {s: judge(answerer, config, q, t) for s, t in row["answers"].items() if t}
+    return row
+
+
+def _context_text(ctx: dict[str, Any]) -> str:
+    parts = []
+    if ctx.get("representation"):
+        parts.append(ctx["representation"])
+    if ctx.get("peer_card"):
+        parts.append("Peer card:\n" + "\n".join(f"- {e}" for e in ctx["peer_card"]))
+    return "\n\n".join(parts)
+
+
+def _model_answer(row: dict[str, Any], system: str, answerer: Answerer, memory: str, question: str) -> None:
+    text, done = answerer.answer(_answer_prompt(memory, question))
+    row["answers"][system] = text
+    row["seconds"][system] = done.seconds
+    row["tokens"][system] = done.prompt_tokens + done.completion_tokens
+
+
+_judges: dict[str, Any] = {}
+
+
+def judge(answerer: Answerer | None, config: BenchConfig, q: Question, answer: str) -> float | None:
+    """Share of rubric items a judge model says the answer satisfies (None when it fails)."""
+    from honcho_local.config import load_settings
+    from honcho_local.llm import ChatRequest, build_llm
+
+    if config.judge not in _judges:
+        _judges[config.judge or ""] = build_llm(load_settings(config.home or Path("."), reasoning_model=config.judge,
+                                                              model_context=config.context_tokens))
+    llm = _judges[config.judge or ""]
+    items = "\n".join(f"{i + 1}. {r}" for i, r in enumerate(q.rubric))
+    schema = {"type": "object", "properties": {"scores": {"type": "array", "items": {"type": "integer",
+                                                                                      "enum": [0, 1]}}},
+              "required": ["scores"]}
+    try:
+        done = llm.complete(ChatRequest(messages=[
+            {"role": "system", "content": JUDGE_SYSTEM},
+            {"role": "user", "content": f"Question: {q.text}\nAnswer: {answer}\nRubric:\n{items}"}],
+            max_tokens=64, schema=schema))
+    except Exception as exc:  # a judge failure is reported as not judged, never as a score
+        log.warning("judge failed on %s: %s", q.qid, exc)
+        return None
+    scores = (done.parsed or {}).get("scores") or []
+    return sum(scores[:len(q.rubric)]) / len(q.rubric) if scores else None
+
+
+# ---- summary -----------------------------------------------------------------------------------------
+def _metric_delta(state: RunState, prefix: str) -> float:
+    return sum(v - state.metrics_before.get(k, 0.0) for k, v in state.metrics_after.items() if k.startswith(prefix))
+
+
+def summarise(config: BenchConfig, state: RunState, convs: list[Conversation]) -> dict[str, Any]:
+    rows = state.rows
+    cats = sorted({r["category"] for r in rows}, key=lambda c: (min((r["code"] or 0) for r in rows
+                                                                    if r["category"] == c), c))
+    recall: dict[str, dict[str, Any]] = {}
+    for name in RETRIEVERS:
+        with_ev = [r for r in rows if name in r["recall"]]
+        recall[name] = {"questions": len(with_ev)}
+        for k in ("5", "10", "20"):
+            recall[name][f"share@{k}"] = scoring.mean(r["recall"][name][k][0] for r in with_ev)
+            recall[name][f"all@{k}"] = scoring.mean(r["recall"][name][k][1] for r in with_ev)
+        recall[name]["by_category"] = {c: scoring.mean(r["recall"][name]["10"][0] for r in with_ev
+                                                       if r["category"] == c) for c in cats}
+    systems = sorted({s for r in rows for s in r["f1"]})
+    answers = {s: {"questions": sum(1 for r in rows if s in r["f1"]),
+                   "f1": scoring.mean(r["f1"][s] for r in rows if s in r["f1"]),
+                   "em": scoring.mean(r["em"][s] for r in rows if s in r["em"]),
+                   "by_category": {c: scoring.mean(r["f1"][s] for r in rows if s in r["f1"] and r["category"] == c)
+                                   for c in cats},
+                   "seconds_per_question": scoring.mean(r["seconds"][s] for r in rows if s in r["seconds"]),
+                   "tokens_per_question": scoring.mean(r["tokens"][s] for r in rows if s in r["tokens"])}
+               for s in systems}
+    judged = {}
+    if any("judged" in r for r in rows):
+        for s in systems or sorted({s for r in rows for s in r.get("judged", {})}):
+            vals = [r["judged"][s] for r in rows if r.get("judged", {}).get(s) is not None]
+            judged[s] = {"questions": len(vals), "score": scoring.mean(vals)}
+    messages = sum(len(c.turns) for c in convs)
+    tokens = _metric_delta(state, "honcho_reasoning_tokens_total")
+    model_seconds = _metric_delta(state, "honcho_reasoning_duration_seconds_sum")
+    return {
+        "config": _config_dict(config), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "conversations": [c.conv_id for c in convs], "messages": messages, "messages_posted": state.messages,
+        "truncated": state.truncated, "questions": len(rows),
+        "counts": {c: sum(1 for r in rows if r["category"] == c) for c in cats},
+        "ingest_seconds": state.ingest_seconds, "drain_seconds": state.drain_seconds,
+        "wall_seconds": time.time() - state.started,
+        "reasoning": {"tokens": tokens, "model_seconds": model_seconds,
+                      "tokens_per_message": tokens / state.messages if state.messages else None,
+                      "model_seconds_per_message": model_seconds / state.messages if state.messages else None,
+                      "conclusions": _metric_delta(state, "honcho_conclusions_derived_total"),
+                      "note": None if state.messages else "ingested in an earlier run: reasoning cost not measured"},
+        "recall": recall, "answers": answers, "judged": judged,
+        "latency_ms": {k: {"p50": scoring.percentile(v, 50), "p95": scoring.percentile(v, 95), "n": len(v)}
+                       for k, v in state.latencies.items()},
+        "skipped": state.skipped,
+    }
+
+
+def _config_dict(config: BenchConfig) -> dict[str, Any]:
+    out = asdict(config)
+    out["out"] = str(config.out)
+    out["home"] = str(config.home) if config.home else None
+    out["data"] = str(config.data) if config.data else None
+    return out
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower()
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1, default=str))

@@ -1,0 +1,91 @@
+"""The memory-quality harness: scoring units, and an end-to-end smoke run on a tiny LoCoMo slice
+with the real SmolLM2 model behind a live server (scores must come from real answers; they are not
+expected to be high)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from honcho_local.bench import scoring
+from honcho_local.bench.data import load_beam, load_locomo
+from honcho_local.bench.runner import subject_of, truncate
+from honcho_local.cli import main
+from tests.conftest import SHARED
+
+DATA = SHARED / "datasets"
+
+
+def test_token_f1_and_exact_match() -> None:
+    assert scoring.token_f1("7 May 2023", "7 May 2023") == 1.0
+    assert scoring.token_f1("On the 7th of May", "7 May 2023") == pytest.approx(2 / 7)  # "the" dropped: P 1/4, R 1/3
+    assert scoring.token_f1("", "x") == 0.0
+    assert scoring.exact_match("The Beach!", "beach") == 1.0
+    assert scoring.locomo_f1("pottery, camping", "pottery, camping, painting", 1) == pytest.approx(2 / 3)
+    assert scoring.locomo_f1("sweden", "Sweden; her home country", 3) == 1.0
+
+
+def test_recall_at_k() -> None:
+    assert scoring.recall_at_k(["a", "b", "c"], ["c", "z"], 2) == (0.0, 0.0)
+    assert scoring.recall_at_k(["a", "b", "c"], ["c", "a"], 3) == (1.0, 1.0)
+    assert scoring.recall_at_k(["a", "b", "c"], ["c", "z"], 3) == (0.5, 0.0)
+    with pytest.raises(ValueError):
+        scoring.recall_at_k(["a"], [], 1)
+    assert scoring.percentile([1, 2, 3, 4], 50) == 2.5 and math.isnan(scoring.percentile([], 50))
+
+
+def test_datasets_load_in_place() -> None:
+    locomo = load_locomo(DATA)
+    assert len(locomo) == 10 and sum(len(c.turns) for c in locomo) == 5882
+    assert sum(len(c.questions) for c in locomo) == 1986
+    first = locomo[0]
+    turn_ids = {t.turn_id for t in first.turns}
+    assert all(set(q.evidence) <= turn_ids for q in first.questions)
+    sliced = truncate(first, 2)
+    assert len(sliced.sessions) == 2 and sliced.questions
+    kept = {t.turn_id for t in sliced.turns}
+    assert all(set(q.evidence) <= kept for q in sliced.questions)
+    assert subject_of(first, "What did Melanie paint?") == "Melanie"
+    assert subject_of(first, "When did Caroline meet Melanie?") == "Caroline"
+    beam = load_beam(DATA)
+    assert len(beam) == 20 and sum(len(c.questions) for c in beam) == 400
+    assert all(q.rubric for c in beam for q in c.questions)
+
+
+@pytest.mark.model
+@pytest.mark.timeout(900)
+def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, [
+        "bench", "locomo", "--conversations", "1", "--sessions", "1", "--questions", "2",
+        "--model", "smollm2-135m", "--context-tokens", "2048", "--out", str(out), "--name", "smoke",
+        "--bench-home", str(tmp_path / "home"), "--data", str(DATA), "--drain-timeout", "300"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    results = json.loads((out / "smoke.json").read_text())
+    assert results["messages"] == results["messages_posted"] == 18 and results["questions"] == 2
+    assert results["reasoning"]["tokens"] > 0  # the worker really reasoned over the slice
+    for row in results["rows"]:
+        assert set(row["retrieved"]) == {"honcho", "honcho-search", "bm25+dense", "dense"}
+        assert row["recall"]["honcho"]["10"][0] == scoring.recall_at_k(row["retrieved"]["honcho"],
+                                                                       row["evidence"], 10)[0]
+        for system in ("chat", "naive-rag", "full-context"):
+            answer = row["answers"][system]
+            assert isinstance(answer, str) and answer.strip()
+            assert row["f1"][system] == scoring.locomo_f1(answer, row["gold"], row["code"])
+    assert results["answers"]["chat"]["questions"] == 2
+    report = (out / "smoke.md").read_text()
+    assert "Evidence recall" in report and "F1 ratio chat / naive-rag" in report
+    for png in ("smoke-recall-at-k.png", "smoke-f1-by-category.png", "smoke-cost-vs-f1.png"):
+        assert (out / png).stat().st_size > 1000
+
+    # A second run on the same home resumes: nothing is ingested twice.
+    again = CliRunner().invoke(main, [
+        "bench", "locomo", "--conversations", "1", "--sessions", "1", "--questions", "1", "--retrieval-only",
+        "--model", "smollm2-135m", "--out", str(out), "--name", "again", "--bench-home", str(tmp_path / "home"),
+        "--data", str(DATA)])
+    assert again.exit_code == 0, again.output
+    assert json.loads((out / "again.json").read_text())["messages_posted"] == 0
