@@ -8,7 +8,7 @@ Other layers call only what is exported here:
     for chunk in llm.stream(ChatRequest(...)): ...
     llm.count_tokens("text")
     embedder = build_embedder(settings)  # all-MiniLM-L6-v2 via llama.cpp, 384-d, L2-normalized
-    embedder.embed(["a", "b"]).vectors
+    embedder.embed(["a", "b"]).vectors  # stored texts; embed([q], kind="query") for search queries
 
 `FakeLLM` / `FakeEmbedder` (in `honcho_local.llm.fake`) implement the same protocols for tests.
 Nothing here reads the environment or loads a model at import time.
@@ -72,11 +72,12 @@ def build_llm(settings: Any) -> Router:
 
 
 def build_embedder(settings: Any) -> Embedder:
-    """The configured embedding model (all-MiniLM-L6-v2 by default), loaded now."""
+    """The configured embedding model (all-MiniLM-L6-v2 by default), loaded now, with its catalog prefixes."""
     from honcho_local.llm.catalog import find_spec, models_dir, verified_path
     from honcho_local.llm.llamacpp import LlamaCppEmbedder
 
     directory = models_dir(settings)
     spec = find_spec(settings.embedding_model, directory)
     path = verified_path(spec, directory)
-    return LlamaCppEmbedder(path, spec.name, n_threads=settings.model_threads, timeout=settings.model_timeout)
+    return LlamaCppEmbedder(path, spec.name, n_threads=settings.model_threads, timeout=settings.model_timeout,
+                            query_prefix=spec.query_prefix, document_prefix=spec.document_prefix)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Message = dict[str, str]
 JsonSchema = dict[str, Any]
+EmbedKind = Literal["query", "document"]
+EMBED_KINDS: tuple[str, ...] = ("query", "document")
 
 
 @dataclass(frozen=True)
@@ -94,13 +96,18 @@ class LLM(Protocol):
 
 @runtime_checkable
 class Embedder(Protocol):
-    """A sentence-embedding model."""
+    """A sentence-embedding model.
+
+    `kind` says what the texts are: "query" for search queries, "document" for what is stored and
+    searched. Models trained with task prefixes (nomic-embed: "search_query: " / "search_document: ")
+    prepend the matching one; for others (MiniLM) both kinds embed the same.
+    """
 
     provider: str
     model: str
     dims: int
 
-    def embed(self, texts: Sequence[str]) -> Embeddings: ...
+    def embed(self, texts: Sequence[str], kind: EmbedKind = "document") -> Embeddings: ...
 
     def count_tokens(self, text: str) -> int: ...
 

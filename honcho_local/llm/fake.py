@@ -108,7 +108,7 @@ class FakeEmbedder:
         norm = math.sqrt(sum(x * x for x in raw)) or 1.0
         return [x / norm for x in raw]
 
-    def embed(self, texts: Sequence[str]) -> Embeddings:
+    def embed(self, texts: Sequence[str], kind: str = "document") -> Embeddings:  # kind: no prefixes here
         vectors = [self._vector(t) for t in texts]
         tokens = sum(self.count_tokens(t) for t in texts)
         return Embeddings(vectors=vectors, dims=self.dims, prompt_tokens=tokens,

