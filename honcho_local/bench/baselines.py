@@ -29,7 +29,7 @@ def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> list[str]:
 class TurnIndex:
     """Dense and BM25 indexes over one conversation's turns (ids are turn ids)."""
 
-    def __init__(self, turns: Sequence[Turn], embed: Callable[[list[str]], list[list[float]]]) -> None:
+    def __init__(self, turns: Sequence[Turn], embed: Callable[..., list[list[float]]]) -> None:
         self.ids = [t.turn_id for t in turns]
         self.texts = {t.turn_id: t for t in turns}
         self._embed = embed
@@ -50,7 +50,7 @@ class TurnIndex:
     def dense(self, query: str, k: int) -> list[str]:
         if not self.ids:
             return []
-        q = np.asarray(self._embed([query])[0], dtype=np.float32)
+        q = np.asarray(self._embed([query], kind="query")[0], dtype=np.float32)
         q /= max(float(np.linalg.norm(q)), 1e-12)
         scores = self.vectors @ q
         top = np.argsort(-scores)[:k]

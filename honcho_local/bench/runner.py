@@ -249,18 +249,34 @@ class Answerer:
         return done.text.strip(), done
 
 
-def _embedder(config: BenchConfig) -> Callable[[list[str]], list[list[float]]]:
+def _embedder(config: BenchConfig, cache_dir: Path) -> Callable[..., list[list[float]]]:
+    """The baselines' embedding function, with an on-disk cache in the bench home (the baselines embed
+    every turn of every conversation: minutes on 2 cores, spent once per home and model)."""
+    import hashlib
+    import pickle
+
     from honcho_local.config import load_settings
     from honcho_local.llm import build_embedder
 
     overrides = {"embedding_model": config.embedding_model} if config.embedding_model else {}
-    embedder = build_embedder(load_settings(config.home or Path("."), **overrides))
+    settings = load_settings(config.home or Path("."), **overrides)
+    path = cache_dir / f"baseline-embeddings-{slug(settings.embedding_model)}.pkl"
+    cache: dict[str, list[float]] = pickle.loads(path.read_bytes()) if path.exists() else {}
+    embedder: Any = None
 
-    def embed(texts: list[str]) -> list[list[float]]:
-        out: list[list[float]] = []
-        for i in range(0, len(texts), 64):
-            out += [list(v) for v in embedder.embed(texts[i:i + 64]).vectors]
-        return out
+    def embed(texts: list[str], kind: str = "document") -> list[list[float]]:
+        nonlocal embedder
+        keys = [hashlib.sha1(f"{kind}\0{t}".encode()).hexdigest() for t in texts]
+        todo = sorted({k: t for k, t in zip(keys, texts) if k not in cache}.items())
+        if todo:
+            embedder = embedder or build_embedder(settings)
+            for i in range(0, len(todo), 64):
+                chunk = todo[i:i + 64]
+                for (k, _), v in zip(chunk, embedder.embed([t for _, t in chunk], kind=kind).vectors):
+                    cache[k] = list(v)
+            if len(todo) > 8:  # persist after corpus-sized work, not after every query
+                path.write_bytes(pickle.dumps(cache))
+        return [cache[k] for k in keys]
 
     return embed
 
@@ -296,7 +312,7 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
             echo(f"the worker has not drained within {config.drain_timeout:.0f} s; run again with the same "
                  f"--home to continue (questions are answered once nothing is left to reason)")
             return {"config": _config_dict(config), "drained": False, "drain_seconds": state.drain_seconds}
-        embed = _embedder(config)
+        embed = _embedder(config, server.home)
         answerer = Answerer(config) if config.answers else None
         total = sum(len(scored_questions(c, config.questions, config.seed)) for c in convs)
         with _progress() as bar:
