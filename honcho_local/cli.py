@@ -397,7 +397,8 @@ def _duration(text: str) -> float:
               show_default=True, help="Where the report, plots and per-question JSON go.")
 @click.option("--name", default=None, help="Report file name stem (default: dataset, scope and date).")
 @click.option("--retrieval-only", is_flag=True, help="Score retrieval only: no model answers the questions.")
-@click.option("--no-reasoning", is_flag=True, help="Turn the deriver and summaries off (messages are still embedded).")
+@click.option("--reasoning/--no-reasoning", default=None,
+              help="Run the deriver and summaries (default: on; off with --quick). Messages are embedded either way.")
 @click.option("--reasoning-level", default="low", show_default=True, help="Chat reasoning_level for answers.")
 @click.option("--judge", default=None, help="Judge model for BEAM rubric items (catalog name or openai:NAME).")
 @click.option("--bench-home", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -408,13 +409,14 @@ def _duration(text: str) -> float:
 @click.option("--context-tokens", type=click.IntRange(512), default=4096, show_default=True,
               help="Model context window for answers (full context is skipped when it does not fit).")
 @click.option("--quick", is_flag=True,
-              help="One LoCoMo conversation, the fast model (qwen2.5-coder-0.5b), 40 questions.")
+              help="One LoCoMo conversation, the fast model (qwen2.5-coder-0.5b), 40 questions, reasoning off "
+                   "(deriving a whole conversation takes longer than a quick run: add --reasoning to include it).")
 @click.pass_context
 @handle_errors
 def bench(ctx: click.Context, dataset: str, conversations: int | None, sessions: int | None, questions: int | None,
           model: str | None,
           embedding_model: str | None, baselines: tuple[str, ...], out: Path, name: str | None,
-          retrieval_only: bool, no_reasoning: bool, reasoning_level: str, judge: str | None,
+          retrieval_only: bool, reasoning: bool | None, reasoning_level: str, judge: str | None,
           bench_home: Path | None, data: Path | None, drain_timeout: str, context_tokens: int, quick: bool) -> None:
     """Run a memory-quality benchmark (LoCoMo or BEAM) end to end against a live server and write a
     markdown report with plots: evidence recall@k, answer F1 by category, cost and read latency,
@@ -428,11 +430,12 @@ def bench(ctx: click.Context, dataset: str, conversations: int | None, sessions:
     if quick:
         conversations, questions = conversations or 1, questions or 40
         model = model or "qwen2.5-coder-0.5b"
+        reasoning = False if reasoning is None else reasoning
     config = BenchConfig(
         dataset=dataset, conversations=conversations, sessions=sessions, questions=questions,
         model=model or _settings(ctx).reasoning_model, embedding_model=embedding_model,
         baselines=() if "none" in baselines else (baselines or ("naive-rag", "full-context")),
-        answers=not retrieval_only, reasoning=not no_reasoning, reasoning_level=reasoning_level, judge=judge,
+        answers=not retrieval_only, reasoning=True if reasoning is None else reasoning, reasoning_level=reasoning_level, judge=judge,
         out=out, home=bench_home, data=data, drain_timeout=_duration(drain_timeout), context_tokens=context_tokens)
     results = run(config, echo=click.echo)
     if not results.get("drained", True):
