@@ -47,6 +47,12 @@ class WriteContext:
         self.pending: list[tuple[str, list[Any]]] = []
         self.flushers: dict[str, Callable[[duckdb.DuckDBPyConnection, list[Any]], None]] = {}
         self.in_transaction = False
+        self.mutated = False
+
+    def mark_mutation(self) -> None:
+        """This group changes or removes existing rows of the log (or sessions and peers), beyond
+        appending: in-memory copies of the log (`store/message_rows.py`) must be reloaded after it."""
+        self.mutated = True
 
     @property
     def conn(self) -> duckdb.DuckDBPyConnection:
@@ -98,6 +104,7 @@ class WriteContext:
         self.counters.clear()
         self.after_commit.clear()
         self.pending.clear()
+        self.mutated = False
 
     def next_value(self, key: tuple[Any, ...], load: Callable[[], int], n: int = 1) -> int:
         """Reserve `n` consecutive values of a counter; returns the first. `load` gives the last used."""
@@ -120,7 +127,8 @@ class Store:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._batch_max = batch_max
         self._ctx = WriteContext(conn.cursor())
-        self.stats = {"commits": 0, "ops": 0, "retried_groups": 0}
+        # mutations: committed groups that changed existing events, sessions or peers (not appends)
+        self.stats = {"commits": 0, "ops": 0, "retried_groups": 0, "mutations": 0}
         self._thread = threading.Thread(target=self._run_writer, name="duckdb-writer", daemon=True)
         self._closed = False
         self._thread.start()
@@ -234,6 +242,9 @@ class Store:
             for item in group:
                 self._commit_group([item])
             return
+        if ctx.mutated:
+            ctx.mutated = False
+            self.stats["mutations"] += 1
         self.stats["commits"] += 1
         self.stats["ops"] += len(group)
         callbacks, ctx.after_commit = ctx.after_commit, []
