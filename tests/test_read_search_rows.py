@@ -31,9 +31,12 @@ def test_search_rows_follow_appends_updates_and_deletes(read_app) -> None:
     assert [h["content"] for h in _search(client, "zebra", "/sessions/s1")] == ["zebra crossing downtown"]
     assert [h["peer_id"] for h in _search(client, "zebra", "/peers/bob")] == ["bob"]
 
+    loads = services.search.rows.loads
     r = client.put(f"{W}/sessions/s1/messages/{first['id']}", json={"metadata": {"tag": "x"}})
     assert r.status_code == 200, r.text
     assert next(h for h in _search(client, "zebra") if h["id"] == first["id"])["metadata"] == {"tag": "x"}
+    assert services.search.rows.loads == loads  # the updated row was re-read alone, not the whole copy
+    assert services.store.stats["event_updates"] == 1
 
     _add(client, "s1", [("alice", "a later zebra sighting")])  # appended after rows were loaded
     assert len(_search(client, "zebra", "/sessions/s1")) == 2
@@ -53,4 +56,19 @@ def test_search_rows_follow_appends_updates_and_deletes(read_app) -> None:
     # new message can match too: a known limitation of the index, not of the rows)
     assert {(h["session_id"], h["content"]) for h in hits} <= {("s3", "zebra documentary tonight"),
                                                                 ("s3", "nothing striped here")}
-    assert services.store.stats["mutations"] == 4
+    assert services.store.stats["mutations"] == 3
+
+
+def test_search_rows_start_over_when_updates_overflow(read_app) -> None:
+    import collections
+
+    services, client = read_app
+    services.store.updated_events = collections.deque(maxlen=2)  # the store keeps only the newest two
+    msgs = _add(client, "s", [("alice", f"walrus number {i}") for i in range(3)])
+    assert len(_search(client, "walrus")) == 3
+    loads = services.search.rows.loads
+    for i, m in enumerate(msgs):
+        r = client.put(f"{W}/sessions/s/messages/{m['id']}", json={"metadata": {"n": i}})
+        assert r.status_code == 200, r.text
+    assert {h["id"]: h["metadata"] for h in _search(client, "walrus")} == {m["id"]: {"n": i} for i, m in enumerate(msgs)}
+    assert services.search.rows.loads == loads + 1  # three updates, two kept: the copy was loaded again

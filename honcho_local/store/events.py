@@ -115,11 +115,11 @@ def list_events(cur: Cursor, workspace_id: str, session_id: str, filters: Any, p
 
 def update_metadata(ctx: WriteContext, workspace_id: str, session_id: str, event_id: str,
                     metadata: dict[str, Any]) -> bool:
-    ctx.mark_mutation()
     changed = ctx.conn.execute(
         "UPDATE events SET metadata = ? WHERE workspace_id = ? AND session_id = ? AND id = ? RETURNING pk",
         [dumps(metadata), workspace_id, session_id, event_id],
     ).fetchall()
+    ctx.mark_updated([r[0] for r in changed])
     return bool(changed)
 
 
