@@ -21,6 +21,7 @@ from honcho_local.store import reads
 from honcho_local.store import resources as repo
 from honcho_local.store.events import MESSAGE_COLUMNS
 from honcho_local.store.filters import compile_filters
+from honcho_local.store.message_rows import MessageRows
 from honcho_local.store.search import LexicalIndex, MessageVectors
 
 # Fusion settings measured on LoCoMo (evidence recall@10 of workspace search, all 10 conversations,
@@ -105,7 +106,9 @@ class Search:
         self.vectors = vectors
         self.queries = queries
         self.cache = cache or ReadCache(store, size=0)
+        self.rows = MessageRows(store)
         self._fresh_generation = -1
+        self._known: tuple[int, set[tuple[str, ...]]] = (-1, set())
 
     def _wait_fresh(self) -> None:
         """Read your writes: wait for the lexical index unless nothing was committed since last time."""
@@ -114,25 +117,12 @@ class Search:
             self._fresh_generation = generation
 
     def _rows(self, pks: list[int], filters: Any) -> dict[int, dict[str, Any]]:
-        """Candidate messages in active sessions that pass `filters` (rows cached per log position)."""
+        """Candidate messages in active sessions that pass `filters` (without filters: from the
+        in-memory copy of the log's message rows)."""
         if filters is not None:
             where, params = compile_filters(filters, MESSAGE_COLUMNS)
             return self.store.read(lambda cur: reads.messages_by_pk(cur, pks, where, params))
-        keys = [("msg", pk) for pk in pks]
-        def load(missing: list[Any]) -> dict[Any, Any]:
-            rows = self.store.read(lambda cur: reads.messages_by_pk(cur, [k[1] for k in missing], active_only=False))
-            return {k: rows.get(k[1]) for k in missing}  # None: not a message (cached as such too)
-
-        found = self.cache.get_many(keys, load)
-        rows = {k[1]: r for k, r in found.items() if r is not None}
-        inactive = {ws: self._inactive(ws) for ws in {r["workspace_id"] for r in rows.values()}}
-        return {pk: r for pk, r in rows.items() if r["session_id"] not in inactive[r["workspace_id"]]}
-
-    def _inactive(self, workspace_id: str) -> frozenset[str]:
-        """Deleted sessions of a workspace (one query per commit generation)."""
-        return self.cache.get(("inactive", workspace_id), lambda: frozenset(r[0] for r in self.store.read(
-            lambda cur: cur.execute("SELECT id FROM sessions WHERE workspace_id = ? AND NOT is_active",
-                                    [workspace_id]).fetchall())))
+        return self.rows.get(pks)
 
     def ranked(self, workspace_id: str, query: str, limit: int, filters: Any = None,
                session_id: str | None = None, peer_id: str | None = None) -> list[dict[str, Any]]:
@@ -176,13 +166,31 @@ class Search:
 
     def _check_scope(self, workspace_id: str, session_id: str | None, peer_id: str | None) -> None:
         def read(cur: Any) -> None:
-            if session_id is not None and not session_active(self.cache, cur, workspace_id, session_id):
+            if session_id is not None and not self._exists(("session", workspace_id, session_id), lambda: (
+                    session_active(self.cache, cur, workspace_id, session_id))):
                 raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
-            if peer_id is not None and not self.cache.get(
-                    ("peer", workspace_id, peer_id), lambda: repo.get_peer(cur, workspace_id, peer_id) is not None):
+            if peer_id is not None and not self._exists(("peer", workspace_id, peer_id), lambda: self.cache.get(
+                    ("peer", workspace_id, peer_id), lambda: repo.get_peer(cur, workspace_id, peer_id) is not None)):
                 raise NotFound(f"peer {peer_id!r} not found in workspace {workspace_id!r}")
 
         self.store.read(read)
+
+    def _exists(self, key: tuple[str, ...], check: Callable[[], bool]) -> bool:
+        """`check()`, remembering a True until the next mutation: a session or peer that exists
+        stops existing only by a delete, which is a mutation (`Store.stats["mutations"]`)."""
+        generation = self.store.stats.get("mutations", 0)
+        known_generation, known = self._known
+        if known_generation == generation and key in known:
+            return True
+        if known_generation != generation:
+            known = set()
+            self._known = (generation, known)
+        found = check()
+        if found and self.store.stats.get("mutations", 0) == generation:
+            if len(known) >= 100_000:
+                known.clear()
+            known.add(key)
+        return found
 
 
 def session_active(cache: ReadCache, cur: Any, workspace_id: str, session_id: str) -> bool:

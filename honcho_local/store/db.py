@@ -8,6 +8,7 @@ re-run alone, so one bad operation fails only its own caller. A write returns af
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import logging
 import queue
@@ -47,6 +48,17 @@ class WriteContext:
         self.pending: list[tuple[str, list[Any]]] = []
         self.flushers: dict[str, Callable[[duckdb.DuckDBPyConnection, list[Any]], None]] = {}
         self.in_transaction = False
+        self.mutated = False
+        self.updated_events: list[int] = []
+
+    def mark_mutation(self) -> None:
+        """This group removes existing events, sessions or peers (beyond appending): in-memory copies
+        of the log (`store/message_rows.py`) are reloaded after it."""
+        self.mutated = True
+
+    def mark_updated(self, pks: list[int]) -> None:
+        """These events were changed in place (metadata): in-memory copies re-read just them."""
+        self.updated_events.extend(pks)
 
     @property
     def conn(self) -> duckdb.DuckDBPyConnection:
@@ -98,6 +110,8 @@ class WriteContext:
         self.counters.clear()
         self.after_commit.clear()
         self.pending.clear()
+        self.mutated = False
+        self.updated_events.clear()
 
     def next_value(self, key: tuple[Any, ...], load: Callable[[], int], n: int = 1) -> int:
         """Reserve `n` consecutive values of a counter; returns the first. `load` gives the last used."""
@@ -120,7 +134,10 @@ class Store:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._batch_max = batch_max
         self._ctx = WriteContext(conn.cursor())
-        self.stats = {"commits": 0, "ops": 0, "retried_groups": 0}
+        # mutations: committed groups that removed events, sessions or peers (not appends);
+        # event_updates: events changed in place, the newest of them in `updated_events` (seq, pk)
+        self.stats = {"commits": 0, "ops": 0, "retried_groups": 0, "mutations": 0, "event_updates": 0}
+        self.updated_events: collections.deque[tuple[int, int]] = collections.deque(maxlen=10_000)
         self._thread = threading.Thread(target=self._run_writer, name="duckdb-writer", daemon=True)
         self._closed = False
         self._thread.start()
@@ -234,6 +251,13 @@ class Store:
             for item in group:
                 self._commit_group([item])
             return
+        if ctx.mutated:
+            ctx.mutated = False
+            self.stats["mutations"] += 1
+        for pk in ctx.updated_events:
+            self.updated_events.append((self.stats["event_updates"] + 1, pk))
+            self.stats["event_updates"] += 1
+        ctx.updated_events.clear()
         self.stats["commits"] += 1
         self.stats["ops"] += len(group)
         callbacks, ctx.after_commit = ctx.after_commit, []

@@ -119,6 +119,7 @@ def update_metadata(ctx: WriteContext, workspace_id: str, session_id: str, event
         "UPDATE events SET metadata = ? WHERE workspace_id = ? AND session_id = ? AND id = ? RETURNING pk",
         [dumps(metadata), workspace_id, session_id, event_id],
     ).fetchall()
+    ctx.mark_updated([r[0] for r in changed])
     return bool(changed)
 
 

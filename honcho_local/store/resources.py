@@ -107,6 +107,7 @@ def count_sessions(cur: Cursor, workspace_id: str) -> int:
 
 
 def delete_workspace(ctx: WriteContext, workspace_id: str) -> None:
+    ctx.mark_mutation()
     for table in ("events", "session_peers", "sessions", "peers"):
         ctx.conn.execute(f"DELETE FROM {table} WHERE workspace_id = ?", [workspace_id])
     ctx.conn.execute("DELETE FROM workspaces WHERE id = ?", [workspace_id])
@@ -197,6 +198,7 @@ def list_sessions(cur: Cursor, workspace_id: str, filters: Any, page_no: int, si
 
 
 def delete_session(ctx: WriteContext, workspace_id: str, session_id: str) -> None:
+    ctx.mark_mutation()
     for table, col in (("events", "session_id"), ("session_peers", "session_id"), ("sessions", "id")):
         ctx.conn.execute(f"DELETE FROM {table} WHERE workspace_id = ? AND {col} = ?", [workspace_id, session_id])
     ctx.known.clear()

@@ -91,6 +91,7 @@ class _Matrix:
     codes: dict[str, int] = field(default_factory=dict)
     max_pk: int = 0
     checked: float = 0.0
+    generation: int = -2                         # the store's commit count at the last check
     ivf: _Ivf | None = None
     scopes: dict = field(default_factory=dict)   # (session, peer) -> row numbers; reset when rows move
 
@@ -173,15 +174,24 @@ class MessageVectors:
         return fresh
 
     def _matrix(self, workspace_id: str, model: str) -> _Matrix:
+        """The workspace's matrix, checked against the table at most every `refresh_seconds` and only
+        when something was committed since the last check (a quiet store costs no query)."""
         key = (workspace_id, model)
+        generation = self.store.stats.get("commits", -1) if hasattr(self.store, "stats") else -1
         current = self._cache.get(key)
-        if current is not None and time.monotonic() - current.checked < self.refresh_seconds:
+        if current is not None and self._fresh(current, generation):
             return current
         with self._lock:
-            current = self._refresh(self._cache.get(key), workspace_id, model)
-            current.checked = time.monotonic()
+            current = self._cache.get(key)
+            if current is not None and self._fresh(current, generation):  # another thread just did it
+                return current
+            current = self._refresh(current, workspace_id, model)
+            current.checked, current.generation = time.monotonic(), generation
             self._cache[key] = current
             return current
+
+    def _fresh(self, m: _Matrix, generation: int) -> bool:
+        return (m.generation == generation != -1) or time.monotonic() - m.checked < self.refresh_seconds
 
     def search(self, embedding: list[float], model: str, limit: int, workspace_id: str,
                session_id: str | None = None, peer_id: str | None = None) -> list[int]:

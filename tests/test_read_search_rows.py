@@ -1,0 +1,74 @@
+"""Search rows come from an in-memory copy of the log's messages (`store/message_rows.py`): it must
+follow appends, metadata updates, session and workspace deletes (log positions reused after a
+delete included), and the scope checks must notice a deleted session or workspace."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.model
+W = "/v3/workspaces/ws"
+
+
+def _add(client, session: str, items: list[tuple[str, str]]) -> list[dict]:
+    r = client.post(f"{W}/sessions/{session}/messages",
+                    json={"messages": [{"peer_id": p, "content": c} for p, c in items]})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _search(client, query: str, path: str = "") -> list[dict]:
+    r = client.post(f"{W}{path}/search", json={"query": query})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_search_rows_follow_appends_updates_and_deletes(read_app) -> None:
+    services, client = read_app
+    first = _add(client, "s1", [("alice", "zebra crossing downtown")])[0]
+    _add(client, "s2", [("bob", "zebra stripes are unique")])
+    assert {h["session_id"] for h in _search(client, "zebra")} == {"s1", "s2"}
+    assert [h["content"] for h in _search(client, "zebra", "/sessions/s1")] == ["zebra crossing downtown"]
+    assert [h["peer_id"] for h in _search(client, "zebra", "/peers/bob")] == ["bob"]
+
+    loads = services.search.rows.loads
+    r = client.put(f"{W}/sessions/s1/messages/{first['id']}", json={"metadata": {"tag": "x"}})
+    assert r.status_code == 200, r.text
+    assert next(h for h in _search(client, "zebra") if h["id"] == first["id"])["metadata"] == {"tag": "x"}
+    assert services.search.rows.loads == loads  # the updated row was re-read alone, not the whole copy
+    assert services.store.stats["event_updates"] == 1
+
+    _add(client, "s1", [("alice", "a later zebra sighting")])  # appended after rows were loaded
+    assert len(_search(client, "zebra", "/sessions/s1")) == 2
+
+    assert client.delete(f"{W}/sessions/s2").status_code == 202
+    assert {h["session_id"] for h in _search(client, "zebra")} == {"s1"}
+    assert client.post(f"{W}/sessions/s2/search", json={"query": "zebra"}).status_code == 404
+
+    assert client.delete(f"{W}/sessions/s1").status_code == 202
+    assert client.delete(W).status_code == 202
+    assert client.post(f"{W}/peers/alice/search", json={"query": "zebra"}).status_code == 404
+    # The log positions of the deleted messages are given out again: the rows must be the new ones.
+    _add(client, "s3", [("carol", "zebra documentary tonight"), ("carol", "nothing striped here")])
+    hits = _search(client, "zebra")
+    assert hits[0]["content"] == "zebra documentary tonight"
+    # (the lexical index still holds the deleted texts under the reused positions, so the other
+    # new message can match too: a known limitation of the index, not of the rows)
+    assert {(h["session_id"], h["content"]) for h in hits} <= {("s3", "zebra documentary tonight"),
+                                                                ("s3", "nothing striped here")}
+    assert services.store.stats["mutations"] == 3
+
+
+def test_search_rows_start_over_when_updates_overflow(read_app) -> None:
+    import collections
+
+    services, client = read_app
+    services.store.updated_events = collections.deque(maxlen=2)  # the store keeps only the newest two
+    msgs = _add(client, "s", [("alice", f"walrus number {i}") for i in range(3)])
+    assert len(_search(client, "walrus")) == 3
+    loads = services.search.rows.loads
+    for i, m in enumerate(msgs):
+        r = client.put(f"{W}/sessions/s/messages/{m['id']}", json={"metadata": {"n": i}})
+        assert r.status_code == 200, r.text
+    assert {h["id"]: h["metadata"] for h in _search(client, "walrus")} == {m["id"]: {"n": i} for i, m in enumerate(msgs)}
+    assert services.search.rows.loads == loads + 1  # three updates, two kept: the copy was loaded again
