@@ -33,7 +33,7 @@ COMMIT_INTERVAL = 0.5
 
 # Bump when the indexed fields change: an index of another version is rebuilt from the log.
 SCHEMA_VERSION = "2"
-CONTEXT_BOOST = 0.7
+CONTEXT_BOOST = 0.5
 PREVIOUS_CACHE = 10_000
 # Question words and function words carry no topic; BM25 weighs them low but they still add noise to
 # conversational queries ("When did Caroline go to the support group?").
