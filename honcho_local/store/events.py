@@ -45,7 +45,9 @@ class NewEvent:
 def append(ctx: WriteContext, workspace_id: str, session_id: str, events: list[NewEvent]) -> list[dict[str, Any]]:
     """Append events to a session's log (inserted with the rest of the group at commit); returns the rows."""
     n = len(events)
-    first_pk = ctx.next_value(("pk",), lambda: ctx.conn.execute("SELECT coalesce(max(pk), 0) FROM events").fetchone()[0], n)
+    first_pk = ctx.next_value(("pk",), lambda: ctx.conn.execute(
+        "SELECT greatest((SELECT coalesce(max(pk), 0) FROM events), "
+        "(SELECT coalesce(max(value), 0) FROM log_state WHERE key = 'pk_floor'))").fetchone()[0], n)
     first_seq = ctx.next_value(
         ("seq", workspace_id, session_id),
         lambda: ctx.conn.execute("SELECT coalesce(max(seq), 0) FROM events WHERE workspace_id = ? AND session_id = ?",

@@ -205,7 +205,14 @@ def m004_version_activations(conn: duckdb.DuckDBPyConnection) -> None:
         )""")
 
 
-MIGRATIONS: list[Migration] = [m001_core, m002_representations, m004_version_activations]
+def m005_log_state(conn: duckdb.DuckDBPyConnection) -> None:
+    """Counters of the log that must survive deletes: `pk_floor` is the highest log position ever
+    used, so positions of deleted events are never handed out again (derived data keyed by `pk` —
+    the lexical index, message embeddings, cursors — would otherwise attach to the wrong message)."""
+    conn.execute("CREATE TABLE log_state (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL)")
+
+
+MIGRATIONS: list[Migration] = [m001_core, m002_representations, m004_version_activations, m005_log_state]
 
 
 def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:

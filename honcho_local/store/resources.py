@@ -106,8 +106,15 @@ def count_sessions(cur: Cursor, workspace_id: str) -> int:
                        [workspace_id]).fetchone()[0]
 
 
+def _keep_pk_floor(ctx: WriteContext) -> None:
+    """Remember the highest log position before events are deleted (positions are never reused)."""
+    ctx.conn.execute("INSERT INTO log_state SELECT 'pk_floor', coalesce(max(pk), 0) FROM events "
+                     "ON CONFLICT DO UPDATE SET value = greatest(log_state.value, excluded.value)")
+
+
 def delete_workspace(ctx: WriteContext, workspace_id: str) -> None:
     ctx.mark_mutation()
+    _keep_pk_floor(ctx)
     for table in ("events", "session_peers", "sessions", "peers"):
         ctx.conn.execute(f"DELETE FROM {table} WHERE workspace_id = ?", [workspace_id])
     ctx.conn.execute("DELETE FROM workspaces WHERE id = ?", [workspace_id])
@@ -199,6 +206,7 @@ def list_sessions(cur: Cursor, workspace_id: str, filters: Any, page_no: int, si
 
 def delete_session(ctx: WriteContext, workspace_id: str, session_id: str) -> None:
     ctx.mark_mutation()
+    _keep_pk_floor(ctx)
     for table, col in (("events", "session_id"), ("session_peers", "session_id"), ("sessions", "id")):
         ctx.conn.execute(f"DELETE FROM {table} WHERE workspace_id = ? AND {col} = ?", [workspace_id, session_id])
     ctx.known.clear()
