@@ -382,6 +382,24 @@ def _duration(text: str) -> float:
         raise click.BadParameter(f"not a duration: {text!r} (e.g. 90s, 45m, 6h)") from None
 
 
+def _command_line(ctx: click.Context) -> str:
+    """The command as typed (rebuilt from the parsed options that differ from their defaults)."""
+    import shlex
+
+    words = ["honcho-local", *ctx.command_path.split()[1:]]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if isinstance(param, click.Argument):
+            words.append(str(value))
+        elif value not in (None, False, (), param.default):
+            flag = param.opts[0] if value is not False else param.secondary_opts[0]
+            for item in (value if isinstance(value, tuple) else [value]):
+                words += [flag] if item is True else [flag, str(item)]
+        elif value is False and param.secondary_opts and param.default is not False:
+            words.append(param.secondary_opts[0])
+    return " ".join(shlex.quote(w) for w in words)
+
+
 @main.command()
 @click.argument("dataset", type=click.Choice(["locomo", "beam"]))
 @click.option("--conversations", type=click.IntRange(1), default=None, help="Only the first N conversations.")
@@ -421,7 +439,6 @@ def bench(ctx: click.Context, dataset: str, conversations: int | None, sessions:
     """Run a memory-quality benchmark (LoCoMo or BEAM) end to end against a live server and write a
     markdown report with plots: evidence recall@k, answer F1 by category, cost and read latency,
     with naive RAG and full-context baselines answered in the same run."""
-    import shlex
     from datetime import datetime, timezone
 
     from honcho_local.bench.report import write_report
@@ -443,7 +460,7 @@ def bench(ctx: click.Context, dataset: str, conversations: int | None, sessions:
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     scope = (f"{conversations}conv" if conversations else "all") + (f"-{sessions}sess" if sessions else "")
     stem = name or slug(f"{dataset}-{scope}-{config.model}-{'retrieval' if retrieval_only else 'answers'}-{stamp}")
-    command = "honcho-local " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = _command_line(ctx)
     write_json(results, out / f"{stem}.json")
     path = write_report(results, out, stem, command)
     click.echo(f"report: {path}")

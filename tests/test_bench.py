@@ -78,7 +78,9 @@ def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path) -> None:
             assert row["f1"][system] == scoring.locomo_f1(answer, row["gold"], row["code"])
     assert results["answers"]["chat"]["questions"] == 2
     report = (out / "smoke.md").read_text()
-    assert "Evidence recall" in report and "F1 ratio chat / naive-rag" in report
+    assert "## Evidence recall" in report and "## Answers" in report and "| chat | 2 |" in report
+    assert ("honcho-local bench locomo --conversations 1 --sessions 1 --questions 2 --model smollm2-135m "
+            "--out " in report)
     for png in ("smoke-recall-at-k.png", "smoke-f1-by-category.png", "smoke-cost-vs-f1.png"):
         assert (out / png).stat().st_size > 1000
 
