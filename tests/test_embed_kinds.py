@@ -48,7 +48,7 @@ def test_worker_and_api_embed_documents_and_searches_embed_queries(setup) -> Non
     svc.ingest.add_messages("w", "s1", batch)
     assert svc.worker.drain(30)
     stored = [t for _, texts in embedder.calls for t in texts]
-    assert "I moved to Lisbon." in stored and "alice said: I moved to Lisbon." in stored  # message + conclusion
+    assert "alice: I moved to Lisbon." in stored and "alice said: I moved to Lisbon." in stored  # message + conclusion
     assert {kind for kind, _ in embedder.calls} == {"document"}
 
     embedder.calls.clear()
