@@ -220,7 +220,8 @@ def _turn_ids(messages: list[dict[str, Any]]) -> list[str]:
 
 
 def _excerpts(turns: list[Any], names: dict[str, str]) -> str:
-    return "\n".join(f"[{t.created_at:%d %B %Y}] {names.get(t.speaker, t.speaker)}: {t.text}" for t in turns)
+    return "\n".join(f"- ({t.created_at.day} {t.created_at:%B %Y}) {names.get(t.speaker, t.speaker)}: {t.text}"
+                     for t in turns)
 
 
 def _answer_prompt(memory: str, question: str) -> list[dict[str, str]]:

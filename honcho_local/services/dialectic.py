@@ -42,8 +42,10 @@ LEVELS = {
     "high": Level(60, 10, 1024, 512), "max": Level(100, 15, 1536, 768),
 }
 SYSTEM = ("You answer questions about {who} using only the memory below: facts (conclusions) extracted "
-          "from conversations, a peer card and relevant messages. Be concise and direct. If the memory does "
-          "not contain the answer, say that you do not know.")
+          "from conversations, a peer card and relevant messages, each message with the date it was said. "
+          "Answer in one short sentence or phrase, using the memory's own words; turn relative times "
+          "('yesterday', 'last week') into dates from the message date. If the memory does not contain the "
+          "answer, say that you do not know.")
 
 
 @dataclass
@@ -243,7 +245,7 @@ def _unavailable(detail: str) -> str:
 def _line(m: dict[str, Any]) -> str:
     """A message for the prompt, dated (questions about time need the date the words were said)."""
     when = m["created_at"]
-    return f"- [{when:%d %B %Y}] {m['peer_id']}: {m['content']}" if when is not None else f"- {m['peer_id']}: {m['content']}"
+    return f"- ({when.day} {when:%B %Y}) {m['peer_id']}: {m['content']}" if when is not None else f"- {m['peer_id']}: {m['content']}"
 
 
 def _evidence_conclusion(c: dict[str, Any]) -> dict[str, Any]:
