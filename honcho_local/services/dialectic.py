@@ -61,15 +61,6 @@ def _level(name: str | None) -> Level:
     return level
 
 
-def rrf_ids(rankings: list[list[str]], k: int = 60) -> list[str]:
-    """Reciprocal rank fusion of ranked id lists (best first; ties keep first-seen order)."""
-    scores: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank + 1)
-    return sorted(scores, key=lambda i: -scores[i])
-
-
 def _check_schema(schema: Any) -> dict[str, Any] | None:
     if schema is None:
         return None
@@ -102,8 +93,10 @@ class Dialectic:
     def gather(self, workspace_id: str, peer_id: str, body: Any, level: Level,
                limit: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The memory a chat answer is built from: conclusions, card, profile, recent history, and the
-        `limit` most relevant messages: message search fused (RRF) with the source messages of the
-        retrieved conclusions, so a fact found by reasoning brings its original words and date."""
+        `limit` most relevant messages: message search first, then the source messages of the retrieved
+        conclusions (a fact found by reasoning brings its original words and date) in the slots left.
+        (Fusing the two by RRF was measured on LoCoMo with the default model: evidence recall@10 0.725
+        against 0.825 for search alone, 20 questions; the sources displaced better search hits.)"""
         observed = body.target or peer_id
         memory = self.store.read(lambda cur: self._retrieve(cur, workspace_id, peer_id, observed, body, level))
         hits = self.search.ranked(workspace_id, body.query, max(limit, level.messages), session_id=body.session_id)
@@ -114,8 +107,8 @@ class Dialectic:
         if body.session_id is not None:
             sources = {k: m for k, m in sources.items() if m["session_id"] == body.session_id}
         rows = {m["id"]: m for m in [*hits, *sources.values()]}
-        fused = rrf_ids([[m["id"] for m in hits], [i for i in source_ids if i in sources]])
-        return memory, [rows[i] for i in fused[:limit]]
+        ordered = list(dict.fromkeys([*(m["id"] for m in hits[:limit]), *(i for i in source_ids if i in sources)]))
+        return memory, [rows[i] for i in ordered[:limit]]
 
     def recall(self, workspace_id: str, peer_id: str, body: Any) -> dict[str, Any]:
         """What chat would retrieve for `query`, without the model call (honcho-local extension)."""
