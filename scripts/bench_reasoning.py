@@ -21,7 +21,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import append_report, start_server  # noqa: E402
-import locomo  # noqa: E402
+from honcho_local.bench.data import Conversation, datasets_dir, load_locomo  # noqa: E402
 
 JSON = {"Content-Type": "application/json"}
 
@@ -54,15 +54,14 @@ def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98]
 
 
-def ingest(url: str, conv: locomo.Conversation, sessions: int | None) -> int:
+def ingest(url: str, conv: Conversation, sessions: int | None) -> int:
     count = 0
     with httpx.Client(base_url=url, timeout=60) as c:
-        a, b = (locomo.peer_id(s) for s in conv.speakers)
         for name, turns in conv.sessions[:sessions]:
-            c.post("/v3/workspaces/bench/sessions", json={"id": name, "peers": {a: {}, b: {}}})
+            c.post("/v3/workspaces/bench/sessions", json={"id": name, "peers": {p: {} for p in conv.peers}})
             for start in range(0, len(turns), 100):
-                batch = [{"peer_id": locomo.peer_id(t.speaker), "content": t.text,
-                          "created_at": t.created_at.isoformat() + "Z", "metadata": {"dia_id": t.dia_id}}
+                batch = [{"peer_id": t.speaker, "content": t.text,
+                          "created_at": t.created_at.isoformat(), "metadata": {"dia_id": t.turn_id}}
                          for t in turns[start:start + 100]]
                 r = c.post(f"/v3/workspaces/bench/sessions/{name}/messages", json={"messages": batch})
                 assert r.status_code == 201, r.text
@@ -93,7 +92,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=6 * 3600)
     parser.add_argument("--no-report", action="store_true")
     args = parser.parse_args()
-    conv = locomo.load()[args.conversation]
+    conv = load_locomo(datasets_dir())[args.conversation]
     env = {"HONCHO_LOCAL_REASONING_MODEL": args.model} if args.model else {}
     server = start_server(env=env)
     try:
@@ -114,7 +113,7 @@ def main() -> int:
     empty = db.execute("SELECT count(*) FROM reasoning_runs WHERE status = 'empty' AND unit_key LIKE '%:bench:%'").fetchone()[0]
     failed = db.execute("SELECT count(*) FROM reasoning_runs WHERE status = 'failed' AND unit_key LIKE '%:bench:%'").fetchone()[0]
     rows = [
-        ("conversation", f"{conv.sample_id}, {len(conv.sessions[:args.sessions])} sessions, {messages} messages"),
+        ("conversation", f"{conv.conv_id}, {len(conv.sessions[:args.sessions])} sessions, {messages} messages"),
         ("model", str(model_name)),
         ("time to drain", f"{drain:,.0f} s"),
         ("messages reasoned per minute", f"{messages / drain * 60:,.1f}"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from honcho_local.bench.server import free_port
 from honcho_local.store import Store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -185,3 +179,11 @@ def read_app(tmp_home: Path, real_models):
     with TestClient(create_app(services)) as client:
         yield services, client
     services.close()
+
+
+def post_messages(client, workspace_path: str, session: str, items: list[tuple[str, str]]) -> list[dict]:
+    """POST (peer, content) pairs to a session of `read_app`'s client; asserts the 201."""
+    r = client.post(f"{workspace_path}/sessions/{session}/messages",
+                    json={"messages": [{"peer_id": p, "content": c} for p, c in items]})
+    assert r.status_code == 201, r.text
+    return r.json()

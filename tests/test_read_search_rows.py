@@ -1,20 +1,19 @@
 """Search rows come from an in-memory copy of the log's messages (`store/message_rows.py`): it must
-follow appends, metadata updates, session and workspace deletes (log positions reused after a
-delete included), and the scope checks must notice a deleted session or workspace."""
+follow appends, metadata updates, session and workspace deletes (log positions are never reused
+after one), and the scope checks must notice a deleted session or workspace."""
 
 from __future__ import annotations
 
 import pytest
+
+from tests.conftest import post_messages
 
 pytestmark = pytest.mark.model
 W = "/v3/workspaces/ws"
 
 
 def _add(client, session: str, items: list[tuple[str, str]]) -> list[dict]:
-    r = client.post(f"{W}/sessions/{session}/messages",
-                    json={"messages": [{"peer_id": p, "content": c} for p, c in items]})
-    assert r.status_code == 201, r.text
-    return r.json()
+    return post_messages(client, W, session, items)
 
 
 def _search(client, query: str, path: str = "") -> list[dict]:

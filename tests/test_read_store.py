@@ -13,16 +13,14 @@ import pytest
 from honcho_local.ids import new_id
 from honcho_local.services.search import rrf
 from honcho_local.store.db import utcnow
+from tests.conftest import post_messages
 
 pytestmark = pytest.mark.model
 W = "/v3/workspaces/ws"
 
 
 def _messages(client, session: str, items: list[tuple[str, str]]) -> list[dict]:
-    r = client.post(f"{W}/sessions/{session}/messages",
-                    json={"messages": [{"peer_id": p, "content": c} for p, c in items]})
-    assert r.status_code == 201, r.text
-    return r.json()
+    return post_messages(client, W, session, items)
 
 
 def _pk(services, message_id: str) -> int:

@@ -189,7 +189,7 @@ def queue_totals(api: Api, workspaces: list[str]) -> tuple[int, int]:
     return done, total
 
 
-def wait_drained(api: Api, workspaces: list[str], timeout: float, show: bool = True) -> bool:
+def wait_drained(api: Api, workspaces: list[str], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     with _progress() as bar:
         task = bar.add_task("worker: work units done", total=None)
@@ -390,7 +390,7 @@ def answer_question(api: Api, conv: Conversation, q: Question, index: TurnIndex,
         row["f1"][system] = scoring.locomo_f1(text, q.answer, q.code)
         row["em"][system] = scoring.exact_match(text, q.answer)
     if config.judge and q.rubric:
-        row["judged"] = {s: judge(answerer, config, q, t) for s, t in row["answers"].items() if t}
+        row["judged"] = {s: judge(config, q, t) for s, t in row["answers"].items() if t}
     return row
 
 
@@ -413,15 +413,16 @@ def _model_answer(row: dict[str, Any], system: str, answerer: Answerer, memory: 
 _judges: dict[str, Any] = {}
 
 
-def judge(answerer: Answerer | None, config: BenchConfig, q: Question, answer: str) -> float | None:
-    """Share of rubric items a judge model says the answer satisfies (None when it fails)."""
+def judge(config: BenchConfig, q: Question, answer: str) -> float | None:
+    """Share of rubric items the `--judge` model says the answer satisfies (None when it fails)."""
     from honcho_local.config import load_settings
     from honcho_local.llm import ChatRequest, build_llm
 
-    if config.judge not in _judges:
-        _judges[config.judge or ""] = build_llm(load_settings(config.home or Path("."), reasoning_model=config.judge,
-                                                              model_context=config.context_tokens))
-    llm = _judges[config.judge or ""]
+    name = config.judge or ""
+    if name not in _judges:
+        _judges[name] = build_llm(load_settings(config.home or Path("."), reasoning_model=name,
+                                                model_context=config.context_tokens))
+    llm = _judges[name]
     items = "\n".join(f"{i + 1}. {r}" for i, r in enumerate(q.rubric))
     schema = {"type": "object", "properties": {"scores": {"type": "array", "items": {"type": "integer",
                                                                                       "enum": [0, 1]}}},
