@@ -314,9 +314,10 @@ def report_body(rows: list[tuple], firsts: list[float], args: argparse.Namespace
                      f"{r['server_p99']:.2f} | {r['share_5ms']:.1%} | {r['share_25ms']:.1%} | "
                      f"{r['p50'] / 1000:.2f} / {r['p99'] / 1000:.2f} | {one50:.2f} / {one99:.2f} | "
                      f"{'ok' if ok else 'MISSED'} |")
-    return ("\n".join(table) + f"\n\nChat time to first token (default chat model, streamed, {len(firsts)} runs, "
-            f"client-side): median {statistics.median(firsts):.2f} s, max {max(firsts):.2f} s (first run includes "
-            f"loading the model).\n\n"
+    chat = (f"Chat time to first token (default chat model, streamed, {len(firsts)} runs, client-side): median "
+            f"{statistics.median(firsts):.2f} s, max {max(firsts):.2f} s (first run includes loading the model)."
+            if firsts else "Chat time to first token: not measured (`--chat-runs 0`).")
+    return ("\n".join(table) + f"\n\n{chat}\n\n"
             f"Store: {args.messages} messages in {args.messages // 100} sessions, {args.conclusions} conclusions, {PEERS} peers; "
             "every work unit advanced to the end of the log before the server starts (the worker is idle: the store "
             "stands for one it has finished reasoning over). warm: read cache on, after one pass over every peer and session; cold: `read_cache_size = 0` (every "

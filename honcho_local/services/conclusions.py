@@ -14,7 +14,7 @@ from honcho_local.services.resources import Paging
 from honcho_local.services.readcache import ReadCache
 from honcho_local.services.representation import parse_as_of
 from honcho_local.services.search import QueryEmbedder
-from honcho_local.services.versions import read_version
+from honcho_local.services.versions import cached_read_version, read_version
 from honcho_local.store import Store, WriteContext
 from honcho_local.store import reads
 from honcho_local.store import resources as repo
@@ -122,7 +122,7 @@ class Conclusions:
         moment = parse_as_of(as_of)
 
         def read(cur: Any) -> tuple[list[dict[str, Any]], int]:
-            chosen = read_version(cur, workspace_id, None, version)
+            chosen = cached_read_version(self.cache, cur, workspace_id, None, version)
             return reads.list_conclusions(cur, workspace_id, chosen, filters, paging.page, paging.size,
                                           paging.reverse, moment)
 
@@ -145,7 +145,7 @@ class Conclusions:
         observed = _pair_from(filters)[1]
 
         def read(cur: Any) -> list[dict[str, Any]]:
-            chosen = read_version(cur, workspace_id, observer, version)
+            chosen = cached_read_version(self.cache, cur, workspace_id, observed, version)
             if set(filters) <= PAIR_KEYS and self.cache.size > 0:  # the matrix pays off only when kept
                 return self.nearest(cur, workspace_id, chosen, vector, model, top_k, distance, observer, observed)
             return reads.query_conclusions(cur, workspace_id, chosen, vector, model, top_k, distance, filters)

@@ -17,7 +17,7 @@ from honcho_local.services import views
 from honcho_local.services.representation import Recall, Representations, parse_as_of
 from honcho_local.services.search import session_active
 from honcho_local.services.tokens import TokenCounter, estimate_tokens
-from honcho_local.services.versions import read_version
+from honcho_local.services.versions import cached_read_version
 from honcho_local.store import Store
 from honcho_local.store import reads
 
@@ -89,7 +89,7 @@ class SessionContext:
         tokens = max(tokens, 0)
         summary = None
         if req.summary:
-            version = read_version(cur, workspace_id, None, req.version)
+            version = cached_read_version(cache, cur, workspace_id, None, req.version)
             summaries = cache.get(("summaries", workspace_id, session_id, version, moment),
                                   lambda: reads.current_summaries(cur, workspace_id, session_id, version, moment))
             summary = pick_summary(summaries, int(tokens * SUMMARY_SHARE))
@@ -124,7 +124,7 @@ class SessionContext:
 
         def read(cur: Any) -> dict[str, Any]:
             self._require_session(cur, workspace_id, session_id)
-            chosen = read_version(cur, workspace_id, None, version)
+            chosen = cached_read_version(self.representations.cache, cur, workspace_id, None, version)
             rows = reads.current_summaries(cur, workspace_id, session_id, chosen, moment)
             return {"id": session_id, "short_summary": summary_view(rows.get("short")),
                     "long_summary": summary_view(rows.get("long"))}

@@ -21,7 +21,7 @@ from honcho_local.services import views
 from honcho_local.services.representation import Recall, Representations
 from honcho_local.services.search import Search
 from honcho_local.services.tokens import estimate_tokens
-from honcho_local.services.versions import read_version
+from honcho_local.services.versions import cached_read_version
 from honcho_local.store import Store
 from honcho_local.store import reads
 from honcho_local.store import resources as repo
@@ -129,7 +129,7 @@ class Dialectic:
             if row is None or not row["is_active"]:
                 raise NotFound(f"session {body.session_id!r} not found in workspace {workspace_id!r}")
             history = reads.recent_messages(cur, workspace_id, body.session_id, 0, level.history)
-        version = read_version(cur, workspace_id, observed, None)
+        version = cached_read_version(self.representations.cache, cur, workspace_id, observed)
         conclusions = self._conclusions(cur, workspace_id, version, observer, observed, body.query, level)
         card = self.representations.card_of(cur, workspace_id, observer, observed, None, None)
         profile = reads.current_profile(cur, workspace_id, observer, observed, version)

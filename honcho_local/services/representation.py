@@ -16,7 +16,7 @@ from typing import Any
 from honcho_local.errors import InvalidInput, NotFound
 from honcho_local.services.readcache import ReadCache
 from honcho_local.services.search import QueryEmbedder
-from honcho_local.services.versions import read_version
+from honcho_local.services.versions import cached_read_version, read_version
 from honcho_local.store import Store, WriteContext
 from honcho_local.store import reads
 from honcho_local.store import resources as repo
@@ -113,7 +113,7 @@ class Representations:
     def build(self, cur: Any, workspace_id: str, observer: str, observed: str, recall: Recall,
               as_of: datetime | None = None, version: str | None = None) -> tuple[str, list[dict[str, Any]]]:
         """The markdown representation and the conclusions it was built from."""
-        version = read_version(cur, workspace_id, observed, version)
+        version = cached_read_version(self.cache, cur, workspace_id, observed, version)
 
         def compute() -> tuple[str, list[dict[str, Any]]]:
             rows = self.conclusions(cur, workspace_id, version, observer, observed, recall, as_of)
@@ -135,7 +135,7 @@ class Representations:
 
     def card_of(self, cur: Any, workspace_id: str, observer: str, observed: str, as_of: datetime | None,
                 version: str | None) -> list[str] | None:
-        version = read_version(cur, workspace_id, observed, version)
+        version = cached_read_version(self.cache, cur, workspace_id, observed, version)
         return self.cache.get(("card", workspace_id, observer, observed, as_of, version),
                               lambda: reads.current_card(cur, workspace_id, observer, observed, version, as_of))
 
