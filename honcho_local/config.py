@@ -40,7 +40,7 @@ class Settings(BaseModel):
     write_batch_max: int = Field(1_000, ge=1, description="Most events one group commit of the writer thread takes.")
     reasoning_enabled: bool = Field(True, description="Run the deriver (global default of `reasoning.enabled`).")
     reasoning_model: str = Field("qwen2.5-coder-1.5b", description="Catalog name or GGUF path of the primary chat model.")
-    embedding_model: str = Field("all-minilm-l6-v2", description="Catalog name or GGUF path of the embedding model.")
+    embedding_model: str = Field("all-minilm-l6-v2", description="Catalog name or GGUF path of the embedding model; `none` turns embeddings off (search and conclusion queries become lexical/recency only).")
     models_dir: Path | None = Field(None, description="Where resolved model files live (default: the checkout's top-level `models/` when run from a source checkout, else `models/` in the data home).")
     model_threads: int = Field(0, ge=0, description="llama.cpp threads; 0 means one per core.")
     model_context: int = Field(4096, ge=512, description="llama.cpp context window for the chat model.")

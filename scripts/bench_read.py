@@ -9,7 +9,7 @@ texts with MiniLM would take ~7 minutes on 2 cores); query texts are embedded by
 the server (a pool of distinct queries, cached after first use — the cache is part of the design).
 Server-side latency is read from the `Server-Timing` header every response carries.
 
-    python scripts/bench_read.py [--messages 100000] [--conclusions 20000] [--requests 400] [--report]
+    python scripts/bench_read.py [--corpus locomo|synthetic] [--messages 100000] [--conclusions 20000] [--report]
 """
 
 from __future__ import annotations
@@ -47,6 +47,36 @@ WS, PEERS, DIMS, MODEL = "bench", 100, 384, "all-minilm-l6-v2"
 WORDS = ("invoice stripe python billing refund customer report deploy cat coffee lisbon travel budget meeting "
          "deadline garden music running book movie recipe tax payroll server bug feature release").split()
 QUERIES = [f"{a} {b}" for a, b in zip(WORDS, WORDS[3:] + WORDS[:3])]
+QUERY_POOL = 100
+CORPUS_NOTE = {
+    "locomo": "message texts are the real turns of the 10 LoCoMo conversations, cycled, and queries a fixed pool of "
+              f"{QUERY_POOL} LoCoMo questions (categories 1-4)",
+    "synthetic": "12 words from a 27-word vocabulary per message and two-word queries: each query word is in ~36% of "
+                 "the messages, the worst case for BM25",
+}
+
+
+class Corpus:
+    """Message texts and search queries. `locomo`: the real turns of the 10 LoCoMo conversations, cycled
+    (each session a contiguous run of one conversation's turns), and a pool of LoCoMo questions as queries
+    — conversational text with a natural vocabulary. `synthetic`: 12 words drawn from a 27-word vocabulary
+    and two-word queries — every query word is in ~36% of the messages, the worst case for BM25."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.turns: list[str] = []
+        self.queries = QUERIES
+        if kind == "locomo":
+            from honcho_local.bench.data import datasets_dir, load_locomo
+            conversations = load_locomo(datasets_dir())
+            self.turns = [t.text for c in conversations for t in c.turns]
+            questions = [q.text for c in conversations for q in c.questions if q.code != 5]
+            self.queries = random.Random(3).sample(questions, QUERY_POOL)
+
+    def message(self, rnd: random.Random, session: int, i: int) -> str:
+        if self.kind == "locomo":
+            return self.turns[(session * 100 + i) % len(self.turns)]
+        return " ".join(rnd.choices(WORDS, k=12)) + f" note {session}-{i}"
 
 
 def _vectors(rng: np.random.Generator, n: int) -> list[list[float]]:
@@ -54,7 +84,7 @@ def _vectors(rng: np.random.Generator, n: int) -> list[list[float]]:
     return (v / np.linalg.norm(v, axis=1, keepdims=True)).tolist()
 
 
-def build(home: Path, messages: int, conclusions: int) -> None:
+def build(home: Path, messages: int, conclusions: int, corpus: Corpus) -> None:
     """Generate the store through the store layer (the server must not hold the file yet)."""
     rnd, rng = random.Random(7), np.random.default_rng(7)
     store = Store.open(home / "honcho.duckdb", fsync=False)
@@ -63,7 +93,7 @@ def build(home: Path, messages: int, conclusions: int) -> None:
     for s in range(sessions):
         a, b = f"peer{s % PEERS}", f"peer{(s + 1) % PEERS}"
         batch = [schemas.MessageCreate(peer_id=a if i % 2 == 0 else b,
-                                       content=" ".join(rnd.choices(WORDS, k=12)) + f" note {s}-{i}")
+                                       content=corpus.message(rnd, s, i))
                  for i in range(per_session)]
         rows = ingest.add_messages(WS, f"s{s}", schemas.MessageBatch(messages=batch))
         pks = store.read(lambda cur: [r[0] for r in cur.execute(
@@ -319,6 +349,7 @@ def report_body(rows: list[tuple], firsts: list[float], args: argparse.Namespace
             if firsts else "Chat time to first token: not measured (`--chat-runs 0`).")
     return ("\n".join(table) + f"\n\n{chat}\n\n"
             f"Store: {args.messages} messages in {args.messages // 100} sessions, {args.conclusions} conclusions, {PEERS} peers; "
+            f"corpus `{args.corpus}` ({CORPUS_NOTE[args.corpus]}); "
             "every work unit advanced to the end of the log before the server starts (the worker is idle: the store "
             "stands for one it has finished reasoning over). warm: read cache on, after one pass over every peer and session; cold: `read_cache_size = 0` (every "
             "representation-store read queries DuckDB; the query-embedding cache stays on, and so does message "
@@ -337,13 +368,22 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--chat-runs", type=int, default=3)
     ap.add_argument("--home", type=Path, default=None)
+    ap.add_argument("--corpus", choices=("locomo", "synthetic"), default="locomo",
+                    help="message texts and queries: real LoCoMo turns and questions, or the 27-word worst case")
     ap.add_argument("--report", action="store_true", help="append the table to docs/benchmarks.md")
     args = ap.parse_args()
-    home = args.home or Path(load_settings(env={}).home).parent / f"bench-read-{int(time.time())}"
+    home = args.home or Path(load_settings(env={}).home).parent / f"bench-read-{args.corpus}-{int(time.time())}"
     home.mkdir(parents=True, exist_ok=True)
+    corpus = Corpus(args.corpus)
+    global QUERIES
+    QUERIES = corpus.queries
+    marker = home / "corpus.txt"
     started = time.perf_counter()
     if not (home / "honcho.duckdb").exists():
-        build(home, args.messages, args.conclusions)
+        build(home, args.messages, args.conclusions, corpus)
+        marker.write_text(args.corpus)
+    elif marker.exists() and marker.read_text() != args.corpus:
+        sys.exit(f"{home} holds a {marker.read_text()} store; pass --corpus {marker.read_text()} or another --home")
     print(f"store ready in {time.perf_counter() - started:.0f}s at {home}; work units advanced to the log's end: "
           f"{caught_up(home)}", flush=True)
     rows, firsts = passes(home, args)

@@ -88,14 +88,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--duration", type=int, default=15, help="seconds per scenario")
+    parser.add_argument("--embeddings", action="store_true",
+                        help="keep the background message embedding on (default: off, the write path alone)")
     parser.add_argument("--no-report", action="store_true")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk not found: install it with `apt-get install wrk`", file=sys.stderr)
         return 2
-    # The write path alone: the worker runs but reasons over nothing (the worker-busy case is
-    # measured by bench_reasoning.py). The lexical indexer and listeners stay on, as in production.
-    server = start_server(env={"HONCHO_LOCAL_REASONING_ENABLED": "false", "HONCHO_LOCAL_SUMMARY_ENABLED": "false"})
+    # The write path alone: the worker runs but reasons over nothing and embeds nothing (the
+    # worker-busy case is measured by bench_reasoning.py; `--embeddings` keeps the background message
+    # embedding on). The lexical indexer and listeners stay on, as in production.
+    env = {"HONCHO_LOCAL_REASONING_ENABLED": "false", "HONCHO_LOCAL_SUMMARY_ENABLED": "false"}
+    if not args.embeddings:
+        env["HONCHO_LOCAL_EMBEDDING_MODEL"] = "none"
+    server = start_server(env=env)
     rows = []
     try:
         run_wrk(server.url, "warmup", 1, args.clients, 3)
@@ -110,7 +116,8 @@ def main() -> int:
     finally:
         server.stop()
     header = (f"{args.clients} concurrent clients (wrk, 1 thread, keep-alive), {args.duration} s per scenario, "
-              "one server process on this machine; reasoning off (write path alone).\n\n"
+              "one server process on this machine; reasoning off, background message embedding "
+              f"{'ON (all-minilm-l6-v2 on the same 2 cores)' if args.embeddings else 'off (write path alone)'}.\n\n"
               "| scenario | requests/s | messages/s | p50 ms | p95 ms | p99 ms | max ms | errors | stored / sent |\n"
               "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     lines = [header]

@@ -73,9 +73,12 @@ def build_llm(settings: Any) -> Router:
 
 def build_embedder(settings: Any) -> Embedder:
     """The configured embedding model (all-MiniLM-L6-v2 by default), loaded now, with its catalog prefixes."""
-    from honcho_local.llm.catalog import find_spec, models_dir, verified_path
+    from honcho_local.errors import ModelUnavailable
+    from honcho_local.llm.catalog import embeddings_off, find_spec, models_dir, verified_path
     from honcho_local.llm.llamacpp import LlamaCppEmbedder
 
+    if embeddings_off(settings):
+        raise ModelUnavailable("embeddings are off (embedding_model = none)")
     directory = models_dir(settings)
     spec = find_spec(settings.embedding_model, directory)
     path = verified_path(spec, directory)

@@ -191,3 +191,8 @@ def verified_path(spec: ModelSpec, directory: Path, check_sha: bool = True) -> P
             f"delete it and run `{fix_command(spec)}`"
         )
     return path
+
+
+def embeddings_off(settings: Any) -> bool:
+    """`embedding_model = "none"` (or empty or "off"): no embedding model is fetched or loaded."""
+    return str(settings.embedding_model).strip().lower() in ("", "none", "off")

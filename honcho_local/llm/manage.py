@@ -13,6 +13,7 @@ from typing import Any
 
 from honcho_local.errors import InvalidInput
 from honcho_local.llm.catalog import (
+    embeddings_off,
     LOCAL_CATALOG, ROLES, ModelSpec, find_spec, load_catalog, model_status, models_dir, sha256_file,
 )
 from honcho_local.llm.fetch import Progress, _noop, ensure_model
@@ -71,6 +72,8 @@ def resolve_configured(settings: Any, progress: Progress = _noop) -> dict[str, P
     for role, setting in ROLE_SETTING.items():
         value = getattr(settings, setting)
         if role == "chat" and value.startswith("openai:"):
+            continue
+        if role == "embedding" and embeddings_off(settings):
             continue
         directory = models_dir(settings)
         out[role] = ensure_model(find_spec(value, directory), directory, offline=settings.offline, progress=progress)
