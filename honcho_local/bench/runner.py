@@ -194,7 +194,14 @@ def wait_drained(api: Api, workspaces: list[str], timeout: float) -> bool:
     with _progress() as bar:
         task = bar.add_task("worker: work units done", total=None)
         while True:
-            done, total = queue_totals(api, workspaces)
+            try:
+                done, total = queue_totals(api, workspaces)
+            except httpx.TransportError as exc:  # a busy or paused server: look again (the deadline still holds)
+                log.warning("queue status unavailable (%s); retrying", exc)
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(2.0)
+                continue
             bar.update(task, completed=done, total=max(total, 1))
             if done >= total:
                 # a unit completes in steps; confirm with a second look after the coalescing delay
