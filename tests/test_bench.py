@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from honcho_local.bench import scoring
 from honcho_local.bench.data import load_beam, load_locomo
-from honcho_local.bench.runner import subject_of, truncate
+from honcho_local.bench.runner import _fit_text, _fit_turns, subject_of, truncate
 from honcho_local.cli import main
 from tests.conftest import SHARED
 
@@ -58,6 +58,25 @@ def test_datasets_load_in_place() -> None:
 
 @pytest.mark.model
 @pytest.mark.timeout(900)
+class _WordCounter:
+    """An answerer stand-in that counts whitespace-separated words as tokens."""
+
+    def count(self, text: str) -> int:
+        return len(text.split())
+
+
+def test_baseline_prompts_fit_the_window() -> None:
+    """BEAM turns run to thousands of tokens: the baselines keep the best-ranked turns that fit."""
+    beam = load_beam(SHARED / "datasets")[0]
+    ranked = sorted(beam.turns, key=lambda t: -len(t.text))[:10]  # the longest turns first
+    kept = _fit_turns(_WordCounter(), ranked, beam.names, 600)
+    assert kept == ranked[:len(kept)] and 0 < len(kept) < len(ranked)
+    assert sum(_WordCounter().count(t.text[:2000]) for t in kept) <= 600
+    text = "\n".join(f"line {i} " + "word " * 20 for i in range(100))
+    cut = _fit_text(_WordCounter(), text, 300)
+    assert _WordCounter().count(cut) <= 300 and text.startswith(cut) and cut.endswith("word ")
+
+
 def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = CliRunner().invoke(main, [

@@ -27,6 +27,7 @@ from honcho_local.bench import scoring
 from honcho_local.bench.baselines import TurnIndex
 from honcho_local.bench.data import Conversation, Question, datasets_dir, load_beam, load_locomo
 from honcho_local.bench.server import Server, start_server
+from honcho_local.services.dialectic import MAX_LINE_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -227,8 +228,8 @@ def _turn_ids(messages: list[dict[str, Any]]) -> list[str]:
 
 
 def _excerpts(turns: list[Any], names: dict[str, str]) -> str:
-    return "\n".join(f"- ({t.created_at.day} {t.created_at:%B %Y}) {names.get(t.speaker, t.speaker)}: {t.text}"
-                     for t in turns)
+    return "\n".join(f"- ({t.created_at.day} {t.created_at:%B %Y}) {names.get(t.speaker, t.speaker)}: {t.text}"[
+        :MAX_LINE_CHARS] for t in turns)
 
 
 def _answer_prompt(memory: str, question: str) -> list[dict[str, str]]:
@@ -380,13 +381,14 @@ def answer_question(api: Api, conv: Conversation, q: Question, index: TurnIndex,
     ctx, ms = api.timed("GET", f"/v3/workspaces/{ws}/peers/{subject}/context",
                         params={"search_query": q.text, "max_conclusions": 25})
     state.latencies.setdefault("context", []).append(ms)
-    memory = _context_text(ctx)
+    memory = _fit_text(answerer, _context_text(ctx), _budget(answerer, config, q.text))
     if memory.strip():
         _model_answer(row, "context+model", answerer, memory, q.text)
     else:
         row["answers"]["context+model"] = None  # nothing derived (reasoning off or nothing known)
     if "naive-rag" in config.baselines:
-        top = [index.texts[i] for i in index.dense(q.text, config.top_k)]
+        top = _fit_turns(answerer, [index.texts[i] for i in index.dense(q.text, config.top_k)], conv.names,
+                         _budget(answerer, config, q.text))
         _model_answer(row, "naive-rag", answerer, _excerpts(sorted(top, key=lambda t: t.created_at), conv.names),
                       q.text)
     if full is not None:
@@ -399,6 +401,33 @@ def answer_question(api: Api, conv: Conversation, q: Question, index: TurnIndex,
     if config.judge and q.rubric:
         row["judged"] = {s: judge(config, q, t) for s, t in row["answers"].items() if t}
     return row
+
+
+def _budget(answerer: Answerer, config: BenchConfig, question: str) -> int:
+    """Tokens left for the excerpts: the window less the answer, the instructions, the question and the
+    chat template (BEAM's long turns overflow a 4k window otherwise)."""
+    return max(config.context_tokens - 64 - answerer.count(ANSWER_SYSTEM) - answerer.count(question) - 64, 200)
+
+
+def _fit_turns(answerer: Answerer, ranked: list[Any], names: dict[str, str], budget: int) -> list[Any]:
+    """The best-ranked turns whose excerpt lines fit `budget` tokens (each line cut at MAX_LINE_CHARS, as
+    the product's chat prompt does)."""
+    kept, used = [], 0
+    for turn in ranked:
+        cost = answerer.count(_excerpts([turn], names)[:MAX_LINE_CHARS]) + 1
+        if used + cost > budget:
+            break
+        kept.append(turn)
+        used += cost
+    return kept
+
+
+def _fit_text(answerer: Answerer, text: str, budget: int) -> str:
+    """`text` cut (at a line end where possible) to fit `budget` tokens."""
+    while text and answerer.count(text) > budget:
+        cut = text[: int(len(text) * 0.9)]
+        text = cut.rsplit("\n", 1)[0] if "\n" in cut else cut
+    return text
 
 
 def _context_text(ctx: dict[str, Any]) -> str:

@@ -41,6 +41,7 @@ LEVELS = {
     "minimal": Level(10, 3, 256, 128), "low": Level(25, 5, 512, 256), "medium": Level(40, 8, 768, 384),
     "high": Level(60, 10, 1024, 512), "max": Level(100, 15, 1536, 768),
 }
+MAX_LINE_CHARS = 2000  # a retrieved message longer than this is cut in the prompt
 SYSTEM = ("You answer questions about {who} using only the memory below: facts (conclusions) extracted "
           "from conversations, a peer card and relevant messages, each message with the date it was said. "
           "Answer in one short sentence or phrase, using the memory's own words; turn relative times "
@@ -156,7 +157,12 @@ class Dialectic:
     def _prompt(self, observer: str, observed: str, query: str, memory: dict[str, Any],
                 hits: list[dict[str, Any]], level: Level, schema: dict[str, Any] | None) -> list[dict[str, str]]:
         who = observed if observer == observed else f"{observed}, as {observer} knows them"
-        budget = max(self.context_tokens - level.max_tokens - 200 - estimate_tokens(query), 200)
+        system = SYSTEM.format(who=who)
+        if schema is not None:
+            system += " Answer with JSON matching this schema: " + json.dumps(schema)
+        count = self._counter()
+        # the window less the answer, the instructions, the question and the chat template's own tokens
+        budget = max(self.context_tokens - level.max_tokens - count(system) - count(query) - 64, 200)
         sections: list[str] = []
         if memory["profile"]:
             sections.append(f"Profile: {memory['profile']}")
@@ -165,23 +171,37 @@ class Dialectic:
         facts = [f"- [{c['level']}] {c['content']}" for c in memory["conclusions"]]
         found = [_line(m) for m in sorted(hits, key=lambda m: m["created_at"])]
         recent = [_line(m) for m in memory["history"]]
-        used = estimate_tokens("\n".join(sections))
+        used = count("\n".join(sections))
         for title, lines in (("Conclusions", facts), ("Relevant messages", found), ("Recent messages", recent)):
             kept = []
             for line in lines:
-                cost = estimate_tokens(line)
+                line = line[:MAX_LINE_CHARS]  # one long message must not crowd out all the others
+                cost = count(line) + 1
                 if used + cost > budget:
                     break
-                kept.append(line[:2000])
+                kept.append(line)
                 used += cost
             if kept:
                 sections.append(f"{title}:\n" + "\n".join(kept))
+                used += count(title) + 2
         memory_text = "\n\n".join(sections) or "(nothing is known yet)"
-        system = SYSTEM.format(who=who)
-        if schema is not None:
-            system += " Answer with JSON matching this schema: " + json.dumps(schema)
         return [{"role": "system", "content": system},
                 {"role": "user", "content": f"Memory:\n{memory_text}\n\nQuestion: {query}"}]
+
+    def _counter(self) -> Callable[[str], int]:
+        """The answer model's own token count (BEAM-style long messages overflow a character estimate);
+        the estimate when the model cannot count."""
+        counter = getattr(self._llm(), "count_tokens", None)
+        if counter is None:
+            return estimate_tokens
+
+        def count(text: str) -> int:
+            try:
+                return int(counter(text)) if text else 0
+            except Exception:  # noqa: BLE001 - a model that cannot count: fall back, never fail the chat
+                return estimate_tokens(text)
+
+        return count
 
     def _llm(self) -> Any:
         try:
