@@ -70,9 +70,7 @@ def build_request(peer: str, card: list[str], conclusions: list[str]) -> ChatReq
            "address them), each starting with IDENTITY:, ATTRIBUTE:, RELATIONSHIP: or INSTRUCTION:. Keep "
            f"entries that are still true. Also write profile: 1-3 sentences on who {peer} is and what they care "
            "about now.")
-    system = ('You maintain a concise profile card. Reply with compact JSON only, one line: '
-              '{"card":["IDENTITY: ...","ATTRIBUTE: ..."],"profile":"..."}')
-    return ChatRequest(messages=[{"role": "system", "content": system},
+    return ChatRequest(messages=[{"role": "system", "content": "You maintain a concise profile card. JSON only."},
                                  {"role": "user", "content": ask}], max_tokens=MAX_TOKENS, schema=SCHEMA)
 
 
