@@ -45,6 +45,8 @@ class Settings(BaseModel):
     model_threads: int = Field(0, ge=0, description="llama.cpp threads; 0 means one per core.")
     model_context: int = Field(4096, ge=512, description="llama.cpp context window for the chat model.")
     model_timeout: float = Field(300.0, gt=0, description="Seconds one model call may take before it fails.")
+    model_free_json: bool = Field(True, description="Generate the local model's JSON answers without a grammar first "
+                                  "(faster), and under the JSON-schema grammar only when one does not validate.")
     offline: bool = Field(False, description="Refuse every model download.")
     openai_api_key: str | None = Field(None, description="API key of the optional OpenAI-compatible fallback.")
     openai_base_url: str | None = Field(None, description="Base URL of the optional OpenAI-compatible fallback.")
@@ -57,7 +59,7 @@ class Settings(BaseModel):
     summary_enabled: bool = Field(True, description="Write session summaries (global default of `summary.enabled`).")
     summary_short_every: int = Field(20, ge=1, description="Messages between short summaries (default of `summary.messages_per_short_summary`).")
     summary_long_every: int = Field(60, ge=1, description="Messages between long summaries (default of `summary.messages_per_long_summary`).")
-    peer_card_every: int = Field(5, ge=1, description="New conclusions about a peer before its peer card and profile are refreshed.")
+    peer_card_every: int = Field(20, ge=1, description="New conclusions about a peer before its peer card and profile are refreshed.")
     reasoning_retry_backoff: float = Field(30.0, gt=0, description="Seconds before a failed work unit is retried (doubling per further failure, at most an hour).")
     reasoning_retries: int = Field(3, ge=1, le=10, description="Attempts of one reasoning call before the unit is marked failed.")
     metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at `/metrics`.")

@@ -112,6 +112,11 @@ def main() -> int:
     conclusions = db.execute("SELECT count(*) FROM conclusions WHERE workspace_id = 'bench'").fetchone()[0]
     empty = db.execute("SELECT count(*) FROM reasoning_runs WHERE status = 'empty' AND unit_key LIKE '%:bench:%'").fetchone()[0]
     failed = db.execute("SELECT count(*) FROM reasoning_runs WHERE status = 'failed' AND unit_key LIKE '%:bench:%'").fetchone()[0]
+    schema_calls = db.execute("SELECT count(*) FROM reasoning_runs WHERE task IN ('deriver', 'peer_card') "
+                              "AND status != 'failed' AND unit_key LIKE '%:bench:%'").fetchone()[0]
+    by_task = db.execute("SELECT task, count(*), sum(seconds) FROM reasoning_runs WHERE unit_key LIKE '%:bench:%' "
+                         "GROUP BY task ORDER BY task").fetchall()
+    grammar_retries = (server.home / "server.log").read_text(errors="replace").count("free JSON unusable")
     rows = [
         ("conversation", f"{conv.conv_id}, {len(conv.sessions[:args.sessions])} sessions, {messages} messages"),
         ("model", str(model_name)),
@@ -122,6 +127,8 @@ def main() -> int:
         ("tokens per message (prompt + generated)", f"{(prompt_t + gen_t) / messages:,.0f} ({prompt_t / messages:,.0f} + {gen_t / messages:,.0f})"),
         ("model-seconds per message", f"{model_s / messages:.2f}"),
         ("conclusions per message (all observers)", f"{conclusions / messages:.2f}"),
+        ("model calls / seconds by task", ", ".join(f"{t} {n} / {sec:,.0f} s" for t, n, sec in by_task)),
+        ("JSON calls answered under the grammar after unusable free output", f"{grammar_retries} / {schema_calls}"),
         ("write p50 / p99 idle (ms)", f"{statistics.median(idle):.1f} / {p99(idle):.1f}"),
         ("write p50 / p99 with the worker busy (ms)", f"{statistics.median(busy):.1f} / {p99(busy):.1f}"),
         ("busy p99 / idle p99", f"{p99(busy) / p99(idle):.2f}"),
@@ -129,6 +136,7 @@ def main() -> int:
     ]
     table = "| measure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
     print(table)
+    print(f"data home: {server.home}")
     if not args.no_report:
         append_report("Reasoning (scripts/bench_reasoning.py)", table)
     return 0

@@ -40,7 +40,8 @@ def build_local_chat(settings: Any, name: str | None = None) -> LLM:
     path = verified_path(spec, directory)
     n_ctx = min(settings.model_context, spec.context_length or settings.model_context)
     return LlamaCppChat(path, spec.name, chat_format=spec.chat_format, n_ctx=n_ctx,
-                        n_threads=settings.model_threads, timeout=settings.model_timeout)
+                        n_threads=settings.model_threads, timeout=settings.model_timeout,
+                        free_json=getattr(settings, "model_free_json", True))
 
 
 def fallback_configured(settings: Any) -> bool:

@@ -9,31 +9,17 @@ nothing can answer, `ModelError` carries the last raw output.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
-
-import jsonschema
 
 from honcho_local.errors import HonchoLocalError, ModelError, ModelUnavailable
-from honcho_local.llm.base import LLM, ChatRequest, Completion, JsonSchema, StreamChunk
+from honcho_local.llm.base import LLM, ChatRequest, Completion, StreamChunk
+from honcho_local.llm.jsonout import parse_json_output
+
+__all__ = ["Router", "parse_json_output"]
 
 LLMFactory = Callable[[], LLM]
-
-
-def parse_json_output(text: str, schema: JsonSchema) -> Any:
-    """Decode `text` as JSON and validate it against `schema`; raises ValueError saying why not."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at char {exc.pos})") from exc
-    try:
-        jsonschema.validate(value, schema)
-    except jsonschema.ValidationError as exc:
-        raise ValueError(f"does not match the schema: {exc.message}") from exc
-    return value
 
 
 def _repair_messages(request: ChatRequest, raw: str, problem: str) -> list[dict[str, str]]:
@@ -87,10 +73,14 @@ class Router:
         """One model's answer; with a schema, retried with the error fed back until it validates."""
         current = request
         errors: list[str] = []
+        spent = (0.0, 0, 0)  # seconds and tokens of the attempts before this one, so the result counts all
         for attempt in range(1, self.json_retries + 2):
             done = llm.complete(current)
             if request.schema is None:
                 return replace(done, attempts=attempt)
+            done = replace(done, seconds=done.seconds + spent[0], prompt_tokens=done.prompt_tokens + spent[1],
+                           completion_tokens=done.completion_tokens + spent[2])
+            spent = (done.seconds, done.prompt_tokens, done.completion_tokens)
             try:
                 parsed = parse_json_output(done.text, request.schema)
             except ValueError as exc:
@@ -98,7 +88,7 @@ class Router:
                 last_raw = done.text
                 current = request.with_messages(_repair_messages(request, done.text, str(exc)))
                 continue
-            return replace(done, parsed=parsed, attempts=attempt, errors=tuple(errors))
+            return replace(done, parsed=parsed, attempts=attempt, errors=done.errors + tuple(errors))
         raise ModelError(f"{llm.provider}/{llm.model} output unusable after {self.json_retries + 1} attempts: "
                          f"{errors[-1]}", raw_output=last_raw)
 

@@ -18,6 +18,10 @@ from honcho_local.llm.base import LLM, ChatRequest, Completion
 SYSTEM = ("You read a chat and write down facts about one person. Facts are short, self-contained "
           "sentences that name the person, with absolute dates instead of words like 'yesterday'. "
           "Use only what the person said. Reply with JSON only.")
+# The answer's shape, shown in the prompt: the provider may generate without a grammar (faster), so the
+# model must know the keys; compact on one line, as the model tends to copy the layout it is shown.
+FORMAT = '{"facts":[{"fact":"...","lines":[3]}]}'
+FORMAT_DEDUCTIONS = '{"facts":[{"fact":"...","lines":[3]}],"inferences":[{"conclusion":"...","from_facts":[1,2]}]}'
 
 
 @dataclass
@@ -67,14 +71,19 @@ def render_lines(lines: list[Line]) -> str:
 
 def build_request(peer: str, lines: list[Line], max_facts: int, deductions: bool,
                   custom_instructions: str | None = None) -> ChatRequest:
-    ask = (f"Chat (lines by {peer} are the ones to use; other lines are context):\n{render_lines(lines)}\n\n"
+    """Fixed instructions first, then the chat, then what is asked about `peer`: llama.cpp reuses the
+    longest token prefix of the previous call, and the two speakers' units of a session read mostly
+    the same lines, so the second call re-reads little of its prompt."""
+    ask = (f"Chat:\n{render_lines(lines)}\n\nLines by {peer} are the ones to use; other lines are context. "
            f"List up to {max_facts} facts about {peer}. For each fact give the numbers of the lines it comes from.")
     if deductions:
         ask += (f" Then add at most 2 inferences: conclusions about {peer} that follow from several facts, "
                 "with the fact numbers (1 = first fact) they follow from.")
     if custom_instructions:
         ask += f"\nInstructions: {custom_instructions}"
-    return ChatRequest(messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": ask}],
+    ask += f"\nWrite each fact in your own words, in the third person, naming {peer}; never copy a line."
+    system = f"{SYSTEM} Compact JSON, one line: {FORMAT_DEDUCTIONS if deductions else FORMAT}"
+    return ChatRequest(messages=[{"role": "system", "content": system}, {"role": "user", "content": ask}],
                        max_tokens=96 + 64 * max_facts, schema=schema(max_facts, deductions), temperature=0.0)
 
 

@@ -69,6 +69,29 @@ def test_constrained_json_parses_and_respects_schema(smol_chat):
     jsonschema.validate(value, FACTS_SCHEMA)
 
 
+def test_json_free_first_then_grammar_both_validate(smol_chat):
+    """Unconstrained first (the answer is parsed, clipped and validated), the grammar when that fails:
+    either way the result validates, and a fallback is counted and said in `errors`."""
+    request = ChatRequest(messages=[{"role": "user", "content": "Alice lives in Lisbon. Reply with JSON only: "
+                                                             '{"facts":["..."],"confidence":"high"}'}],
+                          max_tokens=80, schema=FACTS_SCHEMA)
+    before = dict(smol_chat.free_json_stats)
+    done = smol_chat.complete(request)
+    jsonschema.validate(json.loads(done.text), FACTS_SCHEMA)
+    if not done.errors:  # parsed on the free path; the router parses a constrained answer
+        assert done.parsed == json.loads(done.text)
+    assert smol_chat.free_json_stats["tried"] == before["tried"] + 1
+    failed = smol_chat.free_json_stats["failed"] - before["failed"]
+    assert failed == (1 if done.errors else 0)
+    smol_chat.free_json = False
+    try:
+        constrained = smol_chat.complete(request)
+    finally:
+        smol_chat.free_json = True
+    jsonschema.validate(json.loads(constrained.text), FACTS_SCHEMA)
+    assert not constrained.errors and smol_chat.free_json_stats["tried"] == before["tried"] + 1
+
+
 def test_streaming_yields_pieces_then_usage(smol_chat):
     request = ChatRequest(messages=HELLO, max_tokens=24)
     chunks = list(smol_chat.stream(request))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from honcho_local.errors import ModelError, ModelUnavailable
@@ -119,3 +121,16 @@ def test_importing_the_layer_loads_no_model_runtime():
     code = "import sys, honcho_local.llm; assert 'llama_cpp' not in sys.modules and 'torch' not in sys.modules"
     env = {**os.environ, "PYTHONPATH": repo}
     assert subprocess.run([sys.executable, "-c", code], env=env, cwd=repo).returncode == 0
+
+
+def test_extract_json_from_free_text():
+    from honcho_local.llm.jsonout import extract_json
+
+    schema = {"type": "object", "properties": {"facts": {"type": "array", "maxItems": 2,
+              "items": {"type": "string", "maxLength": 5}}}, "required": ["facts"]}
+    text, value = extract_json('Sure!\n```json\n{"facts": ["abcdefgh", "b", "c"]}\n```\nDone.', schema)
+    assert value == {"facts": ["abcde", "b"]} and json.loads(text) == value  # clipped to the caps
+    assert extract_json('{"facts": []}', schema)[1] == {"facts": []}
+    for bad in ('no json here', '{"facts": [1]}', '{"facts": ["a"', '{"other": 1}'):
+        with pytest.raises(ValueError):
+            extract_json(bad, schema)

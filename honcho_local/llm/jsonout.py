@@ -1,0 +1,67 @@
+"""Reading a model's JSON answer: decode, clip to the schema's size caps, validate.
+
+Used by the router's repair loop and by the llama.cpp provider's unconstrained-first JSON path (a
+grammar makes generation ~40% slower on this CPU, so it tries without one and keeps the grammar
+for the answers that do not validate).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import jsonschema
+
+from honcho_local.llm.base import JsonSchema
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)\s*(?:```|$)", re.DOTALL)
+
+
+def parse_json_output(text: str, schema: JsonSchema) -> Any:
+    """Decode `text` as JSON and validate it against `schema`; raises ValueError saying why not."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at char {exc.pos})") from exc
+    try:
+        jsonschema.validate(value, schema)
+    except jsonschema.ValidationError as exc:
+        raise ValueError(f"does not match the schema: {exc.message}") from exc
+    return value
+
+
+def clip(value: Any, schema: JsonSchema) -> Any:
+    """`value` cut to the schema's `maxItems` / `maxLength` (what a grammar would have enforced)."""
+    kind = schema.get("type")
+    if kind == "object" and isinstance(value, dict):
+        props = schema.get("properties", {})
+        return {k: clip(v, props[k]) if k in props else v for k, v in value.items()}
+    if kind == "array" and isinstance(value, list):
+        items = value[:schema["maxItems"]] if "maxItems" in schema else value
+        return [clip(v, schema.get("items", {})) for v in items]
+    if kind == "string" and isinstance(value, str) and "maxLength" in schema:
+        return value[:schema["maxLength"]]
+    return value
+
+
+def extract_json(text: str, schema: JsonSchema) -> tuple[str, Any]:
+    """The JSON value in a free-form answer (bare, or in a ``` fence, or the outermost {...}), clipped
+    to the schema's caps and validated. Returns (its compact text, the value); ValueError says why not."""
+    body = text.strip()
+    fenced = _FENCE.search(body)
+    if fenced and not body.startswith("{"):
+        body = fenced.group(1)
+    start, end = body.find("{"), body.rfind("}")
+    if start < 0 or end < start:
+        raise ValueError("no JSON object in the answer")
+    try:
+        value = json.loads(body[start:end + 1])
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at char {exc.pos})") from exc
+    value = clip(value, schema)
+    try:
+        jsonschema.validate(value, schema)
+    except jsonschema.ValidationError as exc:
+        raise ValueError(f"does not match the schema: {exc.message}") from exc
+    return json.dumps(value, ensure_ascii=False), value
