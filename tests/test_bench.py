@@ -103,10 +103,19 @@ def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path) -> None:
     for png in ("smoke-recall-at-k.png", "smoke-f1-by-category.png", "smoke-cost-vs-f1.png"):
         assert (out / png).stat().st_size > 1000
 
-    # A second run on the same home resumes: nothing is ingested twice.
+    # A second run on the same home resumes: nothing is ingested twice, answered questions are reused.
     again = CliRunner().invoke(main, [
-        "bench", "locomo", "--conversations", "1", "--sessions", "1", "--questions", "1", "--retrieval-only",
-        "--model", "smollm2-135m", "--out", str(out), "--name", "again", "--bench-home", str(tmp_path / "home"),
-        "--data", str(DATA)])
+        "bench", "locomo", "--conversations", "1", "--sessions", "1", "--questions", "2",
+        "--model", "smollm2-135m", "--context-tokens", "2048", "--out", str(out), "--name", "again",
+        "--bench-home", str(tmp_path / "home"), "--data", str(DATA)])
     assert again.exit_code == 0, again.output
-    assert json.loads((out / "again.json").read_text())["messages_posted"] == 0
+    resumed = json.loads((out / "again.json").read_text())
+    assert resumed["messages_posted"] == 0 and "2 questions answered by an earlier run" in again.output
+    assert [r["answers"] for r in resumed["rows"]] == [r["answers"] for r in results["rows"]]
+    # other answering settings are not reused: retrieval only answers nothing, from scratch
+    only = CliRunner().invoke(main, [
+        "bench", "locomo", "--conversations", "1", "--sessions", "1", "--questions", "1", "--retrieval-only",
+        "--model", "smollm2-135m", "--out", str(out), "--name", "only", "--bench-home", str(tmp_path / "home"),
+        "--data", str(DATA)])
+    assert only.exit_code == 0 and "earlier run" not in only.output, only.output
+    assert json.loads((out / "only.json").read_text())["rows"][0]["answers"] == {}

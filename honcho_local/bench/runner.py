@@ -324,19 +324,66 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
         embed = _embedder(config, server.home)
         answerer = Answerer(config) if config.answers else None
         total = sum(len(scored_questions(c, config.questions, config.seed)) for c in convs)
+        journal = Journal(server.home / "bench-answers.jsonl")
         with _progress() as bar:
             task = bar.add_task("questions", total=total)
             for conv in convs:
                 index = TurnIndex(conv.turns, embed)
                 full = _full_context(conv, answerer, config, state) if answerer else None
                 for q in scored_questions(conv, config.questions, config.seed):
-                    state.rows.append(answer_question(api, conv, q, index, answerer, full, config, state))
+                    key = journal.key(config, q)
+                    if not journal.replay(key, state):
+                        before = {k: len(v) for k, v in state.latencies.items()}
+                        state.rows.append(answer_question(api, conv, q, index, answerer, full, config, state))
+                        journal.record(key, state, before)
                     bar.advance(task)
+        if journal.replayed:
+            echo(f"{journal.replayed} questions answered by an earlier run on this home were reused "
+                 f"({journal.path.name}); their latencies are in the figures, their model costs in the rows")
         results = summarise(config, state, convs)
         results["rows"] = state.rows
         return results
     finally:
         server.stop()
+
+
+class Journal:
+    """Answered questions, one JSON line each, in the bench home: a long run (the full LoCoMo with the
+    default model answers for hours) resumes where it stopped. A row is reused only for the same
+    question under the same answering settings."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.replayed = 0
+        self.entries: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    entry = json.loads(line)
+                except ValueError:  # a line cut by a kill: that question is answered again
+                    continue
+                self.entries[entry["key"]] = entry
+
+    @staticmethod
+    def key(config: BenchConfig, q: Question) -> str:
+        return json.dumps([config.dataset, q.qid, config.model, config.embedding_model, config.reasoning_level,
+                           sorted(config.baselines), config.judge, config.top_k, config.context_tokens,
+                           config.answers])
+
+    def replay(self, key: str, state: RunState) -> bool:
+        entry = self.entries.get(key)
+        if entry is None:
+            return False
+        state.rows.append(entry["row"])
+        for name, values in entry["latencies"].items():
+            state.latencies.setdefault(name, []).extend(values)
+        self.replayed += 1
+        return True
+
+    def record(self, key: str, state: RunState, before: dict[str, int]) -> None:
+        latencies = {k: v[before.get(k, 0):] for k, v in state.latencies.items() if len(v) > before.get(k, 0)}
+        with self.path.open("a") as f:
+            f.write(json.dumps({"key": key, "row": state.rows[-1], "latencies": latencies}, default=str) + "\n")
 
 
 def _full_context(conv: Conversation, answerer: Answerer | None, config: BenchConfig,
@@ -467,7 +514,7 @@ def judge(config: BenchConfig, q: Question, answer: str) -> float | None:
         done = llm.complete(ChatRequest(messages=[
             {"role": "system", "content": JUDGE_SYSTEM},
             {"role": "user", "content": f"Question: {q.text}\nAnswer: {answer}\nRubric:\n{items}"}],
-            max_tokens=64, schema=schema))
+            max_tokens=64 + 8 * len(q.rubric), schema=schema))  # room for whitespace the grammar allows
     except Exception as exc:  # a judge failure is reported as not judged, never as a score
         log.warning("judge failed on %s: %s", q.qid, exc)
         return None

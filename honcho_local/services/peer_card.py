@@ -21,8 +21,12 @@ _PREFIX_RE = re.compile(r"^\s*(IDENTITY|ATTRIBUTE|RELATIONSHIP|INSTRUCTION)\s*:\
 # One refresh writes at most REFRESH_ENTRIES short entries (the stored card may hold up to 40 from a PUT):
 # the output must fit max_tokens, or a truncated string makes the JSON unusable (measured with Qwen 1.5B).
 REFRESH_ENTRIES = 16
+# At least one entry, each with its prefix: a free-form answer without them (tiny models) is regenerated
+# under the grammar, which enforces both, instead of being stored as an empty card.
+ENTRY_PATTERN = r'^(IDENTITY|ATTRIBUTE|RELATIONSHIP|INSTRUCTION): [^"\\\n]{1,150}$'
 SCHEMA = {"type": "object", "properties": {
-    "card": {"type": "array", "maxItems": REFRESH_ENTRIES, "items": {"type": "string", "maxLength": 160}},
+    "card": {"type": "array", "minItems": 1, "maxItems": REFRESH_ENTRIES,
+             "items": {"type": "string", "maxLength": 160, "pattern": ENTRY_PATTERN}},
     "profile": {"type": "string", "maxLength": 300}}, "required": ["card", "profile"]}
 MAX_TOKENS = 900
 
