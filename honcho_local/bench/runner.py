@@ -457,11 +457,10 @@ def _budget(answerer: Answerer, config: BenchConfig, question: str) -> int:
 
 
 def _fit_turns(answerer: Answerer, ranked: list[Any], names: dict[str, str], budget: int) -> list[Any]:
-    """The best-ranked turns whose excerpt lines fit `budget` tokens (each line cut at MAX_LINE_CHARS, as
-    the product's chat prompt does)."""
+    """The best-ranked turns whose excerpt lines (cut at MAX_LINE_CHARS by `_excerpts`) fit `budget` tokens."""
     kept, used = [], 0
     for turn in ranked:
-        cost = answerer.count(_excerpts([turn], names)[:MAX_LINE_CHARS]) + 1
+        cost = answerer.count(_excerpts([turn], names)) + 1
         if used + cost > budget:
             break
         kept.append(turn)

@@ -18,17 +18,24 @@ from honcho_local.llm.base import JsonSchema
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)\s*(?:```|$)", re.DOTALL)
 
 
-def parse_json_output(text: str, schema: JsonSchema) -> Any:
-    """Decode `text` as JSON and validate it against `schema`; raises ValueError saying why not."""
+def _decode(text: str) -> Any:
     try:
-        value = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at char {exc.pos})") from exc
+
+
+def _validated(value: Any, schema: JsonSchema) -> Any:
     try:
         jsonschema.validate(value, schema)
     except jsonschema.ValidationError as exc:
         raise ValueError(f"does not match the schema: {exc.message}") from exc
     return value
+
+
+def parse_json_output(text: str, schema: JsonSchema) -> Any:
+    """Decode `text` as JSON and validate it against `schema`; raises ValueError saying why not."""
+    return _validated(_decode(text), schema)
 
 
 def clip(value: Any, schema: JsonSchema) -> Any:
@@ -55,13 +62,5 @@ def extract_json(text: str, schema: JsonSchema) -> tuple[str, Any]:
     start, end = body.find("{"), body.rfind("}")
     if start < 0 or end < start:
         raise ValueError("no JSON object in the answer")
-    try:
-        value = json.loads(body[start:end + 1])
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at char {exc.pos})") from exc
-    value = clip(value, schema)
-    try:
-        jsonschema.validate(value, schema)
-    except jsonschema.ValidationError as exc:
-        raise ValueError(f"does not match the schema: {exc.message}") from exc
+    value = _validated(clip(_decode(body[start:end + 1]), schema), schema)
     return json.dumps(value, ensure_ascii=False), value

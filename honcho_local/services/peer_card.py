@@ -23,7 +23,7 @@ _PREFIX_RE = re.compile(r"^\s*(IDENTITY|ATTRIBUTE|RELATIONSHIP|INSTRUCTION)\s*:\
 REFRESH_ENTRIES = 16
 # At least one entry, each with its prefix: a free-form answer without them (tiny models) is regenerated
 # under the grammar, which enforces both, instead of being stored as an empty card.
-ENTRY_PATTERN = r'^(IDENTITY|ATTRIBUTE|RELATIONSHIP|INSTRUCTION): [^"\\\n]{1,150}$'
+ENTRY_PATTERN = rf'^({"|".join(PREFIXES)}): [^"\\\n]{{1,150}}$'
 SCHEMA = {"type": "object", "properties": {
     "card": {"type": "array", "minItems": 1, "maxItems": REFRESH_ENTRIES,
              "items": {"type": "string", "maxLength": 160, "pattern": ENTRY_PATTERN}},

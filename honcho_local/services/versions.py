@@ -50,7 +50,7 @@ def fingerprint(settings: Settings, spec: VersionSpec | None = None) -> tuple[st
         "reasoning_model": (spec and spec.reasoning_model) or settings.reasoning_model,
         "embedding_model": settings.embedding_model, "batch_tokens": settings.reasoning_batch_size,
         "max_facts": settings.reasoning_max_facts, "deductions": settings.reasoning_deductions,
-        "deriver_prompt": deriver.SYSTEM,
+        "deriver_prompt": [deriver.SYSTEM, deriver.FORMAT, deriver.FORMAT_DEDUCTIONS],
         "deriver_schema": deriver.schema(settings.reasoning_max_facts, settings.reasoning_deductions),
         "summary_budget": summarizer.BUDGET, "card_schema": peer_card.SCHEMA, "free_json": settings.model_free_json,
         "custom_instructions": spec.custom_instructions if spec else None,
