@@ -426,6 +426,9 @@ def _command_line(ctx: click.Context) -> str:
 @click.option("--drain-timeout", default="6h", show_default=True, help="How long to let the worker drain.")
 @click.option("--context-tokens", type=click.IntRange(512), default=4096, show_default=True,
               help="Model context window for answers (full context is skipped when it does not fit).")
+@click.option("--full-context-tokens", type=click.IntRange(512), default=32768, show_default=True,
+              help="Model window of the full-context baseline (capped by the model's own; a conversation "
+                   "that does not fit is skipped).")
 @click.option("--quick", is_flag=True,
               help="One LoCoMo conversation, the fast model (qwen2.5-coder-0.5b), 40 questions, reasoning off "
                    "(deriving a whole conversation takes longer than a quick run: add --reasoning to include it).")
@@ -435,7 +438,8 @@ def bench(ctx: click.Context, dataset: str, conversations: int | None, sessions:
           model: str | None,
           embedding_model: str | None, baselines: tuple[str, ...], out: Path, name: str | None,
           retrieval_only: bool, reasoning: bool | None, reasoning_level: str, judge: str | None,
-          bench_home: Path | None, data: Path | None, drain_timeout: str, context_tokens: int, quick: bool) -> None:
+          bench_home: Path | None, data: Path | None, drain_timeout: str, context_tokens: int, full_context_tokens: int,
+          quick: bool) -> None:
     """Run a memory-quality benchmark (LoCoMo or BEAM) end to end against a live server and write a
     markdown report with plots: evidence recall@k, answer F1 by category, cost and read latency,
     with naive RAG and full-context baselines answered in the same run."""
@@ -453,7 +457,8 @@ def bench(ctx: click.Context, dataset: str, conversations: int | None, sessions:
         model=model or _settings(ctx).reasoning_model, embedding_model=embedding_model,
         baselines=() if "none" in baselines else (baselines or ("naive-rag", "full-context")),
         answers=not retrieval_only, reasoning=True if reasoning is None else reasoning, reasoning_level=reasoning_level, judge=judge,
-        out=out, home=bench_home, data=data, drain_timeout=_duration(drain_timeout), context_tokens=context_tokens)
+        out=out, home=bench_home, data=data, drain_timeout=_duration(drain_timeout), context_tokens=context_tokens,
+        full_context_tokens=full_context_tokens)
     results = run(config, echo=click.echo)
     if not results.get("drained", True):
         sys.exit(EXIT_ERROR)

@@ -31,6 +31,10 @@ REASONING_SECONDS = Histogram(
     registry=REGISTRY, buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 300))
 TOKENS = Counter("honcho_reasoning_tokens", "Model tokens processed by the worker", ["task", "kind"],
                  registry=REGISTRY)
+CHAT_TOKENS = Counter("honcho_chat_tokens", "Model tokens processed by dialectic chat", ["kind"], registry=REGISTRY)
+CHAT_SECONDS = Histogram(
+    "honcho_chat_duration_seconds", "Wall time of one dialectic chat model call", registry=REGISTRY,
+    buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 300))
 MODEL_ERRORS = Counter("honcho_model_errors", "Failed model calls (after the model layer's own retries)",
                        ["task"], registry=REGISTRY)
 FALLBACK_USES = Counter("honcho_model_fallback_uses", "Calls answered by the fallback model", ["task"],
@@ -39,7 +43,28 @@ CONCLUSIONS = Counter("honcho_conclusions_derived", "Conclusions stored by the d
                       registry=REGISTRY)
 UNITS_FAILED = Counter("honcho_work_units_failed", "Work units that gave up after their retries",
                        registry=REGISTRY)
+GC_PAUSE_SECONDS = Histogram(
+    "honcho_gc_pause_seconds", "Python garbage-collector pauses (every thread stops)", ["generation"],
+    registry=REGISTRY, buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5))
 INFO = Gauge("honcho_build_info", "Build information", ["version"], registry=REGISTRY)
+
+
+def watch_gc() -> None:
+    """Time every collection (gc.callbacks): a full collection over a large heap stops all threads,
+    which shows in the write path's tail latency."""
+    import gc
+    import time
+
+    started: list[float] = [0.0]
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            GC_PAUSE_SECONDS.labels(str(info.get("generation", "?"))).observe(time.perf_counter() - started[0])
+
+    if not any(getattr(cb, "__qualname__", "").startswith("watch_gc") for cb in gc.callbacks):
+        gc.callbacks.append(callback)
 
 
 def render() -> bytes:

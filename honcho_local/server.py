@@ -7,6 +7,7 @@ import sys
 
 import uvicorn
 
+from honcho_local import metrics
 from honcho_local.api import create_app
 from honcho_local.config import Settings
 from honcho_local.wiring import build_services
@@ -20,6 +21,7 @@ def run_server(settings: Settings) -> None:
     # 5 ms switch interval makes it queue behind request threads (measured: BEGIN/COMMIT calls
     # dominated the writer's time).
     sys.setswitchinterval(0.0005)
+    metrics.watch_gc()
     services = build_services(settings, with_worker=True)
     services.worker.start()
     app = create_app(services)

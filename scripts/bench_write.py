@@ -84,6 +84,17 @@ def server_share_within(url: str, seconds: str = "0.025") -> float:
     return within / total if total else 0.0
 
 
+def gc_pauses(url: str) -> dict[str, tuple[float, float]]:
+    """Per collector generation: (collections, seconds paused in all), from /metrics."""
+    out: dict[str, list[float]] = {}
+    for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
+        for suffix, slot in (("_count", 0), ("_sum", 1)):
+            if line.startswith(f"honcho_gc_pause_seconds{suffix}"):
+                gen = line.split('generation="')[1].split('"')[0]
+                out.setdefault(gen, [0.0, 0.0])[slot] = float(line.split()[-1])
+    return {g: (v[0], v[1]) for g, v in sorted(out.items())}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=16)
@@ -113,6 +124,7 @@ def main() -> int:
             result.update(name=name, batch=batch, stored=stored, acknowledged_at_least=ok_requests * batch)
             rows.append(result)
         share = server_share_within(server.url)
+        pauses = gc_pauses(server.url)
     finally:
         server.stop()
     header = (f"{args.clients} concurrent clients (wrk, 1 thread, keep-alive), {args.duration} s per scenario, "
@@ -128,6 +140,9 @@ def main() -> int:
     lines.append(f"\nServer-side (time inside the app, from `/metrics`): {share:.1%} of all message posts of both "
                  "scenarios finished within 25 ms; the rest of a client's latency is queueing for the CPU "
                  "(server and load generator share 2 cores).")
+    if pauses:
+        lines.append("Garbage-collector pauses over the whole run (warm-up included): " + "; ".join(
+            f"generation {g}: {n:,.0f} collections, {total * 1000:,.0f} ms in all" for g, (n, total) in pauses.items()))
     table = "\n".join(lines)
     print(table)
     if not args.no_report:

@@ -56,8 +56,6 @@ def test_datasets_load_in_place() -> None:
     assert all(q.rubric for c in beam for q in c.questions)
 
 
-@pytest.mark.model
-@pytest.mark.timeout(900)
 class _WordCounter:
     """An answerer stand-in that counts whitespace-separated words as tokens."""
 
@@ -77,6 +75,8 @@ def test_baseline_prompts_fit_the_window() -> None:
     assert _WordCounter().count(cut) <= 300 and text.startswith(cut) and cut.endswith("word ")
 
 
+@pytest.mark.model
+@pytest.mark.timeout(900)
 def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = CliRunner().invoke(main, [
@@ -87,6 +87,9 @@ def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path) -> None:
     results = json.loads((out / "smoke.json").read_text())
     assert results["messages"] == results["messages_posted"] == 18 and results["questions"] == 2
     assert results["reasoning"]["tokens"] > 0  # the worker really reasoned over the slice
+    # counted from the store (every invocation on the home), split by task
+    assert results["reasoning"]["messages"] == 18 and results["reasoning"]["by_task"]["deriver"]["calls"] >= 1
+    assert results["phases"]["invocations"] == 1
     for row in results["rows"]:
         assert set(row["retrieved"]) == {"honcho", "honcho-search", "bm25+dense", "dense"}
         assert row["recall"]["honcho"]["10"][0] == scoring.recall_at_k(row["retrieved"]["honcho"],
@@ -95,6 +98,7 @@ def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path) -> None:
             answer = row["answers"][system]
             assert isinstance(answer, str) and answer.strip()
             assert row["f1"][system] == scoring.locomo_f1(answer, row["gold"], row["code"])
+            assert row["tokens"][system] > 0  # chat's from the server's counters, the others' from the answerer
     assert results["answers"]["chat"]["questions"] == 2
     report = (out / "smoke.md").read_text()
     assert "## Evidence recall" in report and "## Answers" in report and "| chat | 2 |" in report
@@ -112,6 +116,9 @@ def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path) -> None:
     resumed = json.loads((out / "again.json").read_text())
     assert resumed["messages_posted"] == 0 and "2 questions answered by an earlier run" in again.output
     assert [r["answers"] for r in resumed["rows"]] == [r["answers"] for r in results["rows"]]
+    # the reasoning done by the first invocation is still counted; both invocations' times are summed
+    assert resumed["reasoning"]["tokens"] >= results["reasoning"]["tokens"] > 0
+    assert resumed["phases"]["invocations"] == 2 and "over 2 invocations" in (out / "again.md").read_text()
     # other answering settings are not reused: retrieval only answers nothing, from scratch
     only = CliRunner().invoke(main, [
         "bench", "locomo", "--conversations", "1", "--sessions", "1", "--questions", "1", "--retrieval-only",

@@ -104,6 +104,16 @@ def _save(fig: Any, out: Path, name: str) -> str:
     return name
 
 
+def _time_line(results: dict[str, Any]) -> str:
+    p = results.get("phases")
+    if not p or p["invocations"] <= 1:
+        return (f"- Time: ingest {results['ingest_seconds']:.0f} s, worker drain {results['drain_seconds']:.0f} s, "
+                f"whole run {results['wall_seconds'] / 60:.1f} min")
+    return (f"- Time, over {p['invocations']} invocations on one bench home (the first started "
+            f"{p['first_started']}): ingest {p['ingest_seconds']:.0f} s, worker drain {p['drain_seconds'] / 3600:.2f} h, "
+            f"answering {p['answer_seconds'] / 3600:.2f} h, in all {p['wall_seconds'] / 3600:.2f} h")
+
+
 def markdown(results: dict[str, Any], command: str, images: list[str]) -> str:
     c = results["config"]
     lines = [f"# {c['dataset']} benchmark: {', '.join(results['conversations'][:3])}"
@@ -117,14 +127,20 @@ def markdown(results: dict[str, Any], command: str, images: list[str]) -> str:
              f"({results['messages_posted']:,} ingested in this run, {results['truncated']} truncated to 25,000 "
              f"characters), {results['questions']} questions scored: "
              + ", ".join(f"{k} {v}" for k, v in results["counts"].items()),
-             f"- Time: ingest {results['ingest_seconds']:.0f} s, worker drain {results['drain_seconds']:.0f} s, "
-             f"whole run {results['wall_seconds'] / 60:.1f} min", ""]
+             _time_line(results), ""]
     r = results["reasoning"]
     lines += ["## Cost of reasoning (ingest)", "",
               "| model tokens | model-seconds | tokens / message | model-seconds / message | conclusions |",
               "|---|---|---|---|---|",
               f"| {r['tokens']:,.0f} | {r['model_seconds']:,.0f} | {_f(r['tokens_per_message'], 1)} | "
               f"{_f(r['model_seconds_per_message'], 2)} | {r['conclusions']:,.0f} |", ""]
+    if r.get("by_task"):
+        lines += ["| task | calls | failed | prompt tokens | completion tokens | model-seconds |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {task} | {t['calls']:,} | {t['failed']:,} | {t['prompt_tokens']:,} | {t['completion_tokens']:,} | "
+                  f"{t['seconds']:,.0f} |" for task, t in r["by_task"].items()]
+        lines += ["", "Counted from the store's record of every worker model call (`reasoning_runs`), over all "
+                  "invocations on this bench home.", ""]
     if r.get("note"):
         lines += [f"Note: {r['note']}.", ""]
     recall = {k: v for k, v in results["recall"].items() if v["questions"]}

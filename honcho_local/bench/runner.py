@@ -9,6 +9,7 @@ questions once nothing is left to reason.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -58,6 +59,7 @@ class BenchConfig:
     data: Path | None = None
     drain_timeout: float = 6 * 3600.0
     context_tokens: int = 4096
+    full_context_tokens: int = 32768        # window of the full-context baseline (capped by the model's)
     top_k: int = 10                         # messages given to the answer model
     seed: int = 7
     server_env: dict[str, str] = field(default_factory=dict)
@@ -240,13 +242,19 @@ def _answer_prompt(memory: str, question: str) -> list[dict[str, str]]:
 class Answerer:
     """The answer model of the baselines, in this process (same catalog model as the server)."""
 
-    def __init__(self, config: BenchConfig) -> None:
+    def __init__(self, config: BenchConfig, context_tokens: int | None = None) -> None:
         from honcho_local.config import load_settings
         from honcho_local.llm import build_llm
+        from honcho_local.llm.catalog import find_spec, models_dir
 
         self.settings = load_settings(config.home or Path("."), reasoning_model=config.model,
-                                      model_context=config.context_tokens)
+                                      model_context=context_tokens or config.context_tokens)
         self.llm = build_llm(self.settings)
+        try:
+            limit = find_spec(config.model, models_dir(self.settings)).context_length
+        except Exception:  # not a catalog model (a path, an endpoint): trust the setting
+            limit = None
+        self.window = min(self.settings.model_context, limit or self.settings.model_context)
 
     def count(self, text: str) -> int:
         return self.llm.count_tokens(text)
@@ -261,7 +269,6 @@ class Answerer:
 def _embedder(config: BenchConfig, cache_dir: Path) -> Callable[..., list[list[float]]]:
     """The baselines' embedding function, with an on-disk cache in the bench home (the baselines embed
     every turn of every conversation: minutes on 2 cores, spent once per home and model)."""
-    import hashlib
     import pickle
 
     from honcho_local.config import load_settings
@@ -302,6 +309,8 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
         env["HONCHO_LOCAL_EMBEDDING_MODEL"] = config.embedding_model
     server: Server = start_server(home, env, timeout=120)
     echo(f"server {server.url} (home {server.home})")
+    results: dict[str, Any] | None = None
+    answer_seconds = 0.0
     try:
         api = Api(server.url)
         state.metrics_before = api.metrics()
@@ -321,30 +330,102 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
             echo(f"the worker has not drained within {config.drain_timeout:.0f} s; run again with the same "
                  f"--home to continue (questions are answered once nothing is left to reason)")
             return {"config": _config_dict(config), "drained": False, "drain_seconds": state.drain_seconds}
+        started = time.perf_counter()
         embed = _embedder(config, server.home)
         answerer = Answerer(config) if config.answers else None
+        full_answerer = FullContext(config) if config.answers and "full-context" in config.baselines else None
         total = sum(len(scored_questions(c, config.questions, config.seed)) for c in convs)
         journal = Journal(server.home / "bench-answers.jsonl")
         with _progress() as bar:
             task = bar.add_task("questions", total=total)
             for conv in convs:
+                questions = scored_questions(conv, config.questions, config.seed)
                 index = TurnIndex(conv.turns, embed)
-                full = _full_context(conv, answerer, config, state) if answerer else None
-                for q in scored_questions(conv, config.questions, config.seed):
+                full = full_answerer.answer_all(conv, questions, journal, state, bar) if full_answerer else {}
+                for q in questions:
                     key = journal.key(config, q)
                     if not journal.replay(key, state):
                         before = {k: len(v) for k, v in state.latencies.items()}
-                        state.rows.append(answer_question(api, conv, q, index, answerer, full, config, state))
+                        state.rows.append(answer_question(api, conv, q, index, answerer, full.get(q.qid), config,
+                                                          state))
                         journal.record(key, state, before)
                     bar.advance(task)
+        answer_seconds = time.perf_counter() - started
         if journal.replayed:
             echo(f"{journal.replayed} questions answered by an earlier run on this home were reused "
                  f"({journal.path.name}); their latencies are in the figures, their model costs in the rows")
         results = summarise(config, state, convs)
         results["rows"] = state.rows
-        return results
     finally:
         server.stop()
+        phases = PhaseLog(server.home / "bench-runs.jsonl")
+        phases.record(state, answer_seconds)
+    if results is not None:
+        stored = reasoning_totals(server.home, [workspace_of(c) for c in convs])
+        if stored is not None:
+            results["reasoning"] = stored
+        results["phases"] = phases.totals()
+    return results
+
+
+class PhaseLog:
+    """Wall time of each invocation on a bench home (ingest, drain, answers), so a run carried over
+    several invocations reports how long it took in all."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def record(self, state: RunState, answer_seconds: float) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps({"started": datetime.fromtimestamp(state.started, timezone.utc).isoformat(
+                timespec="seconds"), "ingest_seconds": state.ingest_seconds, "drain_seconds": state.drain_seconds,
+                "answer_seconds": answer_seconds, "drained": state.drained,
+                "wall_seconds": time.time() - state.started}) + "\n")
+
+    def totals(self) -> dict[str, Any]:
+        runs = []
+        for line in self.path.read_text().splitlines() if self.path.exists() else []:
+            try:
+                runs.append(json.loads(line))
+            except ValueError:
+                continue
+        keys = ("ingest_seconds", "drain_seconds", "answer_seconds", "wall_seconds")
+        return {"invocations": len(runs), "first_started": runs[0]["started"] if runs else None,
+                **{k: sum(r.get(k, 0.0) for r in runs) for k in keys}}
+
+
+def reasoning_totals(home: Path, workspaces: list[str]) -> dict[str, Any] | None:
+    """Reasoning cost from the stopped server's store: every model call the worker made for these
+    workspaces in any invocation (the /metrics counters only cover the current process)."""
+    import duckdb
+
+    try:
+        db = duckdb.connect(str(home / "honcho.duckdb"), read_only=True)
+    except duckdb.Error as exc:
+        log.warning("reasoning totals unavailable: %s", exc)
+        return None
+    try:
+        marks = ", ".join("?" for _ in workspaces)
+        by_task = db.execute(
+            f"SELECT task, count(*), count(*) FILTER (status = 'failed'), sum(prompt_tokens), "
+            f"sum(completion_tokens), sum(seconds) FROM reasoning_runs "
+            f"WHERE split_part(unit_key, ':', 3) IN ({marks}) GROUP BY task ORDER BY task", workspaces).fetchall()
+        messages = db.execute(
+            f"SELECT count(*) FROM events WHERE workspace_id IN ({marks}) AND kind = 'message'",
+            workspaces).fetchone()[0]
+        conclusions = db.execute(
+            f"SELECT count(*) FROM conclusions WHERE workspace_id IN ({marks}) AND deleted_at IS NULL",
+            workspaces).fetchone()[0]
+    finally:
+        db.close()
+    tokens = sum(r[3] + r[4] for r in by_task)
+    seconds = sum(r[5] for r in by_task)
+    return {"tokens": float(tokens), "model_seconds": float(seconds), "messages": messages,
+            "tokens_per_message": tokens / messages if messages else None,
+            "model_seconds_per_message": seconds / messages if messages else None,
+            "conclusions": float(conclusions), "note": None,
+            "by_task": {r[0]: {"calls": r[1], "failed": r[2], "prompt_tokens": r[3], "completion_tokens": r[4],
+                               "seconds": r[5]} for r in by_task}}
 
 
 class Journal:
@@ -366,9 +447,23 @@ class Journal:
 
     @staticmethod
     def key(config: BenchConfig, q: Question) -> str:
+        from honcho_local.services import dialectic
+
+        # what chat does at this level (retrieval depth, answer instructions) is part of the settings
+        level = dialectic.LEVELS.get(config.reasoning_level)
+        chat = [asdict(level) if level else None, hashlib.sha1(dialectic.SYSTEM.encode()).hexdigest()[:12]]
         return json.dumps([config.dataset, q.qid, config.model, config.embedding_model, config.reasoning_level,
                            sorted(config.baselines), config.judge, config.top_k, config.context_tokens,
-                           config.answers])
+                           config.answers, chat, hashlib.sha1(ANSWER_SYSTEM.encode()).hexdigest()[:12]])
+
+    @staticmethod
+    def full_key(config: BenchConfig, q: Question) -> str:
+        return json.dumps([config.dataset, q.qid, config.model, "full-context", config.full_context_tokens])
+
+    def record_full(self, key: str, full: dict[str, Any]) -> None:
+        self.entries[key] = {"key": key, "full": full}
+        with self.path.open("a") as f:
+            f.write(json.dumps(self.entries[key]) + "\n")
 
     def replay(self, key: str, state: RunState) -> bool:
         entry = self.entries.get(key)
@@ -386,22 +481,54 @@ class Journal:
             f.write(json.dumps({"key": key, "row": state.rows[-1], "latencies": latencies}, default=str) + "\n")
 
 
-def _full_context(conv: Conversation, answerer: Answerer | None, config: BenchConfig,
-                  state: RunState) -> str | None:
-    """The whole conversation as excerpts, or None when it does not fit the model window."""
-    if answerer is None or "full-context" not in config.baselines:
-        return None
-    text = _excerpts(conv.turns, conv.names)
-    tokens = answerer.count(text)
-    if tokens + 300 > config.context_tokens:
-        state.skipped["full-context"] = (f"the conversations are {tokens:,}+ tokens; the model window is "
-                                         f"{config.context_tokens:,} (--context-tokens)")
-        return None
-    return text
+class FullContext:
+    """The full-context baseline: the whole conversation, then the question, to the answer model loaded
+    with a window that holds the conversation (Qwen2.5 takes 32k tokens; LoCoMo's conversations are 16-31k).
+    A conversation's questions are answered one after the other, so llama.cpp evaluates the conversation
+    once and then only each question (the prompt's prefix is reused): minutes per conversation instead of
+    minutes per question."""
+
+    def __init__(self, config: BenchConfig) -> None:
+        self.config = config
+        self.answerer: Answerer | None = None
+
+    def _model(self) -> Answerer:
+        if self.answerer is None:
+            self.answerer = Answerer(self.config, context_tokens=self.config.full_context_tokens)
+        return self.answerer
+
+    def answer_all(self, conv: Conversation, questions: list[Question], journal: Journal, state: RunState,
+                   bar: Any) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        todo = []
+        for q in questions:
+            entry = journal.entries.get(journal.full_key(self.config, q))
+            if entry is not None:
+                out[q.qid] = entry["full"]
+            else:
+                todo.append(q)
+        if not todo:
+            return out
+        model = self._model()
+        text = _excerpts(conv.turns, conv.names)
+        tokens = model.count(text)
+        window = model.window
+        if tokens + 300 > window:
+            state.skipped["full-context"] = (f"{conv.conv_id} is {tokens:,} tokens; the model window is "
+                                             f"{window:,} (--full-context-tokens)")
+            return out
+        task = bar.add_task(f"full context: {conv.conv_id} ({tokens:,} tokens)", total=len(todo))
+        for q in todo:
+            answer, done = model.answer(_answer_prompt(text, q.text))
+            out[q.qid] = {"answer": answer, "seconds": done.seconds, "tokens": done.prompt_tokens + done.completion_tokens}
+            journal.record_full(journal.full_key(self.config, q), out[q.qid])
+            bar.advance(task)
+        bar.remove_task(task)
+        return out
 
 
 def answer_question(api: Api, conv: Conversation, q: Question, index: TurnIndex, answerer: Answerer | None,
-                    full: str | None, config: BenchConfig, state: RunState) -> dict[str, Any]:
+                    full: dict[str, Any] | None, config: BenchConfig, state: RunState) -> dict[str, Any]:
     ws = workspace_of(conv)
     subject = subject_of(conv, q.text)
     row: dict[str, Any] = {"qid": q.qid, "conversation": conv.conv_id, "category": q.category, "code": q.code,
@@ -421,10 +548,15 @@ def answer_question(api: Api, conv: Conversation, q: Question, index: TurnIndex,
             row["recall"][name] = {str(k): scoring.recall_at_k(ranked, q.evidence, k) for k in (5, 10, 20)}
     if answerer is None:
         return row
+    before = api.metrics()
     chat, ms = api.timed("POST", f"/v3/workspaces/{ws}/peers/{subject}/chat",
                          json={"query": q.text, "reasoning_level": config.reasoning_level})
     state.latencies.setdefault("chat", []).append(ms)
     row["answers"]["chat"], row["seconds"]["chat"] = chat["content"], ms / 1000
+    after = api.metrics()
+    tokens = sum(v - before.get(k, 0.0) for k, v in after.items() if k.startswith("honcho_chat_tokens_total"))
+    if tokens:
+        row["tokens"]["chat"] = tokens
     ctx, ms = api.timed("GET", f"/v3/workspaces/{ws}/peers/{subject}/context",
                         params={"search_query": q.text, "max_conclusions": 25})
     state.latencies.setdefault("context", []).append(ms)
@@ -439,7 +571,9 @@ def answer_question(api: Api, conv: Conversation, q: Question, index: TurnIndex,
         _model_answer(row, "naive-rag", answerer, _excerpts(sorted(top, key=lambda t: t.created_at), conv.names),
                       q.text)
     if full is not None:
-        _model_answer(row, "full-context", answerer, full, q.text)
+        row["answers"]["full-context"] = full["answer"]
+        row["seconds"]["full-context"] = full["seconds"]
+        row["tokens"]["full-context"] = full["tokens"]
     for system, text in row["answers"].items():
         if text is None or q.answer is None:
             continue

@@ -9,14 +9,17 @@ schema with an object root) turns on constrained output. Streaming yields Honcho
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from honcho_local.errors import InvalidInput, ModelError, ModelUnavailable, NotFound
 from honcho_local.llm.base import ChatRequest
+from honcho_local.metrics import CHAT_SECONDS, CHAT_TOKENS
 from honcho_local.services import views
 from honcho_local.services.representation import Recall, Representations
 from honcho_local.services.search import Search
@@ -211,6 +214,7 @@ class Dialectic:
 
     def answer(self, prepared: Prepared, include_evidence: bool) -> dict[str, Any]:
         done = self._llm().complete(prepared.request)
+        _count(done.prompt_tokens, done.completion_tokens, done.seconds)
         if prepared.request.schema is not None:
             content = json.dumps(done.parsed if done.parsed is not None else json.loads(done.text))
         else:
@@ -229,13 +233,13 @@ class Dialectic:
         return self._sse(first, chunks, prepared, include_evidence)
 
     def _sse(self, first: Any, chunks: Iterator[Any], prepared: Prepared, include_evidence: bool) -> Iterator[str]:
+        started = time.monotonic()
         try:
-            for chunk in ([first] if first is not None else []):
+            for chunk in itertools.chain([first] if first is not None else [], chunks):
                 if chunk.text:
                     yield f"data: {json.dumps({'delta': {'content': chunk.text}, 'done': False})}\n\n"
-            for chunk in chunks:
-                if chunk.text:
-                    yield f"data: {json.dumps({'delta': {'content': chunk.text}, 'done': False})}\n\n"
+                if chunk.prompt_tokens is not None:  # the last chunk carries the call's token counts
+                    _count(chunk.prompt_tokens, chunk.completion_tokens or 0, time.monotonic() - started)
         except Exception:  # the status line is gone: log and end the stream cleanly
             log.exception("chat stream failed")
         finally:  # a client that hung up must not leave the model locked mid-generation
@@ -246,6 +250,12 @@ class Dialectic:
         if include_evidence:
             final["evidence"] = prepared.evidence
         yield f"data: {json.dumps(final)}\n\n"
+
+
+def _count(prompt_tokens: int, completion_tokens: int, seconds: float) -> None:
+    CHAT_TOKENS.labels("prompt").inc(prompt_tokens)
+    CHAT_TOKENS.labels("completion").inc(completion_tokens)
+    CHAT_SECONDS.observe(seconds)
 
 
 def _unavailable(detail: str) -> str:
