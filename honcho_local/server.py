@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 
@@ -25,6 +26,11 @@ def run_server(settings: Settings) -> None:
     services = build_services(settings, with_worker=True)
     services.worker.start()
     app = create_app(services)
+    # Everything built so far (modules, the app, models' Python state) lives as long as the process:
+    # move it out of the collector's reach, so a full collection only walks what requests allocate
+    # (measured: full collections took ~46 ms each, stopping every thread, and set the write tail).
+    gc.collect()
+    gc.freeze()
     log.info("honcho-local serving %s on http://%s:%d", settings.db_path, settings.host, settings.port)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=5)

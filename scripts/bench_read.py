@@ -298,10 +298,22 @@ def warm_all(url: str, sessions: int) -> None:
             c.get(f"{w}/sessions/s{s}/context", params={"tokens": 2000, "peer_target": f"peer{s % PEERS}"})
 
 
-def run_reads(url: str, args: argparse.Namespace, sessions: int, label: str) -> list[tuple]:
+def slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text).strip("-")
+
+
+def run_reads(url: str, args: argparse.Namespace, sessions: int, label: str, pid: int) -> list[tuple]:
     rows = []
-    for kind in KINDS:
+    for kind in [k for k in KINDS if not args.kinds or any(part in k for part in args.kinds)]:
+        spy = None
+        if args.profile:  # py-spy samples the server while wrk runs (--nonblocking: it never pauses it)
+            args.profile.mkdir(parents=True, exist_ok=True)
+            spy = subprocess.Popen(["py-spy", "record", "--nonblocking", "-r", "250", "-f", "raw", "-d",
+                                    str(args.seconds), "-o", str(args.profile / f"{label}-{slug(kind)}.txt"),
+                                    "--pid", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         r = wrk_run(url, kind, sessions, args.clients, args.seconds)
+        if spy is not None:
+            spy.wait(timeout=60)
         assert r["errors"] == 0, (kind, r)
         one = measure(url, kind, 100, 1, sessions)
         rows.append((label, kind, r, pct(one, 50), pct(one, 99)))
@@ -317,7 +329,7 @@ def passes(home: Path, args: argparse.Namespace) -> tuple[list[tuple], list[floa
     sessions = args.messages // 100
     rows: list[tuple] = []
     firsts: list[float] = []
-    for label, env in (("warm", {}), ("cold", {"HONCHO_LOCAL_READ_CACHE_SIZE": "0"})):
+    for label, env in (("warm", {}), ("cold", {"HONCHO_LOCAL_READ_CACHE_SIZE": "0"}))[:1 if args.warm_only else 2]:
         server = start_server(home, env={"HONCHO_LOCAL_DURABILITY": "process", **env})
         try:
             t0 = time.perf_counter()
@@ -326,7 +338,7 @@ def passes(home: Path, args: argparse.Namespace) -> tuple[list[tuple], list[floa
             t0 = time.perf_counter()
             warm_all(server.url, sessions)
             print(f"warm-up pass over every peer and session: {time.perf_counter() - t0:.1f}s", flush=True)
-            rows += run_reads(server.url, args, sessions, label)
+            rows += run_reads(server.url, args, sessions, label, server.process.pid)
             if label == "warm":
                 firsts = ttft(server.url, args.chat_runs)
                 print("chat TTFT (s):", [round(x, 2) for x in firsts], flush=True)
@@ -370,6 +382,11 @@ def main() -> None:
     ap.add_argument("--home", type=Path, default=None)
     ap.add_argument("--corpus", choices=("locomo", "synthetic"), default="locomo",
                     help="message texts and queries: real LoCoMo turns and questions, or the 27-word worst case")
+    ap.add_argument("--kinds", nargs="*", default=None,
+                    help="only the reads whose name contains one of these words (e.g. search card)")
+    ap.add_argument("--profile", type=Path, default=None,
+                    help="record a py-spy profile of the server (collapsed stacks) per read into this folder")
+    ap.add_argument("--warm-only", action="store_true", help="skip the cold pass (read cache off)")
     ap.add_argument("--report", action="store_true", help="append the table to docs/benchmarks.md")
     args = ap.parse_args()
     home = args.home or Path(load_settings(env={}).home).parent / f"bench-read-{args.corpus}-{int(time.time())}"

@@ -242,13 +242,14 @@ def _answer_prompt(memory: str, question: str) -> list[dict[str, str]]:
 class Answerer:
     """The answer model of the baselines, in this process (same catalog model as the server)."""
 
-    def __init__(self, config: BenchConfig, context_tokens: int | None = None) -> None:
+    def __init__(self, config: BenchConfig, context_tokens: int | None = None, timeout: float | None = None) -> None:
         from honcho_local.config import load_settings
         from honcho_local.llm import build_llm
         from honcho_local.llm.catalog import find_spec, models_dir
 
+        extra = {"model_timeout": timeout} if timeout else {}
         self.settings = load_settings(config.home or Path("."), reasoning_model=config.model,
-                                      model_context=context_tokens or config.context_tokens)
+                                      model_context=context_tokens or config.context_tokens, **extra)
         self.llm = build_llm(self.settings)
         try:
             limit = find_spec(config.model, models_dir(self.settings)).context_length
@@ -494,7 +495,8 @@ class FullContext:
 
     def _model(self) -> Answerer:
         if self.answerer is None:
-            self.answerer = Answerer(self.config, context_tokens=self.config.full_context_tokens)
+            # the first question of a conversation evaluates all of it: minutes on 2 cores
+            self.answerer = Answerer(self.config, context_tokens=self.config.full_context_tokens, timeout=3 * 3600)
         return self.answerer
 
     def answer_all(self, conv: Conversation, questions: list[Question], journal: Journal, state: RunState,
