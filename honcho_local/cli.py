@@ -407,6 +407,9 @@ def _command_line(ctx: click.Context) -> str:
               help="Only the first N sessions of each conversation (and the questions about them).")
 @click.option("--questions", type=click.IntRange(1), default=None,
               help="At most N questions per conversation (a sample stratified by category).")
+@click.option("--answer-questions", type=click.IntRange(1), default=None,
+              help="Answer only N questions per conversation (a sample proportional to the categories); retrieval "
+                   "is scored on every question.")
 @click.option("--model", default=None, help="Chat model for reasoning and answers (default: the configured one).")
 @click.option("--embedding-model", default=None, help="Embedding model (default: the configured one).")
 @click.option("--baseline", "baselines", multiple=True, type=click.Choice(["naive-rag", "full-context", "none"]),
@@ -435,7 +438,7 @@ def _command_line(ctx: click.Context) -> str:
 @click.pass_context
 @handle_errors
 def bench(ctx: click.Context, dataset: str, conversations: int | None, sessions: int | None, questions: int | None,
-          model: str | None,
+          answer_questions: int | None, model: str | None,
           embedding_model: str | None, baselines: tuple[str, ...], out: Path, name: str | None,
           retrieval_only: bool, reasoning: bool | None, reasoning_level: str, judge: str | None,
           bench_home: Path | None, data: Path | None, drain_timeout: str, context_tokens: int, full_context_tokens: int,
@@ -458,7 +461,7 @@ def bench(ctx: click.Context, dataset: str, conversations: int | None, sessions:
         baselines=() if "none" in baselines else (baselines or ("naive-rag", "full-context")),
         answers=not retrieval_only, reasoning=True if reasoning is None else reasoning, reasoning_level=reasoning_level, judge=judge,
         out=out, home=bench_home, data=data, drain_timeout=_duration(drain_timeout), context_tokens=context_tokens,
-        full_context_tokens=full_context_tokens)
+        full_context_tokens=full_context_tokens, answer_questions=answer_questions)
     results = run(config, echo=click.echo)
     if not results.get("drained", True):
         sys.exit(EXIT_ERROR)

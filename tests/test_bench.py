@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from honcho_local.bench import scoring
 from honcho_local.bench.data import load_beam, load_locomo
-from honcho_local.bench.runner import _fit_text, _fit_turns, subject_of, truncate
+from honcho_local.bench.runner import _fit_text, _fit_turns, proportional_sample, scored_questions, subject_of, truncate
 from honcho_local.cli import main
 from tests.conftest import SHARED
 
@@ -54,6 +54,18 @@ def test_datasets_load_in_place() -> None:
     beam = load_beam(DATA)
     assert len(beam) == 20 and sum(len(c.questions) for c in beam) == 400
     assert all(q.rubric for c in beam for q in c.questions)
+
+
+def test_answer_sample_is_proportional_to_the_categories() -> None:
+    pool = scored_questions(load_locomo(DATA)[0], None, 7)
+    sample = proportional_sample(pool, 40, 7)
+    assert len(sample) == 40 and len({q.qid for q in sample}) == 40
+    assert sample == [q for q in pool if q in sample]  # pool order kept
+    for cat in {q.category for q in pool}:
+        share = sum(q.category == cat for q in pool) / len(pool)
+        assert abs(sum(q.category == cat for q in sample) - 40 * share) < 1  # largest remainders
+    assert proportional_sample(pool, 40, 7) == sample and proportional_sample(pool, 40, 8) != sample
+    assert proportional_sample(pool, None, 7) == pool
 
 
 class _WordCounter:
@@ -126,3 +138,16 @@ def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path) -> None:
         "--data", str(DATA)])
     assert only.exit_code == 0 and "earlier run" not in only.output, only.output
     assert json.loads((out / "only.json").read_text())["rows"][0]["answers"] == {}
+    # models answer a sample; every question is scored for retrieval; the answered one is reused
+    sample = CliRunner().invoke(main, [
+        "bench", "locomo", "--conversations", "1", "--sessions", "1", "--questions", "2", "--answer-questions", "1",
+        "--model", "smollm2-135m", "--context-tokens", "2048", "--out", str(out), "--name", "sample",
+        "--bench-home", str(tmp_path / "home"), "--data", str(DATA)])
+    assert sample.exit_code == 0, sample.output
+    rows = json.loads((out / "sample.json").read_text())["rows"]
+    assert len(rows) == 2 and all(r["recall"] for r in rows)
+    assert sorted(bool(r["answers"]) for r in rows) == [False, True]
+    assert "answered by an earlier run" in sample.output
+    first = {r["qid"]: r["answers"] for r in results["rows"]}
+    assert [r["answers"] for r in rows if r["answers"]] == [first[r["qid"]] for r in rows if r["answers"]]
+    assert "models answered a sample of 1 per conversation" in (out / "sample.md").read_text()

@@ -126,7 +126,9 @@ def markdown(results: dict[str, Any], command: str, images: list[str]) -> str:
              f"- Data: {len(results['conversations'])} conversation(s), {results['messages']:,} messages "
              f"({results['messages_posted']:,} ingested in this run, {results['truncated']} truncated to 25,000 "
              f"characters), {results['questions']} questions scored: "
-             + ", ".join(f"{k} {v}" for k, v in results["counts"].items()),
+             + ", ".join(f"{k} {v}" for k, v in results["counts"].items())
+             + (f"; models answered a sample of {c['answer_questions']} per conversation, drawn in proportion to "
+                f"the categories (retrieval is scored on every question)" if c.get("answer_questions") else ""),
              _time_line(results), ""]
     r = results["reasoning"]
     lines += ["## Cost of reasoning (ingest)", "",

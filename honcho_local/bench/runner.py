@@ -50,6 +50,8 @@ class BenchConfig:
     embedding_model: str | None = None
     baselines: tuple[str, ...] = ("naive-rag", "full-context")
     answers: bool = True                    # answer questions with models (False: retrieval only)
+    answer_questions: int | None = None     # answer only a stratified sample of N per conversation (retrieval
+                                            # is scored on every question either way)
     reasoning: bool = True                  # let the worker derive conclusions
     reasoning_level: str = "low"
     judge: str | None = None                # BEAM rubric judge model
@@ -119,6 +121,23 @@ def scored_questions(conv: Conversation, limit: int | None, seed: int) -> list[Q
                 picked.append(by_cat[cat].pop(rnd.randrange(len(by_cat[cat]))))
     order = {q.qid: i for i, q in enumerate(pool)}
     return sorted(picked, key=lambda q: order[q.qid])
+
+
+def proportional_sample(pool: list[Question], limit: int | None, seed: int) -> list[Question]:
+    """`limit` questions drawn per category in proportion to the category's share of `pool` (largest
+    remainders; deterministic for a seed), so a sample's mean F1 estimates the whole pool's."""
+    if limit is None or len(pool) <= limit:
+        return pool
+    by_cat: dict[str, list[Question]] = {}
+    for q in pool:
+        by_cat.setdefault(q.category, []).append(q)
+    quotas = {c: limit * len(qs) / len(pool) for c, qs in by_cat.items()}
+    counts = {c: int(v) for c, v in quotas.items()}
+    for c in sorted(quotas, key=lambda c: (counts[c] - quotas[c], c))[:limit - sum(counts.values())]:
+        counts[c] += 1
+    rnd = random.Random(seed)
+    picked = {q.qid for c in sorted(by_cat) for q in rnd.sample(by_cat[c], counts[c])}
+    return [q for q in pool if q.qid in picked]
 
 
 # ---- HTTP helpers ----------------------------------------------------------------------------------
@@ -341,14 +360,18 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
             task = bar.add_task("questions", total=total)
             for conv in convs:
                 questions = scored_questions(conv, config.questions, config.seed)
+                answered = {q.qid for q in proportional_sample(questions, config.answer_questions, config.seed)
+                            } if answerer else set()
                 index = TurnIndex(conv.turns, embed)
-                full = full_answerer.answer_all(conv, questions, journal, state, bar) if full_answerer else {}
+                full = full_answerer.answer_all(conv, [q for q in questions if q.qid in answered], journal, state,
+                                                bar) if full_answerer else {}
                 for q in questions:
-                    key = journal.key(config, q)
+                    key = journal.key(config, q, q.qid in answered)
                     if not journal.replay(key, state):
                         before = {k: len(v) for k, v in state.latencies.items()}
-                        state.rows.append(answer_question(api, conv, q, index, answerer, full.get(q.qid), config,
-                                                          state))
+                        state.rows.append(answer_question(api, conv, q, index,
+                                                          answerer if q.qid in answered else None,
+                                                          full.get(q.qid), config, state))
                         journal.record(key, state, before)
                     bar.advance(task)
         answer_seconds = time.perf_counter() - started
@@ -447,7 +470,7 @@ class Journal:
                 self.entries[entry["key"]] = entry
 
     @staticmethod
-    def key(config: BenchConfig, q: Question) -> str:
+    def key(config: BenchConfig, q: Question, answered: bool) -> str:
         from honcho_local.services import dialectic
 
         # what chat does at this level (retrieval depth, answer instructions) is part of the settings
@@ -455,7 +478,7 @@ class Journal:
         chat = [asdict(level) if level else None, hashlib.sha1(dialectic.SYSTEM.encode()).hexdigest()[:12]]
         return json.dumps([config.dataset, q.qid, config.model, config.embedding_model, config.reasoning_level,
                            sorted(config.baselines), config.judge, config.top_k, config.context_tokens,
-                           config.answers, chat, hashlib.sha1(ANSWER_SYSTEM.encode()).hexdigest()[:12]])
+                           answered, chat, hashlib.sha1(ANSWER_SYSTEM.encode()).hexdigest()[:12]])
 
     @staticmethod
     def full_key(config: BenchConfig, q: Question) -> str:
