@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 
 from honcho_local.errors import InvalidInput
 
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-"
 _NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,512}$")
 NANOID_LENGTH = 21
 
 
 def new_id() -> str:
     """A random 21-character id over a 64-symbol URL-safe alphabet (126 bits)."""
-    return "".join(_ALPHABET[b & 63] for b in secrets.token_bytes(NANOID_LENGTH))
+    # 16 random bytes in URL-safe base64 are 21 symbols of 6 bits and one of 2: keep the 21 (126 bits).
+    # The same alphabet as nanoid's; a tenth of the cost of a per-byte join, and every message needs one.
+    return base64.urlsafe_b64encode(secrets.token_bytes(16))[:NANOID_LENGTH].decode()
 
 
 def check_name(value: object, what: str) -> str:

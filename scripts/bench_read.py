@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import append_report, start_server  # noqa: E402
+from benchlib import append_report, profile, start_server  # noqa: E402
 
 from honcho_local import schemas  # noqa: E402
 from honcho_local.config import load_settings  # noqa: E402
@@ -305,12 +305,8 @@ def slug(text: str) -> str:
 def run_reads(url: str, args: argparse.Namespace, sessions: int, label: str, pid: int) -> list[tuple]:
     rows = []
     for kind in [k for k in KINDS if not args.kinds or any(part in k for part in args.kinds)]:
-        spy = None
-        if args.profile:  # py-spy samples the server while wrk runs (--nonblocking: it never pauses it)
-            args.profile.mkdir(parents=True, exist_ok=True)
-            spy = subprocess.Popen(["py-spy", "record", "--nonblocking", "-r", "250", "-f", "raw", "-d",
-                                    str(args.seconds), "-o", str(args.profile / f"{label}-{slug(kind)}.txt"),
-                                    "--pid", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spy = profile(pid, args.seconds, args.profile / f"{label}-{slug(kind)}.txt" if args.profile else None,
+                      args.profile_gil)
         r = wrk_run(url, kind, sessions, args.clients, args.seconds)
         if spy is not None:
             spy.wait(timeout=60)
@@ -386,6 +382,7 @@ def main() -> None:
                     help="only the reads whose name contains one of these words (e.g. search card)")
     ap.add_argument("--profile", type=Path, default=None,
                     help="record a py-spy profile of the server (collapsed stacks) per read into this folder")
+    ap.add_argument("--profile-gil", action="store_true", help="profile only the thread holding the GIL")
     ap.add_argument("--warm-only", action="store_true", help="skip the cold pass (read cache off)")
     ap.add_argument("--report", action="store_true", help="append the table to docs/benchmarks.md")
     args = ap.parse_args()

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import append_report, start_server  # noqa: E402
+from benchlib import append_report, profile, start_server  # noqa: E402
 
 LUA = r"""
 local batch = %(batch)d
@@ -102,6 +102,9 @@ def main() -> int:
     parser.add_argument("--embeddings", action="store_true",
                         help="keep the background message embedding on (default: off, the write path alone)")
     parser.add_argument("--no-report", action="store_true")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="record a py-spy profile of the server (collapsed stacks) per scenario into this folder")
+    parser.add_argument("--profile-gil", action="store_true", help="profile only the thread holding the GIL")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk not found: install it with `apt-get install wrk`", file=sys.stderr)
@@ -118,7 +121,11 @@ def main() -> int:
         run_wrk(server.url, "warmup", 1, args.clients, 3)
         for name, batch in (("single message", 1), ("100-message batch", 100)):
             workspace = f"bench-{batch}"
+            spy = profile(server.process.pid, args.duration,
+                          args.profile / f"write-{batch}.txt" if args.profile else None, args.profile_gil)
             result = run_wrk(server.url, workspace, batch, args.clients, args.duration)
+            if spy is not None:
+                spy.wait(timeout=60)
             ok_requests = result["requests"] - result["status_errors"] - result["socket_errors"]
             stored = stored_messages(server.url, workspace, args.clients)
             result.update(name=name, batch=batch, stored=stored, acknowledged_at_least=ok_requests * batch)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,3 +30,15 @@ def append_report(title: str, body: str, report: Path = REPORT) -> None:
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     with report.open("a") as f:
         f.write(f"\n## {title} — {stamp}\n\nCommand: `{command_line()}`  \nMachine: {machine()}\n\n{body}\n")
+
+
+def profile(pid: int, seconds: float, out: Path | None, gil: bool = False) -> subprocess.Popen | None:
+    """py-spy samples process `pid` for `seconds` into `out` (collapsed stacks, one line per stack);
+    `--nonblocking` never pauses the server; `gil` keeps only the thread holding the GIL (what limits a
+    Python server's throughput). None when `out` is None."""
+    if out is None:
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = ["py-spy", "record", "--nonblocking", "-r", "250", "-f", "raw", "-d", str(int(seconds)), "-o", str(out),
+           "--pid", str(pid)] + (["--gil"] if gil else [])
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

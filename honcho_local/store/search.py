@@ -53,11 +53,17 @@ def _schema() -> tantivy.Schema:
     return sb.build()
 
 
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
 def document_text(peer_id: str, content: str, created_at: Any) -> str:
     """What a message is indexed as: its date in words, its speaker and its words (questions name
     people and dates: "What did Caroline do in May 2023?")."""
-    when = f"{created_at:%d %B %Y} " if created_at is not None else ""
-    return f"{when}{peer_id}: {content}"
+    if created_at is None:
+        return f"{peer_id}: {content}"
+    # not strftime("%d %B %Y"): ~3x slower on the write path's indexer, and %B follows the locale
+    return f"{created_at.day:02d} {_MONTHS[created_at.month - 1]} {created_at.year} {peer_id}: {content}"
 
 
 def query_words(text: str) -> list[str]:
