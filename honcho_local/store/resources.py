@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import duckdb
+import msgspec
 
 from honcho_local.store.db import WriteContext, utcnow
 from honcho_local.store.filters import Column, compile_filters
@@ -38,7 +39,12 @@ SESSION_COLUMNS = {
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON text (what json.dumps with separators=(",", ":") and ensure_ascii=False gives, for
+    JSON-born values) by msgspec: an order of magnitude faster, and every event's metadata passes here."""
+    return _ENCODER.encode(value).decode()
+
+
+_ENCODER = msgspec.json.Encoder()
 
 
 def _decode(row: tuple[Any, ...], names: list[str], json_cols: set[str]) -> dict[str, Any]:
