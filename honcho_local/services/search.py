@@ -13,6 +13,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from honcho_local.errors import InvalidInput, ModelUnavailable, NotFound
 from honcho_local.services import views
 from honcho_local.services.readcache import ReadCache
@@ -37,7 +39,7 @@ class QueryEmbedder:
 
     def __init__(self, get_embedder: Callable[[], Any], size: int = 2048) -> None:
         self._get = get_embedder
-        self._cache: OrderedDict[str, list[float]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[list[float], np.ndarray]] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
@@ -56,8 +58,7 @@ class QueryEmbedder:
         except ModelUnavailable:
             return None
 
-    def embed(self, text: str) -> list[float] | None:
-        """The query vector, or None when no embedding model is available."""
+    def _entry(self, text: str) -> tuple[list[float], np.ndarray] | None:
         with self._lock:
             hit = self._cache.get(text)
             if hit is not None:
@@ -67,11 +68,24 @@ class QueryEmbedder:
         if embedder is None:
             return None
         vector = list(embedder.embed([text], kind="query").vectors[0])
+        unit = np.asarray(vector, dtype=np.float32)
+        unit /= max(float(np.linalg.norm(unit)), 1e-12)
+        entry = (vector, unit)
         with self._lock:
-            self._cache[text] = vector
+            self._cache[text] = entry
             if len(self._cache) > self._size:
                 self._cache.popitem(last=False)
-        return vector
+        return entry
+
+    def embed(self, text: str) -> list[float] | None:
+        """The query vector, or None when no embedding model is available."""
+        entry = self._entry(text)
+        return None if entry is None else entry[0]
+
+    def embed_unit(self, text: str) -> np.ndarray | None:
+        """The query vector as a unit-length float32 array (what the in-memory vector search takes)."""
+        entry = self._entry(text)
+        return None if entry is None else entry[1]
 
     def embed_many(self, texts: list[str]) -> list[list[float]] | None:
         """Vectors for texts to be stored (embedded as documents, not queries), or None without a model."""
@@ -132,7 +146,7 @@ class Search:
         depth = max(2 * limit, 20) if filters is None else max(4 * limit, 40)
         self._wait_fresh()
         rankings = [self.lexical.search(query, depth, workspace_id, session_id, peer_id)]
-        vector = self.queries.embed(query)
+        vector = self.queries.embed_unit(query)
         model = self.queries.model
         if vector is not None and model:
             rankings.append(self.vectors.search(vector, model, depth, workspace_id, session_id, peer_id))

@@ -202,25 +202,29 @@ class MessageVectors:
     def _fresh(self, m: _Matrix, generation: int) -> bool:
         return (m.generation == generation != -1) or time.monotonic() - m.checked < self.refresh_seconds
 
-    def search(self, embedding: list[float], model: str, limit: int, workspace_id: str,
+    def search(self, embedding: list[float] | np.ndarray, model: str, limit: int, workspace_id: str,
                session_id: str | None = None, peer_id: str | None = None) -> list[int]:
-        """Message pks by cosine similarity to `embedding`, best first."""
+        """Message pks by cosine similarity to `embedding` (a float32 array is taken as unit length
+        already), best first."""
         m = self._matrix(workspace_id, model)
         if m.count == 0:
             return []
-        query = np.asarray(embedding, dtype=np.float32)
-        query /= max(float(np.linalg.norm(query)), 1e-12)
+        if isinstance(embedding, np.ndarray) and embedding.dtype == np.float32:
+            query = embedding
+        else:
+            query = np.asarray(embedding, dtype=np.float32)
+            query /= max(float(np.linalg.norm(query)), 1e-12)
         scoped = m.scope(session_id, peer_id)
         if scoped is None and m.count > EXACT_MAX:
             if m.ivf is None:
                 with self._lock:
                     if m.ivf is None:
                         m.ivf = _Ivf.build(m)
-            return [int(m.pks[row]) for row in m.ivf.search(m, query, limit)]
+            return m.pks[m.ivf.search(m, query, limit)].tolist()
         pks, vectors = (m.pks, m.vectors) if scoped is None else scoped
         if len(pks) == 0:
             return []
         scores = vectors @ query
         k = min(limit, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
-        return [int(pks[i]) for i in top[np.argsort(-scores[top])]]
+        return pks[top[np.argsort(-scores[top])]].tolist()
