@@ -171,3 +171,22 @@ def test_ivf_matches_exact_search_and_sees_appended_rows() -> None:
         hits += len(exact & set(m.ivf.search(m, q, 10)))
         assert int(m.pks[m.ivf.search(m, q, 1)[0]]) == int(i)  # the row itself is its own nearest
     assert hits / 300 > 0.9
+
+
+def test_conclusions_are_dated_when_their_messages_were_said() -> None:
+    """An imported history (messages with their original `created_at`) is reasoned over today: the
+    representation and chat's prompt date each conclusion by its source messages, not by the day the
+    worker stored it (a conclusion without sources, e.g. one created through the API, keeps its own)."""
+    from datetime import datetime
+
+    from honcho_local.services.dialectic import _fact
+    from honcho_local.services.representation import render
+
+    stored = datetime(2026, 11, 24, 10, 3, 38)
+    derived = {"id": "c1", "level": "explicit", "content": "Caroline went to the support group yesterday",
+               "created_at": stored, "observed_at": datetime(2023, 5, 8, 13, 56)}
+    manual = {"id": "c2", "level": "explicit", "content": "Caroline paints", "created_at": stored, "observed_at": None}
+    assert render([manual, derived]) == ("## Explicit Observations\n[2023-05-08 13:56:00] Caroline went to the support "
+                                         "group yesterday\n[2026-11-24 10:03:38] Caroline paints")
+    assert _fact(derived) == "- (8 May 2023) [explicit] Caroline went to the support group yesterday"
+    assert _fact(manual) == "- (24 November 2026) [explicit] Caroline paints"

@@ -21,7 +21,7 @@ from honcho_local.errors import InvalidInput, ModelError, ModelUnavailable, NotF
 from honcho_local.llm.base import ChatRequest
 from honcho_local.metrics import CHAT_SECONDS, CHAT_TOKENS
 from honcho_local.services import views
-from honcho_local.services.representation import Recall, Representations
+from honcho_local.services.representation import Recall, Representations, said_at
 from honcho_local.services.search import Search
 from honcho_local.services.tokens import estimate_tokens
 from honcho_local.services.versions import cached_read_version
@@ -46,7 +46,7 @@ LEVELS = {
 }
 MAX_LINE_CHARS = 2000  # a retrieved message longer than this is cut in the prompt
 SYSTEM = ("You answer questions about {who} using only the memory below: facts (conclusions) extracted "
-          "from conversations, a peer card and relevant messages, each message with the date it was said. "
+          "from conversations, a peer card and relevant messages, each fact and message with the date it was said. "
           "Answer in one short sentence or phrase, using the memory's own words; turn relative times "
           "('yesterday', 'last week') into dates from the message date. If the memory does not contain the "
           "answer, say that you do not know.")
@@ -171,7 +171,7 @@ class Dialectic:
             sections.append(f"Profile: {memory['profile']}")
         if memory["card"]:
             sections.append("Peer card:\n" + "\n".join(f"- {e}" for e in memory["card"]))
-        facts = [f"- [{c['level']}] {c['content']}" for c in memory["conclusions"]]
+        facts = [_fact(c) for c in memory["conclusions"]]
         found = [_line(m) for m in sorted(hits, key=lambda m: m["created_at"])]
         recent = [_line(m) for m in memory["history"]]
         used = count("\n".join(sections))
@@ -263,6 +263,13 @@ def _unavailable(detail: str) -> str:
             "a catalog name such as smollm2-135m or qwen2.5-coder-1.5b, or a path to a .gguf file) and fetch it "
             "with `honcho-local models pull NAME`, or point `openai_base_url` / `openai_api_key` / "
             "`fallback_model` at an OpenAI-compatible endpoint.")
+
+
+def _fact(c: dict[str, Any]) -> str:
+    """A conclusion for the prompt, dated like the messages (a fact such as "went to the support group
+    yesterday" is answerable only with the date it was said)."""
+    when = said_at(c)
+    return f"- ({when.day} {when:%B %Y}) [{c['level']}] {c['content']}"
 
 
 def _line(m: dict[str, Any]) -> str:

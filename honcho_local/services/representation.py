@@ -56,15 +56,23 @@ def parse_as_of(value: Any) -> datetime | None:
     return None if value is None or value == "" else parse_datetime(value, "as_of")
 
 
+def said_at(c: dict[str, Any]) -> datetime:
+    """When a conclusion's facts were said: its newest source message's `created_at` (`observed_at`),
+    else when it was stored. For a live conversation the two are seconds apart (Honcho stamps the
+    conclusion's own creation); for an imported history with original timestamps only the first
+    answers "when": a conclusion derived today about a message of May 2023 is stamped May 2023."""
+    return c.get("observed_at") or c["created_at"]
+
+
 def render(conclusions: list[dict[str, Any]], profile: str | None = None) -> str:
     """Markdown: `## Profile` (prose), then one section per level, oldest first; "" when empty."""
     parts: list[str] = []
     if profile and profile.strip():
         parts.append(f"## Profile\n{profile.strip()}")
     for level, heading in HEADINGS.items():
-        rows = sorted((c for c in conclusions if c["level"] == level), key=lambda c: (c["created_at"], c["id"]))
+        rows = sorted((c for c in conclusions if c["level"] == level), key=lambda c: (said_at(c), c["id"]))
         if rows:
-            lines = [f"[{c['created_at'].strftime('%Y-%m-%d %H:%M:%S')}] {c['content']}" for c in rows]
+            lines = [f"[{said_at(c).strftime('%Y-%m-%d %H:%M:%S')}] {c['content']}" for c in rows]
             parts.append(f"## {heading}\n" + "\n".join(lines))
     return "\n\n".join(parts)
 
