@@ -19,6 +19,7 @@ class FakeModel:
         self.mode = "ok"  # ok | garbage | error
         self.delay = 0.0
         self.calls: list[str] = []
+        self.received = 0  # requests received (counted before the delay; `calls` after it)
         self.prompts: list[str] = []
         self.poison: str | None = None  # answer garbage to prompts containing this text
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -63,6 +64,7 @@ class FakeModel:
 
             def do_POST(self) -> None:  # noqa: N802
                 payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                model.received += 1
                 if model.delay:
                     time.sleep(model.delay)
                 if model.mode == "error":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,3 +112,36 @@ def test_sigterm_stops_within_5_seconds_during_a_model_call(tmp_path: Path, mode
     server.process.send_signal(signal.SIGTERM)
     server.process.wait(timeout=10)
     assert time.monotonic() - started < 5.0
+
+
+def test_reads_are_not_queued_behind_chats_waiting_for_the_model(tmp_path: Path, model: FakeModel) -> None:
+    """More chats in flight than the server has request threads: each model call takes 3 s, and a read
+    sent meanwhile still answers at once (model calls wait on threads of their own)."""
+    model.delay = 3.0
+    env = {"HONCHO_LOCAL_REASONING_MODEL": "openai:fake", "HONCHO_LOCAL_OPENAI_BASE_URL": model.url}
+    server = start_server(tmp_path / "home", env=env)
+    try:
+        assert httpx.post(f"{server.url}/v3/workspaces", json={"id": "w"}).status_code in (200, 201)
+        assert httpx.post(f"{server.url}/v3/workspaces/w/peers", json={"id": "alice"}).status_code in (200, 201)
+        results: list[httpx.Response] = []
+
+        def chat(i: int) -> None:
+            results.append(httpx.post(f"{server.url}/v3/workspaces/w/peers/alice/chat",
+                                      json={"query": f"what does alice like? ({i})"}, timeout=60))
+
+        threads = [threading.Thread(target=chat, args=(i,)) for i in range(12)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 10
+        while model.received < 8 and time.monotonic() < deadline:  # the chats are waiting on the model
+            time.sleep(0.05)
+        assert model.received >= 8 and not results
+        started = time.monotonic()
+        r = httpx.get(f"{server.url}/v3/workspaces/w/peers/alice/card", headers=JSON)
+        assert r.status_code == 200 and time.monotonic() - started < 1.0
+        assert not results  # the chats were still waiting while the read was answered
+        for t in threads:
+            t.join(timeout=60)
+        assert len(results) == 12 and all(r.status_code == 200 and r.json()["content"] for r in results)
+    finally:
+        stop_server(server)

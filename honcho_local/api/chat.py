@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
 
 import anyio
 from litestar import Controller, Response, post
+from litestar.concurrency import sync_to_thread
 from litestar.response import Stream
 
 from honcho_local.schemas_read import ChatBody, RecallBody
 from honcho_local.wiring import Services
+
+T = TypeVar("T")
 
 
 class ChatController(Controller):
     path = "/v3/workspaces/{workspace_id:str}/peers"
     tags = ["chat"]
 
-    @post("/{peer_id:str}/chat", operation_id="peer_chat", status_code=200, sync_to_thread=True)
-    def chat(self, workspace_id: str, peer_id: str, data: ChatBody, svc: Services) -> Response[Any]:
-        prepared = svc.dialectic.prepare(workspace_id, peer_id, data)
+    @post("/{peer_id:str}/chat", operation_id="peer_chat", status_code=200)
+    async def chat(self, workspace_id: str, peer_id: str, data: ChatBody, svc: Services) -> Response[Any]:
+        # Retrieval runs on the request pool like any read; the model call (seconds, waiting for the one
+        # model) runs on threads of its own, so requests queued for the model never hold the threads
+        # every other read and write needs.
+        prepared = await sync_to_thread(svc.dialectic.prepare, workspace_id, peer_id, data)
         if data.stream:
-            lines = svc.dialectic.stream(prepared, data.include_evidence)
+            lines = await _model_call(svc.dialectic.stream, prepared, data.include_evidence)
             return Stream(_relay(lines), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-        return Response(svc.dialectic.answer(prepared, data.include_evidence))
+        return Response(await _model_call(svc.dialectic.answer, prepared, data.include_evidence))
 
     @post("/{peer_id:str}/recall", operation_id="peer_recall", status_code=200, sync_to_thread=True)
     def recall(self, workspace_id: str, peer_id: str, data: RecallBody, svc: Services) -> dict[str, Any]:
@@ -31,10 +37,21 @@ class ChatController(Controller):
         return svc.dialectic.recall(workspace_id, peer_id, data)
 
 
+_MODEL_THREADS = 32  # chat requests that may wait for (or hold) the model at once
+_limiter: anyio.CapacityLimiter | None = None
+
+
+async def _model_call(fn: Callable[..., T], *args: Any) -> T:
+    global _limiter
+    if _limiter is None:  # created in the event loop that uses it
+        _limiter = anyio.CapacityLimiter(_MODEL_THREADS)
+    return await anyio.to_thread.run_sync(fn, *args, limiter=_limiter)
+
+
 async def _relay(lines: Iterator[str]) -> AsyncIterator[str]:
-    """Pull SSE lines in a worker thread; close the generator (releasing the model) on disconnect."""
+    """Pull SSE lines on the model threads; close the generator (releasing the model) on disconnect."""
     try:
-        while (line := await anyio.to_thread.run_sync(next, lines, None)) is not None:
+        while (line := await _model_call(next, lines, None)) is not None:
             yield line
     finally:  # `run_sync` waits for a running `next` even when cancelled, so closing is safe here
-        await anyio.to_thread.run_sync(getattr(lines, "close", lambda: None))
+        await _model_call(getattr(lines, "close", lambda: None))
