@@ -7,9 +7,11 @@ import contextlib
 import re
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
+from litestar.concurrency import set_asyncio_executor
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -105,7 +107,11 @@ async def openapi_json(request: Request) -> dict[str, Any]:
     return request.app.openapi_schema.to_schema()
 
 
-def create_app(services: Services, on_shutdown: list[Any] | None = None) -> Litestar:
+def create_app(services: Services, on_shutdown: list[Any] | None = None, http_threads: int = 0) -> Litestar:
+    """The app over built services. `http_threads` > 0 sizes the pool that runs sync handlers (call it
+    before the event loop starts; 0 keeps Python's default executor)."""
+    if http_threads:
+        set_asyncio_executor(ThreadPoolExecutor(max_workers=http_threads, thread_name_prefix="http"))
     app = Litestar(
         route_handlers=[health, metrics_endpoint, openapi_json, WorkspaceController, PeerController, SessionController,
                         MessageController, QueueController, ReadController, ConclusionController,
