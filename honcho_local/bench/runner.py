@@ -421,35 +421,19 @@ class PhaseLog:
 def reasoning_totals(home: Path, workspaces: list[str]) -> dict[str, Any] | None:
     """Reasoning cost from the stopped server's store: every model call the worker made for these
     workspaces in any invocation (the /metrics counters only cover the current process)."""
-    import duckdb
+    from honcho_local.store.units import reasoning_cost
 
-    try:
-        db = duckdb.connect(str(home / "honcho.duckdb"), read_only=True)
-    except duckdb.Error as exc:
-        log.warning("reasoning totals unavailable: %s", exc)
+    cost = reasoning_cost(home / "honcho.duckdb", workspaces)
+    if cost is None:
+        log.warning("reasoning totals unavailable: %s cannot be opened", home / "honcho.duckdb")
         return None
-    try:
-        marks = ", ".join("?" for _ in workspaces)
-        by_task = db.execute(
-            f"SELECT task, count(*), count(*) FILTER (status = 'failed'), sum(prompt_tokens), "
-            f"sum(completion_tokens), sum(seconds) FROM reasoning_runs "
-            f"WHERE split_part(unit_key, ':', 3) IN ({marks}) GROUP BY task ORDER BY task", workspaces).fetchall()
-        messages = db.execute(
-            f"SELECT count(*) FROM events WHERE workspace_id IN ({marks}) AND kind = 'message'",
-            workspaces).fetchone()[0]
-        conclusions = db.execute(
-            f"SELECT count(*) FROM conclusions WHERE workspace_id IN ({marks}) AND deleted_at IS NULL",
-            workspaces).fetchone()[0]
-    finally:
-        db.close()
-    tokens = sum(r[3] + r[4] for r in by_task)
-    seconds = sum(r[5] for r in by_task)
+    tasks, messages = cost["by_task"], cost["messages"]
+    tokens = sum(t["prompt_tokens"] + t["completion_tokens"] for t in tasks.values())
+    seconds = sum(t["seconds"] for t in tasks.values())
     return {"tokens": float(tokens), "model_seconds": float(seconds), "messages": messages,
             "tokens_per_message": tokens / messages if messages else None,
             "model_seconds_per_message": seconds / messages if messages else None,
-            "conclusions": float(conclusions), "note": None,
-            "by_task": {r[0]: {"calls": r[1], "failed": r[2], "prompt_tokens": r[3], "completion_tokens": r[4],
-                               "seconds": r[5]} for r in by_task}}
+            "conclusions": float(cost["conclusions"]), "note": None, "by_task": tasks}
 
 
 class Journal:

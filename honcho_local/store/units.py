@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from honcho_local.store.db import WriteContext, utcnow
 from honcho_local.store.resources import Cursor, _fetch
@@ -116,3 +119,29 @@ def record_run(ctx: WriteContext, row: dict[str, Any]) -> None:
             "error", "raw_output", "created_at"]
     ctx.conn.execute(f"INSERT INTO reasoning_runs ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
                      [row.get(c) for c in cols])
+
+
+def reasoning_cost(db_path: Path, workspaces: list[str]) -> dict[str, Any] | None:
+    """What the worker's model calls cost for these workspaces, from a DuckDB file no server holds
+    open (read-only): per task the calls, failed calls, prompt and completion tokens and seconds, plus
+    the workspaces' messages and live conclusions. None when the file cannot be opened."""
+    try:
+        db = duckdb.connect(str(db_path), read_only=True)
+    except duckdb.Error:
+        return None
+    marks = ", ".join("?" for _ in workspaces)
+    try:
+        by_task = db.execute(
+            f"SELECT task, count(*), count(*) FILTER (status = 'failed'), sum(prompt_tokens), sum(completion_tokens), "
+            f"sum(seconds) FROM reasoning_runs WHERE split_part(unit_key, ':', 3) IN ({marks}) GROUP BY task "
+            "ORDER BY task", workspaces).fetchall()
+        messages = db.execute(f"SELECT count(*) FROM events WHERE workspace_id IN ({marks}) AND kind = 'message'",
+                              workspaces).fetchone()[0]
+        conclusions = db.execute(
+            f"SELECT count(*) FROM conclusions WHERE workspace_id IN ({marks}) AND deleted_at IS NULL",
+            workspaces).fetchone()[0]
+    finally:
+        db.close()
+    return {"messages": messages, "conclusions": conclusions,
+            "by_task": {r[0]: {"calls": r[1], "failed": r[2], "prompt_tokens": r[3], "completion_tokens": r[4],
+                               "seconds": r[5]} for r in by_task}}
