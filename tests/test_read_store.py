@@ -152,6 +152,22 @@ def test_chat_without_a_model_is_a_clear_503(tmp_home) -> None:
     services.close()
 
 
+def test_services_run_numpy_on_one_blas_thread(tmp_home) -> None:
+    """Vector searches are matrix-vector products from concurrent request threads: a server must not
+    let OpenBLAS split one over every core (it stalled a 1,600-row search for ~8 ms under load)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from honcho_local.config import load_settings
+    from honcho_local.wiring import build_services
+
+    with threadpool_limits(2, user_api="blas"):  # as a fresh process on a 2+ core machine starts
+        services = build_services(load_settings(home=tmp_home, env={}))
+        try:
+            assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {1}
+        finally:
+            services.close()
+
+
 def test_ivf_matches_exact_search_and_sees_appended_rows() -> None:
     import numpy as np
 
