@@ -151,3 +151,21 @@ def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path) -> None:
     first = {r["qid"]: r["answers"] for r in results["rows"]}
     assert [r["answers"] for r in rows if r["answers"]] == [first[r["qid"]] for r in rows if r["answers"]]
     assert "models answered a sample of 1 per conversation" in (out / "sample.md").read_text()
+
+
+def test_beam_ingest_reasons_about_the_user_only(read_app) -> None:
+    """BEAM asks about the user: its assistant peer is created with observe_me false, so the worker
+    spends no model time on the assistant's long replies; every turn is still stored and searchable."""
+    from honcho_local.bench.runner import Api, RunState, ingest, workspace_of
+
+    services, client = read_app
+    conv = truncate(load_beam(DATA)[0], 1)
+    assert conv.observed == ["user"]
+    api = Api.__new__(Api)
+    api.client = client
+    posted = ingest(api, conv, 25_000, RunState())
+    ws = workspace_of(conv)
+    assert posted == len(conv.turns) > 0
+    peers = {p["id"]: p["configuration"] for p in client.post(f"/v3/workspaces/{ws}/peers/list", json={}).json()["items"]}
+    assert peers["assistant"] == {"observe_me": False} and peers["user"].get("observe_me") is not False
+    assert ingest(api, conv, 25_000, RunState()) == 0  # resumes: nothing posted twice

@@ -43,6 +43,7 @@ class Conversation:
     names: dict[str, str]                               # peer id -> display name
     sessions: list[tuple[str, list[Turn]]]
     questions: list[Question]
+    observed: list[str] | None = None                   # peers memory reasons about (None: every one)
 
     @property
     def turns(self) -> list[Turn]:
@@ -155,5 +156,9 @@ def load_beam(root: Path, bucket: str = "100K") -> list[Conversation]:
                                           item.get("ideal_response") or item.get("answer"), ability,
                                           rubric=[str(r) for r in rubric]))
         out.append(Conversation(f"beam-{bucket.lower()}-{folder.name}", ["user", "assistant"],
-                                {"user": "User", "assistant": "Assistant"}, sessions, questions))
+                                {"user": "User", "assistant": "Assistant"}, sessions, questions,
+                                # BEAM asks about the user; reasoning over the assistant's long replies
+                                # as a peer of its own would double the model time for nothing asked
+                                # (what Honcho's docs advise: observe_me false for an assistant peer).
+                                observed=["user"]))
     return out

@@ -100,7 +100,7 @@ def truncate(conv: Conversation, sessions: int) -> Conversation:
     kept = conv.sessions[:sessions]
     turn_ids = {t.turn_id for _, turns in kept for t in turns}
     questions = [q for q in conv.questions if q.evidence and set(q.evidence) <= turn_ids]
-    return Conversation(conv.conv_id, conv.peers, conv.names, kept, questions)
+    return Conversation(conv.conv_id, conv.peers, conv.names, kept, questions, conv.observed)
 
 
 def scored_questions(conv: Conversation, limit: int | None, seed: int) -> list[Question]:
@@ -179,7 +179,10 @@ def ingest(api: Api, conv: Conversation, max_chars: int, state: RunState) -> int
     ws = workspace_of(conv)
     api.call("POST", "/v3/workspaces", json={"id": ws})
     for peer in conv.peers:
-        api.call("POST", f"/v3/workspaces/{ws}/peers", json={"id": peer, "metadata": {"name": conv.names[peer]}})
+        body: dict[str, Any] = {"id": peer, "metadata": {"name": conv.names[peer]}}
+        if conv.observed is not None and peer not in conv.observed:
+            body["configuration"] = {"observe_me": False}
+        api.call("POST", f"/v3/workspaces/{ws}/peers", json=body)
     posted = 0
     for session_id, turns in conv.sessions:
         api.call("POST", f"/v3/workspaces/{ws}/sessions",
