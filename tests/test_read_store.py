@@ -184,7 +184,10 @@ def test_ivf_matches_exact_search_and_sees_appended_rows() -> None:
     for i in rng.integers(0, 4000, 30):
         q = data[i] / np.linalg.norm(data[i])
         exact = set(np.argsort(-(m.vectors @ q))[:10].tolist())
-        hits += len(exact & set(m.ivf.search(m, q, 10)))
+        found = m.ivf.search(m, q, 10)
+        hits += len(exact & set(found))
+        scores = m.vectors[found] @ q
+        assert len(found) == 10 and np.all(scores[:-1] >= scores[1:])  # best first
         assert int(m.pks[m.ivf.search(m, q, 1)[0]]) == int(i)  # the row itself is its own nearest
     assert hits / 300 > 0.9
 

@@ -13,11 +13,14 @@ for vector search take 1.5 KB per message); the first search loads it (1.2 s for
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
+import msgspec
+
 from honcho_local.store.db import Store
+
+_decode = msgspec.json.decode  # metadata JSON text: 8x faster than json.loads on these small objects
 
 _COLUMNS = ("pk", "id", "workspace_id", "session_id", "peer_id", "content", "metadata", "token_count",
             "created_at", "recorded_at")
@@ -126,6 +129,6 @@ class MessageRows:
             if session in self._inactive(copy, ws):
                 continue
             out[pk] = {"pk": pk, "id": id_, "workspace_id": ws, "session_id": session, "peer_id": peer,
-                       "content": content, "metadata": json.loads(metadata), "token_count": tokens,
+                       "content": content, "metadata": _decode(metadata), "token_count": tokens,
                        "created_at": created, "recorded_at": recorded}
         return out
