@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -232,7 +233,29 @@ def hist_quantile(before: list, after: list, q: float) -> float:
     return lower * 1000
 
 
-def wrk_run(url: str, kind: str, sessions: int, clients: int, seconds: int) -> dict:
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of each thread of a process, from /proc (Linux)."""
+    out: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_split(pid: int, before: dict[int, float], after: dict[int, float], wall: float) -> str:
+    """Cores used during a run: the event loop (main) thread, the busiest other threads, the load generator."""
+    used = {tid: after[tid] - before.get(tid, 0.0) for tid in after}
+    main_thread = used.pop(pid, 0.0)
+    top = sorted(used.values(), reverse=True)
+    return (f"server {(main_thread + sum(top)) / wall:.2f} cores (event loop {main_thread / wall:.2f}, other threads "
+            + " / ".join(f"{v / wall:.2f}" for v in top[:4]) + ")")
+
+
+def wrk_run(url: str, kind: str, sessions: int, clients: int, seconds: int, pid: int | None = None) -> dict:
     """wrk (C, keep-alive) drives `clients` connections for `seconds`; latency from wrk and from the
     server's own histogram (the floors' 5 ms and 25 ms are bucket bounds, so pass/fail is exact)."""
     rnd = random.Random(11)
@@ -246,8 +269,13 @@ def wrk_run(url: str, kind: str, sessions: int, clients: int, seconds: int) -> d
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(LUA % ",".join(items))
     before = histogram(url, ROUTES[kind])
+    cpu_before, children_before, started = thread_cpu(pid) if pid else {}, os.times(), time.perf_counter()
     out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url],
                          capture_output=True, text=True, check=True).stdout
+    wall, children = time.perf_counter() - started, os.times()
+    cpu = cpu_split(pid, cpu_before, thread_cpu(pid), wall) if pid else ""
+    wrk_cores = (children.children_user + children.children_system - children_before.children_user
+                 - children_before.children_system) / wall
     after = histogram(url, ROUTES[kind])
     result = json.loads(next(l for l in out.splitlines() if l.startswith("RESULT "))[len("RESULT "):])
     n = after[-1][1] - dict(before).get(float("inf"), 0.0)
@@ -255,7 +283,7 @@ def wrk_run(url: str, kind: str, sessions: int, clients: int, seconds: int) -> d
     at25 = dict(after).get(0.025, 0) - dict(before).get(0.025, 0)
     result.update(server_p50=hist_quantile(before, after, 0.5), server_p99=hist_quantile(before, after, 0.99),
                   share_5ms=at5 / n if n else 0, share_25ms=at25 / n if n else 0, server_n=n,
-                  rps=result["requests"] / seconds)
+                  rps=result["requests"] / seconds, cpu=f"{cpu}; wrk {wrk_cores:.2f} cores")
     return result
 
 
@@ -307,7 +335,7 @@ def run_reads(url: str, args: argparse.Namespace, sessions: int, label: str, pid
     for kind in [k for k in KINDS if not args.kinds or any(part in k for part in args.kinds)]:
         spy = profile(pid, args.seconds, args.profile / f"{label}-{slug(kind)}.txt" if args.profile else None,
                       args.profile_gil)
-        r = wrk_run(url, kind, sessions, args.clients, args.seconds)
+        r = wrk_run(url, kind, sessions, args.clients, args.seconds, pid)
         if spy is not None:
             spy.wait(timeout=60)
         assert r["errors"] == 0, (kind, r)
@@ -316,7 +344,7 @@ def run_reads(url: str, args: argparse.Namespace, sessions: int, label: str, pid
         print(f"{label:5s} {kind:20s} {args.clients} clients: {r['server_n']:.0f} req ({r['rps']:.0f}/s) server p50="
               f"{r['server_p50']:.2f}ms p99={r['server_p99']:.2f}ms (<=5ms {r['share_5ms']:.1%}, <=25ms "
               f"{r['share_25ms']:.1%}); wrk p50={r['p50'] / 1000:.2f}ms p99={r['p99'] / 1000:.2f}ms; "
-              f"1 client p50={rows[-1][3]:.2f}ms", flush=True)
+              f"1 client p50={rows[-1][3]:.2f}ms\n      CPU: {r['cpu']}", flush=True)
     return rows
 
 
