@@ -32,7 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import append_report, profile, start_server  # noqa: E402
+from benchlib import (append_report, cpu_split, hist_quantile, histogram, profile, start_server,  # noqa: E402
+                      thread_cpu)
 
 from honcho_local import schemas  # noqa: E402
 from honcho_local.config import load_settings  # noqa: E402
@@ -205,54 +206,6 @@ end
 
 def _lua_str(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def histogram(url: str, route: str) -> list[tuple[float, float]]:
-    """Cumulative (upper bound, count) buckets of `honcho_http_request_seconds` for a route."""
-    text = httpx.get(f"{url}/metrics", timeout=30).text
-    out = []
-    for line in text.splitlines():
-        if line.startswith("honcho_http_request_seconds_bucket{") and f'route="{route}"' in line:
-            le = line.split('le="')[1].split('"')[0]
-            out.append((float("inf") if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
-    return sorted(out)
-
-
-def hist_quantile(before: list, after: list, q: float) -> float:
-    """Quantile (ms) of the requests between two snapshots, interpolated linearly inside a bucket."""
-    prev = dict(before)
-    buckets = [(le, count - prev.get(le, 0.0)) for le, count in after]
-    total = buckets[-1][1]
-    target, lower, below = q * total, 0.0, 0.0
-    for le, cum in buckets:
-        if cum >= target:
-            if le == float("inf"):
-                return lower * 1000
-            return (lower + (le - lower) * ((target - below) / max(cum - below, 1e-9))) * 1000
-        lower, below = le, cum
-    return lower * 1000
-
-
-def thread_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds (user + system) of each thread of a process, from /proc (Linux)."""
-    out: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / tick
-    return out
-
-
-def cpu_split(pid: int, before: dict[int, float], after: dict[int, float], wall: float) -> str:
-    """Cores used during a run: the event loop (main) thread, the busiest other threads, the load generator."""
-    used = {tid: after[tid] - before.get(tid, 0.0) for tid in after}
-    main_thread = used.pop(pid, 0.0)
-    top = sorted(used.values(), reverse=True)
-    return (f"server {(main_thread + sum(top)) / wall:.2f} cores (event loop {main_thread / wall:.2f}, other threads "
-            + " / ".join(f"{v / wall:.2f}" for v in top[:4]) + ")")
 
 
 def wrk_run(url: str, kind: str, sessions: int, clients: int, seconds: int, pid: int | None = None) -> dict:

@@ -16,12 +16,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import append_report, profile, start_server  # noqa: E402
+from benchlib import (append_report, cpu_split, hist_quantile, histogram, profile, start_server,  # noqa: E402
+                      thread_cpu)
 
 LUA = r"""
 local batch = %(batch)d
@@ -123,7 +125,13 @@ def main() -> int:
             workspace = f"bench-{batch}"
             spy = profile(server.process.pid, args.duration,
                           args.profile / f"write-{batch}.txt" if args.profile else None, args.profile_gil)
+            before, cpu_before, started = histogram(server.url, "create_messages"), thread_cpu(server.process.pid), \
+                time.perf_counter()
             result = run_wrk(server.url, workspace, batch, args.clients, args.duration)
+            wall = time.perf_counter() - started
+            result["cpu"] = cpu_split(server.process.pid, cpu_before, thread_cpu(server.process.pid), wall)
+            after = histogram(server.url, "create_messages")
+            result["server_p50"], result["server_p99"] = (hist_quantile(before, after, q) for q in (0.5, 0.99))
             if spy is not None:
                 spy.wait(timeout=60)
             ok_requests = result["requests"] - result["status_errors"] - result["socket_errors"]
@@ -137,16 +145,20 @@ def main() -> int:
     header = (f"{args.clients} concurrent clients (wrk, 1 thread, keep-alive), {args.duration} s per scenario, "
               "one server process on this machine; reasoning off, background message embedding "
               f"{'ON (all-minilm-l6-v2 on the same 2 cores)' if args.embeddings else 'off (write path alone)'}.\n\n"
-              "| scenario | requests/s | messages/s | p50 ms | p95 ms | p99 ms | max ms | errors | stored / sent |\n"
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+              "| scenario | requests/s | messages/s | p50 ms | p95 ms | p99 ms | max ms | server p50 / p99 ms | errors | "
+              "stored / sent |\n"
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     lines = [header]
     for r in rows:
         lines.append(f"| {r['name']} | {r['rps']:,.0f} | {r['msgs_per_s']:,.0f} | {r['p50'] / 1000:.2f} | "
                      f"{r['p95'] / 1000:.2f} | {r['p99'] / 1000:.2f} | {r['max'] / 1000:.1f} | "
+                     f"{r['server_p50']:.2f} / {r['server_p99']:.2f} | "
                      f"{r['status_errors'] + r['socket_errors']} | {r['stored']:,} / {r['requests'] * r['batch']:,} |")
-    lines.append(f"\nServer-side (time inside the app, from `/metrics`): {share:.1%} of all message posts of both "
-                 "scenarios finished within 25 ms; the rest of a client's latency is queueing for the CPU "
-                 "(server and load generator share 2 cores).")
+    lines.append(f"\np50 … max: wrk, as the clients saw them. Server p50 / p99: time inside the app per request "
+                 f"(`honcho_http_request_seconds` of the scenario, interpolated inside its buckets); {share:.1%} of "
+                 "all message posts of both scenarios finished within 25 ms server-side; the rest of a client's "
+                 "latency is queueing for the CPU (server and load generator share 2 cores).")
+    lines.append("CPU during each scenario: " + "; ".join(f"{r['name']}: {r['cpu']}" for r in rows))
     if pauses:
         lines.append("Garbage-collector pauses over the whole run (warm-up included): " + "; ".join(
             f"generation {g}: {n:,.0f} collections, {total * 1000:,.0f} ms in all" for g, (n, total) in pauses.items()))
