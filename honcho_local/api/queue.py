@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get
+from litestar.params import FromPath
 
 from honcho_local.wiring import Services
 
@@ -14,6 +15,6 @@ class QueueController(Controller):
     tags = ["queue"]
 
     @get("/status", operation_id="get_queue_status", sync_to_thread=True)
-    def status(self, workspace_id: str, svc: Services, observer_id: str | None = None, sender_id: str | None = None,
+    def status(self, workspace_id: FromPath[str], svc: Services, observer_id: str | None = None, sender_id: str | None = None,
                session_id: str | None = None) -> dict[str, Any]:
         return svc.queue_status(workspace_id, observer_id, sender_id, session_id)

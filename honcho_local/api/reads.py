@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get, post, put
+from litestar.params import FromPath
 
 from honcho_local.schemas_read import CardBody, RepresentationBody, SearchBody
 from honcho_local.services.context import ContextRequest
@@ -32,7 +33,7 @@ class ReadController(Controller):
     tags = ["reads"]
 
     @get("/sessions/{session_id:str}/context", operation_id="get_session_context", sync_to_thread=True)
-    def session_context(self, workspace_id: str, session_id: str, svc: Services, tokens: int | None = None,
+    def session_context(self, workspace_id: FromPath[str], session_id: FromPath[str], svc: Services, tokens: int | None = None,
                         summary: bool = True, peer_target: str | None = None, peer_perspective: str | None = None,
                         limit_to_session: bool = False, search_query: str | None = None,
                         search_top_k: int | None = None, search_max_distance: float | None = None,
@@ -43,30 +44,30 @@ class ReadController(Controller):
         return svc.context.context(workspace_id, session_id, req)
 
     @get("/sessions/{session_id:str}/summaries", operation_id="get_session_summaries", sync_to_thread=True)
-    def summaries(self, workspace_id: str, session_id: str, svc: Services, as_of: str | None = None,
+    def summaries(self, workspace_id: FromPath[str], session_id: FromPath[str], svc: Services, as_of: str | None = None,
                   version: str | None = None) -> dict[str, Any]:
         return svc.context.summaries(workspace_id, session_id, as_of, version)
 
     @post("/peers/{peer_id:str}/representation", operation_id="get_representation", status_code=200,
           sync_to_thread=True)
-    def representation(self, workspace_id: str, peer_id: str, svc: Services,
+    def representation(self, workspace_id: FromPath[str], peer_id: FromPath[str], svc: Services,
                        data: RepresentationBody | None = None) -> dict[str, Any]:
         body = data or RepresentationBody()
         return svc.representations.representation(workspace_id, peer_id, body.target, _recall(body), body.as_of,
                                                   body.version)
 
     @get("/peers/{peer_id:str}/card", operation_id="get_peer_card", sync_to_thread=True)
-    def get_card(self, workspace_id: str, peer_id: str, svc: Services, target: str | None = None,
+    def get_card(self, workspace_id: FromPath[str], peer_id: FromPath[str], svc: Services, target: str | None = None,
                  as_of: str | None = None, version: str | None = None) -> dict[str, Any]:
         return svc.representations.get_card(workspace_id, peer_id, target, as_of, version)
 
     @put("/peers/{peer_id:str}/card", operation_id="set_peer_card", sync_to_thread=True)
-    def set_card(self, workspace_id: str, peer_id: str, data: CardBody, svc: Services, target: str | None = None,
+    def set_card(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: CardBody, svc: Services, target: str | None = None,
                  version: str | None = None) -> dict[str, Any]:
         return svc.representations.set_card(workspace_id, peer_id, target, data.peer_card, version)
 
     @get("/peers/{peer_id:str}/context", operation_id="get_peer_context", sync_to_thread=True)
-    def peer_context(self, workspace_id: str, peer_id: str, svc: Services, target: str | None = None,
+    def peer_context(self, workspace_id: FromPath[str], peer_id: FromPath[str], svc: Services, target: str | None = None,
                      search_query: str | None = None, search_top_k: int | None = None,
                      search_max_distance: float | None = None, include_most_frequent: bool = True,
                      max_conclusions: int | None = None, as_of: str | None = None,
@@ -75,14 +76,14 @@ class ReadController(Controller):
         return svc.representations.peer_context(workspace_id, peer_id, target, recall, as_of, version)
 
     @post("/search", operation_id="search_workspace", status_code=200, sync_to_thread=True)
-    def search_workspace(self, workspace_id: str, data: SearchBody, svc: Services) -> list[dict[str, Any]]:
+    def search_workspace(self, workspace_id: FromPath[str], data: SearchBody, svc: Services) -> list[dict[str, Any]]:
         return svc.search.search(workspace_id, data.query, data.filters, data.limit)
 
     @post("/sessions/{session_id:str}/search", operation_id="search_session", status_code=200, sync_to_thread=True)
-    def search_session(self, workspace_id: str, session_id: str, data: SearchBody,
+    def search_session(self, workspace_id: FromPath[str], session_id: FromPath[str], data: SearchBody,
                        svc: Services) -> list[dict[str, Any]]:
         return svc.search.search(workspace_id, data.query, data.filters, data.limit, session_id=session_id)
 
     @post("/peers/{peer_id:str}/search", operation_id="search_peer", status_code=200, sync_to_thread=True)
-    def search_peer(self, workspace_id: str, peer_id: str, data: SearchBody, svc: Services) -> list[dict[str, Any]]:
+    def search_peer(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: SearchBody, svc: Services) -> list[dict[str, Any]]:
         return svc.search.search(workspace_id, data.query, data.filters, data.limit, peer_id=peer_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, delete, post, put
+from litestar.params import FromPath
 
 from honcho_local import schemas
 from honcho_local.api.deps import created_or_ok
@@ -25,10 +26,10 @@ class WorkspaceController(Controller):
         return svc.resources.list_workspaces(data.filters if data else None, paging)
 
     @put("/{workspace_id:str}", operation_id="update_workspace", sync_to_thread=True)
-    def update(self, workspace_id: str, data: schemas.ResourceUpdate, svc: Services) -> dict[str, Any]:
+    def update(self, workspace_id: FromPath[str], data: schemas.ResourceUpdate, svc: Services) -> dict[str, Any]:
         return svc.resources.update_workspace(workspace_id, data)
 
     @delete("/{workspace_id:str}", operation_id="delete_workspace", status_code=202, sync_to_thread=True)
-    def delete_(self, workspace_id: str, svc: Services) -> dict[str, Any]:
+    def delete_(self, workspace_id: FromPath[str], svc: Services) -> dict[str, Any]:
         svc.resources.delete_workspace(workspace_id)
         return {"message": "Workspace deletion accepted"}
