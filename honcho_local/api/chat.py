@@ -9,7 +9,8 @@ import anyio
 from litestar import Controller, Response, post
 from litestar.concurrency import sync_to_thread
 from litestar.response import Stream
-from litestar.params import FromPath
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
 from honcho_local.schemas_read import ChatBody, RecallBody
 from honcho_local.wiring import Services
@@ -22,7 +23,8 @@ class ChatController(Controller):
     tags = ["chat"]
 
     @post("/{peer_id:str}/chat", operation_id="peer_chat", status_code=200)
-    async def chat(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: ChatBody, svc: Services) -> Response[Any]:
+    async def chat(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: JSONBody[ChatBody],
+                   svc: NamedDependency[Services]) -> Response[Any]:
         # Retrieval runs on the request pool like any read; the model call (seconds, waiting for the one
         # model) runs on threads of its own, so requests queued for the model never hold the threads
         # every other read and write needs.
@@ -33,7 +35,8 @@ class ChatController(Controller):
         return Response(await _model_call(svc.dialectic.answer, prepared, data.include_evidence))
 
     @post("/{peer_id:str}/recall", operation_id="peer_recall", status_code=200, sync_to_thread=True)
-    def recall(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: RecallBody, svc: Services) -> dict[str, Any]:
+    def recall(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: JSONBody[RecallBody],
+               svc: NamedDependency[Services]) -> dict[str, Any]:
         """honcho-local extension: the conclusions, card and ranked messages chat would use, no model call."""
         return svc.dialectic.recall(workspace_id, peer_id, data)
 

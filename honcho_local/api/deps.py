@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Response
 from litestar.datastructures import State
+from litestar.params import FromQuery
 
 from honcho_local.services.resources import Paging
 from honcho_local.wiring import Services
@@ -15,7 +16,7 @@ def provide_services(state: State) -> Services:
     return state.services
 
 
-def paging(page: int = 1, size: int = 50, reverse: bool = False) -> Paging:
+def paging(page: FromQuery[int] = 1, size: FromQuery[int] = 50, reverse: FromQuery[bool] = False) -> Paging:
     return Paging(page=page, size=size, reverse=reverse)
 
 

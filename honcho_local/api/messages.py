@@ -6,7 +6,8 @@ import asyncio
 from typing import Any
 
 from litestar import Controller, get, post, put
-from litestar.params import FromPath
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
 from honcho_local import schemas
 from honcho_local.services.resources import Paging
@@ -18,33 +19,34 @@ class MessageController(Controller):
     tags = ["messages"]
 
     @post(["/messages", "/messages/"], operation_id="create_messages", status_code=201)
-    async def create(self, workspace_id: FromPath[str], session_id: FromPath[str], data: schemas.MessageBatch,
-                     svc: Services) -> list[dict[str, Any]]:
+    async def create(self, workspace_id: FromPath[str], session_id: FromPath[str], data: JSONBody[schemas.MessageBatch],
+                     svc: NamedDependency[Services]) -> list[dict[str, Any]]:
         # Validation is cheap and runs here; the commit happens in the writer thread, awaited
         # without occupying a worker thread.
         return await asyncio.wrap_future(svc.ingest.submit_messages(workspace_id, session_id, data))
 
     @post("/messages/list", operation_id="list_messages", status_code=200, sync_to_thread=True)
-    def list_(self, workspace_id: FromPath[str], session_id: FromPath[str], svc: Services, paging: Paging,
-              data: schemas.ListBody | None = None) -> dict[str, Any]:
+    def list_(self, workspace_id: FromPath[str], session_id: FromPath[str], svc: NamedDependency[Services],
+              paging: NamedDependency[Paging], data: JSONBody[schemas.ListBody | None] = None) -> dict[str, Any]:
         return svc.ingest.list_messages(workspace_id, session_id, data.filters if data else None, paging)
 
     @get("/messages/{message_id:str}", operation_id="get_message", sync_to_thread=True)
-    def get_(self, workspace_id: FromPath[str], session_id: FromPath[str], message_id: FromPath[str], svc: Services) -> dict[str, Any]:
+    def get_(self, workspace_id: FromPath[str], session_id: FromPath[str], message_id: FromPath[str],
+             svc: NamedDependency[Services]) -> dict[str, Any]:
         return svc.ingest.get_message(workspace_id, session_id, message_id)
 
     @put("/messages/{message_id:str}", operation_id="update_message", sync_to_thread=True)
-    def update(self, workspace_id: FromPath[str], session_id: FromPath[str], message_id: FromPath[str], data: schemas.MessageUpdate,
-               svc: Services) -> dict[str, Any]:
+    def update(self, workspace_id: FromPath[str], session_id: FromPath[str], message_id: FromPath[str],
+               data: JSONBody[schemas.MessageUpdate], svc: NamedDependency[Services]) -> dict[str, Any]:
         return svc.ingest.update_message(workspace_id, session_id, message_id, data)
 
     @post("/events", operation_id="create_events", status_code=201, sync_to_thread=True)
-    def create_events(self, workspace_id: FromPath[str], session_id: FromPath[str], data: schemas.EventBatch,
-                      svc: Services) -> list[dict[str, Any]]:
+    def create_events(self, workspace_id: FromPath[str], session_id: FromPath[str], data: JSONBody[schemas.EventBatch],
+                      svc: NamedDependency[Services]) -> list[dict[str, Any]]:
         return svc.ingest.add_events(workspace_id, session_id, data)
 
     @post("/events/list", operation_id="list_events", status_code=200, sync_to_thread=True)
-    def list_events(self, workspace_id: FromPath[str], session_id: FromPath[str], svc: Services, paging: Paging,
-                    data: schemas.ListBody | None = None) -> dict[str, Any]:
+    def list_events(self, workspace_id: FromPath[str], session_id: FromPath[str], svc: NamedDependency[Services],
+                    paging: NamedDependency[Paging], data: JSONBody[schemas.ListBody | None] = None) -> dict[str, Any]:
         kinds = ["message", "tool_call", "tool_result", "custom"]
         return svc.ingest.list_messages(workspace_id, session_id, data.filters if data else None, paging, kinds)

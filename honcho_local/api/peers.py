@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, post, put
-from litestar.params import FromPath
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
 from honcho_local import schemas
 from honcho_local.api.deps import created_or_ok
@@ -18,19 +19,21 @@ class PeerController(Controller):
     tags = ["peers"]
 
     @post("/", operation_id="get_or_create_peer", sync_to_thread=True)
-    def get_or_create(self, workspace_id: FromPath[str], data: schemas.PeerCreate, svc: Services) -> Response[dict[str, Any]]:
+    def get_or_create(self, workspace_id: FromPath[str], data: JSONBody[schemas.PeerCreate],
+                      svc: NamedDependency[Services]) -> Response[dict[str, Any]]:
         return created_or_ok(*svc.resources.get_or_create_peer(workspace_id, data))
 
     @post("/list", operation_id="list_peers", status_code=200, sync_to_thread=True)
-    def list_(self, workspace_id: FromPath[str], svc: Services, paging: Paging,
-              data: schemas.ListBody | None = None) -> dict[str, Any]:
+    def list_(self, workspace_id: FromPath[str], svc: NamedDependency[Services], paging: NamedDependency[Paging],
+              data: JSONBody[schemas.ListBody | None] = None) -> dict[str, Any]:
         return svc.resources.list_peers(workspace_id, data.filters if data else None, paging)
 
     @put("/{peer_id:str}", operation_id="update_peer", sync_to_thread=True)
-    def update(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: schemas.PeerUpdate, svc: Services) -> dict[str, Any]:
+    def update(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: JSONBody[schemas.PeerUpdate],
+               svc: NamedDependency[Services]) -> dict[str, Any]:
         return svc.resources.update_peer(workspace_id, peer_id, data)
 
     @post("/{peer_id:str}/sessions", operation_id="list_peer_sessions", status_code=200, sync_to_thread=True)
-    def sessions(self, workspace_id: FromPath[str], peer_id: FromPath[str], svc: Services, paging: Paging,
-                 data: schemas.ListBody | None = None) -> dict[str, Any]:
+    def sessions(self, workspace_id: FromPath[str], peer_id: FromPath[str], svc: NamedDependency[Services],
+                 paging: NamedDependency[Paging], data: JSONBody[schemas.ListBody | None] = None) -> dict[str, Any]:
         return svc.resources.peer_sessions(workspace_id, peer_id, data.filters if data else None, paging)

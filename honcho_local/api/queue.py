@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get
-from litestar.params import FromPath
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 
 from honcho_local.wiring import Services
 
@@ -15,6 +16,7 @@ class QueueController(Controller):
     tags = ["queue"]
 
     @get("/status", operation_id="get_queue_status", sync_to_thread=True)
-    def status(self, workspace_id: FromPath[str], svc: Services, observer_id: str | None = None, sender_id: str | None = None,
-               session_id: str | None = None) -> dict[str, Any]:
+    def status(self, workspace_id: FromPath[str], svc: NamedDependency[Services],
+               observer_id: FromQuery[str | None] = None, sender_id: FromQuery[str | None] = None,
+               session_id: FromQuery[str | None] = None) -> dict[str, Any]:
         return svc.queue_status(workspace_id, observer_id, sender_id, session_id)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, delete, post, put
-from litestar.params import FromPath
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
 from honcho_local import schemas
 from honcho_local.api.deps import created_or_ok
@@ -18,18 +19,21 @@ class WorkspaceController(Controller):
     tags = ["workspaces"]
 
     @post("/", operation_id="get_or_create_workspace", sync_to_thread=True)
-    def get_or_create(self, data: schemas.WorkspaceCreate, svc: Services) -> Response[dict[str, Any]]:
+    def get_or_create(self, data: JSONBody[schemas.WorkspaceCreate],
+                      svc: NamedDependency[Services]) -> Response[dict[str, Any]]:
         return created_or_ok(*svc.resources.get_or_create_workspace(data))
 
     @post("/list", operation_id="list_workspaces", status_code=200, sync_to_thread=True)
-    def list_(self, svc: Services, paging: Paging, data: schemas.ListBody | None = None) -> dict[str, Any]:
+    def list_(self, svc: NamedDependency[Services], paging: NamedDependency[Paging],
+              data: JSONBody[schemas.ListBody | None] = None) -> dict[str, Any]:
         return svc.resources.list_workspaces(data.filters if data else None, paging)
 
     @put("/{workspace_id:str}", operation_id="update_workspace", sync_to_thread=True)
-    def update(self, workspace_id: FromPath[str], data: schemas.ResourceUpdate, svc: Services) -> dict[str, Any]:
+    def update(self, workspace_id: FromPath[str], data: JSONBody[schemas.ResourceUpdate],
+               svc: NamedDependency[Services]) -> dict[str, Any]:
         return svc.resources.update_workspace(workspace_id, data)
 
     @delete("/{workspace_id:str}", operation_id="delete_workspace", status_code=202, sync_to_thread=True)
-    def delete_(self, workspace_id: FromPath[str], svc: Services) -> dict[str, Any]:
+    def delete_(self, workspace_id: FromPath[str], svc: NamedDependency[Services]) -> dict[str, Any]:
         svc.resources.delete_workspace(workspace_id)
         return {"message": "Workspace deletion accepted"}
