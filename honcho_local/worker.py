@@ -31,6 +31,14 @@ QUEUE_FILENAME = "queue.sqlite3"
 COALESCE_SECONDS = 0.2
 
 
+def sibling_prefix(key: str) -> str | None:
+    """What representation units of one session and version share (None for other units)."""
+    unit = UnitKey.parse(key)
+    if unit.kind != "representation":
+        return None
+    return str(UnitKey("representation", unit.version, unit.workspace_id, unit.session_id, ""))
+
+
 class WakeableSqliteStorage(SqliteStorage):
     """SQLite queue storage whose dequeue waits on an in-process event set by enqueue."""
 
@@ -123,19 +131,23 @@ class Worker:
             self.enqueue(keys)
 
     def enqueue(self, keys: Iterable[str]) -> None:
-        for key in keys:
-            with self._lock:
+        """Queue a task per unit (once). Every key is marked queued before any task is handed to Huey,
+        so the first one to run sees its session's sibling units and can take them along."""
+        fresh = []
+        with self._lock:
+            for key in keys:
                 if key in self._running:
                     self._dirty.add(key)
-                    continue
-                if key in self._queued:
-                    continue
-                self._queued.add(key)
-                metrics.TASKS_QUEUED.inc()
+                elif key not in self._queued:
+                    self._queued.add(key)
+                    metrics.TASKS_QUEUED.inc()
+                    fresh.append(key)
+        for key in fresh:
             self._task(key)
 
     # ---- the task ------------------------------------------------------------------------------
-    def _run_unit(self, key: str) -> None:
+    def _run_unit(self, key: str, also: Iterable[str] = ()) -> None:
+        """Work `key` until caught up, with its session's sibling units that are queued (or in `also`)."""
         with self._lock:
             if key in self._queued:
                 self._queued.discard(key)
@@ -144,17 +156,20 @@ class Worker:
                 self._dirty.add(key)
                 return
             self._running.add(key)
+            claimed = [key, *self._claim_siblings(key, also)]
         try:
-            while True:
+            keys = claimed
+            while keys:
                 reasoner = self.reasoners.get(UnitKey.parse(key).version)
                 if reasoner is None:  # a task of a version that is no longer active
                     break
-                reasoner.process(key)
+                if len(keys) == 1:
+                    reasoner.process(keys[0])
+                else:
+                    reasoner.process_together(keys)
                 with self._lock:
-                    if key in self._dirty and not self._stop.is_set():
-                        self._dirty.discard(key)
-                        continue
-                    break
+                    keys = [k for k in keys if k in self._dirty and not self._stop.is_set()]
+                    self._dirty.difference_update(keys)
         except UnitFailed as exc:
             metrics.UNITS_FAILED.inc()
             log.warning("work unit failed, will retry after backoff: %s", exc)
@@ -162,8 +177,26 @@ class Worker:
             log.exception("work unit %s crashed", key)
         finally:
             with self._lock:
-                self._running.discard(key)
-                self._dirty.discard(key)
+                self._running.difference_update(claimed)
+                self._dirty.difference_update(claimed)
+
+    def _claim_siblings(self, key: str, also: Iterable[str] = ()) -> list[str]:
+        """The representation units of the same session and version (other observed peers) that are
+        queued or in `also` and not running, claimed to run in lockstep with `key`
+        (`Reasoner.process_together`). Their Huey tasks stay queued and find them caught up. Call with
+        `_lock` held."""
+        unit = UnitKey.parse(key)
+        if unit.kind != "representation":
+            return []
+        prefix = sibling_prefix(key)
+        siblings = sorted(k for k in {*self._queued, *also}
+                          if k != key and k not in self._running and sibling_prefix(k) == prefix)
+        for sibling in siblings:
+            if sibling in self._queued:
+                self._queued.discard(sibling)
+                metrics.TASKS_QUEUED.dec()
+            self._running.add(sibling)
+        return siblings
 
     # ---- sweep and lifecycle ----------------------------------------------------------------------
     def sweep(self) -> int:
@@ -206,8 +239,13 @@ class Worker:
             keys = self.lagging()
             if not keys:
                 return not self.lagging(waiting=True)
+            done: set[str] = set()
             for key in keys:
-                self._run_unit(key)
+                if key not in done:
+                    prefix = sibling_prefix(key)
+                    siblings = [k for k in keys if k not in done and k != key and prefix and sibling_prefix(k) == prefix]
+                    self._run_unit(key, also=siblings)
+                    done.update([key, *siblings])
             if set(keys) == set(self.lagging()):
                 return False  # nothing moved
         return False

@@ -5,6 +5,7 @@ rules, summaries, peer cards, exactly-once processing, failures and retries."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -162,3 +163,31 @@ def test_failed_card_refresh_is_recorded_and_does_not_hold_up_the_unit(svc: Serv
     failed = rows(svc, "SELECT task, error FROM reasoning_runs WHERE status = 'failed'")
     assert failed and all(task == "peer_card" and "JSON" in error for task, error in failed)
     assert rows(svc, "SELECT count(*) FROM peer_cards") == [(0,)]
+
+
+def _deriver_peer(prompt: str) -> str | None:
+    found = re.search(r"facts about ([A-Za-z0-9_-]+)\.", prompt)
+    return found.group(1) if found else None
+
+
+def test_a_sessions_peers_are_reasoned_in_lockstep(svc: Services, model: FakeModel) -> None:
+    """Both peers of a session observed (the default): their units run batch by batch in turn, so the
+    second deriver prompt repeats the first up to the question (llama.cpp re-reads only the rest), and
+    their peer cards wait until both have derived instead of coming between the two."""
+    post(svc, "s", ("alice", "I build boats."), ("bob", "Since when?"), ("alice", "Since 2019."),
+         ("bob", "I sail myself."))
+    assert svc.worker.drain(30)
+    sequence = [_deriver_peer(p) or call for p, call in zip(model.prompts, model.calls) if call != "summary"]
+    assert sequence[:2] in (["alice", "bob"], ["bob", "alice"]) and sorted(sequence[2:]) == ["peer_card", "peer_card"]
+    first, second = (p for p in model.prompts if _deriver_peer(p))
+    assert first.split("Lines by")[0] == second.split("Lines by")[0]  # the same system text and chat lines
+    assert len(rows(svc, "SELECT id FROM conclusions")) == 4
+
+
+def test_a_failing_unit_does_not_hold_up_its_sibling(svc: Services, model: FakeModel) -> None:
+    model.poison = "facts about alice."
+    post(svc, "s", ("alice", "I build boats."), ("bob", "I sail."))
+    assert not svc.worker.drain(5)
+    status = svc.queue_status("w")
+    assert status["failed_work_units"] == 1 and status["errors"][0]["work_unit"].startswith("representation:v1:w:s:alice")
+    assert rows(svc, "SELECT observed_id, content FROM conclusions") == [("bob", "bob said: I sail.")]

@@ -38,6 +38,7 @@ class Step:
 
     more: bool
     model_seconds: float = 0.0
+    cards: Callable[[], float] | None = None  # the peer-card refresh this batch calls for (not yet run)
 
 
 class Reasoner:
@@ -148,9 +149,40 @@ class Reasoner:
         step_fn = self._representation_step if key.kind == "representation" else self._summary_step
         while True:
             step = step_fn(key)
-            total += step.model_seconds
+            total += step.model_seconds + (step.cards() if step.cards else 0.0)
             if not step.more:
                 return total
+
+    def process_together(self, key_texts: list[str]) -> float:
+        """Work the representation units of one session's peers in lockstep, one batch each in turn,
+        until all have caught up. Their windows start at the same message, so each prompt after the
+        first repeats the one before up to the question, and llama.cpp re-reads only the rest
+        (measured on the full LoCoMo run: a deriver call right after its sibling's took 14.7 s median,
+        28.5 s otherwise; before this, only 42 of 210 calls came right after their sibling's). Peer-card
+        refreshes wait until each unit of the round has derived, so they do not break that prefix. A
+        unit that fails leaves the round; the others go on, and the first failure is raised at the end."""
+        active = [UnitKey.parse(k) for k in key_texts]
+        total = 0.0
+        failure: UnitFailed | None = None
+        while active:
+            cards = []
+            for key in list(active):
+                try:
+                    step = self._representation_step(key)
+                except UnitFailed as exc:
+                    failure = failure or exc
+                    active.remove(key)
+                    continue
+                total += step.model_seconds
+                if step.cards:
+                    cards.append(step.cards)
+                if not step.more:
+                    active.remove(key)
+            for refresh in cards:
+                total += refresh()
+        if failure is not None:
+            raise failure
+        return total
 
     # ---- representation units ---------------------------------------------------------------------
     def _unit_state(self, cur: Any, key: UnitKey) -> dict[str, Any]:
@@ -203,10 +235,8 @@ class Reasoner:
             self.llm, key.observed_id or "", lines, self.settings.reasoning_max_facts,
             self.settings.reasoning_deductions, custom))
         self._store_derived(key, observers, lines, result, new_cursor)
-        seconds = result.completion.seconds
-        if result.facts:
-            seconds += self._maybe_refresh_cards(key, observers, ws_cfg, s_cfg)
-        return Step(True, seconds)
+        cards = (lambda: self._maybe_refresh_cards(key, observers, ws_cfg, s_cfg)) if result.facts else None
+        return Step(True, result.completion.seconds, cards)
 
     def _lines(self, key: UnitKey, window: list[dict[str, Any]], ws_cfg: Any,
                s_cfg: Any) -> tuple[list[deriver.Line], str | None]:
