@@ -216,6 +216,31 @@ def versions_rollback(ctx: click.Context) -> None:
     click.echo(f"rolled back: {name} is the default representation version again")
 
 
+@main.command()
+@click.option("--workspace", default=None, help="Only this workspace.")
+@click.option("--version", "name", default=None, help="Representation version (default: the default for reads).")
+@click.option("--dry-run", is_flag=True, help="Only count and show what would be removed.")
+@click.pass_context
+@handle_errors
+def recheck(ctx: click.Context, workspace: str | None, name: str | None, dry_run: bool) -> None:
+    """Re-apply the deriver's attribution check to stored conclusions: remove facts about a peer that
+    restate another speaker's nearby line (derived before the check existed). Stop the server first."""
+    from honcho_local.services.recheck import recheck_attribution
+    from honcho_local.services.versions import default_version
+
+    store = _store(ctx)
+    try:
+        version = name or store.read(default_version)
+        result = recheck_attribution(store, version, workspace, dry_run=dry_run)
+    finally:
+        store.close()
+    for c in result.flagged[:5]:
+        click.echo(f"  {c['workspace_id']}/{c['observed_id']}: {c['content'][:100]}")
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"{version}: checked {result.checked} explicit conclusions; {verb} {len(result.flagged)} that restate "
+               f"another speaker's line and {len(result.deductions)} deductions resting only on them")
+
+
 @main.group()
 def config() -> None:
     """Inspect settings."""

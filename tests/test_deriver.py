@@ -45,3 +45,46 @@ def test_the_check_reads_the_neighbourhood_of_the_cited_lines() -> None:
     # kept where her line is 7 lines away (no neighbour it could have come from)
     assert misattributed("Jon opened an online clothing store.", near[-1:], near, "Jon")
     assert not misattributed("Jon opened an online clothing store.", far[-1:], far, "Jon")
+
+
+def test_recheck_removes_stored_mixups_and_the_deductions_resting_on_them(tmp_home) -> None:
+    from click.testing import CliRunner
+
+    from honcho_local import schemas
+    from honcho_local.cli import main
+    from honcho_local.config import load_settings
+    from honcho_local.services.recheck import recheck_attribution
+    from honcho_local.store.conclusions import NewConclusion, insert_conclusions
+    from honcho_local.wiring import build_services
+
+    services = build_services(load_settings(tmp_home, env={}, embedding_model="none"))
+    sent = services.ingest.add_messages("w", "s", schemas.MessageBatch(messages=[
+        schemas.MessageCreate(peer_id=who, content=text) for who, text in CHAT]))
+    version = services.version
+
+    def add(ctx, content, level, sources, premises=()):
+        [stored] = insert_conclusions(ctx, [NewConclusion("w", "Gina", "Gina", content, level, "s", None, None,
+                                                          sources, list(premises), {}, AT)], version)
+        return stored.id
+
+    def op(ctx):
+        wrong = add(ctx, "Gina is starting a dance studio because she is passionate about dancing.", "explicit",
+                    [sent[1]["id"]])
+        right = add(ctx, "Gina opened an online clothing store last week.", "explicit", [sent[3]["id"]])
+        add(ctx, "Gina loves dance.", "deductive", [sent[1]["id"]], [wrong])
+        add(ctx, "Gina is an entrepreneur.", "deductive", [sent[1]["id"], sent[3]["id"]], [wrong, right])
+
+    services.store.write(op)
+    dry = recheck_attribution(services.store, version, dry_run=True)
+    assert (dry.checked, len(dry.flagged), len(dry.deductions)) == (2, 1, 1)
+    live = lambda: sorted(r[0] for r in services.store.read(lambda cur: cur.execute(
+        "SELECT content FROM conclusions WHERE deleted_at IS NULL").fetchall()))
+    assert len(live()) == 4  # a dry run changes nothing
+    services.close()
+
+    out = CliRunner().invoke(main, ["--home", str(tmp_home), "recheck"])
+    assert out.exit_code == 0 and "removed 1 that restate another speaker's line and 1 deductions" in out.output
+    services = build_services(load_settings(tmp_home, env={}, embedding_model="none"))
+    assert live() == ["Gina is an entrepreneur.", "Gina opened an online clothing store last week."]
+    assert len(recheck_attribution(services.store, version).flagged) == 0  # nothing left to remove
+    services.close()

@@ -101,3 +101,21 @@ def delete_conclusion(ctx: WriteContext, workspace_id: str, conclusion_id: str) 
         "UPDATE conclusions SET deleted_at = ? WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL "
         "RETURNING id", [utcnow(), workspace_id, conclusion_id]).fetchall()
     return bool(rows)
+
+
+def live_conclusions(cur: Any, version: str, workspace_id: str | None = None) -> list[dict[str, Any]]:
+    """Every conclusion of a version not deleted: id, workspace, observed peer, session, level, content,
+    source and premise ids (for checks run over the whole store)."""
+    sql = ("SELECT id, workspace_id, observed_id, session_id, level, content, source_ids, premise_ids FROM conclusions "
+           "WHERE version = ? AND deleted_at IS NULL")
+    args: list[Any] = [version]
+    if workspace_id is not None:
+        sql += " AND workspace_id = ?"
+        args.append(workspace_id)
+    cols = ("id", "workspace_id", "observed_id", "session_id", "level", "content", "source_ids", "premise_ids")
+    out = []
+    for row in cur.execute(sql + " ORDER BY created_at, id", args).fetchall():
+        item = dict(zip(cols, row))
+        item["source_ids"], item["premise_ids"] = json.loads(item["source_ids"]), json.loads(item["premise_ids"])
+        out.append(item)
+    return out

@@ -108,3 +108,8 @@ def insert_message_embeddings(ctx: WriteContext, workspace_id: str, session_id: 
             "INSERT INTO message_embeddings SELECT unnest(?::BIGINT[]), ?, ?, ?, unnest(?::FLOAT[][]) "
             "ON CONFLICT DO NOTHING",
             [[pk for pk, _ in rows], workspace_id, session_id, model, [v for _, v in rows]])
+
+
+def session_messages(cur: Cursor, workspace_id: str, session_id: str) -> list[dict[str, Any]]:
+    """Every message of a session in log order (pk, id, peer_id, content, created_at, ...)."""
+    return _fetch(cur, _WINDOW + " ORDER BY pk", [workspace_id, session_id], {"configuration"})

@@ -1,0 +1,61 @@
+"""Re-apply the deriver's attribution check to conclusions already stored (`honcho-local recheck`).
+
+Conclusions derived before the check existed (or by an older release) may restate another speaker's
+line as a fact about the peer. The same `deriver.misattributed` test runs here over each explicit
+conclusion with its source lines and their neighbours in the session (the deriver sees the neighbours
+inside its window; here the whole session is at hand, so a line at a window's edge may have one more
+neighbour). A flagged conclusion is soft-deleted (time travel still sees it before the recheck), and so
+is a deduction whose premises were all flagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from honcho_local.services.deriver import Line, misattributed
+from honcho_local.store import Store
+from honcho_local.store.conclusions import delete_conclusion, live_conclusions
+from honcho_local.store.derived import session_messages
+
+
+@dataclass
+class RecheckResult:
+    checked: int = 0
+    flagged: list[dict[str, Any]] = field(default_factory=list)      # explicit conclusions
+    deductions: list[dict[str, Any]] = field(default_factory=list)   # resting only on flagged ones
+
+
+def recheck_attribution(store: Store, version: str, workspace_id: str | None = None,
+                        dry_run: bool = False) -> RecheckResult:
+    result = RecheckResult()
+    items = store.read(lambda cur: live_conclusions(cur, version, workspace_id))
+    sessions: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for c in items:
+        if c["level"] != "explicit" or not c["source_ids"] or c["session_id"] is None:
+            continue
+        key = (c["workspace_id"], c["session_id"])
+        if key not in sessions:
+            sessions[key] = store.read(lambda cur: session_messages(cur, *key))
+        messages = sessions[key]
+        lines = [Line(i, m["id"], m["pk"], m["peer_id"], m["content"], m["created_at"], m["peer_id"] == c["observed_id"])
+                 for i, m in enumerate(messages, start=1)]
+        by_id = {ln.event_id: ln for ln in lines}
+        sources = [by_id[s] for s in c["source_ids"] if s in by_id]
+        if not sources:
+            continue
+        result.checked += 1
+        if misattributed(c["content"], sources, lines, c["observed_id"]):
+            result.flagged.append(c)
+    flagged_ids = {c["id"] for c in result.flagged}
+    result.deductions = [c for c in items if c["level"] != "explicit" and c["premise_ids"]
+                         and all(p in flagged_ids for p in c["premise_ids"])]
+    if not dry_run:
+        doomed = result.flagged + result.deductions
+
+        def op(ctx: Any) -> None:
+            for c in doomed:
+                delete_conclusion(ctx, c["workspace_id"], c["id"])
+
+        store.write(op)
+    return result
