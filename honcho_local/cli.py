@@ -223,8 +223,9 @@ def versions_rollback(ctx: click.Context) -> None:
 @click.pass_context
 @handle_errors
 def recheck(ctx: click.Context, workspace: str | None, name: str | None, dry_run: bool) -> None:
-    """Re-apply the deriver's attribution check to stored conclusions: remove facts about a peer that
-    restate another speaker's nearby line (derived before the check existed). Stop the server first."""
+    """Re-apply the deriver's output checks to stored conclusions: remove facts about a peer that
+    restate another speaker's nearby line, and date relative time words ("yesterday") from when the
+    source was said (for conclusions derived before these checks existed). Stop the server first."""
     from honcho_local.services.recheck import recheck_attribution
     from honcho_local.services.versions import default_version
 
@@ -238,7 +239,8 @@ def recheck(ctx: click.Context, workspace: str | None, name: str | None, dry_run
         click.echo(f"  {c['workspace_id']}/{c['observed_id']}: {c['content'][:100]}")
     verb = "would remove" if dry_run else "removed"
     click.echo(f"{version}: checked {result.checked} explicit conclusions; {verb} {len(result.flagged)} that restate "
-               f"another speaker's line and {len(result.deductions)} deductions resting only on them")
+               f"another speaker's line and {len(result.deductions)} deductions resting only on them; "
+               f"{'would date' if dry_run else 'dated'} relative time words in {len(result.dated)}")
 
 
 @main.group()

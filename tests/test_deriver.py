@@ -13,7 +13,8 @@ def _lines(*items: tuple[str, str], peer: str) -> list[Line]:
     return [Line(i, f"m{i}", i, who, text, AT, who == peer) for i, (who, text) in enumerate(items, start=1)]
 
 
-CHAT = (("Jon", "Lost my job as a banker yesterday, so I'm starting a dance studio 'cause I'm passionate about dancing."),
+CHAT = (("Jon", "Lost my job as a banker yesterday, so I'm starting a dance studio 'cause I'm passionate "
+                "about dancing."),
         ("Gina", "That's cool, Jon! What got you into this biz?"),
         ("Jon", "I've been into dancing since I was a kid."),
         ("Gina", "Same here! I just opened my online clothing store last week, it's been hectic."))
@@ -24,14 +25,15 @@ def test_a_fact_restating_another_speakers_line_is_dropped() -> None:
     parsed = {"facts": [
         {"fact": "Gina is starting a dance studio because she is passionate about dancing.", "lines": [2]},
         {"fact": "Gina opened an online clothing store last week.", "lines": [4]},
-        {"fact": "Gina is busy these days.", "lines": [4]}],  # a paraphrase no other line holds: kept
+        {"fact": "Gina is busy these days.", "lines": [4]},  # a paraphrase no other line holds: kept
+        {"fact": "Gina opened an online clothing store last week.", "lines": [4]}],  # the same, once dated
         "inferences": [{"conclusion": "Gina is an entrepreneur.", "from_facts": [1, 2]},
                        {"conclusion": "Gina loves dance.", "from_facts": [1]}]}
     facts, dropped = interpret(parsed, lines, "Gina")
-    assert [f.content for f in facts] == ["Gina opened an online clothing store last week.", "Gina is busy these days.",
-                                          "Gina is an entrepreneur."]
+    assert [f.content for f in facts] == ["Gina opened an online clothing store the week before 20 January 2023.",
+                                          "Gina is busy these days.", "Gina is an entrepreneur."]
     assert facts[2].premises == [0]  # the dropped fact is no longer a premise
-    assert dropped == 2  # the mix-up, and the inference that rested on it alone
+    assert dropped == 3  # the mix-up, the repeat, and the inference that rested on the mix-up alone
 
 
 def test_the_check_reads_the_neighbourhood_of_the_cited_lines() -> None:
@@ -73,18 +75,22 @@ def test_recheck_removes_stored_mixups_and_the_deductions_resting_on_them(tmp_ho
         right = add(ctx, "Gina opened an online clothing store last week.", "explicit", [sent[3]["id"]])
         add(ctx, "Gina loves dance.", "deductive", [sent[1]["id"]], [wrong])
         add(ctx, "Gina is an entrepreneur.", "deductive", [sent[1]["id"], sent[3]["id"]], [wrong, right])
+        add(ctx, "Gina opened her store yesterday.", "explicit", [sent[3]["id"]])
 
     services.store.write(op)
     dry = recheck_attribution(services.store, version, dry_run=True)
-    assert (dry.checked, len(dry.flagged), len(dry.deductions)) == (2, 1, 1)
+    assert (dry.checked, len(dry.flagged), len(dry.deductions), len(dry.dated)) == (3, 1, 1, 2)
     live = lambda: sorted(r[0] for r in services.store.read(lambda cur: cur.execute(
         "SELECT content FROM conclusions WHERE deleted_at IS NULL").fetchall()))
-    assert len(live()) == 4  # a dry run changes nothing
+    assert len(live()) == 5  # a dry run changes nothing
     services.close()
 
     out = CliRunner().invoke(main, ["--home", str(tmp_home), "recheck"])
     assert out.exit_code == 0 and "removed 1 that restate another speaker's line and 1 deductions" in out.output
     services = build_services(load_settings(tmp_home, env={}, embedding_model="none"))
-    assert live() == ["Gina is an entrepreneur.", "Gina opened an online clothing store last week."]
-    assert len(recheck_attribution(services.store, version).flagged) == 0  # nothing left to remove
+    assert live() == ["Gina is an entrepreneur.",
+                      "Gina opened an online clothing store the week before 20 January 2023.",
+                      "Gina opened her store on 19 January 2023."]
+    again = recheck_attribution(services.store, version)
+    assert (len(again.flagged), len(again.dated)) == (0, 0)  # nothing left to do
     services.close()

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from honcho_local.llm.base import LLM, ChatRequest, Completion
+from honcho_local.services.dates import absolute_dates
 
 SYSTEM = ("You read a chat and write down facts about one person. Facts are short, self-contained "
           "sentences that name the person, with absolute dates instead of words like 'yesterday'. "
@@ -163,22 +164,28 @@ def interpret(parsed: Any, lines: list[Line], peer: str) -> tuple[list[Fact], in
     for i, item in enumerate((parsed or {}).get("facts") or [], start=1):
         text = _norm(str(item.get("fact", "")))
         sources = _attribute(text, [n for n in item.get("lines") or [] if isinstance(n, int)], lines, peer)
-        if not text or sources is None or text.lower() in seen or misattributed(text, sources, lines, peer):
+        if not text or sources is None or misattributed(text, sources, lines, peer):
+            dropped += 1
+            continue
+        said_at = max(s.created_at for s in sources)
+        text = absolute_dates(text, said_at)
+        if text.lower() in seen:
             dropped += 1
             continue
         seen.add(text.lower())
         index_map[i] = len(facts)
-        facts.append(Fact(text, "explicit", [s.event_id for s in sources], max(s.created_at for s in sources)))
+        facts.append(Fact(text, "explicit", [s.event_id for s in sources], said_at))
     explicit = list(facts)
     for item in (parsed or {}).get("inferences") or []:
         text = _norm(str(item.get("conclusion", "")))
         premises = sorted({index_map[n] for n in item.get("from_facts") or [] if n in index_map})
+        observed = max((explicit[p].observed_at for p in premises if explicit[p].observed_at), default=None)
+        text = absolute_dates(text, observed)
         if not text or not premises or text.lower() in seen:
             dropped += 1
             continue
         seen.add(text.lower())
         source_ids = list(dict.fromkeys(s for p in premises for s in explicit[p].source_ids))
-        observed = max((explicit[p].observed_at for p in premises if explicit[p].observed_at), default=None)
         facts.append(Fact(text, "deductive", source_ids, observed, premises))
     return facts, dropped
 

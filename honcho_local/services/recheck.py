@@ -1,11 +1,13 @@
-"""Re-apply the deriver's attribution check to conclusions already stored (`honcho-local recheck`).
+"""Re-apply the deriver's output checks to conclusions already stored (`honcho-local recheck`).
 
 Conclusions derived before the check existed (or by an older release) may restate another speaker's
 line as a fact about the peer. The same `deriver.misattributed` test runs here over each explicit
 conclusion with its source lines and their neighbours in the session (the deriver sees the neighbours
 inside its window; here the whole session is at hand, so a line at a window's edge may have one more
 neighbour). A flagged conclusion is soft-deleted (time travel still sees it before the recheck), and so
-is a deduction whose premises were all flagged.
+is a deduction whose premises were all flagged. Relative time words left in a kept conclusion
+("yesterday") are rewritten from when its source was said (`dates.absolute_dates`), in place: the
+wording changes, not what it says, so its embedding and times stay.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from honcho_local.services.dates import absolute_dates
 from honcho_local.services.deriver import Line, misattributed
 from honcho_local.store import Store
-from honcho_local.store.conclusions import delete_conclusion, live_conclusions
+from honcho_local.store.conclusions import delete_conclusion, live_conclusions, set_conclusion_text
 from honcho_local.store.derived import session_messages
 
 
@@ -24,6 +27,7 @@ class RecheckResult:
     checked: int = 0
     flagged: list[dict[str, Any]] = field(default_factory=list)      # explicit conclusions
     deductions: list[dict[str, Any]] = field(default_factory=list)   # resting only on flagged ones
+    dated: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # (conclusion, new wording)
 
 
 def recheck_attribution(store: Store, version: str, workspace_id: str | None = None,
@@ -38,7 +42,8 @@ def recheck_attribution(store: Store, version: str, workspace_id: str | None = N
         if key not in sessions:
             sessions[key] = store.read(lambda cur: session_messages(cur, *key))
         messages = sessions[key]
-        lines = [Line(i, m["id"], m["pk"], m["peer_id"], m["content"], m["created_at"], m["peer_id"] == c["observed_id"])
+        observed = c["observed_id"]
+        lines = [Line(i, m["id"], m["pk"], m["peer_id"], m["content"], m["created_at"], m["peer_id"] == observed)
                  for i, m in enumerate(messages, start=1)]
         by_id = {ln.event_id: ln for ln in lines}
         sources = [by_id[s] for s in c["source_ids"] if s in by_id]
@@ -50,12 +55,22 @@ def recheck_attribution(store: Store, version: str, workspace_id: str | None = N
     flagged_ids = {c["id"] for c in result.flagged}
     result.deductions = [c for c in items if c["level"] != "explicit" and c["premise_ids"]
                          and all(p in flagged_ids for p in c["premise_ids"])]
+    doomed_ids = flagged_ids | {c["id"] for c in result.deductions}
+    said = store.read(lambda cur: dict(cur.execute(
+        "SELECT id, observed_at FROM conclusions WHERE version = ? AND deleted_at IS NULL", [version]).fetchall()))
+    for c in items:
+        if c["id"] not in doomed_ids:
+            text = absolute_dates(c["content"], said.get(c["id"]))
+            if text != c["content"]:
+                result.dated.append((c, text))
     if not dry_run:
         doomed = result.flagged + result.deductions
 
         def op(ctx: Any) -> None:
             for c in doomed:
                 delete_conclusion(ctx, c["workspace_id"], c["id"])
+            for c, text in result.dated:
+                set_conclusion_text(ctx, c["id"], text)
 
         store.write(op)
     return result

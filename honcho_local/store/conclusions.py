@@ -119,3 +119,8 @@ def live_conclusions(cur: Any, version: str, workspace_id: str | None = None) ->
         item["source_ids"], item["premise_ids"] = json.loads(item["source_ids"]), json.loads(item["premise_ids"])
         out.append(item)
     return out
+
+
+def set_conclusion_text(ctx: WriteContext, conclusion_id: str, content: str) -> None:
+    """Normalise a derived conclusion's wording in place (its sources, embedding and times stay)."""
+    ctx.conn.execute("UPDATE conclusions SET content = ? WHERE id = ?", [content, conclusion_id])
