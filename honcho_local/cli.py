@@ -240,7 +240,9 @@ def recheck(ctx: click.Context, workspace: str | None, name: str | None, dry_run
     verb = "would remove" if dry_run else "removed"
     click.echo(f"{version}: checked {result.checked} explicit conclusions; {verb} {len(result.flagged)} that restate "
                f"another speaker's line and {len(result.deductions)} deductions resting only on them; "
-               f"{'would date' if dry_run else 'dated'} relative time words in {len(result.dated)}")
+               f"{'would date' if dry_run else 'dated'} relative time words in {len(result.dated)}; "
+               f"{'would take' if dry_run else 'took'} {sum(len(o) - len(n) for _, o, n in result.cards)} entries "
+               f"resting on removed conclusions out of {len(result.cards)} peer cards")
 
 
 @main.group()

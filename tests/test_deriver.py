@@ -57,6 +57,8 @@ def test_recheck_removes_stored_mixups_and_the_deductions_resting_on_them(tmp_ho
     from honcho_local.config import load_settings
     from honcho_local.services.recheck import recheck_attribution
     from honcho_local.store.conclusions import NewConclusion, insert_conclusions
+    from honcho_local.store.derived import latest_card
+    from honcho_local.store.reads import append_card
     from honcho_local.wiring import build_services
 
     services = build_services(load_settings(tmp_home, env={}, embedding_model="none"))
@@ -76,10 +78,12 @@ def test_recheck_removes_stored_mixups_and_the_deductions_resting_on_them(tmp_ho
         add(ctx, "Gina loves dance.", "deductive", [sent[1]["id"]], [wrong])
         add(ctx, "Gina is an entrepreneur.", "deductive", [sent[1]["id"], sent[3]["id"]], [wrong, right])
         add(ctx, "Gina opened her store yesterday.", "explicit", [sent[3]["id"]])
+        append_card(ctx, "w", "Gina", "Gina", ["ATTRIBUTE: Starting a dance studio, passionate about dancing",
+                                               "IDENTITY: Runs an online clothing store"], version, source="worker")
 
     services.store.write(op)
     dry = recheck_attribution(services.store, version, dry_run=True)
-    assert (dry.checked, len(dry.flagged), len(dry.deductions), len(dry.dated)) == (3, 1, 1, 2)
+    assert (dry.checked, len(dry.flagged), len(dry.deductions), len(dry.dated), len(dry.cards)) == (3, 1, 1, 2, 1)
     live = lambda: sorted(r[0] for r in services.store.read(lambda cur: cur.execute(
         "SELECT content FROM conclusions WHERE deleted_at IS NULL").fetchall()))
     assert len(live()) == 5  # a dry run changes nothing
@@ -91,6 +95,8 @@ def test_recheck_removes_stored_mixups_and_the_deductions_resting_on_them(tmp_ho
     assert live() == ["Gina is an entrepreneur.",
                       "Gina opened an online clothing store the week before 20 January 2023.",
                       "Gina opened her store on 19 January 2023."]
+    card = services.store.read(lambda cur: latest_card(cur, "w", "Gina", "Gina", version))
+    assert card["entries"] == ["IDENTITY: Runs an online clothing store"]  # the entry the mix-up supported went
     again = recheck_attribution(services.store, version)
-    assert (len(again.flagged), len(again.dated)) == (0, 0)  # nothing left to do
+    assert (len(again.flagged), len(again.dated), len(again.cards)) == (0, 0, 0)  # nothing left to do
     services.close()

@@ -7,7 +7,8 @@ inside its window; here the whole session is at hand, so a line at a window's ed
 neighbour). A flagged conclusion is soft-deleted (time travel still sees it before the recheck), and so
 is a deduction whose premises were all flagged. Relative time words left in a kept conclusion
 ("yesterday") are rewritten from when its source was said (`dates.absolute_dates`), in place: the
-wording changes, not what it says, so its embedding and times stay.
+wording changes, not what it says, so its embedding and times stay. A worker-written peer card loses
+the entries that only removed conclusions support (a new card version; history is kept).
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from honcho_local.services.dates import absolute_dates
-from honcho_local.services.deriver import Line, misattributed
+from honcho_local.services.deriver import Line, content_words, misattributed
 from honcho_local.store import Store
 from honcho_local.store.conclusions import delete_conclusion, live_conclusions, set_conclusion_text
-from honcho_local.store.derived import session_messages
+from honcho_local.store.derived import latest_card, session_messages
+from honcho_local.store.reads import append_card
+
+CARD_MATCH = 0.6  # share of a card entry's words a removed conclusion must hold to take the entry with it
 
 
 @dataclass
@@ -28,6 +32,7 @@ class RecheckResult:
     flagged: list[dict[str, Any]] = field(default_factory=list)      # explicit conclusions
     deductions: list[dict[str, Any]] = field(default_factory=list)   # resting only on flagged ones
     dated: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # (conclusion, new wording)
+    cards: list[tuple[tuple[str, str, str], list[str], list[str]]] = field(default_factory=list)  # key, old, new
 
 
 def recheck_attribution(store: Store, version: str, workspace_id: str | None = None,
@@ -63,6 +68,7 @@ def recheck_attribution(store: Store, version: str, workspace_id: str | None = N
             text = absolute_dates(c["content"], said.get(c["id"]))
             if text != c["content"]:
                 result.dated.append((c, text))
+    result.cards = _cleaned_cards(store, version, items, doomed_ids)
     if not dry_run:
         doomed = result.flagged + result.deductions
 
@@ -71,6 +77,38 @@ def recheck_attribution(store: Store, version: str, workspace_id: str | None = N
                 delete_conclusion(ctx, c["workspace_id"], c["id"])
             for c, text in result.dated:
                 set_conclusion_text(ctx, c["id"], text)
+            for (workspace, observer, observed), _, entries in result.cards:
+                append_card(ctx, workspace, observer, observed, entries, version, source="worker")
 
         store.write(op)
     return result
+
+
+def _cleaned_cards(store: Store, version: str, items: list[dict[str, Any]],
+                   doomed: set[str]) -> list[tuple[tuple[str, str, str], list[str], list[str]]]:
+    """Worker-written cards without the entries that only removed conclusions support: an entry goes
+    when a removed conclusion holds at least CARD_MATCH of its words and no kept one holds as many."""
+    removed: dict[tuple[str, str, str], list[set[str]]] = {}
+    kept: dict[tuple[str, str, str], list[set[str]]] = {}
+    for c in items:
+        key = (c["workspace_id"], c["observer_id"], c["observed_id"])
+        drop = frozenset(w.lower() for w in c["observed_id"].split())
+        (removed if c["id"] in doomed else kept).setdefault(key, []).append(content_words(c["content"], drop))
+    out = []
+    for key, bad in removed.items():
+        card = store.read(lambda cur: latest_card(cur, *key, version))
+        if card is None or card["source"] != "worker":
+            continue
+        drop = frozenset(w.lower() for w in key[2].split())
+        entries = []
+        for entry in card["entries"]:
+            words = content_words(entry.split(":", 1)[-1], drop)
+            if len(words) >= 2:
+                worst = max(len(words & b) / len(words) for b in bad)
+                best = max((len(words & k) / len(words) for k in kept.get(key, [])), default=0.0)
+                if worst >= CARD_MATCH and worst > best:
+                    continue
+            entries.append(entry)
+        if len(entries) < len(card["entries"]):
+            out.append((key, card["entries"], entries))
+    return out
