@@ -52,7 +52,13 @@ def test_sdk_messages_become_memory_with_smollm2(tmp_path: Path) -> None:
     if conclusions:  # the card follows the conclusions it is built from
         assert all(json.loads(src) for _, src in conclusions)
         cards = db.execute("SELECT entries FROM peer_cards WHERE observed_id = 'alice'").fetchall()
-        assert cards and all(e.split(":")[0] in ("IDENTITY", "ATTRIBUTE", "RELATIONSHIP", "INSTRUCTION")
-                             for e in json.loads(cards[-1][0]))
+        card_runs = [r for r in runs if r[1] == "peer_card" and r[0].endswith(":alice")]
+        assert card_runs, runs  # the refresh ran before the queue reported itself done
+        if cards:
+            assert all(e.split(":")[0] in ("IDENTITY", "ATTRIBUTE", "RELATIONSHIP", "INSTRUCTION")
+                       for e in json.loads(cards[-1][0]))
+        else:  # the tiny model's card was unusable even under the grammar: retried, then recorded
+            assert all(r[2] == "failed" for r in card_runs), db.execute(
+                "SELECT unit_key, task, status, error, raw_output FROM reasoning_runs").fetchall()
     else:
         assert any(r[2] == "empty" for r in deriver_runs)  # recorded, not silent
