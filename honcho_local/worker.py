@@ -185,10 +185,9 @@ class Worker:
         queued or in `also` and not running, claimed to run in lockstep with `key`
         (`Reasoner.process_together`). Their Huey tasks stay queued and find them caught up. Call with
         `_lock` held."""
-        unit = UnitKey.parse(key)
-        if unit.kind != "representation":
-            return []
         prefix = sibling_prefix(key)
+        if prefix is None:
+            return []
         siblings = sorted(k for k in {*self._queued, *also}
                           if k != key and k not in self._running and sibling_prefix(k) == prefix)
         for sibling in siblings:

@@ -55,17 +55,15 @@ def recheck_attribution(store: Store, version: str, workspace_id: str | None = N
         if not sources:
             continue
         result.checked += 1
-        if misattributed(c["content"], sources, lines, c["observed_id"]):
+        if misattributed(c["content"], sources, lines, observed):
             result.flagged.append(c)
     flagged_ids = {c["id"] for c in result.flagged}
     result.deductions = [c for c in items if c["level"] != "explicit" and c["premise_ids"]
                          and all(p in flagged_ids for p in c["premise_ids"])]
     doomed_ids = flagged_ids | {c["id"] for c in result.deductions}
-    said = store.read(lambda cur: dict(cur.execute(
-        "SELECT id, observed_at FROM conclusions WHERE version = ? AND deleted_at IS NULL", [version]).fetchall()))
     for c in items:
         if c["id"] not in doomed_ids:
-            text = absolute_dates(c["content"], said.get(c["id"]))
+            text = absolute_dates(c["content"], c["observed_at"])
             if text != c["content"]:
                 result.dated.append((c, text))
     result.cards = _cleaned_cards(store, version, items, doomed_ids)
