@@ -107,12 +107,12 @@ def main() -> int:
         server.stop()
     db = duckdb.connect(str(server.home / "honcho.duckdb"), read_only=True)
     model_s, prompt_t, gen_t, calls, model_name = db.execute(
-        "SELECT sum(seconds), sum(prompt_tokens), sum(completion_tokens), count(*), any_value(model) "
+        "SELECT sum(seconds), sum(prompt_tokens), sum(completion_tokens), count(model), any_value(model) "
         "FROM reasoning_runs WHERE unit_key LIKE '%:bench:%'").fetchone()
     conclusions = db.execute("SELECT count(*) FROM conclusions WHERE workspace_id = 'bench'").fetchone()[0]
     empty = db.execute("SELECT count(*) FROM reasoning_runs WHERE status = 'empty' AND unit_key LIKE '%:bench:%'").fetchone()[0]
     failed = db.execute("SELECT count(*) FROM reasoning_runs WHERE status = 'failed' AND unit_key LIKE '%:bench:%'").fetchone()[0]
-    schema_calls = db.execute("SELECT count(*) FROM reasoning_runs WHERE task IN ('deriver', 'peer_card') "
+    schema_calls = db.execute("SELECT count(*) FROM reasoning_runs WHERE task = 'deriver' "
                               "AND status != 'failed' AND unit_key LIKE '%:bench:%'").fetchone()[0]
     by_task = db.execute("SELECT task, count(*), sum(seconds) FROM reasoning_runs WHERE unit_key LIKE '%:bench:%' "
                          "GROUP BY task ORDER BY task").fetchall()

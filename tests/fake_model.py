@@ -21,7 +21,7 @@ class FakeModel:
         self.calls: list[str] = []
         self.received = 0  # requests received (counted before the delay; `calls` after it)
         self.prompts: list[str] = []
-        self.poison: str | None = None  # answer garbage to prompts containing this text
+        self.poison: str | None = None  # answer garbage (JSON) or nothing (text) to prompts containing this
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -48,10 +48,10 @@ class FakeModel:
                 if m and m.group(2) == peer:
                     facts.append({"fact": f"{peer} said: {m.group(3)}", "lines": [int(m.group(1))]})
             return json.dumps({"facts": facts, "inferences": []})
-        if '"card"' in schema:
-            self.calls.append("peer_card")
-            peer = re.search(r"Current card for ([A-Za-z0-9_-]+):", prompt).group(1)
-            return json.dumps({"card": [f"IDENTITY: {peer} is a test peer"], "profile": f"{peer} talks a lot."})
+        if "In 1-3 sentences, say who" in prompt:
+            self.calls.append("peer_profile")
+            peer = re.search(r"What is known about ([A-Za-z0-9_-]+):", prompt).group(1)
+            return f"{peer} talks a lot."
         self.calls.append("summary")
         return f"A summary of {prompt.count(chr(10))} lines of conversation."
 
@@ -74,8 +74,11 @@ class FakeModel:
                     return
                 prompt = "\n".join(m["content"] for m in payload["messages"])
                 model.prompts.append(prompt)
-                garbage = model.mode == "garbage" or (model.poison is not None and model.poison in prompt)
-                text = "definitely not json {" if garbage else model.answer(payload)
+                poisoned = model.poison is not None and model.poison in prompt
+                garbage = model.mode == "garbage" or poisoned
+                # a poisoned plain-text call gets an empty answer (garbage JSON would read as text)
+                text = ("" if poisoned and not payload.get("response_format") else "definitely not json {") \
+                    if garbage else model.answer(payload)
                 body = json.dumps({"id": "x", "object": "chat.completion", "model": "fake",
                                    "choices": [{"index": 0, "finish_reason": "stop",
                                                 "message": {"role": "assistant", "content": text}}],

@@ -108,15 +108,38 @@ def test_messages_are_embedded_even_with_reasoning_off(tmp_home: Path, model: Fa
         svc.close()
 
 
-def test_summaries_and_peer_card(svc: Services) -> None:
-    post(svc, "s", *[("alice", f"fact number {i}") for i in range(8)])
+def test_summaries_and_peer_card(svc: Services, model: FakeModel) -> None:
+    post(svc, "s", *[("alice", f"fact number {i}") for i in range(6)], ("alice", "I live in Porto."),
+         ("alice", "I love sailing."))
     assert svc.worker.drain(60)
     summaries = rows(svc, "SELECT summary_type, message_id FROM summaries ORDER BY created_at")
     ids = [m["id"] for m in svc.ingest.list_messages("w", "s", None, svc_paging())["items"]]
     assert ("short", ids[7]) in summaries and ("long", ids[7]) in summaries
+    # the card is built from the conclusions that say something stable, with no model call of its own
     [(entries,)] = rows(svc, "SELECT entries FROM peer_cards WHERE observed_id = 'alice'")
-    assert json.loads(entries) == ["IDENTITY: alice is a test peer"]
+    assert json.loads(entries) == ["IDENTITY: alice said: I live in Porto", "ATTRIBUTE: alice said: I love sailing"]
     assert rows(svc, "SELECT content FROM peer_profiles") == [("alice talks a lot.",)]
+    [profile_prompt] = [p for p in model.prompts if "What is known about alice:" in p]
+    assert "- alice said: I live in Porto" in profile_prompt and "fact number 5" in profile_prompt
+    assert sorted(rows(svc, "SELECT task, status, outputs FROM reasoning_runs WHERE task LIKE 'peer_%'")) == [
+        ("peer_card", "ok", 2), ("peer_profile", "ok", 1)]
+
+
+def test_card_follows_conclusions_and_keeps_pinned_entries(svc: Services) -> None:
+    """A refresh rebuilds the card from the live conclusions: a deleted one leaves it, entries a
+    user PUT stay, and a near-duplicate of an entry is not added twice."""
+    post(svc, "s", ("alice", "I have a dog named Rex."), ("alice", "I work as a nurse."))
+    assert svc.worker.drain(60)
+    assert [json.loads(e) for (e,) in rows(svc, "SELECT entries FROM peer_cards")] == [
+        ["IDENTITY: alice said: I work as a nurse", "RELATIONSHIP: alice said: I have a dog named Rex"]]
+    svc.representations.set_card("w", "alice", None, ["INSTRUCTION: call her Al"], None)
+    [(dog,)] = rows(svc, "SELECT id FROM conclusions WHERE content LIKE '%Rex%'")
+    svc.conclusions.delete("w", dog)
+    post(svc, "s", ("alice", "I work as a nurse at night."), ("alice", "My sister visits often."))
+    assert svc.worker.drain(60)
+    latest = rows(svc, "SELECT entries FROM peer_cards WHERE source = 'worker' ORDER BY created_at DESC LIMIT 1")
+    assert json.loads(latest[0][0]) == ["INSTRUCTION: call her Al", "IDENTITY: alice said: I work as a nurse at night",
+                                        "RELATIONSHIP: alice said: My sister visits often"]
 
 
 def svc_paging():
@@ -153,16 +176,18 @@ def test_empty_extraction_is_recorded_not_silent(svc: Services, model: FakeModel
     assert rows(svc, "SELECT status, events, outputs FROM reasoning_runs WHERE task = 'deriver'") == [("empty", 1, 0)]
 
 
-def test_failed_card_refresh_is_recorded_and_does_not_hold_up_the_unit(svc: Services, model: FakeModel) -> None:
-    model.poison = "Current card for"
+def test_failed_profile_is_recorded_and_holds_up_neither_unit_nor_card(svc: Services, model: FakeModel) -> None:
+    model.poison = "What is known about"
     post(svc, "s", ("alice", "I build boats."), ("alice", "I live by the sea."))
     assert svc.worker.drain(30)
     status = svc.queue_status("w")
     assert status["failed_work_units"] == 0 and status["pending_work_units"] == 0
     assert len(rows(svc, "SELECT id FROM conclusions")) == 2
     failed = rows(svc, "SELECT task, error FROM reasoning_runs WHERE status = 'failed'")
-    assert failed and all(task == "peer_card" and "JSON" in error for task, error in failed)
-    assert rows(svc, "SELECT count(*) FROM peer_cards") == [(0,)]
+    assert failed and all(task == "peer_profile" and "profile" in error for task, error in failed)
+    assert rows(svc, "SELECT count(*) FROM peer_profiles") == [(0,)]
+    assert [json.loads(e) for (e,) in rows(svc, "SELECT entries FROM peer_cards")] == [
+        ["IDENTITY: alice said: I live by the sea"]]
 
 
 def _deriver_peer(prompt: str) -> str | None:
@@ -178,7 +203,7 @@ def test_a_sessions_peers_are_reasoned_in_lockstep(svc: Services, model: FakeMod
          ("bob", "I sail myself."))
     assert svc.worker.drain(30)
     sequence = [_deriver_peer(p) or call for p, call in zip(model.prompts, model.calls) if call != "summary"]
-    assert sequence[:2] in (["alice", "bob"], ["bob", "alice"]) and sorted(sequence[2:]) == ["peer_card", "peer_card"]
+    assert sequence[:2] in (["alice", "bob"], ["bob", "alice"]) and sorted(sequence[2:]) == ["peer_profile", "peer_profile"]
     first, second = (p for p in model.prompts if _deriver_peer(p))
     assert first.split("Lines by")[0] == second.split("Lines by")[0]  # the same system text and chat lines
     assert len(rows(svc, "SELECT id FROM conclusions")) == 4

@@ -49,16 +49,20 @@ def test_sdk_messages_become_memory_with_smollm2(tmp_path: Path) -> None:
     [(summary,)] = db.execute("SELECT content FROM summaries WHERE summary_type = 'short'").fetchall()
     assert len(summary) > 10
     conclusions = db.execute("SELECT content, source_ids FROM conclusions WHERE observed_id = 'alice'").fetchall()
-    if conclusions:  # the card follows the conclusions it is built from
+    if conclusions:  # the card and the profile follow the conclusions
         assert all(json.loads(src) for _, src in conclusions)
         cards = db.execute("SELECT entries FROM peer_cards WHERE observed_id = 'alice'").fetchall()
-        card_runs = [r for r in runs if r[1] == "peer_card" and r[0].endswith(":alice")]
-        assert card_runs, runs  # the refresh ran before the queue reported itself done
-        if cards:
-            assert all(e.split(":")[0] in ("IDENTITY", "ATTRIBUTE", "RELATIONSHIP", "INSTRUCTION")
-                       for e in json.loads(cards[-1][0]))
-        else:  # the tiny model's card was unusable even under the grammar: retried, then recorded
-            assert all(r[2] == "failed" for r in card_runs), db.execute(
+        assert cards, runs  # the refresh ran before the queue reported itself done
+        facts = {c for c, _ in conclusions}
+        for entry in json.loads(cards[-1][0]):  # each entry is a conclusion, labelled
+            label, _, fact = entry.partition(": ")
+            assert label in ("IDENTITY", "ATTRIBUTE", "RELATIONSHIP", "INSTRUCTION"), entry
+            assert any(c.rstrip(".").startswith(fact) for c in facts), (entry, facts)
+        profile_runs = [r for r in runs if r[1] == "peer_profile" and r[0].endswith(":alice")]
+        profiles = db.execute("SELECT content FROM peer_profiles WHERE observed_id = 'alice'").fetchall()
+        assert profile_runs, runs
+        if not profiles:  # the tiny model's profile was unusable: retried, then recorded
+            assert all(r[2] == "failed" for r in profile_runs), db.execute(
                 "SELECT unit_key, task, status, error, raw_output FROM reasoning_runs").fetchall()
     else:
         assert any(r[2] == "empty" for r in deriver_runs)  # recorded, not silent

@@ -299,26 +299,34 @@ class Reasoner:
                 cur, key.workspace_id, observer, observed, self.version, since))
             if fresh < self.settings.peer_card_every and card is not None:
                 continue
-            facts = self.store.read(lambda cur: derived.recent_conclusions(
-                cur, key.workspace_id, observer, observed, self.version))
-            # Best effort: a failed refresh is recorded and retried at the next trigger; it never
-            # holds up the unit's derivation.
-            update = self._call(key, "peer_card", lambda: peer_card.refresh(
-                self.llm, observed, card["entries"] if card else [], facts), fatal=False)
-            if update is None:
-                continue
-            seconds += update.completion.seconds
-            self.store.write(lambda ctx: self._save_card(ctx, key, observer, update))
+            _, profile = self._refresh_card(key, observer, observed)
+            seconds += profile.seconds if profile else 0.0
         return seconds
 
-    def _save_card(self, ctx: WriteContext, key: UnitKey, observer: str, update: peer_card.CardUpdate) -> None:
-        observed = key.observed_id or ""
-        if update.entries:
-            reads.append_card(ctx, key.workspace_id, observer, observed, update.entries, self.version, source="worker")
-        if update.profile:
-            derived.insert_profile(ctx, key.workspace_id, observer, observed, update.profile, self.version)
-        units.record_run(ctx, self._run_row(key, "peer_card", "ok" if update.entries else "empty",
-                                            update.completion, outputs=len(update.entries)))
+    def _refresh_card(self, key: UnitKey, observer: str, observed: str) -> tuple[list[str], Completion | None]:
+        """Rebuild the card from the live explicit conclusions (no model), then write the profile
+        (one short model call, best effort: a failure is recorded and the card is saved anyway)."""
+        def read(cur: Any) -> tuple[list[str], list[str], list[str]]:
+            args = (cur, key.workspace_id, observer, observed, self.version)
+            return (derived.recent_conclusions(*args, limit=400, level="explicit"), derived.pinned_card(*args),
+                    derived.recent_conclusions(*args, limit=8, newest_first=True))
+
+        facts, pinned, recent = self.store.read(read)
+        entries = peer_card.build_card(observed, facts, pinned)
+        done = self._call(key, "peer_profile", lambda: peer_card.write_profile(self.llm, observed, entries, recent),
+                          fatal=False)
+        profile, completion = done if done else ("", None)
+
+        def op(ctx: WriteContext) -> None:
+            reads.append_card(ctx, key.workspace_id, observer, observed, entries, self.version, source="worker")
+            if profile:
+                derived.insert_profile(ctx, key.workspace_id, observer, observed, profile, self.version)
+                units.record_run(ctx, self._run_row(key, "peer_profile", "ok", completion, outputs=1))
+            units.record_run(ctx, self._run_row(key, "peer_card", "ok" if entries else "empty", None,
+                                                outputs=len(entries)))
+
+        self.store.write(op)
+        return entries, completion
 
     # ---- summary units ----------------------------------------------------------------------------
     def _summary_step(self, key: UnitKey) -> Step:

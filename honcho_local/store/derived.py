@@ -5,6 +5,8 @@ Summaries, cards and profiles are appended (history kept); the newest row per ke
 
 from __future__ import annotations
 
+import json
+
 from datetime import datetime
 from typing import Any
 
@@ -84,12 +86,25 @@ def conclusions_since(cur: Cursor, workspace_id: str, observer: str, observed: s
 
 
 def recent_conclusions(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,
-                       limit: int = 30) -> list[str]:
-    rows = cur.execute("SELECT content FROM conclusions WHERE workspace_id = ? AND observer_id = ? AND "
-                       "observed_id = ? AND version = ? AND deleted_at IS NULL "
-                       "ORDER BY times_derived DESC, created_at DESC LIMIT ?",
-                       [workspace_id, observer, observed, version, limit]).fetchall()
+                       limit: int = 30, level: str | None = None, newest_first: bool = False) -> list[str]:
+    """Live conclusions' text: the most reinforced, then newest (or only newest first)."""
+    sql = ("SELECT content FROM conclusions WHERE workspace_id = ? AND observer_id = ? AND observed_id = ? "
+           "AND version = ? AND deleted_at IS NULL")
+    args: list[Any] = [workspace_id, observer, observed, version]
+    if level is not None:
+        sql += " AND level = ?"
+        args.append(level)
+    order = "created_at DESC" if newest_first else "times_derived DESC, created_at DESC"
+    rows = cur.execute(f"{sql} ORDER BY {order}, id LIMIT ?", [*args, limit]).fetchall()
     return [r[0] for r in rows]
+
+
+def pinned_card(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str) -> list[str]:
+    """The entries of the newest card a user wrote (`PUT`); the worker's cards keep them."""
+    row = cur.execute("SELECT entries FROM peer_cards WHERE workspace_id = ? AND observer_id = ? AND observed_id = ? "
+                      "AND version = ? AND source <> 'worker' ORDER BY created_at DESC, id DESC LIMIT 1",
+                      [workspace_id, observer, observed, version]).fetchone()
+    return [] if row is None else list(json.loads(row[0]))
 
 
 def missing_message_embeddings(cur: Cursor, workspace_id: str, session_id: str, model: str,
