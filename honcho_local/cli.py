@@ -225,7 +225,8 @@ def versions_rollback(ctx: click.Context) -> None:
 def recheck(ctx: click.Context, workspace: str | None, name: str | None, dry_run: bool) -> None:
     """Re-apply the deriver's output checks to stored conclusions: remove facts about a peer that
     restate another speaker's nearby line, and date relative time words ("yesterday") from when the
-    source was said (for conclusions derived before these checks existed). Stop the server first."""
+    source was said (for conclusions derived before these checks existed); rebuild peer cards from the
+    conclusions left. Stop the server first."""
     from honcho_local.services.recheck import recheck_attribution
     from honcho_local.services.versions import default_version
 
@@ -241,8 +242,7 @@ def recheck(ctx: click.Context, workspace: str | None, name: str | None, dry_run
     click.echo(f"{version}: checked {result.checked} explicit conclusions; {verb} {len(result.flagged)} that restate "
                f"another speaker's line and {len(result.deductions)} deductions resting only on them; "
                f"{'would date' if dry_run else 'dated'} relative time words in {len(result.dated)}; "
-               f"{'would take' if dry_run else 'took'} {sum(len(o) - len(n) for _, o, n in result.cards)} entries "
-               f"resting on removed conclusions out of {len(result.cards)} peer cards")
+               f"{'would rebuild' if dry_run else 'rebuilt'} {len(result.cards)} peer cards from the conclusions left")
 
 
 @main.group()

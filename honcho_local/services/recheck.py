@@ -7,8 +7,9 @@ inside its window; here the whole session is at hand, so a line at a window's ed
 neighbour). A flagged conclusion is soft-deleted (time travel still sees it before the recheck), and so
 is a deduction whose premises were all flagged. Relative time words left in a kept conclusion
 ("yesterday") are rewritten from when its source was said (`dates.absolute_dates`), in place: the
-wording changes, not what it says, so its embedding and times stay. A worker-written peer card loses
-the entries that only removed conclusions support (a new card version; history is kept).
+wording changes, not what it says, so its embedding and times stay. Every existing peer card is then
+rebuilt from the conclusions that remain, as the worker builds it (`peer_card.build_card`; a user's
+`PUT` entries stay), when that changes it: a new card row, history kept.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from honcho_local.services.dates import absolute_dates
-from honcho_local.services.deriver import Line, content_words, misattributed
+from honcho_local.services.deriver import Line, misattributed
+from honcho_local.services.peer_card import build_card
 from honcho_local.store import Store
 from honcho_local.store.conclusions import delete_conclusion, live_conclusions, set_conclusion_text
-from honcho_local.store.derived import latest_card, session_messages
+from honcho_local.store.derived import card_pairs, latest_card, pinned_card, session_messages
 from honcho_local.store.reads import append_card
-
-CARD_MATCH = 0.6  # share of a card entry's words a removed conclusion must hold to take the entry with it
 
 
 @dataclass
@@ -66,7 +66,7 @@ def recheck_attribution(store: Store, version: str, workspace_id: str | None = N
             text = absolute_dates(c["content"], c["observed_at"])
             if text != c["content"]:
                 result.dated.append((c, text))
-    result.cards = _cleaned_cards(store, version, items, doomed_ids)
+    result.cards = _rebuilt_cards(store, version, workspace_id, items, doomed_ids, dict((c["id"], t) for c, t in result.dated))
     if not dry_run:
         doomed = result.flagged + result.deductions
 
@@ -82,31 +82,21 @@ def recheck_attribution(store: Store, version: str, workspace_id: str | None = N
     return result
 
 
-def _cleaned_cards(store: Store, version: str, items: list[dict[str, Any]],
-                   doomed: set[str]) -> list[tuple[tuple[str, str, str], list[str], list[str]]]:
-    """Worker-written cards without the entries that only removed conclusions support: an entry goes
-    when a removed conclusion holds at least CARD_MATCH of its words and no kept one holds as many."""
-    removed: dict[tuple[str, str, str], list[set[str]]] = {}
-    kept: dict[tuple[str, str, str], list[set[str]]] = {}
-    for c in items:
-        key = (c["workspace_id"], c["observer_id"], c["observed_id"])
-        drop = frozenset(w.lower() for w in c["observed_id"].split())
-        (removed if c["id"] in doomed else kept).setdefault(key, []).append(content_words(c["content"], drop))
+def _rebuilt_cards(store: Store, version: str, workspace_id: str | None, items: list[dict[str, Any]],
+                   doomed: set[str], dated: dict[str, str]) -> list[tuple[tuple[str, str, str], list[str], list[str]]]:
+    """(key, old entries, new entries) of each existing card that a rebuild from the kept explicit
+    conclusions (most reinforced, then newest, first; with their new dates) changes."""
+    facts: dict[tuple[str, str, str], list[tuple[int, int, str]]] = {}
+    for order, c in enumerate(items):
+        if c["level"] == "explicit" and c["id"] not in doomed:
+            key = (c["workspace_id"], c["observer_id"], c["observed_id"])
+            facts.setdefault(key, []).append((c["times_derived"], order, dated.get(c["id"], c["content"])))
     out = []
-    for key, bad in removed.items():
+    for key in store.read(lambda cur: card_pairs(cur, version, workspace_id)):
         card = store.read(lambda cur: latest_card(cur, *key, version))
-        if card is None or card["source"] != "worker":
-            continue
-        drop = frozenset(w.lower() for w in key[2].split())
-        entries = []
-        for entry in card["entries"]:
-            words = content_words(entry.split(":", 1)[-1], drop)
-            if len(words) >= 2:
-                worst = max(len(words & b) / len(words) for b in bad)
-                best = max((len(words & k) / len(words) for k in kept.get(key, [])), default=0.0)
-                if worst >= CARD_MATCH and worst > best:
-                    continue
-            entries.append(entry)
-        if len(entries) < len(card["entries"]):
+        pinned = store.read(lambda cur: pinned_card(cur, *key, version))
+        ranked = [text for _, _, text in sorted(facts.get(key, []), reverse=True)]
+        entries = build_card(key[2], ranked, pinned)
+        if card is not None and entries != card["entries"]:
             out.append((key, card["entries"], entries))
     return out

@@ -104,16 +104,17 @@ def delete_conclusion(ctx: WriteContext, workspace_id: str, conclusion_id: str) 
 
 
 def live_conclusions(cur: Any, version: str, workspace_id: str | None = None) -> list[dict[str, Any]]:
-    """Every conclusion of a version not deleted: id, workspace, observer and observed peers, session,
-    level, content, source and premise ids, when its sources were said (for checks over the whole store)."""
+    """Every conclusion of a version not deleted, oldest first: id, workspace, observer and observed peers,
+    session, level, content, source and premise ids, when its sources were said, how often it was derived
+    (for checks over the whole store)."""
     sql = ("SELECT id, workspace_id, observer_id, observed_id, session_id, level, content, source_ids, premise_ids, "
-           "observed_at FROM conclusions WHERE version = ? AND deleted_at IS NULL")
+           "observed_at, times_derived FROM conclusions WHERE version = ? AND deleted_at IS NULL")
     args: list[Any] = [version]
     if workspace_id is not None:
         sql += " AND workspace_id = ?"
         args.append(workspace_id)
     cols = ("id", "workspace_id", "observer_id", "observed_id", "session_id", "level", "content", "source_ids",
-            "premise_ids", "observed_at")
+            "premise_ids", "observed_at", "times_derived")
     out = []
     for row in cur.execute(sql + " ORDER BY created_at, id", args).fetchall():
         item = dict(zip(cols, row))

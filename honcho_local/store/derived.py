@@ -99,6 +99,16 @@ def recent_conclusions(cur: Cursor, workspace_id: str, observer: str, observed: 
     return [r[0] for r in rows]
 
 
+def card_pairs(cur: Cursor, version: str, workspace_id: str | None = None) -> list[tuple[str, str, str]]:
+    """(workspace, observer, observed) of every pair with a card in `version`."""
+    sql = "SELECT DISTINCT workspace_id, observer_id, observed_id FROM peer_cards WHERE version = ?"
+    args: list[Any] = [version]
+    if workspace_id is not None:
+        sql += " AND workspace_id = ?"
+        args.append(workspace_id)
+    return [tuple(r) for r in cur.execute(sql + " ORDER BY ALL", args).fetchall()]
+
+
 def pinned_card(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str) -> list[str]:
     """The entries of the newest card a user wrote (`PUT`); the worker's cards keep them."""
     row = cur.execute("SELECT entries FROM peer_cards WHERE workspace_id = ? AND observer_id = ? AND observed_id = ? "
