@@ -5,7 +5,10 @@
 - Tasks carry only a work-unit key. One worker per unit at a time: a unit already running is marked
   dirty instead, and its runner loops until the unit has caught up.
 - Huey drops a task at dequeue, so the durable truth is the unit cursor in DuckDB: a sweep at start
-  and every `worker_poll_interval` seconds re-enqueues every unit that lags the log.
+  and every `worker_poll_interval` seconds re-enqueues every unit that lags the log, oldest unprocessed
+  message first. The queue file is emptied at start, before that first sweep: what it held is what the
+  sweep finds again, and stale copies piled up behind each other across restarts (9,521 tasks for 816
+  units after a day of stops and starts, a unit left behind by a stop queued after all of them).
 """
 
 from __future__ import annotations
@@ -213,6 +216,7 @@ class Worker:
             self._stop.wait(self.poll_interval)
 
     def start(self) -> None:
+        self.huey.flush()  # the sweep below re-enqueues, in order, every unit the cursors say lags
         self._consumer = EmbeddedConsumer(self.huey, workers=self.concurrency, worker_type="thread", periodic=False,
                                           initial_delay=0.05, max_delay=0.5, check_worker_health=False)
         self._consumer.start()

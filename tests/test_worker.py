@@ -5,6 +5,7 @@ rules, summaries, peer cards, exactly-once processing, failures and retries."""
 from __future__ import annotations
 
 import json
+import time
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -216,3 +217,26 @@ def test_a_failing_unit_does_not_hold_up_its_sibling(svc: Services, model: FakeM
     status = svc.queue_status("w")
     assert status["failed_work_units"] == 1 and status["errors"][0]["work_unit"].startswith("representation:v1:w:s:alice")
     assert rows(svc, "SELECT observed_id, content FROM conclusions") == [("bob", "bob said: I sail.")]
+
+
+def test_start_empties_the_queue_then_queues_lagging_units_oldest_first(svc: Services, monkeypatch) -> None:
+    """Stale tasks from earlier runs (Huey keeps its queue file) are dropped at start; the first sweep
+    queues every lagging unit once, the one with the oldest unprocessed message first."""
+    from honcho_local import worker as worker_module
+
+    post(svc, "s1", ("alice", "one"))
+    post(svc, "s2", ("alice", "two"))
+    post(svc, "s1", ("alice", "three"))
+    for _ in range(3):  # what three runs stopped before they got to them would leave behind
+        svc.worker.huey.enqueue(svc.worker._task.s("representation:v1:w:s2:alice"))
+    assert svc.worker.huey.pending_count() == 3
+    assert svc.reasoner.lagging() == ["representation:v1:w:s1:alice", "summary:v1:w:s1",
+                                      "representation:v1:w:s2:alice", "summary:v1:w:s2"]
+    monkeypatch.setattr(worker_module.EmbeddedConsumer, "start", lambda self: None)  # queue, do not run
+    svc.worker.start()
+    deadline = time.monotonic() + 10
+    while svc.worker.huey.pending_count() < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert [t.args[0] for t in svc.worker.huey.pending()] == svc.reasoner.lagging()
+    svc.worker._consumer = None  # never started: nothing to join at teardown

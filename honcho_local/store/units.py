@@ -44,10 +44,11 @@ class UnitKey:
 
 
 _HEADS = """
-    SELECT 'representation' AS kind, workspace_id, session_id, peer_id AS observed_id, max(pk) AS head
+    SELECT 'representation' AS kind, workspace_id, session_id, peer_id AS observed_id, max(pk) AS head,
+           min(pk) AS first
     FROM events WHERE kind = 'message' {where} GROUP BY workspace_id, session_id, peer_id
     UNION ALL
-    SELECT 'summary', workspace_id, session_id, NULL, max(pk)
+    SELECT 'summary', workspace_id, session_id, NULL, max(pk), min(pk)
     FROM events WHERE kind = 'message' {where} GROUP BY workspace_id, session_id
 """
 
@@ -64,7 +65,7 @@ def unit_heads(cur: Cursor, version: str, workspace_id: str | None = None,
         args.append(session_id)
     sql = f"""
         WITH heads AS ({_HEADS.format(where=where)})
-        SELECT h.kind, h.workspace_id, h.session_id, h.observed_id, h.head,
+        SELECT h.kind, h.workspace_id, h.session_id, h.observed_id, h.head, h.first,
                coalesce(u.cursor_pk, 0) AS cursor_pk, coalesce(u.status, 'ok') AS status, u.error,
                coalesce(u.attempts, 0) AS attempts, u.next_attempt_at
         FROM heads h LEFT JOIN work_units u
@@ -79,11 +80,13 @@ def unit_heads(cur: Cursor, version: str, workspace_id: str | None = None,
 
 def lagging_units(cur: Cursor, version: str, now: datetime | None = None, waiting: bool = False) -> list[str]:
     """Keys of units whose cursor is behind the log and that may run now (failed ones only after their
-    backoff, unless `waiting` asks for those too)."""
+    backoff, unless `waiting` asks for those too), oldest unprocessed message first: a unit left behind
+    (a stop mid-run) comes before the sessions written after it."""
     now = now or utcnow()
-    return [r["key"] for r in unit_heads(cur, version)
-            if r["head"] > r["cursor_pk"]
-            and (waiting or r["next_attempt_at"] is None or r["next_attempt_at"] <= now)]
+    rows = [r for r in unit_heads(cur, version)
+            if r["head"] > r["cursor_pk"] and (waiting or r["next_attempt_at"] is None or r["next_attempt_at"] <= now)]
+    rows.sort(key=lambda r: (max(r["cursor_pk"] + 1, r["first"]), r["kind"] != "representation", r["key"]))
+    return [r["key"] for r in rows]
 
 
 def get_unit(cur: Cursor, key: str) -> dict[str, Any] | None:
