@@ -240,3 +240,19 @@ def test_start_empties_the_queue_then_queues_lagging_units_oldest_first(svc: Ser
     time.sleep(0.3)
     assert [t.args[0] for t in svc.worker.huey.pending()] == svc.reasoner.lagging()
     svc.worker._consumer = None  # never started: nothing to join at teardown
+
+
+def test_long_context_lines_are_cut_so_more_of_the_peer_fits_a_window(svc: Services, model: FakeModel) -> None:
+    """An assistant's long answers are read as context only up to `reasoning_context_chars`, and
+    counted so in the window budget: the user's two turns go to one deriver call, not two."""
+    svc.resources.get_or_create_session("w", schemas.SessionCreate(id="s", peers={  # an assistant, as in BEAM
+        "alice": schemas.SessionPeerConfig(), "bot": schemas.SessionPeerConfig(observe_me=False)}))
+    answer = " ".join(f"word{i}" for i in range(600))  # ~4,300 characters, ~1,000 tokens
+    post(svc, "s", ("bot", answer), ("alice", "I like tea."), ("bot", answer), ("alice", "I have a cat."))
+    assert svc.worker.drain(60)
+    prompts = [p for p in model.prompts if _deriver_peer(p) == "alice"]
+    assert len(prompts) == 1
+    assert "I like tea." in prompts[0] and "I have a cat." in prompts[0]
+    assert prompts[0].count("word599") == 0 and prompts[0].count(" …") == 2
+    assert sorted(c for (c,) in rows(svc, "SELECT content FROM conclusions WHERE observed_id = 'alice'")) == [
+        "alice said: I have a cat.", "alice said: I like tea."]

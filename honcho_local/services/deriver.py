@@ -66,6 +66,20 @@ def schema(max_facts: int, deductions: bool) -> dict[str, Any]:
     return {"type": "object", "properties": props, "required": list(props)}
 
 
+# A line of the observed peer longer than this is cut too: one message must leave room in the model's
+# window for the instructions and the answer (a BEAM user pasted 14,181 characters).
+MAX_TARGET_CHARS = 4000
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters at a word boundary, marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut) + " …"
+
+
 def render_lines(lines: list[Line]) -> str:
     return "\n".join(f"[{ln.number}] {ln.created_at:%Y-%m-%d %H:%M} {ln.peer_id}: {ln.content}" for ln in lines)
 

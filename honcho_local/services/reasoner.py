@@ -207,13 +207,22 @@ class Reasoner:
         if before is not None and before["peer_id"] != key.observed_id:
             window.append(before)
         budget = self.settings.reasoning_batch_size
-        used = sum(r["token_count"] for r in window)
+        used = sum(self._line_tokens(key, r) for r in window)
         for r in rows[first:]:
-            if window and used + r["token_count"] > budget and any(w["peer_id"] == key.observed_id for w in window):
+            cost = self._line_tokens(key, r)
+            if window and used + cost > budget and any(w["peer_id"] == key.observed_id for w in window):
                 break
             window.append(r)
-            used += r["token_count"]
+            used += cost
         return window, window[-1]["pk"]
+
+    def _line_limit(self, key: UnitKey, peer_id: str) -> int:
+        return deriver.MAX_TARGET_CHARS if peer_id == key.observed_id else self.settings.reasoning_context_chars
+
+    def _line_tokens(self, key: UnitKey, row: dict[str, Any]) -> int:
+        """A message's share of the window budget: what the deriver reads of it (context lines are cut)."""
+        limit = self._line_limit(key, row["peer_id"])
+        return row["token_count"] if len(row["content"]) <= limit else min(row["token_count"], limit // 3)
 
     def _representation_step(self, key: UnitKey) -> Step:
         state = self.store.read(lambda cur: self._unit_state(cur, key))
@@ -246,7 +255,8 @@ class Reasoner:
             target = r["peer_id"] == key.observed_id and resolved.reasoning_enabled
             if target:
                 custom = resolved.custom_instructions or custom
-            lines.append(deriver.Line(i, r["id"], r["pk"], r["peer_id"], r["content"], r["created_at"], target))
+            text = deriver.clip(r["content"], self._line_limit(key, r["peer_id"]))
+            lines.append(deriver.Line(i, r["id"], r["pk"], r["peer_id"], text, r["created_at"], target))
         extra = self.spec.custom_instructions
         return lines, (f"{custom}\n{extra}" if custom and extra else custom or extra)
 

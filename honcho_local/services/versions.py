@@ -49,6 +49,7 @@ def fingerprint(settings: Settings, spec: VersionSpec | None = None) -> tuple[st
     parts = {
         "reasoning_model": (spec and spec.reasoning_model) or settings.reasoning_model,
         "embedding_model": settings.embedding_model, "batch_tokens": settings.reasoning_batch_size,
+        "context_chars": settings.reasoning_context_chars, "target_chars": deriver.MAX_TARGET_CHARS,
         "max_facts": settings.reasoning_max_facts, "deductions": settings.reasoning_deductions,
         "deriver_prompt": [deriver.SYSTEM, deriver.FORMAT, deriver.FORMAT_DEDUCTIONS],
         "deriver_schema": deriver.schema(settings.reasoning_max_facts, settings.reasoning_deductions),
