@@ -309,13 +309,14 @@ class Reasoner:
                 cur, key.workspace_id, observer, observed, self.version, since))
             if fresh < self.settings.peer_card_every and card is not None:
                 continue
-            _, profile = self._refresh_card(key, observer, observed)
+            profile = self._refresh_card(key, observer, observed)
             seconds += profile.seconds if profile else 0.0
         return seconds
 
-    def _refresh_card(self, key: UnitKey, observer: str, observed: str) -> tuple[list[str], Completion | None]:
+    def _refresh_card(self, key: UnitKey, observer: str, observed: str) -> Completion | None:
         """Rebuild the card from the live explicit conclusions (no model), then write the profile
-        (one short model call, best effort: a failure is recorded and the card is saved anyway)."""
+        (one short model call, best effort: a failure is recorded and the card is saved anyway).
+        Returns the profile call's completion (None when it failed)."""
         def read(cur: Any) -> tuple[list[str], list[str], list[str]]:
             args = (cur, key.workspace_id, observer, observed, self.version)
             return (derived.recent_conclusions(*args, limit=400, level="explicit"), derived.pinned_card(*args),
@@ -336,7 +337,7 @@ class Reasoner:
                                                 outputs=len(entries)))
 
         self.store.write(op)
-        return entries, completion
+        return completion
 
     # ---- summary units ----------------------------------------------------------------------------
     def _summary_step(self, key: UnitKey) -> Step:
