@@ -20,6 +20,8 @@ from honcho_local.services import peer_card
     ("Caroline likes to paint", "ATTRIBUTE"),
     ("Jon is passionate about dancing", "ATTRIBUTE"),
     ("Joanna prefers to be called Jo", "INSTRUCTION"),
+    ("John loves watching movies with friends", "ATTRIBUTE"),  # friends in passing: not a relationship
+    ("Joanna encourages writing and sharing, even if it's just with friends", None),
     # left off: not about the peer, a one-off event, who said what, nothing stable
     ("Melanie and her partner are getting married", None),
     ("Caroline shared a photo of a drawing of a woman in a dress", None),

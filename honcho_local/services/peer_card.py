@@ -66,6 +66,11 @@ def _words(*alternatives: str) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.IGNORECASE)
 
 
+_RELATIONS = (r"(?:wife|husband|spouse|partner|boyfriend|girlfriend|fianc\w*|sons?|daughters?|kids?|children|"
+              r"child|bab(?:y|ies)|mother|mom|mum|father|dad|parents?|sisters?|brothers?|siblings?|"
+              r"grand\w+|aunt|uncle|cousins?|nieces?|nephews?|family|(?:best |close |old )?friends?|"
+              r"roommates?|colleagues?|co-?workers?|boss|mentor|dogs?|cats?|pupp(?:y|ies)|kittens?|pets?|"
+              r"guinea pigs?|hamsters?|rabbits?|parrots?|horses?|turtles?|snakes?)\b(?!-)")
 RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("INSTRUCTION", _words(r"(?:prefers?|wants?|likes?|asks?|asked) to be (?:called|addressed|referred to)",
                            r"(?:call|address) (?:him|her|them) (?:as|by)", r"goes by", r"pronouns? (?:is|are)")),
@@ -80,14 +85,6 @@ RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
                         r"writer|author|musician|singer|dancer|painter|photographer|chef|lawyer|designer|manager|"
                         r"counsel+or|therapist|politician|entrepreneur|athlete|player|coach|owner|founder|veteran|"
                         r"parent|mother|father|mom|dad)")),
-    ("RELATIONSHIP", _words(r"wife", r"husband", r"spouse", r"partner", r"boyfriend", r"girlfriend", r"fianc\w*",
-                            r"married", r"divorced", r"engaged", r"sons?", r"daughters?", r"kids?", r"children",
-                            r"child", r"babies", r"baby", r"mother", r"mom", r"mum", r"father", r"dad", r"parents?",
-                            r"sisters?", r"brothers?", r"siblings?", r"grand\w+", r"aunt", r"uncle", r"cousins?",
-                            r"nieces?", r"nephews?", r"family", r"(?:best |close |old )?friends?", r"roommates?",
-                            r"colleagues?", r"co-?workers?", r"boss", r"mentor", r"dogs?", r"cats?", r"pupp(?:y|ies)",
-                            r"kittens?", r"pets?", r"guinea pigs?", r"hamsters?", r"rabbits?", r"parrots?", r"horses?",
-                            r"turtles?", r"snakes?")),
     ("ATTRIBUTE", _words(r"likes?", r"loves?", r"enjoys?", r"adores?", r"favou?rites?", r"hobby", r"hobbies",
                          r"passionate", r"passion", r"interested in", r"fan of", r"plays?", r"playing", r"paints?",
                          r"painting", r"draws?", r"drawing", r"collects?", r"prefers?", r"values?", r"believes?",
@@ -95,6 +92,14 @@ RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
                          r"allergic", r"vegetarian", r"vegan", r"afraid of", r"fears?", r"dislikes?", r"hates?",
                          r"skilled", r"good at", r"speaks", r"practi[cs]es?", r"trains?", r"volunteers?",
                          r"member of", r"supporter of", r"advocate", r"cares? about", r"is (?:a|an) \w+ person")),
+    # a relation the peer has (possessed or had), not a word in passing ("watches movies with friends");
+    # checked after ATTRIBUTE, so "enjoys talking with his family" is about what they enjoy
+    ("RELATIONSHIP", re.compile(
+        r"(?:(?<!with )(?<!and )(?<!to )(?<!of )\b(?:his|her|their|my)|'s)\s+(?:(?!with\b|and\b|to\b)[\w-]+\s+){0,2}?"
+        + _RELATIONS
+        + r"|\b(?:has|have|had|adopted|got|owns?|raising)\s+(?:a|an|one|two|three|four|five|\d+|some|new|little)?"
+          r"\s*(?:[\w-]+\s+){0,2}?" + _RELATIONS
+        + r"|\b(?:married|divorced|engaged|dating|widowed)\b", re.IGNORECASE)),
 )
 # Not card material however they are worded: what happened once, or who said what.
 NOT_STABLE = _words(r"(?:shared|showed|sent|posted|took) (?:a|an|the|some|this|that|his|her|their) "
