@@ -74,26 +74,30 @@ def insert_profile(ctx: WriteContext, workspace_id: str, observer: str, observed
                      [new_id(), workspace_id, observer, observed, content, version, utcnow()])
 
 
-def conclusions_since(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,
-                      since: datetime | None) -> int:
-    sql = ("SELECT count(*) FROM conclusions WHERE workspace_id = ? AND observer_id = ? AND observed_id = ? "
+def _live_pair(columns: str, workspace_id: str, observer: str, observed: str, version: str,
+               since: datetime | None = None, level: str | None = None) -> tuple[str, list[Any]]:
+    """SELECT `columns` over one (observer, observed) pair's live conclusions of a version, made after
+    `since` and of `level` when given."""
+    sql = (f"SELECT {columns} FROM conclusions WHERE workspace_id = ? AND observer_id = ? AND observed_id = ? "
            "AND version = ? AND deleted_at IS NULL")
     args: list[Any] = [workspace_id, observer, observed, version]
-    if since is not None:
-        sql += " AND created_at > ?"
-        args.append(since)
+    for clause, value in ((" AND created_at > ?", since), (" AND level = ?", level)):
+        if value is not None:
+            sql += clause
+            args.append(value)
+    return sql, args
+
+
+def conclusions_since(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,
+                      since: datetime | None) -> int:
+    sql, args = _live_pair("count(*)", workspace_id, observer, observed, version, since=since)
     return cur.execute(sql, args).fetchone()[0]
 
 
 def recent_conclusions(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,
                        limit: int = 30, level: str | None = None, newest_first: bool = False) -> list[str]:
     """Live conclusions' text: the most reinforced, then newest (or only newest first)."""
-    sql = ("SELECT content FROM conclusions WHERE workspace_id = ? AND observer_id = ? AND observed_id = ? "
-           "AND version = ? AND deleted_at IS NULL")
-    args: list[Any] = [workspace_id, observer, observed, version]
-    if level is not None:
-        sql += " AND level = ?"
-        args.append(level)
+    sql, args = _live_pair("content", workspace_id, observer, observed, version, level=level)
     order = "created_at DESC" if newest_first else "times_derived DESC, created_at DESC"
     rows = cur.execute(f"{sql} ORDER BY {order}, id LIMIT ?", [*args, limit]).fetchall()
     return [r[0] for r in rows]
