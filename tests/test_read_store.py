@@ -192,6 +192,43 @@ def test_ivf_matches_exact_search_and_sees_appended_rows() -> None:
     assert hits / 300 > 0.9
 
 
+def test_ivf_searches_while_rows_are_added() -> None:
+    """faiss must not search a list while it grows: searches from two threads run on while rows are
+    appended (the read/write lock), and every appended row is found."""
+    import threading
+
+    import numpy as np
+
+    from honcho_local.store.vectors import _empty, _Ivf
+
+    rng = np.random.default_rng(2)
+    data = rng.standard_normal((6000, 32)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    m = _empty()
+    m.append([(i, "s", "p", data[i].tolist()) for i in range(2000)])
+    m.ivf = _Ivf.build(m)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def search() -> None:
+        try:
+            while not done.is_set():
+                assert len(m.ivf.search(m, data[int(rng.integers(0, 2000))], 5)) == 5
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=search) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for start in range(2000, 6000, 500):
+        m.append([(i, "s", "p", data[i].tolist()) for i in range(start, start + 500)])
+    done.set()
+    for t in threads:
+        t.join()
+    assert not errors and m.ivf.index.ntotal == 6000
+    assert m.ivf.search(m, data[5999], 1, nprobe=len(m.vectors)) == [5999]
+
+
 def test_conclusions_are_dated_when_their_messages_were_said() -> None:
     """An imported history (messages with their original `created_at`) is reasoned over today: the
     representation and chat's prompt date each conclusion by its source messages, not by the day the

@@ -11,6 +11,8 @@ their own writes.
 
 from __future__ import annotations
 
+import functools
+
 import logging
 import os
 import re
@@ -101,6 +103,7 @@ class LexicalIndex:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.schema = _schema()
         self.index = tantivy.Index(self.schema, path=str(self.directory), reuse=True)
+        self._parsed = functools.lru_cache(maxsize=2048)(self._parse)
         version_file.write_text(SCHEMA_VERSION)
         return upto
 
@@ -201,15 +204,22 @@ class LexicalIndex:
         for field, value in (("session_id", session_id), ("peer_id", peer_id)):
             if value is not None:
                 scope.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, field, value)))
-        try:
-            text_query = self.index.parse_query(" ".join(words), ["content", "context"],
-                                                field_boosts={"context": CONTEXT_BOOST})
-        except ValueError:
+        text_query = self._parsed(" ".join(words))
+        if text_query is None:
             return []
         query = tantivy.Query.boolean_query([(tantivy.Occur.Must, text_query), *scope]) if scope else text_query
         hits = searcher.search(query, limit, count=False).hits
         pks = searcher.fast_field_values("pk", [addr for _, addr in hits])  # the pk column, no stored doc
         return list(dict.fromkeys(pks))[:limit]
+
+    def _parse(self, words: str) -> Any:
+        """The parsed BM25 query for these words (None when tantivy rejects them), cached: parsing is
+        a third of a search's tantivy time (sampled under load: 9% of the server's samples against 16%
+        for the search itself) and depends only on the words, like the query embedding cache."""
+        try:
+            return self.index.parse_query(words, ["content", "context"], field_boosts={"context": CONTEXT_BOOST})
+        except ValueError:
+            return None
 
     def _holds_everything(self, searcher: Any, workspace_id: str) -> bool:
         """Whether every document of this searcher belongs to the workspace (the usual single-workspace
