@@ -13,8 +13,8 @@ short free-text model call writes the profile from the card and the newest concl
 Why not the model for the card too: with the default 1.5B model, rewriting the whole card was
 26-29% of all model time on the full LoCoMo run (612 completion tokens a call), and what it wrote
 was often not in the conclusions (an age nobody said, events filed as INSTRUCTION:); asked for
-incremental edits instead, it copied the label legend into the card and dropped entries 1-8 (6
-cards tried). An entry built here is a conclusion the deriver drew from cited messages, word for
+incremental edits instead, it copied the label legend into the card and dropped entries 1-8 (on 4
+of 6 cards tried). An entry built here is a conclusion the deriver drew from cited messages, word for
 word, so the card can be traced back to the log; it follows deletions (`recheck`, `DELETE`) at
 its next refresh.
 """
@@ -22,6 +22,7 @@ its next refresh.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from honcho_local.errors import ModelError
 from honcho_local.llm.base import LLM, ChatRequest, Completion
@@ -140,7 +141,7 @@ def near_duplicate(entry: str, card: list[str], peer: str) -> bool:
     return False
 
 
-def build_card(peer: str, conclusions: list[str], pinned: list[str] = ()) -> list[str]:
+def build_card(peer: str, conclusions: list[str], pinned: Sequence[str] = ()) -> list[str]:
     """The card: `pinned` entries (a user's `PUT`) first, then card-worthy `conclusions` in the order
     given (most reinforced first), near-duplicates skipped, each label capped, grouped by label."""
     picked: dict[str, list[str]] = {label: [] for label in PREFIXES}
