@@ -58,7 +58,9 @@ class Settings(BaseModel):
     worker_concurrency: int = Field(1, ge=1, le=64, description="Work units reasoned in parallel.")
     worker_poll_interval: float = Field(10.0, gt=0, description="Seconds between safety-net sweeps of lagging work units.")
     reasoning_batch_size: int = Field(1024, ge=64, description="Token budget of the messages one deriver call reads.")
-    reasoning_context_chars: int = Field(600, ge=50, description="Characters of another speaker's message the deriver reads as context (a longer one is cut; an assistant's long answers would otherwise fill its window).")
+    reasoning_context_chars: int = Field(600, ge=50, description="Characters of another speaker's message the deriver "
+                                         "reads as context (a longer one is cut; an assistant's long answers would "
+                                         "otherwise fill its window).")
     reasoning_deductions: bool = Field(True, description="Ask the deriver for deductive conclusions with premises.")
     reasoning_max_facts: int = Field(8, ge=1, le=32, description="Most facts one deriver call may return.")
     summary_enabled: bool = Field(True, description="Write session summaries (global default of `summary.enabled`).")

@@ -66,7 +66,8 @@ def recheck_attribution(store: Store, version: str, workspace_id: str | None = N
             text = absolute_dates(c["content"], c["observed_at"])
             if text != c["content"]:
                 result.dated.append((c, text))
-    result.cards = _rebuilt_cards(store, version, workspace_id, items, doomed_ids, dict((c["id"], t) for c, t in result.dated))
+    new_text = {c["id"]: text for c, text in result.dated}
+    result.cards = _rebuilt_cards(store, version, workspace_id, items, doomed_ids, new_text)
     if not dry_run:
         doomed = result.flagged + result.deductions
 

@@ -53,7 +53,8 @@ def fingerprint(settings: Settings, spec: VersionSpec | None = None) -> tuple[st
         "max_facts": settings.reasoning_max_facts, "deductions": settings.reasoning_deductions,
         "deriver_prompt": [deriver.SYSTEM, deriver.FORMAT, deriver.FORMAT_DEDUCTIONS],
         "deriver_schema": deriver.schema(settings.reasoning_max_facts, settings.reasoning_deductions),
-        "summary_budget": [summarizer.BUDGET, summarizer.MAX_INPUT_TOKENS, summarizer.MIN_LINE_CHARS], "card": peer_card.fingerprint(), "free_json": settings.model_free_json,
+        "summary_budget": [summarizer.BUDGET, summarizer.MAX_INPUT_TOKENS, summarizer.MIN_LINE_CHARS],
+        "card": peer_card.fingerprint(), "free_json": settings.model_free_json,
         "custom_instructions": spec.custom_instructions if spec else None,
     }
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -5,8 +5,6 @@ Summaries, cards and profiles are appended (history kept); the newest row per ke
 
 from __future__ import annotations
 
-import json
-
 from datetime import datetime
 from typing import Any
 
@@ -115,10 +113,10 @@ def card_pairs(cur: Cursor, version: str, workspace_id: str | None = None) -> li
 
 def pinned_card(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str) -> list[str]:
     """The entries of the newest card a user wrote (`PUT`); the worker's cards keep them."""
-    row = cur.execute("SELECT entries FROM peer_cards WHERE workspace_id = ? AND observer_id = ? AND observed_id = ? "
-                      "AND version = ? AND source <> 'worker' ORDER BY created_at DESC, id DESC LIMIT 1",
-                      [workspace_id, observer, observed, version]).fetchone()
-    return [] if row is None else list(json.loads(row[0]))
+    rows = _fetch(cur, "SELECT entries FROM peer_cards WHERE workspace_id = ? AND observer_id = ? AND observed_id = ? "
+                  "AND version = ? AND source <> 'worker' ORDER BY created_at DESC, id DESC LIMIT 1",
+                  [workspace_id, observer, observed, version], {"entries"})
+    return list(rows[0]["entries"]) if rows else []
 
 
 def missing_message_embeddings(cur: Cursor, workspace_id: str, session_id: str, model: str,

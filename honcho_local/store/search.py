@@ -12,7 +12,6 @@ their own writes.
 from __future__ import annotations
 
 import functools
-
 import logging
 import os
 import re

@@ -136,8 +136,8 @@ def reasoning_cost(db_path: Path, workspaces: list[str]) -> dict[str, Any] | Non
     try:
         by_task = db.execute(
             # model calls only: the worker's peer-card rows record a card built without one
-            f"SELECT task, count(*) FILTER (model IS NOT NULL OR status = 'failed'), count(*) FILTER (status = 'failed'), "
-            f"sum(prompt_tokens), sum(completion_tokens), "
+            f"SELECT task, count(*) FILTER (model IS NOT NULL OR status = 'failed'), "
+            f"count(*) FILTER (status = 'failed'), sum(prompt_tokens), sum(completion_tokens), "
             f"sum(seconds) FROM reasoning_runs WHERE split_part(unit_key, ':', 3) IN ({marks}) GROUP BY task "
             "ORDER BY task", workspaces).fetchall()
         messages = db.execute(f"SELECT count(*) FROM events WHERE workspace_id IN ({marks}) AND kind = 'message'",

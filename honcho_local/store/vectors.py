@@ -25,8 +25,8 @@ from honcho_local.store.db import Store
 
 EXACT_MAX = 20_000
 NPROBE = 10
-SCOPE_CACHE_BYTES = 256 << 20
-faiss.omp_set_num_threads(1)  # one search per request thread; the model has the cores  # gathered session / peer sub-matrices kept per workspace matrix
+SCOPE_CACHE_BYTES = 256 << 20  # gathered session / peer sub-matrices kept per workspace matrix
+faiss.omp_set_num_threads(1)  # one search per request thread; the model has the cores
 
 
 def _unit(rows: list[list[float]]) -> np.ndarray:
