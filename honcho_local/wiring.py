@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from honcho_local import nonblocking
 from honcho_local.config import Settings
 from honcho_local.errors import HonchoLocalError, ModelUnavailable
 from honcho_local.llm.base import ChatRequest, Completion
@@ -40,6 +41,10 @@ class Models:
         self._lock = threading.Lock()
 
     def _build(self, role: str, make: Any) -> Any:
+        built = getattr(self, f"_{role}")
+        if built is not None:  # without the lock: another role may be loading under it for seconds
+            return built
+        nonblocking.check()  # loading a model reads a file of up to gigabytes
         with self._lock:
             current = getattr(self, f"_{role}")
             if current is not None:

@@ -72,3 +72,25 @@ def test_search_rows_start_over_when_updates_overflow(read_app) -> None:
         assert r.status_code == 200, r.text
     assert {h["id"]: h["metadata"] for h in _search(client, "walrus")} == {m["id"]: {"n": i} for i, m in enumerate(msgs)}
     assert services.search.rows.loads == loads + 1  # three updates, two kept: the copy was loaded again
+
+
+def test_warm_searches_answer_without_blocking(read_app) -> None:
+    """A search the in-memory indexes can answer runs inside `nonblocking()` (on the event loop, no
+    handler thread); right after a write it needs the lexical indexer, so it would block, and the route
+    runs it in a thread that sees the write."""
+    from honcho_local import nonblocking
+
+    services, client = read_app
+    _add(client, "s1", [("alice", "walrus on the beach")])
+    for path in ("", "/sessions/s1", "/peers/alice"):
+        assert [h["content"] for h in _search(client, "walrus", path)] == ["walrus on the beach"]
+    with nonblocking.nonblocking():
+        for scope in ({}, {"session_id": "s1"}, {"peer_id": "alice"}):
+            hits = services.search.search("ws", "walrus", **scope)
+            assert [h["content"] for h in hits] == ["walrus on the beach"]
+    _add(client, "s1", [("bob", "another walrus swims by")])
+    with pytest.raises(nonblocking.WouldBlock), nonblocking.nonblocking():
+        services.search.search("ws", "walrus")
+    assert len(_search(client, "walrus")) == 2
+    with nonblocking.nonblocking():
+        assert len(services.search.search("ws", "walrus")) == 2

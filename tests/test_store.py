@@ -108,3 +108,39 @@ def test_reopen_after_close_sees_everything(tmp_path: Path) -> None:
         assert s2.read(lambda c: c.execute("SELECT max(seq) FROM events").fetchone()[0]) == 3
     finally:
         s2.close()
+
+
+def test_reads_refuse_to_run_inside_nonblocking(store: Store) -> None:
+    """`nonblocking()` marks code running on the event loop: a DuckDB read there raises `WouldBlock`
+    (the route then runs the call in a handler thread) instead of stalling every connection."""
+    from honcho_local import nonblocking
+
+    with nonblocking.nonblocking(), pytest.raises(nonblocking.WouldBlock):
+        store.read(lambda cur: cur.execute("SELECT 1").fetchone())
+    assert store.read(lambda cur: cur.execute("SELECT 1").fetchone()) == (1,)
+
+
+def test_in_memory_or_thread_runs_on_the_loop_unless_the_call_would_block() -> None:
+    import asyncio
+
+    from honcho_local import nonblocking
+    from honcho_local.api.deps import in_memory_or_thread
+
+    calls: list[str] = []
+
+    def from_memory() -> threading.Thread:
+        calls.append("memory")
+        return threading.current_thread()
+
+    def needs_a_query() -> threading.Thread:
+        calls.append("query")
+        nonblocking.check()
+        return threading.current_thread()
+
+    async def main() -> tuple[threading.Thread, threading.Thread, threading.Thread]:
+        return (await in_memory_or_thread(from_memory), await in_memory_or_thread(needs_a_query),
+                threading.current_thread())
+
+    inline, offloaded, loop_thread = asyncio.run(main())
+    assert inline is loop_thread and offloaded is not loop_thread
+    assert calls == ["memory", "query", "query"]  # tried on the loop, then run again in a thread

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from litestar import Response
+from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.params import FromQuery
 
+from honcho_local.nonblocking import WouldBlock, nonblocking
 from honcho_local.services.resources import Paging
 from honcho_local.wiring import Services
 
@@ -22,3 +25,17 @@ def paging(page: FromQuery[int] = 1, size: FromQuery[int] = 50, reverse: FromQue
 
 def created_or_ok(body: dict[str, Any], created: bool) -> Response[dict[str, Any]]:
     return Response(body, status_code=201 if created else 200)
+
+
+T = TypeVar("T")
+
+
+async def in_memory_or_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)` on the event loop when it answers from memory, else in a handler thread
+    (`honcho_local.nonblocking`). Measured, workspace search under 8 clients: see docs/benchmarks.md."""
+    try:
+        with nonblocking():
+            return fn(*args, **kwargs)
+    except WouldBlock:
+        pass
+    return await sync_to_thread(fn, *args, **kwargs)

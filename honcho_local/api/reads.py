@@ -11,6 +11,7 @@ from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from honcho_local.api.deps import in_memory_or_thread
 from honcho_local.schemas_read import CardBody, RepresentationBody, SearchBody
 from honcho_local.services.context import ContextRequest
 from honcho_local.services.representation import Recall
@@ -79,17 +80,20 @@ class ReadController(Controller):
         recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent, 100 if max_conclusions is None else max_conclusions)
         return svc.representations.peer_context(workspace_id, peer_id, target, recall, as_of, version)
 
-    @post("/search", operation_id="search_workspace", status_code=200, sync_to_thread=True)
-    def search_workspace(self, workspace_id: FromPath[str], data: JSONBody[SearchBody],
-                         svc: NamedDependency[Services]) -> list[dict[str, Any]]:
-        return svc.search.search(workspace_id, data.query, data.filters, data.limit)
+    # Searches answer on the event loop when the indexes hold everything they need (deps.in_memory_or_thread).
+    @post("/search", operation_id="search_workspace", status_code=200)
+    async def search_workspace(self, workspace_id: FromPath[str], data: JSONBody[SearchBody],
+                               svc: NamedDependency[Services]) -> list[dict[str, Any]]:
+        return await in_memory_or_thread(svc.search.search, workspace_id, data.query, data.filters, data.limit)
 
-    @post("/sessions/{session_id:str}/search", operation_id="search_session", status_code=200, sync_to_thread=True)
-    def search_session(self, workspace_id: FromPath[str], session_id: FromPath[str], data: JSONBody[SearchBody],
-                       svc: NamedDependency[Services]) -> list[dict[str, Any]]:
-        return svc.search.search(workspace_id, data.query, data.filters, data.limit, session_id=session_id)
+    @post("/sessions/{session_id:str}/search", operation_id="search_session", status_code=200)
+    async def search_session(self, workspace_id: FromPath[str], session_id: FromPath[str], data: JSONBody[SearchBody],
+                             svc: NamedDependency[Services]) -> list[dict[str, Any]]:
+        return await in_memory_or_thread(svc.search.search, workspace_id, data.query, data.filters, data.limit,
+                                         session_id=session_id)
 
-    @post("/peers/{peer_id:str}/search", operation_id="search_peer", status_code=200, sync_to_thread=True)
-    def search_peer(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: JSONBody[SearchBody],
-                    svc: NamedDependency[Services]) -> list[dict[str, Any]]:
-        return svc.search.search(workspace_id, data.query, data.filters, data.limit, peer_id=peer_id)
+    @post("/peers/{peer_id:str}/search", operation_id="search_peer", status_code=200)
+    async def search_peer(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: JSONBody[SearchBody],
+                          svc: NamedDependency[Services]) -> list[dict[str, Any]]:
+        return await in_memory_or_thread(svc.search.search, workspace_id, data.query, data.filters, data.limit,
+                                         peer_id=peer_id)

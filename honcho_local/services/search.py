@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from honcho_local import nonblocking
 from honcho_local.errors import InvalidInput, ModelUnavailable, NotFound
 from honcho_local.services import views
 from honcho_local.services.readcache import ReadCache
@@ -64,6 +65,7 @@ class QueryEmbedder:
             if hit is not None:
                 self._cache.move_to_end(text)
                 return hit
+        nonblocking.check()  # embedding a query is milliseconds of model time
         embedder = self._try_get()
         if embedder is None:
             return None
@@ -179,15 +181,14 @@ class Search:
         return [views.message(r) for r in rows]
 
     def _check_scope(self, workspace_id: str, session_id: str | None, peer_id: str | None) -> None:
-        def read(cur: Any) -> None:
-            if session_id is not None and not self._exists(("session", workspace_id, session_id), lambda: (
-                    session_active(self.cache, cur, workspace_id, session_id))):
-                raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
-            if peer_id is not None and not self._exists(("peer", workspace_id, peer_id), lambda: self.cache.get(
-                    ("peer", workspace_id, peer_id), lambda: repo.get_peer(cur, workspace_id, peer_id) is not None)):
-                raise NotFound(f"peer {peer_id!r} not found in workspace {workspace_id!r}")
-
-        self.store.read(read)
+        """404 for a missing session or peer; a scope seen since the last mutation costs no query."""
+        if session_id is not None and not self._exists(("session", workspace_id, session_id), lambda: (
+                self.store.read(lambda cur: session_active(self.cache, cur, workspace_id, session_id)))):
+            raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
+        if peer_id is not None and not self._exists(("peer", workspace_id, peer_id), lambda: self.cache.get(
+                ("peer", workspace_id, peer_id),
+                lambda: self.store.read(lambda cur: repo.get_peer(cur, workspace_id, peer_id)) is not None)):
+            raise NotFound(f"peer {peer_id!r} not found in workspace {workspace_id!r}")
 
     def _exists(self, key: tuple[str, ...], check: Callable[[], bool]) -> bool:
         """`check()`, remembering a True until the next mutation: a session or peer that exists

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from honcho_local import metrics
+from honcho_local import metrics, nonblocking
 from honcho_local.errors import StoreLocked
 from honcho_local.store.migrations import migrate
 
@@ -177,6 +177,7 @@ class Store:
         return cur
 
     def read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        nonblocking.check()  # a DuckDB query: not on the event loop
         return fn(self.cursor())
 
     # ---- writes ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from honcho_local import nonblocking
 from honcho_local.store.db import Store
 
 _decode = msgspec.json.decode  # metadata JSON text: 8x faster than json.loads on these small objects
@@ -65,6 +66,7 @@ class MessageRows:
     def _apply_updates(self, copy: _Copy) -> _Copy:
         """Re-read the rows of the events updated in place since the copy last looked (or, when the
         store no longer holds all of those positions, start a new copy)."""
+        nonblocking.check()  # may query DuckDB, under the lock another thread may hold while it does
         with self._lock:
             seen = self.store.stats.get("event_updates", 0)  # read before the log (a later update is seen next time)
             updates = list(self.store.updated_events)
@@ -88,6 +90,7 @@ class MessageRows:
 
     def _load(self, copy: _Copy, upto: int) -> None:
         """Load the rows past `copy.max_pk` (two queries), unless another thread already did."""
+        nonblocking.check()
         with self._lock:
             if copy.max_pk >= upto:
                 return

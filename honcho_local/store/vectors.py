@@ -21,6 +21,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from honcho_local import nonblocking
 from honcho_local.store.db import Store
 
 EXACT_MAX = 20_000
@@ -228,6 +229,7 @@ class MessageVectors:
         current = self._cache.get(key)
         if current is not None and self._fresh(current, generation):
             return current
+        nonblocking.check()  # a refresh queries DuckDB (and may wait for another thread's)
         with self._lock:
             current = self._cache.get(key)
             if current is not None and self._fresh(current, generation):  # another thread just did it
@@ -255,6 +257,7 @@ class MessageVectors:
         scoped = m.scope(session_id, peer_id)
         if scoped is None and m.count > EXACT_MAX:
             if m.ivf is None:
+                nonblocking.check()  # building the index takes seconds
                 with self._lock:
                     if m.ivf is None:
                         m.ivf = _Ivf.build(m)
