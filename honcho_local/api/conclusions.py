@@ -8,6 +8,7 @@ from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from honcho_local.api.deps import in_memory_or_thread
 from honcho_local.schemas import ListBody
 from honcho_local.schemas_read import ConclusionBatch, ConclusionQuery
 from honcho_local.services.resources import Paging
@@ -29,10 +30,11 @@ class ConclusionController(Controller):
               version: FromQuery[str | None] = None) -> dict[str, Any]:
         return svc.conclusions.list(workspace_id, data.filters if data else None, paging, version, as_of)
 
-    @post("/query", operation_id="query_conclusions", status_code=200, sync_to_thread=True)
-    def query(self, workspace_id: FromPath[str], data: JSONBody[ConclusionQuery], svc: NamedDependency[Services],
-              version: FromQuery[str | None] = None) -> list[dict[str, Any]]:
-        return svc.conclusions.query(workspace_id, data.query, data.top_k, data.distance, data.filters, version)
+    @post("/query", operation_id="query_conclusions", status_code=200)
+    async def query(self, workspace_id: FromPath[str], data: JSONBody[ConclusionQuery], svc: NamedDependency[Services],
+                    version: FromQuery[str | None] = None) -> list[dict[str, Any]]:
+        return await in_memory_or_thread(svc.conclusions.query, workspace_id, data.query, data.top_k, data.distance,
+                                         data.filters, version)
 
     @get("/{conclusion_id:str}", operation_id="get_conclusion", sync_to_thread=True)
     def get_(self, workspace_id: FromPath[str], conclusion_id: FromPath[str],

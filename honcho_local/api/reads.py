@@ -34,36 +34,39 @@ class ReadController(Controller):
     path = W
     tags = ["reads"]
 
-    @get("/sessions/{session_id:str}/context", operation_id="get_session_context", sync_to_thread=True)
-    def session_context(self, workspace_id: FromPath[str], session_id: FromPath[str], svc: NamedDependency[Services],
-                        tokens: FromQuery[int | None] = None, summary: FromQuery[bool] = True,
-                        peer_target: FromQuery[str | None] = None, peer_perspective: FromQuery[str | None] = None,
-                        limit_to_session: FromQuery[bool] = False, search_query: FromQuery[str | None] = None,
-                        search_top_k: FromQuery[int | None] = None, search_max_distance: FromQuery[float | None] = None,
-                        include_most_frequent: FromQuery[bool] = False, max_conclusions: FromQuery[int | None] = None,
-                        as_of: FromQuery[str | None] = None, version: FromQuery[str | None] = None) -> dict[str, Any]:
-        recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent, 100 if max_conclusions is None else max_conclusions)
+    # Reads try the event loop first and move to a handler thread only when they need DuckDB, a wait or a
+    # model (deps.in_memory_or_thread): warm reads come from the read cache and in-memory indexes.
+    @get("/sessions/{session_id:str}/context", operation_id="get_session_context")
+    async def session_context(
+            self, workspace_id: FromPath[str], session_id: FromPath[str], svc: NamedDependency[Services],
+            tokens: FromQuery[int | None] = None, summary: FromQuery[bool] = True,
+            peer_target: FromQuery[str | None] = None, peer_perspective: FromQuery[str | None] = None,
+            limit_to_session: FromQuery[bool] = False, search_query: FromQuery[str | None] = None,
+            search_top_k: FromQuery[int | None] = None, search_max_distance: FromQuery[float | None] = None,
+            include_most_frequent: FromQuery[bool] = False, max_conclusions: FromQuery[int | None] = None,
+            as_of: FromQuery[str | None] = None, version: FromQuery[str | None] = None) -> dict[str, Any]:
+        recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent,
+                        100 if max_conclusions is None else max_conclusions)
         req = ContextRequest(tokens, summary, peer_target, peer_perspective, limit_to_session, recall, as_of, version)
-        return svc.context.context(workspace_id, session_id, req)
+        return await in_memory_or_thread(svc.context.context, workspace_id, session_id, req)
 
     @get("/sessions/{session_id:str}/summaries", operation_id="get_session_summaries", sync_to_thread=True)
     def summaries(self, workspace_id: FromPath[str], session_id: FromPath[str], svc: NamedDependency[Services],
                   as_of: FromQuery[str | None] = None, version: FromQuery[str | None] = None) -> dict[str, Any]:
         return svc.context.summaries(workspace_id, session_id, as_of, version)
 
-    @post("/peers/{peer_id:str}/representation", operation_id="get_representation", status_code=200,
-          sync_to_thread=True)
-    def representation(self, workspace_id: FromPath[str], peer_id: FromPath[str], svc: NamedDependency[Services],
-                       data: JSONBody[RepresentationBody | None] = None) -> dict[str, Any]:
+    @post("/peers/{peer_id:str}/representation", operation_id="get_representation", status_code=200)
+    async def representation(self, workspace_id: FromPath[str], peer_id: FromPath[str], svc: NamedDependency[Services],
+                             data: JSONBody[RepresentationBody | None] = None) -> dict[str, Any]:
         body = data or RepresentationBody()
-        return svc.representations.representation(workspace_id, peer_id, body.target, _recall(body), body.as_of,
-                                                  body.version)
+        return await in_memory_or_thread(svc.representations.representation, workspace_id, peer_id, body.target,
+                                         _recall(body), body.as_of, body.version)
 
-    @get("/peers/{peer_id:str}/card", operation_id="get_peer_card", sync_to_thread=True)
-    def get_card(self, workspace_id: FromPath[str], peer_id: FromPath[str], svc: NamedDependency[Services],
-                 target: FromQuery[str | None] = None, as_of: FromQuery[str | None] = None,
-                 version: FromQuery[str | None] = None) -> dict[str, Any]:
-        return svc.representations.get_card(workspace_id, peer_id, target, as_of, version)
+    @get("/peers/{peer_id:str}/card", operation_id="get_peer_card")
+    async def get_card(self, workspace_id: FromPath[str], peer_id: FromPath[str], svc: NamedDependency[Services],
+                       target: FromQuery[str | None] = None, as_of: FromQuery[str | None] = None,
+                       version: FromQuery[str | None] = None) -> dict[str, Any]:
+        return await in_memory_or_thread(svc.representations.get_card, workspace_id, peer_id, target, as_of, version)
 
     @put("/peers/{peer_id:str}/card", operation_id="set_peer_card", sync_to_thread=True)
     def set_card(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: JSONBody[CardBody],
@@ -71,16 +74,18 @@ class ReadController(Controller):
                  version: FromQuery[str | None] = None) -> dict[str, Any]:
         return svc.representations.set_card(workspace_id, peer_id, target, data.peer_card, version)
 
-    @get("/peers/{peer_id:str}/context", operation_id="get_peer_context", sync_to_thread=True)
-    def peer_context(self, workspace_id: FromPath[str], peer_id: FromPath[str], svc: NamedDependency[Services],
-                     target: FromQuery[str | None] = None, search_query: FromQuery[str | None] = None,
-                     search_top_k: FromQuery[int | None] = None, search_max_distance: FromQuery[float | None] = None,
-                     include_most_frequent: FromQuery[bool] = True, max_conclusions: FromQuery[int | None] = None,
-                     as_of: FromQuery[str | None] = None, version: FromQuery[str | None] = None) -> dict[str, Any]:
-        recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent, 100 if max_conclusions is None else max_conclusions)
-        return svc.representations.peer_context(workspace_id, peer_id, target, recall, as_of, version)
+    @get("/peers/{peer_id:str}/context", operation_id="get_peer_context")
+    async def peer_context(
+            self, workspace_id: FromPath[str], peer_id: FromPath[str], svc: NamedDependency[Services],
+            target: FromQuery[str | None] = None, search_query: FromQuery[str | None] = None,
+            search_top_k: FromQuery[int | None] = None, search_max_distance: FromQuery[float | None] = None,
+            include_most_frequent: FromQuery[bool] = True, max_conclusions: FromQuery[int | None] = None,
+            as_of: FromQuery[str | None] = None, version: FromQuery[str | None] = None) -> dict[str, Any]:
+        recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent,
+                        100 if max_conclusions is None else max_conclusions)
+        return await in_memory_or_thread(svc.representations.peer_context, workspace_id, peer_id, target, recall,
+                                         as_of, version)
 
-    # Searches answer on the event loop when the indexes hold everything they need (deps.in_memory_or_thread).
     @post("/search", operation_id="search_workspace", status_code=200)
     async def search_workspace(self, workspace_id: FromPath[str], data: JSONBody[SearchBody],
                                svc: NamedDependency[Services]) -> list[dict[str, Any]]:

@@ -122,6 +122,23 @@ class WriteContext:
         return last + 1
 
 
+class _LazyCursor:
+    """The thread's DuckDB cursor, fetched at its first use (a query: never on the event loop)."""
+
+    __slots__ = ("_store", "_cursor")
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._cursor: duckdb.DuckDBPyConnection | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        cursor = self._cursor
+        if cursor is None:
+            nonblocking.check()
+            cursor = self._cursor = self._store.cursor()
+        return getattr(cursor, name)
+
+
 class Store:
     """One open DuckDB file. Create it with `Store.open(path)`; close it with `close()`."""
 
@@ -177,11 +194,13 @@ class Store:
         return cur
 
     def read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        nonblocking.check()  # a DuckDB query: not on the event loop
-        return fn(self.cursor())
+        """`fn(cursor)`. The cursor is fetched when `fn` first uses it, so a read answered from caches
+        never touches DuckDB and may run on the event loop (`honcho_local.nonblocking`)."""
+        return fn(_LazyCursor(self))  # type: ignore[arg-type]
 
     # ---- writes ------------------------------------------------------------------------------
     def submit(self, op: Callable[[WriteContext], T]) -> Future[T]:
+        nonblocking.check()  # the caller waits for the writer thread's commit
         if self._closed:
             raise RuntimeError("store is closed")
         fut: Future[T] = Future()
