@@ -328,7 +328,9 @@ def report_body(rows: list[tuple], firsts: list[float], args: argparse.Namespace
     table = ["| read | cache | requests (8 clients) | req/s | server p50 (ms) | server p99 (ms) | ≤ 5 ms | ≤ 25 ms | "
              "wrk p50 / p99 (ms) | 1 client p50 / p99 (ms) | floor |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, k, r, one50, one99 in rows:
-        ok = r["share_5ms"] >= 0.5 and r["share_25ms"] >= 0.99
+        # Server-side time starts when the app gets the request: a read answered on the event loop waits
+        # for the loop before that, so the clients' (wrk's) quantiles must meet the floor too.
+        ok = r["share_5ms"] >= 0.5 and r["share_25ms"] >= 0.99 and r["p50"] <= 5000 and r["p99"] <= 25000
         table.append(f"| {k} | {label} | {r['server_n']:.0f} | {r['rps']:.0f} | {r['server_p50']:.2f} | "
                      f"{r['server_p99']:.2f} | {r['share_5ms']:.1%} | {r['share_25ms']:.1%} | "
                      f"{r['p50'] / 1000:.2f} / {r['p99'] / 1000:.2f} | {one50:.2f} / {one99:.2f} | "
@@ -345,8 +347,11 @@ def report_body(rows: list[tuple], firsts: list[float], args: argparse.Namespace
             "search's in-memory copy of the log's message rows, which only a mutation drops). 8 clients: wrk, one thread, 8 keep-alive "
             "connections, each endpoint for the given seconds over 2000 pre-drawn random requests; server-side "
             "quantiles interpolated inside the `honcho_http_request_seconds` buckets (5 ms and 25 ms are bucket "
-            "bounds, so the floor check — at least 50% ≤ 5 ms and 99% ≤ 25 ms — is exact). 1 client: sequential "
-            "Python requests, `Server-Timing`.")
+            "bounds, so the server-side check — at least 50% ≤ 5 ms and 99% ≤ 25 ms — is exact). Reads the caches "
+            "and in-memory indexes can answer run on the event loop (`honcho_local/nonblocking.py`); a request "
+            "waiting for the loop is not yet inside the app, so server-side time leaves that wait out, and the "
+            "floor column also requires wrk's p50 ≤ 5 ms and p99 ≤ 25 ms (client-side, queueing included). "
+            "1 client: sequential Python requests, `Server-Timing`.")
 
 
 def main() -> None:
