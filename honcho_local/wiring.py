@@ -44,6 +44,8 @@ class Models:
         built = getattr(self, f"_{role}")
         if built is not None:  # without the lock: another role may be loading under it for seconds
             return built
+        if role in self._errors:  # known to be unavailable: say so at once (a lexical-only search stays fast)
+            raise self._errors[role]
         nonblocking.check()  # loading a model reads a file of up to gigabytes
         with self._lock:
             current = getattr(self, f"_{role}")
