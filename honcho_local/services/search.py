@@ -8,6 +8,7 @@ model the search is lexical only. Query embeddings are cached (agents repeat the
 from __future__ import annotations
 
 import logging
+import operator
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -104,6 +105,9 @@ class QueryEmbedder:
         return vector, self.model or ""
 
 
+_SCORE_THEN_ITEM = operator.itemgetter(1, 0)
+
+
 def rrf(rankings: list[list[int]], k: int = RRF_K, weights: list[float] | None = None) -> list[int]:
     """Weighted reciprocal rank fusion of ranked id lists (best first)."""
     scores: dict[int, float] = {}
@@ -111,7 +115,8 @@ def rrf(rankings: list[list[int]], k: int = RRF_K, weights: list[float] | None =
         weight = 1.0 if weights is None else weights[i]
         for rank, item in enumerate(ranking):
             scores[item] = scores.get(item, 0.0) + weight / (k + rank + 1)
-    return sorted(scores, key=lambda i: (-scores[i], -i))
+    # best score first, ties by the newer message (higher position)
+    return [item for item, _ in sorted(scores.items(), key=_SCORE_THEN_ITEM, reverse=True)]
 
 
 class Search:

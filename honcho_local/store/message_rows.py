@@ -124,12 +124,16 @@ class MessageRows:
             # still hold for a deleted message may lie past it; it is then simply not found).
             self._load(copy, upto)
         out: dict[int, dict[str, Any]] = {}
+        inactive: dict[str, frozenset[str]] = {}
         for pk in pks:
             row = copy.rows.get(pk)
             if row is None:
                 continue
             id_, ws, session, peer, content, metadata, tokens, created, recorded = row
-            if session in self._inactive(copy, ws):
+            gone = inactive.get(ws)
+            if gone is None:
+                gone = inactive[ws] = self._inactive(copy, ws)
+            if session in gone:
                 continue
             out[pk] = {"pk": pk, "id": id_, "workspace_id": ws, "session_id": session, "peer_id": peer,
                        "content": content, "metadata": _decode(metadata), "token_count": tokens,

@@ -28,6 +28,7 @@ EXACT_MAX = 20_000
 NPROBE = 10
 SCOPE_CACHE_BYTES = 256 << 20  # gathered session / peer sub-matrices kept per workspace matrix
 _omp = threading.local()
+_PARAMS: dict[int, Any] = {}  # faiss search parameters by nprobe
 
 
 def _one_omp_thread() -> None:
@@ -121,7 +122,9 @@ class _Ivf:
     def search(self, m: _Matrix, query: np.ndarray, limit: int, nprobe: int = NPROBE) -> list[int]:
         """Row numbers of the best `limit` rows among the `nprobe` lists nearest to the query, best first."""
         _one_omp_thread()
-        params = faiss.SearchParametersIVF(nprobe=nprobe)
+        params = _PARAMS.get(nprobe)
+        if params is None:  # read-only during a search: shared by every thread
+            params = _PARAMS[nprobe] = faiss.SearchParametersIVF(nprobe=nprobe)
         with self.lock.reading():
             _, rows = self.index.search(query.reshape(1, -1), limit, params=params)
         return [int(r) for r in rows[0] if r >= 0]
