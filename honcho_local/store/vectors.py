@@ -48,17 +48,19 @@ def _unit(rows: list[list[float]]) -> np.ndarray:
 
 
 class _ReadWriteLock:
-    """Many readers or one writer."""
+    """Many readers or one writer; a waiting writer goes first (searches from several threads can
+    overlap without end, and a reader-first lock then never let the worker add its vectors)."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._readers = 0
         self._writer = False
+        self._writers_waiting = 0
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
         with self._cond:
-            while self._writer:
+            while self._writer or self._writers_waiting:
                 self._cond.wait()
             self._readers += 1
         try:
@@ -72,8 +74,12 @@ class _ReadWriteLock:
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
         with self._cond:
-            while self._writer or self._readers:
-                self._cond.wait()
+            self._writers_waiting += 1
+            try:
+                while self._writer or self._readers:
+                    self._cond.wait()
+            finally:
+                self._writers_waiting -= 1
             self._writer = True
         try:
             yield
