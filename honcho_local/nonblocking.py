@@ -18,8 +18,10 @@ from collections.abc import Iterator
 _ACTIVE: contextvars.ContextVar[bool] = contextvars.ContextVar("honcho_local_nonblocking", default=False)
 
 
-class WouldBlock(Exception):
-    """Raised by `check()` inside `nonblocking()`: this call needs a thread."""
+class WouldBlock(BaseException):
+    """Raised by `check()` inside `nonblocking()`: this call needs a thread. A BaseException, like
+    GeneratorExit: a signal to the route, which a handler's `except Exception` must not swallow (that
+    would turn "needs a thread" into a wrong answer served from the loop)."""
 
 
 @contextlib.contextmanager
