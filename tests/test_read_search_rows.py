@@ -75,9 +75,9 @@ def test_search_rows_start_over_when_updates_overflow(read_app) -> None:
 
 
 def test_warm_searches_answer_without_blocking(read_app) -> None:
-    """A search the in-memory indexes can answer runs inside `nonblocking()` (on the event loop, no
-    handler thread); right after a write it needs the lexical indexer, so it would block, and the route
-    runs it in a thread that sees the write."""
+    """A warm search needs no DuckDB query, wait or model load (it runs inside `nonblocking()`); right
+    after a write it needs the lexical indexer's catch-up, so it would block, and a search still sees the
+    write. (The routes run searches in handler threads: measured faster for real queries.)"""
     from honcho_local import nonblocking
 
     services, client = read_app
