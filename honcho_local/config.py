@@ -33,10 +33,10 @@ class Settings(BaseModel):
     port: int = Field(8000, ge=0, le=65535, description="Port `serve` listens on.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     http_threads: int = Field(0, ge=0, le=256, description="Threads that run request handlers that query "
-                              "DuckDB or wait (lists, cold reads, resource writes); 0 means cores + 1. Reads "
-                              "answered from caches and in-memory indexes run on the event loop; chat's model "
-                              "calls and message writes do not use these threads either. More threads than the "
-                              "GIL can feed only interleave requests.")
+                              "DuckDB or wait (lists, cold reads, resource writes) and message searches; 0 means "
+                              "cores + 1. Cached context, representation, card and conclusion-query reads run on "
+                              "the event loop; chat's model calls and message writes do not use these threads "
+                              "either. More threads than the GIL can feed only interleave requests.")
     max_message_size: int = Field(25_000, ge=1, le=1_000_000, description="Largest message content, in characters.")
     get_context_max_tokens: int = Field(100_000, ge=1, description="Upper bound of `tokens` on context reads.")
     durability: Literal["full", "process"] = Field(
