@@ -72,7 +72,8 @@ class Settings(BaseModel):
     reasoning_retries: int = Field(3, ge=1, le=10, description="Attempts of one reasoning call before the unit is marked failed.")
     metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at `/metrics`.")
     read_cache_size: int = Field(20_000, ge=0, description="Entries of the read cache (representations, cards, "
-                                 "summaries, conclusion matrices, message rows), dropped at every commit; 0 disables it.")
+                                 "summaries, recent messages, conclusion matrices); an entry is dropped by the first "
+                                 "commit that changes what it was read from; 0 disables it.")
 
     @property
     def db_path(self) -> Path:

@@ -25,6 +25,10 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10))
 CHECKPOINTS = Counter("honcho_store_checkpoints", "DuckDB checkpoints run by the writer when idle",
                       registry=REGISTRY)
+READ_CACHE_LOOKUPS = Gauge(
+    "honcho_read_cache_lookups", "Read-cache lookups since the server started, by result (hit or miss)", ["result"],
+    registry=REGISTRY)
+READ_CACHE_ENTRIES = Gauge("honcho_read_cache_entries", "Entries held by the read cache", registry=REGISTRY)
 TASKS_QUEUED = Gauge("honcho_reasoning_tasks_queued", "Work units waiting for or in reasoning", registry=REGISTRY)
 REASONING_SECONDS = Histogram(
     "honcho_reasoning_duration_seconds", "Wall time of one reasoning model call (retries excluded)", ["task"],

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from honcho_local import nonblocking
+from honcho_local import metrics, nonblocking
 from honcho_local.config import Settings
 from honcho_local.errors import HonchoLocalError, ModelUnavailable
 from honcho_local.llm.base import ChatRequest, Completion
@@ -168,6 +168,9 @@ def build_read_path(services: Services, models: Models) -> None:
     settings, store = services.settings, services.store
     queries = QueryEmbedder(models.embedder)
     cache = ReadCache(store, settings.read_cache_size)
+    metrics.READ_CACHE_LOOKUPS.labels("hit").set_function(lambda: cache.hits)
+    metrics.READ_CACHE_LOOKUPS.labels("miss").set_function(lambda: cache.misses)
+    metrics.READ_CACHE_ENTRIES.set_function(lambda: len(cache))
     services.models = models
     services.lexical = LexicalIndex(store, settings.home / "lexical-index")
     services.ingest.listeners.append(services.lexical.notify)

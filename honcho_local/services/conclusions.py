@@ -15,7 +15,7 @@ from honcho_local.services.readcache import ReadCache
 from honcho_local.services.representation import parse_as_of
 from honcho_local.services.search import QueryEmbedder
 from honcho_local.services.versions import cached_read_version, read_version
-from honcho_local.store import Store, WriteContext
+from honcho_local.store import Store, WriteContext, peer_tag, ws_tag
 from honcho_local.store import reads
 from honcho_local.store import resources as repo
 from honcho_local.store.conclusions import LEVELS, NewConclusion, delete_conclusion, insert_conclusions
@@ -64,7 +64,7 @@ class Conclusions:
     def __init__(self, store: Store, queries: QueryEmbedder, cache: ReadCache | None = None) -> None:
         self.store = store
         self.queries = queries
-        self.cache = cache or ReadCache(store, size=0)
+        self.cache = cache if cache is not None else ReadCache(store, size=0)
 
     def _matrix(self, cur: Any, workspace_id: str, version: str, model: str, observer: str,
                 observed: str) -> tuple[list[dict[str, Any]], np.ndarray]:
@@ -75,7 +75,8 @@ class Conclusions:
             matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
             return rows, matrix
 
-        return self.cache.get(("cmatrix", workspace_id, version, model, observer, observed), compute)
+        return self.cache.get(("cmatrix", workspace_id, version, model, observer, observed), compute,
+                              (ws_tag(workspace_id), peer_tag(workspace_id, observed)))
 
     def nearest(self, cur: Any, workspace_id: str, version: str, vector: list[float], model: str, top_k: int,
                 distance: float | None, observer: str, observed: str) -> list[dict[str, Any]]:
@@ -112,7 +113,7 @@ class Conclusions:
             chosen = read_version(ctx.conn, workspace_id, items[0].observed_id, version)
             return [s.id for s in insert_conclusions(ctx, new, chosen)]
 
-        ids = self.store.write(op)
+        ids = self.store.write(op, scoped=True)
         rows = {r["id"]: r for r in self.store.read(lambda cur: reads.get_conclusions(cur, workspace_id, ids))}
         return [conclusion_view(rows[i]) for i in ids]
 

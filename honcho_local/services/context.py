@@ -18,7 +18,7 @@ from honcho_local.services.representation import Recall, Representations, parse_
 from honcho_local.services.search import session_active
 from honcho_local.services.tokens import TokenCounter, estimate_tokens
 from honcho_local.services.versions import cached_read_version
-from honcho_local.store import Store
+from honcho_local.store import Store, log_tag, peer_tag, summaries_tag, ws_tag
 from honcho_local.store import reads
 
 SUMMARY_SHARE = 0.4
@@ -84,19 +84,22 @@ class SessionContext:
             representation, card, used = cache.get(
                 ("target", workspace_id, session_id, req.peer_target, req.peer_perspective, req.limit_to_session,
                  req.recall.key(), moment, req.version),
-                lambda: self._target(cur, workspace_id, session_id, req, moment))
+                lambda: self._target(cur, workspace_id, session_id, req, moment),
+                (ws_tag(workspace_id), peer_tag(workspace_id, req.peer_target)))
             tokens -= used
         tokens = max(tokens, 0)
         summary = None
         if req.summary:
             version = cached_read_version(cache, cur, workspace_id, None, req.version)
             summaries = cache.get(("summaries", workspace_id, session_id, version, moment),
-                                  lambda: reads.current_summaries(cur, workspace_id, session_id, version, moment))
+                                  lambda: reads.current_summaries(cur, workspace_id, session_id, version, moment),
+                                  (ws_tag(workspace_id), summaries_tag(workspace_id, session_id)))
             summary = pick_summary(summaries, int(tokens * SUMMARY_SHARE))
         after = summary["last_event_pk"] if summary else 0
         left = tokens - (summary["token_count"] if summary else 0)
         messages = cache.get(("recent", workspace_id, session_id, after, left, moment), lambda: [
-            views.message(m) for m in reads.recent_messages(cur, workspace_id, session_id, after, left, moment)])
+            views.message(m) for m in reads.recent_messages(cur, workspace_id, session_id, after, left, moment)],
+            (ws_tag(workspace_id), log_tag(workspace_id, session_id)))
         return {"id": session_id, "messages": messages,
                 "summary": summary_view(summary), "peer_representation": representation or None,
                 "peer_card": card}

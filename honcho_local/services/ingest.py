@@ -76,7 +76,7 @@ class Ingest:
                 ctx.after_commit.append(lambda listener=listener: listener(workspace_id, session_id, rows))
             return [shape(r) for r in rows]
 
-        return self.store.submit(op)
+        return self.store.submit(op, scoped=True)
 
     def list_messages(self, workspace_id: str, session_id: str, filters: Any, paging: Paging,
                       kinds: list[str] | None = None) -> dict[str, Any]:
@@ -109,4 +109,4 @@ class Ingest:
                 raise NotFound(f"message {message_id!r} not found in session {session_id!r}")
             return event_log.get_event(ctx.conn, workspace_id, session_id, message_id, kind=None)
 
-        return views.message(self.store.write(op))
+        return views.message(self.store.write(op, scoped=True))

@@ -1,16 +1,22 @@
-"""A read-through cache for representation-store reads, valid until the next commit.
+"""A read-through cache for representation-store reads, always the answer the database would give now.
 
-The key of every entry includes nothing about time: the whole cache is dropped as soon as the
-store's commit counter moves (any write, by the API or the worker), so a cached answer is always
-the answer the database would give now. Under a steady stream of writes it simply misses.
+Every entry names what it was read from, as the tags writes record (`WriteContext.touch`): e.g. a
+peer's representation depends on `("ws", w)` and `("peer", w, p)`. When the store's commit counter
+moves, the cache asks the store what the new commits touched (`Store.changes_since`) and drops the
+entries that depend on it; a commit that does not say what it touched (most writes outside the hot
+paths), or an entry that names no tags, drops as before on any commit. So a message posted to one
+session leaves every other session's context, and every representation, cached; the worker's
+bookkeeping commits (work-unit cursors, run records) drop nothing.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
+
+from honcho_local.store.db import Tag
 
 T = TypeVar("T")
 _MISSING = object()
@@ -20,55 +26,83 @@ class ReadCache:
     def __init__(self, store: Any, size: int = 20_000) -> None:
         self.store = store
         self.size = size
-        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._data: OrderedDict[Hashable, tuple[Any, frozenset[Tag] | None]] = OrderedDict()
+        self._by_tag: dict[Tag, set[Hashable]] = {}
+        self._untagged: set[Hashable] = set()
         self._generation = -1
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
+    def __len__(self) -> int:
+        return len(self._data)
+
     def generation(self) -> int:
         return self.store.stats["commits"]
 
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """The cached value of `key`, or `compute()` (stored when no commit happened meanwhile)."""
+    def get(self, key: Hashable, compute: Callable[[], T], deps: Iterable[Tag] | None = None) -> T:
+        """The cached value of `key`, or `compute()`. `deps`: the tags the value was read from
+        (None: anything, dropped by every commit); it is stored only if no commit since the read
+        began touched them."""
         if self.size <= 0:
             return compute()
         generation = self.generation()
         with self._lock:
             if generation != self._generation:
-                self._data.clear()
-                self._generation = generation
-            value = self._data.get(key, _MISSING)
-            if value is not _MISSING:
+                generation = self._sync()
+            entry = self._data.get(key, _MISSING)
+            if entry is not _MISSING:
                 self.hits += 1
-                return value  # type: ignore[return-value]
+                return entry[0]  # type: ignore[index]
         self.misses += 1
         value = compute()
+        tags = None if deps is None else frozenset(deps)
         with self._lock:
-            if self._generation == generation == self.generation():
-                self._data[key] = value
-                if len(self._data) > self.size:
-                    self._data.popitem(last=False)
+            self._sync()
+            _, changed = self.store.changes_since(generation)
+            if changed is not None and (not changed if tags is None else not tags & changed):
+                self._put(key, value, tags)
         return value
 
-    def get_many(self, keys: list[Hashable], compute: Callable[[list[Hashable]], dict[Hashable, Any]]) -> dict:
-        """Cached values for `keys`; `compute(missing)` returns a dict for the missing ones."""
-        if self.size <= 0:
-            return compute(keys)
-        generation = self.generation()
-        with self._lock:
-            if generation != self._generation:
-                self._data.clear()
-                self._generation = generation
-            found = {k: self._data[k] for k in keys if k in self._data}
-        missing = [k for k in keys if k not in found]
-        self.hits += len(found)
-        if missing:
-            self.misses += len(missing)
-            computed = compute(missing)
-            with self._lock:
-                if self._generation == generation == self.generation():
-                    self._data.update(computed)
-                    while len(self._data) > self.size:
-                        self._data.popitem(last=False)
-            found.update(computed)
-        return found
+    # ---- under self._lock -------------------------------------------------------------------------
+    def _sync(self) -> int:
+        """Drop what the commits since the last sync touched; returns the commit now applied."""
+        newest, changed = self.store.changes_since(self._generation)
+        if self._generation < 0 or changed is None:
+            self._data.clear()
+            self._by_tag.clear()
+            self._untagged.clear()
+        elif newest != self._generation:
+            for key in list(self._untagged):
+                self._drop(key)
+            for tag in changed:
+                for key in list(self._by_tag.get(tag, ())):
+                    self._drop(key)
+        self._generation = newest
+        return newest
+
+    def _put(self, key: Hashable, value: Any, tags: frozenset[Tag] | None) -> None:
+        if key in self._data:
+            self._drop(key)
+        self._data[key] = (value, tags)
+        if tags is None:
+            self._untagged.add(key)
+        else:
+            for tag in tags:
+                self._by_tag.setdefault(tag, set()).add(key)
+        while len(self._data) > self.size:
+            self._drop(next(iter(self._data)))
+
+    def _drop(self, key: Hashable) -> None:
+        entry = self._data.pop(key, None)
+        if entry is None:
+            return
+        tags = entry[1]
+        if tags is None:
+            self._untagged.discard(key)
+            return
+        for tag in tags:
+            keys = self._by_tag.get(tag)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_tag[tag]

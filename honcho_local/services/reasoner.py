@@ -87,7 +87,8 @@ class Reasoner:
         assert last is not None
         if not fatal:
             self.store.write(lambda ctx: units.record_run(ctx, self._run_row(
-                key, task, "failed", error=last.detail, seconds=spent, raw_output=getattr(last, "raw_output", None))))
+                key, task, "failed", error=last.detail, seconds=spent, raw_output=getattr(last, "raw_output", None))),
+                scoped=True)
             return None
         self._fail(key, task, last, spent)
         raise UnitFailed(f"{task} for {key}: {last.detail}")
@@ -103,7 +104,7 @@ class Reasoner:
                 ctx.conn.execute("UPDATE work_units SET next_attempt_at = ? WHERE key = ?",
                                  [utcnow() + timedelta(seconds=delay), str(key)])
 
-        self.store.write(op)
+        self.store.write(op, scoped=True)
 
     def _run_row(self, key: UnitKey, task: str, status: str, completion: Completion | None = None,
                  **extra: Any) -> dict[str, Any]:
@@ -123,7 +124,7 @@ class Reasoner:
         return row
 
     def _advance_only(self, key: UnitKey, cursor: int) -> None:
-        self.store.write(lambda ctx: units.advance(ctx, key, cursor))
+        self.store.write(lambda ctx: units.advance(ctx, key, cursor), scoped=True)
 
     # ---- entry points ---------------------------------------------------------------------------
     def lagging(self, waiting: bool = False) -> list[str]:
@@ -293,7 +294,7 @@ class Reasoner:
             units.advance(ctx, key, new_cursor)
             units.record_run(ctx, run)
 
-        self.store.write(op)
+        self.store.write(op, scoped=True)
         metrics.CONCLUSIONS.inc(len(result.facts) * len(observers))
 
     def _maybe_refresh_cards(self, key: UnitKey, observers: list[str], ws_cfg: Any, s_cfg: Any) -> float:
@@ -336,7 +337,7 @@ class Reasoner:
             units.record_run(ctx, self._run_row(key, "peer_card", "ok" if entries else "empty", None,
                                                 outputs=len(entries)))
 
-        self.store.write(op)
+        self.store.write(op, scoped=True)
         return completion
 
     # ---- summary units ----------------------------------------------------------------------------
@@ -378,7 +379,8 @@ class Reasoner:
             if not vectors:
                 return
             self.store.write(lambda ctx: derived.insert_message_embeddings(
-                ctx, key.workspace_id, key.session_id, model or "", [(r[0], v) for r, v in zip(chunk, vectors)]))
+                ctx, key.workspace_id, key.session_id, model or "", [(r[0], v) for r, v in zip(chunk, vectors)]),
+                scoped=True)
 
     def _summarise_if_due(self, key: UnitKey, kind: str, every: int, head: int) -> float:
         count, _ = self.store.read(lambda cur: derived.session_message_stats(cur, key.workspace_id,
@@ -407,5 +409,5 @@ class Reasoner:
                                                 last_event_pk=last["pk"], events=len(messages),
                                                 outputs=1 if summary.content else 0))
 
-        self.store.write(op)
+        self.store.write(op, scoped=True)
         return summary.completion.seconds

@@ -17,7 +17,7 @@ from honcho_local.errors import InvalidInput, NotFound
 from honcho_local.services.readcache import ReadCache
 from honcho_local.services.search import QueryEmbedder
 from honcho_local.services.versions import cached_read_version, read_version
-from honcho_local.store import Store, WriteContext
+from honcho_local.store import Store, WriteContext, peer_tag, ws_tag
 from honcho_local.store import reads
 from honcho_local.store import resources as repo
 from honcho_local.store.filters import parse_datetime
@@ -81,11 +81,11 @@ class Representations:
     def __init__(self, store: Store, queries: QueryEmbedder, cache: ReadCache | None = None) -> None:
         self.store = store
         self.queries = queries
-        self.cache = cache or ReadCache(store, size=0)
+        self.cache = cache if cache is not None else ReadCache(store, size=0)
 
     def peer_exists(self, cur: Any, workspace_id: str, peer_id: str) -> bool:
         return self.cache.get(("peer", workspace_id, peer_id),
-                              lambda: repo.get_peer(cur, workspace_id, peer_id) is not None)
+                              lambda: repo.get_peer(cur, workspace_id, peer_id) is not None, (ws_tag(workspace_id),))
 
     def pair(self, cur: Any, workspace_id: str, peer_id: str, target: str | None) -> tuple[str, str]:
         """(observer, observed): the path peer observes `target`, or itself. Unknown target → 404."""
@@ -129,7 +129,8 @@ class Representations:
                 cur, workspace_id, observer, observed, version, as_of)
             return render(rows, profile), rows
 
-        return self.cache.get(("rep", workspace_id, observer, observed, recall.key(), as_of, version), compute)
+        return self.cache.get(("rep", workspace_id, observer, observed, recall.key(), as_of, version), compute,
+                              (ws_tag(workspace_id), peer_tag(workspace_id, observed)))
 
     def representation(self, workspace_id: str, peer_id: str, target: str | None, recall: Recall,
                        as_of: Any = None, version: str | None = None) -> dict[str, Any]:
@@ -145,7 +146,8 @@ class Representations:
                 version: str | None) -> list[str] | None:
         version = cached_read_version(self.cache, cur, workspace_id, observed, version)
         return self.cache.get(("card", workspace_id, observer, observed, as_of, version),
-                              lambda: reads.current_card(cur, workspace_id, observer, observed, version, as_of))
+                              lambda: reads.current_card(cur, workspace_id, observer, observed, version, as_of),
+                              (ws_tag(workspace_id), peer_tag(workspace_id, observed)))
 
     def get_card(self, workspace_id: str, peer_id: str, target: str | None, as_of: Any = None,
                  version: str | None = None) -> dict[str, Any]:
@@ -168,7 +170,7 @@ class Representations:
             chosen = read_version(ctx.conn, workspace_id, observed, version)
             reads.append_card(ctx, workspace_id, observer, observed, cleaned, chosen)
 
-        self.store.write(op)
+        self.store.write(op, scoped=True)
         return {"peer_card": cleaned}
 
     def peer_context(self, workspace_id: str, peer_id: str, target: str | None, recall: Recall,

@@ -20,7 +20,7 @@ from honcho_local import nonblocking
 from honcho_local.errors import InvalidInput, ModelUnavailable, NotFound
 from honcho_local.services import views
 from honcho_local.services.readcache import ReadCache
-from honcho_local.store import Store
+from honcho_local.store import Store, ws_tag
 from honcho_local.store import reads
 from honcho_local.store import resources as repo
 from honcho_local.store.events import MESSAGE_COLUMNS
@@ -126,7 +126,7 @@ class Search:
         self.lexical = lexical
         self.vectors = vectors
         self.queries = queries
-        self.cache = cache or ReadCache(store, size=0)
+        self.cache = cache if cache is not None else ReadCache(store, size=0)
         self.rows = MessageRows(store)
         self._fresh_generation = -1
         self._known: tuple[int, set[tuple[str, ...]]] = (-1, set())
@@ -192,7 +192,8 @@ class Search:
             raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
         if peer_id is not None and not self._exists(("peer", workspace_id, peer_id), lambda: self.cache.get(
                 ("peer", workspace_id, peer_id),
-                lambda: self.store.read(lambda cur: repo.get_peer(cur, workspace_id, peer_id)) is not None)):
+                lambda: self.store.read(lambda cur: repo.get_peer(cur, workspace_id, peer_id)) is not None,
+                (ws_tag(workspace_id),))):
             raise NotFound(f"peer {peer_id!r} not found in workspace {workspace_id!r}")
 
     def _exists(self, key: tuple[str, ...], check: Callable[[], bool]) -> bool:
@@ -219,4 +220,4 @@ def session_active(cache: ReadCache, cur: Any, workspace_id: str, session_id: st
         row = repo.get_session(cur, workspace_id, session_id)
         return row is not None and bool(row["is_active"])
 
-    return cache.get(("session", workspace_id, session_id), compute)
+    return cache.get(("session", workspace_id, session_id), compute, (ws_tag(workspace_id),))

@@ -22,7 +22,7 @@ from typing import Any
 from honcho_local.config import Settings
 from honcho_local.errors import Conflict, InvalidInput, NotFound
 from honcho_local.services import deriver, peer_card, summarizer
-from honcho_local.store import Store, WriteContext, utcnow
+from honcho_local.store import Store, WriteContext, utcnow, ws_tag
 
 log = logging.getLogger(__name__)
 DEFAULT_VERSION = "v1"
@@ -198,4 +198,5 @@ def cached_read_version(cache: Any, cur: Any, workspace_id: str, peer_id: str | 
     ~1 ms together, saved on every cached read)."""
     if requested:
         return requested
-    return cache.get(("version", workspace_id, peer_id), lambda: read_version(cur, workspace_id, peer_id))
+    return cache.get(("version", workspace_id, peer_id), lambda: read_version(cur, workspace_id, peer_id),
+                     (ws_tag(workspace_id),))

@@ -4,6 +4,6 @@ Only this package imports duckdb. `Store` owns the file; repositories are plain 
 a connection (a writer transaction) or a read cursor.
 """
 
-from honcho_local.store.db import Store, WriteContext, utcnow
+from honcho_local.store.db import Store, Tag, WriteContext, log_tag, peer_tag, summaries_tag, utcnow, ws_tag
 
-__all__ = ["Store", "WriteContext", "utcnow"]
+__all__ = ["Store", "Tag", "WriteContext", "log_tag", "peer_tag", "summaries_tag", "utcnow", "ws_tag"]

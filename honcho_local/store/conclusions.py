@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from honcho_local.ids import new_id
-from honcho_local.store.db import WriteContext, utcnow
+from honcho_local.store.db import WriteContext, peer_tag, utcnow
 from honcho_local.store.resources import dumps
 
 NEAR_DUPLICATE_SIMILARITY = 0.95
@@ -70,6 +70,7 @@ def insert_conclusions(ctx: WriteContext, items: list[NewConclusion], version: s
     for c in items:
         if c.level not in LEVELS:
             raise ValueError(f"unknown conclusion level {c.level!r}")
+        ctx.touch(peer_tag(c.workspace_id, c.observed_id))
         existing = _find_duplicate(ctx, c, version) if dedupe else None
         if existing:
             _count_repeat(ctx, existing, c)

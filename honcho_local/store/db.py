@@ -31,6 +31,29 @@ IDLE_CHECKPOINT_SECONDS = 1.0
 _STOP = object()
 
 
+Tag = tuple[str, ...]
+
+
+def ws_tag(workspace_id: str) -> Tag:
+    """Read-cache tag: the peers, sessions, membership and configuration of a workspace."""
+    return ("ws", workspace_id)
+
+
+def log_tag(workspace_id: str, session_id: str) -> Tag:
+    """Read-cache tag: the events (messages) of a session."""
+    return ("log", workspace_id, session_id)
+
+
+def summaries_tag(workspace_id: str, session_id: str) -> Tag:
+    """Read-cache tag: the summaries of a session."""
+    return ("summaries", workspace_id, session_id)
+
+
+def peer_tag(workspace_id: str, observed: str) -> Tag:
+    """Read-cache tag: the conclusions, cards and profiles about a peer (by any observer)."""
+    return ("peer", workspace_id, observed)
+
+
 class WriteContext:
     """What a write operation gets: the writer's connection (inside a transaction) and its caches.
 
@@ -50,6 +73,15 @@ class WriteContext:
         self.in_transaction = False
         self.mutated = False
         self.updated_events: list[int] = []
+        # what the group changed, for read caches (`Store.changes_since`): None = anything
+        self.touched: set[Tag] | None = None
+
+    def touch(self, *tags: Tag) -> None:
+        """Record what this write changes, as read-cache tags (`ws_tag`, `log_tag`, `summaries_tag`,
+        `peer_tag`; see `Store.changes_since`). Only an operation submitted with `scoped=True` is
+        trusted to have touched everything it changed; any other invalidates every cached read."""
+        if self.touched is not None:
+            self.touched.update(tags)
 
     def mark_mutation(self) -> None:
         """This group removes existing events, sessions or peers (beyond appending): in-memory copies
@@ -112,6 +144,7 @@ class WriteContext:
         self.pending.clear()
         self.mutated = False
         self.updated_events.clear()
+        self.touched = None
 
     def next_value(self, key: tuple[Any, ...], load: Callable[[], int], n: int = 1) -> int:
         """Reserve `n` consecutive values of a counter; returns the first. `load` gives the last used."""
@@ -155,6 +188,9 @@ class Store:
         # event_updates: events changed in place, the newest of them in `updated_events` (seq, pk)
         self.stats = {"commits": 0, "ops": 0, "retried_groups": 0, "mutations": 0, "event_updates": 0}
         self.updated_events: collections.deque[tuple[int, int]] = collections.deque(maxlen=10_000)
+        # what each of the newest commits touched (WriteContext.touch), the last one = commit `commits`
+        self._changes: collections.deque[frozenset[Tag] | None] = collections.deque(maxlen=4096)
+        self._changes_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run_writer, name="duckdb-writer", daemon=True)
         self._closed = False
         self._thread.start()
@@ -198,18 +234,38 @@ class Store:
         never touches DuckDB and may run on the event loop (`honcho_local.nonblocking`)."""
         return fn(_LazyCursor(self))  # type: ignore[arg-type]
 
+    def changes_since(self, commit: int) -> tuple[int, frozenset[Tag] | None]:
+        """(the newest commit, what the commits after `commit` touched); None when unknown or
+        anything (a commit of an unscoped operation, or one older than the kept history)."""
+        with self._changes_lock:
+            newest = self.stats["commits"]
+            count = newest - commit
+            if count <= 0:
+                return newest, frozenset()
+            if count > len(self._changes):
+                return newest, None
+            tags: set[Tag] = set()
+            for i in range(1, count + 1):
+                touched = self._changes[-i]
+                if touched is None:
+                    return newest, None
+                tags.update(touched)
+        return newest, frozenset(tags)
+
     # ---- writes ------------------------------------------------------------------------------
-    def submit(self, op: Callable[[WriteContext], T]) -> Future[T]:
+    def submit(self, op: Callable[[WriteContext], T], scoped: bool = False) -> Future[T]:
+        """Queue `op`. `scoped`: every change `op` makes is recorded with `WriteContext.touch`
+        (by it or the store functions it calls), so read caches drop only what it touched."""
         nonblocking.check()  # the caller waits for the writer thread's commit
         if self._closed:
             raise RuntimeError("store is closed")
         fut: Future[T] = Future()
-        self._queue.put((op, fut, time.perf_counter()))
+        self._queue.put((op, fut, time.perf_counter(), scoped))
         return fut
 
-    def write(self, op: Callable[[WriteContext], T]) -> T:
+    def write(self, op: Callable[[WriteContext], T], scoped: bool = False) -> T:
         """Run `op` in the writer thread inside a transaction; return its result after the commit."""
-        return self.submit(op).result()
+        return self.submit(op, scoped).result()
 
     def _take_group(self, first: Any) -> list[Any]:
         group = [first]
@@ -258,8 +314,11 @@ class Store:
     def _commit_group(self, group: list[Any]) -> None:
         ctx = self._ctx
         results: list[Any] = []
+        unscoped = False
+        ctx.touched = set()
         try:
-            for op, _, _ in group:
+            for op, _, _, scoped in group:
+                unscoped = unscoped or not scoped
                 results.append(op(ctx))
             ctx.commit()
         except BaseException as exc:  # noqa: BLE001 - every failure is handed to the callers
@@ -278,10 +337,13 @@ class Store:
             self.updated_events.append((self.stats["event_updates"] + 1, pk))
             self.stats["event_updates"] += 1
         ctx.updated_events.clear()
-        self.stats["commits"] += 1
+        touched, ctx.touched = (None if unscoped else ctx.touched), None
+        with self._changes_lock:
+            self._changes.append(None if touched is None else frozenset(touched))
+            self.stats["commits"] += 1
         self.stats["ops"] += len(group)
         callbacks, ctx.after_commit = ctx.after_commit, []
-        for (_, fut, _), result in zip(group, results):
+        for (_, fut, _, _), result in zip(group, results):
             fut.set_result(result)
         for cb in callbacks:
             try:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from honcho_local.ids import new_id
-from honcho_local.store.db import WriteContext, utcnow
+from honcho_local.store.db import WriteContext, peer_tag, summaries_tag, utcnow
 from honcho_local.store.reads import newest_row
 from honcho_local.store.resources import Cursor, _fetch
 
@@ -55,6 +55,7 @@ def latest_summary(cur: Cursor, workspace_id: str, session_id: str, summary_type
 
 def insert_summary(ctx: WriteContext, workspace_id: str, session_id: str, summary_type: str, content: str,
                    last_event_pk: int, message_id: str, token_count: int, version: str) -> None:
+    ctx.touch(summaries_tag(workspace_id, session_id))
     ctx.conn.execute("INSERT INTO summaries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      [new_id(), workspace_id, session_id, summary_type, content, last_event_pk, message_id,
                       token_count, version, utcnow()])
@@ -68,6 +69,7 @@ def latest_card(cur: Cursor, workspace_id: str, observer: str, observed: str, ve
 
 def insert_profile(ctx: WriteContext, workspace_id: str, observer: str, observed: str, content: str,
                    version: str) -> None:
+    ctx.touch(peer_tag(workspace_id, observed))
     ctx.conn.execute("INSERT INTO peer_profiles VALUES (?, ?, ?, ?, ?, ?, ?)",
                      [new_id(), workspace_id, observer, observed, content, version, utcnow()])
 

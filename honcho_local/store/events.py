@@ -10,7 +10,7 @@ from typing import Any
 
 from honcho_local import metrics
 from honcho_local.ids import new_id
-from honcho_local.store.db import WriteContext, utcnow
+from honcho_local.store.db import WriteContext, log_tag, utcnow
 from honcho_local.store.filters import Column, compile_filters
 from honcho_local.store.resources import Cursor, _fetch, dumps, page
 
@@ -65,6 +65,7 @@ def append(ctx: WriteContext, workspace_id: str, session_id: str, events: list[N
         for i, e in enumerate(events)
     ]
     ctx.defer("events", rows, _insert_events)
+    ctx.touch(log_tag(workspace_id, session_id))
     ctx.after_commit.append(lambda: _count(rows))
     return rows
 
@@ -122,6 +123,7 @@ def update_metadata(ctx: WriteContext, workspace_id: str, session_id: str, event
         [dumps(metadata), workspace_id, session_id, event_id],
     ).fetchall()
     ctx.mark_updated([r[0] for r in changed])
+    ctx.touch(log_tag(workspace_id, session_id))
     return bool(changed)
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from honcho_local.ids import new_id
-from honcho_local.store.db import WriteContext, utcnow
+from honcho_local.store.db import WriteContext, peer_tag, utcnow
 from honcho_local.store.filters import Column, compile_filters
 from honcho_local.store.resources import Cursor, _fetch, dumps, page
 
@@ -152,6 +152,7 @@ def current_profile(cur: Cursor, workspace_id: str, observer: str, observed: str
 def append_card(ctx: WriteContext, workspace_id: str, observer: str, observed: str, entries: list[str],
                 version: str, source: str = "api") -> None:
     """Append a card row; it becomes the current card (history is kept for `as_of` reads)."""
+    ctx.touch(peer_tag(workspace_id, observed))
     ctx.conn.execute("INSERT INTO peer_cards VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                      [new_id(), workspace_id, observer, observed, dumps(entries), source, version, utcnow()])
 

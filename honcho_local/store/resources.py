@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import msgspec
 
-from honcho_local.store.db import WriteContext, utcnow
+from honcho_local.store.db import WriteContext, utcnow, ws_tag
 from honcho_local.store.filters import Column, compile_filters
 
 Cursor = duckdb.DuckDBPyConnection
@@ -86,6 +86,8 @@ def ensure_workspace(ctx: WriteContext, workspace_id: str, metadata: dict | None
         [workspace_id, dumps(metadata or {}), dumps(configuration or {}), utcnow()],
     ).fetchall()
     ctx.known.add(key)
+    if created:
+        ctx.touch(ws_tag(workspace_id))
     return bool(created)
 
 
@@ -147,6 +149,8 @@ def ensure_peer(ctx: WriteContext, workspace_id: str, peer_id: str, metadata: di
         [workspace_id, peer_id, dumps(metadata or {}), dumps(configuration or {}), utcnow()],
     ).fetchall()
     ctx.known.add(key)
+    if created:
+        ctx.touch(ws_tag(workspace_id))
     return bool(created)
 
 
@@ -188,6 +192,8 @@ def ensure_session(ctx: WriteContext, workspace_id: str, session_id: str, metada
         [workspace_id, session_id, dumps(metadata or {}), dumps(configuration or {}), utcnow()],
     ).fetchall()
     ctx.known.add(key)
+    if created:
+        ctx.touch(ws_tag(workspace_id))
     return bool(created)
 
 
@@ -242,6 +248,7 @@ def upsert_member(ctx: WriteContext, workspace_id: str, session_id: str, peer_id
             [workspace_id, session_id, peer_id, observe_me, observe_others, utcnow()],
         )
     ctx.known.add(("member", workspace_id, session_id, peer_id))
+    ctx.touch(ws_tag(workspace_id))
 
 
 def ensure_member(ctx: WriteContext, workspace_id: str, session_id: str, peer_id: str) -> None:
