@@ -24,6 +24,7 @@ from honcho_local.services.search import QueryEmbedder, Search
 from honcho_local.services.tokens import TokenCounter, estimate_tokens
 from honcho_local.store import Store
 from honcho_local.store.search import LexicalIndex, MessageVectors
+from honcho_local.store.message_rows import MessageRows
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +175,11 @@ def build_read_path(services: Services, models: Models) -> None:
     services.models = models
     services.lexical = LexicalIndex(store, settings.home / "lexical-index")
     services.ingest.listeners.append(services.lexical.notify)
-    services.search = Search(store, services.lexical, MessageVectors(store), queries, cache)
+    rows = MessageRows(store)  # the log's message rows in memory: search results and session context
+    services.search = Search(store, services.lexical, MessageVectors(store), queries, cache, rows)
     services.representations = Representations(store, queries, cache)
-    services.context = SessionContext(store, services.representations, settings.get_context_max_tokens)
+    services.context = SessionContext(store, services.representations, settings.get_context_max_tokens,
+                                      rows=rows)
     services.conclusions = Conclusions(store, queries, cache)
     services.dialectic = Dialectic(store, services.representations, services.search, models.llm,
                                    settings.model_context)

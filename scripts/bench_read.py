@@ -15,9 +15,11 @@ Server-side latency is read from the `Server-Timing` header every response carri
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -283,31 +285,118 @@ def slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text).strip("-")
 
 
+def cache_lookups(url: str) -> dict[str, float]:
+    """The server's read-cache lookups so far, by result (`honcho_read_cache_lookups`)."""
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    return {m[0]: float(m[1]) for m in re.findall(r'^honcho_read_cache_lookups\{result="(\w+)"\} (\S+)$', text, re.M)}
+
+
+class Writer:
+    """Writes while the reads are measured, as a busy deployment does: single messages to random
+    sessions and, every tenth write, a conclusion about a random peer (what the worker adds), at a
+    fixed rate from one client thread."""
+
+    def __init__(self, url: str, rate: float, sessions: int) -> None:
+        self.url, self.rate, self.sessions = url, rate, sessions
+        self.stop = threading.Event()
+        self.done = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Writer:
+        self.started = time.perf_counter()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+        self.seconds = time.perf_counter() - self.started
+
+    def _run(self) -> None:
+        rnd = random.Random(5)
+        w = f"/v3/workspaces/{WS}"
+        due = time.perf_counter()
+        with httpx.Client(base_url=self.url, timeout=60) as c:
+            while not self.stop.is_set():
+                s = rnd.randrange(self.sessions)
+                p = f"peer{rnd.randrange(PEERS)}"
+                if self.done % 10 == 9:
+                    r = c.post(f"{w}/conclusions", json={"conclusions": [
+                        {"content": f"{p} mentioned {rnd.choice(WORDS)} again", "observer_id": p, "observed_id": p}]})
+                else:
+                    r = c.post(f"{w}/sessions/s{s}/messages", json={"messages": [
+                        {"peer_id": f"peer{s % PEERS}", "content": f"update {self.done}: {rnd.choice(WORDS)}"}]})
+                assert r.status_code == 201, r.text
+                self.done += 1
+                due += 1 / self.rate
+                time.sleep(max(0.0, due - time.perf_counter()))
+
+
+def after_own_write(url: str, sessions: int, runs: int = 100) -> list[float]:
+    """An agent's turn, one client: post a message to a session, then read that session's context
+    (with its peer's representation): server-side ms of the context read."""
+    rnd = random.Random(3)
+    w = f"/v3/workspaces/{WS}"
+    out = []
+    with httpx.Client(base_url=url, timeout=60) as c:
+        for i in range(runs):
+            s = rnd.randrange(sessions)
+            peer = f"peer{s % PEERS}"
+            r = c.post(f"{w}/sessions/s{s}/messages", json={"messages": [{"peer_id": peer, "content": f"turn {i}"}]})
+            assert r.status_code == 201, r.text
+            r = c.get(f"{w}/sessions/s{s}/context", params={"tokens": 2000, "peer_target": peer})
+            assert r.status_code == 200 and r.json()["messages"][-1]["content"] == f"turn {i}", r.text[:300]
+            out.append(float(r.headers["server-timing"].split("dur=")[1]))
+    return out
+
+
 def run_reads(url: str, args: argparse.Namespace, sessions: int, label: str, pid: int) -> list[tuple]:
     rows = []
     for kind in [k for k in KINDS if not args.kinds or any(part in k for part in args.kinds)]:
         spy = profile(pid, args.seconds, args.profile / f"{label}-{slug(kind)}.txt" if args.profile else None,
                       args.profile_gil)
-        r = wrk_run(url, kind, sessions, args.clients, args.seconds, pid)
+        lookups = cache_lookups(url)
+        writer = Writer(url, args.write_rate, sessions) if label == "writes" else contextlib.nullcontext()
+        with writer:
+            r = wrk_run(url, kind, sessions, args.clients, args.seconds, pid)
         if spy is not None:
             spy.wait(timeout=60)
         assert r["errors"] == 0, (kind, r)
-        one = measure(url, kind, 100, 1, sessions)
+        after = cache_lookups(url)
+        hits, misses = (after.get(k, 0) - lookups.get(k, 0) for k in ("hit", "miss"))
+        r["cache_hits"] = hits / (hits + misses) if hits + misses else None
+        if isinstance(writer, Writer):
+            r["writes_per_s"] = writer.done / writer.seconds
+        with Writer(url, args.write_rate, sessions) if label == "writes" else contextlib.nullcontext():
+            one = measure(url, kind, 100, 1, sessions)
         rows.append((label, kind, r, pct(one, 50), pct(one, 99)))
-        print(f"{label:5s} {kind:20s} {args.clients} clients: {r['server_n']:.0f} req ({r['rps']:.0f}/s) server p50="
+        hit = "n/a" if r["cache_hits"] is None else f"{r['cache_hits']:.1%}"
+        wrote = f"; writes {r['writes_per_s']:.1f}/s" if "writes_per_s" in r else ""
+        print(f"{label:6s} {kind:20s} {args.clients} clients: {r['server_n']:.0f} req ({r['rps']:.0f}/s) server p50="
               f"{r['server_p50']:.2f}ms p99={r['server_p99']:.2f}ms (<=5ms {r['share_5ms']:.1%}, <=25ms "
               f"{r['share_25ms']:.1%}); wrk p50={r['p50'] / 1000:.2f}ms p99={r['p99'] / 1000:.2f}ms; "
-              f"1 client p50={rows[-1][3]:.2f}ms\n      CPU: {r['cpu']}", flush=True)
+              f"1 client p50={rows[-1][3]:.2f}ms; cache hits {hit}{wrote}\n      CPU: {r['cpu']}", flush=True)
     return rows
 
 
-def passes(home: Path, args: argparse.Namespace) -> tuple[list[tuple], list[float]]:
-    """A warm pass (read cache on, every peer and session touched once) and a cold one (cache off)."""
+PASSES = {
+    "warm": {},
+    # the writes add messages the worker would reason over with the chat model: reasoning off, so the
+    # figures are the reads' and the writes', not the model's
+    "writes": {"HONCHO_LOCAL_REASONING_ENABLED": "false", "HONCHO_LOCAL_SUMMARY_ENABLED": "false"},
+    "cold": {"HONCHO_LOCAL_READ_CACHE_SIZE": "0"},
+}
+
+
+def passes(home: Path, args: argparse.Namespace) -> tuple[list[tuple], list[float], list[float]]:
+    """A warm pass (read cache on, every peer and session touched once), the same under a stream of
+    writes, and a cold one (cache off)."""
     sessions = args.messages // 100
     rows: list[tuple] = []
     firsts: list[float] = []
-    for label, env in (("warm", {}), ("cold", {"HONCHO_LOCAL_READ_CACHE_SIZE": "0"}))[:1 if args.warm_only else 2]:
-        server = start_server(home, env={"HONCHO_LOCAL_DURABILITY": "process", **env})
+    turns: list[float] = []
+    for label in args.passes:
+        server = start_server(home, env={"HONCHO_LOCAL_DURABILITY": "process", **PASSES[label]})
         try:
             t0 = time.perf_counter()
             httpx.post(f"{server.url}/v3/workspaces/{WS}/search", json={"query": "warm"}, timeout=600)
@@ -319,14 +408,19 @@ def passes(home: Path, args: argparse.Namespace) -> tuple[list[tuple], list[floa
             if label == "warm":
                 firsts = ttft(server.url, args.chat_runs)
                 print("chat TTFT (s):", [round(x, 2) for x in firsts], flush=True)
+            if label == "writes":
+                turns = after_own_write(server.url, sessions)
+                print(f"context right after a write to its session (1 client): p50 {pct(turns, 50):.2f} ms, "
+                      f"p99 {pct(turns, 99):.2f} ms", flush=True)
         finally:
             server.stop()
-    return rows, firsts
+    return rows, firsts, turns
 
 
-def report_body(rows: list[tuple], firsts: list[float], args: argparse.Namespace) -> str:
-    table = ["| read | cache | requests (8 clients) | req/s | server p50 (ms) | server p99 (ms) | ≤ 5 ms | ≤ 25 ms | "
-             "wrk p50 / p99 (ms) | 1 client p50 / p99 (ms) | floor |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+def report_body(rows: list[tuple], firsts: list[float], turns: list[float], args: argparse.Namespace) -> str:
+    table = ["| read | pass | requests (8 clients) | req/s | server p50 (ms) | server p99 (ms) | ≤ 5 ms | ≤ 25 ms | "
+             "wrk p50 / p99 (ms) | 1 client p50 / p99 (ms) | cache hits | floor |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, k, r, one50, one99 in rows:
         # Server-side time starts when the app gets the request: a read answered on the event loop waits
         # for the loop before that, so the clients' (wrk's) quantiles must meet the floor too.
@@ -334,15 +428,25 @@ def report_body(rows: list[tuple], firsts: list[float], args: argparse.Namespace
         table.append(f"| {k} | {label} | {r['server_n']:.0f} | {r['rps']:.0f} | {r['server_p50']:.2f} | "
                      f"{r['server_p99']:.2f} | {r['share_5ms']:.1%} | {r['share_25ms']:.1%} | "
                      f"{r['p50'] / 1000:.2f} / {r['p99'] / 1000:.2f} | {one50:.2f} / {one99:.2f} | "
+                     f"{'n/a' if r.get('cache_hits') is None else format(r['cache_hits'], '.1%')} | "
                      f"{'ok' if ok else 'MISSED'} |")
+    writes = [r["writes_per_s"] for label, _, r, _, _ in rows if label == "writes"]
     chat = (f"Chat time to first token (default chat model, streamed, {len(firsts)} runs, client-side): median "
             f"{statistics.median(firsts):.2f} s, max {max(firsts):.2f} s (first run includes loading the model)."
             if firsts else "Chat time to first token: not measured (`--chat-runs 0`).")
-    return ("\n".join(table) + f"\n\n{chat}\n\n"
+    turn = (f"An agent's turn (writes pass, 1 client, {len(turns)} runs): post a message to a session, then read "
+            f"that session's context with its peer's representation: server p50 {pct(turns, 50):.2f} ms, p99 "
+            f"{pct(turns, 99):.2f} ms.\n\n" if turns else "")
+    wrote = (f"writes: the warm pass's read cache while one client writes {args.write_rate:g}/s (achieved "
+             f"{min(writes):.1f}-{max(writes):.1f}/s; 9 single messages to random sessions : 1 conclusion about a "
+             "random peer; reasoning off, so the worker only embeds the new messages), each 1-client run too. "
+             if writes else "")
+    return ("\n".join(table) + f"\n\n{chat}\n\n{turn}"
             f"Store: {args.messages} messages in {args.messages // 100} sessions, {args.conclusions} conclusions, {PEERS} peers; "
             f"corpus `{args.corpus}` ({CORPUS_NOTE[args.corpus]}); "
             "every work unit advanced to the end of the log before the server starts (the worker is idle: the store "
-            "stands for one it has finished reasoning over). warm: read cache on, after one pass over every peer and session; cold: `read_cache_size = 0` (every "
+            "stands for one it has finished reasoning over). warm: read cache on, after one pass over every peer and session; "
+            f"{wrote}cold: `read_cache_size = 0` (every "
             "representation-store read queries DuckDB; the query-embedding cache stays on, and so does message "
             "search's in-memory copy of the log's message rows, which only a mutation drops). 8 clients: wrk, one thread, 8 keep-alive "
             "connections, each endpoint for the given seconds over 2000 pre-drawn random requests; server-side "
@@ -369,9 +473,15 @@ def main() -> None:
     ap.add_argument("--profile", type=Path, default=None,
                     help="record a py-spy profile of the server (collapsed stacks) per read into this folder")
     ap.add_argument("--profile-gil", action="store_true", help="profile only the thread holding the GIL")
-    ap.add_argument("--warm-only", action="store_true", help="skip the cold pass (read cache off)")
+    ap.add_argument("--passes", nargs="+", choices=tuple(PASSES), default=list(PASSES),
+                    help="warm: read cache on; writes: the same while --write-rate writes/s land; cold: cache off")
+    ap.add_argument("--warm-only", action="store_true", help="only the warm pass (same as --passes warm)")
+    ap.add_argument("--write-rate", type=float, default=50.0,
+                    help="writes per second during the writes pass (9 messages : 1 conclusion)")
     ap.add_argument("--report", action="store_true", help="append the table to docs/benchmarks.md")
     args = ap.parse_args()
+    if args.warm_only:
+        args.passes = ["warm"]
     home = args.home or Path(load_settings(env={}).home).parent / f"bench-read-{args.corpus}-{int(time.time())}"
     home.mkdir(parents=True, exist_ok=True)
     corpus = Corpus(args.corpus)
@@ -386,8 +496,8 @@ def main() -> None:
         sys.exit(f"{home} holds a {marker.read_text()} store; pass --corpus {marker.read_text()} or another --home")
     print(f"store ready in {time.perf_counter() - started:.0f}s at {home}; work units advanced to the log's end: "
           f"{caught_up(home)}", flush=True)
-    rows, firsts = passes(home, args)
-    body = report_body(rows, firsts, args)
+    rows, firsts, turns = passes(home, args)
+    body = report_body(rows, firsts, turns, args)
     print(body)
     if args.report:
         append_report("Read path (bench_read.py)", body)

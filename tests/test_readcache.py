@@ -190,3 +190,46 @@ def test_live_server_keeps_unaffected_reads_cached_and_shows_new_writes(quiet_se
         before = _lookups(c)
         context("b", "bob")
         assert _lookups(c)["miss"] > before["miss"]
+
+
+def test_recent_messages_from_memory_match_the_log_query(store: Store) -> None:
+    import random
+
+    from honcho_local.store import reads
+    from honcho_local.store.message_rows import MessageRows
+
+    rnd = random.Random(7)
+
+    def append(session: str, n: int) -> None:
+        def op(ctx: WriteContext) -> None:
+            repo.ensure_workspace(ctx, "w")
+            repo.ensure_session(ctx, "w", session)
+            repo.ensure_peer(ctx, "w", "alice")
+            event_log.append(ctx, "w", session, [event_log.NewEvent(
+                "alice", f"{session}-{i}", "message", {"i": i}, None, rnd.randrange(0, 40), None) for i in range(n)])
+            event_log.append(ctx, "w", session, [event_log.NewEvent(  # not a message: never in the context
+                "alice", "tool output", "tool_call", {}, None, 5, None)])
+        store.write(op, scoped=True)
+
+    def check() -> None:
+        for session in ("a", "b", "empty"):
+            for after in (0, 10, 60):
+                for budget in (0, 1, 35, 200, 10_000):
+                    sql = store.read(lambda cur: reads.recent_messages(cur, "w", session, after, budget))
+                    mem = rows.recent("w", session, after, budget)
+                    assert [{k: m[k] for k in mem[0]} for m in sql] == mem if sql else mem == [], \
+                        (session, after, budget)
+
+    for session in ("a", "b", "a"):
+        append(session, 30)
+    rows = MessageRows(store)
+    check()
+    loads = rows.loads
+    append("b", 5)  # past the loaded copy: the next read loads just the new rows, and sees them
+    assert rows.recent("w", "b", 0, 10_000)[-1]["content"] == "b-4"
+    assert rows.loads == loads + 1
+    check()
+    target = rows.recent("w", "a", 0, 10_000)[-1]
+    store.write(lambda ctx: event_log.update_metadata(ctx, "w", "a", target["id"], {"edited": True}), scoped=True)
+    assert rows.recent("w", "a", 0, 10_000)[-1]["metadata"] == {"edited": True}
+    check()

@@ -20,6 +20,7 @@ from honcho_local.services.tokens import TokenCounter, estimate_tokens
 from honcho_local.services.versions import cached_read_version
 from honcho_local.store import Store, log_tag, peer_tag, summaries_tag, ws_tag
 from honcho_local.store import reads
+from honcho_local.store.message_rows import MessageRows
 
 SUMMARY_SHARE = 0.4
 
@@ -54,8 +55,9 @@ def pick_summary(summaries: dict[str, dict[str, Any]], budget: int) -> dict[str,
 
 class SessionContext:
     def __init__(self, store: Store, representations: Representations, max_tokens: int,
-                 count_tokens: TokenCounter = estimate_tokens) -> None:
+                 count_tokens: TokenCounter = estimate_tokens, rows: MessageRows | None = None) -> None:
         self.store = store
+        self.rows = rows if rows is not None else MessageRows(store)
         self.representations = representations
         self.max_tokens = max_tokens
         self.count_tokens = count_tokens
@@ -98,7 +100,8 @@ class SessionContext:
         after = summary["last_event_pk"] if summary else 0
         left = tokens - (summary["token_count"] if summary else 0)
         messages = cache.get(("recent", workspace_id, session_id, after, left, moment), lambda: [
-            views.message(m) for m in reads.recent_messages(cur, workspace_id, session_id, after, left, moment)],
+            views.message(m) for m in (self.rows.recent(workspace_id, session_id, after, left) if moment is None
+                                       else reads.recent_messages(cur, workspace_id, session_id, after, left, moment))],
             (ws_tag(workspace_id), log_tag(workspace_id, session_id)))
         return {"id": session_id, "messages": messages,
                 "summary": summary_view(summary), "peer_representation": representation or None,

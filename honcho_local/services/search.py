@@ -121,13 +121,13 @@ def rrf(rankings: list[list[int]], k: int = RRF_K, weights: list[float] | None =
 
 class Search:
     def __init__(self, store: Store, lexical: LexicalIndex, vectors: MessageVectors, queries: QueryEmbedder,
-                 cache: ReadCache | None = None) -> None:
+                 cache: ReadCache | None = None, rows: MessageRows | None = None) -> None:
         self.store = store
         self.lexical = lexical
         self.vectors = vectors
         self.queries = queries
         self.cache = cache if cache is not None else ReadCache(store, size=0)
-        self.rows = MessageRows(store)
+        self.rows = rows if rows is not None else MessageRows(store)
         self._fresh_generation = -1
         self._known: tuple[int, set[tuple[str, ...]]] = (-1, set())
 

@@ -193,9 +193,9 @@ def read_version(cur: Any, workspace_id: str, peer_id: str | None = None, reques
 
 def cached_read_version(cache: Any, cur: Any, workspace_id: str, peer_id: str | None = None,
                         requested: str | None = None) -> str:
-    """`read_version` through the commit-invalidated read cache: the answer depends only on the
-    workspace configuration and the activations, which change only by a commit (two DuckDB queries,
-    ~1 ms together, saved on every cached read)."""
+    """`read_version` through the read cache: the answer depends only on the workspace configuration
+    and the activations, which only unscoped writes change (two DuckDB queries, ~1 ms together, saved
+    on every cached read)."""
     if requested:
         return requested
     return cache.get(("version", workspace_id, peer_id), lambda: read_version(cur, workspace_id, peer_id),

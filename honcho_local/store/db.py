@@ -191,6 +191,8 @@ class Store:
         # what each of the newest commits touched (WriteContext.touch), the last one = commit `commits`
         self._changes: collections.deque[frozenset[Tag] | None] = collections.deque(maxlen=4096)
         self._changes_lock = threading.Lock()
+        # the newest committed log position (events.append reserves positions through ctx.counters)
+        self.log_end: int = conn.execute("SELECT coalesce(max(pk), 0) FROM events").fetchone()[0]
         self._thread = threading.Thread(target=self._run_writer, name="duckdb-writer", daemon=True)
         self._closed = False
         self._thread.start()
@@ -337,6 +339,9 @@ class Store:
             self.updated_events.append((self.stats["event_updates"] + 1, pk))
             self.stats["event_updates"] += 1
         ctx.updated_events.clear()
+        end = ctx.counters.get(("pk",))
+        if end is not None and end > self.log_end:
+            self.log_end = end
         touched, ctx.touched = (None if unscoped else ctx.touched), None
         with self._changes_lock:
             self._changes.append(None if touched is None else frozenset(touched))

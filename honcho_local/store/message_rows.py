@@ -1,4 +1,5 @@
-"""Message rows in memory, by log position, for search results (no DuckDB round trip per search).
+"""Message rows in memory, by log position, for search results and the recent messages of a session
+context (no DuckDB round trip per search or context read).
 
 The event log is append-only: a message row never changes after its commit, except through a
 metadata update (`WriteContext.mark_updated`: the store keeps the positions of the newest updated
@@ -7,8 +8,10 @@ events, and the copy re-reads just those rows) or a session or workspace delete
 reloaded). So the copy follows the log with delta loads (rows past the newest loaded log
 position, loaded when a caller asks for a position past it; committed positions always form a
 prefix since one writer appends them). Appends and derived writes (the worker's conclusions and
-summaries) leave it valid, unlike the read cache, which every commit clears. Memory: about 0.5 KB per message (measured: 49 MB for 100,000; the embeddings held
-for vector search take 1.5 KB per message); the first search loads it (1.2 s for 100,000).
+summaries) leave it valid. The store publishes the newest committed log position (`Store.log_end`),
+so `recent` is current to the last commit without asking DuckDB (the rows past the copy are loaded
+first). Memory: about 0.5 KB per message (measured: 49 MB for 100,000; the embeddings held for
+vector search take 1.5 KB per message); the first search or context read loads it (1.2 s for 100,000).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class _Copy:
         self.generation = generation
         self.updates_seen = updates_seen                # Store.stats["event_updates"] applied so far
         self.rows: dict[int, tuple[Any, ...]] = {}
+        self.sessions: dict[tuple[str, str], list[int]] = {}  # each session's message positions, ascending
         self.max_pk = 0
         self.inactive: dict[str, frozenset[str]] = {}   # deleted (inactive) sessions per workspace
 
@@ -85,7 +89,10 @@ class MessageRows:
     def _put(self, copy: _Copy, rows: list[tuple[Any, ...]]) -> None:
         name = self._names.setdefault
         for pk, id_, ws, session, peer, content, metadata, tokens, created, recorded in rows:
-            copy.rows[pk] = (id_, name(ws, ws), name(session, session), name(peer, peer), content,
+            ws, session = name(ws, ws), name(session, session)
+            if pk not in copy.rows:  # rows arrive in log order (an update re-reads a row already placed)
+                copy.sessions.setdefault((ws, session), []).append(pk)
+            copy.rows[pk] = (id_, ws, session, name(peer, peer), content,
                              name(metadata, metadata) if len(metadata) <= 2 else metadata, tokens, created, recorded)
 
     def _load(self, copy: _Copy, upto: int) -> None:
@@ -113,6 +120,31 @@ class MessageRows:
             copy.inactive[workspace_id] = found
         return found
 
+    def recent(self, workspace_id: str, session_id: str, after_pk: int, budget: int) -> list[dict[str, Any]]:
+        """The newest messages of a session after `after_pk` whose token counts add up to at most
+        `budget`, oldest first (as `reads.recent_messages` without `as_of`): current to the last
+        commit, read from memory once the copy holds the log's end."""
+        copy = self._current()
+        end = self.store.log_end
+        if end > copy.max_pk:
+            self._load(copy, end)
+        chosen: list[int] = []
+        total = 0
+        for pk in reversed(copy.sessions.get((workspace_id, session_id), ())):
+            tokens = copy.rows[pk][6]
+            if pk <= after_pk or total + tokens > budget:
+                break
+            total += tokens
+            chosen.append(pk)
+        return [self._row(pk, copy.rows[pk]) for pk in reversed(chosen)]
+
+    @staticmethod
+    def _row(pk: int, row: tuple[Any, ...]) -> dict[str, Any]:
+        id_, ws, session, peer, content, metadata, tokens, created, recorded = row
+        return {"pk": pk, "id": id_, "workspace_id": ws, "session_id": session, "peer_id": peer,
+                "content": content, "metadata": _decode(metadata), "token_count": tokens,
+                "created_at": created, "recorded_at": recorded}
+
     def get(self, pks: list[int]) -> dict[int, dict[str, Any]]:
         """Rows of the messages among `pks` (not messages, deleted ones and inactive sessions left out)."""
         if not pks:
@@ -129,13 +161,11 @@ class MessageRows:
             row = copy.rows.get(pk)
             if row is None:
                 continue
-            id_, ws, session, peer, content, metadata, tokens, created, recorded = row
+            ws, session = row[1], row[2]
             gone = inactive.get(ws)
             if gone is None:
                 gone = inactive[ws] = self._inactive(copy, ws)
             if session in gone:
                 continue
-            out[pk] = {"pk": pk, "id": id_, "workspace_id": ws, "session_id": session, "peer_id": peer,
-                       "content": content, "metadata": _decode(metadata), "token_count": tokens,
-                       "created_at": created, "recorded_at": recorded}
+            out[pk] = self._row(pk, row)
         return out
