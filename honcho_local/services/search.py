@@ -215,7 +215,7 @@ class Search:
 
 
 def session_active(cache: ReadCache, cur: Any, workspace_id: str, session_id: str) -> bool:
-    """Whether the session exists and is not deleted (cached until the next commit)."""
+    """Whether the session exists and is not deleted (cached until a write changes the workspace)."""
     def compute() -> bool:
         row = repo.get_session(cur, workspace_id, session_id)
         return row is not None and bool(row["is_active"])
