@@ -173,9 +173,10 @@ def build_read_path(services: Services, models: Models) -> None:
     metrics.READ_CACHE_LOOKUPS.labels("miss").set_function(lambda: cache.misses)
     metrics.READ_CACHE_ENTRIES.set_function(lambda: len(cache))
     services.models = models
-    services.lexical = LexicalIndex(store, settings.home / "lexical-index")
+    rows = MessageRows(store)  # the log's message rows in memory: search results, session context, index tail
+    services.lexical = LexicalIndex(store, settings.home / "lexical-index", rows)
     services.ingest.listeners.append(services.lexical.notify)
-    rows = MessageRows(store)  # the log's message rows in memory: search results and session context
+    services.ingest.listeners.append(rows.appended)
     services.search = Search(store, services.lexical, MessageVectors(store), queries, cache, rows)
     services.representations = Representations(store, queries, cache)
     services.context = SessionContext(store, services.representations, settings.get_context_max_tokens,

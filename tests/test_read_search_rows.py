@@ -75,9 +75,10 @@ def test_search_rows_start_over_when_updates_overflow(read_app) -> None:
 
 
 def test_warm_searches_answer_without_blocking(read_app) -> None:
-    """A warm search needs no DuckDB query, wait or model load (it runs inside `nonblocking()`); right
-    after a write it needs the lexical indexer's catch-up, so it would block, and a search still sees the
-    write. (The routes run searches in handler threads: measured faster for real queries.)"""
+    """A warm search needs no DuckDB query, wait or model load (it runs inside `nonblocking()`), and a
+    message just written is found without waiting for the lexical indexer: its row joins the in-memory
+    copy at the commit and the index's tail is scored from memory. (The routes run searches in handler
+    threads: measured faster for real queries.)"""
     from honcho_local import nonblocking
 
     services, client = read_app
@@ -88,9 +89,16 @@ def test_warm_searches_answer_without_blocking(read_app) -> None:
         for scope in ({}, {"session_id": "s1"}, {"peer_id": "alice"}):
             hits = services.search.search("ws", "walrus", **scope)
             assert [h["content"] for h in hits] == ["walrus on the beach"]
+    loads = services.search.rows.loads
     _add(client, "s1", [("bob", "another walrus swims by")])
-    with pytest.raises(nonblocking.WouldBlock), nonblocking.nonblocking():
-        services.search.search("ws", "walrus")
-    assert len(_search(client, "walrus")) == 2
-    with nonblocking.nonblocking():
-        assert len(services.search.search("ws", "walrus")) == 2
+    assert len(services.search.search("ws", "walrus")) == 2
+    assert services.search.rows.loads == loads  # the new row came with the commit, not from a query
+    for _ in range(3):  # the worker's commits may make the vector side want a refresh (a query) first
+        try:
+            with nonblocking.nonblocking():
+                assert len(services.search.search("ws", "walrus")) == 2
+            break
+        except nonblocking.WouldBlock:
+            services.search.search("ws", "walrus")
+    else:
+        raise AssertionError("a warm search kept needing to block")

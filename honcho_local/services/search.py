@@ -128,14 +128,7 @@ class Search:
         self.queries = queries
         self.cache = cache if cache is not None else ReadCache(store, size=0)
         self.rows = rows if rows is not None else MessageRows(store)
-        self._fresh_generation = -1
         self._known: tuple[int, set[tuple[str, ...]]] = (-1, set())
-
-    def _wait_fresh(self) -> None:
-        """Read your writes: wait for the lexical index unless nothing was committed since last time."""
-        generation = self.cache.generation()
-        if generation != self._fresh_generation and self.lexical.wait_fresh():
-            self._fresh_generation = generation
 
     def _rows(self, pks: list[int], filters: Any) -> dict[int, dict[str, Any]]:
         """Candidate messages in active sessions that pass `filters` (without filters: from the
@@ -151,7 +144,6 @@ class Search:
         if filters is not None:
             compile_filters(filters, MESSAGE_COLUMNS)  # a bad filter is a 422 before any work
         depth = max(2 * limit, 20) if filters is None else max(4 * limit, 40)
-        self._wait_fresh()
         rankings = [self.lexical.search(query, depth, workspace_id, session_id, peer_id)]
         vector = self.queries.embed_unit(query)
         model = self.queries.model

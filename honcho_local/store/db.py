@@ -348,13 +348,15 @@ class Store:
             self.stats["commits"] += 1
         self.stats["ops"] += len(group)
         callbacks, ctx.after_commit = ctx.after_commit, []
-        for (_, fut, _, _), result in zip(group, results):
-            fut.set_result(result)
+        # before the callers hear of the commit: in-memory copies fed by callbacks (message rows)
+        # then already hold what a caller reads next (callbacks are quick; none waits on a write)
         for cb in callbacks:
             try:
                 cb()
             except Exception:  # pragma: no cover - a callback must never stop the writer
                 log.exception("after-commit callback failed")
+        for (_, fut, _, _), result in zip(group, results):
+            fut.set_result(result)
 
     def close(self) -> None:
         if self._closed:

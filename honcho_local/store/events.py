@@ -76,8 +76,11 @@ def _count(rows: list[dict[str, Any]]) -> None:
 
 
 def _insert_events(conn: Any, rows: list[dict[str, Any]]) -> None:
-    """One INSERT for any number of events (list parameters unnested server-side)."""
+    """One INSERT for any number of events (list parameters unnested server-side). Each row gets its
+    `recorded_at`, so commit listeners hold the rows as stored."""
     now = utcnow()
+    for r in rows:
+        r["recorded_at"] = now
     conn.execute(
         "INSERT INTO events SELECT * FROM (SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]), "
         "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "

@@ -16,6 +16,7 @@ vector search take 1.5 KB per message); the first search or context read loads i
 
 from __future__ import annotations
 
+import bisect
 import threading
 from typing import Any
 
@@ -102,15 +103,27 @@ class MessageRows:
             if copy.max_pk >= upto:
                 return
 
-            def read(cur: Any) -> tuple[int, list[tuple[Any, ...]]]:
-                # The log's end first: every row up to it is committed, so the copy covers it exactly.
-                end = cur.execute("SELECT coalesce(max(pk), 0) FROM events").fetchone()[0]
-                return end, cur.execute(_SQL, [copy.max_pk, end]).fetchall()
-
-            end, rows = self.store.read(read)
+            # The log's end first: every row up to it is committed, so the copy covers it exactly.
+            end = max(self.store.log_end, upto)
+            rows = self.store.read(lambda cur: cur.execute(_SQL, [copy.max_pk, end]).fetchall())
             self.loads += 1
             self._put(copy, rows)
             copy.max_pk = max(copy.max_pk, end)
+
+    def appended(self, workspace_id: str, session_id: str, rows: list[dict[str, Any]]) -> None:
+        """A commit listener (`Ingest.listeners`): the rows just committed join the copy without a
+        query when they follow it directly (else the next read loads them from the log)."""
+        if not rows:
+            return
+        with self._lock:
+            copy = self._copy
+            if copy.max_pk != rows[0]["pk"] - 1 or copy.generation != self.store.stats.get("mutations", 0):
+                return
+            encode = msgspec.json.encode
+            self._put(copy, [(r["pk"], r["id"], r["workspace_id"], r["session_id"], r["peer_id"], r["content"],
+                              encode(r["metadata"]), r["token_count"], r["created_at"], r["recorded_at"])
+                             for r in rows if r["kind"] == "message"])
+            copy.max_pk = rows[-1]["pk"]
 
     def _inactive(self, copy: _Copy, workspace_id: str) -> frozenset[str]:
         found = copy.inactive.get(workspace_id)
@@ -137,6 +150,33 @@ class MessageRows:
             total += tokens
             chosen.append(pk)
         return [self._row(pk, copy.rows[pk]) for pk in reversed(chosen)]
+
+    def tail(self, after_pk: int, most: int) -> list[tuple[Any, ...]] | None:
+        """The committed messages past `after_pk` as (pk, workspace, session, peer, content, created_at,
+        previous), `previous` the (peer, content) of the message before it in its session or None;
+        None when there are more than `most` of them. Lexical search scores these itself while its
+        index has not caught up (`store/search.py`)."""
+        copy = self._current()
+        end = self.store.log_end
+        if end > copy.max_pk:
+            self._load(copy, end)
+        with self._lock:  # rows are appended under it; iterate a stable dict
+            pks = []
+            for pk in reversed(copy.rows):  # insertion order is log order
+                if pk <= after_pk:
+                    break
+                if len(pks) == most:
+                    return None
+                pks.append(pk)
+        out = []
+        for pk in reversed(pks):
+            row = copy.rows[pk]
+            ws, session = row[1], row[2]
+            positions = copy.sessions[(ws, session)]
+            i = bisect.bisect_left(positions, pk)
+            before = copy.rows[positions[i - 1]] if i > 0 else None
+            out.append((pk, ws, session, row[3], row[4], row[7], (before[3], before[4]) if before else None))
+        return out
 
     @staticmethod
     def _row(pk: int, row: tuple[Any, ...]) -> dict[str, Any]:

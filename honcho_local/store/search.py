@@ -5,31 +5,45 @@ The lexical index is derived data: it holds every message event with `pk <= upto
 `upto` next to the index). A background thread indexes events past `upto` straight from the log, so
 it is kept consistent with DuckDB no matter which path appended them; on start it catches up (or
 rebuilds when the index is missing or ahead of the log). A re-indexed event after a crash between
-commit and `upto` is harmless: search de-duplicates by `pk`. Readers call `wait_fresh()` to see
-their own writes.
+commit and `upto` is harmless: search de-duplicates by `pk`.
+
+Searches see every committed message without waiting for the indexer (a tantivy commit on disk takes
+tens of milliseconds, and under a stream of writes the index is nearly always a commit behind): the
+messages past the searcher's `upto` — the tail, normally under a second of writes — come from the
+in-memory message rows (`store/message_rows.py`) and are scored in Python with tantivy's own BM25
+(k1 1.2, b 0.75, idf and average field lengths from the searcher, the same en_stem analysis and field
+boosts), then merged with the index's hits by score. Only a tail longer than `TAIL_MAX` messages (a
+bulk import the indexer has not caught up with) makes a search wait for the indexer (`wait_fresh`).
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
+import json
 import logging
 import os
 import re
 import shutil
+import math
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import tantivy
 
 from honcho_local.store.db import Store
+from honcho_local.store.message_rows import MessageRows
 from honcho_local.store.vectors import MessageVectors  # noqa: F401 - re-export
 
 log = logging.getLogger(__name__)
 _WORDS = re.compile(r"\w+", re.UNICODE)
 BATCH = 5_000
 COMMIT_INTERVAL = 0.5
+TAIL_MAX = 2_000  # un-indexed messages a search scores itself; past that it waits for the indexer
+K1, B = 1.2, 0.75  # tantivy's BM25 parameters
 
 
 # Bump when the indexed fields change: an index of another version is rebuilt from the log.
@@ -67,6 +81,24 @@ def document_text(peer_id: str, content: str, created_at: Any) -> str:
     return f"{created_at.day:02d} {_MONTHS[created_at.month - 1]} {created_at.year} {peer_id}: {content}"
 
 
+@functools.cache
+def _en_stem() -> Any:
+    """tantivy's `en_stem` analyzer (simple tokenizer, long tokens dropped, lower case, English stemmer)."""
+    return (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.remove_long(40))
+            .filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.stemmer("english")).build())
+
+
+def _avgdl_of(explanation: dict[str, Any]) -> float | None:
+    """The `avgdl` a BM25 explanation reports (tantivy does not expose it otherwise)."""
+    if explanation.get("description", "").startswith("avgdl"):
+        return float(explanation["value"])
+    for child in explanation.get("details", ()):
+        found = _avgdl_of(child)
+        if found is not None:
+            return found
+    return None
+
+
 def query_words(text: str) -> list[str]:
     words = [w.lower() for w in _WORDS.findall(text)]
     return [w for w in words if w not in STOPWORDS] or words
@@ -75,9 +107,10 @@ def query_words(text: str) -> list[str]:
 class LexicalIndex:
     """BM25 over message contents, filtered by workspace / session / peer with exact terms."""
 
-    def __init__(self, store: Store, directory: Path) -> None:
+    def __init__(self, store: Store, directory: Path, rows: MessageRows | None = None) -> None:
         self.store = store
         self.directory = directory
+        self.rows = rows  # the tail past the index comes from here; without it, searches wait_fresh
         self._cond = threading.Condition()
         self._wake = threading.Event()
         self._urgent = threading.Event()  # a reader waits in `wait_fresh`: index now
@@ -85,6 +118,9 @@ class LexicalIndex:
         self.upto = self._open()
         self._previous: dict[tuple[str, str], tuple[str, str]] = {}  # session -> last indexed (peer, content)
         self._searcher = self.index.searcher()  # replaced after each reload
+        self._state = (self._searcher, self.upto)  # a searcher and the log position it holds, swapped together
+        self._stats: tuple[Any, dict[tuple[str, str], float]] = (None, {})  # (searcher, avgdl per field)
+        self._tail_docs: dict[int, tuple[Any, ...]] = {}  # analysed tail messages by pk
         self._whole: tuple[Any, dict[str, bool]] = (None, {})  # (searcher, workspace -> holds every doc)
         self._writer = self.index.writer(heap_size=32_000_000, num_threads=1)
         self._thread = threading.Thread(target=self._run, name="lexical-indexer", daemon=True)
@@ -156,6 +192,7 @@ class LexicalIndex:
         os.replace(tmp, self.directory / "upto")
         with self._cond:
             self.upto = upto
+            self._state = (self._searcher, upto)
             self._cond.notify_all()
         return len(rows) == BATCH
 
@@ -196,20 +233,116 @@ class LexicalIndex:
         words = query_words(text)
         if not words:
             return []
-        searcher = self._searcher
-        scope = []
+        searcher, upto = self._state
+        tail: list[tuple[Any, ...]] = []
+        if self.store.log_end > upto:  # committed messages the searcher does not hold yet
+            found = self.rows.tail(upto, TAIL_MAX) if self.rows is not None else None
+            if found is None:
+                self.wait_fresh()
+                searcher, upto = self._state
+            else:
+                tail = found
+        terms = []
         if not self._holds_everything(searcher, workspace_id):  # else the clause filters nothing out
-            scope.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "workspace_id", workspace_id)))
-        for field, value in (("session_id", session_id), ("peer_id", peer_id)):
-            if value is not None:
-                scope.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, field, value)))
+            terms.append(("workspace_id", workspace_id))
+        terms += [(field, value) for field, value in (("session_id", session_id), ("peer_id", peer_id)) if value]
+        scope = [(tantivy.Occur.Must, tantivy.Query.term_query(self.schema, f, v)) for f, v in terms]
         text_query = self._parsed(" ".join(words))
         if text_query is None:
             return []
         query = tantivy.Query.boolean_query([(tantivy.Occur.Must, text_query), *scope]) if scope else text_query
         hits = searcher.search(query, limit, count=False).hits
         pks = searcher.fast_field_values("pk", [addr for _, addr in hits])  # the pk column, no stored doc
+        if tail:
+            scored = self._score_tail(searcher, words, tail, terms, workspace_id, session_id, peer_id)
+            if scored:
+                merged = sorted([*zip((score for score, _ in hits), pks), *scored], key=lambda h: -h[0])
+                pks = [pk for _, pk in merged]
         return list(dict.fromkeys(pks))[:limit]
+
+    # ---- the tail: committed messages past the searcher, scored as tantivy would ------------------
+    def _stat(self, searcher: Any, key: tuple[str, str], compute: Any) -> float:
+        cached_searcher, stats = self._stats
+        if cached_searcher is not searcher:
+            stats = {}
+            self._stats = (searcher, stats)
+        value = stats.get(key)
+        if value is None:
+            value = stats[key] = compute()
+        return value
+
+    def _avgdl(self, searcher: Any, field: str, candidates: list[str]) -> float:
+        """The field's average length in the searcher, read from the BM25 explanation of a hit on a
+        term of that field (tantivy exposes it no other way; cached per searcher). 0.0 when the
+        field holds no term."""
+        def compute() -> float:
+            tried = [t for t in candidates if searcher.doc_freq(field, t) > 0][:1]
+            tried = tried or [t for t, _ in searcher.terms_with_prefix(field, "e", limit=1)]
+            tried = tried or [t for t, _ in searcher.terms_with_prefix(field, "", limit=1)]
+            for token in tried:
+                query = tantivy.Query.term_query(self.schema, field, token)
+                hits = searcher.search(query, 1).hits
+                if hits:
+                    return _avgdl_of(json.loads(query.explain(searcher, hits[0][1]).to_json())) or 0.0
+            return 0.0
+
+        return self._stat(searcher, ("avgdl", field), compute)
+
+    def _analysed(self, doc: tuple[Any, ...]) -> tuple[Any, ...]:
+        pk, ws, session, peer, content, created_at, previous = doc
+        found = self._tail_docs.get(pk)
+        if found is None:
+            analyse = _en_stem().analyze
+            body = analyse(document_text(peer, content, created_at))
+            context = analyse(f"{previous[0]}: {previous[1]}") if previous else []
+            found = (ws, session, peer, Counter(body), len(body), Counter(context), len(context))
+            if len(self._tail_docs) >= 4 * TAIL_MAX:
+                self._tail_docs.clear()
+            self._tail_docs[pk] = found
+        return found
+
+    def _score_tail(self, searcher: Any, words: list[str], tail: list[tuple[Any, ...]], terms: list[tuple[str, str]],
+                    workspace_id: str, session_id: str | None, peer_id: str | None) -> list[tuple[float, int]]:
+        """(BM25 score, pk) of the tail messages in scope that hold a query word: the query's term
+        clauses over `content` and `context` (boost `CONTEXT_BOOST`) plus its scope clauses (a one-token
+        field scores its idf), as tantivy will score them once they are indexed: the document count,
+        document frequencies and average lengths are the searcher's plus the tail's."""
+        analyse = _en_stem().analyze
+        tokens = [t[0] for t in (analyse(w) for w in words) if len(t) == 1]  # several tokens: a phrase, left out
+        docs = [(doc[0], self._analysed(doc)) for doc in tail]
+        scoped = [(pk, d) for pk, d in docs if d[0] == workspace_id and (session_id is None or d[1] == session_id)
+                  and (peer_id is None or d[2] == peer_id)]
+        if not scoped or not tokens:
+            return []
+        total = searcher.num_docs + len(docs)
+
+        def idf(field: str, n: int) -> float:
+            return math.log(1 + (total - n + 0.5) / (n + 0.5))
+
+        fields = []
+        for field, boost, counts, length in (("content", 1.0, 3, 4), ("context", CONTEXT_BOOST, 5, 6)):
+            frequent = Counter(t for _, d in docs for t in d[counts]).most_common(20)
+            index_tokens = self._avgdl(searcher, field, tokens + [t for t, _ in frequent]) * searcher.num_docs
+            avgdl = (index_tokens + sum(d[length] for _, d in docs)) / total
+            weights = {t: idf(field, searcher.doc_freq(field, t) + sum(1 for _, d in docs if t in d[counts]))
+                       for t in set(tokens)}
+            fields.append((boost, counts, length, avgdl, weights))
+        bonus = 0.0
+        for field, value in terms:  # every document of the scope holds the term once
+            in_tail = sum(1 for _, d in docs if d[("workspace_id", "session_id", "peer_id").index(field)] == value)
+            bonus += idf(field, searcher.doc_freq(field, value) + in_tail)
+        out = []
+        for pk, doc in scoped:
+            score = 0.0
+            for token in tokens:
+                for boost, counts, length, avgdl, weights in fields:
+                    tf = doc[counts].get(token, 0)
+                    if tf:
+                        norm = tf / (tf + K1 * (1 - B + B * doc[length] / avgdl))
+                        score += boost * (K1 + 1) * weights[token] * norm
+            if score > 0:
+                out.append((score + bonus, pk))
+        return out
 
     def _parse(self, words: str) -> Any:
         """The parsed BM25 query for these words (None when tantivy rejects them), cached: parsing is

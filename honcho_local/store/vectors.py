@@ -239,7 +239,15 @@ class MessageVectors:
         if current is not None and self._fresh(current, generation):
             return current
         nonblocking.check()  # a refresh queries DuckDB (and may wait for another thread's)
-        with self._lock:
+        if current is None:
+            self._lock.acquire()
+        elif not self._lock.acquire(blocking=False):
+            # Another thread is refreshing: use the matrix as it is. Message embeddings arrive
+            # asynchronously (the worker embeds new messages) and lexical search finds new
+            # messages at once, so a vector side up to one refresh behind loses nothing users rely
+            # on, while waiting here queued every search behind the refresh's queries.
+            return current
+        try:
             current = self._cache.get(key)
             if current is not None and self._fresh(current, generation):  # another thread just did it
                 return current
@@ -247,6 +255,8 @@ class MessageVectors:
             current.checked, current.generation = time.monotonic(), generation
             self._cache[key] = current
             return current
+        finally:
+            self._lock.release()
 
     def _fresh(self, m: _Matrix, generation: int) -> bool:
         return (m.generation == generation != -1) or time.monotonic() - m.checked < self.refresh_seconds
