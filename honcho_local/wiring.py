@@ -38,6 +38,7 @@ class Models:
     def __init__(self, settings: Settings, llm: Any = None, embedder: Any = None) -> None:
         self.settings = settings
         self._llm, self._embedder = llm, embedder
+        self._query_embedder = embedder  # an embedder handed in serves both roles
         self._errors: dict[str, HonchoLocalError] = {}
         self._lock = threading.Lock()
 
@@ -85,10 +86,18 @@ class Models:
 
         return self._build("embedder", lambda: build_embedder(self.settings))
 
+    def query_embedder(self) -> Any:
+        """The embedder for request-time texts (search queries, conclusions created through the API):
+        a second instance of the same model, so a search never waits for the worker to finish
+        embedding a batch of new messages (a loaded model serves one call at a time; measured under
+        a stream of writes: searches spent most of their time queued on the worker's batches)."""
+        from honcho_local.llm import build_embedder
+
+        return self._build("query_embedder", lambda: build_embedder(self.settings))
+
     def close(self) -> None:
-        for model in (self._llm, self._embedder):
-            if model is not None:
-                model.close()
+        for model in {id(m): m for m in (self._llm, self._embedder, self._query_embedder) if m is not None}.values():
+            model.close()
 
 
 class LazyLLM:
@@ -167,7 +176,7 @@ class Services:
 def build_read_path(services: Services, models: Models) -> None:
     """The read services (issue 5): search indexes, representations, context, conclusions, chat."""
     settings, store = services.settings, services.store
-    queries = QueryEmbedder(models.embedder)
+    queries = QueryEmbedder(models.query_embedder)
     cache = ReadCache(store, settings.read_cache_size)
     metrics.READ_CACHE_LOOKUPS.labels("hit").set_function(lambda: cache.hits)
     metrics.READ_CACHE_LOOKUPS.labels("miss").set_function(lambda: cache.misses)

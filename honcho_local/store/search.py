@@ -119,7 +119,7 @@ class LexicalIndex:
         self._previous: dict[tuple[str, str], tuple[str, str]] = {}  # session -> last indexed (peer, content)
         self._searcher = self.index.searcher()  # replaced after each reload
         self._state = (self._searcher, self.upto)  # a searcher and the log position it holds, swapped together
-        self._stats: tuple[Any, dict[tuple[str, str], float]] = (None, {})  # (searcher, avgdl per field)
+        self._stats: tuple[Any, dict[tuple[str, str], float]] = (None, {})  # (searcher, its doc freqs, avgdl)
         self._tail_docs: dict[int, tuple[Any, ...]] = {}  # analysed tail messages by pk
         self._whole: tuple[Any, dict[str, bool]] = (None, {})  # (searcher, workspace -> holds every doc)
         self._writer = self.index.writer(heap_size=32_000_000, num_threads=1)
@@ -271,12 +271,15 @@ class LexicalIndex:
             value = stats[key] = compute()
         return value
 
-    def _avgdl(self, searcher: Any, field: str, candidates: list[str]) -> float:
+    def _doc_freq(self, searcher: Any, field: str, term: str) -> float:
+        return self._stat(searcher, (field, term), lambda: float(searcher.doc_freq(field, term)))
+
+    def _avgdl(self, searcher: Any, field: str, candidates: Any) -> float:
         """The field's average length in the searcher, read from the BM25 explanation of a hit on a
         term of that field (tantivy exposes it no other way; cached per searcher). 0.0 when the
-        field holds no term."""
+        field holds no term. `candidates()`: terms to try first."""
         def compute() -> float:
-            tried = [t for t in candidates if searcher.doc_freq(field, t) > 0][:1]
+            tried = [t for t in candidates() if self._doc_freq(searcher, field, t) > 0][:1]
             tried = tried or [t for t, _ in searcher.terms_with_prefix(field, "e", limit=1)]
             tried = tried or [t for t, _ in searcher.terms_with_prefix(field, "", limit=1)]
             for token in tried:
@@ -321,16 +324,18 @@ class LexicalIndex:
 
         fields = []
         for field, boost, counts, length in (("content", 1.0, 3, 4), ("context", CONTEXT_BOOST, 5, 6)):
-            frequent = Counter(t for _, d in docs for t in d[counts]).most_common(20)
-            index_tokens = self._avgdl(searcher, field, tokens + [t for t, _ in frequent]) * searcher.num_docs
+            def candidates(counts: int = counts) -> list[str]:  # the query's and the tail's common terms
+                return tokens + [t for t, _ in Counter(t for _, d in docs for t in d[counts]).most_common(20)]
+
+            index_tokens = self._avgdl(searcher, field, candidates) * searcher.num_docs
             avgdl = (index_tokens + sum(d[length] for _, d in docs)) / total
-            weights = {t: idf(field, searcher.doc_freq(field, t) + sum(1 for _, d in docs if t in d[counts]))
+            weights = {t: idf(field, self._doc_freq(searcher, field, t) + sum(1 for _, d in docs if t in d[counts]))
                        for t in set(tokens)}
             fields.append((boost, counts, length, avgdl, weights))
         bonus = 0.0
         for field, value in terms:  # every document of the scope holds the term once
             in_tail = sum(1 for _, d in docs if d[("workspace_id", "session_id", "peer_id").index(field)] == value)
-            bonus += idf(field, searcher.doc_freq(field, value) + in_tail)
+            bonus += idf(field, self._doc_freq(searcher, field, value) + in_tail)
         out = []
         for pk, doc in scoped:
             score = 0.0
