@@ -42,6 +42,7 @@ class _Copy:
         self.rows: dict[int, tuple[Any, ...]] = {}
         self.sessions: dict[tuple[str, str], list[int]] = {}  # each session's message positions, ascending
         self.max_pk = 0
+        self.loaded = False  # a reader has asked for it: commits keep it current from then on
         self.inactive: dict[str, frozenset[str]] = {}   # deleted (inactive) sessions per workspace
 
 
@@ -97,7 +98,7 @@ class MessageRows:
                              name(metadata, metadata) if len(metadata) <= 2 else metadata, tokens, created, recorded)
 
     def _load(self, copy: _Copy, upto: int) -> None:
-        """Load the rows past `copy.max_pk` (two queries), unless another thread already did."""
+        """Load the rows past `copy.max_pk` up to the log's end (one query), unless another thread already did."""
         nonblocking.check()
         with self._lock:
             if copy.max_pk >= upto:
@@ -107,6 +108,7 @@ class MessageRows:
             end = max(self.store.log_end, upto)
             rows = self.store.read(lambda cur: cur.execute(_SQL, [copy.max_pk, end]).fetchall())
             self.loads += 1
+            copy.loaded = True
             self._put(copy, rows)
             copy.max_pk = max(copy.max_pk, end)
 
@@ -117,7 +119,8 @@ class MessageRows:
             return
         with self._lock:
             copy = self._copy
-            if copy.max_pk != rows[0]["pk"] - 1 or copy.generation != self.store.stats.get("mutations", 0):
+            if (not copy.loaded or copy.max_pk != rows[0]["pk"] - 1
+                    or copy.generation != self.store.stats.get("mutations", 0)):
                 return
             encode = msgspec.json.encode
             self._put(copy, [(r["pk"], r["id"], r["workspace_id"], r["session_id"], r["peer_id"], r["content"],
