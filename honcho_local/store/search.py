@@ -18,14 +18,13 @@ bulk import the indexer has not caught up with) makes a search wait for the inde
 
 from __future__ import annotations
 
-import bisect
 import functools
 import json
 import logging
 import os
+import math
 import re
 import shutil
-import math
 import threading
 import time
 from collections import Counter
