@@ -233,3 +233,28 @@ def test_recent_messages_from_memory_match_the_log_query(store: Store) -> None:
     store.write(lambda ctx: event_log.update_metadata(ctx, "w", "a", target["id"], {"edited": True}), scoped=True)
     assert rows.recent("w", "a", 0, 10_000)[-1]["metadata"] == {"edited": True}
     check()
+
+
+def test_representation_pool_takes_the_newest_and_the_most_derived(store: Store) -> None:
+    """The pool behind representations: the `recent` newest conclusions of a collection and its
+    `frequent` most often derived ones (each part alone is one query, both a UNION)."""
+    from honcho_local.store import reads
+    from honcho_local.store.conclusions import NewConclusion, insert_conclusions
+
+    texts = [f"fact {i}" for i in range(6)]
+    for i, text in enumerate(texts):  # fact i is derived 6-i times (repeats count up the first row)
+        for _ in range(6 - i):
+            store.write(lambda ctx, text=text: insert_conclusions(ctx, [NewConclusion("w", "a", "a", text)], "v1"),
+                        scoped=True)
+    store.write(lambda ctx: insert_conclusions(ctx, [NewConclusion("w", "a", "b", "about b")], "v1"), scoped=True)
+    newest_first = list(reversed(texts))  # each fact's row was created in order
+
+    def pool(recent: int, frequent: int) -> list[str]:
+        rows = store.read(lambda cur: reads.representation_pool(cur, "w", "v1", "a", "a", recent, frequent))
+        return sorted(r["content"] for r in rows)
+
+    assert pool(2, 0) == sorted(newest_first[:2])
+    assert pool(0, 2) == ["fact 0", "fact 1"]  # most derived
+    assert pool(1, 2) == ["fact 0", "fact 1", "fact 5"]
+    assert pool(0, 0) == []
+    assert pool(10, 10) == sorted(texts)  # only the collection's own rows
