@@ -185,10 +185,21 @@ def test_live_server_keeps_unaffected_reads_cached_and_shows_new_writes(quiet_se
         assert r.status_code == 200, r.text
         assert context("a", "alice")["peer_card"] == ["Keeps bees"]
 
-        r = c.put(w, json={"metadata": {"x": 1}})  # not scoped: every cached read goes
+        other = "/v3/workspaces/cachews-other"
+        r = c.post(f"{other}/sessions/x/messages", json={"messages": [{"peer_id": "carol", "content": "elsewhere"}]})
+        assert r.status_code == 201, r.text
+        assert c.get(f"{other}/sessions/x/context").status_code == 200
+        r = c.put(w, json={"metadata": {"x": 1}})  # changes the workspace: every cached read of it goes
         assert r.status_code == 200, r.text
         before = _lookups(c)
+        assert c.get(f"{other}/sessions/x/context").status_code == 200  # another workspace's: still cached
+        assert _lookups(c)["miss"] == before["miss"]
         context("b", "bob")
+        assert _lookups(c)["miss"] > before["miss"]
+        r = c.delete(f"{w}/sessions/a")  # not scoped (a delete): every cached read goes
+        assert r.status_code == 202, r.text
+        before = _lookups(c)
+        assert c.get(f"{other}/sessions/x/context").status_code == 200
         assert _lookups(c)["miss"] > before["miss"]
 
 

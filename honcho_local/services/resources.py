@@ -64,7 +64,7 @@ class Resources:
                 repo.update_workspace(ctx, body.id, body.metadata, merged)
             return repo.get_workspace(ctx.conn, body.id), created
 
-        row, created = self.store.write(op)
+        row, created = self.store.write(op, scoped=True)
         return views.workspace(row), created
 
     def update_workspace(self, workspace_id: str, body: schemas.ResourceUpdate) -> dict[str, Any]:
@@ -100,7 +100,7 @@ class Resources:
                 repo.update_peer(ctx, workspace_id, body.id, body.metadata, config)
             return repo.get_peer(ctx.conn, workspace_id, body.id), created
 
-        row, created = self.store.write(op)
+        row, created = self.store.write(op, scoped=True)
         return views.peer(row), created
 
     def update_peer(self, workspace_id: str, peer_id: str, body: schemas.PeerUpdate) -> dict[str, Any]:
@@ -112,7 +112,7 @@ class Resources:
             repo.update_peer(ctx, workspace_id, peer_id, body.metadata, config)
             return repo.get_peer(ctx.conn, workspace_id, peer_id)
 
-        return views.peer(self.store.write(op))
+        return views.peer(self.store.write(op, scoped=True))
 
     def list_peers(self, workspace_id: str, filters: Any, paging: Paging) -> dict[str, Any]:
         rows, total = self.store.read(
@@ -144,7 +144,7 @@ class Resources:
                 self._upsert_members(ctx, workspace_id, body.id, body.peers)
             return repo.get_session(ctx.conn, workspace_id, body.id), created
 
-        row, created = self.store.write(op)
+        row, created = self.store.write(op, scoped=True)
         return views.session(row), created
 
     def update_session(self, workspace_id: str, session_id: str, body: schemas.ResourceUpdate) -> dict[str, Any]:
@@ -218,7 +218,7 @@ class Resources:
             self._upsert_members(ctx, workspace_id, session_id, peers)
             return repo.get_session(ctx.conn, workspace_id, session_id)
 
-        return views.session(self.store.write(op))
+        return views.session(self.store.write(op, scoped=True))
 
     def remove_members(self, workspace_id: str, session_id: str, peer_ids: list[str]) -> dict[str, Any]:
         def op(ctx: WriteContext) -> dict[str, Any]:
@@ -226,7 +226,7 @@ class Resources:
             repo.remove_members(ctx, workspace_id, session_id, peer_ids)
             return row
 
-        return views.session(self.store.write(op))
+        return views.session(self.store.write(op, scoped=True))
 
     def list_members(self, workspace_id: str, session_id: str, paging: Paging) -> dict[str, Any]:
         def read(cur: Any) -> tuple[list[dict[str, Any]], int]:
@@ -257,4 +257,4 @@ class Resources:
                                    fields)
             self._check_observer_limit(ctx, workspace_id, session_id)
 
-        self.store.write(op)
+        self.store.write(op, scoped=True)

@@ -93,10 +93,12 @@ def ensure_workspace(ctx: WriteContext, workspace_id: str, metadata: dict | None
 
 def _replace_fields(ctx: WriteContext, table: str, where: str, key: list[Any], metadata: dict | None,
                     configuration: dict | None) -> None:
-    """Replace `metadata` and/or `configuration` of one row (a field given as None is left alone)."""
+    """Replace `metadata` and/or `configuration` of one row (a field given as None is left alone).
+    `key` starts with the workspace id (every table here belongs to one)."""
     for column, value in (("metadata", metadata), ("configuration", configuration)):
         if value is not None:
             ctx.conn.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", [dumps(value), *key])
+            ctx.touch(ws_tag(key[0]))
 
 
 def update_workspace(ctx: WriteContext, workspace_id: str, metadata: dict | None, configuration: dict | None) -> None:
@@ -267,6 +269,7 @@ def remove_members(ctx: WriteContext, workspace_id: str, session_id: str, peer_i
         f"AND peer_id IN ({marks}) AND left_at IS NULL",
         [utcnow(), workspace_id, session_id, *peer_ids],
     )
+    ctx.touch(ws_tag(workspace_id))
     for peer_id in peer_ids:
         ctx.known.discard(("member", workspace_id, session_id, peer_id))
 
@@ -285,6 +288,7 @@ def set_member_config(ctx: WriteContext, workspace_id: str, session_id: str, pee
             f"UPDATE session_peers SET {', '.join(sets)} WHERE workspace_id = ? AND session_id = ? AND peer_id = ?",
             [*params, workspace_id, session_id, peer_id],
         )
+        ctx.touch(ws_tag(workspace_id))
 
 
 def count_observers(cur: Cursor, workspace_id: str, session_id: str) -> int:
