@@ -9,7 +9,13 @@ texts with MiniLM would take ~7 minutes on 2 cores); query texts are embedded by
 the server (a pool of distinct queries, cached after first use — the cache is part of the design).
 Server-side latency is read from the `Server-Timing` header every response carries.
 
-    python scripts/bench_read.py [--corpus locomo|synthetic] [--messages 100000] [--conclusions 20000] [--report]
+Three passes, each on a fresh server over the same store: `warm` (read cache on, after one pass over
+every peer and session), `writes` (the same while one client writes --write-rate per second: messages to
+random sessions and conclusions about random peers, as a busy deployment does; plus an agent's turn:
+write a message, then read that session's context) and `cold` (read cache off: the worst case).
+
+    python scripts/bench_read.py [--corpus locomo|synthetic] [--messages 100000] [--conclusions 20000]
+                                 [--passes warm writes cold] [--write-rate 50] [--report]
 """
 
 from __future__ import annotations
