@@ -340,7 +340,8 @@ class Writer:
 
 def after_own_write(url: str, sessions: int, runs: int = 100) -> list[float]:
     """An agent's turn, one client: post a message to a session, then read that session's context
-    (with its peer's representation): server-side ms of the context read."""
+    (4,000 tokens, with its peer's representation of up to 25 conclusions): server-side ms of the
+    context read."""
     rnd = random.Random(3)
     w = f"/v3/workspaces/{WS}"
     out = []
@@ -350,7 +351,8 @@ def after_own_write(url: str, sessions: int, runs: int = 100) -> list[float]:
             peer = f"peer{s % PEERS}"
             r = c.post(f"{w}/sessions/s{s}/messages", json={"messages": [{"peer_id": peer, "content": f"turn {i}"}]})
             assert r.status_code == 201, r.text
-            r = c.get(f"{w}/sessions/s{s}/context", params={"tokens": 2000, "peer_target": peer})
+            # a budget that leaves room for messages beside the peer's representation (25 conclusions)
+            r = c.get(f"{w}/sessions/s{s}/context", params={"tokens": 4000, "peer_target": peer, "max_conclusions": 25})
             assert r.status_code == 200 and r.json()["messages"][-1]["content"] == f"turn {i}", r.text[:300]
             out.append(float(r.headers["server-timing"].split("dur=")[1]))
     return out
@@ -441,7 +443,7 @@ def report_body(rows: list[tuple], firsts: list[float], turns: list[float], args
             f"{statistics.median(firsts):.2f} s, max {max(firsts):.2f} s (first run includes loading the model)."
             if firsts else "Chat time to first token: not measured (`--chat-runs 0`).")
     turn = (f"An agent's turn (writes pass, 1 client, {len(turns)} runs): post a message to a session, then read "
-            f"that session's context with its peer's representation: server p50 {pct(turns, 50):.2f} ms, p99 "
+            f"that session's context (4,000 tokens, with its peer's representation of up to 25 conclusions): server p50 {pct(turns, 50):.2f} ms, p99 "
             f"{pct(turns, 99):.2f} ms.\n\n" if turns else "")
     wrote = (f"writes: the warm pass's read cache while one client writes {args.write_rate:g}/s (achieved "
              f"{min(writes):.1f}-{max(writes):.1f}/s; 9 single messages to random sessions : 1 conclusion about a "

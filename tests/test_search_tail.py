@@ -191,3 +191,28 @@ def test_vector_search_does_not_queue_behind_a_refresh(store: Store) -> None:
     finally:
         release.set()
         t.join()
+
+
+def test_vector_matrix_appends_keep_views_and_scopes_exact() -> None:
+    """Rows added to the in-memory matrix land in growing buffers (no copy of what is held) and the
+    cached session/peer scopes take their new rows: the same as a matrix built in one go."""
+    import numpy as np
+
+    from honcho_local.store.vectors import _empty
+
+    rng = np.random.default_rng(1)
+    rows = [(i + 1, f"s{i % 7}", f"p{i % 3}", rng.standard_normal(8).tolist()) for i in range(3000)]
+    grown, whole = _empty(), _empty()
+    whole.append(rows)
+    grown.append(rows[:1000])
+    scopes = [("s1", None), (None, "p2"), ("s3", "p0"), ("s6", "p1")]
+    held = {k: grown.scope(*k) for k in scopes}  # cached before the appends
+    old_pks = grown.pks
+    for start in range(1000, 3000, 250):
+        grown.append(rows[start:start + 250])
+    assert len(old_pks) == 1000  # a view handed out earlier is unchanged
+    assert np.array_equal(grown.pks, whole.pks) and np.allclose(grown.vectors, whole.vectors)
+    for key in scopes:
+        got, want = grown.scope(*key), whole.scope(*key)
+        assert np.array_equal(got[0], want[0]) and np.allclose(got[1], want[1]), key
+        assert len(got[0]) > len(held[key][0])

@@ -254,8 +254,15 @@ def upsert_member(ctx: WriteContext, workspace_id: str, session_id: str, peer_id
 
 
 def ensure_member(ctx: WriteContext, workspace_id: str, session_id: str, peer_id: str) -> None:
-    """Make a message sender an active member without touching an existing member's settings."""
-    if ("member", workspace_id, session_id, peer_id) in ctx.known:
+    """Make a message sender an active member without touching an existing member's settings (an
+    active member is left alone: no write, and no read-cache tag for its workspace)."""
+    key = ("member", workspace_id, session_id, peer_id)
+    if key in ctx.known:
+        return
+    row = ctx.conn.execute("SELECT left_at FROM session_peers WHERE workspace_id = ? AND session_id = ? AND peer_id = ?",
+                           [workspace_id, session_id, peer_id]).fetchone()
+    if row is not None and row[0] is None:
+        ctx.known.add(key)
         return
     upsert_member(ctx, workspace_id, session_id, peer_id, None, None, keep_config=True)
 

@@ -147,25 +147,54 @@ class _Matrix:
     checked: float = 0.0
     generation: int = -2                         # the store's commit count at the last check
     ivf: _Ivf | None = None
-    scopes: dict = field(default_factory=dict)   # (session, peer) -> (pks, vectors); reset when rows are added
+    scopes: dict = field(default_factory=dict)   # (session, peer) -> (pks, vectors); extended when rows are added
     scope_bytes: int = 0
+    buffers: dict = field(default_factory=dict)  # column -> its buffer (the columns are views of the first rows)
 
     @property
     def count(self) -> int:
         return len(self.pks)
 
     def append(self, rows: list[tuple]) -> None:
+        """Add rows (the delta since the last load) without copying what is held: the columns are
+        views of buffers that grow by doubling (a search holding an older view keeps a valid one),
+        and cached scopes take just their new rows (copying a 100,000-row matrix and dropping every
+        scope on each refresh made searches under a stream of writes take seconds)."""
         vectors = _unit([r[3] for r in rows])
-        first = self.count
+        first, n = self.count, self.count + len(rows)
         code = self.codes.setdefault
-        self.pks = np.concatenate([self.pks, np.asarray([r[0] for r in rows], np.int64)])
-        self.sessions = np.concatenate([self.sessions, np.asarray([code(r[1], len(self.codes)) for r in rows], np.int32)])
-        self.peers = np.concatenate([self.peers, np.asarray([code(r[2], len(self.codes)) for r in rows], np.int32)])
-        self.vectors = vectors if first == 0 else np.concatenate([self.vectors, vectors])
-        self.max_pk = max(self.max_pk, int(self.pks.max()))
-        self.scopes, self.scope_bytes = {}, 0
+        new_pks = np.asarray([r[0] for r in rows], np.int64)
+        new_sessions = np.asarray([code(r[1], len(self.codes)) for r in rows], np.int32)
+        new_peers = np.asarray([code(r[2], len(self.codes)) for r in rows], np.int32)
+        for name, new in (("pks", new_pks), ("sessions", new_sessions), ("peers", new_peers), ("vectors", vectors)):
+            buffer = self.buffers.get(name)
+            if buffer is None or len(buffer) < n:
+                grown = np.empty((max(n, 2 * first, 1024), *new.shape[1:]), new.dtype)
+                grown[:first] = getattr(self, name)
+                buffer = self.buffers[name] = grown
+            buffer[first:n] = new
+            setattr(self, name, buffer[:n])
+        self.max_pk = max(self.max_pk, int(new_pks.max()))
+        self._extend_scopes(new_pks, new_sessions, new_peers, vectors)
         if self.ivf is not None:
             self.ivf.add(vectors, first)
+
+    def _extend_scopes(self, pks: np.ndarray, sessions: np.ndarray, peers: np.ndarray, vectors: np.ndarray) -> None:
+        touched_sessions, touched_peers = set(sessions.tolist()), set(peers.tolist())
+        for key, (scope_pks, scope_vectors) in list(self.scopes.items()):
+            session, peer = (None if v is None else self.codes.get(v, -1) for v in key)
+            if (session is not None and session not in touched_sessions) or (
+                    peer is not None and peer not in touched_peers):
+                continue
+            mask = np.ones(len(pks), bool)
+            if session is not None:
+                mask &= sessions == session
+            if peer is not None:
+                mask &= peers == peer
+            if mask.any():
+                self.scopes[key] = (np.concatenate([scope_pks, pks[mask]]),
+                                    np.concatenate([scope_vectors, vectors[mask]]))
+                self.scope_bytes += int(mask.sum()) * (pks.itemsize + vectors.shape[1] * vectors.itemsize)
 
     def scope(self, session_id: str | None, peer_id: str | None) -> tuple[np.ndarray, np.ndarray] | None:
         """The pks and vectors of a session's and/or a peer's messages as one contiguous sub-matrix
