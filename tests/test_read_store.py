@@ -92,9 +92,10 @@ def test_hybrid_search_semantic_and_lexical(read_app) -> None:
                                    ("alice", "Lisbon has great pastries")])
     embedder = services.search.queries.embedder()
     vectors = embedder.embed([m["content"] for m in msgs[:2]]).vectors  # the third is not embedded yet
-    services.store.write(lambda ctx: ctx.conn.execute(
-        "INSERT INTO message_embeddings SELECT unnest(?::BIGINT[]), 'ws', 's', ?, unnest(?::FLOAT[][])",
-        [[_pk(services, m["id"]) for m in msgs[:2]], embedder.model, [list(v) for v in vectors]]))
+    from honcho_local.store import derived
+
+    services.store.write(lambda ctx: derived.insert_message_embeddings(
+        ctx, "ws", "s", embedder.model, [(_pk(services, m["id"]), list(v)) for m, v in zip(msgs[:2], vectors)]))
     services.search.vectors.refresh_seconds = 0
     hits = client.post(f"{W}/search", json={"query": "cat", "limit": 1}).json()
     assert [h["content"] for h in hits] == ["My feline companion sleeps all day"]  # no word in common
@@ -168,6 +169,14 @@ def test_services_run_numpy_on_one_blas_thread(tmp_home) -> None:
             services.close()
 
 
+def _append_rows(m, data, rows: range, session=lambda i: "s", peer=lambda i: "p") -> None:
+    """Rows `rows` of `data` into matrix `m` (pk = row number), with the session and peer of each."""
+    from honcho_local.store.vectors import _unit
+
+    pks = list(rows)
+    m.append(pks, [session(i) for i in pks], [peer(i) for i in pks], _unit(data[pks]))
+
+
 def test_ivf_matches_exact_search_and_sees_appended_rows() -> None:
     import numpy as np
 
@@ -177,9 +186,9 @@ def test_ivf_matches_exact_search_and_sees_appended_rows() -> None:
     centers = rng.standard_normal((40, 64))
     data = (centers[rng.integers(0, 40, 4000)] + 0.3 * rng.standard_normal((4000, 64))).astype(np.float32)
     m = _empty()
-    m.append([(i, f"s{i % 7}", f"p{i % 3}", data[i].tolist()) for i in range(3000)])
+    _append_rows(m, data, range(3000), lambda i: f"s{i % 7}", lambda i: f"p{i % 3}")
     m.ivf = _Ivf.build(m)
-    m.append([(i, "late", "p0", data[i].tolist()) for i in range(3000, 4000)])
+    _append_rows(m, data, range(3000, 4000), lambda i: "late", lambda i: "p0")
     hits = 0
     for i in rng.integers(0, 4000, 30):
         q = data[i] / np.linalg.norm(data[i])
@@ -206,7 +215,7 @@ def test_ivf_searches_while_rows_are_added() -> None:
     data = rng.standard_normal((6000, 32)).astype(np.float32)
     data /= np.linalg.norm(data, axis=1, keepdims=True)
     m = _empty()
-    m.append([(i, "s", "p", data[i].tolist()) for i in range(2000)])
+    _append_rows(m, data, range(2000))
     m.ivf = _Ivf.build(m)
     errors: list[BaseException] = []
     done = threading.Event()
@@ -222,7 +231,7 @@ def test_ivf_searches_while_rows_are_added() -> None:
     for t in threads:
         t.start()
     for start in range(2000, 6000, 500):
-        m.append([(i, "s", "p", data[i].tolist()) for i in range(start, start + 500)])
+        _append_rows(m, data, range(start, start + 500))
     done.set()
     for t in threads:
         t.join()
@@ -243,7 +252,7 @@ def test_faiss_runs_one_openmp_thread_in_every_request_thread() -> None:
     rng = np.random.default_rng(3)
     data = rng.standard_normal((600, 16)).astype(np.float32)
     m = _empty()
-    m.append([(i, "s", "p", data[i].tolist()) for i in range(600)])
+    _append_rows(m, data, range(600))
     m.ivf = _Ivf.build(m)
     seen: list[int] = []
 

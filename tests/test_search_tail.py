@@ -169,7 +169,7 @@ def test_vector_search_does_not_queue_behind_a_refresh(store: Store) -> None:
     pk = store.log_end
     vec = np.ones(4, np.float32) / 2
     store.write(lambda ctx: ctx.conn.execute(
-        "INSERT INTO message_embeddings VALUES (?, 'w', 's', 'm', ?)", [pk, vec.tolist()]), scoped=True)
+        "INSERT INTO message_embeddings (event_pk, workspace_id, session_id, model, embedding) VALUES (?, 'w', 's', 'm', ?)", [pk, vec.tolist()]), scoped=True)
     vectors = MessageVectors(store, refresh_seconds=0.0)
     assert vectors.search(vec, "m", 5, "w") == [pk]
     _append(store, "s", [("a", "a second message")])  # a commit: the next search wants a refresh
@@ -193,6 +193,39 @@ def test_vector_search_does_not_queue_behind_a_refresh(store: Store) -> None:
         t.join()
 
 
+def test_vector_matrix_loads_embeddings_committed_out_of_log_order(store: Store) -> None:
+    """The worker embeds sessions in any order, so an older message's embedding can be committed after
+    a newer one's. The matrix takes it with a delta load (by insertion order), not a full reload, and a
+    deleted session's rows leave the matrix."""
+    import numpy as np
+
+    from honcho_local.store import derived
+    from honcho_local.store.vectors import MessageVectors
+
+    _append(store, "a", [("alice", "one"), ("alice", "two")])
+    _append(store, "b", [("bob", "three")])
+    pks = store.read(lambda cur: [r[0] for r in cur.execute("SELECT pk FROM events ORDER BY pk").fetchall()])
+    basis = np.eye(4, dtype=np.float32)
+
+    def embed(session: str, rows: list[tuple[int, int]]) -> None:
+        store.write(lambda ctx: derived.insert_message_embeddings(
+            ctx, "w", session, "m", [(pks[i], basis[d].tolist()) for i, d in rows]), scoped=True)
+
+    vectors = MessageVectors(store, refresh_seconds=0.0)
+    embed("b", [(2, 2)])  # the newest message first
+    assert vectors.search(basis[2], "m", 5, "w") == [pks[2]]
+    held = vectors._cache[("w", "m")]
+    embed("a", [(0, 0), (1, 1)])  # then the older session's
+    assert vectors.search(basis[0], "m", 1, "w") == [pks[0]]
+    assert vectors.search(basis[1], "m", 1, "w", peer_id="alice") == [pks[1]]
+    assert vectors._cache[("w", "m")] is held and held.count == 3  # appended, not reloaded
+    store.write(lambda ctx: repo.delete_session(ctx, "w", "a"))
+    assert store.read(lambda cur: cur.execute("SELECT event_pk FROM message_embeddings").fetchall()) == [(pks[2],)]
+    assert sorted(vectors.search(basis[0], "m", 5, "w")) == [pks[2]]
+    embed("a", [(0, 0)])  # the worker finishing a deleted session's batch stores nothing
+    assert store.read(lambda cur: cur.execute("SELECT count(*) FROM message_embeddings").fetchone()) == (1,)
+
+
 def test_vector_matrix_appends_keep_views_and_scopes_exact() -> None:
     """Rows added to the in-memory matrix land in growing buffers (no copy of what is held) and the
     cached session/peer scopes take their new rows: the same as a matrix built in one go."""
@@ -201,15 +234,22 @@ def test_vector_matrix_appends_keep_views_and_scopes_exact() -> None:
     from honcho_local.store.vectors import _empty
 
     rng = np.random.default_rng(1)
-    rows = [(i + 1, f"s{i % 7}", f"p{i % 3}", rng.standard_normal(8).tolist()) for i in range(3000)]
+    n = 3000
+    pks = np.arange(1, n + 1)
+    sessions, peers = [f"s{i % 7}" for i in range(n)], [f"p{i % 3}" for i in range(n)]
+    vectors = rng.standard_normal((n, 8)).astype(np.float32)
+
+    def add(m, lo: int, hi: int) -> None:
+        m.append(pks[lo:hi], sessions[lo:hi], peers[lo:hi], vectors[lo:hi])
+
     grown, whole = _empty(), _empty()
-    whole.append(rows)
-    grown.append(rows[:1000])
+    add(whole, 0, n)
+    add(grown, 0, 1000)
     scopes = [("s1", None), (None, "p2"), ("s3", "p0"), ("s6", "p1")]
     held = {k: grown.scope(*k) for k in scopes}  # cached before the appends
     old_pks = grown.pks
-    for start in range(1000, 3000, 250):
-        grown.append(rows[start:start + 250])
+    for start in range(1000, n, 250):
+        add(grown, start, start + 250)
     assert len(old_pks) == 1000  # a view handed out earlier is unchanged
     assert np.array_equal(grown.pks, whole.pks) and np.allclose(grown.vectors, whole.vectors)
     for key in scopes:

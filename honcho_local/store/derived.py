@@ -132,11 +132,14 @@ def missing_message_embeddings(cur: Cursor, workspace_id: str, session_id: str, 
 
 def insert_message_embeddings(ctx: WriteContext, workspace_id: str, session_id: str, model: str,
                               rows: list[tuple[int, list[float]]]) -> None:
+    """Store embeddings of messages still in the log (a session deleted while its messages were
+    being embedded leaves nothing behind)."""
     if rows:
         ctx.conn.execute(
-            "INSERT INTO message_embeddings SELECT unnest(?::BIGINT[]), ?, ?, ?, unnest(?::FLOAT[][]) "
-            "ON CONFLICT DO NOTHING",
-            [[pk for pk, _ in rows], workspace_id, session_id, model, [v for _, v in rows]])
+            "INSERT INTO message_embeddings (event_pk, workspace_id, session_id, model, embedding) "
+            "SELECT v.pk, ?, ?, ?, v.embedding FROM (SELECT unnest(?::BIGINT[]) AS pk, unnest(?::FLOAT[][]) AS embedding) v "
+            "WHERE v.pk IN (SELECT pk FROM events WHERE workspace_id = ? AND session_id = ?) ON CONFLICT DO NOTHING",
+            [workspace_id, session_id, model, [pk for pk, _ in rows], [v for _, v in rows], workspace_id, session_id])
 
 
 def session_messages(cur: Cursor, workspace_id: str, session_id: str) -> list[dict[str, Any]]:

@@ -212,7 +212,20 @@ def m005_log_state(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("CREATE TABLE log_state (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL)")
 
 
-MIGRATIONS: list[Migration] = [m001_core, m002_representations, m004_version_activations, m005_log_state]
+def m006_embedding_order(conn: duckdb.DuckDBPyConnection) -> None:
+    """`message_embeddings.seq`: the order rows were inserted in (from a sequence). In-memory vector
+    matrices load the rows past the newest `seq` they hold; log positions do not serve, since the
+    worker embeds sessions in any order. Existing rows take their log position, new ones the next value."""
+    start = conn.execute("SELECT coalesce(max(event_pk), 0) + 1 FROM message_embeddings").fetchone()[0]
+    conn.execute(f"CREATE SEQUENCE message_embedding_seq START {int(start)}")
+    conn.execute("ALTER TABLE message_embeddings ADD COLUMN seq BIGINT DEFAULT nextval('message_embedding_seq')")
+    conn.execute("UPDATE message_embeddings SET seq = event_pk")
+    # embeddings of deleted messages (session and workspace deletes left them until now)
+    conn.execute("DELETE FROM message_embeddings WHERE event_pk NOT IN (SELECT pk FROM events)")
+
+
+MIGRATIONS: list[Migration] = [m001_core, m002_representations, m004_version_activations, m005_log_state,
+                               m006_embedding_order]
 
 
 def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:

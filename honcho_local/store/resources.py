@@ -125,7 +125,7 @@ def _keep_pk_floor(ctx: WriteContext) -> None:
 def delete_workspace(ctx: WriteContext, workspace_id: str) -> None:
     ctx.mark_mutation()
     _keep_pk_floor(ctx)
-    for table in ("events", "session_peers", "sessions", "peers"):
+    for table in ("events", "message_embeddings", "session_peers", "sessions", "peers"):
         ctx.conn.execute(f"DELETE FROM {table} WHERE workspace_id = ?", [workspace_id])
     ctx.conn.execute("DELETE FROM workspaces WHERE id = ?", [workspace_id])
     ctx.known.clear()
@@ -221,7 +221,8 @@ def list_sessions(cur: Cursor, workspace_id: str, filters: Any, page_no: int, si
 def delete_session(ctx: WriteContext, workspace_id: str, session_id: str) -> None:
     ctx.mark_mutation()
     _keep_pk_floor(ctx)
-    for table, col in (("events", "session_id"), ("session_peers", "session_id"), ("sessions", "id")):
+    for table, col in (("events", "session_id"), ("message_embeddings", "session_id"), ("session_peers", "session_id"),
+                       ("sessions", "id")):
         ctx.conn.execute(f"DELETE FROM {table} WHERE workspace_id = ? AND {col} = ?", [workspace_id, session_id])
     ctx.known.clear()
     ctx.counters.clear()
