@@ -123,6 +123,17 @@ def build(home: Path, messages: int, conclusions: int, corpus: Corpus) -> None:
     store.close()
 
 
+def store_counts(home: Path) -> dict[str, int]:
+    """What the store holds now (earlier runs' writes passes add to the built store)."""
+    store = Store.open(home / "honcho.duckdb", fsync=False)
+    try:
+        return dict(zip(("messages", "sessions", "conclusions", "embedded"), store.read(lambda cur: cur.execute(
+            "SELECT (SELECT count(*) FROM events WHERE kind = 'message'), (SELECT count(*) FROM sessions), "
+            "(SELECT count(*) FROM conclusions), (SELECT count(*) FROM message_embeddings)").fetchone())))
+    finally:
+        store.close()
+
+
 def caught_up(home: Path) -> int:
     """Advance every work unit to the end of the log: the generated store stands for one the worker
     has finished reasoning over (its conclusions, summaries and cards are generated above). Left
@@ -433,7 +444,8 @@ def passes(home: Path, args: argparse.Namespace) -> tuple[list[tuple], list[floa
     return rows, firsts, turns
 
 
-def report_body(rows: list[tuple], firsts: list[float], turns: list[float], args: argparse.Namespace) -> str:
+def report_body(rows: list[tuple], firsts: list[float], turns: list[float], args: argparse.Namespace,
+                held: dict[str, int]) -> str:
     table = ["| read | pass | requests (8 clients) | req/s | server p50 (ms) | server p99 (ms) | ≤ 5 ms | ≤ 25 ms | "
              "wrk p50 / p99 (ms) | 1 client p50 / p99 (ms) | cache hits | floor |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -458,7 +470,9 @@ def report_body(rows: list[tuple], firsts: list[float], turns: list[float], args
              "random peer; reasoning off, so the worker only embeds the new messages), each 1-client run too. "
              if writes else "")
     return ("\n".join(table) + f"\n\n{chat}\n\n{turn}"
-            f"Store: {args.messages} messages in {args.messages // 100} sessions, {args.conclusions} conclusions, {PEERS} peers; "
+            f"Store: built with {args.messages} messages in {args.messages // 100} sessions, {args.conclusions} conclusions, "
+            f"{PEERS} peers; at the start of this run {held['messages']:,} messages ({held['embedded']:,} embedded) in "
+            f"{held['sessions']:,} sessions and {held['conclusions']:,} conclusions (earlier writes passes add to it); "
             f"corpus `{args.corpus}` ({CORPUS_NOTE[args.corpus]}); "
             "every work unit advanced to the end of the log before the server starts (the worker is idle: the store "
             "stands for one it has finished reasoning over). warm: read cache on, after one pass over every peer and session; "
@@ -513,8 +527,9 @@ def main() -> None:
         sys.exit(f"{home} holds a {marker.read_text()} store; pass --corpus {marker.read_text()} or another --home")
     print(f"store ready in {time.perf_counter() - started:.0f}s at {home}; work units advanced to the log's end: "
           f"{caught_up(home)}", flush=True)
+    held = store_counts(home)
     rows, firsts, turns = passes(home, args)
-    body = report_body(rows, firsts, turns, args)
+    body = report_body(rows, firsts, turns, args, held)
     print(body)
     if args.report:
         append_report("Read path (bench_read.py)", body)

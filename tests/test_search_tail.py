@@ -5,6 +5,7 @@ the ones tantivy gives the same messages once indexed, and a search must not wai
 from __future__ import annotations
 
 import random
+import sys
 import time
 
 import pytest
@@ -256,3 +257,57 @@ def test_vector_matrix_appends_keep_views_and_scopes_exact() -> None:
         got, want = grown.scope(*key), whole.scope(*key)
         assert np.array_equal(got[0], want[0]) and np.allclose(got[1], want[1]), key
         assert len(got[0]) > len(held[key][0])
+
+
+def test_vector_matrix_searches_while_rows_are_appended() -> None:
+    """Searches from several threads while another appends: every search sees columns of one length
+    (reading them one by one raised shape errors under writes), and the cached scopes end exact."""
+    import threading
+
+    import numpy as np
+
+    from honcho_local.store.vectors import MessageVectors, _empty
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    pks = np.arange(1, n + 1)
+    sessions, peers = [f"s{i % 11}" for i in range(n)], [f"p{i % 5}" for i in range(n)]
+    data = rng.standard_normal((n, 16)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    m = _empty()
+    m.append(pks[:500], sessions[:500], peers[:500], data[:500])
+    vectors = MessageVectors.__new__(MessageVectors)
+    vectors._matrix = lambda ws, model: m  # type: ignore[method-assign]
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def search(seed: int) -> None:
+        r = np.random.default_rng(seed)
+        try:
+            while not done.is_set():
+                q = data[r.integers(0, n)]
+                scope = [(None, None), (f"s{r.integers(11)}", None), (None, f"p{r.integers(5)}"),
+                         (f"s{r.integers(11)}", f"p{r.integers(5)}")][r.integers(4)]
+                vectors.search(q, "m", 5, "w", *scope)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=search, args=(i,)) for i in range(3)]
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # hand the GIL over as often as possible: inside appends too
+    for t in threads:
+        t.start()
+    try:
+        for start in range(500, n, 50):
+            m.append(pks[start:start + 50], sessions[start:start + 50], peers[start:start + 50], data[start:start + 50])
+    finally:
+        done.set()
+        for t in threads:
+            t.join()
+        sys.setswitchinterval(switch)
+    assert not errors, errors[:3]
+    for key in [("s3", None), (None, "p2"), ("s7", "p1")]:
+        rows = [i for i in range(n) if (key[0] is None or sessions[i] == key[0]) and (key[1] is None or peers[i] == key[1])]
+        got = m.scope(*key)
+        assert np.array_equal(got[0], pks[rows]) and np.allclose(got[1], data[rows]), key
+

@@ -80,11 +80,19 @@ def document_text(peer_id: str, content: str, created_at: Any) -> str:
     return f"{created_at.day:02d} {_MONTHS[created_at.month - 1]} {created_at.year} {peer_id}: {content}"
 
 
-@functools.cache
+_analyzers = threading.local()
+
+
 def _en_stem() -> Any:
-    """tantivy's `en_stem` analyzer (simple tokenizer, long tokens dropped, lower case, English stemmer)."""
-    return (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.remove_long(40))
+    """tantivy's `en_stem` analyzer (simple tokenizer, long tokens dropped, lower case, English stemmer),
+    one per thread: `analyze` borrows it mutably, and two request threads sharing one raised
+    "RuntimeError: Already borrowed" under load."""
+    analyzer = getattr(_analyzers, "en_stem", None)
+    if analyzer is None:
+        analyzer = _analyzers.en_stem = (
+            tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.remove_long(40))
             .filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.stemmer("english")).build())
+    return analyzer
 
 
 def _avgdl_of(explanation: dict[str, Any]) -> float | None:

@@ -143,92 +143,99 @@ class _Ivf:
 
 @dataclass
 class _Matrix:
-    pks: np.ndarray
-    sessions: np.ndarray          # int codes into `codes`
-    peers: np.ndarray
-    vectors: np.ndarray
+    """Message vectors of one (workspace, model). `columns` = (pks, session codes, peer codes, unit
+    vectors) is replaced as one tuple, so a search that takes it once sees columns of one length
+    while another thread appends (reading them one by one raised shape errors under writes)."""
+
+    columns: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     codes: dict[str, int] = field(default_factory=dict)
     max_seq: int = 0                             # the newest `message_embeddings.seq` loaded
     table_rows: int = 0                          # the table's rows up to max_seq (a deleted message's too)
     checked: float = 0.0
     generation: int = -2                         # the store's commit count at the last check
     ivf: _Ivf | None = None
-    scopes: dict = field(default_factory=dict)   # (session, peer) -> (pks, vectors); extended when rows are added
+    scopes: dict = field(default_factory=dict)   # (session, peer) -> (rows covered, pks, vectors)
     scope_bytes: int = 0
-    buffers: dict = field(default_factory=dict)  # column -> its buffer (the columns are views of the first rows)
+    buffers: list = field(default_factory=list)  # the columns' buffers (the columns are views of their first rows)
+
+    @property
+    def pks(self) -> np.ndarray:
+        return self.columns[0]
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return self.columns[3]
 
     @property
     def count(self) -> int:
-        return len(self.pks)
+        return len(self.columns[0])
 
     def append(self, pks: np.ndarray, sessions: Sequence[str], peers: Sequence[str], vectors: np.ndarray) -> None:
         """Add rows (the delta since the last load; `vectors` unit length) without copying what is
         held: the columns are views of buffers that grow by doubling (a search holding an older view
-        keeps a valid one), and cached scopes take just their new rows (copying a 100,000-row matrix
-        and dropping every scope on each refresh made searches under a stream of writes take seconds)."""
+        keeps a valid one; copying a 100,000-row matrix on each refresh made searches under a stream
+        of writes take seconds). One thread appends at a time (`MessageVectors._lock`)."""
         if not len(pks):
             return
         first, n = self.count, self.count + len(pks)
         code = self.codes.setdefault
-        new_pks = np.asarray(pks, np.int64)
-        new_sessions = np.fromiter((code(v, len(self.codes)) for v in sessions), np.int32, len(pks))
-        new_peers = np.fromiter((code(v, len(self.codes)) for v in peers), np.int32, len(pks))
-        for name, new in (("pks", new_pks), ("sessions", new_sessions), ("peers", new_peers), ("vectors", vectors)):
-            buffer = self.buffers.get(name)
-            if buffer is None or len(buffer) < n or buffer.shape[1:] != new.shape[1:]:
-                grown = np.empty((max(n, 2 * first, 1024), *new.shape[1:]), new.dtype)
-                grown[:first] = getattr(self, name)
-                buffer = self.buffers[name] = grown
-            buffer[first:n] = new
-            setattr(self, name, buffer[:n])
-        self._extend_scopes(new_pks, new_sessions, new_peers, vectors)
+        new = (np.asarray(pks, np.int64),
+               np.fromiter((code(v, len(self.codes)) for v in sessions), np.int32, len(pks)),
+               np.fromiter((code(v, len(self.codes)) for v in peers), np.int32, len(pks)),
+               vectors)
+        views = []
+        for i, (held, added) in enumerate(zip(self.columns, new)):
+            buffer = self.buffers[i] if i < len(self.buffers) else None
+            if buffer is None or len(buffer) < n or buffer.shape[1:] != added.shape[1:]:
+                grown = np.empty((max(n, 2 * first, 1024), *added.shape[1:]), added.dtype)
+                grown[:first] = held
+                buffer = grown
+                if i < len(self.buffers):
+                    self.buffers[i] = buffer
+                else:
+                    self.buffers.append(buffer)
+            buffer[first:n] = added  # past every view handed out: no reader sees these rows change
+            views.append(buffer[:n])
+        self.columns = tuple(views)  # type: ignore[assignment]
         if self.ivf is not None:
             self.ivf.add(vectors, first)
 
-    def _extend_scopes(self, pks: np.ndarray, sessions: np.ndarray, peers: np.ndarray, vectors: np.ndarray) -> None:
-        touched_sessions, touched_peers = set(sessions.tolist()), set(peers.tolist())
-        for key, (scope_pks, scope_vectors) in list(self.scopes.items()):
-            session, peer = (None if v is None else self.codes.get(v, -1) for v in key)
-            if (session is not None and session not in touched_sessions) or (
-                    peer is not None and peer not in touched_peers):
-                continue
-            mask = np.ones(len(pks), bool)
-            if session is not None:
-                mask &= sessions == session
-            if peer is not None:
-                mask &= peers == peer
-            if mask.any():
-                self.scopes[key] = (np.concatenate([scope_pks, pks[mask]]),
-                                    np.concatenate([scope_vectors, vectors[mask]]))
-                self.scope_bytes += int(mask.sum()) * (pks.itemsize + vectors.shape[1] * vectors.itemsize)
-
     def scope(self, session_id: str | None, peer_id: str | None) -> tuple[np.ndarray, np.ndarray] | None:
         """The pks and vectors of a session's and/or a peer's messages as one contiguous sub-matrix
-        (None: no restriction). Kept until rows are added or moved, within SCOPE_CACHE_BYTES: gathering
-        a peer's rows out of a large matrix costs more than scoring them (measured: 0.06 ms to gather
-        1,000 of 100,000 384-d rows, 0.02 ms to score them)."""
+        (None: no restriction). Kept within SCOPE_CACHE_BYTES and extended with just the rows added
+        since (gathering a peer's rows out of a large matrix costs more than scoring them — measured:
+        0.06 ms to gather 1,000 of 100,000 384-d rows, 0.02 ms to score them)."""
         if session_id is None and peer_id is None:
             return None
         key = (session_id, peer_id)
+        columns = self.columns
+        n = len(columns[0])
         found = self.scopes.get(key)
-        if found is None:
-            mask = np.ones(self.count, bool)
-            for column, value in ((self.sessions, session_id), (self.peers, peer_id)):
-                if value is not None:
-                    mask &= column == self.codes.get(value, -1)
-            rows = np.flatnonzero(mask)
-            found = (self.pks[rows], np.ascontiguousarray(self.vectors[rows]))
-            size = found[0].nbytes + found[1].nbytes
-            if self.scope_bytes + size > SCOPE_CACHE_BYTES:
-                self.scopes, self.scope_bytes = {}, 0
-            self.scopes[key] = found
+        if found is not None and found[0] == n:
+            return found[1], found[2]
+        start = found[0] if found is not None and found[0] < n else 0
+        pks, sessions, peers, vectors = (c[start:n] for c in columns)
+        mask = np.ones(n - start, bool)
+        for column, value in ((sessions, session_id), (peers, peer_id)):
+            if value is not None:
+                mask &= column == self.codes.get(value, -1)
+        rows = np.flatnonzero(mask)
+        part = (pks[rows], np.ascontiguousarray(vectors[rows]))
+        if start:
+            part = (np.concatenate([found[1], part[0]]), np.concatenate([found[2], part[1]]))  # type: ignore[index]
+        size = part[0].nbytes + part[1].nbytes
+        if self.scope_bytes + size > SCOPE_CACHE_BYTES:
+            self.scopes, self.scope_bytes = {}, 0
+        current = self.scopes.get(key)
+        if current is None or current[0] < n:  # a slower thread's older result does not replace a newer one
+            self.scopes[key] = (n, *part)
             self.scope_bytes += size
-        return found
+        return part
 
 
 def _empty() -> _Matrix:
     none = np.zeros(0, np.int32)
-    return _Matrix(none.astype(np.int64), none, none, np.zeros((0, 1), np.float32))
+    return _Matrix((none.astype(np.int64), none, none, np.zeros((0, 1), np.float32)))
 
 
 class MessageVectors:
@@ -325,8 +332,12 @@ class MessageVectors:
                 with self._lock:
                     if m.ivf is None:
                         m.ivf = _Ivf.build(m)
-            return m.pks[m.ivf.search(m, query, limit)].tolist()
-        pks, vectors = (m.pks, m.vectors) if scoped is None else scoped
+            rows = m.ivf.search(m, query, limit)
+            return m.pks[rows].tolist()  # (taken after the search: rows added meanwhile are in it)
+        if scoped is None:
+            pks, _, _, vectors = m.columns
+        else:
+            pks, vectors = scoped
         if len(pks) == 0:
             return []
         scores = vectors @ query
