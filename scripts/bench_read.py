@@ -26,6 +26,7 @@ import json
 import os
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -121,6 +122,39 @@ def build(home: Path, messages: int, conclusions: int, corpus: Corpus) -> None:
         store.write(lambda ctx: insert_conclusions(ctx, items, "v1", dedupe=False))
     store.write(lambda ctx: [_card_and_profile(ctx, f"peer{p}") for p in range(PEERS)])
     store.close()
+
+
+STORE_FILES = ("honcho.duckdb", "honcho.duckdb.wal", "lexical-index", "queue.sqlite3", "queue.sqlite3-wal",
+               "queue.sqlite3-shm")
+
+
+def keep_or_restore(home: Path) -> str:
+    """Every run measures the same store: the first run keeps a copy of it (`home/built`), later runs
+    put that copy back (a writes pass adds thousands of messages and conclusions)."""
+    built = home / "built"
+    if not built.exists():
+        tmp = home / "built.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for name in STORE_FILES:
+            source = home / name
+            if source.is_dir():
+                shutil.copytree(source, tmp / name)
+            elif source.exists():
+                shutil.copy2(source, tmp / name)
+        tmp.rename(built)
+        return "kept a copy of the store in built/"
+    for name in STORE_FILES:
+        target = home / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        if (built / name).is_dir():
+            shutil.copytree(built / name, target)
+        elif (built / name).exists():
+            shutil.copy2(built / name, target)
+    return "restored the store from built/"
 
 
 def store_counts(home: Path) -> dict[str, int]:
@@ -472,7 +506,8 @@ def report_body(rows: list[tuple], firsts: list[float], turns: list[float], args
     return ("\n".join(table) + f"\n\n{chat}\n\n{turn}"
             f"Store: built with {args.messages} messages in {args.messages // 100} sessions, {args.conclusions} conclusions, "
             f"{PEERS} peers; at the start of this run {held['messages']:,} messages ({held['embedded']:,} embedded) in "
-            f"{held['sessions']:,} sessions and {held['conclusions']:,} conclusions (earlier writes passes add to it); "
+            f"{held['sessions']:,} sessions and {held['conclusions']:,} conclusions (each run starts from a copy of the store "
+            "as built: the writes pass adds to it); "
             f"corpus `{args.corpus}` ({CORPUS_NOTE[args.corpus]}); "
             "every work unit advanced to the end of the log before the server starts (the worker is idle: the store "
             "stands for one it has finished reasoning over). warm: read cache on, after one pass over every peer and session; "
@@ -525,8 +560,8 @@ def main() -> None:
         marker.write_text(args.corpus)
     elif marker.exists() and marker.read_text() != args.corpus:
         sys.exit(f"{home} holds a {marker.read_text()} store; pass --corpus {marker.read_text()} or another --home")
-    print(f"store ready in {time.perf_counter() - started:.0f}s at {home}; work units advanced to the log's end: "
-          f"{caught_up(home)}", flush=True)
+    print(f"store ready in {time.perf_counter() - started:.0f}s at {home} ({keep_or_restore(home)}); work units "
+          f"advanced to the log's end: {caught_up(home)}", flush=True)
     held = store_counts(home)
     rows, firsts, turns = passes(home, args)
     body = report_body(rows, firsts, turns, args, held)
