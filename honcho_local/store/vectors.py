@@ -224,8 +224,11 @@ class _Matrix:
         if start:
             part = (np.concatenate([found[1], part[0]]), np.concatenate([found[2], part[1]]))  # type: ignore[index]
         size = part[0].nbytes + part[1].nbytes
+        if start:  # the extended entry replaces the one counted before
+            size -= found[1].nbytes + found[2].nbytes  # type: ignore[index]
         if self.scope_bytes + size > SCOPE_CACHE_BYTES:
             self.scopes, self.scope_bytes = {}, 0
+            size = part[0].nbytes + part[1].nbytes
         current = self.scopes.get(key)
         if current is None or current[0] < n:  # a slower thread's older result does not replace a newer one
             self.scopes[key] = (n, *part)
@@ -277,7 +280,7 @@ class MessageVectors:
                 if current.ivf is not None and current.count > 2 * current.ivf.built_count:
                     current.ivf = None
                 return current
-            # rows were deleted as well: fall through to a full load
+            log.info("message vectors of %s: rows were deleted as well as added; loading them all again", workspace_id)
         fresh = _empty()  # the first load, or rows were deleted: load everything
         self._load(fresh, workspace_id, model, newest)
         return fresh
