@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -491,6 +492,11 @@ def bench(ctx: click.Context, dataset: str, conversations: int | None, sessions:
         answers=not retrieval_only, reasoning=True if reasoning is None else reasoning, reasoning_level=reasoning_level, judge=judge,
         out=out, home=bench_home, data=data, drain_timeout=_duration(drain_timeout), context_tokens=context_tokens,
         full_context_tokens=full_context_tokens, answer_questions=answer_questions)
+
+    def stopped(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)  # unwinds: the server stops and this invocation's times are kept
+
+    signal.signal(signal.SIGTERM, stopped)
     results = run(config, echo=click.echo)
     if not results.get("drained", True):
         sys.exit(EXIT_ERROR)

@@ -153,6 +153,40 @@ def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path) -> None:
     assert "models answered a sample of 1 per conversation" in (out / "sample.md").read_text()
 
 
+def test_a_stopped_run_keeps_its_times_and_stops_its_server(tmp_path: Path) -> None:
+    """Long runs are stopped with SIGTERM and resumed: the stopped invocation still records how long
+    it ran (the report sums every invocation on the home) and takes its server down with it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    home = tmp_path / "home"
+    log = (tmp_path / "bench.log").open("w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "honcho_local.cli", "bench", "locomo", "--conversations", "1", "--sessions", "1",
+         "--questions", "2", "--model", "smollm2-135m", "--context-tokens", "2048", "--out", str(tmp_path / "out"),
+         "--bench-home", str(home), "--data", str(DATA), "--drain-timeout", "300"],
+        stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "ingested" not in (tmp_path / "bench.log").read_text():  # stopped while the worker reasons
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "bench.log").read_text()
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    runs = [json.loads(line) for line in (home / "bench-runs.jsonl").read_text().splitlines()]
+    assert len(runs) == 1 and runs[0]["completed"] is False and runs[0]["ingest_seconds"] > 0
+    assert runs[0]["wall_seconds"] >= runs[0]["ingest_seconds"] + runs[0]["drain_seconds"] > 0
+    # the server it started is gone: the store can be opened again at once
+    from honcho_local.store import Store
+
+    Store.open(home / "honcho.duckdb").close()
+
+
 def test_beam_ingest_reasons_about_the_user_only(read_app) -> None:
     """BEAM asks about the user: its assistant peer is created with observe_me false, so the worker
     spends no model time on the assistant's long replies; every turn is still stored and searchable."""

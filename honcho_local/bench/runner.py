@@ -72,6 +72,7 @@ class RunState:
     started: float = field(default_factory=time.time)
     ingest_seconds: float = 0.0
     drain_seconds: float = 0.0
+    drain_started: float = 0.0
     messages: int = 0
     truncated: int = 0
     metrics_before: dict[str, float] = field(default_factory=dict)
@@ -333,7 +334,7 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
     server: Server = start_server(home, env, timeout=120)
     echo(f"server {server.url} (home {server.home})")
     results: dict[str, Any] | None = None
-    answer_seconds = 0.0
+    answering_since: float | None = None
     try:
         api = Api(server.url)
         state.metrics_before = api.metrics()
@@ -345,7 +346,7 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
                 bar.advance(task)
         state.ingest_seconds = time.perf_counter() - started
         echo(f"ingested {state.messages} new messages in {state.ingest_seconds:.1f} s")
-        started = time.perf_counter()
+        started = state.drain_started = time.perf_counter()
         state.drained = wait_drained(api, [workspace_of(c) for c in convs], config.drain_timeout)
         state.drain_seconds = time.perf_counter() - started
         state.metrics_after = api.metrics()
@@ -353,7 +354,7 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
             echo(f"the worker has not drained within {config.drain_timeout:.0f} s; run again with the same "
                  f"--home to continue (questions are answered once nothing is left to reason)")
             return {"config": _config_dict(config), "drained": False, "drain_seconds": state.drain_seconds}
-        started = time.perf_counter()
+        started = answering_since = time.perf_counter()
         embed = _embedder(config, server.home)
         answerer = Answerer(config) if config.answers else None
         full_answerer = FullContext(config) if config.answers and "full-context" in config.baselines else None
@@ -377,16 +378,16 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
                                                           full.get(q.qid), config, state))
                         journal.record(key, state, before)
                     bar.advance(task)
-        answer_seconds = time.perf_counter() - started
         if journal.replayed:
             echo(f"{journal.replayed} questions answered by an earlier run on this home were reused "
                  f"({journal.path.name}); their latencies are in the figures, their model costs in the rows")
         results = summarise(config, state, convs)
         results["rows"] = state.rows
-    finally:
+    finally:  # also when stopped (SIGTERM is turned into SystemExit by the CLI) or interrupted
         server.stop()
         phases = PhaseLog(server.home / "bench-runs.jsonl")
-        phases.record(state, answer_seconds)
+        phases.record(state, 0.0 if answering_since is None else time.perf_counter() - answering_since,
+                      completed=results is not None)
     if results is not None:
         stored = reasoning_totals(server.home, [workspace_of(c) for c in convs])
         if stored is not None:
@@ -402,11 +403,16 @@ class PhaseLog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def record(self, state: RunState, answer_seconds: float) -> None:
+    def record(self, state: RunState, answer_seconds: float, completed: bool = True) -> None:
+        """One invocation's wall times (a stopped one's too: `completed` false; the drain time of a
+        drain that was cut short is the time it ran)."""
+        drain = state.drain_seconds
+        if not drain and state.drain_started:
+            drain = time.perf_counter() - state.drain_started
         with self.path.open("a") as f:
             f.write(json.dumps({"started": datetime.fromtimestamp(state.started, timezone.utc).isoformat(
-                timespec="seconds"), "ingest_seconds": state.ingest_seconds, "drain_seconds": state.drain_seconds,
-                "answer_seconds": answer_seconds, "drained": state.drained,
+                timespec="seconds"), "ingest_seconds": state.ingest_seconds, "drain_seconds": drain,
+                "answer_seconds": answer_seconds, "drained": state.drained, "completed": completed,
                 "wall_seconds": time.time() - state.started}) + "\n")
 
     def totals(self) -> dict[str, Any]:
