@@ -424,6 +424,7 @@ class PhaseLog:
                 continue
         keys = ("ingest_seconds", "drain_seconds", "answer_seconds", "wall_seconds")
         return {"invocations": len(runs), "first_started": runs[0]["started"] if runs else None,
+                "reconstructed": sum(1 for r in runs if r.get("reconstructed")),
                 **{k: sum(r.get(k, 0.0) for r in runs) for k in keys}}
 
 
