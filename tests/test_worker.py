@@ -94,6 +94,31 @@ def test_reasoning_disabled_by_session_configuration(svc: Services, model: FakeM
     assert svc.queue_status("w")["completed_work_units"] == 2
 
 
+
+def test_a_unit_with_nothing_to_reason_skips_ahead_to_the_next_message_it_reasons(svc: Services,
+                                                                                  model: FakeModel) -> None:
+    """Messages nobody reasons about are passed in one step (not one token window at a time, each ending
+    in a cursor write), up to the next message that is reasoned about, which is then reasoned as usual."""
+    svc.resources.get_or_create_session("w", schemas.SessionCreate(
+        id="quiet", configuration=schemas.ResourceConfiguration(reasoning={"enabled": False})))
+    filler = " ".join(["the quarterly report numbers look fine"] * 12)  # ~100 tokens: ~10 per window
+    for batch in range(3):
+        post(svc, "quiet", *[("alice", f"{filler} {batch}-{i}") for i in range(100)])
+    wanted = schemas.MessageCreate(peer_id="alice", content="I moved to Lisbon.",
+                                   configuration={"reasoning": {"enabled": True}})
+    svc.ingest.add_messages("w", "quiet", schemas.MessageBatch(messages=[wanted]))
+    post(svc, "quiet", *[("bob", f"{filler} tail-{i}") for i in range(50)])
+    advances = []
+    advance = svc.reasoner._advance_only
+    svc.reasoner._advance_only = lambda key, cursor: (advances.append((key.observed_id, cursor)), advance(key, cursor))[1]
+    assert svc.worker.drain(60)
+    assert rows(svc, "SELECT content FROM conclusions") == [("alice said: I moved to Lisbon.",)]
+    assert model.calls.count("deriver") == 1
+    # alice's unit: one step past the 300 fillers to the reasoned message (not one per ~10-message window);
+    # bob's: one step past his 50
+    assert len([a for a in advances if a[0] == "alice"]) <= 2 and len([a for a in advances if a[0] == "bob"]) == 1, advances
+
+
 def test_messages_are_embedded_even_with_reasoning_off(tmp_home: Path, model: FakeModel) -> None:
     svc = make_services(tmp_home, model, reasoning_enabled=False, summary_enabled=False)
     try:
@@ -256,3 +281,34 @@ def test_long_context_lines_are_cut_so_more_of_the_peer_fits_a_window(svc: Servi
     assert prompts[0].count("word599") == 0 and prompts[0].count(" …") == 2
     assert sorted(c for (c,) in rows(svc, "SELECT content FROM conclusions WHERE observed_id = 'alice'")) == [
         "alice said: I have a cat.", "alice said: I like tea."]
+
+
+def test_a_stream_of_writes_is_worked_in_coalesced_windows_and_nothing_is_lost(svc: Services, model: FakeModel,
+                                                                               monkeypatch) -> None:
+    """Under a stream (many notifications per window) units run once per busy window, also when
+    notified while running (they go back through the dispatcher instead of running again at once);
+    when the stream stops, every message is worked."""
+    from honcho_local import metrics
+    from honcho_local import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "COALESCE_BUSY_SECONDS", 1.0)
+    svc.resources.get_or_create_session("w", schemas.SessionCreate(
+        id="s", configuration=schemas.ResourceConfiguration(reasoning={"enabled": False})))
+    svc.worker.start()
+    before = metrics.UNIT_RUNS._value.get()
+    started = time.monotonic()
+    sent = 0
+    while time.monotonic() - started < 3.0:
+        post(svc, "s", ("alice", f"note {sent}"))
+        sent += 1
+    streamed = time.monotonic() - started
+    runs = metrics.UNIT_RUNS._value.get() - before
+    assert sent > 600  # a stream: hundreds of notifications per 0.2 s window
+    # two units (alice's representation, the session summary), each about once per 1 s window (0.2 s
+    # windows, or a re-run at once after each run, would be several times as many)
+    assert runs <= 2 * (streamed / 1.0 + 2), (runs, sent)
+    # caught up through notifications alone: well before the sweep (every 10 s) would find a lost one
+    deadline = time.monotonic() + 5
+    while svc.reasoner.lagging() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not svc.reasoner.lagging() and svc.queue_status("w")["pending_work_units"] == 0

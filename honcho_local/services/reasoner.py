@@ -26,6 +26,7 @@ from honcho_local.store.conclusions import NewConclusion, insert_conclusions
 from honcho_local.store.units import UnitKey
 
 log = logging.getLogger(__name__)
+SKIP_MAX = 5000  # messages a unit with nothing to reason may pass in one step
 
 
 class UnitFailed(Exception):
@@ -217,6 +218,23 @@ class Reasoner:
             used += cost
         return window, window[-1]["pk"]
 
+    def _skip(self, key: UnitKey, cursor: int, observed: bool, ws_cfg: Any, s_cfg: Any) -> tuple[int, bool]:
+        """Where a unit with nothing to reason at `cursor` can go on from: past every following message
+        that would not be reasoned either (all of them when nobody observes the peer), up to SKIP_MAX;
+        and whether anything may be left (a message to reason, or more than SKIP_MAX messages).
+        One window at a time, a stream of writes kept the worker stepping through windows that end in a
+        cursor write (a quarter of the server's CPU at 1,400 single-message writes/s, py-spy)."""
+        rows = self.store.read(lambda cur: derived.message_peers_after(cur, key.workspace_id, key.session_id,
+                                                                       cursor, SKIP_MAX))
+        for r in rows:
+            if observed and r["peer_id"] == key.observed_id and configuration.resolve(
+                    self.settings, ws_cfg, s_cfg, r.get("configuration")).reasoning_enabled:
+                # the next window starts at this message (with the one before it as context)
+                before = self.store.read(lambda cur: derived.pk_before(cur, key.workspace_id, key.session_id,
+                                                                      r["pk"]))
+                return max(cursor, before or cursor), True
+        return (rows[-1]["pk"] if rows else cursor), len(rows) == SKIP_MAX
+
     def _line_limit(self, key: UnitKey, peer_id: str) -> int:
         return deriver.MAX_TARGET_CHARS if peer_id == key.observed_id else self.settings.reasoning_context_chars
 
@@ -239,8 +257,9 @@ class Reasoner:
         ws_cfg, s_cfg = (state["workspace"] or {}).get("configuration"), state["session"].get("configuration")
         lines, custom = self._lines(key, window, ws_cfg, s_cfg)
         if not observers or not any(ln.target for ln in lines):
-            self._advance_only(key, new_cursor)
-            return Step(True)
+            skipped_to, more = self._skip(key, new_cursor, bool(observers), ws_cfg, s_cfg)
+            self._advance_only(key, skipped_to)
+            return Step(more)
         result = self._call(key, "deriver", lambda: deriver.derive(
             self.llm, key.observed_id or "", lines, self.settings.reasoning_max_facts,
             self.settings.reasoning_deductions, custom))

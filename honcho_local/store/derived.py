@@ -26,6 +26,20 @@ def messages_after(cur: Cursor, workspace_id: str, session_id: str, after_pk: in
     return _fetch(cur, sql + " ORDER BY pk LIMIT ?", [*args, limit], {"configuration"})
 
 
+def message_peers_after(cur: Cursor, workspace_id: str, session_id: str, after_pk: int,
+                        limit: int) -> list[dict[str, Any]]:
+    """pk, peer_id and configuration of the session's messages after `after_pk`, in log order."""
+    return _fetch(cur, "SELECT pk, peer_id, configuration FROM events WHERE workspace_id = ? AND session_id = ? "
+                       "AND kind = 'message' AND pk > ? ORDER BY pk LIMIT ?",
+                  [workspace_id, session_id, after_pk, limit], {"configuration"})
+
+
+def pk_before(cur: Cursor, workspace_id: str, session_id: str, pk: int) -> int | None:
+    """The log position of the session's message before `pk` (None: none)."""
+    return cur.execute("SELECT max(pk) FROM events WHERE workspace_id = ? AND session_id = ? AND kind = 'message' "
+                       "AND pk < ?", [workspace_id, session_id, pk]).fetchone()[0]
+
+
 def message_before(cur: Cursor, workspace_id: str, session_id: str, pk: int) -> dict[str, Any] | None:
     rows = _fetch(cur, _WINDOW + " AND pk < ? ORDER BY pk DESC LIMIT 1", [workspace_id, session_id, pk],
                   {"configuration"})
