@@ -26,12 +26,21 @@ def messages_after(cur: Cursor, workspace_id: str, session_id: str, after_pk: in
     return _fetch(cur, sql + " ORDER BY pk LIMIT ?", [*args, limit], {"configuration"})
 
 
-def message_peers_after(cur: Cursor, workspace_id: str, session_id: str, after_pk: int,
-                        limit: int) -> list[dict[str, Any]]:
-    """pk, peer_id and configuration of the session's messages after `after_pk`, in log order."""
-    return _fetch(cur, "SELECT pk, peer_id, configuration FROM events WHERE workspace_id = ? AND session_id = ? "
-                       "AND kind = 'message' AND pk > ? ORDER BY pk LIMIT ?",
-                  [workspace_id, session_id, after_pk, limit], {"configuration"})
+def reasoning_candidates(cur: Cursor, workspace_id: str, session_id: str, peer_id: str, after_pk: int,
+                         up_to_pk: int, every: bool, limit: int) -> list[dict[str, Any]]:
+    """The peer's messages in (after_pk, up_to_pk] that may be reasoned about: each one when `every`
+    (the session's setting reasons), else only those with their own configuration. pk and
+    configuration, in log order."""
+    own = "" if every else " AND configuration IS NOT NULL"
+    return _fetch(cur, "SELECT pk, configuration FROM events WHERE workspace_id = ? AND session_id = ? "
+                       f"AND kind = 'message' AND peer_id = ? AND pk > ? AND pk <= ?{own} ORDER BY pk LIMIT ?",
+                  [workspace_id, session_id, peer_id, after_pk, up_to_pk, limit], {"configuration"})
+
+
+def message_head(cur: Cursor, workspace_id: str, session_id: str) -> int:
+    """The log position of the session's newest message (0: none)."""
+    return cur.execute("SELECT coalesce(max(pk), 0) FROM events WHERE workspace_id = ? AND session_id = ? "
+                       "AND kind = 'message'", [workspace_id, session_id]).fetchone()[0]
 
 
 def pk_before(cur: Cursor, workspace_id: str, session_id: str, pk: int) -> int | None:
