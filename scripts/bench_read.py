@@ -128,33 +128,33 @@ STORE_FILES = ("honcho.duckdb", "honcho.duckdb.wal", "lexical-index", "queue.sql
                "queue.sqlite3-shm")
 
 
+def _copy_store(source: Path, target: Path) -> None:
+    """Replace the store files in `target` by those in `source`."""
+    for name in STORE_FILES:
+        old, new = target / name, source / name
+        if old.is_dir():
+            shutil.rmtree(old)
+        elif old.exists():
+            old.unlink()
+        if new.is_dir():
+            shutil.copytree(new, old)
+        elif new.exists():
+            shutil.copy2(new, old)
+
+
 def keep_or_restore(home: Path) -> str:
     """Every run measures the same store: the first run keeps a copy of it (`home/built`), later runs
     put that copy back (a writes pass adds thousands of messages and conclusions)."""
     built = home / "built"
-    if not built.exists():
-        tmp = home / "built.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        for name in STORE_FILES:
-            source = home / name
-            if source.is_dir():
-                shutil.copytree(source, tmp / name)
-            elif source.exists():
-                shutil.copy2(source, tmp / name)
-        tmp.rename(built)
-        return "kept a copy of the store in built/"
-    for name in STORE_FILES:
-        target = home / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        if (built / name).is_dir():
-            shutil.copytree(built / name, target)
-        elif (built / name).exists():
-            shutil.copy2(built / name, target)
-    return "restored the store from built/"
+    if built.exists():
+        _copy_store(built, home)
+        return "restored the store from built/"
+    tmp = home / "built.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    _copy_store(home, tmp)
+    tmp.rename(built)
+    return "kept a copy of the store in built/"
 
 
 def store_counts(home: Path) -> dict[str, int]:
@@ -452,8 +452,8 @@ def passes(home: Path, args: argparse.Namespace) -> tuple[list[tuple], list[floa
     firsts: list[float] = []
     turns: list[float] = []
     for label in args.passes:
-        # a writes pass leaves messages behind: without this the next pass's worker reasons over them
-        # with the chat model while its reads are measured
+        # the store stands for one the worker has finished with (a writes pass also leaves messages
+        # behind: without this the next pass's worker reasons over them while its reads are measured)
         lagging = caught_up(home)
         if lagging:
             print(f"work units advanced to the log's end before the {label} pass: {lagging}", flush=True)
@@ -560,8 +560,7 @@ def main() -> None:
         marker.write_text(args.corpus)
     elif marker.exists() and marker.read_text() != args.corpus:
         sys.exit(f"{home} holds a {marker.read_text()} store; pass --corpus {marker.read_text()} or another --home")
-    print(f"store ready in {time.perf_counter() - started:.0f}s at {home} ({keep_or_restore(home)}); work units "
-          f"advanced to the log's end: {caught_up(home)}", flush=True)
+    print(f"store ready in {time.perf_counter() - started:.0f}s at {home} ({keep_or_restore(home)})", flush=True)
     held = store_counts(home)
     rows, firsts, turns = passes(home, args)
     body = report_body(rows, firsts, turns, args, held)

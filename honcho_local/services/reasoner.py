@@ -260,13 +260,18 @@ class Reasoner:
         member = next((m for m in state["members"] if m["peer_id"] == key.observed_id), None)
         observe_me = configuration.effective_observe_me((state["peer"] or {}).get("configuration"), member)
         observers = configuration.observers_for(key.observed_id or "", observe_me, state["members"])
+        ws_cfg, s_cfg = (state["workspace"] or {}).get("configuration"), state["session"].get("configuration")
+        if not observers:  # nothing of this peer is reasoned: no window to read
+            skipped_to, more = self._skip(key, cursor, False, ws_cfg, s_cfg)
+            if skipped_to > cursor:
+                self._advance_only(key, skipped_to)
+            return Step(more)
         window, new_cursor = self.store.read(lambda cur: self._window(cur, key, cursor))
         if new_cursor <= cursor:
             return Step(False)
-        ws_cfg, s_cfg = (state["workspace"] or {}).get("configuration"), state["session"].get("configuration")
         lines, custom = self._lines(key, window, ws_cfg, s_cfg)
-        if not observers or not any(ln.target for ln in lines):
-            skipped_to, more = self._skip(key, new_cursor, bool(observers), ws_cfg, s_cfg)
+        if not any(ln.target for ln in lines):
+            skipped_to, more = self._skip(key, new_cursor, True, ws_cfg, s_cfg)
             self._advance_only(key, skipped_to)
             return Step(more)
         result = self._call(key, "deriver", lambda: deriver.derive(

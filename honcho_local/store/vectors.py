@@ -47,7 +47,8 @@ def _one_omp_thread() -> None:
 
 
 def _unit(rows: np.ndarray | list[list[float]]) -> np.ndarray:
-    vectors = np.array(rows, dtype=np.float32)
+    """Rows scaled to unit length (a float32 array is scaled in place: callers pass arrays they own)."""
+    vectors = np.asarray(rows, dtype=np.float32)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     return vectors
 
