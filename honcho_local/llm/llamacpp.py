@@ -16,6 +16,7 @@ prompt is then already in the KV cache). The returned `Completion` counts the ti
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -42,6 +43,49 @@ def default_threads(configured: int) -> int:
     return configured if configured > 0 else max(1, os.cpu_count() or 1)
 
 
+_guard_lock = threading.Lock()
+
+
+@functools.cache
+def _amx_build() -> bool:
+    """Whether this llama.cpp build multiplies matrices with Intel AMX tiles. Its AMX kernels load a
+    tile configuration that the compiler leaves blank, so the first prompt dies of a general
+    protection fault in `ggml_backend_amx_mul_mat` (seen on a Xeon VM with amx_int8; upstream
+    ggml-org/llama.cpp#20824 and PR #26954). A from-source build picks AMX up whenever the build
+    machine has it (GGML_NATIVE)."""
+    import llama_cpp
+
+    try:
+        info = llama_cpp.llama_print_system_info().decode(errors="replace")
+    except Exception:  # pragma: no cover - a build without the call
+        return False
+    return "AMX_INT8 = 1" in info
+
+
+def guard_amx() -> bool:
+    """On an AMX build, make every model in this process load without llama.cpp's extra buffer types
+    (AMX, and with it the CPU repack), so no weight lands in an AMX buffer and the AMX kernels are
+    never called. llama-cpp-python has no argument for `use_extra_bufts`, so the default-params
+    factory its constructor calls is wrapped, once per process. Returns whether the guard is on."""
+    if not _amx_build():
+        return False
+    import llama_cpp.llama_cpp as low
+
+    with _guard_lock:
+        factory = low.llama_model_default_params
+        if not getattr(factory, "honcho_local_guard", False):
+            def without_extra_buffers() -> Any:
+                params = factory()
+                params.use_extra_bufts = False
+                return params
+
+            without_extra_buffers.honcho_local_guard = True  # type: ignore[attr-defined]
+            without_extra_buffers.wrapped = factory  # type: ignore[attr-defined]
+            low.llama_model_default_params = without_extra_buffers
+            log.info("this llama.cpp build uses AMX kernels, which crash: models load without extra buffer types")
+    return True
+
+
 def load_llama(path: Path, **kwargs: Any):
     """Construct a `llama_cpp.Llama`, turning load failures into `ModelUnavailable` naming the file."""
     try:
@@ -51,6 +95,7 @@ def load_llama(path: Path, **kwargs: Any):
     if not Path(path).is_file():
         raise ModelUnavailable(f"model file {path} does not exist; run `honcho-local models pull NAME`")
     try:
+        guard_amx()
         return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
     except Exception as exc:  # llama_cpp raises ValueError/RuntimeError with little detail
         raise ModelUnavailable(

@@ -104,7 +104,8 @@ def llama_server(smol_path, tmp_path_factory) -> Iterator[str]:
     pytest.importorskip("llama_cpp.server.app", reason="needs the test extra llama-cpp-python[server]")
     port = free_port()
     log = (tmp_path_factory.mktemp("llama-server") / "server.log").open("w")
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(smol_path), "--model_alias", "smollm2-135m",
+    # the server loads its own Llama: start it through honcho-local's AMX guard (see llamacpp.guard_amx)
+    cmd = [sys.executable, str(Path(__file__).with_name("llama_server_main.py")), "--model", str(smol_path), "--model_alias", "smollm2-135m",
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--chat_format", "chatml",
            "--verbose", "False"]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)

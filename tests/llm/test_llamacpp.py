@@ -141,3 +141,33 @@ def test_corrupt_file_fails_clearly(tmp_path):
     with pytest.raises(ModelUnavailable) as info:
         LlamaCppChat(bad, "broken")
     assert str(bad) in info.value.detail and "honcho-local models verify" in info.value.detail
+
+
+def test_amx_guard_loads_models_without_extra_buffers(smol_path, monkeypatch):
+    """On an AMX build of llama.cpp the first prompt crashes in its AMX kernels (a general protection
+    fault on a Xeon VM here), so models load without extra buffer types there, and still answer."""
+    import llama_cpp.llama_cpp as low
+
+    from honcho_local.llm import llamacpp
+
+    factory = low.llama_model_default_params
+    monkeypatch.setattr(low, "llama_model_default_params", getattr(factory, "wrapped", factory))
+    monkeypatch.setattr(llamacpp, "_amx_build", lambda: True)
+    llama = llamacpp.load_llama(smol_path, n_ctx=256, n_threads=1)
+    assert llama.model_params.use_extra_bufts is False
+    assert llamacpp.load_llama(smol_path, n_ctx=256, n_threads=1).model_params.use_extra_bufts is False
+    out = llama.create_completion("Hello, my name is", max_tokens=4, temperature=0.0)
+    assert out["usage"]["completion_tokens"] >= 1
+
+
+def test_no_guard_where_the_build_has_no_amx(smol_path, monkeypatch):
+    import llama_cpp.llama_cpp as low
+
+    from honcho_local.llm import llamacpp
+
+    factory = low.llama_model_default_params
+    monkeypatch.setattr(low, "llama_model_default_params", getattr(factory, "wrapped", factory))
+    monkeypatch.setattr(llamacpp, "_amx_build", lambda: False)
+    assert llamacpp.guard_amx() is False
+    llama = llamacpp.load_llama(smol_path, vocab_only=True)  # no weights computed with: safe on any build
+    assert llama.model_params.use_extra_bufts is True
