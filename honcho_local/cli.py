@@ -246,6 +246,55 @@ def recheck(ctx: click.Context, workspace: str | None, name: str | None, dry_run
                f"{'would rebuild' if dry_run else 'rebuilt'} {len(result.cards)} peer cards from the conclusions left")
 
 
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--no-vectors", is_flag=True,
+              help="Leave the embedding vectors out (a fraction of the size); `restore` embeds the texts again.")
+@click.pass_context
+@handle_errors
+def backup(ctx: click.Context, directory: str, no_vectors: bool) -> None:
+    """Write the data home's store to DIRECTORY (new or empty) as Parquet files and a manifest.
+    Stop the server first."""
+    from honcho_local.services.backup import backup as run_backup
+
+    settings = _settings(ctx)
+    manifest = run_backup(settings.db_path, Path(directory), vectors=not no_vectors)
+    rows = sum(manifest["tables"].values())
+    size = sum(f.stat().st_size for f in Path(directory).iterdir())
+    click.echo(f"backed up {settings.db_path} to {directory}: {len(manifest['tables'])} tables, {rows} rows, "
+               f"{_human(size)}{'' if manifest['vectors'] else ' (no vectors)'}")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.pass_context
+@handle_errors
+def restore(ctx: click.Context, directory: str) -> None:
+    """Restore a backup made by `honcho-local backup` into this data home, which must hold no store yet.
+    A backup without vectors is embedded again with the configured embedding model."""
+    from honcho_local.llm import build_embedder
+    from honcho_local.services.backup import restore as run_restore
+
+    settings = _settings(ctx)
+
+    bar, update = _rich_progress()
+
+    def embedder() -> Any:  # only what re-embedding needs: the embedding model, fetched if missing
+        from honcho_local.llm.catalog import embeddings_off, find_spec, models_dir
+        from honcho_local.llm.fetch import ensure_model
+
+        if not embeddings_off(settings):
+            directory = models_dir(settings)
+            ensure_model(find_spec(settings.embedding_model, directory), directory, progress=update)
+        return build_embedder(settings)
+
+    with bar:
+        result = run_restore(settings.db_path, Path(directory), embedder_factory=embedder, progress=update)
+    embedded = result["embedded"]
+    click.echo(f"restored {directory} into {settings.db_path}: {sum(result['tables'].values())} rows; embedded "
+               f"{embedded['messages']} messages and {embedded['conclusions']} conclusions again")
+
+
 @main.group()
 def config() -> None:
     """Inspect settings."""

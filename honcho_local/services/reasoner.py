@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 SKIP_CANDIDATES = 100  # messages with their own configuration one skip step looks at
 
 
+def message_embedding_text(peer_id: str, content: str) -> str:
+    """The text a message is embedded as: the speaker's id, then the content (see `_embed_messages`)."""
+    return f"{peer_id}: {content}"
+
+
 class UnitFailed(Exception):
     """A unit gave up after its retries; the failure is recorded and a later sweep retries it."""
 
@@ -408,7 +413,7 @@ class Reasoner:
             cur, key.workspace_id, key.session_id, embedder.model, head, after_pk=cursor))
         for start in range(0, len(pending), 64):
             chunk = pending[start:start + 64]
-            vectors, model = self._embed([f"{peer}: {content}" for _, peer, content in chunk])
+            vectors, model = self._embed([message_embedding_text(peer, content) for _, peer, content in chunk])
             if not vectors:
                 return
             self.store.write(lambda ctx: derived.insert_message_embeddings(

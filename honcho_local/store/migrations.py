@@ -228,16 +228,21 @@ MIGRATIONS: list[Migration] = [m001_core, m002_representations, m004_version_act
                                m006_embedding_order]
 
 
-def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    """Apply every migration the file lacks, each in its own transaction. Returns the names applied."""
+def migrate(conn: duckdb.DuckDBPyConnection, upto: str | None = None) -> list[str]:
+    """Apply every migration the file lacks (with `upto`, only those up to and including that one),
+    each in its own transaction. Returns the names applied."""
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
     )
     done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations").fetchall()}
     applied = []
+    if upto is not None and upto not in {m.__name__ for m in MIGRATIONS}:
+        raise ValueError(f"unknown migration {upto}")
     for migration in MIGRATIONS:
         name = migration.__name__
         if name in done:
+            if name == upto:
+                break
             continue
         conn.execute("BEGIN TRANSACTION")
         try:
@@ -248,4 +253,6 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
             conn.execute("ROLLBACK")
             raise
         applied.append(name)
+        if name == upto:
+            break
     return applied

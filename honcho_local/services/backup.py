@@ -1,0 +1,150 @@
+"""Back up a data home's store to a folder, and restore one into a new data home.
+
+`backup` reads the store (the server must be stopped: DuckDB lets one process hold the file) and
+writes Parquet files and a manifest (`store.backup`). `restore` builds the store in a side file and
+moves it into place only once it is whole, so an interrupted restore leaves no half store behind.
+A backup made without vectors is embedded again here, with the configured embedding model, which must
+be the one the backup's vectors came from: messages as the worker embeds them (speaker, then content),
+conclusions by their content, in the order they were first stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from honcho_local.errors import StoreLocked
+from honcho_local.services.reasoner import message_embedding_text
+from honcho_local.store import Store
+from honcho_local.store import backup as files
+from honcho_local.store import derived
+from honcho_local.store.backup import BackupError
+
+log = logging.getLogger(__name__)
+CHUNK = 64  # texts per embedding call, as the worker does
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreLocked(f"{path} is in use by another process (is `honcho-local serve` running?). "
+                              "Stop it first.") from exc
+        raise
+
+
+def backup(db_path: Path, directory: Path, vectors: bool = True) -> dict[str, Any]:
+    """Write the store at `db_path` to `directory` (new or empty). Returns the manifest."""
+    if not db_path.is_file():
+        raise BackupError(f"there is no store at {db_path}")
+    conn = _connect(db_path)
+    try:
+        return files.export(conn, directory, vectors=vectors)
+    finally:
+        conn.close()
+
+
+def _models_needed(directory: Path, manifest: dict[str, Any]) -> set[str]:
+    if manifest["vectors"]:
+        return set()
+    models = {row[3] for row in files.embedding_rows(directory, manifest)}
+    if "conclusions" in manifest["tables"]:
+        path = directory / "conclusions.parquet"
+        with duckdb.connect() as conn:
+            models |= {r[0] for r in conn.execute(
+                "SELECT DISTINCT embedding_model FROM read_parquet(?) WHERE embedding_model IS NOT NULL",
+                [str(path)]).fetchall()}
+    return models
+
+
+def restore(db_path: Path, directory: Path, embedder_factory: Callable[[], Any] | None = None,
+            progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Restore the backup in `directory` as the store at `db_path`, which must not exist yet.
+    Returns {"tables": rows loaded per table, "embedded": {"messages": n, "conclusions": n}}."""
+    manifest = files.read_manifest(directory)
+    if db_path.exists():
+        raise BackupError(f"a store already exists at {db_path}: restore into a new data home (--home)")
+    needed = _models_needed(directory, manifest)
+    embedder = None
+    if needed:
+        if embedder_factory is None:
+            raise BackupError("the backup has no vectors and no embedding model is available to embed it again")
+        embedder = embedder_factory()
+        if needed != {embedder.model}:
+            raise BackupError(f"the backup was embedded with {', '.join(sorted(needed))} and has no vectors; "
+                              f"the configured embedding model is {embedder.model}: set embedding_model to "
+                              f"{' / '.join(sorted(needed))} to restore it")
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    side = db_path.with_name(db_path.name + ".restoring")
+    for stale in (side, side.with_name(side.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    conn = duckdb.connect(str(side))
+    try:
+        loaded = files.load(conn, directory, manifest)
+    finally:
+        conn.close()
+    embedded = {"messages": 0, "conclusions": 0}
+    if embedder is not None:
+        store = Store.open(side)
+        try:
+            embedded["messages"] = _embed_messages(store, files.embedding_rows(directory, manifest), embedder,
+                                                   progress)
+            embedded["conclusions"] = _embed_conclusions(store, embedder, progress)
+        finally:
+            store.close()
+    conn = duckdb.connect(str(side))  # fold the WAL into the file, so the file alone is the store
+    try:
+        conn.execute("CHECKPOINT")
+    finally:
+        conn.close()
+    side.replace(db_path)
+    return {"tables": loaded, "embedded": embedded, "manifest": manifest}
+
+
+def _embed_messages(store: Store, rows: list[tuple[int, str, str, str]], embedder: Any,
+                    progress: Callable[[str, int, int], None] | None) -> int:
+    """Embed again the messages the backup had vectors for, in their original order, a chunk per session."""
+    texts = dict(((pk, (peer, content)) for pk, peer, content in store.read(lambda cur: cur.execute(
+        "SELECT pk, peer_id, content FROM events WHERE kind = 'message'").fetchall())))
+    done = 0
+    start = 0
+    while start < len(rows):
+        ws, session = rows[start][1], rows[start][2]
+        chunk = []
+        while start < len(rows) and len(chunk) < CHUNK and rows[start][1:3] == (ws, session):
+            if rows[start][0] in texts:
+                chunk.append(rows[start][0])
+            start += 1
+        if chunk:
+            vectors = embedder.embed([message_embedding_text(*texts[pk]) for pk in chunk], kind="document").vectors
+            store.write(lambda ctx: derived.insert_message_embeddings(
+                ctx, ws, session, embedder.model, list(zip(chunk, [list(v) for v in vectors]))))
+            done += len(chunk)
+        if progress:
+            progress("messages", start, len(rows))
+    return done
+
+
+def _embed_conclusions(store: Store, embedder: Any, progress: Callable[[str, int, int], None] | None) -> int:
+    rows = store.read(lambda cur: cur.execute(
+        "SELECT id, content FROM conclusions WHERE embedding IS NULL AND embedding_model = ? ORDER BY created_at, id",
+        [embedder.model]).fetchall())
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start:start + CHUNK]
+        vectors = embedder.embed([content for _, content in chunk], kind="document").vectors
+
+        def update(ctx: Any, chunk: list[Any] = chunk, vectors: Any = vectors) -> None:
+            ctx.conn.execute(
+                "UPDATE conclusions SET embedding = v.embedding FROM (SELECT unnest(?::VARCHAR[]) AS id, "
+                "unnest(?::FLOAT[][]) AS embedding) v WHERE conclusions.id = v.id",
+                [[cid for cid, _ in chunk], [list(v) for v in vectors]])
+
+        store.write(update)
+        if progress:
+            progress("conclusions", min(start + CHUNK, len(rows)), len(rows))
+    return len(rows)
