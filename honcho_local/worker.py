@@ -124,27 +124,37 @@ class Worker:
 
     def _dispatch(self) -> None:
         """Hand notified units to Huey, coalescing a burst of writes (COALESCE_SECONDS) into one task
-        per unit: fewer queue writes on the hot path, larger reasoning windows."""
+        per unit: fewer queue writes on the hot path, larger reasoning windows. The thread sleeps
+        through the window and then takes the inbox in one go (a timed get per notification woke it,
+        and took the GIL from the request path, twice per written request: 5.6% of the server's
+        samples at ~1,000 single-message writes/s, py-spy)."""
         while True:
             key = self._inbox.get()
             if key is None:
                 return
             keys = {key: None}
             opened = time.monotonic()
-            deadline, notified = opened + COALESCE_SECONDS, 1
-            while (left := deadline - time.monotonic()) > 0:
-                try:
-                    more = self._inbox.get(timeout=left)
-                except queue.Empty:
-                    break
-                if more is None:
-                    self.enqueue(keys)
-                    return
-                keys[more] = None
-                notified += 1
-                if notified == COALESCE_BUSY_NOTIFICATIONS:
-                    deadline = opened + COALESCE_BUSY_SECONDS
+            notified, stopping = self._collect(keys, opened + COALESCE_SECONDS)
+            if not stopping and 1 + notified >= COALESCE_BUSY_NOTIFICATIONS:
+                _, stopping = self._collect(keys, opened + COALESCE_BUSY_SECONDS)
             self.enqueue(keys)
+            if stopping:
+                return
+
+    def _collect(self, keys: dict[str, None], until: float) -> tuple[int, bool]:
+        """Wait until `until` (cut short by `stop`), then move the whole inbox into `keys`; returns
+        the number of notifications taken and whether the stop sentinel was among them."""
+        self._stop.wait(max(0.0, until - time.monotonic()))
+        taken = 0
+        while True:
+            try:
+                more = self._inbox.get_nowait()
+            except queue.Empty:
+                return taken, False
+            if more is None:
+                return taken, True
+            keys[more] = None
+            taken += 1
 
     def enqueue(self, keys: Iterable[str]) -> None:
         """Queue a task per unit (once). Every key is marked queued before any task is handed to Huey,
