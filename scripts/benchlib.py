@@ -31,7 +31,39 @@ def append_report(title: str, body: str, report: Path = REPORT) -> None:
                           "command that produced it. Newest sections are appended at the end.\n")
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     with report.open("a") as f:
-        f.write(f"\n## {title} — {stamp}\n\nCommand: `{command_line()}`  \nMachine: {machine()}\n\n{body}\n")
+        f.write(f"\n## {title} — {stamp}\n\nCommand: `{command_line()}`  \nMachine: {machine()}; "
+                f"{calibration()}\n\n{body}\n")
+
+
+def calibration() -> str:
+    """How fast this machine is right now, in two figures that any later report can be compared on:
+    a pure-Python loop and a one-row DuckDB autocommit INSERT into a file (the write path's unit of
+    work). The same code measured 1,800-2,200 single-message writes/s on one 2-core machine and
+    ~1,100 on another; without these the two reports read as a regression."""
+    import statistics
+    import tempfile
+    import time
+
+    import duckdb
+
+    loops = []
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        loops.append(time.perf_counter() - started)
+    with tempfile.TemporaryDirectory() as folder:
+        conn = duckdb.connect(str(Path(folder) / "calibration.duckdb"))
+        conn.execute("CREATE TABLE t (a BIGINT PRIMARY KEY, b VARCHAR, c TIMESTAMP)")
+        inserts = []
+        for i in range(300):
+            started = time.perf_counter()
+            conn.execute("INSERT INTO t VALUES (?, ?, now())", [i, "calibration row"])
+            inserts.append(time.perf_counter() - started)
+        conn.close()
+    return (f"calibration: Python loop {1 / statistics.median(loops):.1f} M iterations/s, "
+            f"DuckDB one-row INSERT {statistics.median(inserts[50:]) * 1000:.2f} ms median")
 
 
 def profile(pid: int, seconds: float, out: Path | None, gil: bool = False) -> subprocess.Popen | None:
