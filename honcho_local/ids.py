@@ -23,8 +23,8 @@ def new_id() -> str:
     """A random 21-character id over a 64-symbol URL-safe alphabet (126 bits)."""
     # 16 random bytes in URL-safe base64 are 21 symbols of 6 bits and one of 2: keep the 21 (126 bits).
     # The same alphabet as nanoid's; a tenth of the cost of a per-byte join, and every message needs one.
-    # The bytes come from the OS generator (as `secrets`) 4 KiB at a time: a getrandom call per id
-    # was 4% of the server's samples on single-message writes (py-spy, ~58 us a call on this VM).
+    # The bytes come from the OS generator (as `secrets`) 4 KiB at a time rather than one getrandom
+    # call per id (py-spy put 4% of the server's samples on single-message writes in those calls).
     with _pool_lock:
         if len(_pool) < 16:
             _pool[:] = os.urandom(_POOL_BYTES)

@@ -125,9 +125,9 @@ class Worker:
     def _dispatch(self) -> None:
         """Hand notified units to Huey, coalescing a burst of writes (COALESCE_SECONDS) into one task
         per unit: fewer queue writes on the hot path, larger reasoning windows. The thread sleeps
-        through the window and then takes the inbox in one go (a timed get per notification woke it,
-        and took the GIL from the request path, twice per written request: 5.6% of the server's
-        samples at ~1,000 single-message writes/s, py-spy)."""
+        through the window and then takes the inbox in one go: a timed get per notification woke it
+        twice per written request (py-spy put 5.6% of the server's samples there, though an A/B with
+        bench_write.py showed no throughput difference beyond the machine's drift)."""
         while True:
             key = self._inbox.get()
             if key is None:
