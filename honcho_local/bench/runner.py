@@ -80,7 +80,7 @@ class RunState:
     rows: list[dict[str, Any]] = field(default_factory=list)
     latencies: dict[str, list[float]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
-    drained: bool = True
+    drained: bool = False  # until the worker is seen drained: a run stopped before then records it undrained
 
 
 def _progress() -> Any:
@@ -347,7 +347,6 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
         state.ingest_seconds = time.perf_counter() - started
         echo(f"ingested {state.messages} new messages in {state.ingest_seconds:.1f} s")
         started = state.drain_started = time.perf_counter()
-        state.drained = False  # until the wait says so: a run stopped while draining records it undrained
         state.drained = wait_drained(api, [workspace_of(c) for c in convs], config.drain_timeout)
         state.drain_seconds = time.perf_counter() - started
         state.metrics_after = api.metrics()
