@@ -97,6 +97,36 @@ def gc_pauses(url: str) -> dict[str, tuple[float, float]]:
     return {g: (v[0], v[1]) for g, v in sorted(out.items())}
 
 
+def writer_totals(url: str) -> dict[str, float]:
+    """The writer's histograms' _sum and _count (group seconds, operations per group, queue wait)."""
+    out: dict[str, float] = {}
+    for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
+        for name in ("honcho_write_group_seconds", "honcho_write_group_operations", "honcho_write_queue_wait_seconds"):
+            for suffix in ("_sum", "_count"):
+                if line.startswith(name + suffix + " "):
+                    out[name + suffix] = float(line.split()[-1])
+    return out
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU jiffies of the whole machine, from /proc/stat."""
+    fields = [float(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def writer_line(before: dict[str, float], after: dict[str, float], wall: float) -> str:
+    d = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    groups = d.get("honcho_write_group_seconds_count", 0.0)
+    ops = d.get("honcho_write_group_operations_sum", 0.0)
+    if not groups:
+        return "no groups"
+    return (f"{groups / wall:,.0f} groups/s, {ops / groups:.1f} requests per group, "
+            f"group {d['honcho_write_group_seconds_sum'] / groups * 1000:.2f} ms mean "
+            f"(writer busy {d['honcho_write_group_seconds_sum'] / wall:.0%} of the time), "
+            f"queue wait {d['honcho_write_queue_wait_seconds_sum'] / max(ops, 1) * 1000:.2f} ms mean")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=16)
@@ -107,6 +137,8 @@ def main() -> int:
     parser.add_argument("--profile", type=Path, default=None,
                         help="record a py-spy profile of the server (collapsed stacks) per scenario into this folder")
     parser.add_argument("--profile-gil", action="store_true", help="profile only the thread holding the GIL")
+    parser.add_argument("--profile-idle", action="store_true",
+                        help="keep samples of waiting threads too (where the writer's wall time goes)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk not found: install it with `apt-get install wrk`", file=sys.stderr)
@@ -124,12 +156,18 @@ def main() -> int:
         for name, batch in (("single message", 1), ("100-message batch", 100)):
             workspace = f"bench-{batch}"
             spy = profile(server.process.pid, args.duration,
-                          args.profile / f"write-{batch}.txt" if args.profile else None, args.profile_gil)
+                          args.profile / f"write-{batch}.txt" if args.profile else None, args.profile_gil,
+                          args.profile_idle)
+            writer_before, busy_before = writer_totals(server.url), machine_busy()
             before, cpu_before, started = histogram(server.url, "create_messages"), thread_cpu(server.process.pid), \
                 time.perf_counter()
             result = run_wrk(server.url, workspace, batch, args.clients, args.duration)
             wall = time.perf_counter() - started
             result["cpu"] = cpu_split(server.process.pid, cpu_before, thread_cpu(server.process.pid), wall)
+            busy_after = machine_busy()
+            result["cpu"] += (f", machine {(busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1]):.0%} busy"
+                              " (server, wrk and anything else)")
+            result["writer"] = writer_line(writer_before, writer_totals(server.url), wall)
             after = histogram(server.url, "create_messages")
             result["server_p50"], result["server_p99"] = (hist_quantile(before, after, q) for q in (0.5, 0.99))
             if spy is not None:
@@ -159,6 +197,7 @@ def main() -> int:
                  "all message posts of both scenarios finished within 25 ms server-side; the rest of a client's "
                  "latency is queueing for the CPU (server and load generator share 2 cores).")
     lines.append("CPU during each scenario: " + "; ".join(f"{r['name']}: {r['cpu']}" for r in rows))
+    lines.append("Writer (group commits, from /metrics): " + "; ".join(f"{r['name']}: {r['writer']}" for r in rows))
     if pauses:
         lines.append("Garbage-collector pauses over the whole run (warm-up included): " + "; ".join(
             f"generation {g}: {n:,.0f} collections, {total * 1000:,.0f} ms in all" for g, (n, total) in pauses.items()))

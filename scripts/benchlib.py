@@ -66,15 +66,16 @@ def calibration() -> str:
             f"DuckDB one-row INSERT {statistics.median(inserts[50:]) * 1000:.2f} ms median")
 
 
-def profile(pid: int, seconds: float, out: Path | None, gil: bool = False) -> subprocess.Popen | None:
+def profile(pid: int, seconds: float, out: Path | None, gil: bool = False, idle: bool = False) -> subprocess.Popen | None:
     """py-spy samples process `pid` for `seconds` into `out` (collapsed stacks, one line per stack);
     `--nonblocking` never pauses the server; `gil` keeps only the thread holding the GIL (what limits a
-    Python server's throughput). None when `out` is None."""
+    Python server's throughput); `idle` keeps samples of threads off the CPU too (where a thread
+    waits: a lock, the GIL, an fsync). None when `out` is None."""
     if out is None:
         return None
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = ["py-spy", "record", "--nonblocking", "-r", "250", "-f", "raw", "-d", str(int(seconds)), "-o", str(out),
-           "--pid", str(pid)] + (["--gil"] if gil else [])
+           "--pid", str(pid)] + (["--gil"] if gil else []) + (["--idle"] if idle else [])
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
