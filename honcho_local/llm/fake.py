@@ -58,9 +58,13 @@ class FakeLLM:
         self.requests.append(request)
         text = self._next_text(request)
         prompt = sum(self.count_tokens(m.get("content", "")) for m in request.messages)
+        finish = "stop"
+        words = text.split(" ")
+        if len(words) > request.max_tokens:  # like a real model, cut off at the token limit
+            text, finish = " ".join(words[:request.max_tokens]), "length"
         parsed = json.loads(text) if request.schema is not None and _is_json(text) else None
         return Completion(text=text, prompt_tokens=prompt, completion_tokens=self.count_tokens(text),
-                          finish_reason="stop", provider=self.provider, model=self.model, parsed=parsed)
+                          finish_reason=finish, provider=self.provider, model=self.model, parsed=parsed)
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         done = self.complete(request)
@@ -69,7 +73,7 @@ class FakeLLM:
             last = i == len(words) - 1
             yield StreamChunk(
                 text=word if last else word + " ", provider=self.provider, model=self.model,
-                finish_reason="stop" if last else None,
+                finish_reason=done.finish_reason if last else None,
                 prompt_tokens=done.prompt_tokens if last else None,
                 completion_tokens=done.completion_tokens if last else None,
             )

@@ -64,3 +64,68 @@ def extract_json(text: str, schema: JsonSchema) -> tuple[str, Any]:
         raise ValueError("no JSON object in the answer")
     value = _validated(clip(_decode(body[start:end + 1]), schema), schema)
     return json.dumps(value, ensure_ascii=False), value
+
+
+def _closers(text: str) -> list[tuple[int, str]]:
+    """Each place in `text` just after a `}` or `]` outside a string, with the brackets still open
+    there, as the text that closes them: where a JSON prefix can be cut and closed."""
+    out: list[tuple[int, str]] = []
+    stack: list[str] = []
+    in_string = escaped = False
+    for i, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            stack.append("}" if ch == "{" else "]")
+        elif ch in "}]":
+            if not stack or stack[-1] != ch:
+                break  # not JSON from here on
+            stack.pop()
+            out.append((i + 1, "".join(reversed(stack))))
+            if not stack:
+                break
+    return out
+
+
+def _fill_required(value: Any, schema: JsonSchema) -> Any:
+    """`value` with required array properties it never reached set to [] (recursively)."""
+    if schema.get("type") == "object" and isinstance(value, dict):
+        props = schema.get("properties", {})
+        for key in schema.get("required", []):
+            if key not in value and props.get(key, {}).get("type") == "array":
+                value[key] = []
+        return {k: _fill_required(v, props[k]) if k in props else v for k, v in value.items()}
+    if schema.get("type") == "array" and isinstance(value, list):
+        return [_fill_required(v, schema.get("items", {})) for v in value]
+    return value
+
+
+def salvage(text: str, schema: JsonSchema) -> tuple[str, Any]:
+    """The complete part of an answer cut off by the token limit: the longest prefix that ends after a
+    complete array item or object and, with its open brackets closed and required arrays it never
+    reached left empty, validates. A model that lists more facts than asked runs into `max_tokens`
+    mid-string; what it finished is still good. Returns (compact text, value); ValueError if nothing
+    complete is there."""
+    body = text.strip()
+    fenced = _FENCE.search(body)
+    if fenced and not body.startswith("{"):
+        body = fenced.group(1)
+    start = body.find("{")
+    if start < 0:
+        raise ValueError("no JSON object in the answer")
+    body = body[start:]
+    for cut, closing in reversed(_closers(body)):
+        try:
+            value = _fill_required(json.loads(body[:cut] + closing), schema)
+            value = _validated(clip(value, schema), schema)
+        except (json.JSONDecodeError, ValueError):
+            continue
+        return json.dumps(value, ensure_ascii=False), value
+    raise ValueError("no complete JSON value before the cut")

@@ -28,7 +28,7 @@ from typing import Any
 
 from honcho_local.errors import ModelError, ModelUnavailable
 from honcho_local.llm.base import ChatRequest, Completion, Embeddings, StreamChunk
-from honcho_local.llm.jsonout import extract_json
+from honcho_local.llm.jsonout import extract_json, salvage
 
 PROVIDER = "llamacpp"
 log = logging.getLogger(__name__)
@@ -169,7 +169,14 @@ class LlamaCppChat(_Locked):
         free = self._complete_once(replace(request, schema=None))
         self.free_json_stats["tried"] += 1
         try:
-            text, parsed = extract_json(free.text, request.schema)
+            try:
+                text, parsed = extract_json(free.text, request.schema)
+            except ValueError:
+                if free.finish_reason != "length":
+                    raise
+                # More than it was asked for ran into max_tokens: the complete part is the answer
+                # (the caps would have cut the rest), and the grammar run would be cut off too.
+                text, parsed = salvage(free.text, request.schema)
         except ValueError as exc:
             self.free_json_stats["failed"] += 1
             log.info("free JSON unusable (%s; %d/%d so far), generating under the grammar",

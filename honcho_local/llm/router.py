@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from honcho_local.errors import HonchoLocalError, ModelError, ModelUnavailable
 from honcho_local.llm.base import LLM, ChatRequest, Completion, StreamChunk
-from honcho_local.llm.jsonout import parse_json_output
+from honcho_local.llm.jsonout import parse_json_output, salvage
 
 __all__ = ["Router", "parse_json_output"]
 
@@ -84,6 +84,16 @@ class Router:
             try:
                 parsed = parse_json_output(done.text, request.schema)
             except ValueError as exc:
+                if done.finish_reason == "length":  # cut off by max_tokens: keep what it finished
+                    try:
+                        text, parsed = salvage(done.text, request.schema)
+                    except ValueError:
+                        pass
+                    else:
+                        note = f"{llm.provider}/{llm.model} attempt {attempt}: cut off at max_tokens ({exc}); " \
+                               "kept the complete part"
+                        return replace(done, text=text, parsed=parsed, attempts=attempt,
+                                       errors=done.errors + tuple(errors) + (note,))
                 errors.append(f"{llm.provider}/{llm.model} attempt {attempt}: {exc}")
                 last_raw = done.text
                 current = request.with_messages(_repair_messages(request, done.text, str(exc)))

@@ -134,3 +134,42 @@ def test_extract_json_from_free_text():
     for bad in ('no json here', '{"facts": [1]}', '{"facts": ["a"', '{"other": 1}'):
         with pytest.raises(ValueError):
             extract_json(bad, schema)
+
+
+FACTS = {"type": "object", "required": ["facts", "inferences"], "properties": {
+    "facts": {"type": "array", "maxItems": 3, "items": {"type": "object", "required": ["fact", "lines"], "properties": {
+        "fact": {"type": "string"}, "lines": {"type": "array", "items": {"type": "integer"}}}}},
+    "inferences": {"type": "array", "items": {"type": "string"}}}}
+
+
+def test_salvage_keeps_the_complete_items_of_a_cut_answer():
+    from honcho_local.llm.jsonout import salvage
+
+    cut = '{"facts":[{"fact":"Ann runs","lines":[1]},{"fact":"Ann sw'
+    text, value = salvage(cut, FACTS)
+    assert value == {"facts": [{"fact": "Ann runs", "lines": [1]}], "inferences": []} and json.loads(text) == value
+    # a fact whose text is complete but whose object is not closed still counts; braces inside strings do not
+    assert salvage('{"facts":[{"fact":"a } ] b","lines":[2]', FACTS)[1]["facts"] == [{"fact": "a } ] b", "lines": [2]}]
+    # more items than the cap: clipped, as a grammar would have
+    many = '{"facts":[' + ",".join(f'{{"fact":"f{i}","lines":[{i}]}}' for i in range(5)) + ',{"fact":"'
+    assert [f["fact"] for f in salvage(many, FACTS)[1]["facts"]] == ["f0", "f1", "f2"]
+    for bad in ('{"facts":[{"fact":"Ann sw', '{"facts":[{"lines":[1]', "no json", '{"facts":[{"fact":1,"lines":[]}'):
+        with pytest.raises(ValueError):
+            salvage(bad, FACTS)
+
+
+def test_router_keeps_the_complete_part_of_an_answer_cut_off_at_max_tokens():
+    long = {"facts": [{"fact": f"fact number {i} about Ann", "lines": [i]} for i in range(1, 4)], "inferences": []}
+    ask = ChatRequest(messages=[{"role": "user", "content": "facts?"}], schema=FACTS, max_tokens=12)
+    primary = FakeLLM([long])
+    done = Router(primary).complete(ask)
+    assert done.finish_reason == "length" and done.attempts == 1 and len(primary.requests) == 1
+    assert done.parsed == {"facts": [long["facts"][0]], "inferences": []}
+    assert "cut off at max_tokens" in done.errors[-1]
+
+
+def test_a_cut_answer_with_nothing_complete_is_retried():
+    ask = ChatRequest(messages=[{"role": "user", "content": "facts?"}], schema=FACTS, max_tokens=4)
+    primary = FakeLLM(['{"facts": [{"fact": "a very long first fact"', {"facts": [], "inferences": []}])
+    done = Router(primary).complete(ask)
+    assert done.parsed == {"facts": [], "inferences": []} and done.attempts == 2
