@@ -52,13 +52,17 @@ def clip(value: Any, schema: JsonSchema) -> Any:
     return value
 
 
+def _unfenced(text: str) -> str:
+    """The answer without a ``` fence around it (when it does not start with the JSON itself)."""
+    body = text.strip()
+    fenced = _FENCE.search(body)
+    return fenced.group(1) if fenced and not body.startswith("{") else body
+
+
 def extract_json(text: str, schema: JsonSchema) -> tuple[str, Any]:
     """The JSON value in a free-form answer (bare, or in a ``` fence, or the outermost {...}), clipped
     to the schema's caps and validated. Returns (its compact text, the value); ValueError says why not."""
-    body = text.strip()
-    fenced = _FENCE.search(body)
-    if fenced and not body.startswith("{"):
-        body = fenced.group(1)
+    body = _unfenced(text)
     start, end = body.find("{"), body.rfind("}")
     if start < 0 or end < start:
         raise ValueError("no JSON object in the answer")
@@ -113,10 +117,7 @@ def salvage(text: str, schema: JsonSchema) -> tuple[str, Any]:
     reached left empty, validates. A model that lists more facts than asked runs into `max_tokens`
     mid-string; what it finished is still good. Returns (compact text, value); ValueError if nothing
     complete is there."""
-    body = text.strip()
-    fenced = _FENCE.search(body)
-    if fenced and not body.startswith("{"):
-        body = fenced.group(1)
+    body = _unfenced(text)
     start = body.find("{")
     if start < 0:
         raise ValueError("no JSON object in the answer")
