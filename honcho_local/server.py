@@ -20,9 +20,12 @@ log = logging.getLogger("honcho_local")
 def run_server(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The writer thread releases the GIL inside DuckDB and must get it back quickly; the default
-    # 5 ms switch interval makes it queue behind request threads (measured: BEGIN/COMMIT calls
-    # dominated the writer's time).
-    sys.setswitchinterval(0.0005)
+    # 5 ms switch interval makes it queue behind the event loop and request threads. One 8-row events
+    # INSERT beside a thread running Python took 26 ms at 5 ms, 5.5 ms at 0.5 ms, 3.0 ms at 0.1 ms
+    # (2.4 ms alone): the statement takes the GIL back about five times. bench_write.py, alternated:
+    # 0.5 ms 1,483 / 1,188 single-message req/s and 18,386 / 18,614 msg/s in batches; 0.1 ms
+    # 1,526 / 1,646 and 21,180 / 20,018.
+    sys.setswitchinterval(0.0001)
     metrics.watch_gc()
     services = build_services(settings, with_worker=True)
     services.worker.start()

@@ -78,6 +78,35 @@ def test_group_commit_isolates_a_failing_operation(store: Store) -> None:
     assert store.stats["retried_groups"] >= 1
 
 
+def test_cursor_advances_of_a_group_are_one_statement_beside_its_events(store: Store, monkeypatch) -> None:
+    """Advances queued while the writer is busy go in as one upsert in the group's transaction, with the
+    events appended between them; each unit keeps its highest cursor and a cursor never moves back."""
+    from honcho_local.store import units
+
+    statements = []
+    real = units._advance_rows
+    monkeypatch.setattr(units, "_advance_rows", lambda conn, rows: (statements.append(list(rows)), real(conn, rows)))
+    a = units.UnitKey("representation", "v1", "w", "s", "alice")
+    b = units.UnitKey("summary", "v1", "w", "s")
+    store.write(lambda ctx: units.advance(ctx, b, 50))
+    store.write(_append("w", "s", ["first"]))  # the workspace and session are known to the writer now
+    barrier = threading.Event()
+    first = store.submit(lambda ctx: barrier.wait(5))
+    futures = [store.submit(lambda ctx: units.advance_later(ctx, a, 3)), store.submit(_append("w", "s", ["x", "y"])),
+               store.submit(lambda ctx: units.advance_later(ctx, a, 7)),
+               store.submit(lambda ctx: units.advance_later(ctx, b, 20))]
+    barrier.set()
+    first.result(5)
+    assert [r["content"] for r in futures[1].result(5)] == ["x", "y"]
+    for f in futures:
+        f.result(5)
+    assert len(statements) == 1 and len(statements[0]) == 3
+    got = store.read(lambda c: c.execute("SELECT key, kind, observed_id, cursor_pk, status FROM work_units ORDER BY key")
+                     .fetchall())
+    assert got == [(str(a), "representation", "alice", 7, "ok"), (str(b), "summary", None, 50, "ok")]
+    assert store.read(lambda c: c.execute("SELECT count(*) FROM events").fetchone()[0]) == 3
+
+
 def test_concurrent_appends_keep_per_session_order(store: Store) -> None:
     def worker(session: str) -> None:
         for i in range(30):

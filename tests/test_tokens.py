@@ -18,3 +18,23 @@ from honcho_local.services.tokens import estimate_tokens
 ])
 def test_estimate(text: str, expected: int) -> None:
     assert estimate_tokens(text) == expected
+
+
+def test_ascii_path_counts_like_the_regex_definition() -> None:
+    """The byte-table path for ASCII text gives the regexes' counts, over every ASCII character."""
+    import random
+
+    from honcho_local.services import tokens
+
+    words, punct, long_words = tokens._ASCII
+
+    def by_regex(text: str) -> int:
+        long_chars = sum(len(w) - 8 for w in long_words.findall(text))
+        return max(1, round(len(words.findall(text)) * 1.3 + len(punct.findall(text)) + long_chars / 4))
+
+    alphabet = [chr(c) for c in range(128)] + ["a"] * 60 + [" "] * 15
+    rnd = random.Random(7)
+    texts = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 80))) for _ in range(5000)]
+    texts += [chr(c) * 3 for c in range(128)] + ["x" * 30, "a_b" * 5 + "\x0b\x1c" + "y" * 9]
+    for text in texts:
+        assert tokens.estimate_tokens(text) == by_regex(text), repr(text)

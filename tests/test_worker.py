@@ -119,6 +119,29 @@ def test_a_unit_with_nothing_to_reason_skips_ahead_to_the_next_message_it_reason
     assert len([a for a in advances if a[0] == "alice"]) <= 2 and len([a for a in advances if a[0] == "bob"]) == 1, advances
 
 
+def test_a_skip_advance_is_not_waited_for_and_the_unit_reads_it_until_it_lands(svc: Services) -> None:
+    """`_advance_only` returns before its commit; meanwhile the unit's cursor is the pending one (a second
+    run does not skip the same messages again), and once committed the stored cursor alone remains."""
+    import threading
+
+    from honcho_local.store.units import UnitKey
+
+    post(svc, "s1", ("alice", "hello"), ("alice", "again"))
+    key = UnitKey("summary", svc.reasoner.version, "w", "s1")
+    barrier = threading.Event()
+    held = svc.store.submit(lambda ctx: barrier.wait(5))  # the writer is busy: the advance waits behind it
+    svc.reasoner._advance_only(key, 2)
+    assert svc.store.read(lambda cur: svc.reasoner._start_cursor(cur, key, None)) == 2
+    assert rows(svc, "SELECT cursor_pk FROM work_units WHERE key = ?", str(key)) in ([], [(0,)])
+    barrier.set()
+    held.result(5)
+    deadline = time.monotonic() + 5
+    while svc.reasoner._pending_cursors and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert svc.reasoner._pending_cursors == {}
+    assert rows(svc, "SELECT cursor_pk FROM work_units WHERE key = ?", str(key)) == [(2,)]
+
+
 def test_messages_are_embedded_even_with_reasoning_off(tmp_home: Path, model: FakeModel) -> None:
     svc = make_services(tmp_home, model, reasoning_enabled=False, summary_enabled=False)
     try:

@@ -6,6 +6,7 @@ duplicates, and a crash before the commit only means the batch runs again).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +61,9 @@ class Reasoner:
         self._embedder: Embedder | None = None
         self._embedder_failed = False
         self._sleep = sleep
+        # unit key -> cursor of an advance submitted but not yet committed (`_advance_only`)
+        self._pending_cursors: dict[str, int] = {}
+        self._pending_lock = threading.Lock()
 
     # ---- shared plumbing ------------------------------------------------------------------------
     def embedder(self) -> Embedder | None:
@@ -130,7 +134,23 @@ class Reasoner:
         return row
 
     def _advance_only(self, key: UnitKey, cursor: int) -> None:
-        self.store.write(lambda ctx: units.advance(ctx, key, cursor), scoped=True)
+        """Move a unit past messages that need no model, without waiting for the commit: the unit reads
+        its cursor as the larger of the stored one and this pending one until the write has landed.
+        The advances queued meanwhile (by any unit) share one statement per commit group
+        (`units.advance_later`). Under a stream of writes these were one blocking upsert per unit run,
+        each turning its commit group into a transaction: 12-19% of the writer thread's time (py-spy).
+        An advance lost to a crash is found again by the sweep: skipping is idempotent."""
+        text = str(key)
+        with self._pending_lock:
+            self._pending_cursors[text] = max(cursor, self._pending_cursors.get(text, 0))
+        future = self.store.submit(lambda ctx: units.advance_later(ctx, key, cursor), scoped=True)
+        future.add_done_callback(lambda _: self._advance_landed(text, cursor))
+
+    def _advance_landed(self, text: str, cursor: int) -> None:
+        """The advance committed (or failed: then the stored cursor is the truth again)."""
+        with self._pending_lock:
+            if self._pending_cursors.get(text) == cursor:
+                del self._pending_cursors[text]
 
     # ---- entry points ---------------------------------------------------------------------------
     def lagging(self, waiting: bool = False) -> list[str]:
@@ -141,13 +161,15 @@ class Reasoner:
         return keys
 
     def _start_cursor(self, cur: Any, key: UnitKey, unit: dict[str, Any] | None) -> int:
-        """A unit's cursor; a new unit of a version with a `since` cut-off starts at that moment."""
+        """A unit's cursor (or the advance on its way to the store, `_advance_only`); a new unit of a
+        version with a `since` cut-off starts at that moment."""
+        pending = self._pending_cursors.get(str(key), 0)
         if unit is not None:
-            return unit["cursor_pk"]
+            return max(unit["cursor_pk"], pending)
         if self.spec.since is None:
-            return 0
-        return cur.execute("SELECT coalesce(max(pk), 0) FROM events WHERE workspace_id = ? AND session_id = ? "
-                           "AND created_at < ?", [key.workspace_id, key.session_id, self.spec.since]).fetchone()[0]
+            return pending
+        return max(pending, cur.execute("SELECT coalesce(max(pk), 0) FROM events WHERE workspace_id = ? AND session_id = ? "
+                           "AND created_at < ?", [key.workspace_id, key.session_id, self.spec.since]).fetchone()[0])
 
     def process(self, key_text: str) -> float:
         """Work a unit until it has caught up with the log. Returns the model seconds spent."""

@@ -7,9 +7,22 @@ from datetime import datetime
 from typing import Any
 
 
+_last_iso: tuple[datetime | None, str] = (None, "")
+
+
 def iso(value: datetime | None) -> str | None:
-    """Naive-UTC datetime as ISO-8601 with a `Z` suffix."""
-    return None if value is None else value.isoformat() + "Z"
+    """Naive-UTC datetime as ISO-8601 with a `Z` suffix. The last answer is kept: the messages of a
+    batch share one `created_at` object (formatting it per message was 5% of the writer thread's
+    time on 100-message batches, py-spy)."""
+    global _last_iso
+    if value is None:
+        return None
+    last = _last_iso
+    if last[0] is value:
+        return last[1]
+    text = value.isoformat() + "Z"
+    _last_iso = (value, text)
+    return text
 
 
 def workspace(row: dict[str, Any]) -> dict[str, Any]:

@@ -103,12 +103,15 @@ class WriteContext:
         return self._conn
 
     def defer(self, kind: str, rows: list[Any], flusher: Callable[[duckdb.DuckDBPyConnection, list[Any]], None]) -> None:
-        """Queue rows for one combined insert; `flusher(conn, rows)` writes all rows of a kind."""
+        """Queue rows for one combined insert; `flusher(conn, rows)` writes all rows of a kind. Rows of a
+        kind join that kind's first entry wherever it stands: the kinds write separate tables and none
+        reads another's (all are flushed before any other statement runs), so their order is free."""
         self.flushers[kind] = flusher
-        if self.pending and self.pending[-1][0] == kind:
-            self.pending[-1][1].extend(rows)
-        else:
-            self.pending.append((kind, list(rows)))
+        for queued, pending_rows in self.pending:
+            if queued == kind:
+                pending_rows.extend(rows)
+                return
+        self.pending.append((kind, list(rows)))
 
     def flush(self) -> None:
         pending, self.pending = self.pending, []

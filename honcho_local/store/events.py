@@ -4,12 +4,13 @@ order (`seq`). Content is never updated; `metadata` alone may be replaced.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from honcho_local import metrics
-from honcho_local.ids import new_id
+from honcho_local.ids import new_ids
 from honcho_local.store.db import WriteContext, log_tag, utcnow
 from honcho_local.store.filters import Column, compile_filters
 from honcho_local.store.resources import Cursor, _fetch, dumps, page
@@ -55,9 +56,10 @@ def append(ctx: WriteContext, workspace_id: str, session_id: str, events: list[N
         n,
     )
     now = utcnow()
+    ids = new_ids(n)
     rows = [
         {
-            "pk": first_pk + i, "id": new_id(), "workspace_id": workspace_id, "session_id": session_id,
+            "pk": first_pk + i, "id": ids[i], "workspace_id": workspace_id, "session_id": session_id,
             "peer_id": e.peer_id, "kind": e.kind, "seq": first_seq + i, "content": e.content,
             "metadata": e.metadata, "configuration": e.configuration, "token_count": e.token_count,
             "created_at": e.created_at or now,
@@ -71,13 +73,18 @@ def append(ctx: WriteContext, workspace_id: str, session_id: str, events: list[N
 
 
 def _count(rows: list[dict[str, Any]]) -> None:
-    for row in rows:
-        metrics.EVENTS_WRITTEN.labels(row["kind"]).inc()
+    for kind, n in Counter(r["kind"] for r in rows).items():
+        metrics.EVENTS_WRITTEN.labels(kind).inc(n)
 
 
 def _insert_events(conn: Any, rows: list[dict[str, Any]]) -> None:
     """One INSERT for any number of events (list parameters unnested server-side). Each row gets its
-    `recorded_at`, so commit listeners hold the rows as stored."""
+    `recorded_at`, so commit listeners hold the rows as stored.
+
+    Not numpy columns through DuckDB's replacement scan: alone, that was a quarter faster (1.35 against
+    1.82 ms for 8 rows); in the server, single-message groups took 7.1 ms against 5.2 (the scan reads
+    Python objects, so DuckDB's threads take the GIL the event loop holds; list parameters are
+    converted once, before the statement runs)."""
     now = utcnow()
     for r in rows:
         r["recorded_at"] = now

@@ -103,6 +103,28 @@ def advance(ctx: WriteContext, key: UnitKey, cursor_pk: int) -> None:
         [str(key), key.kind, key.version, key.workspace_id, key.session_id, key.observed_id, cursor_pk, utcnow()])
 
 
+def advance_later(ctx: WriteContext, key: UnitKey, cursor_pk: int) -> None:
+    """`advance`, deferred: the cursors advanced by one commit group go in as one upsert (`_advance_rows`)."""
+    ctx.defer("unit_cursors", [(key, cursor_pk)], _advance_rows)
+
+
+def _advance_rows(conn: Any, rows: list[tuple[UnitKey, int]]) -> None:
+    latest: dict[str, tuple[UnitKey, int]] = {}
+    for key, cursor in rows:  # one row per unit: an upsert must not meet the same key twice
+        text = str(key)
+        if text not in latest or latest[text][1] < cursor:
+            latest[text] = (key, cursor)
+    keys = [k for k, _ in latest.values()]
+    conn.execute(
+        "INSERT INTO work_units SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+        "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::BIGINT[]), 'ok', NULL, 0, "
+        "NULL, ? ON CONFLICT DO UPDATE SET "
+        "cursor_pk = greatest(work_units.cursor_pk, excluded.cursor_pk), status = 'ok', error = NULL, "
+        "attempts = 0, next_attempt_at = NULL, updated_at = excluded.updated_at",
+        [list(latest), [k.kind for k in keys], [k.version for k in keys], [k.workspace_id for k in keys],
+         [k.session_id for k in keys], [k.observed_id for k in keys], [c for _, c in latest.values()], utcnow()])
+
+
 def mark_failed(ctx: WriteContext, key: UnitKey, error: str, retry_after: timedelta) -> int:
     """Record a failure; the sweep retries the unit after `retry_after`. Returns the attempt count."""
     now = utcnow()
