@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -63,6 +64,7 @@ class Reasoner:
         self._sleep = sleep
         # unit key -> cursor of an advance submitted but not yet committed (`_advance_only`)
         self._pending_cursors: dict[str, int] = {}
+        self._pending_advances: set[Future[None]] = set()
         self._pending_lock = threading.Lock()
 
     # ---- shared plumbing ------------------------------------------------------------------------
@@ -144,17 +146,31 @@ class Reasoner:
         with self._pending_lock:
             self._pending_cursors[text] = max(cursor, self._pending_cursors.get(text, 0))
         future = self.store.submit(lambda ctx: units.advance_later(ctx, key, cursor), scoped=True)
-        future.add_done_callback(lambda _: self._advance_landed(text, cursor))
+        with self._pending_lock:
+            self._pending_advances.add(future)
+        future.add_done_callback(lambda f: self._advance_landed(f, text, cursor))
 
-    def _advance_landed(self, text: str, cursor: int) -> None:
+    def _advance_landed(self, future: Future[None], text: str, cursor: int) -> None:
         """The advance committed (or failed: then the stored cursor is the truth again)."""
         with self._pending_lock:
+            self._pending_advances.discard(future)
             if self._pending_cursors.get(text) == cursor:
                 del self._pending_cursors[text]
+
+    def settle(self) -> None:
+        """Wait until the advances submitted so far have landed, so the stored cursors tell all."""
+        with self._pending_lock:
+            pending = list(self._pending_advances)
+        for future in pending:
+            try:
+                future.result()
+            except Exception:  # noqa: BLE001 - a failed advance leaves the stored cursor, the truth
+                pass
 
     # ---- entry points ---------------------------------------------------------------------------
     def lagging(self, waiting: bool = False) -> list[str]:
         """Units behind the log that may run now (`waiting`: also failed ones in their backoff)."""
+        self.settle()  # a unit whose advance is on its way to the store is not lagging
         keys = self.store.read(lambda cur: units.lagging_units(cur, self.version, waiting=waiting))
         if self.spec.workspace is not None:
             keys = [k for k in keys if UnitKey.parse(k).workspace_id == self.spec.workspace]
