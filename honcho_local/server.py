@@ -22,10 +22,10 @@ def run_server(settings: Settings) -> None:
     # The writer thread releases the GIL inside DuckDB and must get it back quickly; the default
     # 5 ms switch interval makes it queue behind the event loop and request threads. One 8-row events
     # INSERT beside a thread running Python took 26 ms at 5 ms, 5.5 ms at 0.5 ms, 3.0 ms at 0.1 ms
-    # (2.4 ms alone): the statement takes the GIL back about five times. bench_write.py, alternated:
-    # 0.5 ms 1,483 / 1,188 single-message req/s and 18,386 / 18,614 msg/s in batches; 0.1 ms
-    # 1,526 / 1,646 and 21,180 / 20,018.
-    sys.setswitchinterval(0.0001)
+    # (2.4 ms alone), but in the server 0.1 ms gained no throughput and lengthened the tail
+    # (bench_write.py, alternated, 2026-12-04: 0.5 ms 1,619 / 1,668 / 1,444 single-message req/s,
+    # p99 44 / 40 / 69 ms; 0.1 ms 1,693 / 1,676 / 1,442, p99 69 / 64 / 68 ms).
+    sys.setswitchinterval(0.0005)
     metrics.watch_gc()
     services = build_services(settings, with_worker=True)
     services.worker.start()
