@@ -5,7 +5,11 @@ Scenarios: single-message posts and 100-message batches. The load generator is w
 p50/p95/p99 latency, checks that every acknowledged message is stored, and appends the figures with
 this command line to docs/benchmarks.md (use --no-report to skip).
 
-    python scripts/bench_write.py [--clients 16] [--duration 15]
+    python scripts/bench_write.py [--clients 16] [--duration 15] [--repeat 3]
+
+`--repeat N` runs the two scenarios N times, alternating (single, batch, single, batch, ...), each run
+into a new workspace, and adds a median row per scenario: on a shared 2-core machine one 15 s run
+drifts by +-30% from the next, and a single run reads as a regression or a gain that is neither.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -133,6 +138,8 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=15, help="seconds per scenario")
     parser.add_argument("--embeddings", action="store_true",
                         help="keep the background message embedding on (default: off, the write path alone)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run both scenarios this many times, alternating, and report the median of each figure")
     parser.add_argument("--no-report", action="store_true")
     parser.add_argument("--profile", type=Path, default=None,
                         help="record a py-spy profile of the server (collapsed stacks) per scenario into this folder")
@@ -153,11 +160,13 @@ def main() -> int:
     rows = []
     try:
         run_wrk(server.url, "warmup", 1, args.clients, 3)
-        for name, batch in (("single message", 1), ("100-message batch", 100)):
-            workspace = f"bench-{batch}"
+        runs = [(f"{name} (run {k + 1})" if args.repeat > 1 else name, batch, k)
+                for k in range(args.repeat) for name, batch in (("single message", 1), ("100-message batch", 100))]
+        for name, batch, k in runs:
+            workspace = f"bench-{batch}" if args.repeat == 1 else f"bench-{batch}-run{k + 1}"
             spy = profile(server.process.pid, args.duration,
-                          args.profile / f"write-{batch}.txt" if args.profile else None, args.profile_gil,
-                          args.profile_idle)
+                          args.profile / f"write-{batch}.txt" if args.profile and k == 0 else None,
+                          args.profile_gil, args.profile_idle)
             writer_before, busy_before = writer_totals(server.url), machine_busy()
             before, cpu_before, started = histogram(server.url, "create_messages"), thread_cpu(server.process.pid), \
                 time.perf_counter()
@@ -180,7 +189,8 @@ def main() -> int:
         pauses = gc_pauses(server.url)
     finally:
         server.stop()
-    header = (f"{args.clients} concurrent clients (wrk, 1 thread, keep-alive), {args.duration} s per scenario, "
+    repeats = f", {args.repeat} runs of each, alternating" if args.repeat > 1 else ""
+    header = (f"{args.clients} concurrent clients (wrk, 1 thread, keep-alive), {args.duration} s per scenario{repeats}, "
               "one server process on this machine; reasoning off, background message embedding "
               f"{'ON (all-minilm-l6-v2 on the same 2 cores)' if args.embeddings else 'off (write path alone)'}.\n\n"
               "| scenario | requests/s | messages/s | p50 ms | p95 ms | p99 ms | max ms | server p50 / p99 ms | errors | "
@@ -192,6 +202,16 @@ def main() -> int:
                      f"{r['p95'] / 1000:.2f} | {r['p99'] / 1000:.2f} | {r['max'] / 1000:.1f} | "
                      f"{r['server_p50']:.2f} / {r['server_p99']:.2f} | "
                      f"{r['status_errors'] + r['socket_errors']} | {r['stored']:,} / {r['requests'] * r['batch']:,} |")
+    if args.repeat > 1:
+        for label, batch in (("single message", 1), ("100-message batch", 100)):
+            same = [r for r in rows if r["batch"] == batch]
+            med = {k: statistics.median(r[k] for r in same)
+                   for k in ("rps", "msgs_per_s", "p50", "p95", "p99", "max", "server_p50", "server_p99")}
+            lines.append(f"| **{label}, median of {len(same)}** | **{med['rps']:,.0f}** | **{med['msgs_per_s']:,.0f}** | "
+                         f"{med['p50'] / 1000:.2f} | {med['p95'] / 1000:.2f} | **{med['p99'] / 1000:.2f}** | "
+                         f"{med['max'] / 1000:.1f} | {med['server_p50']:.2f} / {med['server_p99']:.2f} | "
+                         f"{sum(r['status_errors'] + r['socket_errors'] for r in same)} | "
+                         f"{sum(r['stored'] for r in same):,} / {sum(r['requests'] * r['batch'] for r in same):,} |")
     lines.append(f"\np50 … max: wrk, as the clients saw them. Server p50 / p99: time inside the app per request "
                  f"(`honcho_http_request_seconds` of the scenario, interpolated inside its buckets); {share:.1%} of "
                  "all message posts of both scenarios finished within 25 ms server-side; the rest of a client's "
