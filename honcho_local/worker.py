@@ -268,6 +268,8 @@ class Worker:
                 proc.join(timeout)
         for thread in self._threads:
             thread.join(timeout)
+        for reasoner in self.reasoners.values():
+            reasoner.settle()  # skip advances still in memory go to the store before it closes
 
     def drain(self, timeout: float | None = None) -> bool:
         """Process every lagging unit in this thread (for `honcho-local worker`); True when caught up."""

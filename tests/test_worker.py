@@ -119,27 +119,38 @@ def test_a_unit_with_nothing_to_reason_skips_ahead_to_the_next_message_it_reason
     assert len([a for a in advances if a[0] == "alice"]) <= 2 and len([a for a in advances if a[0] == "bob"]) == 1, advances
 
 
-def test_a_skip_advance_is_not_waited_for_and_the_unit_reads_it_until_it_lands(svc: Services) -> None:
-    """`_advance_only` returns before its commit; meanwhile the unit's cursor is the pending one (a second
-    run does not skip the same messages again), and once committed the stored cursor alone remains."""
-    import threading
+def test_skip_advances_wait_in_memory_then_share_one_write(svc: Services, monkeypatch) -> None:
+    """`_advance_only` writes nothing at once: the unit reads the pending cursor (a second run does not
+    skip the same messages again), the advances of several units go to the store together when the
+    flush timer fires, and `settle` (what the sweep and shutdown call) writes them at once."""
+    from honcho_local.services import reasoner as reasoner_module
+    from honcho_local.store import units
 
-    from honcho_local.store.units import UnitKey
-
-    post(svc, "s1", ("alice", "hello"), ("alice", "again"))
-    key = UnitKey("summary", svc.reasoner.version, "w", "s1")
-    barrier = threading.Event()
-    held = svc.store.submit(lambda ctx: barrier.wait(5))  # the writer is busy: the advance waits behind it
-    svc.reasoner._advance_only(key, 2)
-    assert svc.store.read(lambda cur: svc.reasoner._start_cursor(cur, key, None)) == 2
-    assert rows(svc, "SELECT cursor_pk FROM work_units WHERE key = ?", str(key)) in ([], [(0,)])
-    barrier.set()
-    held.result(5)
+    post(svc, "s1", ("alice", "hello"), ("bob", "again"))
+    statements = []
+    real = units._advance_rows
+    monkeypatch.setattr(units, "_advance_rows", lambda conn, rows: (statements.append(len(rows)), real(conn, rows)))
+    keys = [units.UnitKey("summary", svc.reasoner.version, "w", "s1"),
+            units.UnitKey("representation", svc.reasoner.version, "w", "s1", "alice")]
+    r = svc.reasoner
+    r._advance_only(keys[0], 1)
+    r._advance_only(keys[1], 2)
+    r._advance_only(keys[0], 2)
+    assert [svc.store.read(lambda cur, k=k: r._start_cursor(cur, k, None)) for k in keys] == [2, 2]
+    stored = "SELECT key, cursor_pk FROM work_units WHERE key IN (?, ?) ORDER BY key"
+    assert rows(svc, stored, *map(str, keys)) == []
+    r.settle()
+    assert rows(svc, stored, *map(str, keys)) == sorted([(str(keys[0]), 2), (str(keys[1]), 2)])
+    assert statements == [2] and r._pending_cursors == {} and r._unflushed == {}
+    # without settle: the timer sends them
+    monkeypatch.setattr(reasoner_module, "ADVANCE_FLUSH_SECONDS", 0.05)
+    post(svc, "s1", ("alice", "more"))
+    r._advance_only(keys[0], 3)
     deadline = time.monotonic() + 5
-    while svc.reasoner._pending_cursors and time.monotonic() < deadline:
+    while r._pending_cursors and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert svc.reasoner._pending_cursors == {}
-    assert rows(svc, "SELECT cursor_pk FROM work_units WHERE key = ?", str(key)) == [(2,)]
+    assert rows(svc, "SELECT cursor_pk FROM work_units WHERE key = ?", str(keys[0])) == [(3,)]
+    assert statements == [2, 1]
 
 
 def test_messages_are_embedded_even_with_reasoning_off(tmp_home: Path, model: FakeModel) -> None:

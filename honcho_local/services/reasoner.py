@@ -29,6 +29,8 @@ from honcho_local.store.units import UnitKey
 
 log = logging.getLogger(__name__)
 SKIP_CANDIDATES = 100  # messages with their own configuration one skip step looks at
+# How long a unit's skip advance waits in memory for others to share its write (`_advance_only`)
+ADVANCE_FLUSH_SECONDS = 1.0
 
 
 def message_embedding_text(peer_id: str, content: str) -> str:
@@ -65,6 +67,8 @@ class Reasoner:
         # unit key -> cursor of an advance submitted but not yet committed (`_advance_only`)
         self._pending_cursors: dict[str, int] = {}
         self._pending_advances: set[Future[None]] = set()
+        self._unflushed: dict[str, UnitKey] = {}  # pending advances not yet sent to the store
+        self._flush_timer: threading.Timer | None = None
         self._pending_lock = threading.Lock()
 
     # ---- shared plumbing ------------------------------------------------------------------------
@@ -136,29 +140,63 @@ class Reasoner:
         return row
 
     def _advance_only(self, key: UnitKey, cursor: int) -> None:
-        """Move a unit past messages that need no model, without waiting for the commit: the unit reads
-        its cursor as the larger of the stored one and this pending one until the write has landed.
-        The advances queued meanwhile (by any unit) share one statement per commit group
-        (`units.advance_later`). Under a stream of writes these were one blocking upsert per unit run,
-        each turning its commit group into a transaction: 12-19% of the writer thread's time (py-spy).
-        An advance lost to a crash is found again by the sweep: skipping is idempotent."""
+        """Move a unit past messages that need no model, without a write of its own: the advance waits
+        in memory up to ADVANCE_FLUSH_SECONDS, then every advance made meanwhile (by any unit) goes to
+        the store as one operation and one upsert. Until it has landed the unit reads its cursor as the
+        larger of the stored one and the pending one. Under a stream of writes these were one blocking
+        upsert per unit run, each turning its commit group into a transaction: 12-19% of the writer
+        thread's time (py-spy, bench_write.py). An advance lost to a crash is found again by the
+        sweep: skipping is idempotent."""
         text = str(key)
         with self._pending_lock:
             self._pending_cursors[text] = max(cursor, self._pending_cursors.get(text, 0))
-        future = self.store.submit(lambda ctx: units.advance_later(ctx, key, cursor), scoped=True)
+            self._unflushed[text] = key
+            if self._flush_timer is None:
+                self._flush_timer = threading.Timer(ADVANCE_FLUSH_SECONDS, self.flush_advances)
+                self._flush_timer.daemon = True
+                self._flush_timer.start()
+
+    def flush_advances(self) -> None:
+        """Send the advances waiting in memory to the store (one operation; returns without waiting)."""
+        with self._pending_lock:
+            if self._flush_timer is not None:
+                self._flush_timer.cancel()
+                self._flush_timer = None
+            items = [(key, self._pending_cursors[text]) for text, key in self._unflushed.items()]
+            self._unflushed.clear()
+        if not items:
+            return
+
+        def op(ctx: WriteContext) -> None:
+            for key, cursor in items:
+                units.advance_later(ctx, key, cursor)
+
+        try:
+            future = self.store.submit(op, scoped=True)
+        except RuntimeError:  # the store closed first: the sweep finds these units again
+            log.debug("store closed before %d cursor advances were written", len(items))
+            with self._pending_lock:
+                for key, cursor in items:
+                    if self._pending_cursors.get(str(key)) == cursor:
+                        del self._pending_cursors[str(key)]
+            return
         with self._pending_lock:
             self._pending_advances.add(future)
-        future.add_done_callback(lambda f: self._advance_landed(f, text, cursor))
+        future.add_done_callback(lambda f: self._advances_landed(f, items))
 
-    def _advance_landed(self, future: Future[None], text: str, cursor: int) -> None:
-        """The advance committed (or failed: then the stored cursor is the truth again)."""
+    def _advances_landed(self, future: Future[None], items: list[tuple[UnitKey, int]]) -> None:
+        """The advances committed (or failed: then the stored cursors are the truth again)."""
         with self._pending_lock:
             self._pending_advances.discard(future)
-            if self._pending_cursors.get(text) == cursor:
-                del self._pending_cursors[text]
+            for key, cursor in items:
+                text = str(key)
+                if self._pending_cursors.get(text) == cursor and text not in self._unflushed:
+                    del self._pending_cursors[text]
 
     def settle(self) -> None:
-        """Wait until the advances submitted so far have landed, so the stored cursors tell all."""
+        """Write the advances waiting in memory and wait until they have landed, so the stored cursors
+        tell all (before the sweep reads which units lag, and at shutdown)."""
+        self.flush_advances()
         with self._pending_lock:
             pending = list(self._pending_advances)
         for future in pending:
