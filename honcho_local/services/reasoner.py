@@ -222,8 +222,9 @@ class Reasoner:
             return max(unit["cursor_pk"], pending)
         if self.spec.since is None:
             return pending
-        return max(pending, cur.execute("SELECT coalesce(max(pk), 0) FROM events WHERE workspace_id = ? AND session_id = ? "
-                           "AND created_at < ?", [key.workspace_id, key.session_id, self.spec.since]).fetchone()[0])
+        since = cur.execute("SELECT coalesce(max(pk), 0) FROM events WHERE workspace_id = ? AND session_id = ? "
+                            "AND created_at < ?", [key.workspace_id, key.session_id, self.spec.since]).fetchone()[0]
+        return max(pending, since)
 
     def process(self, key_text: str) -> float:
         """Work a unit until it has caught up with the log. Returns the model seconds spent."""
