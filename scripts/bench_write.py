@@ -170,6 +170,7 @@ def main() -> int:
             writer_before, busy_before = writer_totals(server.url), machine_busy()
             before, cpu_before, started = histogram(server.url, "create_messages"), thread_cpu(server.process.pid), \
                 time.perf_counter()
+            lag_before = histogram(server.url, None, "honcho_event_loop_lag_seconds")
             result = run_wrk(server.url, workspace, batch, args.clients, args.duration)
             wall = time.perf_counter() - started
             result["cpu"] = cpu_split(server.process.pid, cpu_before, thread_cpu(server.process.pid), wall)
@@ -179,6 +180,8 @@ def main() -> int:
             result["writer"] = writer_line(writer_before, writer_totals(server.url), wall)
             after = histogram(server.url, "create_messages")
             result["server_p50"], result["server_p99"] = (hist_quantile(before, after, q) for q in (0.5, 0.99))
+            lag_after = histogram(server.url, None, "honcho_event_loop_lag_seconds")
+            result["loop_lag"] = (hist_quantile(lag_before, lag_after, 0.5), hist_quantile(lag_before, lag_after, 0.99))
             if spy is not None:
                 spy.wait(timeout=60)
             ok_requests = result["requests"] - result["status_errors"] - result["socket_errors"]
@@ -218,6 +221,8 @@ def main() -> int:
                  "latency is queueing for the CPU (server and load generator share 2 cores).")
     lines.append("CPU during each scenario: " + "; ".join(f"{r['name']}: {r['cpu']}" for r in rows))
     lines.append("Writer (group commits, from /metrics): " + "; ".join(f"{r['name']}: {r['writer']}" for r in rows))
+    lines.append("Event loop lag (how late a 50 ms timer fires, `honcho_event_loop_lag_seconds`), p50 / p99: " + "; ".join(
+        f"{r['name']}: {r['loop_lag'][0]:.1f} / {r['loop_lag'][1]:.1f} ms" for r in rows))
     if pauses:
         lines.append("Garbage-collector pauses over the whole run (warm-up included): " + "; ".join(
             f"generation {g}: {n:,.0f} collections, {total * 1000:,.0f} ms in all" for g, (n, total) in pauses.items()))

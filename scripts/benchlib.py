@@ -79,12 +79,13 @@ def profile(pid: int, seconds: float, out: Path | None, gil: bool = False, idle:
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def histogram(url: str, route: str) -> list[tuple[float, float]]:
-    """Cumulative (upper bound, count) buckets of `honcho_http_request_seconds` for a route."""
+def histogram(url: str, route: str | None, metric: str = "honcho_http_request_seconds") -> list[tuple[float, float]]:
+    """Cumulative (upper bound, count) buckets of a histogram (by default `honcho_http_request_seconds`
+    for a route; `route=None` for a histogram without labels, such as `honcho_event_loop_lag_seconds`)."""
     text = httpx.get(f"{url}/metrics", timeout=30).text
     out = []
     for line in text.splitlines():
-        if line.startswith("honcho_http_request_seconds_bucket{") and f'route="{route}"' in line:
+        if line.startswith(f"{metric}_bucket{{") and (route is None or f'route="{route}"' in line):
             le = line.split('le="')[1].split('"')[0]
             out.append((float("inf") if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
     return sorted(out)
