@@ -83,13 +83,13 @@ def test_cursor_advances_of_a_group_are_one_statement_beside_its_events(store: S
     events appended between them; each unit keeps its highest cursor and a cursor never moves back."""
     from honcho_local.store import units
 
-    statements = []
-    real = units._advance_rows
-    monkeypatch.setattr(units, "_advance_rows", lambda conn, rows: (statements.append(list(rows)), real(conn, rows)))
     a = units.UnitKey("representation", "v1", "w", "s", "alice")
     b = units.UnitKey("summary", "v1", "w", "s")
     store.write(lambda ctx: units.advance(ctx, b, 50))
     store.write(_append("w", "s", ["first"]))  # the workspace and session are known to the writer now
+    statements = []
+    real = units._advance_rows
+    monkeypatch.setattr(units, "_advance_rows", lambda conn, rows: (statements.append(list(rows)), real(conn, rows)))
     barrier = threading.Event()
     first = store.submit(lambda ctx: barrier.wait(5))
     futures = [store.submit(lambda ctx: units.advance_later(ctx, a, 3)), store.submit(_append("w", "s", ["x", "y"])),

@@ -12,8 +12,6 @@ from collections.abc import Callable
 
 TokenCounter = Callable[[str], int]
 _UNICODE = (re.compile(r"\w+"), re.compile(r"[^\w\s]"), re.compile(r"\w{9,}"))
-# For ASCII text the ASCII classes match the same characters, a third faster.
-_ASCII = tuple(re.compile(p.pattern, re.ASCII) for p in _UNICODE)
 # ASCII text without regexes: word characters ([A-Za-z0-9_], what `\w` matches there) and whitespace
 # (what `\s` matches: space, \t \n \r \v \f) by byte tables.
 _WORD_BYTES = bytes(c for c in range(128) if chr(c).isalnum() or c == ord("_"))

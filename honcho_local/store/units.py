@@ -96,11 +96,7 @@ def get_unit(cur: Cursor, key: str) -> dict[str, Any] | None:
 
 def advance(ctx: WriteContext, key: UnitKey, cursor_pk: int) -> None:
     """Move the cursor forward and clear any failure (in the same transaction as the unit's output)."""
-    ctx.conn.execute(
-        "INSERT INTO work_units VALUES (?, ?, ?, ?, ?, ?, ?, 'ok', NULL, 0, NULL, ?) ON CONFLICT DO UPDATE SET "
-        "cursor_pk = greatest(work_units.cursor_pk, excluded.cursor_pk), status = 'ok', error = NULL, "
-        "attempts = 0, next_attempt_at = NULL, updated_at = excluded.updated_at",
-        [str(key), key.kind, key.version, key.workspace_id, key.session_id, key.observed_id, cursor_pk, utcnow()])
+    _advance_rows(ctx.conn, [(key, cursor_pk)])
 
 
 def advance_later(ctx: WriteContext, key: UnitKey, cursor_pk: int) -> None:
@@ -109,6 +105,7 @@ def advance_later(ctx: WriteContext, key: UnitKey, cursor_pk: int) -> None:
 
 
 def _advance_rows(conn: Any, rows: list[tuple[UnitKey, int]]) -> None:
+    """One upsert for any number of cursor advances (`advance`, `advance_later`)."""
     latest: dict[str, tuple[UnitKey, int]] = {}
     for key, cursor in rows:  # one row per unit: an upsert must not meet the same key twice
         text = str(key)
