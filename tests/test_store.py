@@ -107,6 +107,56 @@ def test_cursor_advances_of_a_group_are_one_statement_beside_its_events(store: S
     assert store.read(lambda c: c.execute("SELECT count(*) FROM events").fetchone()[0]) == 3
 
 
+def test_first_writes_to_new_sessions_are_one_statement_per_table(store: Store, monkeypatch) -> None:
+    """A group of message posts to sessions, peers and memberships the writer has not met creates
+    them with one statement per table and appends every event with one insert; each new session's
+    log starts at 1, an existing session's continues, and a sender who had left the session is made
+    active again with its settings kept."""
+    from honcho_local import schemas
+    from honcho_local.services.ingest import Ingest
+    from honcho_local.services.resources import Resources
+
+    def old(ctx: WriteContext) -> None:
+        repo.ensure_workspace(ctx, "w")
+        repo.ensure_session(ctx, "w", "old")
+        repo.upsert_member(ctx, "w", "old", "gone", False, None)
+        repo.remove_members(ctx, "w", "old", ["gone"])
+        event_log.append(ctx, "w", "old", [event_log.NewEvent("gone", "earlier", "message", {}, None, 1, None)])
+
+    store.write(old)
+    store.close()  # a new writer: it knows nothing of what is stored
+    reopened = Store.open(store.path)
+    try:
+        calls: dict[str, int] = {}
+        for kind, flusher in list(repo._ENSURE_FLUSHERS.items()):
+            monkeypatch.setitem(repo._ENSURE_FLUSHERS, kind, lambda conn, rows, kind=kind, f=flusher: (
+                calls.__setitem__(kind, calls.get(kind, 0) + 1), f(conn, rows)))
+        real_events = event_log._insert_events
+        monkeypatch.setattr(event_log, "_insert_events", lambda conn, rows: (
+            calls.__setitem__("events", calls.get("events", 0) + 1), real_events(conn, rows)))
+        ingest = Ingest(reopened, Resources(reopened))
+        batch = lambda *pairs: schemas.MessageBatch.model_validate(
+            {"messages": [{"peer_id": p, "content": c} for p, c in pairs]})
+        barrier = threading.Event()
+        first = reopened.submit(lambda ctx: barrier.wait(5))
+        futures = [ingest.submit_messages("w", f"s{i}", batch((f"user{i}", "hi"), ("bot", "hello"))) for i in range(5)]
+        futures.append(ingest.submit_messages("w", "old", batch(("gone", "back again"))))
+        barrier.set()
+        first.result(5)
+        assert [[m["content"] for m in f.result(5)] for f in futures][-1] == ["back again"]
+        assert calls == {"ensure_workspaces": 1, "ensure_sessions": 1, "ensure_peers": 1, "ensure_members": 1,
+                         "events": 1}
+        q = lambda sql: reopened.read(lambda c: c.execute(sql).fetchall())
+        assert q("SELECT id FROM sessions ORDER BY id") == [("old",), *[(f"s{i}",) for i in range(5)]]
+        assert q("SELECT id FROM peers ORDER BY id") == [("bot",), ("gone",), *[(f"user{i}",) for i in range(5)]]
+        assert q("SELECT count(*) FROM session_peers WHERE left_at IS NULL") == [(11,)]
+        assert q("SELECT observe_me, left_at FROM session_peers WHERE session_id = 'old'") == [(False, None)]
+        assert q("SELECT session_id, min(seq), max(seq) FROM events GROUP BY ALL ORDER BY 1") == [
+            ("old", 1, 2), *[(f"s{i}", 1, 2) for i in range(5)]]
+    finally:
+        reopened.close()
+
+
 def test_concurrent_appends_keep_per_session_order(store: Store) -> None:
     def worker(session: str) -> None:
         for i in range(30):

@@ -66,11 +66,7 @@ class Ingest:
     def _submit(self, workspace_id: str, session_id: str, new: list[event_log.NewEvent],
                 shape: Callable[[dict[str, Any]], dict[str, Any]]) -> Future[list[dict[str, Any]]]:
         def op(ctx: WriteContext) -> list[dict[str, Any]]:
-            repo.ensure_workspace(ctx, workspace_id)
-            repo.ensure_session(ctx, workspace_id, session_id)
-            for sender in dict.fromkeys(e.peer_id for e in new):
-                repo.ensure_peer(ctx, workspace_id, sender)
-                repo.ensure_member(ctx, workspace_id, session_id, sender)
+            repo.ensure_for_append(ctx, workspace_id, session_id, list(dict.fromkeys(e.peer_id for e in new)))
             rows = event_log.append(ctx, workspace_id, session_id, new)
             for listener in self.listeners:
                 ctx.after_commit.append(lambda listener=listener: listener(workspace_id, session_id, rows))

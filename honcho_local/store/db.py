@@ -102,6 +102,12 @@ class WriteContext:
             self.flush()
         return self._conn
 
+    def lookup(self, sql: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
+        """Run a read that no pending row can change (the caller knows none of them is in what it
+        reads) without flushing them, so a group's deferred rows still go in as one statement per
+        kind. Inside the group's transaction when one is open, else against the last commit."""
+        return self._conn.execute(sql, params or [])
+
     def defer(self, kind: str, rows: list[Any], flusher: Callable[[duckdb.DuckDBPyConnection, list[Any]], None]) -> None:
         """Queue rows for one combined insert; `flusher(conn, rows)` writes all rows of a kind. Rows of a
         kind join that kind's first entry wherever it stands: the kinds write separate tables and none

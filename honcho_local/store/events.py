@@ -46,13 +46,16 @@ class NewEvent:
 def append(ctx: WriteContext, workspace_id: str, session_id: str, events: list[NewEvent]) -> list[dict[str, Any]]:
     """Append events to a session's log (inserted with the rest of the group at commit); returns the rows."""
     n = len(events)
-    first_pk = ctx.next_value(("pk",), lambda: ctx.conn.execute(
+    # The counters are loaded only while unknown, and an event appended in this context sets them: no
+    # pending row can be in what these reads see, so they run without flushing (`WriteContext.lookup`)
+    # and a group writing to many new sessions still inserts its events with one statement.
+    first_pk = ctx.next_value(("pk",), lambda: ctx.lookup(
         "SELECT greatest((SELECT coalesce(max(pk), 0) FROM events), "
         "(SELECT coalesce(max(value), 0) FROM log_state WHERE key = 'pk_floor'))").fetchone()[0], n)
     first_seq = ctx.next_value(
         ("seq", workspace_id, session_id),
-        lambda: ctx.conn.execute("SELECT coalesce(max(seq), 0) FROM events WHERE workspace_id = ? AND session_id = ?",
-                             [workspace_id, session_id]).fetchone()[0],
+        lambda: ctx.lookup("SELECT coalesce(max(seq), 0) FROM events WHERE workspace_id = ? AND session_id = ?",
+                           [workspace_id, session_id]).fetchone()[0],
         n,
     )
     now = utcnow()

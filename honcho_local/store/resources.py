@@ -254,18 +254,61 @@ def upsert_member(ctx: WriteContext, workspace_id: str, session_id: str, peer_id
     ctx.touch(ws_tag(workspace_id))
 
 
-def ensure_member(ctx: WriteContext, workspace_id: str, session_id: str, peer_id: str) -> None:
-    """Make a message sender an active member without touching an existing member's settings (an
-    active member is left alone: no write, and no read-cache tag for its workspace)."""
-    key = ("member", workspace_id, session_id, peer_id)
-    if key in ctx.known:
-        return
-    row = ctx.conn.execute("SELECT left_at FROM session_peers WHERE workspace_id = ? AND session_id = ? AND peer_id = ?",
-                           [workspace_id, session_id, peer_id]).fetchone()
-    if row is not None and row[0] is None:
-        ctx.known.add(key)
-        return
-    upsert_member(ctx, workspace_id, session_id, peer_id, None, None, keep_config=True)
+def ensure_for_append(ctx: WriteContext, workspace_id: str, session_id: str, peer_ids: list[str]) -> None:
+    """The message path's get-or-create: the workspace, the session, each sender as a peer and as an
+    active session member. What the writer does not already know to exist joins the group's pending
+    rows (`WriteContext.defer`), so a group that first writes to many new sessions inserts them with
+    one statement per table, beside its one events insert, instead of four statements per request
+    (a cold run's first groups took 120-170 ms that way). A row that already exists is left alone
+    (ON CONFLICT DO NOTHING); a member who had left is made active again with its settings kept.
+    Without knowing whether a row was new, the workspace's read-cache tag is touched once per row
+    the writer first meets."""
+    new = False
+    for kind, key, row in (("ensure_workspaces", ("ws", workspace_id), (workspace_id,)),
+                           ("ensure_sessions", ("session", workspace_id, session_id), (workspace_id, session_id))):
+        if key not in ctx.known:
+            ctx.known.add(key)
+            ctx.defer(kind, [row], _ENSURE_FLUSHERS[kind])
+            new = True
+    for peer_id in peer_ids:
+        for kind, key, row in (("ensure_peers", ("peer", workspace_id, peer_id), (workspace_id, peer_id)),
+                               ("ensure_members", ("member", workspace_id, session_id, peer_id),
+                                (workspace_id, session_id, peer_id))):
+            if key not in ctx.known:
+                ctx.known.add(key)
+                ctx.defer(kind, [row], _ENSURE_FLUSHERS[kind])
+                new = True
+    if new:
+        ctx.touch(ws_tag(workspace_id))
+
+
+def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows)]
+
+
+def _insert_workspaces(conn: Cursor, rows: list[tuple[str]]) -> None:
+    conn.execute("INSERT INTO workspaces SELECT unnest(?::VARCHAR[]), '{}', '{}', '{}', ? ON CONFLICT DO NOTHING",
+                 [*_columns(rows), utcnow()])
+
+
+def _insert_sessions(conn: Cursor, rows: list[tuple[str, str]]) -> None:
+    conn.execute("INSERT INTO sessions SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), true, '{}', '{}', '{}', ? "
+                 "ON CONFLICT DO NOTHING", [*_columns(rows), utcnow()])
+
+
+def _insert_peers(conn: Cursor, rows: list[tuple[str, str]]) -> None:
+    conn.execute("INSERT INTO peers SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), '{}', '{}', '{}', ? "
+                 "ON CONFLICT DO NOTHING", [*_columns(rows), utcnow()])
+
+
+def _insert_members(conn: Cursor, rows: list[tuple[str, str, str]]) -> None:
+    conn.execute("INSERT INTO session_peers SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+                 "NULL, NULL, ?, NULL ON CONFLICT DO UPDATE SET left_at = NULL WHERE session_peers.left_at IS NOT NULL",
+                 [*_columns(rows), utcnow()])
+
+
+_ENSURE_FLUSHERS = {"ensure_workspaces": _insert_workspaces, "ensure_sessions": _insert_sessions,
+                    "ensure_peers": _insert_peers, "ensure_members": _insert_members}
 
 
 def remove_members(ctx: WriteContext, workspace_id: str, session_id: str, peer_ids: list[str]) -> None:
