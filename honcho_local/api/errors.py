@@ -32,7 +32,7 @@ STATUS = {
 }
 
 
-def _status_for(exc: HonchoLocalError) -> int:
+def status_for(exc: HonchoLocalError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]
@@ -44,7 +44,7 @@ def detail(status: int, text: str) -> Response[Any]:
 
 
 def domain_error(_: Request, exc: HonchoLocalError) -> Response[Any]:
-    return detail(_status_for(exc), exc.detail)
+    return detail(status_for(exc), exc.detail)
 
 
 def _describe(extra: Any) -> str:
