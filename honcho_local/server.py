@@ -20,6 +20,8 @@ log = logging.getLogger("honcho_local")
 
 def run_server(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.log_level != "debug":  # Huey logs two lines per task at INFO: one per unit run under a stream of writes
+        logging.getLogger("huey").setLevel(logging.WARNING)
     # The writer thread releases the GIL inside DuckDB and must get it back quickly; the default
     # 5 ms switch interval makes it queue behind the event loop and request threads. One 8-row events
     # INSERT beside a thread running Python took 26 ms at 5 ms, 5.5 ms at 0.5 ms, 3.0 ms at 0.1 ms

@@ -106,3 +106,24 @@ def test_metrics_count_written_events(http: httpx.Client, workspace_id: str) -> 
               json={"messages": [{"content": f"m{i}", "peer_id": "a"} for i in range(3)]})
     assert written() == before + 3
     assert "honcho_write_group_seconds_bucket" in http.get("/metrics").text
+
+
+def test_log_level_applies_to_every_logger(server, http: httpx.Client, workspace_id: str) -> None:
+    """The server runs at `log_level = "warning"` here: the worker's task runs (Huey logs two INFO lines
+    per task) and the requests leave nothing in its log."""
+    import time
+
+    w = f"/v3/workspaces/{workspace_id}"
+    for i in range(3):
+        assert http.post(f"{w}/sessions/logged/messages", json={"messages": [{"content": f"m{i}", "peer_id": "a"}]},
+                         headers=JSON).status_code == 201
+        time.sleep(0.3)
+    deadline = time.monotonic() + 20
+    status = {}
+    while time.monotonic() < deadline:
+        status = http.get(f"{w}/queue/status", headers=JSON).json()
+        if status["total_work_units"] and status["completed_work_units"] == status["total_work_units"]:
+            break
+        time.sleep(0.2)
+    assert status["total_work_units"] and status["completed_work_units"] == status["total_work_units"]
+    assert [line for line in server.log().splitlines() if " INFO " in line or line.startswith("INFO")] == []

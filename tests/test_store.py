@@ -175,6 +175,46 @@ def test_a_failed_append_leaves_nothing_behind_for_the_next(tmp_path: Path) -> N
     conn.close()
 
 
+def test_message_head_follows_commits_and_forgets_on_delete(tmp_path: Path) -> None:
+    """`Store.message_head` answers the session's newest message position: from DuckDB the first time
+    (after a restart too), then from the commits that append to it (other event kinds and other
+    sessions leave it alone); a delete drops what it kept and the next answer comes from the log."""
+    def append(session: str, *kinds: str):
+        return lambda ctx: [r["pk"] for r in event_log.append(ctx, "w", session, [
+            event_log.NewEvent("p", "x", kind, {}, None, 1, None) for kind in kinds])]
+
+    path = tmp_path / "h.duckdb"
+    first = Store.open(path)
+    first.write(lambda ctx: repo.ensure_for_append(ctx, "w", "s", ["p"]))
+    pks = first.write(append("s", "message", "message", "tool_call"))
+    first.close()
+    store = Store.open(path)
+    try:
+        queries = []
+        head = lambda session: store.read(lambda cur: store.message_head(
+            _Counting(cur, queries), "w", session))
+        assert head("s") == pks[1] and len(queries) == 1  # from the log, once
+        assert head("s") == pks[1] and len(queries) == 1
+        more = store.write(append("s", "message", "custom"))
+        other = store.write(append("t", "message"))
+        assert head("s") == more[0] and len(queries) == 1  # kept current by the commit
+        store.write(lambda ctx: repo.delete_session(ctx, "w", "s"))
+        assert head("s") == 0 and len(queries) == 2
+        again = store.write(append("s", "message"))
+        assert head("s") == again[0] and head("t") == other[0] and len(queries) == 3
+    finally:
+        store.close()
+
+
+class _Counting:
+    def __init__(self, cur, queries: list) -> None:
+        self.cur, self.queries = cur, queries
+
+    def execute(self, sql, params=None):
+        self.queries.append(sql)
+        return self.cur.execute(sql, params or [])
+
+
 def test_concurrent_appends_keep_per_session_order(store: Store) -> None:
     def worker(session: str) -> None:
         for i in range(30):

@@ -128,6 +128,9 @@ def create_app(services: Services, on_shutdown: list[Any] | None = None, http_th
         on_shutdown=on_shutdown or [],
         lifespan=[_lifespan],
         middleware=[TimingMiddleware],
+        # the process's logging is `serve`'s (its level, its format): Litestar's default config set the
+        # root logger to INFO, so `log_level = "warning"` still wrote a line per worker task
+        logging_config=None,
         # strict=None: let each model's own rules apply (Litestar's default forces lax mode,
         # which would accept "yes" for a StrictBool).
         plugins=[PydanticInitPlugin(validate_strict=None)],  # type: ignore[arg-type]

@@ -311,7 +311,7 @@ class Reasoner:
 
         def read(cur: Any) -> tuple[int, list[dict[str, Any]]]:
             # the head first: a message that arrives after it is left for the next run, never skipped
-            head = derived.message_head(cur, key.workspace_id, key.session_id)
+            head = self.store.message_head(cur, key.workspace_id, key.session_id)
             return head, [] if not observed else derived.reasoning_candidates(
                 cur, key.workspace_id, key.session_id, key.observed_id or "", cursor, head, base, SKIP_CANDIDATES)
 
@@ -461,8 +461,7 @@ class Reasoner:
             unit = units.get_unit(cur, str(key))
             session = repo.get_session(cur, key.workspace_id, key.session_id)
             workspace = repo.get_workspace(cur, key.workspace_id)
-            head = cur.execute("SELECT coalesce(max(pk), 0) FROM events WHERE workspace_id = ? AND session_id = ? "
-                               "AND kind = 'message'", [key.workspace_id, key.session_id]).fetchone()[0]
+            head = self.store.message_head(cur, key.workspace_id, key.session_id)
             return session, self._start_cursor(cur, key, unit), head, workspace, unit
 
         session, cursor, head, workspace, _ = self.store.read(read)

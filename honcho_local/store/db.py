@@ -74,6 +74,8 @@ class WriteContext:
         self.in_transaction = False
         self.mutated = False
         self.updated_events: list[int] = []
+        # (workspace, session) -> the newest message position the group appended (`Store.message_head`)
+        self.heads: dict[tuple[str, str], int] = {}
         # what the group changed, for read caches (`Store.changes_since`): None = anything
         self.touched: set[Tag] | None = None
 
@@ -154,6 +156,7 @@ class WriteContext:
         self.pending.clear()
         self.mutated = False
         self.updated_events.clear()
+        self.heads.clear()
         self.touched = None
 
     def next_value(self, key: tuple[Any, ...], load: Callable[[], int], n: int = 1) -> int:
@@ -201,6 +204,9 @@ class Store:
         # what each of the newest commits touched (WriteContext.touch), the last one = commit `commits`
         self._changes: collections.deque[frozenset[Tag] | None] = collections.deque(maxlen=4096)
         self._changes_lock = threading.Lock()
+        # (workspace, session) -> newest committed message position, for the sessions asked about or
+        # appended to since the last mutation (`message_head`)
+        self._heads: dict[tuple[str, str], int] = {}
         # the newest committed log position (events.append reserves positions through ctx.counters)
         self.log_end: int = conn.execute("SELECT coalesce(max(pk), 0) FROM events").fetchone()[0]
         self._thread = threading.Thread(target=self._run_writer, name="duckdb-writer", daemon=True)
@@ -245,6 +251,23 @@ class Store:
         """`fn(cursor)`. The cursor is fetched when `fn` first uses it, so a read answered from caches
         never touches DuckDB and may run on the event loop (`honcho_local.nonblocking`)."""
         return fn(_LazyCursor(self))  # type: ignore[arg-type]
+
+    def message_head(self, cur: Any, workspace_id: str, session_id: str) -> int:
+        """The log position of the session's newest committed message (0: none). Asked of DuckDB once per
+        session (a scan of the whole log's session columns, which the worker made twice per unit run,
+        one run per unit per coalescing window under a stream of writes), then kept current by the
+        commits that append to it; a commit that deletes drops what was kept."""
+        key = (workspace_id, session_id)
+        known = self._heads.get(key)
+        if known is not None:
+            return known
+        generation = self.stats["mutations"]
+        head = cur.execute("SELECT coalesce(max(pk), 0) FROM events WHERE workspace_id = ? AND session_id = ? "
+                           "AND kind = 'message'", [workspace_id, session_id]).fetchone()[0]
+        with self._changes_lock:
+            if self.stats["mutations"] == generation:  # no delete since the query: `head` still holds
+                head = self._heads[key] = max(head, self._heads.get(key, 0))
+        return head
 
     def changes_since(self, commit: int) -> tuple[int, frozenset[Tag] | None]:
         """(the newest commit, what the commits after `commit` touched); None when unknown or
@@ -342,9 +365,17 @@ class Store:
             for item in group:
                 self._commit_group([item])
             return
+        heads, ctx.heads = ctx.heads, {}
         if ctx.mutated:
             ctx.mutated = False
-            self.stats["mutations"] += 1
+            with self._changes_lock:  # a delete may have taken a session's newest messages: ask again
+                self.stats["mutations"] += 1
+                self._heads.clear()
+        elif heads:
+            with self._changes_lock:
+                for key, pk in heads.items():
+                    if pk > self._heads.get(key, 0):
+                        self._heads[key] = pk
         for pk in ctx.updated_events:
             self.updated_events.append((self.stats["event_updates"] + 1, pk))
             self.stats["event_updates"] += 1

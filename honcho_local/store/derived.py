@@ -37,12 +37,6 @@ def reasoning_candidates(cur: Cursor, workspace_id: str, session_id: str, peer_i
                   [workspace_id, session_id, peer_id, after_pk, up_to_pk, limit], {"configuration"})
 
 
-def message_head(cur: Cursor, workspace_id: str, session_id: str) -> int:
-    """The log position of the session's newest message (0: none)."""
-    return cur.execute("SELECT coalesce(max(pk), 0) FROM events WHERE workspace_id = ? AND session_id = ? "
-                       "AND kind = 'message'", [workspace_id, session_id]).fetchone()[0]
-
-
 def pk_before(cur: Cursor, workspace_id: str, session_id: str, pk: int) -> int | None:
     """The log position of the session's message before `pk` (None: none)."""
     return cur.execute("SELECT max(pk) FROM events WHERE workspace_id = ? AND session_id = ? AND kind = 'message' "

@@ -70,6 +70,10 @@ def append(ctx: WriteContext, workspace_id: str, session_id: str, events: list[N
         for i, e in enumerate(events)
     ]
     ctx.defer("events", rows, _insert_events)
+    for r in reversed(rows):
+        if r["kind"] == "message":
+            ctx.heads[(workspace_id, session_id)] = r["pk"]
+            break
     ctx.touch(log_tag(workspace_id, session_id))
     ctx.after_commit.append(lambda: _count(rows))
     return rows
