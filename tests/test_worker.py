@@ -88,10 +88,14 @@ def test_reasoning_disabled_by_session_configuration(svc: Services, model: FakeM
     svc.resources.get_or_create_session("w", schemas.SessionCreate(
         id="quiet", configuration=schemas.ResourceConfiguration(reasoning={"enabled": False})))
     post(svc, "quiet", ("alice", "secret plans"))
+    windows = []
+    read_window = svc.reasoner._window
+    svc.reasoner._window = lambda cur, key, cursor: (windows.append(key), read_window(cur, key, cursor))[1]
     assert svc.worker.drain(30)
     assert rows(svc, "SELECT count(*) FROM conclusions") == [(0,)]
     assert "deriver" not in model.calls
     assert svc.queue_status("w")["completed_work_units"] == 2
+    assert windows == []  # no message could be reasoned: no window was read to find that out
 
 
 

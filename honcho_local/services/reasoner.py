@@ -348,6 +348,15 @@ class Reasoner:
             if skipped_to > cursor:
                 self._advance_only(key, skipped_to)
             return Step(more)
+        if not configuration.resolve(self.settings, ws_cfg, s_cfg).reasoning_enabled:
+            # Only a message's own configuration can turn reasoning on: look for one before reading a
+            # window (up to 200 rows and the message before them, every run of the unit under a stream
+            # of writes, where nothing comes of it).
+            skipped_to, more = self._skip(key, cursor, True, ws_cfg, s_cfg)
+            if skipped_to > cursor or not more:
+                if skipped_to > cursor:
+                    self._advance_only(key, skipped_to)
+                return Step(more)
         window, new_cursor = self.store.read(lambda cur: self._window(cur, key, cursor))
         if new_cursor <= cursor:
             return Step(False)
