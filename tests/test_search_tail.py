@@ -131,6 +131,28 @@ def test_a_tail_past_the_limit_waits_for_the_indexer(store: Store, tmp_home, mon
         index.close()
 
 
+def test_a_reply_indexed_after_a_restart_is_found_by_the_question_before_it(store: Store, tmp_home) -> None:
+    """The indexer reads the last indexed message of each session it has not seen since it started (one
+    grouped query) and indexes a reply with it as context; other sessions and workspaces do not leak in."""
+    _append(store, "q", [("alice", "Where did you adopt the greyhound?")])
+    _append(store, "other", [("carol", "The greyhound race was loud.")])
+    index = LexicalIndex(store, tmp_home / "lexical-index", None)
+    try:
+        assert index.wait_fresh(timeout=30)
+    finally:
+        index.close()
+    _append(store, "q", [("bob", "At the shelter downtown.")])
+    _append(store, "other", [("dave", "Nothing to add.")])
+    reply, unrelated = store.log_end - 1, store.log_end
+    index = LexicalIndex(store, tmp_home / "lexical-index", None)  # a new indexer: nothing cached
+    try:
+        assert index.wait_fresh(timeout=30)
+        hits = index.search("adopt greyhound", 10, "w", session_id="q")
+        assert reply in hits and unrelated not in index.search("adopt", 10, "w")
+    finally:
+        index.close()
+
+
 def test_message_rows_take_ingested_rows_without_a_query(store: Store) -> None:
     from honcho_local.schemas import MessageBatch
     from honcho_local.services.ingest import Ingest
