@@ -20,8 +20,6 @@ log = logging.getLogger("honcho_local")
 
 def run_server(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if settings.log_level != "debug":  # Huey logs two lines per task at INFO: one per unit run under a stream of writes
-        logging.getLogger("huey").setLevel(logging.WARNING)
     # The writer thread releases the GIL inside DuckDB and must get it back quickly; the default
     # 5 ms switch interval makes it queue behind the event loop and request threads. One 8-row events
     # INSERT beside a thread running Python took 26 ms at 5 ms, 5.5 ms at 0.5 ms, 3.0 ms at 0.1 ms
@@ -46,8 +44,8 @@ def run_server(settings: Settings) -> None:
     # single-message p99 31.7 / 27.3 ms against 26.5 / 26.5 (the collector off: 22,678 / 20,374, 25.2 / 31.5).
     gc.set_threshold(5_000, 20, 20)
     log.info("honcho-local serving %s on http://%s:%d", settings.db_path, settings.host, settings.port)
-    config = uvicorn.Config(MessagesFastPath(app, services.ingest), host=settings.host, port=settings.port, log_level=settings.log_level,
-                            access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(MessagesFastPath(app, services.ingest), host=settings.host, port=settings.port,
+                            log_level=settings.log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
     try:
         uvicorn.Server(config).run()
     finally:

@@ -249,6 +249,8 @@ class Worker:
             self._stop.wait(self.poll_interval)
 
     def start(self) -> None:
+        if not logging.getLogger().isEnabledFor(logging.DEBUG):  # Huey logs two INFO lines per task: one per unit run
+            logging.getLogger("huey").setLevel(logging.WARNING)
         self.huey.flush()  # the sweep below re-enqueues, in order, every unit the cursors say lags
         self._consumer = EmbeddedConsumer(self.huey, workers=self.concurrency, worker_type="thread", periodic=False,
                                           initial_delay=0.05, max_delay=0.5, check_worker_health=False)

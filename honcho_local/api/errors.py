@@ -78,9 +78,12 @@ def http_error(_: Request, exc: HTTPException) -> Response[Any]:
                     media_type="application/json")
 
 
+UNEXPECTED = "An unexpected error occurred"
+
+
 def unexpected_error(_: Request, exc: Exception) -> Response[Any]:
     log.exception("unhandled error", exc_info=exc)
-    return detail(500, "An unexpected error occurred")
+    return detail(500, UNEXPECTED)
 
 
 EXCEPTION_HANDLERS = {

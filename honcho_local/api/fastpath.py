@@ -27,7 +27,7 @@ from typing import Any
 import msgspec
 
 from honcho_local import metrics, schemas
-from honcho_local.api.errors import status_for
+from honcho_local.api.errors import UNEXPECTED, status_for
 from honcho_local.errors import HonchoLocalError
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class MessagesFastPath:
             status, payload = status_for(exc), _ENCODE({"detail": exc.detail})
         except Exception:  # noqa: BLE001 - as api.errors.unexpected_error
             log.exception("unhandled error")
-            status, payload = 500, _ENCODE({"detail": "An unexpected error occurred"})
+            status, payload = 500, _ENCODE({"detail": UNEXPECTED})
         elapsed = time.perf_counter() - started
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload)),

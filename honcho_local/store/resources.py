@@ -263,21 +263,17 @@ def ensure_for_append(ctx: WriteContext, workspace_id: str, session_id: str, pee
     (ON CONFLICT DO NOTHING); a member who had left is made active again with its settings kept.
     Without knowing whether a row was new, the workspace's read-cache tag is touched once per row
     the writer first meets."""
+    wanted = [("ensure_workspaces", "ws", (workspace_id,)), ("ensure_sessions", "session", (workspace_id, session_id))]
+    for peer_id in peer_ids:
+        wanted += [("ensure_peers", "peer", (workspace_id, peer_id)),
+                   ("ensure_members", "member", (workspace_id, session_id, peer_id))]
     new = False
-    for kind, key, row in (("ensure_workspaces", ("ws", workspace_id), (workspace_id,)),
-                           ("ensure_sessions", ("session", workspace_id, session_id), (workspace_id, session_id))):
+    for kind, tag, row in wanted:
+        key = (tag, *row)  # the keys `ensure_workspace` and the others keep in `ctx.known`
         if key not in ctx.known:
             ctx.known.add(key)
             ctx.defer(kind, [row], _ENSURE_FLUSHERS[kind])
             new = True
-    for peer_id in peer_ids:
-        for kind, key, row in (("ensure_peers", ("peer", workspace_id, peer_id), (workspace_id, peer_id)),
-                               ("ensure_members", ("member", workspace_id, session_id, peer_id),
-                                (workspace_id, session_id, peer_id))):
-            if key not in ctx.known:
-                ctx.known.add(key)
-                ctx.defer(kind, [row], _ENSURE_FLUSHERS[kind])
-                new = True
     if new:
         ctx.touch(ws_tag(workspace_id))
 
