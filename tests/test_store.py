@@ -54,17 +54,27 @@ def _append(ws: str, session: str, contents: list[str]):
     return op
 
 
-def test_group_commit_isolates_a_failing_operation(store: Store) -> None:
-    barrier = threading.Event()
+def _hold_writer(store: Store):
+    """Occupies the writer thread until the returned event is set; returns once the writer is inside, so
+    that what is submitted next queues up and is taken as one group (without the wait, the writer can
+    take the blocker and the next submission together)."""
+    inside, release = threading.Event(), threading.Event()
 
     def blocker(ctx: WriteContext) -> None:
-        barrier.wait(5)
+        inside.set()
+        release.wait(5)
 
+    first = store.submit(blocker)
+    assert inside.wait(5)
+    return first, release
+
+
+def test_group_commit_isolates_a_failing_operation(store: Store) -> None:
     def failing(ctx: WriteContext) -> None:
         ctx.conn.execute("INSERT INTO workspaces VALUES ('zz', '{}', '{}', '{}', now()::TIMESTAMP)")
         raise ValueError("boom")
 
-    first = store.submit(blocker)  # holds the writer so the next three are taken as one group
+    first, barrier = _hold_writer(store)  # the next three are taken as one group
     futures = [store.submit(_append("w", "s", ["a"])), store.submit(failing), store.submit(_append("w", "s", ["b"]))]
     barrier.set()
     first.result(5)
@@ -90,8 +100,7 @@ def test_cursor_advances_of_a_group_are_one_statement_beside_its_events(store: S
     statements = []
     real = units._advance_rows
     monkeypatch.setattr(units, "_advance_rows", lambda conn, rows: (statements.append(list(rows)), real(conn, rows)))
-    barrier = threading.Event()
-    first = store.submit(lambda ctx: barrier.wait(5))
+    first, barrier = _hold_writer(store)
     futures = [store.submit(lambda ctx: units.advance_later(ctx, a, 3)), store.submit(_append("w", "s", ["x", "y"])),
                store.submit(lambda ctx: units.advance_later(ctx, a, 7)),
                store.submit(lambda ctx: units.advance_later(ctx, b, 20))]
@@ -137,8 +146,7 @@ def test_first_writes_to_new_sessions_are_one_statement_per_table(store: Store, 
         ingest = Ingest(reopened, Resources(reopened))
         batch = lambda *pairs: schemas.MessageBatch.model_validate(
             {"messages": [{"peer_id": p, "content": c} for p, c in pairs]})
-        barrier = threading.Event()
-        first = reopened.submit(lambda ctx: barrier.wait(5))
+        first, barrier = _hold_writer(reopened)
         futures = [ingest.submit_messages("w", f"s{i}", batch((f"user{i}", "hi"), ("bot", "hello"))) for i in range(5)]
         futures.append(ingest.submit_messages("w", "old", batch(("gone", "back again"))))
         barrier.set()
