@@ -99,6 +99,39 @@ def test_reasoning_disabled_by_session_configuration(svc: Services, model: FakeM
 
 
 
+def test_a_units_resource_rows_are_read_once_and_follow_changes(svc: Services, model: FakeModel,
+                                                               monkeypatch) -> None:
+    """A unit keeps its workspace, session, peer and member rows between runs (a stream of writes runs it
+    every coalescing window); a change to any of them (session configuration, a member's observe_me)
+    is what the next run acts on."""
+    from honcho_local.store import resources as repo
+
+    svc.resources.get_or_create_session("w", schemas.SessionCreate(
+        id="s", configuration=schemas.ResourceConfiguration(reasoning={"enabled": False})))
+    reads = []
+    get_session = repo.get_session
+    monkeypatch.setattr(repo, "get_session", lambda cur, w, s: (reads.append(s), get_session(cur, w, s))[1])
+    post(svc, "s", ("alice", "I moved to Lisbon."))
+    assert svc.worker.drain(30)
+    first = len(reads)
+    assert first >= 1 and "deriver" not in model.calls
+    for i in range(3):
+        post(svc, "s", ("alice", f"quiet message {i}"))
+        assert svc.worker.drain(30)
+    assert len(reads) == first  # the session row was read once, then kept
+    svc.resources.update_session("w", "s", schemas.ResourceUpdate(
+        configuration=schemas.ResourceConfiguration(reasoning={"enabled": True})))
+    post(svc, "s", ("alice", "I have a cat."))
+    assert svc.worker.drain(30)
+    assert len(reads) > first
+    assert rows(svc, "SELECT content FROM conclusions") == [("alice said: I have a cat.",)]
+    svc.resources.set_member_config("w", "s", "alice", schemas.SessionPeerConfig(observe_me=False))
+    post(svc, "s", ("alice", "I play the violin."))
+    assert svc.worker.drain(30)
+    assert rows(svc, "SELECT content FROM conclusions") == [("alice said: I have a cat.",)]
+    assert svc.queue_status("w")["pending_work_units"] == 0
+
+
 def test_a_unit_with_nothing_to_reason_skips_ahead_to_the_next_message_it_reasons(svc: Services,
                                                                                   model: FakeModel) -> None:
     """Messages nobody reasons about are passed in one step (not one token window at a time, each ending
@@ -336,12 +369,12 @@ def test_a_stream_of_writes_is_worked_in_coalesced_windows_and_nothing_is_lost(s
     before = metrics.UNIT_RUNS._value.get()
     started = time.monotonic()
     sent = 0
-    while time.monotonic() - started < 3.0:
+    while time.monotonic() - started < 3.0 or sent < 600:  # a slow or busy machine streams longer
         post(svc, "s", ("alice", f"note {sent}"))
         sent += 1
     streamed = time.monotonic() - started
     runs = metrics.UNIT_RUNS._value.get() - before
-    assert sent > 600  # a stream: hundreds of notifications per 0.2 s window
+    assert sent / streamed > 40  # a stream: dozens of notifications per 0.2 s window
     # two units (alice's representation, the session summary), each about once per 1 s window (0.2 s
     # windows, or a re-run at once after each run, would be several times as many)
     assert runs <= 2 * (streamed / 1.0 + 2), (runs, sent)

@@ -20,8 +20,10 @@ from honcho_local.errors import HonchoLocalError
 from honcho_local.ids import new_id
 from honcho_local.llm.base import LLM, Completion, Embedder
 from honcho_local.services import configuration, deriver, peer_card, summarizer
+from honcho_local.services.readcache import ReadCache
 from honcho_local.services.versions import VersionSpec
 from honcho_local.store import Store, WriteContext, utcnow
+from honcho_local.store.db import ws_tag
 from honcho_local.store import derived, reads, units
 from honcho_local.store import resources as repo
 from honcho_local.store.conclusions import NewConclusion, insert_conclusions
@@ -70,6 +72,10 @@ class Reasoner:
         self._unflushed: dict[str, UnitKey] = {}  # pending advances not yet sent to the store
         self._flush_timer: threading.Timer | None = None
         self._pending_lock = threading.Lock()
+        # the workspace, session, peer and member rows a unit reads each run, kept until a commit touches
+        # the workspace's resources (`ws_tag`): under a stream of writes a unit runs every coalescing
+        # window, and these four queries were most of a run that ends in a skip
+        self._resources = ReadCache(store, size=4096)
 
     # ---- shared plumbing ------------------------------------------------------------------------
     def embedder(self) -> Embedder | None:
@@ -271,13 +277,19 @@ class Reasoner:
     # ---- representation units ---------------------------------------------------------------------
     def _unit_state(self, cur: Any, key: UnitKey) -> dict[str, Any]:
         unit = units.get_unit(cur, str(key))
-        return {
-            "cursor": self._start_cursor(cur, key, unit),
-            "workspace": repo.get_workspace(cur, key.workspace_id),
-            "session": repo.get_session(cur, key.workspace_id, key.session_id),
-            "peer": repo.get_peer(cur, key.workspace_id, key.observed_id) if key.observed_id else None,
-            "members": repo.get_members(cur, key.workspace_id, key.session_id, active_only=True),
-        }
+        return {"cursor": self._start_cursor(cur, key, unit), **self._unit_resources(cur, key)}
+
+    def _unit_resources(self, cur: Any, key: UnitKey) -> dict[str, Any]:
+        """The unit's workspace, session, observed peer and active members (read-only: shared by runs)."""
+        def read() -> dict[str, Any]:
+            return {
+                "workspace": repo.get_workspace(cur, key.workspace_id),
+                "session": repo.get_session(cur, key.workspace_id, key.session_id),
+                "peer": repo.get_peer(cur, key.workspace_id, key.observed_id) if key.observed_id else None,
+                "members": repo.get_members(cur, key.workspace_id, key.session_id, active_only=True),
+            }
+        return self._resources.get((key.workspace_id, key.session_id, key.observed_id), read,
+                                   [ws_tag(key.workspace_id)])
 
     def _window(self, cur: Any, key: UnitKey, cursor: int) -> tuple[list[dict[str, Any]], int]:
         """Messages to reason over: from the first unprocessed message of the observed peer (with the
@@ -468,10 +480,9 @@ class Reasoner:
     def _summary_step(self, key: UnitKey) -> Step:
         def read(cur: Any) -> tuple[Any, int, int, Any, Any]:
             unit = units.get_unit(cur, str(key))
-            session = repo.get_session(cur, key.workspace_id, key.session_id)
-            workspace = repo.get_workspace(cur, key.workspace_id)
+            rows = self._unit_resources(cur, key)
             head = self.store.message_head(cur, key.workspace_id, key.session_id)
-            return session, self._start_cursor(cur, key, unit), head, workspace, unit
+            return rows["session"], self._start_cursor(cur, key, unit), head, rows["workspace"], unit
 
         session, cursor, head, workspace, _ = self.store.read(read)
         if session is None or head <= cursor:
