@@ -22,8 +22,7 @@ from honcho_local.llm.base import LLM, Completion, Embedder
 from honcho_local.services import configuration, deriver, peer_card, summarizer
 from honcho_local.services.readcache import ReadCache
 from honcho_local.services.versions import VersionSpec
-from honcho_local.store import Store, WriteContext, utcnow
-from honcho_local.store.db import ws_tag
+from honcho_local.store import Store, WriteContext, utcnow, ws_tag
 from honcho_local.store import derived, reads, units
 from honcho_local.store import resources as repo
 from honcho_local.store.conclusions import NewConclusion, insert_conclusions
