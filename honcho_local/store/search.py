@@ -28,11 +28,13 @@ import shutil
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import tantivy
 
+from honcho_local.priority import lower_this_thread
 from honcho_local.store.db import Store
 from honcho_local.store.message_rows import MessageRows
 from honcho_local.store.vectors import MessageVectors  # noqa: F401 - re-export
@@ -128,7 +130,13 @@ class LexicalIndex:
         self._state = (self._searcher, self.upto)  # a searcher and the log position it holds, swapped together
         self._stats: tuple[Any, dict[tuple[str, str], float]] = (None, {})  # (searcher, figures of it: _stat)
         self._tail_docs: dict[int, tuple[Any, ...]] = {}  # analysed tail messages by pk
-        self._writer = self.index.writer(heap_size=32_000_000, num_threads=1)
+        # tantivy starts its indexing, segment-updater and merge threads in the thread that makes the
+        # writer, and new indexing threads in the one that commits: both happen in one thread below the
+        # request path (`priority.py`), whose GIL-free work then waits while requests want the cores.
+        # The indexer's own Python thread keeps the normal priority: it holds the GIL while it builds
+        # documents, and a lowered GIL holder makes the event loop and the DuckDB writer wait for it.
+        self._background = ThreadPoolExecutor(1, thread_name_prefix="lexical-commit", initializer=lower_this_thread)
+        self._writer = self._background.submit(self.index.writer, heap_size=32_000_000, num_threads=1).result()
         self._thread = threading.Thread(target=self._run, name="lexical-indexer", daemon=True)
         self._thread.start()
 
@@ -191,7 +199,7 @@ class LexicalIndex:
                 self._previous[(ws, session)] = (peer, content)
         while len(self._previous) > PREVIOUS_CACHE:
             self._previous.pop(next(iter(self._previous)))
-        self._writer.commit()
+        self._background.submit(self._writer.commit).result()
         self.index.reload()
         self._searcher = self.index.searcher()
         upto = rows[-1][0]
@@ -390,4 +398,5 @@ class LexicalIndex:
         self._thread.join(timeout=10)
         if not self._thread.is_alive():
             self._writer = None  # tantivy releases the directory's writer lock when its writer is dropped
+            self._background.shutdown(wait=True)
 
