@@ -6,6 +6,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -117,6 +118,18 @@ def thread_cpu(pid: int) -> dict[int, float]:
             continue
         out[int(task.name)] = (int(fields[11]) + int(fields[12])) / tick
     return out
+
+
+def settle(pid: int, idle_cores: float = 0.05, window: float = 0.5, timeout: float = 120.0) -> float:
+    """Wait until a process uses under `idle_cores` over `window` seconds (its background work after a
+    scenario: index catch-up, checkpoints); return the seconds waited (`timeout` if it never settles)."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        before = sum(thread_cpu(pid).values())
+        time.sleep(window)
+        if sum(thread_cpu(pid).values()) - before < idle_cores * window:
+            return time.perf_counter() - started - window
+    return timeout
 
 
 def cpu_split(pid: int, before: dict[int, float], after: dict[int, float], wall: float) -> str:
