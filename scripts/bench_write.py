@@ -12,7 +12,7 @@ into a new workspace, and adds a median row per scenario: on a shared 2-core mac
 drifts by +-30% from the next, and a single run reads as a regression or a gain that is neither.
 
 Each scenario starts once the server is idle again: a 100-message batch run leaves about 90k messages for
-the lexical index to catch up on (4 s at 1.3 cores), which would otherwise land on the first seconds of
+the lexical index to catch up on (about 3 s at 1.3 cores), which would otherwise land on the first seconds of
 the next single-message run. The report gives that catch-up time per scenario.
 """
 
