@@ -1,9 +1,11 @@
 """Would the source messages of retrieved conclusions raise evidence recall@10 if given reserved slots?
 
-`recall` (what chat retrieves) puts conclusion sources only in the slots message search leaves, and on
-LoCoMo search always fills them. This asks a running server on a finished LoCoMo bench home (a copy:
-`honcho-local serve --home COPY --port 8611 --offline`) for `POST …/peers/{p}/recall` with limit 20 on
-every question with evidence, and scores top-10 variants without another request: the first 10-n search
+Until fbd3667, `recall` (what chat retrieves) put conclusion sources only in the slots message search
+left, and on LoCoMo search always fills them; this measurement chose the mix that now ships (every fifth
+slot a source, 8 + 2 at 10). It asks a running server on a finished LoCoMo bench home (a copy:
+`honcho-local serve --home COPY --port 8611 --offline`) for message search (`POST …/search`, limit 20)
+and for `POST …/peers/{p}/recall` (limit 20: its conclusions, and its own top 10 as served) on every
+question with evidence, and scores top-10 variants without another request: the first 10-n search
 hits, then up to n sources not among them, then the rest of the hits. No model is called.
 
     python scripts/recall_source_mix.py --url http://127.0.0.1:8611
@@ -60,7 +62,9 @@ def main() -> None:
             recalled = client.post(f"/v3/workspaces/{ws}/peers/{subject_of(conv, q.text)}/recall",
                                    json={"query": q.text, "reasoning_level": "low", "limit": 20}
                                    ).raise_for_status().json()
-            hits = _turn_ids(recalled["messages"])
+            served = _turn_ids(recalled["messages"])[:10]
+            hits = _turn_ids(client.post(f"/v3/workspaces/{ws}/search", json={"query": q.text, "limit": 20}
+                                         ).raise_for_status().json())
             sources = list(dict.fromkeys(turn_of[i] for c in recalled["conclusions"]
                                          for i in (c["source_ids"] or []) if i in turn_of))
             source_counts.append(len(sources))
@@ -69,6 +73,9 @@ def main() -> None:
                 share = len(evidence & set(top10(hits, sources, n))) / len(evidence)
                 scores[name]["all"].append(share)
                 scores[name][q.category].append(share)
+            share = len(evidence & set(served)) / len(evidence)
+            scores["recall as served"]["all"].append(share)
+            scores["recall as served"][q.category].append(share)
         print(conv.conv_id, "done", flush=True)
     n = len(scores["search alone"]["all"])
     print(f"{n} questions; median conclusion sources per question {statistics.median(source_counts)}")

@@ -154,8 +154,8 @@ def markdown(results: dict[str, Any], command: str, images: list[str]) -> str:
         lines += ["## Evidence recall", "",
                   "Share of a question's evidence turns among the top k retrieved messages (mean over questions; "
                   "`all@10`: share of questions with every evidence turn in the top 10). `honcho`: what chat "
-                  "retrieves (message search, then the source messages of retrieved conclusions in the slots "
-                  "left, `POST …/peers/{p}/recall`); `honcho-search`: workspace message search alone; `bm25+dense`: "
+                  "retrieves (message search with every fifth slot given to a source message of the retrieved "
+                  "conclusions that search did not rank above it, `POST …/peers/{p}/recall`); `honcho-search`: workspace message search alone; `bm25+dense`: "
                   "plain BM25 and dense top-k fused by RRF over the raw turns; `dense`: embedding top-k (naive "
                   "RAG's retrieval).", "",
                   "| retriever | questions | @5 | @10 | @20 | all@10 | " + " | ".join(f"@10 {k}" for k in cats) + " |",
