@@ -203,3 +203,27 @@ def test_beam_ingest_reasons_about_the_user_only(read_app) -> None:
     peers = {p["id"]: p["configuration"] for p in client.post(f"/v3/workspaces/{ws}/peers/list", json={}).json()["items"]}
     assert peers["assistant"] == {"observe_me": False} and peers["user"].get("observe_me") is not False
     assert ingest(api, conv, 25_000, RunState()) == 0  # resumes: nothing posted twice
+
+
+def test_time_line_names_where_reconstructed_invocations_came_from(tmp_path):
+    from honcho_local.bench.report import _time_line
+    from honcho_local.bench.runner import CONSOLE_LOG, PhaseLog
+
+    log = tmp_path / "bench-runs.jsonl"
+    entries = [
+        {"started": "2026-12-05T08:59:51+00:00", "ingest_seconds": 4.0, "drain_seconds": 3600.0,
+         "answer_seconds": 0.0, "wall_seconds": 3604.0},
+        {"started": "2026-12-05T11:35:51+00:00", "ingest_seconds": 0.0, "drain_seconds": 7200.0,
+         "answer_seconds": 0.0, "wall_seconds": 7200.0, "reconstructed": True, "source": "reasoning_runs timestamps"},
+        {"started": "2026-12-05T18:06:43+00:00", "ingest_seconds": 0.0, "drain_seconds": 1800.0,
+         "answer_seconds": 1800.0, "wall_seconds": 3600.0, "reconstructed": True},
+    ]
+    log.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    totals = PhaseLog(log).totals()
+    assert totals["invocations"] == 3 and totals["reconstructed"] == 2
+    assert totals["reconstructed_from"] == sorted([CONSOLE_LOG, "reasoning_runs timestamps"])
+    assert totals["drain_seconds"] == 12600.0 and totals["wall_seconds"] == 14404.0
+    line = _time_line({"phases": totals})
+    assert "2 of them recorded nothing and were reconstructed from" in line
+    assert "reasoning_runs timestamps" in line and CONSOLE_LOG in line
+    assert "worker drain 3.50 h" in line and "in all 4.00 h" in line

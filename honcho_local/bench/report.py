@@ -109,8 +109,9 @@ def _time_line(results: dict[str, Any]) -> str:
     if not p or p["invocations"] <= 1:
         return (f"- Time: ingest {results['ingest_seconds']:.0f} s, worker drain {results['drain_seconds']:.0f} s, "
                 f"whole run {results['wall_seconds'] / 60:.1f} min")
-    rebuilt = (f"; {p['reconstructed']} of them reconstructed from the run's console log (start/stop times), "
-               "from before invocations recorded themselves when stopped" if p.get("reconstructed") else "")
+    sources = "; ".join(p.get("reconstructed_from", []))
+    rebuilt = (f"; {p['reconstructed']} of them recorded nothing and were reconstructed from {sources}"
+               if p.get("reconstructed") else "")
     return (f"- Time, over {p['invocations']} invocations on one bench home (the first started "
             f"{p['first_started']}{rebuilt}): ingest {p['ingest_seconds']:.0f} s, worker drain "
             f"{p['drain_seconds'] / 3600:.2f} h, answering {p['answer_seconds'] / 3600:.2f} h, "

@@ -396,6 +396,10 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
     return results
 
 
+# where an invocation that recorded nothing was rebuilt from, when its entry does not say (the LoCoMo run's)
+CONSOLE_LOG = "the run's console log (start/stop times)"
+
+
 class PhaseLog:
     """Wall time of each invocation on a bench home (ingest, drain, answers), so a run carried over
     several invocations reports how long it took in all."""
@@ -425,6 +429,7 @@ class PhaseLog:
         keys = ("ingest_seconds", "drain_seconds", "answer_seconds", "wall_seconds")
         return {"invocations": len(runs), "first_started": runs[0]["started"] if runs else None,
                 "reconstructed": sum(1 for r in runs if r.get("reconstructed")),
+                "reconstructed_from": sorted({r.get("source") or CONSOLE_LOG for r in runs if r.get("reconstructed")}),
                 **{k: sum(r.get(k, 0.0) for r in runs) for k in keys}}
 
 
