@@ -46,7 +46,9 @@ class Settings(BaseModel):
     reasoning_enabled: bool = Field(True, description="Run the deriver (global default of `reasoning.enabled`).")
     reasoning_model: str = Field("qwen2.5-coder-1.5b", description="Catalog name or GGUF path of the primary chat model.")
     embedding_model: str = Field("all-minilm-l6-v2", description="Catalog name or GGUF path of the embedding model; `none` turns embeddings off (search and conclusion queries become lexical/recency only).")
-    models_dir: Path | None = Field(None, description="Where resolved model files live (default: the checkout's top-level `models/` when run from a source checkout, else `models/` in the data home).")
+    models_dir: Path | None = Field(None, description="Where model files live (default: `models/` in the platform's "
+                                    "user cache directory, `~/.cache/honcho-local/models` on Linux, shared by every "
+                                    "data home and install).")
     model_threads: int = Field(0, ge=0, description="llama.cpp threads; 0 means one per core.")
     model_context: int = Field(4096, ge=512, description="llama.cpp context window for the chat model.")
     model_timeout: float = Field(300.0, gt=0, description="Seconds one model call may take before it fails.")
@@ -81,11 +83,17 @@ class Settings(BaseModel):
 
     @property
     def resolved_models_dir(self) -> Path:
-        return self.models_dir or (self.home / "models")
+        """The models folder in use: the `models_dir` setting, else the per-user cache."""
+        return self.models_dir.expanduser() if self.models_dir else default_models_dir()
 
 
 def default_home() -> Path:
     return Path(platformdirs.user_data_dir("honcho-local", appauthor=False))
+
+
+def default_models_dir() -> Path:
+    """One model cache per user (the platform's cache directory), whatever the data home or install mode."""
+    return Path(platformdirs.user_cache_dir("honcho-local", appauthor=False)) / "models"
 
 
 def resolve_home(cli_home: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path:

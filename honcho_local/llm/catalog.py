@@ -5,9 +5,9 @@ top-level `models/catalog.toml` of a source checkout is an identical copy (a tes
 Models a user adds with `honcho-local models add PATH --name N` are recorded in
 `<models dir>/catalog.local.toml`, which overrides entries of the same name.
 
-Models directory rule (`models_dir()`): the `models_dir` setting when set; otherwise the top-level
-`models/` folder when running from a source checkout (a folder next to the package holding
-`pyproject.toml` and `models/catalog.toml`); otherwise `<data home>/models`.
+Models directory rule (`Settings.resolved_models_dir`): the `models_dir` setting when set, otherwise
+one per-user cache (`~/.cache/honcho-local/models` on Linux) that every data home and both install
+modes (a wheel, an editable checkout) share, so a model is fetched once per machine and user.
 """
 
 from __future__ import annotations
@@ -98,22 +98,9 @@ def load_catalog(directory: Path | None = None) -> dict[str, ModelSpec]:
     return specs
 
 
-def source_checkout_root() -> Path | None:
-    """The repository root when honcho_local runs from a source checkout, else None."""
-    root = Path(__file__).resolve().parents[2]
-    if (root / "pyproject.toml").exists() and (root / "models" / "catalog.toml").exists():
-        return root
-    return None
-
-
 def models_dir(settings: Any) -> Path:
-    """Where model files live: setting, else the checkout's `models/`, else `<home>/models`."""
-    if getattr(settings, "models_dir", None):
-        return Path(settings.models_dir).expanduser()
-    root = source_checkout_root()
-    if root is not None:
-        return root / "models"
-    return Path(settings.home) / "models"
+    """Where model files live (see the module docstring)."""
+    return Path(settings.resolved_models_dir)
 
 
 def find_spec(name_or_path: str, directory: Path | None = None) -> ModelSpec:

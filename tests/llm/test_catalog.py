@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from honcho_local.config import load_settings
+from honcho_local.config import default_models_dir, load_settings
 from honcho_local.errors import ModelUnavailable, NotFound
 from honcho_local.llm.catalog import (
     PACKAGE_CATALOG, ModelSpec, Source, find_spec, load_catalog, model_status, models_dir, sha256_file,
-    source_checkout_root, verified_path,
+    verified_path,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,8 +62,9 @@ def test_defaults_point_at_catalog_models(tmp_path):
 
 def test_models_dir_rule(tmp_path):
     assert models_dir(load_settings(home=tmp_path, env={}, models_dir=str(tmp_path / "m"))) == tmp_path / "m"
-    assert source_checkout_root() == REPO
-    assert models_dir(load_settings(home=tmp_path, env={})) == REPO / "models"
+    cache = default_models_dir()
+    assert models_dir(load_settings(home=tmp_path / "a", env={})) == cache
+    assert models_dir(load_settings(home=tmp_path / "b", env={})) == cache
 
 
 def test_unknown_name_lists_known_models():

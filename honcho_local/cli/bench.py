@@ -1,0 +1,126 @@
+"""`bench locomo|beam`: memory-quality benchmarks end to end against a live server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+import signal
+
+import click
+
+from honcho_local.cli.common import EXIT_ERROR, handle_errors, home_option, settings_from
+
+
+def _duration(text: str) -> float:
+    """Seconds from "90", "90s", "45m" or "6h"."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise click.BadParameter(f"not a duration: {text!r} (e.g. 90s, 45m, 6h)") from None
+
+
+def _command_line(ctx: click.Context) -> str:
+    """The command as typed (rebuilt from the parsed options that differ from their defaults)."""
+    import shlex
+
+    words = ["honcho-local", *ctx.command_path.split()[1:]]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if isinstance(param, click.Argument):
+            words.append(str(value))
+        elif value not in (None, False, (), param.default):
+            flag = param.opts[0] if value is not False else param.secondary_opts[0]
+            for item in (value if isinstance(value, tuple) else [value]):
+                words += [flag] if item is True else [flag, str(item)]
+        elif value is False and param.secondary_opts and param.default is not False:
+            words.append(param.secondary_opts[0])
+    return " ".join(shlex.quote(w) for w in words)
+
+
+@click.command()
+@click.argument("dataset", type=click.Choice(["locomo", "beam"]))
+@click.option("--conversations", type=click.IntRange(1), default=None, help="Only the first N conversations.")
+@click.option("--sessions", type=click.IntRange(1), default=None,
+              help="Only the first N sessions of each conversation (and the questions about them).")
+@click.option("--questions", type=click.IntRange(1), default=None,
+              help="At most N questions per conversation (a sample stratified by category).")
+@click.option("--answer-questions", type=click.IntRange(1), default=None,
+              help="Answer only N questions per conversation (a sample proportional to the categories); retrieval "
+                   "is scored on every question.")
+@click.option("--model", default=None, help="Chat model for reasoning and answers (default: the configured one).")
+@click.option("--embedding-model", default=None, help="Embedding model (default: the configured one).")
+@click.option("--baseline", "baselines", multiple=True, type=click.Choice(["naive-rag", "full-context", "none"]),
+              help="Baselines answered in the same run (repeatable; default naive-rag and full-context).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/benchmarks"),
+              show_default=True, help="Where the report, plots and per-question JSON go.")
+@click.option("--name", default=None, help="Report file name stem (default: dataset, scope and date).")
+@click.option("--retrieval-only", is_flag=True, help="Score retrieval only: no model answers the questions.")
+@click.option("--reasoning/--no-reasoning", default=None,
+              help="Run the deriver and summaries (default: on; off with --quick). Messages are embedded either way.")
+@click.option("--reasoning-level", default="low", show_default=True, help="Chat reasoning_level for answers.")
+@click.option("--judge", default=None, help="Judge model for BEAM rubric items (catalog name or openai:NAME).")
+@click.option("--bench-home", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Data home of the benchmark server; reuse one to resume a long run (default: a new temp dir).")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Datasets folder (default: $HONCHO_LOCAL_DATASETS or ../shared/datasets).")
+@click.option("--drain-timeout", default="6h", show_default=True, help="How long to let the worker drain.")
+@click.option("--context-tokens", type=click.IntRange(512), default=4096, show_default=True,
+              help="Model context window for answers (full context is skipped when it does not fit).")
+@click.option("--full-context-tokens", type=click.IntRange(512), default=32768, show_default=True,
+              help="Model window of the full-context baseline (capped by the model's own; a conversation "
+                   "that does not fit is skipped).")
+@click.option("--quick", is_flag=True,
+              help="One LoCoMo conversation, the fast model (qwen2.5-coder-0.5b), 40 questions, reasoning off "
+                   "(deriving a whole conversation takes longer than a quick run: add --reasoning to include it).")
+@home_option
+@click.pass_context
+@handle_errors
+def bench(ctx: click.Context, dataset: str, conversations: int | None, sessions: int | None, questions: int | None,
+          answer_questions: int | None, model: str | None,
+          embedding_model: str | None, baselines: tuple[str, ...], out: Path, name: str | None,
+          retrieval_only: bool, reasoning: bool | None, reasoning_level: str, judge: str | None,
+          bench_home: Path | None, data: Path | None, drain_timeout: str, context_tokens: int, full_context_tokens: int,
+          quick: bool) -> None:
+    """Run a memory-quality benchmark (LoCoMo or BEAM) end to end against a live server and write a
+    markdown report with plots: evidence recall@k, answer F1 by category, cost and read latency,
+    with naive RAG and full-context baselines answered in the same run."""
+    from datetime import datetime, timezone
+
+    from honcho_local.bench.report import write_report
+    from honcho_local.bench.runner import BenchConfig, run, slug, write_json
+
+    if quick:
+        conversations, questions = conversations or 1, questions or 40
+        model = model or "qwen2.5-coder-0.5b"
+        reasoning = False if reasoning is None else reasoning
+    config = BenchConfig(
+        dataset=dataset, conversations=conversations, sessions=sessions, questions=questions,
+        model=model or settings_from(ctx).reasoning_model, embedding_model=embedding_model,
+        baselines=() if "none" in baselines else (baselines or ("naive-rag", "full-context")),
+        answers=not retrieval_only, reasoning=True if reasoning is None else reasoning, reasoning_level=reasoning_level, judge=judge,
+        out=out, home=bench_home, data=data, drain_timeout=_duration(drain_timeout), context_tokens=context_tokens,
+        full_context_tokens=full_context_tokens, answer_questions=answer_questions)
+
+    def stopped(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)  # unwinds: the server stops and this invocation's times are kept
+
+    signal.signal(signal.SIGTERM, stopped)
+    results = run(config, echo=click.echo)
+    if not results.get("drained", True):
+        sys.exit(EXIT_ERROR)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    scope = (f"{conversations}conv" if conversations else "all") + (f"-{sessions}sess" if sessions else "")
+    stem = name or slug(f"{dataset}-{scope}-{config.model}-{'retrieval' if retrieval_only else 'answers'}-{stamp}")
+    command = _command_line(ctx)
+    write_json(results, out / f"{stem}.json")
+    path = write_report(results, out, stem, command)
+    click.echo(f"report: {path}")
+    for retriever, r in results["recall"].items():
+        if r["questions"]:
+            click.echo(f"recall@10 {retriever:14s} {r['share@10']:.3f}  (all@10 {r['all@10']:.3f}, n={r['questions']})")
+    for system, a in results["answers"].items():
+        click.echo(f"F1 {system:14s} {a['f1']:.3f}  (EM {a['em']:.3f}, n={a['questions']})")

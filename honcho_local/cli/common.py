@@ -1,0 +1,79 @@
+"""What every command shares: exit codes, the error-to-exit-code map, `--home`, settings, sizes, progress."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+
+from honcho_local.config import Settings, load_settings
+from honcho_local.errors import HonchoLocalError, InvalidInput, StoreLocked
+
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+EXIT_LOCKED = 3
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn domain errors into a one-line message on stderr and a meaningful exit code."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StoreLocked as exc:
+            click.echo(f"error: {exc.detail}", err=True)
+            sys.exit(EXIT_LOCKED)
+        except InvalidInput as exc:
+            click.echo(f"error: {exc.detail}", err=True)
+            sys.exit(EXIT_USAGE)
+        except HonchoLocalError as exc:
+            click.echo(f"error: {exc.detail}", err=True)
+            sys.exit(EXIT_ERROR)
+
+    return wrapper
+
+
+def _remember_home(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.find_root().ensure_object(dict)["home"] = value
+
+
+def home_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`--home DIR` on a subcommand too (`honcho-local --home X cmd` and `honcho-local cmd --home X` agree)."""
+    return click.option("--home", type=click.Path(file_okay=False), default=None, expose_value=False,
+                        is_eager=True, callback=_remember_home,
+                        help="Data home (default: $HONCHO_LOCAL_HOME or the platform's user data dir).")(fn)
+
+
+def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
+    return loadsettings_from(ctx.find_root().ensure_object(dict).get("home"), **overrides)
+
+
+def human(size: int) -> str:
+    if not size:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)
+
+
+def rich_progress():
+    """A rich progress bar as a `(what, done, total)` callback, and the Progress to stop."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   transient=False)
+    tasks: dict[str, Any] = {}
+
+    def update(what: str, done: int, total: int) -> None:
+        if what not in tasks:
+            tasks[what] = bar.add_task(what, total=total or None)
+        bar.update(tasks[what], completed=done, total=total or None)
+
+    return bar, update

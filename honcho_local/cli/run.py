@@ -1,0 +1,60 @@
+"""`serve` (the main job) and `worker`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from honcho_local.config import Settings
+from honcho_local.cli.common import EXIT_ERROR, handle_errors, home_option, rich_progress, settings_from
+
+
+@click.command()
+@click.option("--host", default=None, help="Bind address (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@click.option("--offline", is_flag=True, default=None, help="Refuse to download missing models.")
+@home_option
+@click.pass_context
+@handle_errors
+def serve(ctx: click.Context, host: str | None, port: int | None, offline: bool | None) -> None:
+    """Run the HTTP API (and the embedded worker) on the data home."""
+    settings = settings_from(ctx, host=host, port=port, offline=offline or None)
+    resolve_models_with_progress(settings)
+    from honcho_local.server import run_server
+
+    run_server(settings)
+
+
+@click.command()
+@click.option("--timeout", type=float, default=None, help="Give up after this many seconds.")
+@home_option
+@click.pass_context
+@handle_errors
+def worker(ctx: click.Context, timeout: float | None) -> None:
+    """Drain the reasoning queue without serving HTTP (the server must not be running)."""
+    from honcho_local.wiring import build_services
+
+    settings = settings_from(ctx)
+    services = build_services(settings, with_worker=True)
+    try:
+        caught_up = services.worker.drain(timeout)
+        status = services.queue_status_all()
+        click.echo(f"{'caught up' if caught_up else 'not caught up'}: {status['completed_work_units']} completed, "
+                   f"{status['pending_work_units']} pending, {status['failed_work_units']} failed")
+        for error in status["errors"]:
+            click.echo(f"  failed {error['work_unit']}: {error['error']}", err=True)
+    finally:
+        services.close()
+    sys.exit(0 if caught_up else 1)
+
+
+def resolve_models_with_progress(settings: Settings) -> None:
+    """Fetch the configured models if missing (what `serve` runs on first start)."""
+    from honcho_local.llm.manage import resolve_configured
+
+    bar, update = rich_progress()
+    with bar:
+        resolve_configured(settings, progress=update)
