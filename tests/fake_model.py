@@ -1,5 +1,7 @@
 """A scripted OpenAI-compatible model server on 127.0.0.1 for worker tests: deterministic answers
-derived from the prompt, with switchable faults (delay, garbage, HTTP 500)."""
+derived from the prompt, with switchable faults (delay, garbage, HTTP 500) and a gate: `hold()` keeps
+every request waiting until `release()`, so a test can observe "a model call is in flight" as a state
+instead of a race against a delay."""
 
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ class FakeModel:
     def __init__(self) -> None:
         self.mode = "ok"  # ok | garbage | error
         self.delay = 0.0
+        self.gate = threading.Event()
+        self.gate.set()
+        self.answered = 0  # responses sent
         self.calls: list[str] = []
         self.received = 0  # requests received (counted before the delay; `calls` after it)
         self.prompts: list[str] = []
@@ -34,7 +39,15 @@ class FakeModel:
         return self
 
     def stop(self) -> None:
+        self.release()
         self._server.shutdown()
+
+    def hold(self) -> None:
+        """Requests from now on wait (after counting in `received`) until `release()`."""
+        self.gate.clear()
+
+    def release(self) -> None:
+        self.gate.set()
 
     def answer(self, payload: dict[str, Any]) -> str:
         prompt = "\n".join(m["content"] for m in payload["messages"] if m["role"] == "user")
@@ -65,12 +78,14 @@ class FakeModel:
             def do_POST(self) -> None:  # noqa: N802
                 payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 model.received += 1
+                model.gate.wait()
                 if model.delay:
                     time.sleep(model.delay)
                 if model.mode == "error":
                     self.send_response(500)
                     self.end_headers()
                     self.wfile.write(b'{"error": "boom"}')
+                    model.answered += 1
                     return
                 prompt = "\n".join(m["content"] for m in payload["messages"])
                 model.prompts.append(prompt)
@@ -87,5 +102,6 @@ class FakeModel:
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(body.encode())
+                model.answered += 1
 
         return Handler
