@@ -21,6 +21,10 @@ from honcho_local.store import Store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
+# Tests check behaviour, not speed: model calls and the clients waiting on them get deadlines no busy
+# 2-core machine can miss (pytest-timeout still catches a real hang).
+MODEL_DEADLINE_S = 3600
+CLIENT_TIMEOUT_S = 900
 
 
 @dataclass
@@ -122,7 +126,7 @@ def honcho(server: LiveServer, workspace_id: str):
 
 # ---- read path (issue 5): a live server with the small chat model, in-process models ----------
 READ_SERVER_ENV = {"HONCHO_LOCAL_REASONING_MODEL": "smollm2-135m", "HONCHO_LOCAL_MODEL_CONTEXT": "2048",
-                   "HONCHO_LOCAL_MODEL_TIMEOUT": "120"}
+                   "HONCHO_LOCAL_MODEL_TIMEOUT": str(MODEL_DEADLINE_S)}
 
 
 @pytest.fixture(scope="module")
@@ -137,12 +141,12 @@ def read_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 def read_honcho(read_server: LiveServer, workspace_id: str):
     from honcho import Honcho
 
-    return Honcho(base_url=read_server.url, workspace_id=workspace_id, timeout=120)
+    return Honcho(base_url=read_server.url, workspace_id=workspace_id, timeout=CLIENT_TIMEOUT_S)
 
 
 @pytest.fixture
 def read_http(read_server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=read_server.url, timeout=120) as client:
+    with httpx.Client(base_url=read_server.url, timeout=CLIENT_TIMEOUT_S) as client:
         yield client
 
 
@@ -155,7 +159,7 @@ def real_models(tmp_path_factory: pytest.TempPathFactory):
     from honcho_local.wiring import Models
 
     settings = load_settings(home=tmp_path_factory.mktemp("models-home"), env={}, reasoning_model="smollm2-135m",
-                             model_context=2048, model_timeout=120)
+                             model_context=2048, model_timeout=MODEL_DEADLINE_S)
     directory = models_dir(settings)
     for name in ("smollm2-135m", "all-minilm-l6-v2"):
         ensure_model(find_spec(name, directory), directory)

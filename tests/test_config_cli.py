@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from honcho_local import __version__
-from honcho_local.config import load_settings, settings_table_markdown
+from honcho_local.config import default_models_dir, load_settings, settings_table_markdown
 from honcho_local.errors import InvalidInput
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,9 +59,16 @@ def test_cli_version_and_config_show(tmp_path: Path) -> None:
     r = _cli("--home", str(tmp_path), "config", "show", "--json", env={"WORKER_CONCURRENCY": "3"})
     assert r.returncode == 0, r.stderr
     shown = json.loads(r.stdout)
-    assert shown["port"] == {"value": "9100", "source": "config.toml"}
-    assert shown["worker_concurrency"] == {"value": "3", "source": "env"}
+    assert shown["port"] == {"value": 9100, "source": "config.toml"}  # typed: a number, not "9100"
+    assert shown["worker_concurrency"] == {"value": 3, "source": "env"}
+    assert shown["reasoning_enabled"] == {"value": True, "source": "default"}
     assert shown["log_level"]["source"] == "default"
+    assert shown["home"] == {"value": str(tmp_path), "source": "cli/env"}
+    assert shown["models_dir"] == {"value": str(default_models_dir()), "source": "default (per-user cache)"}
+    assert shown["openai_base_url"] == {"value": None, "source": "default"}
+    table = _cli("config", "show", "--home", str(tmp_path)).stdout.splitlines()  # --home after the command too
+    assert table[0].split() == ["setting", "value", "source"]
+    assert any(line.split()[:2] == ["port", "9100"] for line in table)
 
 
 def test_cli_bad_config_exits_2_with_message(tmp_path: Path) -> None:
@@ -70,9 +77,9 @@ def test_cli_bad_config_exits_2_with_message(tmp_path: Path) -> None:
     assert r.returncode == 2 and "port" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_readme_settings_table_is_current() -> None:
-    readme = (REPO / "README.md").read_text()
-    assert settings_table_markdown() in readme, "regenerate with: python -c 'from honcho_local.config " \
+def test_settings_doc_table_is_current() -> None:
+    doc = (REPO / "docs" / "settings.md").read_text()
+    assert settings_table_markdown() in doc, "regenerate with: python -c 'from honcho_local.config " \
         "import settings_table_markdown as t; print(t())'"
 
 
@@ -81,3 +88,4 @@ def test_ci_runs_the_readme_test_command() -> None:
     block = readme.split("<!-- test-command -->", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0].strip()
     ci = (REPO / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1] == block
+    assert 'cd "$work/honcho-local"' in ci  # ...run inside a copy with nothing beside it

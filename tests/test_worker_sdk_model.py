@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from honcho import Honcho
 
-from tests.conftest import start_server, stop_server
+from tests.conftest import MODEL_DEADLINE_S, start_server, stop_server
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -22,7 +22,7 @@ def test_sdk_messages_become_memory_with_smollm2(tmp_path: Path) -> None:
         "HONCHO_LOCAL_REASONING_ENABLED": "true", "HONCHO_LOCAL_SUMMARY_ENABLED": "true",
         "HONCHO_LOCAL_SUMMARY_SHORT_EVERY": "4", "HONCHO_LOCAL_PEER_CARD_EVERY": "1",
         "HONCHO_LOCAL_REASONING_MAX_FACTS": "3", "HONCHO_LOCAL_REASONING_DEDUCTIONS": "false",
-        "HONCHO_LOCAL_MODEL_TIMEOUT": "240"}, timeout=120)
+        "HONCHO_LOCAL_MODEL_TIMEOUT": str(MODEL_DEADLINE_S)}, timeout=120)
     try:
         honcho = Honcho(base_url=server.url, workspace_id="e2e")
         alice, bot = honcho.peer("alice"), honcho.peer("bot", configuration=None)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
-import json
-import os
 
 import click
 
-from honcho_local.cli.common import EXIT_ERROR, handle_errors, home_option, human, rich_progress, settings_from
+from honcho_local.cli.common import (
+    handle_errors,
+    home_option,
+    human,
+    rich_progress,
+    settings_from,
+)
 from honcho_local.config import Settings, settings_sources
 from honcho_local.errors import InvalidInput
 
@@ -235,14 +241,19 @@ def config_show(ctx: click.Context, as_json: bool) -> None:
     _, origin = settings_sources(settings.home, os.environ)
     rows = []
     for name in Settings.model_fields:
-        value = getattr(settings, name)
-        if name == "openai_api_key" and value:
+        value, source = getattr(settings, name), origin.get(name, "default")
+        if name == "home":
+            source = "cli/env" if ctx.find_root().obj.get("home") or os.environ.get("HONCHO_LOCAL_HOME") else "default"
+        elif name == "models_dir" and value is None:
+            value, source = settings.resolved_models_dir, "default (per-user cache)"
+        elif name == "openai_api_key" and value:
             value = "***"
-        source = "cli/env" if name == "home" else origin.get(name, "default")
         rows.append((name, value, source))
     if as_json:
-        click.echo(json.dumps({n: {"value": str(v) if v is not None else None, "source": s} for n, v, s in rows}, indent=2))
+        typed = {n: {"value": str(v) if isinstance(v, Path) else v, "source": s} for n, v, s in rows}
+        click.echo(json.dumps(typed, indent=2))
         return
     width = max(len(n) for n, _, _ in rows)
+    click.echo(f"{'setting'.ljust(width)}  {'value':<40}  source")
     for name, value, source in rows:
-        click.echo(f"{name.ljust(width)}  {value!s:<40}  ({source})")
+        click.echo(f"{name.ljust(width)}  {value!s:<40}  {source}")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Any
-import signal
 
 import click
 
-from honcho_local.cli.common import EXIT_ERROR, handle_errors, home_option, settings_from
+from honcho_local.cli.common import (
+    EXIT_ERROR,
+    handle_errors,
+    home_option,
+    settings_from,
+)
 
 
 def _duration(text: str) -> float:

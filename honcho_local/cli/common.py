@@ -50,7 +50,7 @@ def home_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
-    return loadsettings_from(ctx.find_root().ensure_object(dict).get("home"), **overrides)
+    return load_settings(ctx.find_root().ensure_object(dict).get("home"), **overrides)
 
 
 def human(size: int) -> str:
@@ -65,7 +65,13 @@ def human(size: int) -> str:
 
 def rich_progress():
     """A rich progress bar as a `(what, done, total)` callback, and the Progress to stop."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    transient=False)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-from typing import Any
 import json
+import sys
+from typing import Any
 
 import click
 
-from honcho_local.cli.common import EXIT_ERROR, handle_errors, home_option, human, rich_progress, settings_from
+from honcho_local.cli.common import (
+    EXIT_ERROR,
+    handle_errors,
+    home_option,
+    human,
+    rich_progress,
+    settings_from,
+)
 
 
 @click.group()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Any
 
 import click
 
+from honcho_local.cli.common import (
+    handle_errors,
+    home_option,
+    rich_progress,
+    settings_from,
+)
 from honcho_local.config import Settings
-from honcho_local.cli.common import EXIT_ERROR, handle_errors, home_option, rich_progress, settings_from
 
 
 @click.command()

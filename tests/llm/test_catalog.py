@@ -11,7 +11,14 @@ import pytest
 from honcho_local.config import default_models_dir, load_settings
 from honcho_local.errors import ModelUnavailable, NotFound
 from honcho_local.llm.catalog import (
-    PACKAGE_CATALOG, ModelSpec, Source, find_spec, load_catalog, model_status, models_dir, sha256_file,
+    PACKAGE_CATALOG,
+    ModelSpec,
+    Source,
+    find_spec,
+    load_catalog,
+    model_status,
+    models_dir,
+    sha256_file,
     verified_path,
 )
 

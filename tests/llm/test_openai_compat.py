@@ -11,7 +11,7 @@ from honcho_local.errors import ModelError, ModelUnavailable
 from honcho_local.llm.base import ChatRequest, collect_stream
 from honcho_local.llm.openai_compat import OpenAICompat, retry_after_seconds
 
-from .conftest import chat_body
+from .conftest import NO_DEADLINE, chat_body
 
 HELLO = [{"role": "user", "content": "Say hello."}]
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 40}},
@@ -24,7 +24,7 @@ SCHEMA = {"type": "object", "properties": {"city": {"type": "string", "maxLength
 @pytest.mark.model
 @pytest.mark.slow
 def test_real_server_completion(llama_server):
-    client = OpenAICompat(llama_server, "smollm2-135m", timeout=60)
+    client = OpenAICompat(llama_server, "smollm2-135m", timeout=NO_DEADLINE)
     done = client.complete(ChatRequest(messages=HELLO, max_tokens=16))
     assert done.text and done.provider == "openai" and done.prompt_tokens > 0 and done.completion_tokens > 0
     client.close()
@@ -33,7 +33,7 @@ def test_real_server_completion(llama_server):
 @pytest.mark.model
 @pytest.mark.slow
 def test_real_server_schema_output(llama_server):
-    client = OpenAICompat(llama_server, "smollm2-135m", timeout=60)
+    client = OpenAICompat(llama_server, "smollm2-135m", timeout=NO_DEADLINE)
     done = client.complete(ChatRequest(messages=[{"role": "user", "content": "Alice lives in Lisbon. "
                                                   "Which city? Answer as JSON."}], max_tokens=60, schema=SCHEMA))
     jsonschema.validate(json.loads(done.text), SCHEMA)
@@ -44,7 +44,7 @@ def test_real_server_schema_output(llama_server):
 @pytest.mark.model
 @pytest.mark.slow
 def test_real_server_streaming(llama_server):
-    client = OpenAICompat(llama_server, "smollm2-135m", timeout=60)
+    client = OpenAICompat(llama_server, "smollm2-135m", timeout=NO_DEADLINE)
     chunks = list(client.stream(ChatRequest(messages=HELLO, max_tokens=16)))
     assert len(chunks) > 2 and chunks[-1].finish_reason in ("stop", "length")
     folded = collect_stream(iter(chunks))
