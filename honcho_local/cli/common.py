@@ -63,18 +63,23 @@ def human(size: int) -> str:
     return str(size)
 
 
-def rich_progress():
-    """A rich progress bar as a `(what, done, total)` callback, and the Progress to stop."""
+def rich_progress(in_bytes: bool = False):
+    """A rich progress bar as a `(what, done, total)` callback, and the Progress to stop. With
+    `in_bytes`, done/total are bytes and the bar shows size, speed and time left."""
     from rich.progress import (
         BarColumn,
+        DownloadColumn,
         MofNCompleteColumn,
         Progress,
         TextColumn,
         TimeElapsedColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
     )
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   transient=False)
+    columns = ((DownloadColumn(), TransferSpeedColumn(), TextColumn("ETA"), TimeRemainingColumn()) if in_bytes
+               else (MofNCompleteColumn(), TimeElapsedColumn()))
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), *columns, transient=False)
     tasks: dict[str, Any] = {}
 
     def update(what: str, done: int, total: int) -> None:

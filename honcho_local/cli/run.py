@@ -9,6 +9,7 @@ import click
 from honcho_local.cli.common import (
     handle_errors,
     home_option,
+    human,
     rich_progress,
     settings_from,
 )
@@ -55,9 +56,15 @@ def worker(ctx: click.Context, timeout: float | None) -> None:
 
 
 def resolve_models_with_progress(settings: Settings) -> None:
-    """Fetch the configured models if missing (what `serve` runs on first start)."""
-    from honcho_local.llm.manage import resolve_configured
+    """Fetch the configured models if missing (what `serve` runs on first start), saying first what
+    is fetched, how big, from where and to where."""
+    from honcho_local.llm.manage import missing_configured, resolve_configured, source_label
 
-    bar, update = rich_progress()
+    missing = missing_configured(settings)
+    if missing and not settings.offline:
+        what = " and ".join(f"{s.name} ({human(s.size)}, from {source_label(s)})" for s in missing)
+        click.echo(f"First start: fetching {what} into {settings.resolved_models_dir}, "
+                   f"{human(sum(s.size for s in missing))} in all, once per user; later starts need no network.")
+    bar, update = rich_progress(in_bytes=True)
     with bar:
         resolve_configured(settings, progress=update)

