@@ -15,13 +15,13 @@ from litestar.concurrency import set_asyncio_executor
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.pydantic import PydanticInitPlugin
 
 from honcho_local import __version__, metrics
 from honcho_local.api.chat import ChatController
 from honcho_local.api.conclusions import ConclusionController
 from honcho_local.api.deps import paging, provide_services
+from honcho_local.api.docs import assets_router, swagger_plugin
 from honcho_local.api.errors import EXCEPTION_HANDLERS
 from honcho_local.api.messages import MessageController
 from honcho_local.api.peers import PeerController
@@ -117,13 +117,13 @@ def create_app(services: Services, on_shutdown: list[Any] | None = None, http_th
     app = Litestar(
         route_handlers=[health, metrics_endpoint, openapi_json, WorkspaceController, PeerController, SessionController,
                         MessageController, QueueController, ReadController, ConclusionController,
-                        ChatController],
+                        ChatController, assets_router()],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False),
                       "paging": Provide(paging, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=check_path_names,
         openapi_config=OpenAPIConfig(title="honcho-local", version=__version__, path="/docs",
-                                     render_plugins=[SwaggerRenderPlugin()]),
+                                     render_plugins=[swagger_plugin()]),
         cors_config=CORSConfig(allow_origins=["http://localhost", "http://127.0.0.1:8000"]),
         on_shutdown=on_shutdown or [],
         lifespan=[_lifespan],
