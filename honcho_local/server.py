@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import socket
 import sys
 
 import uvicorn
@@ -13,6 +14,7 @@ from honcho_local import metrics
 from honcho_local.api import create_app
 from honcho_local.api.fastpath import MessagesFastPath
 from honcho_local.config import Settings
+from honcho_local.errors import Conflict
 from honcho_local.wiring import build_services
 
 log = logging.getLogger("honcho_local")
@@ -27,6 +29,7 @@ def run_server(settings: Settings) -> None:
     # (bench_write.py, alternated, 2026-12-04: 0.5 ms 1,619 / 1,668 / 1,444 single-message req/s,
     # p99 44 / 40 / 69 ms; 0.1 ms 1,693 / 1,676 / 1,442, p99 69 / 64 / 68 ms).
     sys.setswitchinterval(0.0005)
+    listener = bind(settings.host, settings.port)  # before anything is built or said: a taken port fails first
     metrics.watch_gc()
     services = build_services(settings, with_worker=True)
     services.worker.start()
@@ -43,10 +46,28 @@ def run_server(settings: Settings) -> None:
     # (5000, 20, 20) 1.2 s in 250; 100-message batches 17,285 / 16,152 msg/s against 19,476 / 17,314,
     # single-message p99 31.7 / 27.3 ms against 26.5 / 26.5 (the collector off: 22,678 / 20,374, 25.2 / 31.5).
     gc.set_threshold(5_000, 20, 20)
-    log.info("honcho-local serving %s on http://%s:%d", settings.db_path, settings.host, settings.port)
-    config = uvicorn.Config(MessagesFastPath(app, services.ingest), host=settings.host, port=settings.port,
+    host, port = listener.getsockname()[:2]
+    log.info("honcho-local serving %s on http://%s:%d", settings.db_path, host, port)
+    config = uvicorn.Config(MessagesFastPath(app, services.ingest), host=settings.host, port=port,
                             log_level=settings.log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
+        listener.close()
         services.close()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now, so that "serving … on" is only said of a port we hold."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise Conflict(f"cannot listen on {host}:{port}: {exc.strerror or exc} (is another server using it? "
+                       f"stop it, or pick another port with `honcho-local serve --port N`)") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
