@@ -24,7 +24,8 @@ def models() -> None:
 
 
 def _print_rows(rows: list[Any]) -> None:
-    width = max(len(r.name) for r in rows)
+    width = max(len("name"), *(len(r.name) for r in rows))
+    click.echo(f"  {'name'.ljust(width)}  {'role':<9}  {'status':<9}  {'size':>8}  file  (* = configured)")
     for r in rows:
         mark = "*" if r.active else " "
         click.echo(f"{mark} {r.name.ljust(width)}  {r.role:<9}  {r.status:<9}  {human(r.size):>8}  {r.path}")

@@ -25,7 +25,9 @@ def run(tmp_path, test_models_dir):
 def test_list_shows_the_catalog_and_what_is_installed(run, smol_path):
     result = run("list")
     assert result.exit_code == 0, result.output
-    lines = {line.split()[1] if line.startswith("*") else line.split()[0]: line for line in result.output.splitlines()}
+    header, *body = result.output.splitlines()
+    assert header.split()[:5] == ["name", "role", "status", "size", "file"]
+    lines = {line.split()[1] if line.startswith("*") else line.split()[0]: line for line in body}
     assert {"qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "smollm2-135m", "all-minilm-l6-v2"} <= set(lines)
     assert "installed" in lines["smollm2-135m"]
     assert lines["qwen2.5-coder-1.5b"].startswith("*")  # the configured default
