@@ -11,7 +11,8 @@ from honcho_local import metrics, nonblocking
 from honcho_local.config import Settings
 from honcho_local.errors import HonchoLocalError, ModelUnavailable
 from honcho_local.llm.base import ChatRequest, Completion
-from honcho_local.services import queue_status, versions
+from honcho_local.services import queue_status, status, versions
+from honcho_local.services.activity import Activity
 from honcho_local.services.conclusions import Conclusions
 from honcho_local.services.context import SessionContext
 from honcho_local.services.dialectic import Dialectic
@@ -95,6 +96,18 @@ class Models:
 
         return self._build("query_embedder", lambda: build_embedder(self.settings))
 
+    def state(self) -> dict[str, Any]:
+        """The configured chat and embedding models: loaded yet, or why they cannot be (`off`: not wanted)."""
+        from honcho_local.llm.catalog import embeddings_off
+
+        def one(name: str, role: str, off: bool = False) -> dict[str, Any]:
+            error = self._errors.get(role)
+            return {"name": name, "loaded": getattr(self, f"_{role}") is not None, "off": off,
+                    "error": error.detail if error else None}
+
+        return {"chat": one(self.settings.reasoning_model, "llm"),
+                "embedding": one(self.settings.embedding_model, "embedder", embeddings_off(self.settings))}
+
     def close(self) -> None:
         for model in {id(m): m for m in (self._llm, self._embedder, self._query_embedder) if m is not None}.values():
             model.close()
@@ -141,12 +154,20 @@ class Services:
     reasoner: Reasoner | None = None
     worker: Any = None
     version: str = versions.DEFAULT_VERSION
+    activity: Activity | None = None  # what the worker's running units are doing (queue status lists it)
 
     def queue_status(self, workspace_id: str, observer_id: str | None = None, sender_id: str | None = None,
                      session_id: str | None = None) -> dict[str, Any]:
         running = self.worker.running() if self.worker is not None else set()
         return queue_status.queue_status(self.store, self.version, running, workspace_id, observer_id, sender_id,
-                                         session_id)
+                                         session_id, self.activity.running() if self.activity else [])
+
+    def server_status(self, minutes: float = 15.0) -> dict[str, Any]:
+        """Queue, models and the last `minutes` of work across workspaces (`GET /status`)."""
+        running = self.worker.running() if self.worker is not None else set()
+        return status.server_status(self.store, self.version, running,
+                                    self.activity.running() if self.activity else [],
+                                    self.models.state() if self.models else {}, minutes)
 
     def queue_status_all(self) -> dict[str, Any]:
         """Totals over every workspace (for the CLI)."""
@@ -226,7 +247,8 @@ def build_reasoning(services: Services, models: Models, with_worker: bool) -> No
     settings, store = services.settings, services.store
     services.version = versions.ensure_version(store, settings)
     llm = LazyLLM(models)
-    reasoners = [reasoner_for(settings, store, llm, spec, models.embedder)
+    services.activity = Activity()
+    reasoners = [reasoner_for(settings, store, llm, spec, models.embedder, services.activity)
                  for spec in store.read(versions.active_versions)]
     default = next(r for r in reasoners if r.version == services.version)
     services.reasoner = default
@@ -234,13 +256,13 @@ def build_reasoning(services: Services, models: Models, with_worker: bool) -> No
         from honcho_local.worker import Worker
 
         services.worker = Worker([default, *[r for r in reasoners if r is not default]], settings.home,
-                                 settings.worker_concurrency, settings.worker_poll_interval)
+                                 settings.worker_concurrency, settings.worker_poll_interval, services.activity)
         services.ingest.listeners.append(services.worker.notify_messages)
 
 
 def reasoner_for(settings: Settings, store: Store, llm: Any, spec: versions.VersionSpec,
-                 embedder_factory: Any) -> Reasoner:
+                 embedder_factory: Any, activity: Activity | None = None) -> Reasoner:
     """The reasoner of one version: its own chat model when the version overrides it."""
     if spec.reasoning_model and spec.reasoning_model != settings.reasoning_model:
         llm = LazyLLM(Models(settings.model_copy(update={"reasoning_model": spec.reasoning_model})))
-    return Reasoner(settings, store, llm, spec, embedder_factory)
+    return Reasoner(settings, store, llm, spec, embedder_factory, activity=activity)

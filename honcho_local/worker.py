@@ -9,6 +9,11 @@
   message first. The queue file is emptied at start, before that first sweep: what it held is what the
   sweep finds again, and stale copies piled up behind each other across restarts (9,521 tasks for 816
   units after a day of stops and starts, a unit left behind by a stop queued after all of them).
+- Every unit run is logged as one line (`UnitRun.describe`: workspace, session, peer or unit kind,
+  messages read, conclusions / summaries / cards written, model seconds, outcome): INFO when it read,
+  wrote or asked a model anything, WARNING when it failed, DEBUG when it only moved its cursor (under a
+  stream of writes most runs do only that, several a second). What each running unit is doing is kept
+  in the shared `Activity` (queue status lists it).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from huey.consumer import Consumer
 from huey.storage import SqliteStorage
 
 from honcho_local import metrics
+from honcho_local.services.activity import Activity, UnitRun
 from honcho_local.services.reasoner import Reasoner, UnitFailed
 from honcho_local.store.units import UnitKey
 
@@ -48,6 +54,13 @@ def sibling_prefix(key: str) -> str | None:
     if unit.kind != "representation":
         return None
     return str(UnitKey("representation", unit.version, unit.workspace_id, unit.session_id, ""))
+
+
+def log_run(run: UnitRun) -> None:
+    """The run's one line: WARNING when it failed, INFO when it did anything, DEBUG when it only moved on."""
+    level = logging.WARNING if run.error else logging.INFO if run.busy else logging.DEBUG
+    if log.isEnabledFor(level):
+        log.log(level, "%s", run.describe())
 
 
 class WakeableSqliteStorage(SqliteStorage):
@@ -84,10 +97,11 @@ class Worker:
     """Runs the work units of every active representation version (one `Reasoner` each)."""
 
     def __init__(self, reasoners: Reasoner | list[Reasoner], home: Path, concurrency: int = 1,
-                 poll_interval: float = 10.0) -> None:
+                 poll_interval: float = 10.0, activity: Activity | None = None) -> None:
         reasoners = reasoners if isinstance(reasoners, list) else [reasoners]
         self.reasoners = {r.version: r for r in reasoners}
         self.reasoner = reasoners[0]
+        self.activity = activity or self.reasoner.activity  # the registry the reasoners report their steps to
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.huey = Huey("honcho-local", results=False, utc=True, storage_class=WakeableSqliteStorage,
@@ -191,10 +205,7 @@ class Worker:
                 if reasoner is None:  # a task of a version that is no longer active
                     break
                 metrics.UNIT_RUNS.inc()
-                if len(keys) == 1:
-                    reasoner.process(keys[0])
-                else:
-                    reasoner.process_together(keys)
+                self._run_round(reasoner, keys)
                 with self._lock:
                     keys = [k for k in keys if k in self._dirty and not self._stop.is_set()]
                     self._dirty.difference_update(keys)
@@ -204,9 +215,8 @@ class Worker:
                     # re-read its state and window after every few messages (most runs end in just a
                     # cursor write): a fifth of the server's CPU at 1,400 writes/s (py-spy).
                     again, keys = keys, []
-        except UnitFailed as exc:
+        except UnitFailed:  # logged with the run; the sweep retries the unit after its backoff
             metrics.UNITS_FAILED.inc()
-            log.warning("work unit failed, will retry after backoff: %s", exc)
         except Exception:  # a bug must not kill the consumer thread; the sweep will retry the unit
             log.exception("work unit %s crashed", key)
         finally:
@@ -215,6 +225,27 @@ class Worker:
                 self._dirty.difference_update(claimed)
             for k in again:  # after leaving `_running`, so the dispatcher queues them
                 self._inbox.put(k)
+
+    def _run_round(self, reasoner: Reasoner, keys: list[str]) -> None:
+        """One run of `keys` (together when several), each opened in `activity` and logged when it ends."""
+        for key in keys:
+            self.activity.begin(key)
+        crash = None
+        try:
+            if len(keys) == 1:
+                reasoner.process(keys[0])
+            else:
+                reasoner.process_together(keys)
+        except UnitFailed:  # the reasoner marked the unit that failed in `activity`; the others ran
+            raise
+        except Exception as exc:
+            crash = f"crashed: {type(exc).__name__}: {exc}"
+            raise
+        finally:
+            for key in keys:
+                run = self.activity.end(key, crash)
+                if run is not None:
+                    log_run(run)
 
     def _claim_siblings(self, key: str, also: Iterable[str] = ()) -> list[str]:
         """The representation units of the same session and version (other observed peers) that are
@@ -249,8 +280,11 @@ class Worker:
             self._stop.wait(self.poll_interval)
 
     def start(self) -> None:
-        if not logging.getLogger().isEnabledFor(logging.DEBUG):  # Huey logs two INFO lines per task: one per unit run
-            logging.getLogger("huey").setLevel(logging.WARNING)
+        if not logging.getLogger().isEnabledFor(logging.DEBUG):
+            # Huey logs two INFO lines per task, httpx one per call to an OpenAI-compatible model: the
+            # unit run's own line (`log_run`) says what they would, once
+            for noisy in ("huey", "httpx"):
+                logging.getLogger(noisy).setLevel(logging.WARNING)
         self.huey.flush()  # the sweep below re-enqueues, in order, every unit the cursors say lags
         self._consumer = EmbeddedConsumer(self.huey, workers=self.concurrency, worker_type="thread", periodic=False,
                                           initial_delay=0.05, max_delay=0.5, check_worker_health=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from honcho_local import __version__
-from honcho_local.cli import admin, bench, models, run
+from honcho_local.cli import admin, bench, models, run, status
 from honcho_local.cli.common import EXIT_ERROR, EXIT_LOCKED, EXIT_USAGE, handle_errors
 
 __all__ = ["main", "handle_errors", "EXIT_ERROR", "EXIT_LOCKED", "EXIT_USAGE"]
@@ -26,5 +26,5 @@ def main(ctx: click.Context, home: str | None) -> None:
 
 
 for command in (run.serve, run.worker, admin.reprocess, admin.versions, admin.recheck, admin.backup,
-                admin.restore, admin.config, models.models, bench.bench):
+                admin.restore, admin.config, models.models, bench.bench, status.status):
     main.add_command(command)

@@ -3,6 +3,9 @@ pending and failed units, per session keyed by the session's public id, with eac
 
 `pending` and `in_progress` reach zero once the worker has caught up with the log; a failed unit
 counts as failed (not pending) while it waits for its retry, and its error is listed.
+
+Beyond Honcho's shape (an extra key its SDK ignores): `running`, the units being worked now with the
+step each is at and the seconds elapsed (`services.activity`; see docs/worker.md).
 """
 
 from __future__ import annotations
@@ -30,8 +33,24 @@ def _counts(states: list[str]) -> dict[str, int]:
             "failed_work_units": states.count("failed")}
 
 
+def _running_among(rows: list[dict[str, Any]], activity: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The running units (`Activity.running()`) that are among the counted rows."""
+    keys = {r["key"] for r in rows}
+    return [run for run in activity if run["work_unit"] in keys]
+
+
+def queue_totals(store: Store, version: str, running: set[str], activity: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts over every workspace, the running units and the failed ones (`GET /status`)."""
+    rows = store.read(lambda cur: units.unit_heads(cur, version))
+    states = [_state(r, running) for r in rows]
+    failed = [{"work_unit": r["key"], "error": r["error"], "attempts": r["attempts"]}
+              for r, s in zip(rows, states) if s == "failed"]
+    return {**_counts(states), "running": _running_among(rows, activity), "errors": failed}
+
+
 def queue_status(store: Store, version: str, running: set[str], workspace_id: str, observer_id: str | None = None,
-                 sender_id: str | None = None, session_id: str | None = None) -> dict[str, Any]:
+                 sender_id: str | None = None, session_id: str | None = None,
+                 activity: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     def read(cur: Any) -> list[dict[str, Any]]:
         rows = units.unit_heads(cur, version, workspace_id, session_id)
         if sender_id is None and observer_id is None:
@@ -53,6 +72,7 @@ def queue_status(store: Store, version: str, running: set[str], workspace_id: st
     out: dict[str, Any] = _counts(states)
     out["errors"] = [{"session_id": r["session_id"], "work_unit": r["key"], "error": r["error"],
                       "attempts": r["attempts"]} for r, s in zip(rows, states) if s == "failed"]
+    out["running"] = _running_among(rows, activity or [])
     if session_id is None:
         sessions: dict[str, list[str]] = {}
         for row, state in zip(rows, states):

@@ -19,7 +19,9 @@ from honcho_local.config import Settings
 from honcho_local.errors import HonchoLocalError
 from honcho_local.ids import new_id
 from honcho_local.llm.base import LLM, Completion, Embedder
+from honcho_local.services import activity as steps
 from honcho_local.services import configuration, deriver, peer_card, summarizer
+from honcho_local.services.activity import Activity
 from honcho_local.services.readcache import ReadCache
 from honcho_local.services.versions import VersionSpec
 from honcho_local.store import Store, WriteContext, utcnow, ws_tag
@@ -55,8 +57,9 @@ class Step:
 class Reasoner:
     def __init__(self, settings: Settings, store: Store, llm: LLM, version: str | VersionSpec,
                  embedder_factory: Callable[[], Embedder | None] | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, activity: Activity | None = None) -> None:
         self.settings = settings
+        self.activity = activity or Activity()  # where this unit's steps and counts are reported
         self.store = store
         self.llm = llm
         self.spec = version if isinstance(version, VersionSpec) else VersionSpec(version)
@@ -91,11 +94,13 @@ class Reasoner:
         model time it used) and raise `UnitFailed`; a non-`fatal` call records it and returns None."""
         last: HonchoLocalError | None = None
         spent = 0.0
+        self.activity.step(key, steps.model_step(task))
         for attempt in range(self.settings.reasoning_retries):
             started = time.perf_counter()
             try:
                 result = fn()
             except HonchoLocalError as exc:
+                self.activity.add(key, model_seconds=time.perf_counter() - started)
                 spent += time.perf_counter() - started
                 last = exc
                 metrics.MODEL_ERRORS.labels(task).inc()
@@ -104,6 +109,7 @@ class Reasoner:
                     self._sleep(min(30.0, 0.5 * 2 ** attempt))
                 continue
             metrics.REASONING_SECONDS.labels(task).observe(time.perf_counter() - started)
+            self.activity.add(key, model_seconds=time.perf_counter() - started)
             return result
         assert last is not None
         if not fatal:
@@ -112,6 +118,7 @@ class Reasoner:
                 scoped=True)
             return None
         self._fail(key, task, last, spent)
+        self.activity.fail(key, f"{task}: {last.detail}")
         raise UnitFailed(f"{task} for {key}: {last.detail}")
 
     def _fail(self, key: UnitKey, task: str, exc: HonchoLocalError, spent: float = 0.0) -> None:
@@ -346,6 +353,7 @@ class Reasoner:
         return row["token_count"] if len(row["content"]) <= limit else min(row["token_count"], limit // 3)
 
     def _representation_step(self, key: UnitKey) -> Step:
+        self.activity.step(key, steps.READING)
         state = self.store.read(lambda cur: self._unit_state(cur, key))
         cursor = state["cursor"]
         if state["session"] is None:
@@ -408,6 +416,7 @@ class Reasoner:
 
     def _store_derived(self, key: UnitKey, observers: list[str], lines: list[deriver.Line],
                        result: deriver.Derived, new_cursor: int) -> None:
+        self.activity.step(key, steps.WRITING)
         vectors, model = self._embed([f.content for f in result.facts])
         targets = [ln for ln in lines if ln.target]
         status = "ok" if result.facts else "empty"
@@ -431,6 +440,7 @@ class Reasoner:
 
         self.store.write(op, scoped=True)
         metrics.CONCLUSIONS.inc(len(result.facts) * len(observers))
+        self.activity.add(key, messages=len(targets), conclusions=len(result.facts))
 
     def _maybe_refresh_cards(self, key: UnitKey, observers: list[str], ws_cfg: Any, s_cfg: Any) -> float:
         if not configuration.resolve(self.settings, ws_cfg, s_cfg).card_create:
@@ -453,6 +463,8 @@ class Reasoner:
         """Rebuild the card from the live explicit conclusions (no model), then write the profile
         (one short model call, best effort: a failure is recorded and the card is saved anyway).
         Returns the profile call's completion (None when it failed)."""
+        self.activity.step(key, steps.PEER_CARD)
+
         def read(cur: Any) -> tuple[list[str], list[str], list[str]]:
             args = (cur, key.workspace_id, observer, observed, self.version)
             return (derived.recent_conclusions(*args, limit=400, level="explicit"), derived.pinned_card(*args),
@@ -473,10 +485,13 @@ class Reasoner:
                                                 outputs=len(entries)))
 
         self.store.write(op, scoped=True)
+        self.activity.add(key, cards=1)
         return completion
 
     # ---- summary units ----------------------------------------------------------------------------
     def _summary_step(self, key: UnitKey) -> Step:
+        self.activity.step(key, steps.READING)
+
         def read(cur: Any) -> tuple[Any, int, int, Any, Any]:
             unit = units.get_unit(cur, str(key))
             rows = self._unit_resources(cur, key)
@@ -507,6 +522,7 @@ class Reasoner:
         pending = self.store.read(lambda cur: derived.missing_message_embeddings(
             cur, key.workspace_id, key.session_id, embedder.model, head, after_pk=cursor))
         for start in range(0, len(pending), 64):
+            self.activity.step(key, steps.EMBEDDING)
             chunk = pending[start:start + 64]
             vectors, model = self._embed([message_embedding_text(peer, content) for _, peer, content in chunk])
             if not vectors:
@@ -514,6 +530,7 @@ class Reasoner:
             self.store.write(lambda ctx: derived.insert_message_embeddings(
                 ctx, key.workspace_id, key.session_id, model or "", [(r[0], v) for r, v in zip(chunk, vectors)]),
                 scoped=True)
+            self.activity.add(key, embedded=len(chunk))
 
     def _summarise_if_due(self, key: UnitKey, kind: str, every: int, head: int) -> float:
         count, _ = self.store.read(lambda cur: derived.session_message_stats(cur, key.workspace_id,
@@ -526,6 +543,7 @@ class Reasoner:
             cur, key.workspace_id, key.session_id, covered_pk)) if previous else (0, 0)
         if due == 0 or due <= covered:
             return 0.0
+        self.activity.step(key, steps.SUMMARY)
         last = self.store.read(lambda cur: derived.nth_message(cur, key.workspace_id, key.session_id, due))
         messages = self.store.read(lambda cur: derived.messages_after(
             cur, key.workspace_id, key.session_id, covered_pk, limit=max(every, due - covered), up_to_pk=last["pk"]))
@@ -543,4 +561,5 @@ class Reasoner:
                                                 outputs=1 if summary.content else 0))
 
         self.store.write(op, scoped=True)
+        self.activity.add(key, messages=len(messages), summaries=1 if summary.content else 0)
         return summary.completion.seconds

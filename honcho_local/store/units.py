@@ -169,3 +169,19 @@ def reasoning_cost(db_path: Path, workspaces: list[str]) -> dict[str, Any] | Non
     return {"messages": messages, "conclusions": conclusions,
             "by_task": {r[0]: {"calls": r[1], "failed": r[2], "prompt_tokens": r[3], "completion_tokens": r[4],
                                "seconds": r[5]} for r in by_task}}
+
+
+def recent_runs(cur: Cursor, version: str, since: datetime) -> dict[str, Any]:
+    """What the worker's runs of `version` did since `since` (from `reasoning_runs`): messages reasoned,
+    conclusions derived, summaries and peer cards written, model calls (failed ones too) and their seconds."""
+    row = cur.execute(
+        "SELECT coalesce(sum(events) FILTER (task = 'deriver' AND status <> 'failed'), 0), "
+        "coalesce(sum(outputs) FILTER (task = 'deriver' AND status <> 'failed'), 0), "
+        "count(*) FILTER (task LIKE 'summary_%' AND status = 'ok'), "
+        "count(*) FILTER (task = 'peer_card'), "
+        "count(*) FILTER (model IS NOT NULL OR status = 'failed'), count(*) FILTER (status = 'failed'), "
+        "coalesce(sum(seconds), 0) FROM reasoning_runs WHERE version = ? AND created_at >= ?",
+        [version, since]).fetchone()
+    names = ("messages_reasoned", "conclusions_derived", "summaries_written", "peer_cards_written", "model_calls",
+             "failed_calls", "model_seconds")
+    return dict(zip(names, row))
