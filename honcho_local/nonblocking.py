@@ -4,7 +4,7 @@ A warm read (context, representation, card, conclusion query from the read cache
 matrices) is a fraction of a millisecond of Python; handing it to a handler thread costs as much again
 (the executor round trip, and GIL handoffs between the loop and the threads). So such a route first runs
 its service call on the event loop inside `nonblocking()`. (Message search stays in threads: its BM25
-is ~0.4 ms of GIL-free work on real questions, which threads overlap; measured in docs/benchmarks.md.)
+is ~0.4 ms of GIL-free work on real questions, which threads overlap; measured in docs/notes/measurement-log-2026-11.md.)
 
 Every step that would block (a DuckDB query, a write, a wait for the lexical indexer, loading a model,
 computing an embedding, building an index) calls `check()` first, which inside `nonblocking()` raises

@@ -4,8 +4,8 @@ llama-cpp-python directly in the same run.
 
     python scripts/bench_model.py [--models smollm2-135m,qwen2.5-coder-0.5b,...] [--runs 3] [--write]
 
-Each model runs in its own subprocess so its peak RSS is its own. `--write` appends a section
-`## Model runtime (scripts/bench_model.py)` to docs/benchmarks.md with the command, date and machine.
+Each model runs in its own subprocess so its peak RSS is its own. `--write` writes the results
+to a file of their own under docs/benchmarks/runs/ with the command, date and machine.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from honcho_local.config import load_settings  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import machine  # noqa: E402
+from benchlib import RUNS, machine  # noqa: E402
 from honcho_local.llm.base import ChatRequest  # noqa: E402
 from honcho_local.llm.catalog import find_spec, load_catalog, model_status, models_dir  # noqa: E402
 
@@ -198,7 +198,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS))
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--write", action="store_true", help="append the results to docs/benchmarks.md")
+    parser.add_argument("--write", action="store_true", help="also write the results to docs/benchmarks/runs/")
     parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: one per core)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -224,13 +224,11 @@ def main() -> None:
     print(_table(results))
     if args.write:
         command = "python scripts/bench_model.py " + " ".join(sys.argv[1:])
-        docs = REPO / "docs" / "benchmarks.md"
-        docs.parent.mkdir(exist_ok=True)
-        if not docs.exists():
-            docs.write_text("# Benchmarks\n", encoding="utf-8")
-        with docs.open("a", encoding="utf-8") as fh:
-            fh.write(_section(results, command.strip(), load_at_start))
-
+        RUNS.mkdir(parents=True, exist_ok=True)
+        path = RUNS / f"model-{time.strftime('%Y-%m-%d-%H%M', time.gmtime())}.md"
+        path.write_text(_section(results, command.strip(), load_at_start).lstrip().replace("## ", "# ", 1),
+                        encoding="utf-8")
+        print(f"report: {path}")
 
 if __name__ == "__main__":
     main()

@@ -41,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import (append_report, cpu_split, hist_quantile, histogram, profile, start_server,  # noqa: E402
+from benchlib import (write_run_report, cpu_split, hist_quantile, histogram, profile, start_server,  # noqa: E402
                       thread_cpu)
 
 from honcho_local import schemas  # noqa: E402
@@ -544,7 +544,7 @@ def main() -> None:
     ap.add_argument("--warm-only", action="store_true", help="only the warm pass (same as --passes warm)")
     ap.add_argument("--write-rate", type=float, default=50.0,
                     help="writes per second during the writes pass (9 messages : 1 conclusion)")
-    ap.add_argument("--report", action="store_true", help="append the table to docs/benchmarks.md")
+    ap.add_argument("--report", action="store_true", help="also write the table to docs/benchmarks/runs/")
     args = ap.parse_args()
     if args.warm_only:
         args.passes = ["warm"]
@@ -566,7 +566,7 @@ def main() -> None:
     body = report_body(rows, firsts, turns, args, held)
     print(body)
     if args.report:
-        append_report("Read path (bench_read.py)", body)
+        write_run_report("read", "Read path (scripts/bench_read.py)", body)
 
 
 if __name__ == "__main__":

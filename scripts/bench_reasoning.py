@@ -1,7 +1,7 @@
 """Reasoning benchmark: ingest a LoCoMo conversation through the HTTP API into a live server, let the
 embedded worker reason over it, and report time to drain, messages reasoned per minute, the model's
 busy fraction, tokens and model-seconds per message, conclusions per message, and the write-path
-p99 with the worker busy versus idle. Appends the figures and this command to docs/benchmarks.md.
+p99 with the worker busy versus idle. With --report, writes the figures and this command to a file under docs/benchmarks/runs/.
 
     python scripts/bench_reasoning.py [--conversation 0] [--sessions N] [--model qwen2.5-coder-1.5b]
 """
@@ -20,7 +20,7 @@ import duckdb
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import append_report, start_server  # noqa: E402
+from benchlib import write_run_report, start_server  # noqa: E402
 from honcho_local.bench.data import Conversation, datasets_dir, load_locomo  # noqa: E402
 
 JSON = {"Content-Type": "application/json"}
@@ -90,7 +90,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=None, help="only the first N sessions")
     parser.add_argument("--model", default=None, help="chat model (default: the configured default)")
     parser.add_argument("--timeout", type=float, default=6 * 3600)
-    parser.add_argument("--no-report", action="store_true")
+    parser.add_argument("--report", action="store_true", help="also write the figures to docs/benchmarks/runs/")
     args = parser.parse_args()
     conv = load_locomo(datasets_dir())[args.conversation]
     env = {"HONCHO_LOCAL_REASONING_MODEL": args.model} if args.model else {}
@@ -137,8 +137,8 @@ def main() -> int:
     table = "| measure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
     print(table)
     print(f"data home: {server.home}")
-    if not args.no_report:
-        append_report("Reasoning (scripts/bench_reasoning.py)", table)
+    if args.report:
+        write_run_report("reasoning", "Reasoning (scripts/bench_reasoning.py)", table)
     return 0
 
 

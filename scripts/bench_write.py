@@ -2,8 +2,8 @@
 
 Scenarios: single-message posts and 100-message batches. The load generator is wrk (Debian package
 `wrk`, C, one thread), so the server, not the client, is measured. Prints requests/s, messages/s and
-p50/p95/p99 latency, checks that every acknowledged message is stored, and appends the figures with
-this command line to docs/benchmarks.md (use --no-report to skip).
+p50/p95/p99 latency, checks that every acknowledged message is stored, and with --report writes the
+figures and this command line to a file of their own under docs/benchmarks/runs/.
 
     python scripts/bench_write.py [--clients 16] [--duration 15] [--repeat 3]
 
@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import (append_report, cpu_split, hist_quantile, histogram, profile, settle,  # noqa: E402
+from benchlib import (write_run_report, cpu_split, hist_quantile, histogram, profile, settle,  # noqa: E402
                       start_server, thread_cpu)
 
 LUA = r"""
@@ -144,7 +144,7 @@ def main() -> int:
                         help="keep the background message embedding on (default: off, the write path alone)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run both scenarios this many times, alternating, and report the median of each figure")
-    parser.add_argument("--no-report", action="store_true")
+    parser.add_argument("--report", action="store_true", help="also write the figures to docs/benchmarks/runs/")
     parser.add_argument("--profile", type=Path, default=None,
                         help="record a py-spy profile of the server (collapsed stacks) per scenario into this folder")
     parser.add_argument("--profile-gil", action="store_true", help="profile only the thread holding the GIL")
@@ -239,8 +239,8 @@ def main() -> int:
             f"generation {g}: {n:,.0f} collections, {total * 1000:,.0f} ms in all" for g, (n, total) in pauses.items()))
     table = "\n".join(lines)
     print(table)
-    if not args.no_report:
-        append_report("Write path (scripts/bench_write.py)", table)
+    if args.report:
+        write_run_report("write", "Write path (scripts/bench_write.py)", table)
     return 0
 
 

@@ -18,22 +18,23 @@ sys.path.insert(0, str(REPO))
 from honcho_local.bench.report import machine  # noqa: E402,F401 - re-exported
 from honcho_local.bench.server import Server, free_port, start_server  # noqa: E402,F401 - re-exported
 
-REPORT = REPO / "docs" / "benchmarks.md"
+RUNS = REPO / "docs" / "benchmarks" / "runs"
 
 
 def command_line() -> str:
     return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]])
 
 
-def append_report(title: str, body: str, report: Path = REPORT) -> None:
-    report.parent.mkdir(parents=True, exist_ok=True)
-    if not report.exists():
-        report.write_text("# Benchmarks\n\nFigures measured by the scripts under `scripts/`; each section names the "
-                          "command that produced it. Newest sections are appended at the end.\n")
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    with report.open("a") as f:
-        f.write(f"\n## {title} — {stamp}\n\nCommand: `{command_line()}`  \nMachine: {machine()}; "
-                f"{calibration()}\n\n{body}\n")
+def write_run_report(slug: str, title: str, body: str, runs: Path = RUNS) -> Path:
+    """Write one run's figures to their own file, `docs/benchmarks/runs/<slug>-<UTC time>.md`, with the
+    command and the machine; returns its path. Current figures are curated by hand in docs/performance.md."""
+    runs.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(timezone.utc)
+    path = runs / f"{slug}-{now:%Y-%m-%d-%H%M}.md"
+    path.write_text(f"# {title} — {now:%Y-%m-%d %H:%M UTC}\n\nCommand: `{command_line()}`  \nMachine: {machine()}; "
+                    f"{calibration()}\n\n{body}\n", encoding="utf-8")
+    print(f"report: {path.relative_to(REPO)}")
+    return path
 
 
 def calibration() -> str:

@@ -12,7 +12,7 @@ nice value again (root or CAP_SYS_NICE) and py-spy (for the Python threads' name
 Groups: `tantivy` (the lexical index's indexing, segment-updater and merge threads), `python` (the
 indexer's and the worker's Python threads), `all` (both). Prints, per condition: requests, the share of
 message posts over 15/20/25/50 ms server-side, and write groups over 10 / 20 ms.
-(Measured with it: docs/benchmarks.md, session 24.)
+(Measured with it: docs/notes/measurement-log-2026-11.md, session 24.)
 """
 
 from __future__ import annotations

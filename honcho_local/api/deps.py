@@ -32,7 +32,7 @@ T = TypeVar("T")
 
 async def in_memory_or_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)` on the event loop when it answers from memory, else in a handler thread
-    (`honcho_local.nonblocking`). Measured with 8 clients: docs/benchmarks.md, session 7 notes."""
+    (`honcho_local.nonblocking`). Measured with 8 clients: docs/notes/measurement-log-2026-11.md, session 7 notes."""
     try:
         with nonblocking():
             return fn(*args, **kwargs)
