@@ -10,7 +10,7 @@ import sys
 
 import uvicorn
 
-from honcho_local import metrics
+from honcho_local import metrics, serverinfo
 from honcho_local.api import create_app
 from honcho_local.api.fastpath import MessagesFastPath
 from honcho_local.config import Settings
@@ -50,9 +50,14 @@ def run_server(settings: Settings) -> None:
     log.info("honcho-local serving %s on http://%s:%d", settings.db_path, host, port)
     config = uvicorn.Config(MessagesFastPath(app, services.ingest), host=settings.host, port=port,
                             log_level=settings.log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+    # how the CLI finds this server and its admin routes while it holds the store (docs/admin.md); withdrawn
+    # at the app's shutdown too, as uvicorn ends a SIGTERM'd process right after it (re-raising the signal)
+    token = app.state.admin_token = serverinfo.publish(settings.home, serverinfo.loopback_url(host, port), os.getpid())
+    app.on_shutdown.append(lambda: serverinfo.withdraw(settings.home, token))
     try:
         uvicorn.Server(config).run(sockets=[listener])
     finally:
+        serverinfo.withdraw(settings.home, token)
         listener.close()
         services.close()
 

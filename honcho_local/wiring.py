@@ -245,7 +245,8 @@ def build_services(settings: Settings, count_tokens: TokenCounter = estimate_tok
 def build_reasoning(services: Services, models: Models, with_worker: bool) -> None:
     """The worker side (issue 4): one reasoner per active representation version."""
     settings, store = services.settings, services.store
-    services.version = versions.ensure_version(store, settings)
+    versions.ensure_version(store, settings)
+    services.version = store.read(versions.default_version)  # the latest activation (admin routes follow it)
     llm = LazyLLM(models)
     services.activity = Activity()
     reasoners = [reasoner_for(settings, store, llm, spec, models.embedder, services.activity)

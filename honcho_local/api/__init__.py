@@ -18,6 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.pydantic import PydanticInitPlugin
 
 from honcho_local import __version__, metrics
+from honcho_local.api.admin import AdminController
 from honcho_local.api.chat import ChatController
 from honcho_local.api.conclusions import ConclusionController
 from honcho_local.api.deps import paging, provide_services
@@ -118,7 +119,7 @@ def create_app(services: Services, on_shutdown: list[Any] | None = None, http_th
     app = Litestar(
         route_handlers=[health, metrics_endpoint, openapi_json, WorkspaceController, PeerController, SessionController,
                         MessageController, QueueController, ReadController, ConclusionController,
-                        ChatController, server_status, assets_router()],
+                        ChatController, server_status, AdminController, assets_router()],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False),
                       "paging": Provide(paging, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -18,7 +18,7 @@ from honcho_local.cli.common import (
     settings_from,
 )
 from honcho_local.config import Settings, settings_sources
-from honcho_local.errors import InvalidInput
+from honcho_local.errors import InvalidInput, StoreLocked
 
 
 def _parse_since(text: str | None) -> Any:
@@ -93,22 +93,37 @@ def _store(ctx: click.Context) -> Any:
     return Store.open(settings.db_path)
 
 
+def _on_store(ctx: click.Context, local: Any, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """`local(store)` on the store file, or, while the running server holds it, the admin route
+    `method path` of that server (`cli/remote.py`)."""
+    from honcho_local.cli.remote import through_server
+
+    try:
+        store = _store(ctx)
+    except StoreLocked as locked:
+        return through_server(settings_from(ctx).home, locked, method, path, body)
+    try:
+        return local(store)
+    finally:
+        store.close()
+
+
 @versions.command("list")
 @home_option
 @click.pass_context
 @handle_errors
 def versions_list(ctx: click.Context) -> None:
     """Every version, its model and size; * marks the default for reads."""
+    import datetime as dt
+
     from honcho_local.services.versions import list_versions
 
-    store = _store(ctx)
-    try:
-        for v in store.read(list_versions):
-            mark = "*" if v["default"] else " "
-            click.echo(f"{mark} {v['name']:<12} {v['status']:<8} {v['reasoning_model']:<22} "
-                       f"{v['conclusions']:>7} conclusions  from {v['parent'] or '-':<8} {v['created_at']:%Y-%m-%d %H:%M}")
-    finally:
-        store.close()
+    for v in _on_store(ctx, lambda store: store.read(list_versions), "GET", "/admin/versions"):
+        created = v["created_at"]  # a datetime from the file, an ISO string from the server
+        created = created if isinstance(created, dt.datetime) else dt.datetime.fromisoformat(created)
+        mark = "*" if v["default"] else " "
+        click.echo(f"{mark} {v['name']:<12} {v['status']:<8} {v['reasoning_model']:<22} "
+                   f"{v['conclusions']:>7} conclusions  from {v['parent'] or '-':<8} {created:%Y-%m-%d %H:%M}")
 
 
 @versions.command("activate")
@@ -117,14 +132,12 @@ def versions_list(ctx: click.Context) -> None:
 @click.pass_context
 @handle_errors
 def versions_activate(ctx: click.Context, name: str) -> None:
-    """Make NAME the default version for reads."""
+    """Make NAME the default version for reads (through the running server, if one holds the store)."""
+    from urllib.parse import quote
+
     from honcho_local.services.versions import activate
 
-    store = _store(ctx)
-    try:
-        activate(store, name)
-    finally:
-        store.close()
+    _on_store(ctx, lambda store: activate(store, name), "POST", f"/admin/versions/{quote(name, safe='')}/activate", {})
     click.echo(f"{name} is now the default representation version")
 
 
@@ -133,14 +146,10 @@ def versions_activate(ctx: click.Context, name: str) -> None:
 @click.pass_context
 @handle_errors
 def versions_rollback(ctx: click.Context) -> None:
-    """Make the previous default version the default again."""
+    """Make the previous default version the default again (through the running server, if one holds the store)."""
     from honcho_local.services.versions import rollback
 
-    store = _store(ctx)
-    try:
-        name = rollback(store)
-    finally:
-        store.close()
+    name = _on_store(ctx, lambda store: {"default": rollback(store)}, "POST", "/admin/versions/rollback", {})["default"]
     click.echo(f"rolled back: {name} is the default representation version again")
 
 
@@ -155,7 +164,7 @@ def recheck(ctx: click.Context, workspace: str | None, name: str | None, dry_run
     """Re-apply the deriver's output checks to stored conclusions: remove facts about a peer that
     restate another speaker's nearby line, and date relative time words ("yesterday") from when the
     source was said (for conclusions derived before these checks existed); rebuild peer cards from the
-    conclusions left. Stop the server first."""
+    conclusions left. Needs the store to itself: stop the server first."""
     from honcho_local.services.recheck import recheck_attribution
     from honcho_local.services.versions import default_version
 
@@ -182,12 +191,17 @@ def recheck(ctx: click.Context, workspace: str | None, name: str | None, dry_run
 @click.pass_context
 @handle_errors
 def backup(ctx: click.Context, directory: str, no_vectors: bool) -> None:
-    """Write the data home's store to DIRECTORY (new or empty) as Parquet files and a manifest.
-    Stop the server first."""
+    """Write the data home's store to DIRECTORY (new or empty) as Parquet files and a manifest. While
+    `honcho-local serve` runs, the server writes it from one snapshot and goes on serving."""
+    from honcho_local.cli.remote import through_server
     from honcho_local.services.backup import backup as run_backup
 
     settings = settings_from(ctx)
-    manifest = run_backup(settings.db_path, Path(directory), vectors=not no_vectors)
+    try:
+        manifest = run_backup(settings.db_path, Path(directory), vectors=not no_vectors)
+    except StoreLocked as locked:
+        manifest = through_server(settings.home, locked, "POST", "/admin/backup",
+                                  {"directory": str(Path(directory).resolve()), "vectors": not no_vectors})
     rows = sum(manifest["tables"].values())
     size = sum(f.stat().st_size for f in Path(directory).iterdir())
     click.echo(f"backed up {settings.db_path} to {directory}: {len(manifest['tables'])} tables, {rows} rows, "

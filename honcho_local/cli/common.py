@@ -25,7 +25,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except StoreLocked as exc:
-            click.echo(f"error: {exc.detail}", err=True)
+            click.echo(f"error: {locked_line(exc)}", err=True)
             sys.exit(EXIT_LOCKED)
         except InvalidInput as exc:
             click.echo(f"error: {exc.detail}", err=True)
@@ -35,6 +35,14 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(EXIT_ERROR)
 
     return wrapper
+
+
+def locked_line(exc: StoreLocked) -> str:
+    """The store is held (by the running server, normally): say exactly what to run instead (`cli/remote.py`)."""
+    from honcho_local.cli.remote import home_of_context, refusal
+
+    home = home_of_context()
+    return refusal(exc, home) if home is not None else exc.detail
 
 
 def _remember_home(ctx: click.Context, param: click.Parameter, value: str | None) -> None:

@@ -14,7 +14,9 @@ from typing import Any
 import click
 import httpx
 
+from honcho_local import serverinfo
 from honcho_local.cli.common import EXIT_ERROR, handle_errors, home_option, settings_from
+from honcho_local.cli.remote import RunningServer, find_server
 from honcho_local.config import Settings
 
 SHOWN_ERRORS = 5
@@ -22,8 +24,7 @@ SHOWN_ERRORS = 5
 
 def server_url(settings: Settings) -> str:
     """Where `serve` with these settings listens (a wildcard bind is reached on loopback)."""
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(settings.host, settings.host)
-    return f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
+    return serverinfo.loopback_url(settings.host, settings.port)
 
 
 def fetch_status(url: str, minutes: float, serve: str = "honcho-local serve") -> dict[str, Any] | str:
@@ -87,7 +88,10 @@ def render(status: dict[str, Any], url: str) -> list[str]:
 @handle_errors
 def status(ctx: click.Context, url: str | None, minutes: float, as_json: bool) -> None:
     """Ask the running server what it is doing: queue, running units, models, recent throughput."""
-    url = (url or server_url(settings_from(ctx))).rstrip("/")
+    if url is None:  # this home's running server (its server.json), else where the settings say it listens
+        found = find_server(settings_from(ctx).home)
+        url = found.url if isinstance(found, RunningServer) else server_url(settings_from(ctx))
+    url = url.rstrip("/")
     home = ctx.find_root().ensure_object(dict).get("home")
     got = fetch_status(url, minutes, f"honcho-local serve --home {home}" if home else "honcho-local serve")
     if isinstance(got, str):

@@ -1,8 +1,10 @@
 """Back up a data home's store to a folder, and restore one into a new data home.
 
-`backup` reads the store (the server must be stopped: DuckDB lets one process hold the file) and
-writes Parquet files and a manifest (`store.backup`). `restore` builds the store in a side file and
-moves it into place only once it is whole, so an interrupted restore leaves no half store behind.
+`backup` reads the store file (no server running: DuckDB lets one process hold the file) and
+writes Parquet files and a manifest (`store.backup`); `backup_open` does the same inside the running
+server, on a cursor of its own, from one snapshot while writes go on (`POST /admin/backup`). `restore`
+builds the store in a side file and moves it into place only once it is whole, so an interrupted
+restore leaves no half store behind.
 A backup made without vectors is embedded again here, with the configured embedding model, which must
 be the one the backup's vectors came from: messages as the worker embeds them (speaker, then content),
 conclusions by their content, in the order they were first stored.
@@ -33,8 +35,7 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(path))
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            raise StoreLocked(f"{path} is in use by another process (is `honcho-local serve` running?). "
-                              "Stop it first.") from exc
+            raise StoreLocked(f"{path} is in use by another process (is `honcho-local serve` running?)") from exc
         raise
 
 
@@ -47,6 +48,12 @@ def backup(db_path: Path, directory: Path, vectors: bool = True) -> dict[str, An
         return files.export(conn, directory, vectors=vectors)
     finally:
         conn.close()
+
+
+def backup_open(store: Store, directory: Path, vectors: bool = True) -> dict[str, Any]:
+    """Write the open store to `directory` (new or empty) from one snapshot. Returns the manifest."""
+    with store.private_cursor() as cur:
+        return files.export(cur, directory, vectors=vectors)
 
 
 def _models_needed(directory: Path, manifest: dict[str, Any]) -> set[str]:

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from honcho_local import __version__
-from honcho_local.errors import HonchoLocalError
+from honcho_local.errors import Conflict
 from honcho_local.store.migrations import MIGRATIONS, migrate
 
 FORMAT = 1
@@ -28,8 +28,8 @@ VECTORS = {"message_embeddings": "embedding", "conclusions": "embedding"}
 SKIP = {"schema_migrations"}  # written by the restore's own migrations
 
 
-class BackupError(HonchoLocalError):
-    """A folder that is not a usable backup, or a target that already holds data."""
+class BackupError(Conflict):
+    """A folder that is not a usable backup, or a target that already holds data (HTTP 409)."""
 
 
 def _tables(conn: duckdb.DuckDBPyConnection) -> list[str]:

@@ -9,13 +9,14 @@ re-run alone, so one bad operation fails only its own caller. A write returns af
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as dt
 import logging
 import queue
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -223,10 +224,7 @@ class Store:
             conn = duckdb.connect(str(path))
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
-                raise StoreLocked(
-                    f"{path} is in use by another process (is `honcho-local serve` running?). "
-                    "Stop it, or talk to it over HTTP."
-                ) from exc
+                raise StoreLocked(f"{path} is in use by another process (is `honcho-local serve` running?)") from exc
             raise
         # Checkpoints run in the writer when it is idle (see _run_writer); the automatic one, which
         # blocks a commit, is kept only as a backstop for a writer that is never idle.
@@ -246,6 +244,16 @@ class Store:
             with self._cursor_lock:
                 self._cursors.append(cur)
         return cur
+
+    @contextlib.contextmanager
+    def private_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of the caller's own, closed after: for a long read in one transaction (a backup's
+        snapshot) that must not leave a thread's shared read cursor inside it. Writes go on meanwhile."""
+        cur = self._conn.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
 
     def read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """`fn(cursor)`. The cursor is fetched when `fn` first uses it, so a read answered from caches
