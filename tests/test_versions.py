@@ -76,6 +76,7 @@ def test_reprocess_with_another_prompt_leaves_old_version_alone(tmp_home: Path, 
                                                               "bob said: I brew beer at home."]
     listed = cli(tmp_home, model, "versions", "list").stdout
     assert "* v1" in listed and "  v2" in listed
+    assert listed.splitlines()[0].split()[:3] == ["name", "status", "chat"]  # a header row
     assert cli(tmp_home, model, "versions", "activate", "v2").returncode == 0
     store = Store.open(tmp_home / "honcho.duckdb")
     try:

@@ -118,7 +118,10 @@ def versions_list(ctx: click.Context) -> None:
 
     from honcho_local.services.versions import list_versions
 
-    for v in _on_store(ctx, lambda store: store.read(list_versions), "GET", "/admin/versions"):
+    rows = _on_store(ctx, lambda store: store.read(list_versions), "GET", "/admin/versions")
+    click.echo(f"  {'name':<12} {'status':<8} {'chat model':<22} {'conclusions':>19}  {'parent':<13} created"
+               "  (* = default for reads)")
+    for v in rows:
         created = v["created_at"]  # a datetime from the file, an ISO string from the server
         created = created if isinstance(created, dt.datetime) else dt.datetime.fromisoformat(created)
         mark = "*" if v["default"] else " "
