@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from honcho_local import localnet
 from honcho_local.errors import InvalidInput
 
 DB_FILENAME = "honcho.duckdb"
@@ -31,6 +32,19 @@ class Settings(BaseModel):
     home: Path = Field(description="Data home: holds the DuckDB file, the queue file and config.toml.")
     host: str = Field("127.0.0.1", description="Address `serve` binds to.")
     port: int = Field(8000, ge=0, le=65535, description="Port `serve` listens on.")
+    allow_remote: bool = Field(False, description="Let `serve` bind a non-loopback address (`--allow-remote`). "
+                               "There is no authentication yet: anyone who can reach the address can read and "
+                               "change every memory. Without it `serve` refuses such an address.")
+    allowed_hosts: list[str] = Field([], description="Host names (no port) a request's `Host` header may name "
+                                     "besides loopback (`localhost`, `127.0.0.1`, `[::1]`) and the bound address, "
+                                     "e.g. a name a reverse proxy forwards; other names are refused with 421 "
+                                     "(DNS rebinding defence). `*` turns the check off. Comma-separated in the "
+                                     "environment.")
+    cors_origins: list[str] = Field(list(localnet.DEFAULT_CORS_ORIGINS), description="Origins of web pages that "
+                                    "may call the API from a browser (CORS) and change data; `*` as the port "
+                                    "means any port, `*` alone any origin. Pages from other origins get no CORS "
+                                    "headers and their writes are refused (403). Comma-separated in the "
+                                    "environment.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     http_threads: int = Field(0, ge=0, le=256, description="Threads that run request handlers that query "
                               "DuckDB or wait (lists, cold reads, resource writes) and message searches; 0 means "
@@ -76,6 +90,22 @@ class Settings(BaseModel):
     read_cache_size: int = Field(20_000, ge=0, description="Entries of the read cache (representations, cards, "
                                  "summaries, recent messages, conclusion matrices); an entry is dropped by the first "
                                  "commit that changes what it was read from; 0 disables it.")
+
+    @field_validator("allowed_hosts", "cors_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        """The environment gives one string: comma-separated entries."""
+        return [part for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, value: list[str]) -> list[str]:
+        return [localnet.check_host_entry(entry) for entry in value]
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        return [localnet.check_origin_entry(entry) for entry in value]
 
     @property
     def db_path(self) -> Path:
@@ -162,6 +192,8 @@ def settings_table_markdown() -> str:
             env, default = "`HONCHO_LOCAL_HOME` (or `--home`)", "platform user data dir"
         else:
             env = f"`HONCHO_LOCAL_{name.upper()}` or `{name.upper()}`"
-            default = "unset" if info.default is None else f"`{info.default}`"
+            default = ("unset" if info.default is None else "none" if info.default == [] else
+                       ", ".join(f"`{item}`" for item in info.default) if isinstance(info.default, list)
+                       else f"`{info.default}`")
         lines.append(f"| `{name}` | {env} | {default} | {info.description} |")
     return "\n".join(lines)

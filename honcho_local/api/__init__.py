@@ -12,7 +12,6 @@ from typing import Any
 
 from litestar import Litestar, Request, Response, get
 from litestar.concurrency import set_asyncio_executor
-from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.pydantic import PydanticInitPlugin
@@ -24,6 +23,7 @@ from honcho_local.api.conclusions import ConclusionController
 from honcho_local.api.deps import paging, provide_services
 from honcho_local.api.docs import assets_router, swagger_plugin
 from honcho_local.api.errors import EXCEPTION_HANDLERS
+from honcho_local.api.guard import cors_config
 from honcho_local.api.messages import MessageController
 from honcho_local.api.peers import PeerController
 from honcho_local.api.queue import QueueController
@@ -126,7 +126,7 @@ def create_app(services: Services, on_shutdown: list[Any] | None = None, http_th
         before_request=check_path_names,
         openapi_config=OpenAPIConfig(title="honcho-local", version=__version__, path="/docs",
                                      render_plugins=[swagger_plugin()]),
-        cors_config=CORSConfig(allow_origins=["http://localhost", "http://127.0.0.1:8000"]),
+        cors_config=cors_config(services.settings.cors_origins),
         on_shutdown=on_shutdown or [],
         lifespan=[_lifespan],
         middleware=[TimingMiddleware],

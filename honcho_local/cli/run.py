@@ -14,18 +14,24 @@ from honcho_local.cli.common import (
     settings_from,
 )
 from honcho_local.config import Settings
+from honcho_local.localnet import check_bind
 
 
 @click.command()
 @click.option("--host", default=None, help="Bind address (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 8000).")
 @click.option("--offline", is_flag=True, default=None, help="Refuse to download missing models.")
+@click.option("--allow-remote", is_flag=True, default=None,
+              help="Allow a non-loopback --host (no authentication yet: anyone who reaches it can read and write).")
 @home_option
 @click.pass_context
 @handle_errors
-def serve(ctx: click.Context, host: str | None, port: int | None, offline: bool | None) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, offline: bool | None,
+          allow_remote: bool | None) -> None:
     """Run the HTTP API (and the embedded worker) on the data home."""
-    settings = settings_from(ctx, host=host, port=port, offline=offline or None)
+    settings = settings_from(ctx, host=host, port=port, offline=offline or None, allow_remote=allow_remote or None)
+    if warning := check_bind(settings.host, settings.allow_remote):  # before models are fetched or the port bound
+        click.echo(f"warning: {warning}", err=True)
     resolve_models_with_progress(settings)
     from honcho_local.server import run_server
 
