@@ -13,7 +13,8 @@ cover, and any body the model or the service rejects before anything is queued, 
 Litestar's exact answer (its validation messages, CORS, 413 for an oversize body). An error from the
 write itself (after queueing, where a second try would not be the same request) is answered here with
 the same `{"detail": ...}` mapping as `api.errors`. tests/test_fastpath.py checks that both ways answer
-alike. Whatever the app comes to do for every request (authentication, say) must be done here too.
+alike. Checks that every request needs (the Host/Origin/content-type guard, authentication) belong in
+front of both, in `api.guard.serving_app`, not here.
 """
 
 from __future__ import annotations
