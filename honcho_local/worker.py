@@ -14,6 +14,10 @@
   wrote or asked a model anything, WARNING when it failed, DEBUG when it only moved its cursor (under a
   stream of writes most runs do only that, several a second). What each running unit is doing is kept
   in the shared `Activity` (queue status lists it).
+- A failure of any type inside a unit is recorded by its reasoner (`services/model_calls.py`: metrics,
+  run record, the unit failed with its error and a doubling backoff). Should even that record fail (the
+  store refuses the write), the unit is held out of the queue here for the same backoff: no unit is
+  re-run in a tight loop of full model calls.
 """
 
 from __future__ import annotations
@@ -116,6 +120,8 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._consumer: EmbeddedConsumer | None = None
         self._dispatching = False  # the dispatcher thread runs (`start`): units notified while they ran go back to it
+        self._held: dict[str, tuple[int, float]] = {}  # crashed unit -> (crashes, monotonic time it may run again)
+        self.sweeps = 0  # sweeps run (tests wait on it)
 
     # ---- notification (called from the writer thread after a commit: must not block) ----------
     def notify_messages(self, workspace_id: str, session_id: str, rows: list[dict[str, Any]]) -> None:
@@ -174,8 +180,11 @@ class Worker:
         """Queue a task per unit (once). Every key is marked queued before any task is handed to Huey,
         so the first one to run sees its session's sibling units and can take them along."""
         fresh = []
+        now = time.monotonic()
         with self._lock:
             for key in keys:
+                if key in self._held and self._held[key][1] > now:
+                    continue
                 if key in self._running:
                     self._dirty.add(key)
                 elif key not in self._queued:
@@ -199,26 +208,17 @@ class Worker:
             claimed = [key, *self._claim_siblings(key, also)]
         again: list[str] = []
         try:
-            keys = claimed
-            while keys:
-                reasoner = self.reasoners.get(UnitKey.parse(key).version)
-                if reasoner is None:  # a task of a version that is no longer active
-                    break
-                metrics.UNIT_RUNS.inc()
-                self._run_round(reasoner, keys)
-                with self._lock:
-                    keys = [k for k in keys if k in self._dirty and not self._stop.is_set()]
-                    self._dirty.difference_update(keys)
-                if keys and self._dispatching:
-                    # Messages arrived while it ran: back through the dispatcher, so a stream of writes
-                    # is taken in coalesced windows. Run again at once, a unit under a steady stream
-                    # re-read its state and window after every few messages (most runs end in just a
-                    # cursor write): a fifth of the server's CPU at 1,400 writes/s (py-spy).
-                    again, keys = keys, []
-        except UnitFailed:  # logged with the run; the sweep retries the unit after its backoff
+            again = self._work(key, claimed)
+        except UnitFailed:  # recorded and logged with the run; the sweep retries the unit after its backoff
             metrics.UNITS_FAILED.inc()
-        except Exception:  # a bug must not kill the consumer thread; the sweep will retry the unit
+        except Exception:  # not even the failure could be recorded: hold the unit back here (module docstring)
+            metrics.UNITS_FAILED.inc()
             log.exception("work unit %s crashed", key)
+            self._hold(claimed)
+        else:
+            with self._lock:
+                for k in claimed:
+                    self._held.pop(k, None)
         finally:
             with self._lock:
                 self._running.difference_update(claimed)
@@ -226,16 +226,47 @@ class Worker:
             for k in again:  # after leaving `_running`, so the dispatcher queues them
                 self._inbox.put(k)
 
+    def _work(self, key: str, claimed: list[str]) -> list[str]:
+        """Run `claimed` (led by `key`) until caught up; returns those to queue again (notified meanwhile)."""
+        keys = claimed
+        while keys:
+            reasoner = self.reasoners.get(UnitKey.parse(key).version)
+            if reasoner is None:  # a task of a version that is no longer active
+                break
+            metrics.UNIT_RUNS.inc()
+            self._run_round(reasoner, keys)
+            with self._lock:
+                keys = [k for k in keys if k in self._dirty and not self._stop.is_set()]
+                self._dirty.difference_update(keys)
+            if keys and self._dispatching:
+                # Messages arrived while it ran: back through the dispatcher, so a stream of writes
+                # is taken in coalesced windows. Run again at once, a unit under a steady stream
+                # re-read its state and window after every few messages (most runs end in just a
+                # cursor write): a fifth of the server's CPU at 1,400 writes/s (py-spy).
+                return keys
+        return []
+
+    def _hold(self, keys: list[str]) -> None:
+        """Keep crashed units out of the queue for the retry backoff, doubling per crash (at most an hour)."""
+        backoff = self.reasoner.settings.reasoning_retry_backoff
+        with self._lock:
+            for key in keys:
+                crashes = self._held.get(key, (0, 0.0))[0] + 1
+                self._held[key] = (crashes, time.monotonic() + min(3600.0, backoff * 2 ** min(crashes - 1, 32)))
+
     def _run_round(self, reasoner: Reasoner, keys: list[str]) -> None:
         """One run of `keys` (together when several), each opened in `activity` and logged when it ends."""
         for key in keys:
             self.activity.begin(key)
         crash = None
+        # a started worker (serve) leaves a failed unit alone until its backoff has passed, whatever woke
+        # it; one driven directly (`honcho-local worker`, `reprocess`) runs what it is given
+        retry_failed = not self._dispatching
         try:
             if len(keys) == 1:
-                reasoner.process(keys[0])
+                reasoner.process(keys[0], retry_failed)
             else:
-                reasoner.process_together(keys)
+                reasoner.process_together(keys, retry_failed)
         except UnitFailed:  # the reasoner marked the unit that failed in `activity`; the others ran
             raise
         except Exception as exc:
@@ -272,6 +303,7 @@ class Worker:
             log.exception("sweep failed")
             return 0
         self.enqueue(keys)
+        self.sweeps += 1
         return len(keys)
 
     def _sweep_loop(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timezone
 
 import pytest
 
@@ -36,3 +36,31 @@ def test_relative_time_words_become_dates(fact: str, expected: str) -> None:
 
 def test_without_a_time_the_text_is_unchanged() -> None:
     assert absolute_dates("Jon lost his job yesterday.", None) == "Jon lost his job yesterday."
+
+
+FIRST_DAY = datetime(1, 1, 1, 9, 30)
+LAST_DAY = datetime(9999, 12, 31, 22, 0)
+
+
+@pytest.mark.parametrize("fact, said, expected", [
+    ("Jon lost his job yesterday.", FIRST_DAY, "Jon lost his job on 1 January 1."),
+    ("Jon met Gina the day before yesterday.", datetime(1, 1, 2), "Jon met Gina on 1 January 1."),
+    ("Jon moved last month.", FIRST_DAY, "Jon moved in January 1."),
+    ("Jon painted a sunset last year.", FIRST_DAY, "Jon painted a sunset in 1."),
+    ("Jon moved to Paris 3 years ago.", datetime(2, 6, 1), "Jon moved to Paris in 1."),
+    ("Jon will open the studio tomorrow.", LAST_DAY, "Jon will open the studio on 31 December 9999."),
+    ("Jon goes to a conference next month.", LAST_DAY, "Jon goes to a conference in December 9999."),
+    ("Jon retires next year.", LAST_DAY, "Jon retires in 9999."),
+    ("Jon said it yesterday.", datetime(1, 1, 1, tzinfo=UTC), "Jon said it on 1 January 1."),
+    ("Jon said it tomorrow.", datetime(9999, 12, 31, tzinfo=UTC), "Jon said it on 31 December 9999."),
+])
+def test_date_arithmetic_clamps_at_the_calendars_edges(fact: str, said: datetime, expected: str) -> None:
+    """A message dated at the edge of the calendar (0001-01-01, 9999-12-31) used to make the deriver
+    raise OverflowError on every run of its unit (issue 31)."""
+    assert absolute_dates(fact, said) == expected
+
+
+def test_a_number_too_long_to_be_a_count_is_left_alone() -> None:
+    huge = "9" * 5000  # int() refuses strings this long
+    text = f"Jon started running {huge} days ago and moved {huge} years ago."
+    assert absolute_dates(text, SAID) == text

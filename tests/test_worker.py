@@ -27,9 +27,9 @@ def model() -> Iterator[FakeModel]:
 
 
 def make_services(home: Path, model: FakeModel, **overrides) -> Services:
-    settings = load_settings(home, env={}, reasoning_model="openai:fake", openai_base_url=model.url,
-                             reasoning_retry_backoff=0.05, summary_short_every=4, summary_long_every=8,
-                             peer_card_every=2, **overrides)
+    settings = load_settings(home, env={}, **{
+        "reasoning_model": "openai:fake", "openai_base_url": model.url, "reasoning_retry_backoff": 0.05,
+        "summary_short_every": 4, "summary_long_every": 8, "peer_card_every": 2, **overrides})
     services = build_services(settings, with_worker=True, embedder_factory=lambda: FakeEmbedder())
     services.reasoner._sleep = lambda s: None  # no real waiting between retries
     return services
@@ -160,7 +160,7 @@ def test_skip_advances_wait_in_memory_then_share_one_write(svc: Services, monkey
     """`_advance_only` writes nothing at once: the unit reads the pending cursor (a second run does not
     skip the same messages again), the advances of several units go to the store together when the
     flush timer fires, and `settle` (what the sweep and shutdown call) writes them at once."""
-    from honcho_local.services import reasoner as reasoner_module
+    from honcho_local.services import advances as advances_module
     from honcho_local.store import units
 
     post(svc, "s1", ("alice", "hello"), ("bob", "again"))
@@ -178,13 +178,13 @@ def test_skip_advances_wait_in_memory_then_share_one_write(svc: Services, monkey
     assert rows(svc, stored, *map(str, keys)) == []
     r.settle()
     assert rows(svc, stored, *map(str, keys)) == sorted([(str(keys[0]), 2), (str(keys[1]), 2)])
-    assert statements == [2] and r._pending_cursors == {} and r._unflushed == {}
+    assert statements == [2] and r.advances.cursors == {} and r.advances.unflushed == {}
     # without settle: the timer sends them
-    monkeypatch.setattr(reasoner_module, "ADVANCE_FLUSH_SECONDS", 0.05)
+    monkeypatch.setattr(advances_module, "ADVANCE_FLUSH_SECONDS", 0.05)
     post(svc, "s1", ("alice", "more"))
     r._advance_only(keys[0], 3)
     deadline = time.monotonic() + 5
-    while r._pending_cursors and time.monotonic() < deadline:
+    while r.advances.cursors and time.monotonic() < deadline:
         time.sleep(0.01)
     assert rows(svc, "SELECT cursor_pk FROM work_units WHERE key = ?", str(keys[0])) == [(3,)]
     assert statements == [2, 1]

@@ -4,13 +4,15 @@ A small model keeps "yesterday" and "last week" in the facts it writes, although
 absolute dates; read months later, such a fact dates nothing. The words are rewritten here from the
 source message's timestamp, in the style of LoCoMo's gold answers ("the week before 9 June 2023"):
 "Jon lost his job yesterday" said on 20 January 2023 becomes "Jon lost his job on 19 January 2023".
-Words with no safe reading ("on Friday", "recently") are left alone.
+Words with no safe reading ("on Friday", "recently") are left alone. Date arithmetic clamps at the
+calendar's edges (1 January 1, 31 December 9999): a message dated 0001-01-01 saying "yesterday" reads
+"on 1 January 1" rather than raising `OverflowError` inside the deriver.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import MAXYEAR, MINYEAR, datetime, timedelta
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
@@ -24,8 +26,20 @@ def day(d: datetime) -> str:
     return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
 
 
+def _shift(d: datetime, days: int) -> datetime:
+    """`d` moved by `days`, held at datetime.min / datetime.max instead of overflowing."""
+    try:
+        return d + timedelta(days=days)
+    except OverflowError:
+        return (datetime.max if days > 0 else datetime.min).replace(tzinfo=d.tzinfo)
+
+
+def _year(year: int) -> int:
+    return min(max(year, MINYEAR), MAXYEAR)
+
+
 def _month(d: datetime, delta: int) -> str:
-    index = d.year * 12 + d.month - 1 + delta
+    index = min(max(d.year * 12 + d.month - 1 + delta, MINYEAR * 12), MAXYEAR * 12 + 11)
     return f"{_MONTHS[index % 12]} {index // 12}"
 
 
@@ -41,11 +55,11 @@ def absolute_dates(text: str, said_at: datetime | None) -> str:
         return text
     d = said_at
     rules: list[tuple[str, object]] = [
-        (r"\b(?:the )?day before yesterday\b", lambda m, t: _on(t, m.start(), day(d - timedelta(days=2)))),
-        (r"\byesterday\b", lambda m, t: _on(t, m.start(), day(d - timedelta(days=1)))),
+        (r"\b(?:the )?day before yesterday\b", lambda m, t: _on(t, m.start(), day(_shift(d, -2)))),
+        (r"\byesterday\b", lambda m, t: _on(t, m.start(), day(_shift(d, -1)))),
         (r"\blast night\b", lambda m, t: f"on the night before {day(d)}"),
         (r"\b(?:today|tonight|this (?:morning|afternoon|evening))\b", lambda m, t: _on(t, m.start(), day(d))),
-        (r"\btomorrow\b", lambda m, t: _on(t, m.start(), day(d + timedelta(days=1)))),
+        (r"\btomorrow\b", lambda m, t: _on(t, m.start(), day(_shift(d, 1)))),
         (r"\blast weekend\b", lambda m, t: f"the weekend before {day(d)}"),
         (r"\blast week\b", lambda m, t: f"the week before {day(d)}"),
         (r"\bthis week\b", lambda m, t: f"the week of {day(d)}"),
@@ -53,14 +67,15 @@ def absolute_dates(text: str, said_at: datetime | None) -> str:
         (r"\blast month\b", lambda m, t: f"in {_month(d, -1)}"),
         (r"\bthis month\b", lambda m, t: f"in {_month(d, 0)}"),
         (r"\bnext month\b", lambda m, t: f"in {_month(d, 1)}"),
-        (r"\blast year\b", lambda m, t: f"in {d.year - 1}"),
+        (r"\blast year\b", lambda m, t: f"in {_year(d.year - 1)}"),
         (r"\bthis year\b", lambda m, t: f"in {d.year}"),
-        (r"\bnext year\b", lambda m, t: f"in {d.year + 1}"),
+        (r"\bnext year\b", lambda m, t: f"in {_year(d.year + 1)}"),
         (r"\blast (" + "|".join(_DAYS) + r")\b", lambda m, t: f"the {m.group(1).capitalize()} before {day(d)}"),
         (r"\bnext (" + "|".join(_DAYS) + r")\b", lambda m, t: f"the {m.group(1).capitalize()} after {day(d)}"),
-        (r"\b(\d+|" + "|".join(_NUMBERS) + r") (day|week|month)s? ago\b",
+        (r"\b(\d{1,6}|" + "|".join(_NUMBERS) + r") (day|week|month)s? ago\b",
          lambda m, t: f"{m.group(1)} {m.group(2)}{'' if _count(m.group(1)) == 1 else 's'} before {day(d)}"),
-        (r"\b(\d+|" + "|".join(_NUMBERS) + r") years? ago\b", lambda m, t: f"in {d.year - _count(m.group(1))}"),
+        (r"\b(\d{1,6}|" + "|".join(_NUMBERS) + r") years? ago\b",
+         lambda m, t: f"in {_year(d.year - _count(m.group(1)))}"),
     ]
     for pattern, replace in rules:
         text = re.sub(pattern, lambda m: replace(m, m.string), text, flags=re.IGNORECASE)  # type: ignore[operator]

@@ -6,43 +6,35 @@ duplicates, and a crash before the commit only means the batch runs again).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from honcho_local import metrics
 from honcho_local.config import Settings
 from honcho_local.errors import HonchoLocalError
-from honcho_local.ids import new_id
 from honcho_local.llm.base import LLM, Completion, Embedder
 from honcho_local.services import activity as steps
 from honcho_local.services import configuration, deriver, peer_card, summarizer
 from honcho_local.services.activity import Activity
+from honcho_local.services.advances import PendingAdvances
+from honcho_local.services.model_calls import ModelCalls, UnitFailed, run_row
 from honcho_local.services.readcache import ReadCache
 from honcho_local.services.versions import VersionSpec
-from honcho_local.store import Store, WriteContext, utcnow, ws_tag
-from honcho_local.store import derived, reads, units
+from honcho_local.store import Store, WriteContext, derived, reads, units, ws_tag
 from honcho_local.store import resources as repo
 from honcho_local.store.conclusions import NewConclusion, insert_conclusions
 from honcho_local.store.units import UnitKey
 
 log = logging.getLogger(__name__)
 SKIP_CANDIDATES = 100  # messages with their own configuration one skip step looks at
-# How long a unit's skip advance waits in memory for others to share its write (`_advance_only`)
-ADVANCE_FLUSH_SECONDS = 1.0
 
 
 def message_embedding_text(peer_id: str, content: str) -> str:
     """The text a message is embedded as: the speaker's id, then the content (see `_embed_messages`)."""
     return f"{peer_id}: {content}"
-
-
-class UnitFailed(Exception):
-    """A unit gave up after its retries; the failure is recorded and a later sweep retries it."""
 
 
 @dataclass
@@ -67,13 +59,9 @@ class Reasoner:
         self._embedder_factory = embedder_factory
         self._embedder: Embedder | None = None
         self._embedder_failed = False
-        self._sleep = sleep
-        # unit key -> cursor of an advance submitted but not yet committed (`_advance_only`)
-        self._pending_cursors: dict[str, int] = {}
-        self._pending_advances: set[Future[None]] = set()
-        self._unflushed: dict[str, UnitKey] = {}  # pending advances not yet sent to the store
-        self._flush_timer: threading.Timer | None = None
-        self._pending_lock = threading.Lock()
+        self._sleep = sleep  # between a model call's retries
+        self.calls = ModelCalls(settings, store, self.activity, self.version)
+        self.advances = PendingAdvances(store)  # skip advances waiting in memory (`_advance_only`)
         # the workspace, session, peer and member rows a unit reads each run, kept until a commit touches
         # the workspace's resources (`ws_tag`): under a stream of writes a unit runs every coalescing
         # window, and these four queries were most of a run that ends in a skip
@@ -90,132 +78,29 @@ class Reasoner:
         return self._embedder
 
     def _call(self, key: UnitKey, task: str, fn: Callable[[], Any], fatal: bool = True) -> Any:
-        """Run one model call with retries and backoff. When all fail: record the failure (with the
-        model time it used) and raise `UnitFailed`; a non-`fatal` call records it and returns None."""
-        last: HonchoLocalError | None = None
-        spent = 0.0
-        self.activity.step(key, steps.model_step(task))
-        for attempt in range(self.settings.reasoning_retries):
-            started = time.perf_counter()
-            try:
-                result = fn()
-            except HonchoLocalError as exc:
-                self.activity.add(key, model_seconds=time.perf_counter() - started)
-                spent += time.perf_counter() - started
-                last = exc
-                metrics.MODEL_ERRORS.labels(task).inc()
-                log.warning("%s for %s failed (attempt %d): %s", task, key, attempt + 1, exc.detail)
-                if attempt + 1 < self.settings.reasoning_retries:
-                    self._sleep(min(30.0, 0.5 * 2 ** attempt))
-                continue
-            metrics.REASONING_SECONDS.labels(task).observe(time.perf_counter() - started)
-            self.activity.add(key, model_seconds=time.perf_counter() - started)
-            return result
-        assert last is not None
-        if not fatal:
-            self.store.write(lambda ctx: units.record_run(ctx, self._run_row(
-                key, task, "failed", error=last.detail, seconds=spent, raw_output=getattr(last, "raw_output", None))),
-                scoped=True)
-            return None
-        self._fail(key, task, last, spent)
-        self.activity.fail(key, f"{task}: {last.detail}")
-        raise UnitFailed(f"{task} for {key}: {last.detail}")
+        """One model call with retries; a failure is recorded (`ModelCalls.call`)."""
+        return self.calls.call(key, task, fn, fatal, self._sleep)
 
-    def _fail(self, key: UnitKey, task: str, exc: HonchoLocalError, spent: float = 0.0) -> None:
-        def op(ctx: WriteContext) -> None:
-            backoff = self.settings.reasoning_retry_backoff
-            attempts = units.mark_failed(ctx, key, f"{task}: {exc.detail}", timedelta(seconds=backoff))
-            units.record_run(ctx, self._run_row(key, task, "failed", error=exc.detail, seconds=spent,
-                                                raw_output=getattr(exc, "raw_output", None)))
-            if attempts > 1:  # back off harder on a unit that keeps failing
-                delay = min(3600.0, backoff * 2 ** (attempts - 1))
-                ctx.conn.execute("UPDATE work_units SET next_attempt_at = ? WHERE key = ?",
-                                 [utcnow() + timedelta(seconds=delay), str(key)])
-
-        self.store.write(op, scoped=True)
+    def _guard(self, key: UnitKey, fn: Callable[[], Any]) -> Any:
+        """Run one step of `key`'s work: an exception of any type becomes the unit's recorded failure."""
+        try:
+            return fn()
+        except UnitFailed:
+            raise
+        except Exception as exc:  # recorded, then the unit backs off (services/model_calls.py)
+            raise self.calls.crashed(key, exc) from exc
 
     def _run_row(self, key: UnitKey, task: str, status: str, completion: Completion | None = None,
                  **extra: Any) -> dict[str, Any]:
-        if completion is not None:
-            metrics.TOKENS.labels(task, "prompt").inc(completion.prompt_tokens)
-            metrics.TOKENS.labels(task, "completion").inc(completion.completion_tokens)
-            if completion.fallback_used:
-                metrics.FALLBACK_USES.labels(task).inc()
-        row = {"id": new_id(), "unit_key": str(key), "version": self.version, "task": task, "status": status,
-               "events": 0, "prompt_tokens": completion.prompt_tokens if completion else 0,
-               "completion_tokens": completion.completion_tokens if completion else 0,
-               "seconds": completion.seconds if completion else 0.0, "outputs": 0,
-               "provider": completion.provider if completion else None,
-               "model": completion.model if completion else None,
-               "fallback_used": bool(completion and completion.fallback_used), "created_at": utcnow()}
-        row.update(extra)
-        return row
+        return run_row(self.version, key, task, status, completion, **extra)
 
     def _advance_only(self, key: UnitKey, cursor: int) -> None:
-        """Move a unit past messages that need no model, without a write of its own: the advance waits
-        in memory up to ADVANCE_FLUSH_SECONDS, then every advance made meanwhile (by any unit) goes to
-        the store as one operation and one upsert. Until it has landed the unit reads its cursor as the
-        larger of the stored one and the pending one. Under a stream of writes these were one blocking
-        upsert per unit run, each turning its commit group into a transaction: 12-19% of the writer
-        thread's time (py-spy, bench_write.py). An advance lost to a crash is found again by the
-        sweep: skipping is idempotent."""
-        text = str(key)
-        with self._pending_lock:
-            self._pending_cursors[text] = max(cursor, self._pending_cursors.get(text, 0))
-            self._unflushed[text] = key
-            if self._flush_timer is None:
-                self._flush_timer = threading.Timer(ADVANCE_FLUSH_SECONDS, self.flush_advances)
-                self._flush_timer.daemon = True
-                self._flush_timer.start()
-
-    def flush_advances(self) -> None:
-        """Send the advances waiting in memory to the store (one operation; returns without waiting)."""
-        with self._pending_lock:
-            if self._flush_timer is not None:
-                self._flush_timer.cancel()
-                self._flush_timer = None
-            items = [(key, self._pending_cursors[text]) for text, key in self._unflushed.items()]
-            self._unflushed.clear()
-        if not items:
-            return
-
-        def op(ctx: WriteContext) -> None:
-            for key, cursor in items:
-                units.advance_later(ctx, key, cursor)
-
-        try:
-            future = self.store.submit(op, scoped=True)
-        except RuntimeError:  # the store closed first: the sweep finds these units again
-            log.debug("store closed before %d cursor advances were written", len(items))
-            with self._pending_lock:
-                for key, cursor in items:
-                    if self._pending_cursors.get(str(key)) == cursor:
-                        del self._pending_cursors[str(key)]
-            return
-        with self._pending_lock:
-            self._pending_advances.add(future)
-        future.add_done_callback(lambda f: self._advances_landed(f, items))
-
-    def _advances_landed(self, future: Future[None], items: list[tuple[UnitKey, int]]) -> None:
-        """The advances committed (or failed: then the stored cursors are the truth again)."""
-        with self._pending_lock:
-            self._pending_advances.discard(future)
-            for key, cursor in items:
-                text = str(key)
-                if self._pending_cursors.get(text) == cursor and text not in self._unflushed:
-                    del self._pending_cursors[text]
+        """Move a unit past messages that need no model, without a write of its own (`PendingAdvances`)."""
+        self.advances.add(key, cursor)
 
     def settle(self) -> None:
-        """Write the advances waiting in memory and wait until they have landed, so the stored cursors
-        tell all (before the sweep reads which units lag, and at shutdown)."""
-        self.flush_advances()
-        with self._pending_lock:
-            pending = list(self._pending_advances)
-        for future in pending:
-            try:
-                future.result()
-            except Exception:  # noqa: BLE001 - a failed advance leaves the stored cursor, the truth
-                pass
+        """Write the advances waiting in memory and wait until they have landed (`PendingAdvances.settle`)."""
+        self.advances.settle()
 
     # ---- entry points ---------------------------------------------------------------------------
     def lagging(self, waiting: bool = False) -> list[str]:
@@ -229,7 +114,7 @@ class Reasoner:
     def _start_cursor(self, cur: Any, key: UnitKey, unit: dict[str, Any] | None) -> int:
         """A unit's cursor (or the advance on its way to the store, `_advance_only`); a new unit of a
         version with a `since` cut-off starts at that moment."""
-        pending = self._pending_cursors.get(str(key), 0)
+        pending = self.advances.pending(key)
         if unit is not None:
             return max(unit["cursor_pk"], pending)
         if self.spec.since is None:
@@ -238,18 +123,19 @@ class Reasoner:
                             "AND created_at < ?", [key.workspace_id, key.session_id, self.spec.since]).fetchone()[0]
         return max(pending, since)
 
-    def process(self, key_text: str) -> float:
-        """Work a unit until it has caught up with the log. Returns the model seconds spent."""
+    def process(self, key_text: str, retry_failed: bool = False) -> float:
+        """Work a unit until it has caught up with the log. Returns the model seconds spent. A failed unit
+        waits out its backoff (whatever woke it) unless `retry_failed` (`honcho-local reprocess`)."""
         key = UnitKey.parse(key_text)
         total = 0.0
         step_fn = self._representation_step if key.kind == "representation" else self._summary_step
-        while True:
-            step = step_fn(key)
-            total += step.model_seconds + (step.cards() if step.cards else 0.0)
+        while True:  # a failure of any type is recorded and ends the run (`_guard`)
+            step = self._guard(key, partial(step_fn, key, retry_failed))
+            total += step.model_seconds + (self._guard(key, step.cards) if step.cards else 0.0)
             if not step.more:
                 return total
 
-    def process_together(self, key_texts: list[str]) -> float:
+    def process_together(self, key_texts: list[str], retry_failed: bool = False) -> float:
         """Work the representation units of one session's peers in lockstep, one batch each in turn,
         until all have caught up. Their windows start at the same message, so each prompt after the
         first repeats the one before up to the question, and llama.cpp re-reads only the rest
@@ -264,18 +150,23 @@ class Reasoner:
             cards = []
             for key in list(active):
                 try:
-                    step = self._representation_step(key)
+                    step = self._guard(key, partial(self._representation_step, key, retry_failed))
                 except UnitFailed as exc:
                     failure = failure or exc
                     active.remove(key)
                     continue
                 total += step.model_seconds
                 if step.cards:
-                    cards.append(step.cards)
+                    cards.append((key, step.cards))
                 if not step.more:
                     active.remove(key)
-            for refresh in cards:
-                total += refresh()
+            for key, refresh in cards:
+                try:
+                    total += self._guard(key, refresh)
+                except UnitFailed as exc:
+                    failure = failure or exc
+                    if key in active:
+                        active.remove(key)
         if failure is not None:
             raise failure
         return total
@@ -283,7 +174,8 @@ class Reasoner:
     # ---- representation units ---------------------------------------------------------------------
     def _unit_state(self, cur: Any, key: UnitKey) -> dict[str, Any]:
         unit = units.get_unit(cur, str(key))
-        return {"cursor": self._start_cursor(cur, key, unit), **self._unit_resources(cur, key)}
+        return {"cursor": self._start_cursor(cur, key, unit), "waiting": units.in_backoff(unit),
+                **self._unit_resources(cur, key)}
 
     def _unit_resources(self, cur: Any, key: UnitKey) -> dict[str, Any]:
         """The unit's workspace, session, observed peer and active members (read-only: shared by runs)."""
@@ -352,11 +244,11 @@ class Reasoner:
         limit = self._line_limit(key, row["peer_id"])
         return row["token_count"] if len(row["content"]) <= limit else min(row["token_count"], limit // 3)
 
-    def _representation_step(self, key: UnitKey) -> Step:
+    def _representation_step(self, key: UnitKey, retry_failed: bool = False) -> Step:
         self.activity.step(key, steps.READING)
         state = self.store.read(lambda cur: self._unit_state(cur, key))
         cursor = state["cursor"]
-        if state["session"] is None:
+        if state["session"] is None or (state["waiting"] and not retry_failed):  # a failed unit waits its backoff
             return Step(False)
         member = next((m for m in state["members"] if m["peer_id"] == key.observed_id), None)
         observe_me = configuration.effective_observe_me((state["peer"] or {}).get("configuration"), member)
@@ -489,7 +381,7 @@ class Reasoner:
         return completion
 
     # ---- summary units ----------------------------------------------------------------------------
-    def _summary_step(self, key: UnitKey) -> Step:
+    def _summary_step(self, key: UnitKey, retry_failed: bool = False) -> Step:
         self.activity.step(key, steps.READING)
 
         def read(cur: Any) -> tuple[Any, int, int, Any, Any]:
@@ -498,8 +390,8 @@ class Reasoner:
             head = self.store.message_head(cur, key.workspace_id, key.session_id)
             return rows["session"], self._start_cursor(cur, key, unit), head, rows["workspace"], unit
 
-        session, cursor, head, workspace, _ = self.store.read(read)
-        if session is None or head <= cursor:
+        session, cursor, head, workspace, unit = self.store.read(read)
+        if session is None or head <= cursor or (units.in_backoff(unit) and not retry_failed):
             return Step(False)
         resolved = configuration.resolve(self.settings, (workspace or {}).get("configuration"),
                                          session.get("configuration"))

@@ -18,6 +18,8 @@ import duckdb
 from honcho_local.store.db import WriteContext, utcnow
 from honcho_local.store.resources import Cursor, _fetch
 
+MAX_BACKOFF = timedelta(hours=1)  # the longest a failed unit waits for its next try
+
 
 @dataclass(frozen=True)
 class UnitKey:
@@ -122,16 +124,27 @@ def _advance_rows(conn: Any, rows: list[tuple[UnitKey, int]]) -> None:
          [k.session_id for k in keys], [k.observed_id for k in keys], [c for _, c in latest.values()], utcnow()])
 
 
-def mark_failed(ctx: WriteContext, key: UnitKey, error: str, retry_after: timedelta) -> int:
-    """Record a failure; the sweep retries the unit after `retry_after`. Returns the attempt count."""
+def mark_failed(ctx: WriteContext, key: UnitKey, error: str, backoff: timedelta,
+                longest: timedelta = MAX_BACKOFF) -> int:
+    """Record a failure; the sweep retries the unit after `backoff`, doubled per further failure (at
+    most `longest`). Returns the attempt count."""
     now = utcnow()
-    ctx.conn.execute(
+    attempts = ctx.conn.execute(
         "INSERT INTO work_units VALUES (?, ?, ?, ?, ?, ?, 0, 'failed', ?, 1, ?, ?) ON CONFLICT DO UPDATE SET "
         "status = 'failed', error = excluded.error, attempts = work_units.attempts + 1, "
-        "next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at",
+        "updated_at = excluded.updated_at RETURNING attempts",
         [str(key), key.kind, key.version, key.workspace_id, key.session_id, key.observed_id, error[:2000],
-         now + retry_after, now])
-    return ctx.conn.execute("SELECT attempts FROM work_units WHERE key = ?", [str(key)]).fetchone()[0]
+         now + min(backoff, longest), now]).fetchone()[0]
+    delay = timedelta(seconds=min(longest.total_seconds(), backoff.total_seconds() * 2 ** min(attempts - 1, 32)))
+    ctx.conn.execute("UPDATE work_units SET next_attempt_at = ? WHERE key = ?", [now + delay, str(key)])
+    return attempts
+
+
+def in_backoff(unit: dict[str, Any] | None, now: datetime | None = None) -> bool:
+    """Whether a unit (a `get_unit` row) failed and waits for its retry: it is not run before then."""
+    if unit is None or unit["status"] != "failed" or unit["next_attempt_at"] is None:
+        return False
+    return bool(unit["next_attempt_at"] > (now or utcnow()))
 
 
 def record_run(ctx: WriteContext, row: dict[str, Any]) -> None:
