@@ -41,3 +41,19 @@ class ModelUnavailable(HonchoLocalError):
 
 class StoreLocked(HonchoLocalError):
     """The DuckDB file is held by another process (normally a running `honcho-local serve`)."""
+
+
+class DatasetUnavailable(HonchoLocalError):
+    """A benchmark dataset is not in the datasets folder, is incomplete, or could not be fetched."""
+
+
+class StorageFull(HonchoLocalError):
+    """The disk holding the store is full: the write was not stored (HTTP 507)."""
+
+
+class StoreUnavailable(HonchoLocalError):
+    """The store cannot serve right now (being reopened after a fatal error) (HTTP 503)."""
+
+
+class StoreCorrupt(HonchoLocalError):
+    """The store's file cannot be opened: damaged; restore it from a backup."""

@@ -45,7 +45,8 @@ def top10(hits: list[str], sources: list[str], n: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:8611")
-    parser.add_argument("--data", default=None, help="datasets folder (default: ../shared/datasets)")
+    parser.add_argument("--data", default=None, help="datasets folder (default: $HONCHO_LOCAL_DATASETS, else the "
+                        "cache that `honcho-local bench data pull` fills)")
     args = parser.parse_args()
     client = httpx.Client(base_url=args.url, timeout=60)
     scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))

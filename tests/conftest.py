@@ -20,7 +20,6 @@ from honcho_local.bench.server import free_port
 from honcho_local.store import Store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
 # Tests check behaviour, not speed: model calls and the clients waiting on them get deadlines no busy
 # 2-core machine can miss (pytest-timeout still catches a real hang).
 MODEL_DEADLINE_S = 3600
@@ -47,7 +46,7 @@ class LiveServer:
 
 
 def start_server(home: Path, port: int | None = None, env: dict[str, str] | None = None,
-                 timeout: float = 30.0) -> LiveServer:
+                 timeout: float = 300.0) -> LiveServer:
     """Start `honcho-local serve` as a subprocess and wait until /health answers."""
     port = port or free_port()
     log_path = home / f"server-{port}-{uuid.uuid4().hex[:6]}.log"

@@ -15,9 +15,14 @@ from honcho_local.bench import scoring
 from honcho_local.bench.data import load_beam, load_locomo
 from honcho_local.bench.runner import _fit_text, _fit_turns, proportional_sample, scored_questions, subject_of, truncate
 from honcho_local.cli import main
-from tests.conftest import SHARED
+from tests.bench_samples import INES, TOMAS, write_samples
 
-DATA = SHARED / "datasets"
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """(datasets folder, raw data): the hand-made LoCoMo and BEAM samples of tests/bench_samples.py."""
+    root = tmp_path_factory.mktemp("datasets")
+    return root, write_samples(root)
 
 
 def test_token_f1_and_exact_match() -> None:
@@ -38,26 +43,70 @@ def test_recall_at_k() -> None:
     assert scoring.percentile([1, 2, 3, 4], 50) == 2.5 and math.isnan(scoring.percentile([], 50))
 
 
-def test_datasets_load_in_place() -> None:
-    locomo = load_locomo(DATA)
-    assert len(locomo) == 10 and sum(len(c.turns) for c in locomo) == 5882
-    assert sum(len(c.questions) for c in locomo) == 1986
+def test_datasets_load_in_place(samples) -> None:
+    root, raw = samples
+    locomo = load_locomo(root)
+    assert [c.conv_id for c in locomo] == [s["sample_id"] for s in raw["locomo"]]
+    assert [len(c.turns) for c in locomo] == [
+        sum(len(v) for k, v in s["conversation"].items() if k.startswith("session_") and not k.endswith("date_time"))
+        for s in raw["locomo"]]
+    assert [len(c.questions) for c in locomo] == [len(s["qa"]) for s in raw["locomo"]]
     first = locomo[0]
+    assert first.peers == ["Ines_Duarte", "Tomas"] and first.names["Ines_Duarte"] == INES
+    assert [name for name, _ in first.sessions] == ["session_1", "session_2", "session_3", "session_4"]
+    assert first.turns[0].created_at.isoformat() == "2023-03-03T16:10:00+00:00"
+    assert first.turns[1].created_at.isoformat() == "2023-03-03T16:10:30+00:00"  # turns 30 s apart
+    assert "[shares a photo: a photo of a teal bowl" in first.turns[4].text
+    codes = [q.code for q in first.questions]
+    assert {c: codes.count(c) for c in set(codes)} == {4: 36, 2: 20, 1: 17, 3: 9, 5: 7}
+    assert first.questions[0].answer == "Biscuit" and first.questions[0].category == "single-hop"
+    assert first.questions[2].answer == "a lemon" and first.questions[2].category == "adversarial"
+    # LoCoMo's malformed evidence ("D2:4; D3:9", "D:2:6") is read as the turn ids it means
+    assert first.questions[6].evidence == ["D2:4", "D3:9"] and first.questions[8].evidence == ["D2:6"]
     turn_ids = {t.turn_id for t in first.turns}
     assert all(set(q.evidence) <= turn_ids for q in first.questions)
     sliced = truncate(first, 2)
     assert len(sliced.sessions) == 2 and sliced.questions
     kept = {t.turn_id for t in sliced.turns}
     assert all(set(q.evidence) <= kept for q in sliced.questions)
-    assert subject_of(first, "What did Melanie paint?") == "Melanie"
-    assert subject_of(first, "When did Caroline meet Melanie?") == "Caroline"
-    beam = load_beam(DATA)
-    assert len(beam) == 20 and sum(len(c.questions) for c in beam) == 400
-    assert all(q.rubric for c in beam for q in c.questions)
+    # questions with evidence beyond the kept sessions are dropped, the others all stay
+    assert len(sliced.questions) == sum(1 for q in first.questions if q.evidence and set(q.evidence) <= kept)
+    assert len(sliced.questions) < len(first.questions)
+    assert [q.qid for q in truncate(first, 1).questions] == ["ines-tomas-q0", "ines-tomas-q1", "ines-tomas-q2"]
+    assert subject_of(first, f"What did {INES.split()[0]} paint?") == "Ines_Duarte"
+    assert subject_of(first, f"When did {TOMAS} meet {INES.split()[0]}?") == "Tomas"
+    assert subject_of(first, "Who went to the market?") == "Ines_Duarte"  # no name: the first peer
+
+    beam = load_beam(root)
+    assert [c.conv_id for c in beam] == ["beam-100k-1", "beam-100k-2"]
+    assert all(c.observed == ["user"] and c.peers == ["user", "assistant"] for c in beam)
+    assert [len(c.sessions) for c in beam] == [2, 1]  # chat 2 is read from its chat_trunecated.json
+    assert sum(len(c.questions) for c in beam) == 12 and all(q.rubric for c in beam for q in c.questions)
+    assert beam[0].questions[0].category == "information_extraction"
+    assert beam[0].questions[0].answer == "How to organise the recipe app."
+    first_turn = beam[0].turns[0]
+    assert first_turn.turn_id == "B1:0" and first_turn.speaker == "user" and not first_turn.text.endswith("1,0")
+    assert first_turn.created_at.date().isoformat() == "2024-03-15"  # the turn's time anchor
+    assert all(a.created_at < b.created_at for a, b in zip(beam[0].turns, beam[0].turns[1:]))
 
 
-def test_answer_sample_is_proportional_to_the_categories() -> None:
-    pool = scored_questions(load_locomo(DATA)[0], None, 7)
+def test_missing_dataset_is_one_line_naming_the_pull_command(tmp_path: Path) -> None:
+    """No traceback and no guessing: a missing dataset says which command fetches it."""
+    from honcho_local.errors import DatasetUnavailable
+
+    with pytest.raises(DatasetUnavailable, match=r"run `honcho-local bench data pull locomo --data "):
+        load_locomo(tmp_path)
+    with pytest.raises(DatasetUnavailable, match=r"run `honcho-local bench data pull beam --data "):
+        load_beam(tmp_path)
+    (tmp_path / "beam" / "100K" / "3").mkdir(parents=True)
+    (tmp_path / "beam" / "100K" / "3" / "chat.json").write_text("[]")
+    with pytest.raises(DatasetUnavailable, match=r"beam dataset incomplete .*probing_questions.json is missing"):
+        load_beam(tmp_path)
+
+
+def test_answer_sample_is_proportional_to_the_categories(samples) -> None:
+    pool = scored_questions(load_locomo(samples[0])[0], None, 7)
+    assert len(pool) == 82  # categories 1-4 of the first conversation
     sample = proportional_sample(pool, 40, 7)
     assert len(sample) == 40 and len({q.qid for q in sample}) == 40
     assert sample == [q for q in pool if q in sample]  # pool order kept
@@ -75,9 +124,9 @@ class _WordCounter:
         return len(text.split())
 
 
-def test_baseline_prompts_fit_the_window() -> None:
+def test_baseline_prompts_fit_the_window(samples) -> None:
     """BEAM turns run to thousands of tokens: the baselines keep the best-ranked turns that fit."""
-    beam = load_beam(SHARED / "datasets")[0]
+    beam = load_beam(samples[0])[0]
     ranked = sorted(beam.turns, key=lambda t: -len(t.text))[:10]  # the longest turns first
     kept = _fit_turns(_WordCounter(), ranked, beam.names, 600)
     assert kept == ranked[:len(kept)] and 0 < len(kept) < len(ranked)
@@ -88,13 +137,15 @@ def test_baseline_prompts_fit_the_window() -> None:
 
 
 @pytest.mark.model
-@pytest.mark.timeout(900)
-def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path) -> None:
+@pytest.mark.timeout(3600)  # a hang guard only: the drain has no deadline a loaded 2-core machine can miss
+def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path, samples) -> None:
+    """`honcho-local bench locomo` on the first session of the hand-made sample: 18 messages, 2 questions."""
+    data = samples[0]
     out = tmp_path / "report"
     result = CliRunner().invoke(main, [
         "bench", "locomo", "--conversations", "1", "--sessions", "1", "--questions", "2",
         "--model", "smollm2-135m", "--context-tokens", "2048", "--out", str(out), "--name", "smoke",
-        "--bench-home", str(tmp_path / "home"), "--data", str(DATA), "--drain-timeout", "300"])
+        "--bench-home", str(tmp_path / "home"), "--data", str(data)])
     assert result.exit_code == 0, result.output + repr(result.exception)
     results = json.loads((out / "smoke.json").read_text())
     assert results["messages"] == results["messages_posted"] == 18 and results["questions"] == 2
@@ -123,7 +174,7 @@ def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path) -> None:
     again = CliRunner().invoke(main, [
         "bench", "locomo", "--conversations", "1", "--sessions", "1", "--questions", "2",
         "--model", "smollm2-135m", "--context-tokens", "2048", "--out", str(out), "--name", "again",
-        "--bench-home", str(tmp_path / "home"), "--data", str(DATA)])
+        "--bench-home", str(tmp_path / "home"), "--data", str(data)])
     assert again.exit_code == 0, again.output
     resumed = json.loads((out / "again.json").read_text())
     assert resumed["messages_posted"] == 0 and "2 questions answered by an earlier run" in again.output
@@ -135,14 +186,14 @@ def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path) -> None:
     only = CliRunner().invoke(main, [
         "bench", "locomo", "--conversations", "1", "--sessions", "1", "--questions", "1", "--retrieval-only",
         "--model", "smollm2-135m", "--out", str(out), "--name", "only", "--bench-home", str(tmp_path / "home"),
-        "--data", str(DATA)])
+        "--data", str(data)])
     assert only.exit_code == 0 and "earlier run" not in only.output, only.output
     assert json.loads((out / "only.json").read_text())["rows"][0]["answers"] == {}
     # models answer a sample; every question is scored for retrieval; the answered one is reused
     sample = CliRunner().invoke(main, [
         "bench", "locomo", "--conversations", "1", "--sessions", "1", "--questions", "2", "--answer-questions", "1",
         "--model", "smollm2-135m", "--context-tokens", "2048", "--out", str(out), "--name", "sample",
-        "--bench-home", str(tmp_path / "home"), "--data", str(DATA)])
+        "--bench-home", str(tmp_path / "home"), "--data", str(data)])
     assert sample.exit_code == 0, sample.output
     rows = json.loads((out / "sample.json").read_text())["rows"]
     assert len(rows) == 2 and all(r["recall"] for r in rows)
@@ -153,7 +204,7 @@ def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path) -> None:
     assert "models answered a sample of 1 per conversation" in (out / "sample.md").read_text()
 
 
-def test_a_stopped_run_keeps_its_times_and_stops_its_server(tmp_path: Path) -> None:
+def test_a_stopped_run_keeps_its_times_and_stops_its_server(tmp_path: Path, samples) -> None:
     """Long runs are stopped with SIGTERM and resumed: the stopped invocation still records how long
     it ran (the report sums every invocation on the home) and takes its server down with it."""
     import signal
@@ -166,10 +217,10 @@ def test_a_stopped_run_keeps_its_times_and_stops_its_server(tmp_path: Path) -> N
     proc = subprocess.Popen(
         [sys.executable, "-m", "honcho_local.cli", "bench", "locomo", "--conversations", "1", "--sessions", "1",
          "--questions", "2", "--model", "smollm2-135m", "--context-tokens", "2048", "--out", str(tmp_path / "out"),
-         "--bench-home", str(home), "--data", str(DATA), "--drain-timeout", "300"],
+         "--bench-home", str(home), "--data", str(samples[0]), "--drain-timeout", "300"],
         stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # server start and ingest; generous for a loaded machine
         while "ingested" not in (tmp_path / "bench.log").read_text():  # stopped while the worker reasons
             assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "bench.log").read_text()
             time.sleep(0.2)
@@ -187,13 +238,13 @@ def test_a_stopped_run_keeps_its_times_and_stops_its_server(tmp_path: Path) -> N
     Store.open(home / "honcho.duckdb").close()
 
 
-def test_beam_ingest_reasons_about_the_user_only(read_app) -> None:
+def test_beam_ingest_reasons_about_the_user_only(read_app, samples) -> None:
     """BEAM asks about the user: its assistant peer is created with observe_me false, so the worker
     spends no model time on the assistant's long replies; every turn is still stored and searchable."""
     from honcho_local.bench.runner import Api, RunState, ingest, workspace_of
 
     services, client = read_app
-    conv = truncate(load_beam(DATA)[0], 1)
+    conv = truncate(load_beam(samples[0])[0], 1)
     assert conv.observed == ["user"]
     api = Api.__new__(Api)
     api.client = client

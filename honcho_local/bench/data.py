@@ -1,4 +1,4 @@
-"""Benchmark datasets read in place (never copied): LoCoMo and BEAM turned into one shape.
+"""Benchmark datasets read in place from the datasets folder: LoCoMo and BEAM turned into one shape.
 
 A `Conversation` has peers, ordered sessions of dated turns, and questions. LoCoMo questions carry
 the `dia_id`s of their evidence turns (retrieval is measurable without a model); BEAM questions carry
@@ -10,9 +10,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+import platformdirs
+
+from honcho_local.errors import DatasetUnavailable
 
 LOCOMO_CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 
@@ -50,18 +55,39 @@ class Conversation:
         return [t for _, turns in self.sessions for t in turns]
 
 
+DATASETS_ENV = "HONCHO_LOCAL_DATASETS"
+INCOMPLETE = ".pull-incomplete"  # in <folder>/<dataset>/ while a `bench data pull` has not finished
+
+
+def default_datasets_dir() -> Path:
+    """The per-user datasets cache that `honcho-local bench data pull` fills (e.g. ~/.cache/honcho-local/datasets)."""
+    return Path(platformdirs.user_cache_dir("honcho-local", appauthor=False)) / "datasets"
+
+
 def datasets_dir(explicit: str | Path | None = None) -> Path:
-    """`--data`, else HONCHO_LOCAL_DATASETS, else a `shared/datasets` beside the working directory or repo."""
+    """`--data`, else $HONCHO_LOCAL_DATASETS, else the per-user datasets cache."""
     if explicit:
-        return Path(explicit)
-    if os.environ.get("HONCHO_LOCAL_DATASETS"):
-        return Path(os.environ["HONCHO_LOCAL_DATASETS"])
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        candidate = base.parent / "shared" / "datasets"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("benchmark datasets not found: pass --data DIR or set HONCHO_LOCAL_DATASETS "
-                            "(a folder holding locomo/locomo10.json and beam/100K/)")
+        return Path(explicit).expanduser()
+    if os.environ.get(DATASETS_ENV):
+        return Path(os.environ[DATASETS_ENV]).expanduser()
+    return default_datasets_dir()
+
+
+def pull_command(dataset: str, root: Path) -> str:
+    """The command that fills `root` with `dataset` (`--data` only when `root` is not the default folder)."""
+    where = "" if Path(root) == datasets_dir() else f" --data {shlex.quote(str(root))}"
+    return f"honcho-local bench data pull {dataset}{where}"
+
+
+def require(root: Path, dataset: str, needed: list[Path]) -> None:
+    """Raise `DatasetUnavailable` (one line naming the pull command) unless `needed` are all in place."""
+    if (root / dataset / INCOMPLETE).exists():
+        raise DatasetUnavailable(f"{dataset}: the last pull into {root} did not finish; "
+                                 f"run `{pull_command(dataset, root)}` to complete it")
+    missing = [p for p in needed if not p.is_file()]
+    if missing:
+        what = "not found" if len(missing) == len(needed) else f"incomplete ({missing[0]} is missing)"
+        raise DatasetUnavailable(f"{dataset} dataset {what} in {root}: run `{pull_command(dataset, root)}`")
 
 
 def peer_id(name: str) -> str:
@@ -86,6 +112,7 @@ def _evidence_ids(raw: list[str], known: set[str]) -> list[str]:
 def load_locomo(root: Path, corrected: bool = False) -> list[Conversation]:
     """The 10 LoCoMo conversations; `corrected` uses the community-corrected answer key."""
     name = "locomo10.dial481-corrected.json" if corrected else "locomo10.json"
+    require(root, "locomo", [root / "locomo" / name])
     out = []
     for sample in json.loads((root / "locomo" / name).read_text()):
         conv = sample["conversation"]
@@ -129,7 +156,10 @@ def load_beam(root: Path, bucket: str = "100K") -> list[Conversation]:
     """BEAM chats of one bucket: user/assistant turns in batches (one session per batch)."""
     out = []
     base = root / "beam" / bucket
-    for folder in sorted((p for p in base.iterdir() if p.is_dir()), key=lambda p: int(p.name)):
+    folders = sorted((p for p in base.iterdir() if p.is_dir()), key=lambda p: int(p.name)) if base.is_dir() else []
+    require(root, "beam", [f / name for f in folders for name in ("chat.json", "probing_questions.json")]
+            or [base / "1" / "chat.json"])
+    for folder in folders:
         chat_file = folder / "chat_trunecated.json" if (folder / "chat_trunecated.json").exists() else folder / "chat.json"
         batches = json.loads(chat_file.read_text())
         clock = datetime(2024, 1, 1, tzinfo=timezone.utc)

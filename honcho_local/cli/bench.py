@@ -1,4 +1,5 @@
-"""`bench locomo|beam`: memory-quality benchmarks end to end against a live server."""
+"""`bench locomo|beam`: memory-quality benchmarks end to end against a live server;
+`bench data pull|list`: the pinned public datasets they read, in the per-user datasets cache."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from honcho_local.cli.common import (
     EXIT_ERROR,
     handle_errors,
     home_option,
+    human,
+    rich_progress,
     settings_from,
 )
 
@@ -46,53 +49,79 @@ def _command_line(ctx: click.Context) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-@click.command()
-@click.argument("dataset", type=click.Choice(["locomo", "beam"]))
-@click.option("--conversations", type=click.IntRange(1), default=None, help="Only the first N conversations.")
-@click.option("--sessions", type=click.IntRange(1), default=None,
-              help="Only the first N sessions of each conversation (and the questions about them).")
-@click.option("--questions", type=click.IntRange(1), default=None,
-              help="At most N questions per conversation (a sample stratified by category).")
-@click.option("--answer-questions", type=click.IntRange(1), default=None,
-              help="Answer only N questions per conversation (a sample proportional to the categories); retrieval "
-                   "is scored on every question.")
-@click.option("--model", default=None, help="Chat model for reasoning and answers (default: the configured one).")
-@click.option("--embedding-model", default=None, help="Embedding model (default: the configured one).")
-@click.option("--baseline", "baselines", multiple=True, type=click.Choice(["naive-rag", "full-context", "none"]),
-              help="Baselines answered in the same run (repeatable; default naive-rag and full-context).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/benchmarks"),
-              show_default=True, help="Where the report, plots and per-question JSON go.")
-@click.option("--name", default=None, help="Report file name stem (default: dataset, scope and date).")
-@click.option("--retrieval-only", is_flag=True, help="Score retrieval only: no model answers the questions.")
-@click.option("--reasoning/--no-reasoning", default=None,
-              help="Run the deriver and summaries (default: on; off with --quick). Messages are embedded either way.")
-@click.option("--reasoning-level", default="low", show_default=True, help="Chat reasoning_level for answers.")
-@click.option("--judge", default=None, help="Judge model for BEAM rubric items (catalog name or openai:NAME).")
-@click.option("--bench-home", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Data home of the benchmark server; reuse one to resume a long run (default: a new temp dir).")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Datasets folder (default: $HONCHO_LOCAL_DATASETS or ../shared/datasets).")
-@click.option("--drain-timeout", default="6h", show_default=True, help="How long to let the worker drain.")
-@click.option("--context-tokens", type=click.IntRange(512), default=4096, show_default=True,
-              help="Model context window for answers (full context is skipped when it does not fit).")
-@click.option("--full-context-tokens", type=click.IntRange(512), default=32768, show_default=True,
-              help="Model window of the full-context baseline (capped by the model's own; a conversation "
-                   "that does not fit is skipped).")
-@click.option("--quick", is_flag=True,
-              help="One LoCoMo conversation, the fast model (qwen2.5-coder-0.5b), 40 questions, reasoning off "
-                   "(deriving a whole conversation takes longer than a quick run: add --reasoning to include it).")
-@home_option
-@click.pass_context
-@handle_errors
-def bench(ctx: click.Context, dataset: str, conversations: int | None, sessions: int | None, questions: int | None,
-          answer_questions: int | None, model: str | None,
-          embedding_model: str | None, baselines: tuple[str, ...], out: Path, name: str | None,
-          retrieval_only: bool, reasoning: bool | None, reasoning_level: str, judge: str | None,
-          bench_home: Path | None, data: Path | None, drain_timeout: str, context_tokens: int, full_context_tokens: int,
-          quick: bool) -> None:
-    """Run a memory-quality benchmark (LoCoMo or BEAM) end to end against a live server and write a
-    markdown report with plots: evidence recall@k, answer F1 by category, cost and read latency,
-    with naive RAG and full-context baselines answered in the same run."""
+@click.group()
+def bench() -> None:
+    """Memory-quality benchmarks (LoCoMo, BEAM) against a live server, and their datasets."""
+
+
+def run_options(fn: Any) -> Any:
+    """The options of `bench locomo` and `bench beam` (one set, so both commands keep the same ones)."""
+    for option in reversed(_RUN_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+_RUN_OPTIONS = [
+    click.option("--conversations", type=click.IntRange(1), default=None, help="Only the first N conversations."),
+    click.option("--sessions", type=click.IntRange(1), default=None,
+                 help="Only the first N sessions of each conversation (and the questions about them)."),
+    click.option("--questions", type=click.IntRange(1), default=None,
+                 help="At most N questions per conversation (a sample stratified by category)."),
+    click.option("--answer-questions", type=click.IntRange(1), default=None,
+                 help="Answer only N questions per conversation (a sample proportional to the categories); retrieval "
+                      "is scored on every question."),
+    click.option("--model", default=None, help="Chat model for reasoning and answers (default: the configured one)."),
+    click.option("--embedding-model", default=None, help="Embedding model (default: the configured one)."),
+    click.option("--baseline", "baselines", multiple=True, type=click.Choice(["naive-rag", "full-context", "none"]),
+                 help="Baselines answered in the same run (repeatable; default naive-rag and full-context)."),
+    click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/benchmarks"),
+                 show_default=True, help="Where the report, plots and per-question JSON go."),
+    click.option("--name", default=None, help="Report file name stem (default: dataset, scope and date)."),
+    click.option("--retrieval-only", is_flag=True, help="Score retrieval only: no model answers the questions."),
+    click.option("--reasoning/--no-reasoning", default=None,
+                 help="Run the deriver and summaries (default: on; off with --quick). Messages are embedded either way."),
+    click.option("--reasoning-level", default="low", show_default=True, help="Chat reasoning_level for answers."),
+    click.option("--judge", default=None, help="Judge model for BEAM rubric items (catalog name or openai:NAME)."),
+    click.option("--bench-home", type=click.Path(file_okay=False, path_type=Path), default=None,
+                 help="Data home of the benchmark server; reuse one to resume a long run (default: a new temp dir)."),
+    click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
+                 help="Datasets folder (default: $HONCHO_LOCAL_DATASETS, else the per-user cache that "
+                      "`honcho-local bench data pull` fills)."),
+    click.option("--drain-timeout", default="6h", show_default=True, help="How long to let the worker drain."),
+    click.option("--context-tokens", type=click.IntRange(512), default=4096, show_default=True,
+                 help="Model context window for answers (full context is skipped when it does not fit)."),
+    click.option("--full-context-tokens", type=click.IntRange(512), default=32768, show_default=True,
+                 help="Model window of the full-context baseline (capped by the model's own; a conversation "
+                      "that does not fit is skipped)."),
+    click.option("--quick", is_flag=True,
+                 help="One LoCoMo conversation, the fast model (qwen2.5-coder-0.5b), 40 questions, reasoning off "
+                      "(deriving a whole conversation takes longer than a quick run: add --reasoning to include it)."),
+]
+
+
+def _run_command(dataset: str, doc: str) -> click.Command:
+    @bench.command(dataset, help=doc, short_help=doc.split(" end to end")[0] + ", with baselines, report and plots.")
+    @run_options
+    @home_option
+    @click.pass_context
+    @handle_errors
+    def command(ctx: click.Context, **options: Any) -> None:
+        _run(ctx, dataset, **options)
+
+    return command
+
+
+_RUN_HELP = ("Run the {title} benchmark end to end against a live server and write a markdown report with plots: "
+             "evidence recall@k, answer F1 by category, cost and read latency, with naive RAG and full-context "
+             "baselines answered in the same run. The data comes from `honcho-local bench data pull {name}`.")
+
+
+def _run(ctx: click.Context, dataset: str, conversations: int | None, sessions: int | None, questions: int | None,
+         answer_questions: int | None, model: str | None,
+         embedding_model: str | None, baselines: tuple[str, ...], out: Path, name: str | None,
+         retrieval_only: bool, reasoning: bool | None, reasoning_level: str, judge: str | None,
+         bench_home: Path | None, data: Path | None, drain_timeout: str, context_tokens: int, full_context_tokens: int,
+         quick: bool) -> None:
     from datetime import datetime, timezone
 
     from honcho_local.bench.report import write_report
@@ -129,3 +158,70 @@ def bench(ctx: click.Context, dataset: str, conversations: int | None, sessions:
             click.echo(f"recall@10 {retriever:14s} {r['share@10']:.3f}  (all@10 {r['all@10']:.3f}, n={r['questions']})")
     for system, a in results["answers"].items():
         click.echo(f"F1 {system:14s} {a['f1']:.3f}  (EM {a['em']:.3f}, n={a['questions']})")
+
+
+locomo = _run_command("locomo", _RUN_HELP.format(title="LoCoMo", name="locomo"))
+beam = _run_command("beam", _RUN_HELP.format(title="BEAM (100K bucket)", name="beam"))
+
+
+@bench.group("data")
+def data() -> None:
+    """Fetch and check the public benchmark datasets (pinned files, sha256-verified)."""
+
+
+_DATA_DIR = click.option("--data", "folder", type=click.Path(file_okay=False, path_type=Path), default=None,
+                         help="Datasets folder (default: $HONCHO_LOCAL_DATASETS, else the per-user cache).")
+
+
+@data.command("pull")
+@click.argument("dataset", type=click.Choice(["locomo", "beam"]))
+@click.option("--from", "source", default=None, metavar="DIR|URL",
+              help="Take the files from a folder (or base URL) holding the datasets layout, e.g. a copy made on a "
+                   "machine with internet, instead of GitHub. Every file is still sha256-verified.")
+@_DATA_DIR
+@home_option
+@handle_errors
+def data_pull(dataset: str, source: str | None, folder: Path | None) -> None:
+    """Fetch a dataset's pinned files from their public GitHub repositories into the datasets folder,
+    resuming a partial download and verifying each sha256."""
+    from honcho_local.bench.data import datasets_dir
+    from honcho_local.bench.manifest import DATASETS
+    from honcho_local.bench.pull import pull
+
+    spec = DATASETS[dataset]
+    root = datasets_dir(folder)
+    origin = source or ", ".join(f"github.com/{s.split('@')[0]} @ {s.split('@')[1][:7]}" for s in spec.sources)
+    click.echo(f"{dataset}: {len(spec.files)} files, {human(spec.size)}, licence {spec.licence}; "
+               f"from {origin} into {root / dataset}")
+    bar, update = rich_progress(in_bytes=True)
+    with bar:
+        result = pull(spec, root, source, progress=lambda what, done, total: update(dataset, done, total))
+    kept = f" ({len(result.already)} already there)" if result.already else ""
+    click.echo(f"{dataset}: {len(result.fetched)} files fetched, {human(result.bytes_fetched)}{kept}; "
+               f"all {len(spec.files)} verified (sha256) in {root}")
+
+
+@data.command("list")
+@_DATA_DIR
+@home_option
+@handle_errors
+def data_list(folder: Path | None) -> None:
+    """What is in the datasets folder: files present, size, sha256 check, for each dataset."""
+    from honcho_local.bench.data import INCOMPLETE, datasets_dir, pull_command
+    from honcho_local.bench.manifest import DATASETS
+    from honcho_local.bench.pull import status
+
+    root = datasets_dir(folder)
+    click.echo(f"datasets folder: {root}")
+    click.echo(f"{'DATASET':<8}  {'FILES':>7}  {'SIZE':>8}  {'SHA256':<10}  LICENCE")
+    for name, spec in DATASETS.items():
+        rows = status(spec, root)
+        present = [r for r in rows if r.state != "missing"]
+        bad = [r for r in rows if r.state == "bad sha256"]
+        unfinished = (root / name / INCOMPLETE).exists()
+        check = "-" if not present else f"{len(bad)} bad" if bad else "ok"
+        size = human(sum(r.path.stat().st_size for r in present)) if present else "-"
+        click.echo(f"{name:<8}  {len(present):>3}/{len(rows):<3}  {size:>8}  {check:<10}  {spec.licence}")
+        if bad or unfinished or len(present) < len(rows):
+            what = ", ".join(str(r.file.path) for r in bad[:3]) + (" wrong; " if bad else "")
+            click.echo(f"          {what}run `{pull_command(name, root)}`")

