@@ -85,7 +85,7 @@ def rich_progress(in_bytes: bool = False):
         TransferSpeedColumn,
     )
 
-    columns = ((DownloadColumn(), TransferSpeedColumn(), TextColumn("ETA"), TimeRemainingColumn()) if in_bytes
+    columns = ((DownloadColumn(binary_units=True), TransferSpeedColumn(), TextColumn("ETA"), TimeRemainingColumn()) if in_bytes
                else (MofNCompleteColumn(), TimeElapsedColumn()))
     bar = Progress(TextColumn("{task.description}"), BarColumn(), *columns, transient=False)
     tasks: dict[str, Any] = {}
