@@ -17,9 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from honcho_local.errors import StoreLocked
 from honcho_local.services.reasoner import message_embedding_text
 from honcho_local.store import Store
 from honcho_local.store import backup as files
@@ -30,24 +27,11 @@ log = logging.getLogger(__name__)
 CHUNK = 64  # texts per embedding call, as the worker does
 
 
-def _connect(path: Path) -> duckdb.DuckDBPyConnection:
-    try:
-        return duckdb.connect(str(path))
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise StoreLocked(f"{path} is in use by another process (is `honcho-local serve` running?)") from exc
-        raise
-
-
 def backup(db_path: Path, directory: Path, vectors: bool = True) -> dict[str, Any]:
     """Write the store at `db_path` to `directory` (new or empty). Returns the manifest."""
     if not db_path.is_file():
         raise BackupError(f"there is no store at {db_path}")
-    conn = _connect(db_path)
-    try:
-        return files.export(conn, directory, vectors=vectors)
-    finally:
-        conn.close()
+    return files.export_file(db_path, directory, vectors=vectors)
 
 
 def backup_open(store: Store, directory: Path, vectors: bool = True) -> dict[str, Any]:
@@ -59,14 +43,7 @@ def backup_open(store: Store, directory: Path, vectors: bool = True) -> dict[str
 def _models_needed(directory: Path, manifest: dict[str, Any]) -> set[str]:
     if manifest["vectors"]:
         return set()
-    models = {row[3] for row in files.embedding_rows(directory, manifest)}
-    if "conclusions" in manifest["tables"]:
-        path = directory / "conclusions.parquet"
-        with duckdb.connect() as conn:
-            models |= {r[0] for r in conn.execute(
-                "SELECT DISTINCT embedding_model FROM read_parquet(?) WHERE embedding_model IS NOT NULL",
-                [str(path)]).fetchall()}
-    return models
+    return {row[3] for row in files.embedding_rows(directory, manifest)} | files.conclusion_models(directory, manifest)
 
 
 def restore(db_path: Path, directory: Path, embedder_factory: Callable[[], Any] | None = None,
@@ -90,11 +67,7 @@ def restore(db_path: Path, directory: Path, embedder_factory: Callable[[], Any] 
     side = db_path.with_name(db_path.name + ".restoring")
     for stale in (side, side.with_name(side.name + ".wal")):
         stale.unlink(missing_ok=True)
-    conn = duckdb.connect(str(side))
-    try:
-        loaded = files.load(conn, directory, manifest)
-    finally:
-        conn.close()
+    loaded = files.load_file(side, directory, manifest)
     embedded = {"messages": 0, "conclusions": 0}
     if embedder is not None:
         store = Store.open(side)
@@ -104,11 +77,7 @@ def restore(db_path: Path, directory: Path, embedder_factory: Callable[[], Any] 
             embedded["conclusions"] = _embed_conclusions(store, embedder, progress)
         finally:
             store.close()
-    conn = duckdb.connect(str(side))  # fold the WAL into the file, so the file alone is the store
-    try:
-        conn.execute("CHECKPOINT")
-    finally:
-        conn.close()
+    files.checkpoint_file(side)
     side.replace(db_path)
     return {"tables": loaded, "embedded": embedded, "manifest": manifest}
 
@@ -116,8 +85,7 @@ def restore(db_path: Path, directory: Path, embedder_factory: Callable[[], Any] 
 def _embed_messages(store: Store, rows: list[tuple[int, str, str, str]], embedder: Any,
                     progress: Callable[[str, int, int], None] | None) -> int:
     """Embed again the messages the backup had vectors for, in their original order, a chunk per session."""
-    texts = dict(((pk, (peer, content)) for pk, peer, content in store.read(lambda cur: cur.execute(
-        "SELECT pk, peer_id, content FROM events WHERE kind = 'message'").fetchall())))
+    texts = store.read(files.message_texts)
     done = 0
     start = 0
     while start < len(rows):
@@ -138,20 +106,12 @@ def _embed_messages(store: Store, rows: list[tuple[int, str, str, str]], embedde
 
 
 def _embed_conclusions(store: Store, embedder: Any, progress: Callable[[str, int, int], None] | None) -> int:
-    rows = store.read(lambda cur: cur.execute(
-        "SELECT id, content FROM conclusions WHERE embedding IS NULL AND embedding_model = ? ORDER BY created_at, id",
-        [embedder.model]).fetchall())
+    rows = store.read(lambda cur: files.conclusions_without_vectors(cur, embedder.model))
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start:start + CHUNK]
         vectors = embedder.embed([content for _, content in chunk], kind="document").vectors
-
-        def update(ctx: Any, chunk: list[Any] = chunk, vectors: Any = vectors) -> None:
-            ctx.conn.execute(
-                "UPDATE conclusions SET embedding = v.embedding FROM (SELECT unnest(?::VARCHAR[]) AS id, "
-                "unnest(?::FLOAT[][]) AS embedding) v WHERE conclusions.id = v.id",
-                [[cid for cid, _ in chunk], [list(v) for v in vectors]])
-
-        store.write(update)
+        ids, lists = [cid for cid, _ in chunk], [list(v) for v in vectors]
+        store.write(lambda ctx, ids=ids, lists=lists: files.set_conclusion_vectors(ctx, ids, lists))
         if progress:
             progress("conclusions", min(start + CHUNK, len(rows)), len(rows))
     return len(rows)

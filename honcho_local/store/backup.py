@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from honcho_local import __version__
-from honcho_local.errors import Conflict
+from honcho_local.errors import Conflict, StoreLocked
 from honcho_local.store.migrations import MIGRATIONS, migrate
 
 FORMAT = 1
@@ -141,3 +141,64 @@ def embedding_rows(directory: Path, manifest: dict[str, Any]) -> list[tuple[int,
         return [tuple(r) for r in conn.execute(  # type: ignore[misc]
             f"SELECT event_pk, workspace_id, session_id, model FROM read_parquet({_literal(path)}) ORDER BY {order}"
         ).fetchall()]
+
+
+def export_file(db_path: Path, directory: Path, vectors: bool = True) -> dict[str, Any]:
+    """`export` of the store file at `db_path`, which no other process may hold."""
+    try:
+        conn = duckdb.connect(str(db_path))
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreLocked(f"{db_path} is in use by another process (is `honcho-local serve` running?)") from exc
+        raise
+    try:
+        return export(conn, directory, vectors=vectors)
+    finally:
+        conn.close()
+
+
+def load_file(path: Path, directory: Path, manifest: dict[str, Any]) -> dict[str, int]:
+    """`load` into a new store file at `path`."""
+    conn = duckdb.connect(str(path))
+    try:
+        return load(conn, directory, manifest)
+    finally:
+        conn.close()
+
+
+def checkpoint_file(path: Path) -> None:
+    """Fold the file's WAL into it, so that the file alone is the store."""
+    conn = duckdb.connect(str(path))
+    try:
+        conn.execute("CHECKPOINT")
+    finally:
+        conn.close()
+
+
+def conclusion_models(directory: Path, manifest: dict[str, Any]) -> set[str]:
+    """The embedding models named by the backup's conclusions."""
+    if "conclusions" not in manifest["tables"]:
+        return set()
+    with duckdb.connect() as conn:
+        return {r[0] for r in conn.execute(
+            "SELECT DISTINCT embedding_model FROM read_parquet(?) WHERE embedding_model IS NOT NULL",
+            [str(directory / "conclusions.parquet")]).fetchall()}
+
+
+def message_texts(cur: Any) -> dict[int, tuple[str, str]]:
+    """Every message's (speaker, content) by its log position."""
+    return {pk: (peer, content) for pk, peer, content in cur.execute(
+        "SELECT pk, peer_id, content FROM events WHERE kind = 'message'").fetchall()}
+
+
+def conclusions_without_vectors(cur: Any, model: str) -> list[tuple[str, str]]:
+    """(id, content) of the conclusions of `model` that have no vector yet, in the order they were stored."""
+    return [tuple(r) for r in cur.execute(  # type: ignore[misc]
+        "SELECT id, content FROM conclusions WHERE embedding IS NULL AND embedding_model = ? ORDER BY created_at, id",
+        [model]).fetchall()]
+
+
+def set_conclusion_vectors(ctx: Any, ids: list[str], vectors: list[list[float]]) -> None:
+    ctx.conn.execute(
+        "UPDATE conclusions SET embedding = v.embedding FROM (SELECT unnest(?::VARCHAR[]) AS id, "
+        "unnest(?::FLOAT[][]) AS embedding) v WHERE conclusions.id = v.id", [ids, vectors])
