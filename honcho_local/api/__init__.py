@@ -49,8 +49,13 @@ async def check_path_names(request: Request) -> None:
 
 
 @get("/health", operation_id="health", include_in_schema=True)
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+async def health(request: Request) -> Response[dict[str, Any]]:
+    """200 `{"status": "ok"}`; 503 `{"status": "degraded", "problem", "detail", "since"}` while the store
+    cannot take writes (a full disk, a database being reopened: docs/admin.md)."""
+    problem = request.app.state.services.store.health.snapshot()
+    if problem is None:
+        return Response({"status": "ok"})
+    return Response({"status": "degraded", **problem}, status_code=503)
 
 
 @get("/metrics", operation_id="metrics", include_in_schema=False)

@@ -16,7 +16,9 @@ from honcho_local.errors import (
     ModelError,
     ModelUnavailable,
     NotFound,
+    StorageFull,
     StoreLocked,
+    StoreUnavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,8 @@ STATUS = {
     ModelUnavailable: 503,
     ModelError: 502,
     StoreLocked: 503,
+    StorageFull: 507,
+    StoreUnavailable: 503,
 }
 
 

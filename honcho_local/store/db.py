@@ -4,18 +4,18 @@ All writes go through one writer thread that owns the write connection and commi
 the first waiting operation and whatever else is queued behind it run in one transaction, so
 concurrent requests share one WAL sync. If a group fails, it is rolled back and each operation is
 re-run alone, so one bad operation fails only its own caller. A write returns after its commit.
+The writer also checkpoints (idle, or every few seconds under a stream of writes) and handles a full
+disk and an invalidated database (`store/faults.py`). What an operation gets is in `store/writectx.py`.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
-import datetime as dt
 import logging
 import queue
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -24,149 +24,29 @@ from typing import Any, TypeVar
 import duckdb
 
 from honcho_local import metrics, nonblocking
-from honcho_local.errors import StoreLocked
+from honcho_local.errors import HonchoLocalError, StoreLocked
+from honcho_local.store import faults
 from honcho_local.store.migrations import migrate
+from honcho_local.store.writectx import (  # noqa: F401 - re-exported: callers import them from here
+    Tag,
+    WriteContext,
+    append_rows,
+    log_tag,
+    peer_tag,
+    summaries_tag,
+    utcnow,
+    ws_tag,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 IDLE_CHECKPOINT_SECONDS = 1.0
+# Under a stream of writes that never leaves the writer idle for IDLE_CHECKPOINT_SECONDS, a checkpoint
+# runs between two groups once the oldest commit not yet in the database file is this old: what a
+# damaged WAL can lose stays within the last seconds' writes (issue 31).
+BUSY_CHECKPOINT_SECONDS = 5.0
 _STOP = object()
-
-
-Tag = tuple[str, ...]
-
-
-def ws_tag(workspace_id: str) -> Tag:
-    """Read-cache tag: the peers, sessions, membership and configuration of a workspace."""
-    return ("ws", workspace_id)
-
-
-def log_tag(workspace_id: str, session_id: str) -> Tag:
-    """Read-cache tag: the events (messages) of a session."""
-    return ("log", workspace_id, session_id)
-
-
-def summaries_tag(workspace_id: str, session_id: str) -> Tag:
-    """Read-cache tag: the summaries of a session."""
-    return ("summaries", workspace_id, session_id)
-
-
-def peer_tag(workspace_id: str, observed: str) -> Tag:
-    """Read-cache tag: the conclusions, cards and profiles about a peer (by any observer)."""
-    return ("peer", workspace_id, observed)
-
-
-class WriteContext:
-    """What a write operation gets: the writer's connection (inside a transaction) and its caches.
-
-    Caches hold facts the writer itself established (rows known to exist, next sequence numbers);
-    they are dropped whenever a transaction rolls back. Appended events wait in `pending` and are
-    inserted together by one statement (`flush`) before the commit, or before any other statement
-    runs through `conn`, so every operation sees the rows appended before it.
-    """
-
-    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
-        self._conn = conn
-        self.known: set[tuple[Any, ...]] = set()
-        self.counters: dict[tuple[Any, ...], int] = {}
-        self.after_commit: list[Callable[[], None]] = []
-        self.pending: list[tuple[str, list[Any]]] = []
-        self.flushers: dict[str, Callable[[duckdb.DuckDBPyConnection, list[Any]], None]] = {}
-        self.in_transaction = False
-        self.mutated = False
-        self.updated_events: list[int] = []
-        # (workspace, session) -> the newest message position the group appended (`Store.message_head`)
-        self.heads: dict[tuple[str, str], int] = {}
-        # what the group changed, for read caches (`Store.changes_since`): None = anything
-        self.touched: set[Tag] | None = None
-
-    def touch(self, *tags: Tag) -> None:
-        """Record what this write changes, as read-cache tags (`ws_tag`, `log_tag`, `summaries_tag`,
-        `peer_tag`; see `Store.changes_since`). Only an operation submitted with `scoped=True` is
-        trusted to have touched everything it changed; any other invalidates every cached read."""
-        if self.touched is not None:
-            self.touched.update(tags)
-
-    def mark_mutation(self) -> None:
-        """This group removes existing events, sessions or peers (beyond appending): in-memory copies
-        of the log (`store/message_rows.py`) are reloaded after it."""
-        self.mutated = True
-
-    def mark_updated(self, pks: list[int]) -> None:
-        """These events were changed in place (metadata): in-memory copies re-read just them."""
-        self.updated_events.extend(pks)
-
-    @property
-    def conn(self) -> duckdb.DuckDBPyConnection:
-        """The connection, inside the group's transaction (begun on first use), pending rows flushed."""
-        if not self.in_transaction:
-            self._conn.execute("BEGIN TRANSACTION")
-            self.in_transaction = True
-        if self.pending:
-            self.flush()
-        return self._conn
-
-    def lookup(self, sql: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
-        """Run a read that no pending row can change (the caller knows none of them is in what it
-        reads) without flushing them, so a group's deferred rows still go in as one statement per
-        kind. Inside the group's transaction when one is open, else against the last commit."""
-        return self._conn.execute(sql, params or [])
-
-    def defer(self, kind: str, rows: list[Any], flusher: Callable[[duckdb.DuckDBPyConnection, list[Any]], None]) -> None:
-        """Queue rows for one combined insert; `flusher(conn, rows)` writes all rows of a kind. Rows of a
-        kind join that kind's first entry wherever it stands: the kinds write separate tables and none
-        reads another's (all are flushed before any other statement runs), so their order is free."""
-        self.flushers[kind] = flusher
-        for queued, pending_rows in self.pending:
-            if queued == kind:
-                pending_rows.extend(rows)
-                return
-        self.pending.append((kind, list(rows)))
-
-    def flush(self) -> None:
-        pending, self.pending = self.pending, []
-        for kind, rows in pending:
-            self.flushers[kind](self._conn, rows)
-
-    def commit(self) -> None:
-        """Commit the group. A group that only appended rows with one kind of flush is a single
-        auto-committed statement: no BEGIN/COMMIT round trips on the hot path."""
-        if self.in_transaction:
-            self.flush()
-            self._conn.execute("COMMIT")
-            self.in_transaction = False
-        elif len(self.pending) == 1:
-            self.flush()
-        elif self.pending:
-            self.conn.execute("COMMIT")
-            self.in_transaction = False
-
-    def rollback(self) -> None:
-        self.reset()
-        if self.in_transaction:
-            self.in_transaction = False
-            try:
-                self._conn.execute("ROLLBACK")
-            except duckdb.Error:
-                pass
-
-    def reset(self) -> None:
-        self.known.clear()
-        self.counters.clear()
-        self.after_commit.clear()
-        self.pending.clear()
-        self.mutated = False
-        self.updated_events.clear()
-        self.heads.clear()
-        self.touched = None
-
-    def next_value(self, key: tuple[Any, ...], load: Callable[[], int], n: int = 1) -> int:
-        """Reserve `n` consecutive values of a counter; returns the first. `load` gives the last used."""
-        last = self.counters.get(key)
-        if last is None:
-            last = load()
-        self.counters[key] = last + n
-        return last + 1
+_REOPEN = object()  # a reader found the database invalidated: the writer reopens it
 
 
 class _LazyCursor:
@@ -185,13 +65,32 @@ class _LazyCursor:
             cursor = self._cursor = self._store.cursor()
         return getattr(cursor, name)
 
+    def finish(self) -> None:
+        """End the read's transaction: run what the read left pending to its end (cheap: ~2 µs)."""
+        if self._cursor is not None:
+            try:
+                self._cursor.complete()
+            except duckdb.Error:
+                pass
+
 
 class Store:
-    """One open DuckDB file. Create it with `Store.open(path)`; close it with `close()`."""
+    """One open DuckDB file. Create it with `Store.open(path)`; close it with `close()`.
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, path: Path, batch_max: int = 1000) -> None:
+    `before_commit` (tests: a full disk without filling one) runs in the writer just before each group
+    commits; what it raises fails the group as a failing write would. `checkpoint_idle` is how long the
+    writer waits without work before it checkpoints."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, path: Path, batch_max: int = 1000, fsync: bool = True,
+                 before_commit: Callable[[], None] | None = None,
+                 checkpoint_idle: float = IDLE_CHECKPOINT_SECONDS) -> None:
         self.path = path
         self._conn = conn
+        self._fsync = fsync
+        self._before_commit = before_commit
+        self._checkpoint_idle = checkpoint_idle
+        self.health = faults.StoreHealth()  # what is wrong with the files, for /health (store/faults.py)
+        self._generation = 0  # moves when the file is reopened: threads then take fresh cursors
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursor_lock = threading.Lock()
@@ -200,7 +99,9 @@ class Store:
         self._ctx = WriteContext(conn.cursor())
         # mutations: committed groups that removed events, sessions or peers (not appends);
         # event_updates: events changed in place, the newest of them in `updated_events` (seq, pk)
-        self.stats = {"commits": 0, "ops": 0, "retried_groups": 0, "mutations": 0, "event_updates": 0}
+        self.stats = {"commits": 0, "ops": 0, "retried_groups": 0, "mutations": 0, "event_updates": 0,
+                      "checkpoints": 0, "checkpoints_skipped": 0, "reopens": 0}
+        self._checkpointed = threading.Condition()  # notified after each checkpoint (tests wait on it)
         self.updated_events: collections.deque[tuple[int, int]] = collections.deque(maxlen=10_000)
         # what each of the newest commits touched (WriteContext.touch), the last one = commit `commits`
         self._changes: collections.deque[frozenset[Tag] | None] = collections.deque(maxlen=4096)
@@ -209,40 +110,35 @@ class Store:
         # appended to since the last mutation (`message_head`)
         self._heads: dict[tuple[str, str], int] = {}
         # the newest committed log position (events.append reserves positions through ctx.counters)
-        self.log_end: int = conn.execute("SELECT coalesce(max(pk), 0) FROM events").fetchone()[0]
+        self.log_end: int = conn.execute("SELECT coalesce(max(pk), 0) FROM events").fetchall()[0][0]
+        self._checkpoint_retry = 0.0  # a checkpoint that failed is not tried again before this (monotonic)
         self._thread = threading.Thread(target=self._run_writer, name="duckdb-writer", daemon=True)
         self._closed = False
         self._thread.start()
 
     @classmethod
-    def open(cls, path: str | Path, batch_max: int = 1000, fsync: bool = True) -> Store:
+    def open(cls, path: str | Path, batch_max: int = 1000, fsync: bool = True, **options: Any) -> Store:
         """Open (creating and migrating) the file. `fsync=False` keeps writes safe from a process
-        crash (kill -9) but not from an OS crash or power loss."""
+        crash (kill -9) but not from an OS crash or power loss. `options` go to the constructor."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        conn = _connect(path, fsync)
         try:
-            conn = duckdb.connect(str(path))
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise StoreLocked(f"{path} is in use by another process (is `honcho-local serve` running?)") from exc
-            raise
-        # Checkpoints run in the writer when it is idle (see _run_writer); the automatic one, which
-        # blocks a commit, is kept only as a backstop for a writer that is never idle.
-        conn.execute("SET checkpoint_threshold = '64MiB'")
-        if not fsync:
-            conn.execute("SET fsync_mode = 'NONE'")
-        migrate(conn)
-        return cls(conn, path, batch_max)
+            migrate(conn)
+        except duckdb.Error as exc:
+            conn.close()
+            raise faults.open_error(path, exc) from exc
+        return cls(conn, path, batch_max, fsync, **options)
 
     # ---- reads -------------------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's read cursor (DuckDB connections must not be shared across threads)."""
         cur = getattr(self._local, "cursor", None)
-        if cur is None:
-            cur = self._conn.cursor()
-            self._local.cursor = cur
+        if cur is None or self._local.generation != self._generation:
             with self._cursor_lock:
+                cur = self._conn.cursor()
                 self._cursors.append(cur)
+                self._local.cursor, self._local.generation = cur, self._generation
         return cur
 
     @contextlib.contextmanager
@@ -257,8 +153,23 @@ class Store:
 
     def read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """`fn(cursor)`. The cursor is fetched when `fn` first uses it, so a read answered from caches
-        never touches DuckDB and may run on the event loop (`honcho_local.nonblocking`)."""
-        return fn(_LazyCursor(self))  # type: ignore[arg-type]
+        never touches DuckDB and may run on the event loop (`honcho_local.nonblocking`).
+
+        Whatever `fn` left unread is run to its end after it (`complete`): a result read with
+        `fetchone()` kept its transaction open, and one open transaction made every checkpoint fail
+        ("there are other write transactions active"): the WAL only ever grew (issue 31)."""
+        lazy = _LazyCursor(self)
+        try:
+            return fn(lazy)  # type: ignore[arg-type]
+        except duckdb.Error as exc:
+            if faults.is_invalidated(exc):
+                error = faults.unavailable_error(self.path, exc)
+                self.health.set("invalidated", error.detail)
+                self._queue.put(_REOPEN)
+                raise error from exc
+            raise
+        finally:
+            lazy.finish()
 
     def message_head(self, cur: Any, workspace_id: str, session_id: str) -> int:
         """The log position of the session's newest committed message (0: none). Asked of DuckDB once per
@@ -317,41 +228,124 @@ class Store:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item is _STOP:
-                self._queue.put(_STOP)
+            if item is _STOP or item is _REOPEN:
+                self._queue.put(item)
                 break
             group.append(item)
         return group
 
     def _run_writer(self) -> None:
-        dirty = False
+        """Commit groups; checkpoint after `checkpoint_idle` seconds without work, or between groups
+        once the oldest commit not checkpointed is BUSY_CHECKPOINT_SECONDS old; while the store is
+        unhealthy, look for the way back on the same idle tick (`_recover`)."""
+        dirty_since: float | None = None  # when the oldest commit still only in the WAL was made
         while True:
+            unhealthy = self.health.kind is not None
             try:
-                first = self._queue.get(timeout=IDLE_CHECKPOINT_SECONDS if dirty else None)
+                first = self._queue.get(timeout=self._checkpoint_idle if dirty_since or unhealthy else None)
             except queue.Empty:
-                dirty = not self._checkpoint()
+                self._recover()
+                if dirty_since is not None and self._checkpoint():
+                    dirty_since = None
                 continue
             if first is _STOP:
                 return
-            dirty = True
-            group = [g for g in self._take_group(first) if g[1].set_running_or_notify_cancel()]
-            if not group:
+            if first is _REOPEN:
+                self._recover()
                 continue
-            started = time.perf_counter()
-            for item in group:
-                metrics.WRITE_QUEUE_WAIT_SECONDS.observe(started - item[2])
-            self._commit_group(group)
-            metrics.WRITE_GROUP_SECONDS.observe(time.perf_counter() - started)
-            metrics.WRITE_GROUP_OPS.observe(len(group))
+            group = [g for g in self._take_group(first) if g[1].set_running_or_notify_cancel()]
+            if group and self._run_group(group) and dirty_since is None:
+                dirty_since = time.monotonic()
+            busy_for = time.monotonic() - dirty_since if dirty_since is not None else 0.0
+            if busy_for >= BUSY_CHECKPOINT_SECONDS and self._checkpoint():
+                dirty_since = None
+
+    def _run_group(self, group: list[Any]) -> bool:
+        """Commit one group (timed); True when something was committed."""
+        started = time.perf_counter()
+        for item in group:
+            metrics.WRITE_QUEUE_WAIT_SECONDS.observe(started - item[2])
+        commits = self.stats["commits"]
+        self._commit_group(group)
+        metrics.WRITE_GROUP_SECONDS.observe(time.perf_counter() - started)
+        metrics.WRITE_GROUP_OPS.observe(len(group))
+        return self.stats["commits"] != commits
 
     def _checkpoint(self) -> bool:
-        """Fold the WAL into the database file while no write is waiting. True when it ran."""
+        """Fold the WAL into the database file. True when it ran. Skipped while the disk lacks room for
+        it: a checkpoint that cannot write makes DuckDB invalidate the database (store/faults.py)."""
+        now = time.monotonic()
+        if now < self._checkpoint_retry or self.health.kind is not None or \
+                not faults.has_room(self.path, faults.wal_size(self.path)):
+            return False
         try:
             self._ctx._conn.execute("CHECKPOINT")
-        except duckdb.Error:  # e.g. a long read holds an old snapshot: try again later
-            log.debug("idle checkpoint skipped", exc_info=True)
+        except duckdb.Error as exc:  # a read that began before the last commit is still open: later
+            log.debug("checkpoint skipped", exc_info=True)
+            self.stats["checkpoints_skipped"] += 1
+            self._checkpoint_retry = now + self._checkpoint_idle
+            if faults.is_invalidated(exc):
+                self._reopen(exc)
             return False
         metrics.CHECKPOINTS.inc()
+        with self._checkpointed:
+            self.stats["checkpoints"] += 1
+            self._checkpointed.notify_all()
+        return True
+
+    def wait_checkpoint(self, after: int, timeout: float) -> bool:
+        """Wait until more than `after` checkpoints have run (`stats["checkpoints"]`); False on timeout."""
+        with self._checkpointed:
+            return self._checkpointed.wait_for(lambda: self.stats["checkpoints"] > after, timeout)
+
+    def _recover(self) -> None:
+        """While unhealthy: reopen an invalidated database; call a full disk over once it has room."""
+        kind = self.health.kind
+        if kind == "invalidated":
+            self._reopen(None)
+        elif kind == "disk_full" and faults.has_room(self.path, 0):
+            log.warning("the disk holding %s has room again: writes resume", self.path)
+            self.health.clear()
+
+    def _reopen(self, exc: BaseException | None) -> bool:
+        """Close every connection to the invalidated database and open the file again (DuckDB keeps
+        an instance while any connection to it lives). Everything committed is in the file and its
+        WAL; the writer's caches start empty. False while it cannot be opened (tried again when idle)."""
+        if exc is not None:
+            self.health.set("invalidated", faults.unavailable_error(self.path, exc).detail)
+        with self._cursor_lock:
+            for conn in [*self._cursors, self._ctx._conn, self._conn]:
+                with contextlib.suppress(duckdb.Error):
+                    conn.close()
+            self._cursors.clear()
+            try:
+                self._conn = _connect(self.path, self._fsync)
+            except Exception as error:  # noqa: BLE001 - still failing: say why, try again when idle
+                log.warning("cannot reopen %s yet: %s", self.path, error)
+                return False
+            self._generation += 1
+        self._ctx = WriteContext(self._conn.cursor())
+        self.log_end = max(self.log_end, self._conn.execute("SELECT coalesce(max(pk), 0) FROM events").fetchall()[0][0])
+        self.stats["reopens"] += 1
+        self.health.clear()
+        log.warning("reopened %s after DuckDB invalidated it", self.path)
+        return True
+
+    def _fail_group(self, group: list[Any], exc: BaseException) -> bool:
+        """A full disk or an invalidated database fails the whole group (no op would pass alone): each
+        caller gets a readable error (507 / 503) and the health says so. False for any other error."""
+        if faults.is_invalidated(exc):
+            error: HonchoLocalError = faults.unavailable_error(self.path, exc)
+            self._reopen(exc)
+        elif faults.is_disk_full(exc):
+            error = faults.full_error(self.path, exc)
+            if self.health.kind != "disk_full":
+                log.warning("%s", error.detail)
+            self.health.set("disk_full", error.detail)
+        else:
+            return False
+        for item in group:
+            item[1].set_exception(error)
         return True
 
     def _commit_group(self, group: list[Any]) -> None:
@@ -363,9 +357,13 @@ class Store:
             for op, _, _, scoped in group:
                 unscoped = unscoped or not scoped
                 results.append(op(ctx))
+            if self._before_commit is not None:
+                self._before_commit()
             ctx.commit()
         except BaseException as exc:  # noqa: BLE001 - every failure is handed to the callers
             ctx.rollback()
+            if self._fail_group(group, exc):
+                return
             if len(group) == 1:
                 group[0][1].set_exception(exc)
                 return
@@ -373,6 +371,8 @@ class Store:
             for item in group:
                 self._commit_group([item])
             return
+        if self.health.kind == "disk_full":
+            self.health.clear()
         heads, ctx.heads = ctx.heads, {}
         if ctx.mutated:
             ctx.mutated = False
@@ -422,37 +422,32 @@ class Store:
             self._cursors.clear()
         try:
             self._ctx._conn.close()
-            self._conn.execute("CHECKPOINT")
+            if faults.has_room(self.path, faults.wal_size(self.path)):
+                self._conn.execute("CHECKPOINT")
+            else:  # a checkpoint that cannot write invalidates the file: the WAL is replayed at the next open
+                log.warning("no checkpoint at close: the disk holding %s lacks room; the WAL is kept", self.path)
         except duckdb.Error:  # pragma: no cover
             log.warning("checkpoint at close failed", exc_info=True)
         self._conn.close()
 
 
-_APPENDERS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, Any]] = weakref.WeakKeyDictionary()
-
-
-def append_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]]) -> None:
-    """Insert rows (tuples in the table's column order) with one statement through DuckDB's appender,
-    inside the connection's transaction when one is open. Against the list-parameter INSERT it replaced
-    (one `unnest(?::T[])` per column): 8 rows 3.96 against 4.74 ms, 100 rows 4.5 against 8.9 ms, 800 rows
-    18.6 against 26.8 ms (medians, file database, 2026-12-04; no SQL to parse, bind and optimize, and
-    values go straight into the column vectors). The appender is made once per connection and table
-    (0.23 ms each); rows a failed append or flush left in its buffer are dropped, so a retry starts clean."""
-    per_conn = _APPENDERS.get(conn)
-    if per_conn is None:
-        per_conn = _APPENDERS[conn] = {}
-    appender = per_conn.get(table)
-    if appender is None:
-        appender = per_conn[table] = conn.appender(table)
-    conn.complete()  # a statement an operation ran without reading its result would refuse the flush
+def _connect(path: Path, fsync: bool) -> duckdb.DuckDBPyConnection:
+    """A connection to the file, set up; a WAL DuckDB did not replay to its end is reported and kept."""
+    wal_at_open = faults.wal_size(path)
     try:
-        appender.append_rows(rows)
-        appender.flush()
-    except BaseException:
-        appender.clear()
-        raise
-
-
-def utcnow() -> dt.datetime:
-    """Naive UTC now, the form timestamps are stored in."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        conn = duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
+            raise StoreLocked(f"{path} is in use by another process (is `honcho-local serve` running?)") from exc
+        raise (faults.full_error(path, exc) if faults.is_disk_full(exc) else faults.open_error(path, exc)) from exc
+    # Checkpoints run in the writer (see _run_writer); the automatic one, which blocks a commit, is
+    # kept only as a backstop.
+    conn.execute("SET checkpoint_threshold = '64MiB'")
+    if not fsync:
+        conn.execute("SET fsync_mode = 'NONE'")
+    lost = faults.wal_shortfall(conn, path, wal_at_open)
+    if lost:
+        copy = faults.keep_wal_copy(path)
+        log.warning("%s: DuckDB replayed its WAL only in part: about %d of %d bytes were not replayed (a damaged "
+                    "WAL; the writes in them are lost). A copy of the WAL is at %s", path, lost, wal_at_open, copy)
+    return conn
