@@ -1,0 +1,27 @@
+"""The house rules that tools can check: the layer contracts of DESIGN.md (import-linter, configured in
+pyproject.toml) and pyflakes' errors (ruff's F rules: undefined names, unused imports)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _tool(name: str) -> str:
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or name
+
+
+def test_layer_contracts_are_kept() -> None:
+    r = subprocess.run([_tool("lint-imports")], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert "0 broken" in r.stdout
+
+
+def test_no_pyflakes_errors() -> None:
+    r = subprocess.run([_tool("ruff"), "check", "--select", "F", "--output-format", "concise", "--no-cache",
+                        "honcho_local", "tests", "scripts"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
