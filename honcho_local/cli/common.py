@@ -62,10 +62,11 @@ def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
 
 
 def human(size: int) -> str:
+    """A size in binary units (as the download bars show them)."""
     if not size:
         return "?"
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return str(size)
