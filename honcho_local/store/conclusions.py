@@ -1,4 +1,4 @@
-"""Conclusions (write side): insert with exact and near-duplicate de-duplication, soft delete.
+"""Conclusions (write side): insert with exact and near-duplicate de-duplication, soft delete (recheck).
 
 A conclusion belongs to a collection (workspace, observer, observed, version). Exact duplicates
 (same lower-cased, trimmed content and level) and near duplicates (cosine similarity ≥
@@ -67,9 +67,16 @@ def insert_conclusions(ctx: WriteContext, items: list[NewConclusion], version: s
     """Store conclusions in the writer's transaction; duplicates count up the existing row."""
     stored: list[Stored] = []
     now = utcnow()
+    live = _live_sources(ctx, items)
     for c in items:
         if c.level not in LEVELS:
             raise ValueError(f"unknown conclusion level {c.level!r}")
+        if c.source_ids:
+            kept = [s for s in c.source_ids if s in live]
+            if not kept or (c.level != "explicit" and len(kept) < len(c.source_ids)):
+                stored.append(Stored(new_id(), False))  # its messages were deleted while it was derived
+                continue
+            c.source_ids = kept
         ctx.touch(peer_tag(c.workspace_id, c.observed_id))
         existing = _find_duplicate(ctx, c, version) if dedupe else None
         if existing:
@@ -84,6 +91,17 @@ def insert_conclusions(ctx: WriteContext, items: list[NewConclusion], version: s
              version, c.observed_at, now])
         stored.append(Stored(cid, True))
     return stored
+
+
+def _live_sources(ctx: WriteContext, items: list[NewConclusion]) -> set[str]:
+    """The items' source message ids still in the log: a message deleted while the worker reasoned
+    about it (no transaction is held across the model call) is not cited, and a conclusion resting
+    only on deleted messages is not stored (`store/forget.py`)."""
+    wanted = sorted({s for c in items for s in c.source_ids})
+    if not wanted:
+        return set()
+    rows = ctx.conn.execute("SELECT id FROM events WHERE id IN (SELECT unnest(?::VARCHAR[]))", [wanted]).fetchall()
+    return {r[0] for r in rows}
 
 
 def _count_repeat(ctx: WriteContext, conclusion_id: str, c: NewConclusion) -> None:

@@ -73,6 +73,9 @@ def latest_summary(cur: Cursor, workspace_id: str, session_id: str, summary_type
 def insert_summary(ctx: WriteContext, workspace_id: str, session_id: str, summary_type: str, content: str,
                    last_event_pk: int, message_id: str, token_count: int, version: str) -> None:
     ctx.touch(summaries_tag(workspace_id, session_id))
+    if not ctx.conn.execute("SELECT 1 FROM events WHERE workspace_id = ? AND session_id = ? AND id = ?",
+                            [workspace_id, session_id, message_id]).fetchall():
+        return  # its last message was deleted while it was written (`store/forget.py`)
     ctx.conn.execute("INSERT INTO summaries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      [new_id(), workspace_id, session_id, summary_type, content, last_event_pk, message_id,
                       token_count, version, utcnow()])
