@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from litestar import Controller, get, post, put
+from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -39,6 +39,12 @@ class MessageController(Controller):
     def update(self, workspace_id: FromPath[str], session_id: FromPath[str], message_id: FromPath[str],
                data: JSONBody[schemas.MessageUpdate], svc: NamedDependency[Services]) -> dict[str, Any]:
         return svc.ingest.update_message(workspace_id, session_id, message_id, data)
+
+    @delete("/messages/{message_id:str}", operation_id="delete_message", status_code=204, sync_to_thread=True)
+    def delete_(self, workspace_id: FromPath[str], session_id: FromPath[str], message_id: FromPath[str],
+                svc: NamedDependency[Services]) -> None:
+        """Extension to Honcho's API: the message and everything derived from it are forgotten."""
+        svc.resources.forgetting.delete_message(workspace_id, session_id, message_id)
 
     @post("/events", operation_id="create_events", status_code=201, sync_to_thread=True)
     def create_events(self, workspace_id: FromPath[str], session_id: FromPath[str], data: JSONBody[schemas.EventBatch],

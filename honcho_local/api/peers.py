@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Response, post, put
+from litestar import Controller, Response, delete, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -32,6 +32,11 @@ class PeerController(Controller):
     def update(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: JSONBody[schemas.PeerUpdate],
                svc: NamedDependency[Services]) -> dict[str, Any]:
         return svc.resources.update_peer(workspace_id, peer_id, data)
+
+    @delete("/{peer_id:str}", operation_id="delete_peer", status_code=204, sync_to_thread=True)
+    def delete_(self, workspace_id: FromPath[str], peer_id: FromPath[str], svc: NamedDependency[Services]) -> None:
+        """Extension to Honcho's API: the peer, its messages and everything derived from them are forgotten."""
+        svc.resources.forgetting.delete_peer(workspace_id, peer_id)
 
     @post("/{peer_id:str}/sessions", operation_id="list_peer_sessions", status_code=200, sync_to_thread=True)
     def sessions(self, workspace_id: FromPath[str], peer_id: FromPath[str], svc: NamedDependency[Services],

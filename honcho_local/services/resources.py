@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from honcho_local import schemas
-from honcho_local.errors import BadRequest, Conflict, InvalidInput, NotFound
+from honcho_local.errors import BadRequest, InvalidInput, NotFound
 from honcho_local.ids import new_id
 from honcho_local.services import views
+from honcho_local.services.forgetting import Forgetting
 from honcho_local.store import Store, WriteContext
 from honcho_local.store import events as event_log
 from honcho_local.store import resources as repo
@@ -49,8 +50,9 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 class Resources:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, forgetting: Forgetting | None = None) -> None:
         self.store = store
+        self.forgetting = forgetting or Forgetting.of(store)  # deletes forget what was derived (services/forgetting.py)
 
     # ---- workspaces ---------------------------------------------------------------------------
     def get_or_create_workspace(self, body: schemas.WorkspaceCreate) -> tuple[dict[str, Any], bool]:
@@ -79,15 +81,8 @@ class Resources:
         return views.page([views.workspace(r) for r in rows], total, paging.page, paging.size)
 
     def delete_workspace(self, workspace_id: str) -> None:
-        def op(ctx: WriteContext) -> None:
-            if repo.get_workspace(ctx.conn, workspace_id) is None:
-                raise NotFound(f"workspace {workspace_id!r} not found")
-            active = repo.count_sessions(ctx.conn, workspace_id)
-            if active:
-                raise Conflict(f"workspace {workspace_id!r} still has {active} active session(s); delete them first")
-            repo.delete_workspace(ctx, workspace_id)
-
-        self.store.write(op)
+        """Every row of the workspace, derived ones included (409 while it has active sessions)."""
+        self.forgetting.delete_workspace(workspace_id)
 
     # ---- peers --------------------------------------------------------------------------------
     def get_or_create_peer(self, workspace_id: str, body: schemas.PeerCreate) -> tuple[dict[str, Any], bool]:
@@ -165,11 +160,8 @@ class Resources:
         return row
 
     def delete_session(self, workspace_id: str, session_id: str) -> None:
-        def op(ctx: WriteContext) -> None:
-            self.require_session(ctx.conn, workspace_id, session_id)
-            repo.delete_session(ctx, workspace_id, session_id)
-
-        self.store.write(op)
+        """The session, its messages and what was derived from them (`Forgetting.delete_session`)."""
+        self.forgetting.delete_session(workspace_id, session_id)
 
     def clone_session(self, workspace_id: str, session_id: str, message_id: str | None) -> dict[str, Any]:
         def op(ctx: WriteContext) -> dict[str, Any]:

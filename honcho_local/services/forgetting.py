@@ -1,0 +1,149 @@
+"""Forgetting: deletes of a message, a peer, a session, a workspace or a conclusion that remove what was
+deleted and everything derived from it, then take its bytes out of the database file.
+
+One transaction per delete (`store/forget.py` holds the SQL): the rows go; conclusions whose sources are
+all gone go (explicit ones with other sources keep those), and so do deductions resting on anything
+gone; summaries that covered a deleted message go and the session's summary unit is reset, so the worker
+writes them again from the messages left; each peer card built from a changed collection is rebuilt at
+once from the conclusions left (no model: `peer_card.build_card`, a user's `PUT` entries kept) and its
+old rows go, history included; profiles (model prose) go and come back at the worker's next card
+refresh; stored model outputs and errors of the runs that may quote it are blanked. Then `scrub`
+rewrites the touched tables and overwrites the file's free blocks, so the deleted text is not in the
+file after the next checkpoint. Writes are unscoped, so every read cache is dropped.
+
+Time travel does not bring anything back: these are hard deletes. Representation units keep their
+cursors, so a deleted conclusion is never derived again from the messages it came from.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from honcho_local.errors import Conflict, NotFound
+from honcho_local.services.peer_card import build_card
+from honcho_local.store import Store, WriteContext, derived, forget, reads
+from honcho_local.store import resources as repo
+from honcho_local.store.events import get_event
+
+log = logging.getLogger(__name__)
+_SHARED: weakref.WeakKeyDictionary[Store, Forgetting] = weakref.WeakKeyDictionary()
+
+
+class Forgetting:
+    @classmethod
+    def of(cls, store: Store) -> Forgetting:
+        """The store's one `Forgetting` (its scrubs must not overlap: they share a fill table)."""
+        found = _SHARED.get(store)
+        if found is None:
+            found = _SHARED[store] = cls(store)
+        return found
+
+    def __init__(self, store: Store, scrub_file: bool = True) -> None:
+        self.store = store
+        self.scrub_file = scrub_file
+        self._lock = threading.Lock()
+        self._requested = self._done = 0
+        self._dirty: set[str] = set()
+
+    # ---- the deletes ------------------------------------------------------------------------------
+    def delete_message(self, workspace_id: str, session_id: str, message_id: str) -> None:
+        def op(ctx: WriteContext) -> None:
+            if get_event(ctx.conn, workspace_id, session_id, message_id, kind=None) is None:
+                raise NotFound(f"message {message_id!r} not found in session {session_id!r}")
+            self._forget_messages(ctx, workspace_id, forget.message_rows(ctx, workspace_id, session_id, message_id))
+
+        self._run(op)
+
+    def delete_peer(self, workspace_id: str, peer_id: str) -> None:
+        def op(ctx: WriteContext) -> None:
+            if repo.get_peer(ctx.conn, workspace_id, peer_id) is None:
+                raise NotFound(f"peer {peer_id!r} not found in workspace {workspace_id!r}")
+            self._forget_messages(ctx, workspace_id, forget.message_rows(ctx, workspace_id, peer_id=peer_id),
+                                  [peer_id])
+            forget.forget_peer_rows(ctx, workspace_id, peer_id)
+
+        self._run(op)
+
+    def delete_session(self, workspace_id: str, session_id: str) -> None:
+        def op(ctx: WriteContext) -> None:
+            row = repo.get_session(ctx.conn, workspace_id, session_id)
+            if row is None or not row["is_active"]:
+                raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
+            self._forget_messages(ctx, workspace_id, forget.message_rows(ctx, workspace_id, session_id))
+            forget.forget_session_rows(ctx, workspace_id, session_id)
+
+        self._run(op)
+
+    def delete_workspace(self, workspace_id: str) -> None:
+        def op(ctx: WriteContext) -> None:
+            if repo.get_workspace(ctx.conn, workspace_id) is None:
+                raise NotFound(f"workspace {workspace_id!r} not found")
+            active = repo.count_sessions(ctx.conn, workspace_id)
+            if active:
+                raise Conflict(f"workspace {workspace_id!r} still has {active} active session(s); delete them first")
+            forget.forget_workspace_rows(ctx, workspace_id)
+
+        self._run(op)
+
+    def delete_conclusion(self, workspace_id: str, conclusion_id: str) -> None:
+        def op(ctx: WriteContext) -> None:
+            if not forget.conclusion_exists(ctx, workspace_id, conclusion_id):
+                raise NotFound(f"conclusion {conclusion_id!r} not found in workspace {workspace_id!r}")
+            pairs = forget.delete_conclusions(ctx, workspace_id, [conclusion_id])
+            self._after_conclusions(ctx, workspace_id, pairs, [])
+
+        self._run(op)
+
+    # ---- what they share --------------------------------------------------------------------------
+    def _forget_messages(self, ctx: WriteContext, workspace_id: str, rows: list[tuple[int, str, str]],
+                         peers: list[str] | None = None) -> None:
+        """Remove these events and what was derived from them (not the sessions or peers themselves)."""
+        first: dict[str, int] = {}
+        for pk, _, session_id in rows:
+            first[session_id] = min(pk, first.get(session_id, pk))
+        forget.delete_events(ctx, [pk for pk, _, _ in rows])
+        pairs = forget.forget_sources(ctx, workspace_id, [mid for _, mid, _ in rows])
+        for session_id, pk in first.items():
+            forget.drop_summaries(ctx, workspace_id, session_id, pk)
+        self._after_conclusions(ctx, workspace_id, pairs, sorted(first), peers or [])
+
+    def _after_conclusions(self, ctx: WriteContext, workspace_id: str, pairs: set[forget.Pair],
+                           sessions: list[str], peers: list[str] | None = None) -> None:
+        """Rebuild the cards of the changed collections, drop their profiles, blank the run texts."""
+        for pair in sorted(pairs):
+            if forget.drop_pair_cards(ctx, workspace_id, pair):
+                observer, observed, version = pair
+                args = (ctx.conn, workspace_id, observer, observed, version)
+                entries = build_card(observed, derived.recent_conclusions(*args, limit=400, level="explicit"),
+                                     derived.pinned_card(*args))
+                reads.append_card(ctx, workspace_id, observer, observed, entries, version, source="worker")
+        observed = sorted({p[1] for p in pairs} | set(peers or []))
+        forget.clear_run_texts(ctx, workspace_id, sessions, observed)
+
+    def _run(self, op: Callable[[WriteContext], Any]) -> None:
+        """The delete in one unscoped write (every read cache drops), then the file scrub."""
+        self.store.write(op)
+        if self.scrub_file:
+            try:
+                self.scrub(list(forget.FORGET_TABLES))
+            except Exception:  # the rows are gone already; the next delete's scrub covers the file
+                log.exception("forgetting: the database file was not scrubbed")
+
+    def scrub(self, tables: list[str]) -> None:
+        """`forget.scrub` of these tables, one at a time: a delete that waited behind another's scrub is
+        covered by the next one, which takes every table asked for meanwhile."""
+        with self._lock:
+            self._requested += 1
+            wanted = self._requested
+            self._dirty.update(tables)
+        with self._lock:
+            if self._done >= wanted:
+                return
+            batch, self._dirty = sorted(self._dirty), set()
+            upto = self._requested
+            forget.scrub(self.store, batch)
+            self._done = upto
