@@ -120,6 +120,6 @@ def test_unknown_routes_404(http: httpx.Client, workspace_id: str, seeded: str) 
 def test_wrong_methods_405(http: httpx.Client, workspace_id: str, seeded: str) -> None:
     before = snapshot(http, workspace_id)
     assert_rejected(http.get(f"{seeded}/sessions/s/messages", headers=JSON), 405, "method")
-    assert_rejected(http.delete(f"{seeded}/peers/alice"), 405, "method")
+    assert_rejected(http.delete(f"{seeded}/sessions/s/messages"), 405, "method")
     assert_rejected(http.patch("/v3/workspaces", json={}), 405, "method")
     assert snapshot(http, workspace_id) == before
