@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +21,13 @@ import pytest
 from honcho_local.errors import StorageFull, StoreUnavailable
 from honcho_local.store import Store
 from honcho_local.store.db import WriteContext
-from tests.conftest import start_server, stop_server
+from tests.conftest import (
+    CLIENT_TIMEOUT_S,
+    READ_SERVER_ENV,
+    REPO_ROOT,
+    start_server,
+    stop_server,
+)
 
 JSON = {"Content-Type": "application/json"}
 WAIT_S = 120  # an upper bound for events the tests wait on, never a measured figure
@@ -186,7 +194,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount_point)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or 'mount failed'}): the full-disk logic "
                     f"is still covered through the store's before_commit seam")
@@ -271,3 +279,112 @@ def test_server_on_a_full_disk_answers_507_reports_it_and_recovers(small_disk: P
             assert _stored(client, "s") == acked
     finally:
         stop_server(server)
+
+
+# ---- item 6: answers instead of 500s and silent filters; corrupt files -----------------------------
+def test_conclusion_query_for_a_pair_without_conclusions_is_an_empty_list(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "home", env=READ_SERVER_ENV, timeout=120)
+    try:
+        with httpx.Client(base_url=server.url, timeout=CLIENT_TIMEOUT_S) as client:
+            client.post("/v3/workspaces", json={"id": "faults"})
+            query = {"query": "what does alice like", "filters": {"observer_id": "alice", "observed_id": "bob"}}
+            r = client.post("/v3/workspaces/faults/conclusions/query", json=query)
+            assert r.status_code == 200 and r.json() == [], r.text
+            created = client.post("/v3/workspaces/faults/conclusions", json={"conclusions": [
+                {"content": "alice likes tea", "observer_id": "alice", "observed_id": "alice"}]})
+            assert created.status_code == 201, created.text
+            r = client.post("/v3/workspaces/faults/conclusions/query", json=query)  # another pair has some now
+            assert r.status_code == 200 and r.json() == [], r.text
+    finally:
+        stop_server(server)
+
+
+@pytest.mark.parametrize(("filters", "named"), [
+    ({"metadata": {"score": {"between": [1, 5]}}}, "'between'"),
+    ({"metadata": {"score": {"gte": 1, "bogus": 5}}}, "'bogus'"),
+    ({"metadata": {"score": {"$gt": 1}}}, "'$gt'"),
+    ({"metadata": {"score": {"gtee": 1}}}, "'gtee'"),
+])
+def test_an_unknown_metadata_operator_is_a_422_naming_it(http: httpx.Client, workspace_id: str, filters: dict,
+                                                          named: str) -> None:
+    for route in (f"/v3/workspaces/{workspace_id}/sessions/list", f"/v3/workspaces/{workspace_id}/peers/list"):
+        r = http.post(route, json={"filters": filters})
+        assert r.status_code == 422, r.text
+        assert named in r.json()["detail"] and "unknown operator" in r.json()["detail"]
+
+
+def test_a_nested_metadata_object_is_still_matched_by_containment(http: httpx.Client, workspace_id: str) -> None:
+    w = f"/v3/workspaces/{workspace_id}"
+    http.post(f"{w}/sessions", json={"id": "s1", "metadata": {"address": {"city": "Oslo", "zip": "0150"}}})
+    found = http.post(f"{w}/sessions/list", json={"filters": {"metadata": {"address": {"city": "Oslo"}}}})
+    assert found.status_code == 200 and [s["id"] for s in found.json()["items"]] == ["s1"]
+
+
+def test_in_lists_are_capped(http: httpx.Client, workspace_id: str) -> None:
+    w = f"/v3/workspaces/{workspace_id}"
+    http.post(f"{w}/sessions", json={"id": "s1", "metadata": {"n": 7}})
+    for filters in ({"id": {"in": [f"s{i}" for i in range(1_001)]}}, {"id": [f"s{i}" for i in range(1_001)]},
+                    {"metadata": {"n": {"in": list(range(100_000))}}}):
+        r = http.post(f"{w}/sessions/list", json={"filters": filters})
+        assert r.status_code == 422 and "at most 1,000 values" in r.json()["detail"], r.text
+    r = http.post(f"{w}/sessions/list", json={"filters": {"metadata": {"n": {"in": list(range(1_000))}}}})
+    assert r.status_code == 200 and [s["id"] for s in r.json()["items"]] == ["s1"]
+
+
+@pytest.mark.slow
+def test_corrupt_derived_files_are_moved_aside_and_rebuilt(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    server = start_server(home)
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        written = _post(client, "s", ["the lighthouse keeper paints boats", "nothing else"])
+    upto = home / "lexical-index" / "upto"
+    deadline = time.monotonic() + WAIT_S
+    while not (upto.exists() and upto.read_text().strip() not in ("", "0")):  # the index has committed them
+        assert time.monotonic() < deadline, "the lexical index never committed"
+        time.sleep(0.05)
+    stop_server(server)
+    for name in ("queue.sqlite3-wal", "queue.sqlite3-shm"):
+        (home / name).unlink(missing_ok=True)
+    (home / "queue.sqlite3").write_bytes(b"not a database, " * 512)
+    meta = home / "lexical-index" / "meta.json"
+    meta.write_text("{damaged")
+
+    server = start_server(home)
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            found = client.post("/v3/workspaces/faults/search", json={"query": "lighthouse keeper"})
+            assert found.status_code == 200 and found.json()[0]["id"] == written[0], found.text
+            _post(client, "s", ["after the rebuild"])
+        log = server.log()
+        assert log.count("queue.sqlite3 is corrupt") == 1 and log.count("lexical-index is corrupt") == 1, log
+        assert "Traceback" not in log
+        assert len(list(home.glob("queue.sqlite3.corrupt-*"))) == 1
+        assert (next(home.glob("lexical-index.corrupt-*")) / "meta.json").read_text() == "{damaged"
+    finally:
+        stop_server(server)
+
+
+@pytest.mark.parametrize("damage", ["header", "wal"])
+def test_a_corrupt_store_is_one_line_naming_the_file_and_the_fix(tmp_path: Path, damage: str) -> None:
+    home = tmp_path / "home"
+    db = home / "honcho.duckdb"
+    store = Store.open(db, checkpoint_idle=3600)
+    store.write(lambda ctx: _table(ctx, 1))
+    store.write(lambda ctx: _table(ctx, 2))
+    shutil.copy(db.with_name("honcho.duckdb.wal"), tmp_path / "wal")  # as a crash would leave it
+    store.close()
+    if damage == "header":
+        with open(db, "r+b") as f:
+            f.write(b"\xff" * 4096)
+    else:
+        wal = bytearray((tmp_path / "wal").read_bytes())
+        wal[len(wal) // 2:len(wal) // 2 + 16] = b"\0" * 16  # an entry whose checksum no longer matches
+        db.with_name("honcho.duckdb.wal").write_bytes(bytes(wal))
+    done = subprocess.run([sys.executable, "-m", "honcho_local.cli", "serve", "--home", str(home), "--port", "0"],
+                          capture_output=True, text=True, timeout=CLIENT_TIMEOUT_S, cwd=str(REPO_ROOT), check=False)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert str(db) in lines[0] and "honcho-local restore" in lines[0]
+    if damage == "wal":
+        assert "WAL" in lines[0] and "Move the WAL aside" in lines[0]

@@ -125,6 +125,7 @@ class Store:
         conn = _connect(path, fsync)
         try:
             migrate(conn)
+            conn.execute("SELECT coalesce(max(pk), 0) FROM events").fetchall()  # what the constructor reads
         except duckdb.Error as exc:
             conn.close()
             raise faults.open_error(path, exc) from exc

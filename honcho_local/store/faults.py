@@ -10,15 +10,20 @@
   read and carries on silently (a damaged WAL header drops every entry in it); the next commit then
   truncates the WAL. `wal_shortfall` compares what DuckDB replayed with the file's size at open; the
   store keeps a copy of the WAL and logs a warning naming both.
-- **A corrupt database file**: `StoreCorrupt`, one line naming the file and the fix (restore a backup).
+- **A corrupt database file**: `StoreCorrupt`, one line naming the file and the fix (restore a backup;
+  for a corrupt WAL, moving it aside keeps everything checkpointed).
+- **Corrupt derived files** (the queue's SQLite file, the lexical index folder): rebuilt from the store,
+  so a corrupt one is moved aside (`move_aside`, one warning naming it) and started afresh.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import errno
+import logging
 import re
 import shutil
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,7 @@ import duckdb
 
 from honcho_local.errors import StorageFull, StoreCorrupt, StoreUnavailable
 
+log = logging.getLogger(__name__)
 _NO_SPACE = ("no space left on device", "disk quota exceeded", "disk is full", "not enough space on the disk")
 _UNITS = {"bytes": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3, "TiB": 1024 ** 4}
 ROOM_MARGIN = 4 * 1024 * 1024  # free space a checkpoint needs beyond twice the WAL's size
@@ -101,9 +107,47 @@ def keep_wal_copy(path: Path) -> Path | None:
 def open_error(path: Path, exc: BaseException) -> StoreCorrupt:
     """A file DuckDB cannot open: one line naming it and the fix."""
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return StoreCorrupt(f"cannot open the store {path}: {first}. It may be corrupt: restore it from a backup "
-                        f"(`honcho-local restore BACKUP_DIR --home NEW_HOME`, see docs/admin.md), "
-                        f"or move it aside to start empty")
+    restore = "restore it from a backup (`honcho-local restore BACKUP_DIR --home NEW_HOME`, see docs/admin.md)"
+    if "wal" in first.lower():
+        return StoreCorrupt(f"cannot open the store {path}: its WAL {wal_path(path)} is damaged ({first}). Move the "
+                            f"WAL aside to open the store without the writes only it holds, or {restore}")
+    return StoreCorrupt(f"cannot open the store {path}: {first}. The file is damaged: {restore}")
+
+
+def move_aside(path: Path, why: str) -> Path:
+    """Rename a corrupt derived file or folder to `<name>.corrupt-<time>` (kept for inspection) and say so."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    path.rename(target)
+    log.warning("%s is corrupt (%s): moved aside to %s; it is rebuilt from the store", path, why, target.name)
+    return target
+
+
+def sqlite_problem(path: Path) -> str | None:
+    """Why the SQLite file cannot be used (None: it can, or it does not exist yet)."""
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(str(path))
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    return None if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:3])
+
+
+def set_aside_corrupt_sqlite(path: Path) -> Path | None:
+    """Move a corrupt SQLite file (and its -wal/-shm companions) aside; None when it is sound."""
+    problem = sqlite_problem(path)
+    if problem is None:
+        return None
+    for suffix in ("-wal", "-shm"):
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            companion.unlink()
+    return move_aside(path, problem)
 
 
 class StoreHealth:

@@ -6,11 +6,18 @@ list (IN), or an object of operators `gte, lte, gt, lt, ne, in, contains, iconta
 takes an object: per key, an operator object compares that key's value; anything else is JSON
 containment (`{"metadata": {"tags": ["a"]}}` matches a list holding "a"). `NOT: [f1, f2]` matches
 rows where none of f1, f2 holds. Unknown keys, operators or operand types raise `InvalidInput`.
+
+Under `metadata`, an object is an operator object when any of its keys is an operator or looks like
+one (`$`-prefixed, a common operator of other filter languages, or a near-miss of ours): then every
+key must be one of ours (issue 31: `{"score": {"between": [1, 5]}}` silently became containment and
+matched nothing). Any other object is containment of a nested object (`{"address": {"city": "Oslo"}}`).
+An `in` list holds at most MAX_IN_ITEMS values (100,000 took 8.6 s of server time).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +28,10 @@ OPERATORS = {"gte": ">=", "lte": "<=", "gt": ">", "lt": "<", "ne": "IS DISTINCT 
 ALL_OPERATORS = set(OPERATORS) | {"in", "contains", "icontains"}
 LOGICAL = {"AND", "OR", "NOT"}
 MAX_DEPTH = 8
+MAX_IN_ITEMS = 1_000
+# keys that mean an operator in other filter languages (MongoDB, SQLAlchemy filters, Supabase...)
+FOREIGN_OPERATORS = {"eq", "neq", "nin", "not_in", "notin", "between", "like", "ilike", "exists", "regex", "match",
+                     "startswith", "endswith", "is", "isnull", "not", "gteq", "lteq", "ge", "le", "equals"}
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,7 @@ class FilterCompiler:
         if op == "in":
             if not isinstance(operand, list):
                 raise InvalidInput(f"'in' on {key!r} takes a list")
+            _check_in_size(key, operand)
             if not operand:
                 return "FALSE"
             marks = ", ".join(self._param(key, column, v) for v in operand)
@@ -120,7 +132,7 @@ class FilterCompiler:
                 raise InvalidInput(f"{key} keys must be non-empty strings")
             if cond == "*":
                 continue
-            if isinstance(cond, dict) and cond and set(cond) <= ALL_OPERATORS:
+            if isinstance(cond, dict) and cond and _operator_object(f"{key}.{sub}", cond):
                 parts.append(self._json_ops(key, column, sub, cond))
             else:
                 self.params.append(json.dumps({sub: cond}))
@@ -136,6 +148,7 @@ class FilterCompiler:
             if op == "in":
                 if not isinstance(operand, list) or not operand:
                     raise InvalidInput(f"'in' on {key}.{sub} takes a non-empty list")
+                _check_in_size(f"{key}.{sub}", operand)
                 self.params.pop()
                 self.params.append(path)
                 self.params.extend(json.dumps(v, separators=(",", ":")) for v in operand)
@@ -162,6 +175,31 @@ class FilterCompiler:
                 self.params.append(str(operand))
                 parts.append(f"{text} {OPERATORS[op]} ?")
         return " AND ".join(parts)
+
+
+def _check_in_size(key: str, values: list[Any]) -> None:
+    if len(values) > MAX_IN_ITEMS:
+        raise InvalidInput(f"'in' on {key!r} takes at most {MAX_IN_ITEMS:,} values, got {len(values):,}: "
+                           f"split the request")
+
+
+def _looks_like_operator(name: Any) -> bool:
+    if not isinstance(name, str):
+        return False
+    lowered = name.lower()
+    return (lowered in ALL_OPERATORS or lowered.startswith("$") or lowered in FOREIGN_OPERATORS
+            or bool(difflib.get_close_matches(lowered, ALL_OPERATORS, n=1, cutoff=0.8)))
+
+
+def _operator_object(where: str, cond: dict[str, Any]) -> bool:
+    """True when `cond` is meant as operators (then each must be ours); False for a nested object."""
+    if not any(_looks_like_operator(k) for k in cond):
+        return False
+    unknown = [k for k in cond if k not in ALL_OPERATORS]
+    if unknown:
+        raise InvalidInput(f"unknown operator {unknown[0]!r} on {where!r}; allowed: {', '.join(sorted(ALL_OPERATORS))} "
+                           f"(to match a nested object by containment, use keys that are not operators)")
+    return True
 
 
 def _escape_like(text: str) -> str:

@@ -35,6 +35,7 @@ from typing import Any
 import tantivy
 
 from honcho_local.priority import lower_this_thread
+from honcho_local.store import faults
 from honcho_local.store.db import Store
 from honcho_local.store.message_rows import MessageRows
 from honcho_local.store.vectors import MessageVectors  # noqa: F401 - re-export
@@ -151,7 +152,13 @@ class LexicalIndex:
             upto = 0
         self.directory.mkdir(parents=True, exist_ok=True)
         self.schema = _schema()
-        self.index = tantivy.Index(self.schema, path=str(self.directory), reuse=True)
+        try:
+            self.index = tantivy.Index(self.schema, path=str(self.directory), reuse=True)
+        except (ValueError, OSError) as exc:  # a damaged folder: it is derived, so rebuild it (issue 31)
+            faults.move_aside(self.directory, str(exc).splitlines()[0][:300])
+            self.directory.mkdir(parents=True)
+            upto = 0
+            self.index = tantivy.Index(self.schema, path=str(self.directory), reuse=True)
         self._parsed = functools.lru_cache(maxsize=2048)(self._parse)
         version_file.write_text(SCHEMA_VERSION)
         return upto
