@@ -96,7 +96,7 @@ class Forgetting:
             pairs = forget.delete_conclusions(ctx, workspace_id, [conclusion_id])
             self._after_conclusions(ctx, workspace_id, pairs, [])
 
-        self._run(op)
+        self._run(op, forget.DERIVED_TABLES)
 
     # ---- what they share --------------------------------------------------------------------------
     def _forget_messages(self, ctx: WriteContext, workspace_id: str, rows: list[tuple[int, str, str]],
@@ -124,12 +124,12 @@ class Forgetting:
         observed = sorted({p[1] for p in pairs} | set(peers or []))
         forget.clear_run_texts(ctx, workspace_id, sessions, observed)
 
-    def _run(self, op: Callable[[WriteContext], Any]) -> None:
-        """The delete in one unscoped write (every read cache drops), then the file scrub."""
+    def _run(self, op: Callable[[WriteContext], Any], tables: tuple[str, ...] = forget.FORGET_TABLES) -> None:
+        """The delete in one unscoped write (every read cache drops), then the scrub of the tables it touched."""
         self.store.write(op)
         if self.scrub_file:
             try:
-                self.scrub(list(forget.FORGET_TABLES))
+                self.scrub(list(tables))
             except Exception:  # the rows are gone already; the next delete's scrub covers the file
                 log.exception("forgetting: the database file was not scrubbed")
 

@@ -27,6 +27,8 @@ Pair = tuple[str, str, str]  # (observer, observed, version)
 # tables that hold text or vectors of what is forgotten: rewritten by `scrub`
 FORGET_TABLES = ("events", "message_embeddings", "conclusions", "summaries", "peer_cards", "peer_profiles",
                  "reasoning_runs", "peers", "sessions", "session_peers", "workspaces", "work_units")
+# what a conclusion delete touches (the log stays): rewriting the event log is most of a scrub's cost
+DERIVED_TABLES = ("conclusions", "peer_cards", "peer_profiles", "reasoning_runs", "work_units")
 
 
 def message_rows(ctx: WriteContext, workspace_id: str, session_id: str | None = None,
