@@ -1,7 +1,8 @@
 """Read queries over the representation store: conclusions, summaries, peer cards and profiles.
 
 Every derived read filters on a representation `version` and accepts `as_of` (naive UTC): rows
-created after it are invisible, and a conclusion deleted after it is still visible. History tables
+created after it are invisible, and a conclusion soft-deleted after it (`recheck`) is still visible (the API's
+deletes are hard: `store/forget.py`). History tables
 (summaries, cards, profiles) are append-only, so "current as of T" is the newest row at or before T.
 The one write here is the API's peer-card PUT, which appends a card row (`source = 'api'`).
 """
