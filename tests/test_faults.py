@@ -19,8 +19,9 @@ import httpx
 import pytest
 
 from honcho_local.errors import StorageFull, StoreUnavailable
-from honcho_local.store import Store
+from honcho_local.store import Store, events
 from honcho_local.store.db import WriteContext
+from honcho_local.store.search import LexicalIndex
 from tests.conftest import (
     CLIENT_TIMEOUT_S,
     READ_SERVER_ENV,
@@ -244,6 +245,15 @@ def _wait_health(client: httpx.Client, status: int) -> dict:
     return r.json()
 
 
+def _wait_indexed(home: Path, events: int) -> None:
+    """Until the lexical index has committed `events` log positions (its `upto` file)."""
+    upto = home / "lexical-index" / "upto"
+    deadline = time.monotonic() + WAIT_S
+    while not (upto.exists() and int(upto.read_text() or 0) >= events):
+        assert time.monotonic() < deadline, "the lexical index stopped committing"
+        time.sleep(0.05)
+
+
 @pytest.mark.slow
 def test_server_on_a_full_disk_answers_507_reports_it_and_recovers(small_disk: Path) -> None:
     home = small_disk / "home"
@@ -273,6 +283,7 @@ def test_server_on_a_full_disk_answers_507_reports_it_and_recovers(small_disk: P
             assert _wait_health(client, 200) == {"status": "ok"}
             acked += _post(client, "s", ["after"])
             assert _stored(client, "s") == acked
+            _wait_indexed(home, len(acked))  # the lexical index's writer, killed by the full disk, is renewed
         assert server.kill(signal.SIGKILL) == -signal.SIGKILL
         server = start_server(home)
         with httpx.Client(base_url=server.url, timeout=60) as client:
@@ -337,11 +348,7 @@ def test_corrupt_derived_files_are_moved_aside_and_rebuilt(tmp_path: Path) -> No
     server = start_server(home)
     with httpx.Client(base_url=server.url, timeout=60) as client:
         written = _post(client, "s", ["the lighthouse keeper paints boats", "nothing else"])
-    upto = home / "lexical-index" / "upto"
-    deadline = time.monotonic() + WAIT_S
-    while not (upto.exists() and upto.read_text().strip() not in ("", "0")):  # the index has committed them
-        assert time.monotonic() < deadline, "the lexical index never committed"
-        time.sleep(0.05)
+    _wait_indexed(home, len(written))  # so the folder damaged below is one the server would reuse
     stop_server(server)
     for name in ("queue.sqlite3-wal", "queue.sqlite3-shm"):
         (home / name).unlink(missing_ok=True)
@@ -388,3 +395,30 @@ def test_a_corrupt_store_is_one_line_naming_the_file_and_the_fix(tmp_path: Path,
     assert str(db) in lines[0] and "honcho-local restore" in lines[0]
     if damage == "wal":
         assert "WAL" in lines[0] and "Move the WAL aside" in lines[0]
+
+
+def test_the_lexical_index_indexes_again_once_a_full_disk_has_room(small_disk: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """tantivy kills its writer at an I/O error: without a new one the index never committed again."""
+    store = Store.open(small_disk / "honcho.duckdb")
+    index = LexicalIndex(store, small_disk / "lexical-index")
+    try:
+        def append(texts: list[str]) -> None:
+            store.write(lambda ctx: events.append(ctx, "w", "s", [
+                events.NewEvent("alice", t, "message", {}, None, 3, None) for t in texts]))
+
+        append(["first message about lighthouses"])
+        assert index.wait_fresh(WAIT_S) and index.upto == 1
+        append([f"message {i} " + "words " * 200 for i in range(300)])  # committed while there is room
+        filler = _fill(small_disk)
+        index.notify()
+        deadline = time.monotonic() + WAIT_S
+        while not any("lexical indexing failed" in r.getMessage() for r in caplog.records):  # its writer died
+            assert time.monotonic() < deadline, "the indexer never tried"
+            time.sleep(0.05)
+        os.remove(filler)
+        assert index.wait_fresh(WAIT_S) and index.upto == 301
+        assert index.search("lighthouses", 5, "w")[0] == 1
+    finally:
+        index.close()
+        store.close()

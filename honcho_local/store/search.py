@@ -171,12 +171,18 @@ class LexicalIndex:
         self._wake.set()
 
     def _run(self) -> None:
+        failing = False
         while not self._stop:
             try:
                 while self._catch_up():
                     pass
-            except Exception:  # pragma: no cover - keep indexing on later wake-ups
-                log.exception("lexical indexing failed")
+                failing = False
+            except Exception as exc:  # noqa: BLE001 - keep indexing on later wake-ups
+                if not failing:  # once per episode, not every COMMIT_INTERVAL (a full disk lasts)
+                    log.warning("lexical indexing failed (searches score the unindexed messages themselves "
+                                "meanwhile): %s", exc)
+                failing = True
+                self._renew_writer()
             self._wake.wait(timeout=1.0)
             self._wake.clear()
             # Background indexing commits at most every COMMIT_INTERVAL (a tantivy commit per write
@@ -218,6 +224,17 @@ class LexicalIndex:
             self._state = (self._searcher, upto)
             self._cond.notify_all()
         return len(rows) == BATCH
+
+    def _renew_writer(self) -> None:
+        """A fresh tantivy writer after a failed batch: an I/O error (a full disk) kills the writer for
+        good, and the documents it held were never committed (`upto` did not move: they are indexed
+        again). The old writer is dropped first, releasing the directory's writer lock."""
+        self._writer = None
+        self._previous.clear()
+        try:
+            self._writer = self._background.submit(self.index.writer, heap_size=32_000_000, num_threads=1).result()
+        except Exception:  # the disk may still be full: tried again after the next failure
+            log.debug("lexical index writer not renewed yet", exc_info=True)
 
     def _load_previous(self, sessions: set[tuple[str, str]]) -> None:
         """The last indexed message of each session not in the cache (one grouped query). A semi-join on
