@@ -16,6 +16,7 @@ from honcho_local.services.activity import Activity
 from honcho_local.services.conclusions import Conclusions
 from honcho_local.services.context import SessionContext
 from honcho_local.services.dialectic import Dialectic
+from honcho_local.services.forgetting import Forgetting
 from honcho_local.services.ingest import Ingest
 from honcho_local.services.readcache import ReadCache
 from honcho_local.services.reasoner import Reasoner
@@ -249,6 +250,7 @@ def build_reasoning(services: Services, models: Models, with_worker: bool) -> No
     services.version = store.read(versions.default_version)  # the latest activation (admin routes follow it)
     llm = LazyLLM(models)
     services.activity = Activity()
+    Forgetting.of(store).activity = services.activity  # a delete settles the worker's runs in flight on it
     reasoners = [reasoner_for(settings, store, llm, spec, models.embedder, services.activity)
                  for spec in store.read(versions.active_versions)]
     default = next(r for r in reasoners if r.version == services.version)

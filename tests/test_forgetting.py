@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -228,3 +229,33 @@ def test_deleting_a_conclusion_takes_the_deductions_resting_on_it(store: Store) 
     assert pairs == {("alice", "alice", "v1")}
     assert store.read(lambda cur: cur.execute("SELECT count(*) FROM conclusions").fetchone()) == (0,)
     assert deduction != fact
+
+
+def test_a_summary_in_flight_when_its_message_is_deleted_is_not_kept(tmp_path: Path, model: EchoModel) -> None:
+    """The worker holds no transaction across a model call: a summary of the deleted message written after
+    the delete is taken away again once the run ends (the delete waits for it)."""
+    token = f"zq{uuid.uuid4().hex[:12]}"
+    home = tmp_path / "home"
+    server = start_server(home, env={**env(model), "HONCHO_LOCAL_REASONING_ENABLED": "false"})  # summaries only
+    try:
+        with httpx.Client(base_url=server.url, timeout=120) as client, \
+                httpx.Client(base_url=server.url, timeout=120) as other:
+            model.hold()
+            sent = post(client, "s", [("alice", f"I work as a {token} engineer."), ("bob", "Nice.")])
+            wait_for(lambda: model.received >= 1)  # the summary of both messages is with the model
+            answers: list[httpx.Response] = []
+            deleting = threading.Thread(target=lambda: answers.append(
+                other.delete(f"{W}/sessions/s/messages/{sent[0]['id']}")))
+            deleting.start()
+            wait_for(lambda: client.get(f"{W}/sessions/s/messages/{sent[0]['id']}").status_code == 404)
+            model.release()
+            deleting.join()
+            assert answers[0].status_code == 204
+            assert any(token in p for p in model.prompts), "the summary call did not see the message"
+            wait_idle(server, "w")
+            for url in (f"{W}/sessions/s/summaries", f"{W}/sessions/s/context?summary=true"):
+                assert token not in client.get(url).text, url
+    finally:
+        model.release()
+        stop_server(server)
+    assert grep_files(home, token.encode(), "*.duckdb*") == []

@@ -19,17 +19,32 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from honcho_local.errors import Conflict, NotFound
+from honcho_local.services.activity import Activity
 from honcho_local.services.peer_card import build_card
 from honcho_local.store import Store, WriteContext, derived, forget, reads
 from honcho_local.store import resources as repo
 from honcho_local.store.events import get_event
 
 log = logging.getLogger(__name__)
+SETTLE_SECONDS = 900  # the longest a delete waits for a worker run in flight on what it deleted
+
+
+@dataclass
+class _Gone:
+    """What a delete leaves to settle: its cleanup again (`redo`), for a worker run in flight on the
+    sessions (None: any of the workspace) or observed peers it touched."""
+
+    redo: Callable[[WriteContext], Any]
+    sessions: set[str] | None
+    observed: set[str]
+
 _SHARED: weakref.WeakKeyDictionary[Store, Forgetting] = weakref.WeakKeyDictionary()
 
 
@@ -48,68 +63,89 @@ class Forgetting:
         self._lock = threading.Lock()
         self._requested = self._done = 0
         self._dirty: set[str] = set()
+        self.activity: Activity | None = None  # the worker's running units (`wiring` sets it): see `_settle`
 
     # ---- the deletes ------------------------------------------------------------------------------
     def delete_message(self, workspace_id: str, session_id: str, message_id: str) -> None:
-        def op(ctx: WriteContext) -> None:
+        def op(ctx: WriteContext) -> _Gone:
             if get_event(ctx.conn, workspace_id, session_id, message_id, kind=None) is None:
                 raise NotFound(f"message {message_id!r} not found in session {session_id!r}")
-            self._forget_messages(ctx, workspace_id, forget.message_rows(ctx, workspace_id, session_id, message_id))
+            rows = forget.message_rows(ctx, workspace_id, session_id, message_id)
+            pairs = self._forget_messages(ctx, workspace_id, rows)
+            return _Gone(lambda c: self._forget_messages(c, workspace_id, rows, also=pairs), {session_id},
+                         {p[1] for p in pairs})
 
-        self._run(op)
+        self._run(workspace_id, op)
 
     def delete_peer(self, workspace_id: str, peer_id: str) -> None:
-        def op(ctx: WriteContext) -> None:
+        def op(ctx: WriteContext) -> _Gone:
             if repo.get_peer(ctx.conn, workspace_id, peer_id) is None:
                 raise NotFound(f"peer {peer_id!r} not found in workspace {workspace_id!r}")
-            self._forget_messages(ctx, workspace_id, forget.message_rows(ctx, workspace_id, peer_id=peer_id),
-                                  [peer_id])
-            forget.forget_peer_rows(ctx, workspace_id, peer_id)
+            rows = forget.message_rows(ctx, workspace_id, peer_id=peer_id)
 
-        self._run(op)
+            def clean(c: WriteContext, also: set[forget.Pair] | None = None) -> set[forget.Pair]:
+                pairs = self._forget_messages(c, workspace_id, rows, [peer_id], also)
+                forget.forget_peer_rows(c, workspace_id, peer_id)
+                return pairs
+
+            pairs = clean(ctx)
+            return _Gone(lambda c: clean(c, pairs), {r[2] for r in rows}, {peer_id} | {p[1] for p in pairs})
+
+        self._run(workspace_id, op)
 
     def delete_session(self, workspace_id: str, session_id: str) -> None:
-        def op(ctx: WriteContext) -> None:
+        def op(ctx: WriteContext) -> _Gone:
             row = repo.get_session(ctx.conn, workspace_id, session_id)
             if row is None or not row["is_active"]:
                 raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
-            self._forget_messages(ctx, workspace_id, forget.message_rows(ctx, workspace_id, session_id))
-            forget.forget_session_rows(ctx, workspace_id, session_id)
+            rows = forget.message_rows(ctx, workspace_id, session_id)
 
-        self._run(op)
+            def clean(c: WriteContext, also: set[forget.Pair] | None = None) -> set[forget.Pair]:
+                pairs = self._forget_messages(c, workspace_id, rows, also=also)
+                forget.forget_session_rows(c, workspace_id, session_id)
+                return pairs
+
+            pairs = clean(ctx)
+            return _Gone(lambda c: clean(c, pairs), {session_id}, {p[1] for p in pairs})
+
+        self._run(workspace_id, op)
 
     def delete_workspace(self, workspace_id: str) -> None:
-        def op(ctx: WriteContext) -> None:
+        def op(ctx: WriteContext) -> _Gone:
             if repo.get_workspace(ctx.conn, workspace_id) is None:
                 raise NotFound(f"workspace {workspace_id!r} not found")
             active = repo.count_sessions(ctx.conn, workspace_id)
             if active:
                 raise Conflict(f"workspace {workspace_id!r} still has {active} active session(s); delete them first")
             forget.forget_workspace_rows(ctx, workspace_id)
+            return _Gone(lambda c: forget.forget_workspace_rows(c, workspace_id), None, set())
 
-        self._run(op)
+        self._run(workspace_id, op)
 
     def delete_conclusion(self, workspace_id: str, conclusion_id: str) -> None:
-        def op(ctx: WriteContext) -> None:
+        def op(ctx: WriteContext) -> _Gone:
             if not forget.conclusion_exists(ctx, workspace_id, conclusion_id):
                 raise NotFound(f"conclusion {conclusion_id!r} not found in workspace {workspace_id!r}")
             pairs = forget.delete_conclusions(ctx, workspace_id, [conclusion_id])
             self._after_conclusions(ctx, workspace_id, pairs, [])
+            return _Gone(lambda c: self._after_conclusions(c, workspace_id, pairs, []), set(), {p[1] for p in pairs})
 
-        self._run(op, forget.DERIVED_TABLES)
+        self._run(workspace_id, op, forget.DERIVED_TABLES)
 
     # ---- what they share --------------------------------------------------------------------------
     def _forget_messages(self, ctx: WriteContext, workspace_id: str, rows: list[tuple[int, str, str]],
-                         peers: list[str] | None = None) -> None:
-        """Remove these events and what was derived from them (not the sessions or peers themselves)."""
+                         peers: list[str] | None = None, also: set[forget.Pair] | None = None) -> set[forget.Pair]:
+        """Remove these events and what was derived from them (not the sessions or peers themselves); the
+        cards of `also` are rebuilt too. Returns the collections changed."""
         first: dict[str, int] = {}
         for pk, _, session_id in rows:
             first[session_id] = min(pk, first.get(session_id, pk))
         forget.delete_events(ctx, [pk for pk, _, _ in rows])
-        pairs = forget.forget_sources(ctx, workspace_id, [mid for _, mid, _ in rows])
+        pairs = forget.forget_sources(ctx, workspace_id, [mid for _, mid, _ in rows]) | (also or set())
         for session_id, pk in first.items():
             forget.drop_summaries(ctx, workspace_id, session_id, pk)
         self._after_conclusions(ctx, workspace_id, pairs, sorted(first), peers or [])
+        return pairs
 
     def _after_conclusions(self, ctx: WriteContext, workspace_id: str, pairs: set[forget.Pair],
                            sessions: list[str], peers: list[str] | None = None) -> None:
@@ -124,14 +160,40 @@ class Forgetting:
         observed = sorted({p[1] for p in pairs} | set(peers or []))
         forget.clear_run_texts(ctx, workspace_id, sessions, observed)
 
-    def _run(self, op: Callable[[WriteContext], Any], tables: tuple[str, ...] = forget.FORGET_TABLES) -> None:
-        """The delete in one unscoped write (every read cache drops), then the scrub of the tables it touched."""
-        self.store.write(op)
+    def _run(self, workspace_id: str, op: Callable[[WriteContext], _Gone],
+             tables: tuple[str, ...] = forget.FORGET_TABLES) -> None:
+        """The delete in one unscoped write (every read cache drops), the worker's runs in flight settled,
+        then the scrub of the tables it touched."""
+        gone = self.store.write(op)
+        self._settle(workspace_id, gone)
         if self.scrub_file:
             try:
                 self.scrub(list(tables))
             except Exception:  # the rows are gone already; the next delete's scrub covers the file
                 log.exception("forgetting: the database file was not scrubbed")
+
+    def _settle(self, workspace_id: str, gone: _Gone) -> None:
+        """A worker run that read what was deleted before the delete committed writes after it (no
+        transaction is held across a model call): a summary or a card may hold it. Wait for the runs in
+        flight on it to end (`activity`), then clean up again."""
+        activity = self.activity
+        if activity is None:
+            return
+
+        def in_flight() -> set[str]:
+            return {r["work_unit"] for r in activity.running() if r["workspace_id"] == workspace_id and (
+                gone.sessions is None or r["session_id"] in gone.sessions or r["observed_id"] in gone.observed)}
+
+        waiting = in_flight()
+        if not waiting:
+            return
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while waiting & in_flight():
+            if time.monotonic() > deadline:
+                log.warning("forgetting: worker runs still in flight after %d s: %s", SETTLE_SECONDS, sorted(waiting))
+                break
+            time.sleep(0.05)
+        self.store.write(gone.redo)
 
     def scrub(self, tables: list[str]) -> None:
         """`forget.scrub` of these tables, one at a time: a delete that waited behind another's scrub is
