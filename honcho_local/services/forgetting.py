@@ -9,7 +9,8 @@ once from the conclusions left (no model: `peer_card.build_card`, a user's `PUT`
 old rows go, history included; profiles (model prose) go and come back at the worker's next card
 refresh; stored model outputs and errors of the runs that may quote it are blanked. Then `scrub`
 rewrites the touched tables and overwrites the file's free blocks, so the deleted text is not in the
-file after the next checkpoint. Writes are unscoped, so every read cache is dropped.
+file after the next checkpoint. Writes are unscoped, so every read cache is dropped. Before the scrub, a
+delete waits for the worker's runs in flight on what it deleted and cleans up again (`_settle`).
 
 Time travel does not bring anything back: these are hard deletes. Representation units keep their
 cursors, so a deleted conclusion is never derived again from the messages it came from.
