@@ -1,7 +1,8 @@
 """A scripted OpenAI-compatible model server on 127.0.0.1 for worker tests: deterministic answers
 derived from the prompt, with switchable faults (delay, garbage, HTTP 500) and a gate: `hold()` keeps
 every request waiting until `release()`, so a test can observe "a model call is in flight" as a state
-instead of a race against a delay."""
+instead of a race against a delay. With `context` set it refuses, as a real server does (HTTP 400), a
+request whose prompt and answer (`max_tokens`) do not fit that many tokens (`request_tokens`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,41 @@ LINE = re.compile(r"^\[(\d+)\] \S+ \S+ ([A-Za-z0-9_-]+): (.*)$")
 ABOUT = re.compile(r"facts about ([A-Za-z0-9_-]+)\.")
 
 
+# A chat template's tokens around each message and before the answer (ChatML: <|im_start|>role\n ...
+# <|im_end|>\n, then <|im_start|>assistant\n).
+TEMPLATE_PER_MESSAGE = 5
+TEMPLATE_ANSWER = 3
+
+
+TOO_LONG = json.dumps({"error": {"code": 400, "type": "exceed_context_size_error",
+                                 "message": "the request exceeds the available context size, try increasing it"}}).encode()
+
+
+def count_tokens(text: str) -> int:
+    """The server's tokenizer, as the client estimates an OpenAI-compatible endpoint's
+    (`OpenAICompat.count_tokens`: about four characters a token)."""
+    return max(1, len(text) // 4) if text else 0
+
+
+def request_tokens(payload: dict[str, Any]) -> int:
+    """The tokens a chat request takes of the server's window: the templated prompt and `max_tokens`."""
+    prompt = sum(count_tokens(m["content"]) + TEMPLATE_PER_MESSAGE for m in payload["messages"])
+    return prompt + TEMPLATE_ANSWER + int(payload.get("max_tokens") or 0)
+
+
+def facts_within(said: list[tuple[int, str]], peer: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """One fact per line the peer said, or, when the schema's caps (a constrained server keeps to them)
+    allow fewer facts than lines, facts that each cite several consecutive lines."""
+    form = payload.get("response_format") or {}
+    props = ((form.get("json_schema") or {}).get("schema") or form.get("schema") or {}).get("properties", {})
+    facts_cap = props.get("facts", {}).get("maxItems", len(said)) or 1
+    lines_cap = props.get("facts", {}).get("items", {}).get("properties", {}).get("lines", {}).get("maxItems", 1)
+    size = min(lines_cap, -(-len(said) // facts_cap)) if len(said) > facts_cap else 1
+    groups = [said[i:i + size] for i in range(0, len(said), size)][:facts_cap]
+    return [{"fact": f"{peer} said: " + " / ".join(text for _, text in group), "lines": [n for n, _ in group]}
+            for group in groups]
+
+
 class FakeModel:
     def __init__(self) -> None:
         self.mode = "ok"  # ok | garbage | error
@@ -27,6 +63,9 @@ class FakeModel:
         self.received = 0  # requests received (counted before the delay; `calls` after it)
         self.prompts: list[str] = []
         self.poison: str | None = None  # answer garbage (JSON) or nothing (text) to prompts containing this
+        self.context: int | None = None  # refuse requests that take more tokens than this (`request_tokens`)
+        self.refused = 0  # requests refused for their size
+        self.largest = 0  # the most tokens a request took (`request_tokens`)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -49,18 +88,23 @@ class FakeModel:
     def release(self) -> None:
         self.gate.set()
 
+    def too_long(self, payload: dict[str, Any]) -> bool:
+        """Whether to refuse `payload` for its size (counted in `refused`; the largest in `largest`)."""
+        tokens = request_tokens(payload)
+        self.largest = max(self.largest, tokens)
+        refuse = self.context is not None and tokens > self.context
+        self.refused += refuse
+        return refuse
+
     def answer(self, payload: dict[str, Any]) -> str:
         prompt = "\n".join(m["content"] for m in payload["messages"] if m["role"] == "user")
         schema = json.dumps(payload.get("response_format") or {})
         if '"facts"' in schema:
             self.calls.append("deriver")
             peer = ABOUT.search(prompt).group(1)
-            facts = []
-            for line in prompt.splitlines():
-                m = LINE.match(line)
-                if m and m.group(2) == peer:
-                    facts.append({"fact": f"{peer} said: {m.group(3)}", "lines": [int(m.group(1))]})
-            return json.dumps({"facts": facts, "inferences": []})
+            said = [(int(m.group(1)), m.group(3)) for m in map(LINE.match, prompt.splitlines())
+                    if m and m.group(2) == peer]
+            return json.dumps({"facts": facts_within(said, peer, payload), "inferences": []})
         if "In 1-3 sentences, say who" in prompt:
             self.calls.append("peer_profile")
             peer = re.search(r"What is known about ([A-Za-z0-9_-]+):", prompt).group(1)
@@ -81,10 +125,11 @@ class FakeModel:
                 model.gate.wait()
                 if model.delay:
                     time.sleep(model.delay)
-                if model.mode == "error":
-                    self.send_response(500)
+                failing = model.mode == "error"
+                if failing or model.too_long(payload):  # a 500, or llama.cpp server's answer to a long request
+                    self.send_response(500 if failing else 400)
                     self.end_headers()
-                    self.wfile.write(b'{"error": "boom"}')
+                    self.wfile.write(b'{"error": "boom"}' if failing else TOO_LONG)
                     model.answered += 1
                     return
                 prompt = "\n".join(m["content"] for m in payload["messages"])

@@ -9,12 +9,21 @@ observed peer wrote, so other speakers' sentences are never credited to the peer
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
+from honcho_local.errors import ModelError
 from honcho_local.llm.base import LLM, ChatRequest, Completion
 from honcho_local.services.dates import absolute_dates
+from honcho_local.services.tokens import (
+    TokenCounter,
+    cut_to_tokens,
+    largest_fit,
+    request_tokens,
+)
 
 SYSTEM = ("You read a chat and write down facts about one person. Facts are short, self-contained "
           "sentences that name the person, with absolute dates instead of words like 'yesterday'. "
@@ -50,6 +59,7 @@ class Derived:
     facts: list[Fact]
     completion: Completion
     dropped: int
+    lines: list[Line] = field(default_factory=list)  # the lines the model read (`fit`)
 
 
 def schema(max_facts: int, deductions: bool) -> dict[str, Any]:
@@ -204,8 +214,53 @@ def interpret(parsed: Any, lines: list[Line], peer: str) -> tuple[list[Fact], in
     return facts, dropped
 
 
+# Tokens a cut message leaves free in the window: its tokens counted alone and inside its line may differ.
+CUT_SLACK = 8
+MIN_LINE_TOKENS = 16  # a window with less room than this for one message is a configuration error
+
+
+def fit(count: TokenCounter, context: int, budget: int, lines: list[Line],
+        build: Callable[[list[Line]], ChatRequest]) -> list[Line]:
+    """The longest head of `lines` whose request (`build`) fits the model's window of `context` tokens,
+    answer included, and whose messages take at most `budget` tokens, all counted with `count` (the
+    model's tokenizer). It always reaches the first line of the observed peer; when that line alone
+    (with the one before it) does not fit, the line before is left out and the message cut to what does."""
+    need = next(i for i, ln in enumerate(lines) if ln.target) + 1
+    used, within = 0, need
+    for i, ln in enumerate(lines):
+        used += count(ln.content)
+        if i >= need and used > budget:
+            break
+        within = max(within, i + 1)
+
+    def fits(n: int) -> bool:
+        return request_tokens(count, build(lines[:n])) <= context
+
+    n = largest_fit(fits, need, within)
+    return lines[:n] if fits(n) else _cut_alone(count, context, lines[need - 1], build)
+
+
+def _cut_alone(count: TokenCounter, context: int, line: Line,
+               build: Callable[[list[Line]], ChatRequest]) -> list[Line]:
+    """`line` alone, its message cut at the end to what the window holds (`cut_to_tokens`)."""
+    spare = context - request_tokens(count, build([replace(line, content="")])) - CUT_SLACK
+    if spare < MIN_LINE_TOKENS:
+        raise ModelError(f"model_context {context} leaves no room for a message after the deriver's "
+                         f"instructions and answer ({context - spare} tokens): raise model_context")
+    while True:  # a message's tokens alone and inside its line may differ by a few
+        cut = [replace(line, content=cut_to_tokens(count, line.content, spare))]
+        if spare <= 0 or request_tokens(count, build(cut)) <= context:
+            return cut
+        spare -= CUT_SLACK
+
+
 def derive(llm: LLM, peer: str, lines: list[Line], max_facts: int, deductions: bool,
-           custom_instructions: str | None = None) -> Derived:
-    completion = llm.complete(build_request(peer, lines, max_facts, deductions, custom_instructions))
+           custom_instructions: str | None = None, context: int | None = None, budget: int | None = None) -> Derived:
+    """One deriver call over `lines`, or over the head of them that fits `context` (`fit`)."""
+    build = partial(build_request, peer, max_facts=max_facts, deductions=deductions,
+                    custom_instructions=custom_instructions)
+    if context is not None:
+        lines = fit(llm.count_tokens, context, budget or context, lines, build)
+    completion = llm.complete(build(lines))
     facts, dropped = interpret(completion.parsed, lines, peer)
-    return Derived(facts, completion, dropped)
+    return Derived(facts, completion, dropped, lines)

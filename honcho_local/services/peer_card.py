@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import zip_longest
 
 from honcho_local.errors import ModelError
 from honcho_local.llm.base import LLM, ChatRequest, Completion
 from honcho_local.services.deriver import content_words
+from honcho_local.services.tokens import TokenCounter, largest_fit, request_tokens
 
 PREFIXES = ("IDENTITY", "ATTRIBUTE", "RELATIONSHIP", "INSTRUCTION")
 MAX_ENTRIES = 40
@@ -183,9 +185,25 @@ def profile_request(peer: str, card: list[str], recent: list[str]) -> ChatReques
                        max_tokens=PROFILE_MAX_TOKENS, temperature=0.0)
 
 
-def write_profile(llm: LLM, peer: str, card: list[str], recent: list[str]) -> tuple[str, Completion]:
-    """The profile text and the completion; ModelError when the model gave nothing usable."""
-    completion = llm.complete(profile_request(peer, card, recent))
+def fit_profile(count: TokenCounter, context: int, peer: str, card: list[str], recent: list[str]) -> ChatRequest:
+    """The profile request with as many card entries and latest facts (taken in turn, first ones first)
+    as fit the model's window of `context` tokens, answer included, counted with `count`."""
+    pairs = zip_longest([(0, e) for e in card], [(1, c) for c in recent])  # card[0], recent[0], card[1], ...
+    turns = [t for pair in pairs for t in pair if t is not None]
+
+    def request(n: int) -> ChatRequest:
+        return profile_request(peer, [e for k, e in turns[:n] if k == 0], [c for k, c in turns[:n] if k == 1])
+
+    return request(largest_fit(lambda n: request_tokens(count, request(n)) <= context, 0, len(turns)))
+
+
+def write_profile(llm: LLM, peer: str, card: list[str], recent: list[str],
+                  context: int | None = None) -> tuple[str, Completion]:
+    """The profile text and the completion; ModelError when the model gave nothing usable. With
+    `context`, the prompt holds what fits that window (`fit_profile`)."""
+    request = (profile_request(peer, card, recent) if context is None
+               else fit_profile(llm.count_tokens, context, peer, card, recent))
+    completion = llm.complete(request)
     text = " ".join(completion.text.split())
     if len(text) > PROFILE_MAX_CHARS:  # cut at the last full sentence that fits
         cut = text[:PROFILE_MAX_CHARS]

@@ -191,7 +191,9 @@ class Reasoner:
 
     def _window(self, cur: Any, key: UnitKey, cursor: int) -> tuple[list[dict[str, Any]], int]:
         """Messages to reason over: from the first unprocessed message of the observed peer (with the
-        message before it as context) while the token budget lasts. Returns (messages, new cursor)."""
+        message before it as context) while the token budget lasts, by the counts stored at write time;
+        the deriver then reads the head that fits the model's window (`deriver.fit`, `_derive`).
+        Returns (messages, new cursor)."""
         rows = derived.messages_after(cur, key.workspace_id, key.session_id, cursor)
         first = next((i for i, r in enumerate(rows) if r["peer_id"] == key.observed_id), None)
         if first is None:
@@ -276,12 +278,20 @@ class Reasoner:
             skipped_to, more = self._skip(key, new_cursor, True, ws_cfg, s_cfg)
             self._advance_only(key, skipped_to)
             return Step(more)
-        result = self._call(key, "deriver", lambda: deriver.derive(
-            self.llm, key.observed_id or "", lines, self.settings.reasoning_max_facts,
-            self.settings.reasoning_deductions, custom))
-        self._store_derived(key, observers, lines, result, new_cursor)
+        result = self._derive(key, lines, custom)
+        # the model's window held fewer lines: the rest is the next batch's
+        self._store_derived(key, observers, result.lines, result,
+                            result.lines[-1].pk if len(result.lines) < len(lines) else new_cursor)
         cards = (lambda: self._maybe_refresh_cards(key, observers, ws_cfg, s_cfg)) if result.facts else None
         return Step(True, result.completion.seconds, cards)
+
+    def _derive(self, key: UnitKey, lines: list[deriver.Line], custom: str | None) -> deriver.Derived:
+        """One deriver call over the head of `lines` that fits the model's window, counted with the
+        model's tokenizer (`deriver.fit`)."""
+        s = self.settings
+        return self._call(key, "deriver", lambda: deriver.derive(
+            self.llm, key.observed_id or "", lines, s.reasoning_max_facts, s.reasoning_deductions, custom,
+            s.model_context, s.reasoning_batch_size))
 
     def _lines(self, key: UnitKey, window: list[dict[str, Any]], ws_cfg: Any,
                s_cfg: Any) -> tuple[list[deriver.Line], str | None]:
@@ -364,8 +374,8 @@ class Reasoner:
 
         facts, pinned, recent = self.store.read(read)
         entries = peer_card.build_card(observed, facts, pinned)
-        done = self._call(key, "peer_profile", lambda: peer_card.write_profile(self.llm, observed, entries, recent),
-                          fatal=False)
+        done = self._call(key, "peer_profile", lambda: peer_card.write_profile(
+            self.llm, observed, entries, recent, self.settings.model_context), fatal=False)
         profile, completion = done if done else ("", None)
 
         def op(ctx: WriteContext) -> None:
@@ -440,7 +450,7 @@ class Reasoner:
         messages = self.store.read(lambda cur: derived.messages_after(
             cur, key.workspace_id, key.session_id, covered_pk, limit=max(every, due - covered), up_to_pk=last["pk"]))
         summary = self._call(key, f"summary_{kind}", lambda: summarizer.summarise(
-            self.llm, kind, previous["content"] if previous else None, messages))
+            self.llm, kind, previous["content"] if previous else None, messages, self.settings.model_context))
         task = f"summary_{kind}"
 
         def op(ctx: WriteContext) -> None:

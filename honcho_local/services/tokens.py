@@ -1,4 +1,6 @@
-"""Token counting. The model layer supplies the real tokenizer; until one is loaded, an estimate.
+"""Token counting and prompt sizing. The model layer supplies the real tokenizer (`LLM.count_tokens`);
+until one is loaded, an estimate. `request_tokens` is what a chat request takes of the model's window;
+`largest_fit` and `cut_to_tokens` are how every prompt-building step keeps to it.
 
 The estimate counts word pieces and punctuation (about 1.3 tokens per word for English BPE
 vocabularies); it is only used where no model tokenizer is configured (tests, the write path
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+
+from honcho_local.llm.base import ChatRequest
 
 TokenCounter = Callable[[str], int]
 _UNICODE = (re.compile(r"\w+"), re.compile(r"[^\w\s]"), re.compile(r"\w{9,}"))
@@ -42,3 +46,46 @@ def _estimate_ascii(text: str) -> int:
     pieces = raw.translate(_NON_WORD_TO_SPACE).split()
     long_chars = sum(len(p) - 8 for p in pieces if len(p) > 8)
     return max(1, round(len(pieces) * 1.3 + punct + long_chars / 4))
+
+
+# ---- sizing a prompt to the model's window --------------------------------------------------------
+# What a chat template adds around each message (role markers, separators: 4-5 tokens in ChatML) and
+# before the answer (the assistant's header), counted generously: the message contents are counted
+# with the model's own tokenizer, the template is not visible through the `LLM` protocol.
+TEMPLATE_TOKENS_PER_MESSAGE = 8
+TEMPLATE_TOKENS_ANSWER = 8
+
+
+def request_tokens(count: TokenCounter, request: ChatRequest) -> int:
+    """The tokens a chat request takes in the model's window: its prompt and its answer (`max_tokens`)."""
+    prompt = sum(count(m.get("content", "")) + TEMPLATE_TOKENS_PER_MESSAGE for m in request.messages)
+    return prompt + TEMPLATE_TOKENS_ANSWER + request.max_tokens
+
+
+def largest_fit(fits: Callable[[int], bool], low: int, high: int) -> int:
+    """The largest n in [low, high] with `fits(n)`, for a `fits` that holds up to some n and not after
+    (more lines, more tokens); `low` when none does (the caller then cuts what `low` holds)."""
+    if fits(high):
+        return high
+    while low < high - 1:
+        middle = (low + high) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def cut_to_tokens(count: TokenCounter, text: str, tokens: int) -> str:
+    """The longest head of `text` that `count` puts at `tokens` or fewer, cut at a word boundary where
+    one is near and marked with an ellipsis ("" when not even that fits)."""
+    if count(text) <= tokens:
+        return text
+
+    def head(chars: int) -> str:
+        cut = text[:chars]
+        space = cut.rfind(" ")
+        return (cut[:space] if space > chars // 2 else cut) + " …"
+
+    chars = largest_fit(lambda n: count(head(n)) <= tokens, 0, len(text))
+    return head(chars) if chars and count(head(chars)) <= tokens else ""
