@@ -41,15 +41,17 @@ def request_tokens(payload: dict[str, Any]) -> int:
 
 def facts_within(said: list[tuple[int, str]], peer: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
     """One fact per line the peer said, or, when the schema's caps (a constrained server keeps to them)
-    allow fewer facts than lines, facts that each cite several consecutive lines."""
+    allow fewer facts than lines, facts that each cite several consecutive lines; each cut to the
+    schema's `maxLength`."""
     form = payload.get("response_format") or {}
     props = ((form.get("json_schema") or {}).get("schema") or form.get("schema") or {}).get("properties", {})
     facts_cap = props.get("facts", {}).get("maxItems", len(said)) or 1
     lines_cap = props.get("facts", {}).get("items", {}).get("properties", {}).get("lines", {}).get("maxItems", 1)
+    fact_cap = props.get("facts", {}).get("items", {}).get("properties", {}).get("fact", {}).get("maxLength")
     size = min(lines_cap, -(-len(said) // facts_cap)) if len(said) > facts_cap else 1
     groups = [said[i:i + size] for i in range(0, len(said), size)][:facts_cap]
-    return [{"fact": f"{peer} said: " + " / ".join(text for _, text in group), "lines": [n for n, _ in group]}
-            for group in groups]
+    return [{"fact": (f"{peer} said: " + " / ".join(text for _, text in group))[:fact_cap],
+             "lines": [n for n, _ in group]} for group in groups]
 
 
 class FakeModel:

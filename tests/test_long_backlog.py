@@ -34,10 +34,17 @@ def model() -> Iterator[FakeModel]:
     fake.stop()
 
 
-def test_a_backlog_of_1000_short_messages_is_reasoned_in_windows_that_fit(tmp_home, model: FakeModel) -> None:
+def _message(i: int, peers: tuple[str, ...]) -> schemas.MessageCreate:
+    long = " " + "long words here " * 400 if len(peers) > 1 and i == 500 else ""  # 6,400 characters
+    return schemas.MessageCreate(peer_id=peers[i % len(peers)], content=f"msg {i}: I like item {i}{long}")
+
+
+@pytest.mark.parametrize("peers", [("alice",), ("alice", "bob")], ids=["one peer", "two peers, a long message"])
+def test_a_backlog_of_1000_short_messages_is_reasoned_in_windows_that_fit(tmp_home, model: FakeModel,
+                                                                          peers: tuple[str, ...]) -> None:
     svc = make_services(tmp_home, model, model_context=CONTEXT, reasoning_max_facts=MAX_FACTS)
     try:
-        batch = [schemas.MessageCreate(peer_id="alice", content=f"msg {i}: I like item {i}") for i in range(BACKLOG)]
+        batch = [_message(i, peers) for i in range(BACKLOG)]
         sent = []
         for start in range(0, BACKLOG, 100):  # queued before the worker runs: one backlog
             sent += svc.ingest.add_messages("w", "s", schemas.MessageBatch(messages=batch[start:start + 100]))
@@ -51,7 +58,7 @@ def test_a_backlog_of_1000_short_messages_is_reasoned_in_windows_that_fit(tmp_ho
     assert (status["pending_work_units"], status["in_progress_work_units"], status["failed_work_units"]) == (0, 0, 0)
     sources = {s for (ids,) in rows_after(tmp_home, "SELECT source_ids FROM conclusions") for s in json.loads(ids)}
     assert {m["id"] for m in sent} <= sources  # every message reasoned
-    assert model.calls.count("deriver") > 1  # in several windows
+    assert model.calls.count("deriver") > len(peers)  # in several windows
 
 
 def rows_after(home, sql: str) -> list[tuple]:
@@ -99,3 +106,13 @@ def test_profile_prompt_fits_the_window() -> None:
     assert "numbered item 0 " in ask and "msg 0:" in ask  # the first of each kept
     whole = peer_card.fit_profile(server_tokens, 100_000, "alice", card, recent)
     assert whole.messages == peer_card.profile_request("alice", card, recent).messages
+
+
+def test_a_repair_turn_quotes_a_bounded_part_of_the_validation_error() -> None:
+    """jsonschema's error quotes the offending value whole: the repair turn keeps only its head."""
+    from honcho_local.llm.router import MAX_PROBLEM_CHARS, _repair_messages
+
+    request = deriver.build_request("alice", _lines(["I like tea."]), 8, False)
+    problem = "does not match the schema: '" + "long words here " * 300 + "' is too long"
+    turn = _repair_messages(request, '{"facts": []}', problem)[-1]["content"]
+    assert len(turn) < MAX_PROBLEM_CHARS + 100 and turn.startswith("That output is does not match the schema: 'long")

@@ -22,7 +22,14 @@ __all__ = ["Router", "parse_json_output"]
 LLMFactory = Callable[[], LLM]
 
 
+# The most of a validation error a repair turn quotes: jsonschema's messages quote the offending value
+# whole (a 4,000-character fact doubled the size of the repair prompt and overflowed the window).
+MAX_PROBLEM_CHARS = 300
+
+
 def _repair_messages(request: ChatRequest, raw: str, problem: str) -> list[dict[str, str]]:
+    if len(problem) > MAX_PROBLEM_CHARS:
+        problem = problem[:MAX_PROBLEM_CHARS] + " …"
     return [
         *request.messages,
         {"role": "assistant", "content": raw},
