@@ -206,6 +206,7 @@ def build_read_path(services: Services, models: Models) -> None:
     services.models = models
     rows = MessageRows(store)  # the log's message rows in memory: search results, session context, index tail
     services.lexical = LexicalIndex(store, settings.home / "lexical-index", rows)
+    Forgetting.of(store).lexical = services.lexical  # deletes rebuild it without the deleted messages
     services.ingest.listeners.append(services.lexical.notify)
     services.ingest.listeners.append(rows.appended)
     services.search = Search(store, services.lexical, MessageVectors(store), queries, cache, rows)

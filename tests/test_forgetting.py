@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import tantivy
 
 from honcho_local.store import Store, WriteContext, forget
 from honcho_local.store.conclusions import NewConclusion, insert_conclusions
@@ -134,6 +135,13 @@ def delete(client: httpx.Client, level: str, sent: list[dict], marker: str) -> N
         assert client.delete(f"{W}/conclusions/{target['id']}").status_code == 204
 
 
+def index_terms(home: Path, token: str) -> list[str]:
+    """Terms of the lexical index's dictionary that start with the token, in either text field (a deleted
+    document's terms stay there until its segment is merged or dropped)."""
+    searcher = tantivy.Index.open(str(home / "lexical-index")).searcher()
+    return [t for field in ("content", "context") for t, _ in searcher.terms_with_prefix(field, token, limit=10)]
+
+
 def grep_files(root: Path, needle: bytes, pattern: str = "*") -> list[str]:
     return [str(p) for p in root.rglob(pattern) if p.is_file() and needle in p.read_bytes()]
 
@@ -150,6 +158,8 @@ def test_delete_forgets_everywhere(tmp_path: Path, model: EchoModel, level: str)
             sent = plant(client, server, token)
             moment = datetime.now(UTC).isoformat().replace("+00:00", "Z")
             seen = {name for name, r in surfaces(client, moment).items() if marker in r.text}
+            if level != "conclusion":
+                wait_for(lambda: index_terms(home, token))  # indexed (the indexer commits every 2 s)
             assert seen >= (DERIVED if level == "conclusion" else DERIVED | RAW), seen
             delete(client, level, sent, marker)
             prompts_before = len(model.prompts)
@@ -169,6 +179,8 @@ def test_delete_forgets_everywhere(tmp_path: Path, model: EchoModel, level: str)
     # every file of the home: the DuckDB file (and a WAL), the queue, the server log. (The lexical index
     # passes too, but only because tantivy stores terms compressed: it still holds them, docs/api.md.)
     assert grep_files(home, needle) == []
+    if level != "conclusion":
+        assert index_terms(home, token) == []
     backup = tmp_path / "backup"
     done = subprocess.run([sys.executable, "-m", "honcho_local.cli", "backup", str(backup), "--home", str(home)],
                           check=False, capture_output=True, text=True)

@@ -32,6 +32,7 @@ from honcho_local.services.peer_card import build_card
 from honcho_local.store import Store, WriteContext, derived, forget, reads
 from honcho_local.store import resources as repo
 from honcho_local.store.events import get_event
+from honcho_local.store.search import LexicalIndex
 
 log = logging.getLogger(__name__)
 SETTLE_SECONDS = 900  # the longest a delete waits for a worker run in flight on what it deleted
@@ -45,6 +46,7 @@ class _Gone:
     redo: Callable[[WriteContext], Any]
     sessions: set[str] | None
     observed: set[str]
+    messages: bool = True  # messages were deleted (the lexical index is rebuilt without them)
 
 _SHARED: weakref.WeakKeyDictionary[Store, Forgetting] = weakref.WeakKeyDictionary()
 
@@ -65,6 +67,7 @@ class Forgetting:
         self._requested = self._done = 0
         self._dirty: set[str] = set()
         self.activity: Activity | None = None  # the worker's running units (`wiring` sets it): see `_settle`
+        self.lexical: LexicalIndex | None = None  # rebuilt without deleted messages (`wiring` sets it)
 
     # ---- the deletes ------------------------------------------------------------------------------
     def delete_message(self, workspace_id: str, session_id: str, message_id: str) -> None:
@@ -129,7 +132,8 @@ class Forgetting:
                 raise NotFound(f"conclusion {conclusion_id!r} not found in workspace {workspace_id!r}")
             pairs = forget.delete_conclusions(ctx, workspace_id, [conclusion_id])
             self._after_conclusions(ctx, workspace_id, pairs, [])
-            return _Gone(lambda c: self._after_conclusions(c, workspace_id, pairs, []), set(), {p[1] for p in pairs})
+            return _Gone(lambda c: self._after_conclusions(c, workspace_id, pairs, []), set(), {p[1] for p in pairs},
+                         messages=False)
 
         self._run(workspace_id, op, forget.DERIVED_TABLES)
 
@@ -167,6 +171,8 @@ class Forgetting:
         then the scrub of the tables it touched."""
         gone = self.store.write(op)
         self._settle(workspace_id, gone)
+        if gone.messages and self.lexical is not None and not self.lexical.forget():
+            log.warning("forgetting: the lexical index has not finished its rebuild yet")
         if self.scrub_file:
             try:
                 self.scrub(list(tables))

@@ -125,6 +125,7 @@ class LexicalIndex:
         self._wake = threading.Event()
         self._urgent = threading.Event()  # a reader waits in `wait_fresh`: index now
         self._stop = False
+        self._rebuilds = [0, 0]  # rebuilds asked for (`forget`), rebuilds done
         self.upto = self._open()
         self._previous: dict[tuple[str, str], tuple[str, str]] = {}  # session -> last indexed (peer, content)
         self._searcher = self.index.searcher()  # replaced after each reload
@@ -174,6 +175,8 @@ class LexicalIndex:
         failing = False
         while not self._stop:
             try:
+                if self._rebuilds[0] > self._rebuilds[1]:
+                    self._rebuild()
                 while self._catch_up():
                     pass
                 failing = False
@@ -235,6 +238,41 @@ class LexicalIndex:
             self._writer = self._background.submit(self.index.writer, heap_size=32_000_000, num_threads=1).result()
         except Exception:  # the disk may still be full: tried again after the next failure
             log.debug("lexical index writer not renewed yet", exc_info=True)
+
+    def forget(self, timeout: float = 600.0) -> bool:
+        """Take deleted messages out of the index for good: every document is dropped and the index
+        rebuilt from the log (a deleted document's words stay in its segment's term dictionary until
+        tantivy merges the segment, and tantivy-py offers no merge to ask for). Waits until the rebuild
+        has caught up with the log (bounded by `timeout`); searches meanwhile wait for it (`wait_fresh`)."""
+        with self._cond:
+            self._rebuilds[0] += 1
+            wanted = self._rebuilds[0]
+        self._urgent.set()
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._rebuilds[1] < wanted:
+                if not self._cond.wait(max(0.0, deadline - time.monotonic())):
+                    return False
+        return self.wait_fresh(max(0.0, deadline - time.monotonic()))
+
+    def _rebuild(self) -> None:
+        """Drop every document (their segment files go at the commit's garbage collection), from position 0."""
+        with self._cond:
+            wanted = self._rebuilds[0]
+        self._writer.delete_all_documents()
+        self._background.submit(self._writer.commit).result()
+        self._background.submit(self._writer.garbage_collect_files).result()
+        self.index.reload()
+        self._searcher = self.index.searcher()
+        self._previous.clear()
+        self._tail_docs.clear()
+        (self.directory / "upto").write_text("0")
+        with self._cond:
+            self.upto = 0
+            self._state = (self._searcher, 0)
+            self._rebuilds[1] = wanted
+            self._cond.notify_all()
 
     def _load_previous(self, sessions: set[tuple[str, str]]) -> None:
         """The last indexed message of each session not in the cache (one grouped query). A semi-join on
