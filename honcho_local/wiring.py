@@ -241,6 +241,7 @@ def build_services(settings: Settings, count_tokens: TokenCounter = estimate_tok
     models = models or Models(settings, llm=llm, embedder=embedder_factory() if embedder_factory else None)
     build_read_path(services, models)
     build_reasoning(services, models, with_worker)
+    Forgetting.of(store).resume()
     return services
 
 

@@ -273,3 +273,25 @@ def test_a_summary_in_flight_when_its_message_is_deleted_is_not_kept(tmp_path: P
         model.release()
         stop_server(server)
     assert grep_files(home, token.encode(), "*.duckdb*") == []
+
+
+def test_a_scrub_left_pending_by_a_stop_is_finished_at_the_next_start(tmp_path: Path) -> None:
+    from honcho_local.services.forgetting import Forgetting
+
+    path = tmp_path / "honcho.duckdb"
+    store = Store.open(path)
+    token = f"zq{uuid.uuid4().hex[:12]}"
+    store.write(lambda ctx: ctx.conn.execute(
+        "INSERT INTO events SELECT i, 'm' || i, 'w', 's', 'alice', 'message', i, CASE WHEN i = 1 THEN ? ELSE "
+        "'filler ' || i END, '{}', NULL, 1, now()::TIMESTAMP, now()::TIMESTAMP FROM range(1, 300) t(i)",
+        [f"I work as a {token} engineer"]))
+    forget._checkpoint(store)
+    Forgetting(store, scrub_file=False).delete_message("w", "s", "m1")  # as if stopped before its scrub
+    store.close()
+    assert token.encode() in path.read_bytes()  # DuckDB keeps the deleted row's bytes
+    store = Store.open(path)
+    assert store.read(forget.scrub_pending)
+    Forgetting.of(store).resume()
+    assert not store.read(forget.scrub_pending)
+    store.close()
+    assert token.encode() not in path.read_bytes()

@@ -169,7 +169,11 @@ class Forgetting:
              tables: tuple[str, ...] = forget.FORGET_TABLES) -> None:
         """The delete in one unscoped write (every read cache drops), the worker's runs in flight settled,
         then the scrub of the tables it touched."""
-        gone = self.store.write(op)
+        def marked(ctx: WriteContext) -> _Gone:
+            forget.mark_scrub_pending(ctx)
+            return op(ctx)
+
+        gone = self.store.write(marked)
         self._settle(workspace_id, gone)
         if gone.messages and self.lexical is not None and not self.lexical.forget():
             log.warning("forgetting: the lexical index has not finished its rebuild yet")
@@ -201,6 +205,12 @@ class Forgetting:
                 break
             time.sleep(0.05)
         self.store.write(gone.redo)
+
+    def resume(self) -> None:
+        """At start: finish the scrub a stopped process left pending (the deleted rows are gone already)."""
+        if self.scrub_file and self.store.read(forget.scrub_pending):
+            log.info("forgetting: scrubbing the database file (a delete's scrub did not finish)")
+            self.scrub(list(forget.FORGET_TABLES))
 
     def scrub(self, tables: list[str]) -> None:
         """`forget.scrub` of these tables, one at a time: a delete that waited behind another's scrub is

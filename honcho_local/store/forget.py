@@ -199,6 +199,12 @@ class _Grouped(Exception):
     """A checkpoint met a transaction opened by an operation grouped before it: the writer re-runs it alone."""
 
 
+def _done(ctx: WriteContext, mark: int) -> None:
+    """Drop the fill and the pending mark (unless a delete since the scrub began set it again)."""
+    ctx.conn.execute("DROP TABLE IF EXISTS forget_fill")
+    ctx.conn.execute("DELETE FROM log_state WHERE key = 'scrub_pending' AND value = ?", [mark])
+
+
 def _checkpoint_op(ctx: WriteContext) -> tuple[int, int]:
     if ctx.in_transaction:
         raise _Grouped()
@@ -218,11 +224,25 @@ def _checkpoint(store: Store) -> tuple[int, int]:
     raise RuntimeError("forgetting: the database file could not be checkpointed")
 
 
+def mark_scrub_pending(ctx: WriteContext) -> None:
+    """Record, with the delete, that the file holds deleted bytes until a scrub: a process that stops
+    before its scrub ends leaves it to the next start (`scrub_pending`)."""
+    ctx.conn.execute("INSERT INTO log_state VALUES ('scrub_pending', 1) "
+                     "ON CONFLICT DO UPDATE SET value = log_state.value + 1")
+
+
+def scrub_pending(cur: Any) -> int:
+    """The pending mark (0: none)."""
+    row = cur.execute("SELECT value FROM log_state WHERE key = 'scrub_pending'").fetchone()
+    return int(row[0]) if row else 0
+
+
 def scrub(store: Store, tables: list[str]) -> int:
     """Take forgotten rows' bytes out of the file: rewrite `tables`, checkpoint (their old blocks become
     free, but DuckDB does not clear free blocks), then fill every free block with random data, checkpoint
     and drop it again. Returns the free blocks overwritten."""
     _checkpoint(store)  # a checkpoint writes rows deleted since the last one (marked deleted) into the file:
+    mark = store.read(scrub_pending)
     store.write(lambda ctx: _rewrite(ctx, tables))  # fold them in first, so the rewrite frees their blocks
     block_size, free = _checkpoint(store)
     overwritten = free
@@ -231,7 +251,7 @@ def scrub(store: Store, tables: list[str]) -> int:
             break
         store.write(lambda ctx, n=free * block_size // 1024 + 16: _fill(ctx, n))
         block_size, free = _checkpoint(store)
-    store.write(lambda ctx: ctx.conn.execute("DROP TABLE IF EXISTS forget_fill"))
+    store.write(lambda ctx: _done(ctx, mark))
     _checkpoint(store)
     if free:
         log.warning("forgetting: %d free blocks of the database file could not be overwritten", free)
