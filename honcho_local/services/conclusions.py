@@ -1,5 +1,5 @@
 """Conclusions over the API: create (explicit, embedded, de-duplicated), list (newest first), semantic
-query, get by id, delete (soft: kept for `as_of` reads). Each conclusion shows its source message ids.
+query, get by id, delete (hard, with what rests on it: `services/forgetting.py`). Each conclusion shows its source message ids.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ import numpy as np
 
 from honcho_local.errors import InvalidInput, NotFound
 from honcho_local.services import views
-from honcho_local.services.resources import Paging
+from honcho_local.services.forgetting import Forgetting
 from honcho_local.services.readcache import ReadCache
 from honcho_local.services.representation import parse_as_of
+from honcho_local.services.resources import Paging
 from honcho_local.services.search import QueryEmbedder
 from honcho_local.services.versions import cached_read_version, read_version
-from honcho_local.store import Store, WriteContext, peer_tag, ws_tag
-from honcho_local.store import reads
+from honcho_local.store import Store, WriteContext, peer_tag, reads, ws_tag
 from honcho_local.store import resources as repo
-from honcho_local.store.conclusions import LEVELS, NewConclusion, delete_conclusion, insert_conclusions
+from honcho_local.store.conclusions import LEVELS, NewConclusion, insert_conclusions
 
 MAX_CONTENT = 65_535
 
@@ -61,8 +61,10 @@ PAIR_KEYS = {"observer_id", "observer", "observed_id", "observed"}
 
 
 class Conclusions:
-    def __init__(self, store: Store, queries: QueryEmbedder, cache: ReadCache | None = None) -> None:
+    def __init__(self, store: Store, queries: QueryEmbedder, cache: ReadCache | None = None,
+                 forgetting: Forgetting | None = None) -> None:
         self.store = store
+        self.forgetting = forgetting or Forgetting.of(store)
         self.queries = queries
         self.cache = cache if cache is not None else ReadCache(store, size=0)
 
@@ -71,6 +73,8 @@ class Conclusions:
         """A collection's conclusions and their unit embeddings as one matrix (cached until a commit)."""
         def compute() -> tuple[list[dict[str, Any]], np.ndarray]:
             rows = reads.collection_vectors(cur, workspace_id, version, model, observer, observed)
+            if not rows:  # a pair with no conclusions: reshape(0, -1) raised (issue 31: a 500)
+                return rows, np.zeros((0, 1), dtype=np.float32)
             matrix = np.asarray([r.pop("embedding") for r in rows], dtype=np.float32).reshape(len(rows), -1)
             matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
             return rows, matrix
@@ -160,5 +164,5 @@ class Conclusions:
         return conclusion_view(row)
 
     def delete(self, workspace_id: str, conclusion_id: str) -> None:
-        if not self.store.write(lambda ctx: delete_conclusion(ctx, workspace_id, conclusion_id)):
-            raise NotFound(f"conclusion {conclusion_id!r} not found in workspace {workspace_id!r}")
+        """Hard delete: gone for `as_of` reads too; deductions resting on it go, its card is rebuilt."""
+        self.forgetting.delete_conclusion(workspace_id, conclusion_id)
