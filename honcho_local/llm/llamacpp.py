@@ -16,7 +16,9 @@ prompt is then already in the KV cache). The returned `Completion` counts the ti
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import logging
 import os
 import threading
@@ -86,6 +88,22 @@ def guard_amx() -> bool:
     return True
 
 
+def _quiet_llama(llama_cpp: Any, path: Path, kwargs: dict[str, Any]) -> Any:
+    """A `Llama` loaded without llama-cpp-python's `verbose=False` path, which silences a load by pointing
+    the process's file descriptors 1 and 2 at /dev/null (dup2) for its duration: every other thread's
+    log lines written meanwhile were lost (seen as a server's shutdown lines missing while the embedder
+    loaded). Its Python-level chatter goes to a buffer instead, and llama.cpp's own log stays at errors."""
+    from llama_cpp._logger import set_verbose
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            llama = llama_cpp.Llama(model_path=str(path), verbose=True, **kwargs)
+        finally:
+            set_verbose(False)
+    llama.verbose = False
+    return llama
+
+
 def load_llama(path: Path, **kwargs: Any):
     """Construct a `llama_cpp.Llama`, turning load failures into `ModelUnavailable` naming the file."""
     try:
@@ -96,7 +114,7 @@ def load_llama(path: Path, **kwargs: Any):
         raise ModelUnavailable(f"model file {path} does not exist; run `honcho-local models pull NAME`")
     try:
         guard_amx()
-        return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
+        return _quiet_llama(llama_cpp, path, kwargs)
     except Exception as exc:  # llama_cpp raises ValueError/RuntimeError with little detail
         raise ModelUnavailable(
             f"llama.cpp could not load {path}: {exc}; check it with `honcho-local models verify`"
