@@ -6,7 +6,8 @@ middleware stack and the response object: about a third of the server's GIL time
 (py-spy), on the same GIL the writer thread needs between its DuckDB calls. This ASGI wrapper, in
 front of the Litestar app, answers that one request itself when it is the plain case (valid path ids,
 a JSON content type, no query string, no Origin header, a body the same pydantic model accepts) with
-the same service call and the same response: 201 and the stored messages as JSON.
+the same service call and the same response: 201 and the stored messages as JSON. An
+`Idempotency-Key` header goes to the service as Litestar's route hands it over (issue 31).
 
 Everything else goes to Litestar untouched, the body replayed: any request the plain case does not
 cover, and any body the model or the service rejects before anything is queued, so every error keeps
@@ -40,15 +41,18 @@ _DECODE = msgspec.json.Decoder().decode
 Scope = dict[str, Any]
 
 
-def _plain(scope: Scope) -> bool:
-    """A JSON body, no Origin (CORS is Litestar's), no Expect (100-continue is the server's)."""
-    json_body = False
+def _plain(scope: Scope) -> tuple[bool, str | None]:
+    """A JSON body, no Origin (CORS is Litestar's), no Expect (100-continue is the server's); and the
+    `Idempotency-Key` header if sent (issue 31; the service checks it as for Litestar's route)."""
+    json_body, key = False, None
     for name, value in scope["headers"]:
         if name == b"content-type":
             json_body = value.split(b";", 1)[0].strip().lower() == b"application/json"
         elif name in (b"origin", b"expect"):
-            return False
-    return json_body
+            return False, None
+        elif name == b"idempotency-key":
+            key = value.decode("latin-1")
+    return json_body, key
 
 
 class MessagesFastPath:
@@ -63,7 +67,8 @@ class MessagesFastPath:
             await self.app(scope, receive, send)
             return
         match = _PATH.fullmatch(scope["path"])
-        if match is None or not _plain(scope):
+        plain, key = _plain(scope) if match is not None else (False, None)
+        if not plain:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -83,7 +88,7 @@ class MessagesFastPath:
             return
         try:
             batch = schemas.MessageBatch.model_validate(_DECODE(body))
-            future = self.ingest.submit_messages(match[1], match[2], batch)
+            future = self.ingest.submit_messages(match[1], match[2], batch, key)
         except Exception:  # noqa: BLE001 - nothing was queued: Litestar gives its own answer
             await self.app(scope, _replay(body, False, receive), send)
             return

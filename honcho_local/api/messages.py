@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from honcho_local import schemas
 from honcho_local.services.resources import Paging
 from honcho_local.wiring import Services
+
+# Extension (issue 31): a retried write with the same key and body answers with what it stored (docs/api.md)
+IdempotencyKey = Annotated[str | None, HeaderParameter(name="idempotency-key", required=False,
+                                                       description="Extension: see docs/api.md")]
 
 
 class MessageController(Controller):
@@ -20,10 +24,10 @@ class MessageController(Controller):
 
     @post(["/messages", "/messages/"], operation_id="create_messages", status_code=201)
     async def create(self, workspace_id: FromPath[str], session_id: FromPath[str], data: JSONBody[schemas.MessageBatch],
-                     svc: NamedDependency[Services]) -> list[dict[str, Any]]:
+                     svc: NamedDependency[Services], idempotency_key: IdempotencyKey = None) -> list[dict[str, Any]]:
         # Validation is cheap and runs here; the commit happens in the writer thread, awaited
         # without occupying a worker thread.
-        return await asyncio.wrap_future(svc.ingest.submit_messages(workspace_id, session_id, data))
+        return await asyncio.wrap_future(svc.ingest.submit_messages(workspace_id, session_id, data, idempotency_key))
 
     @post("/messages/list", operation_id="list_messages", status_code=200, sync_to_thread=True)
     def list_(self, workspace_id: FromPath[str], session_id: FromPath[str], svc: NamedDependency[Services],
@@ -48,8 +52,8 @@ class MessageController(Controller):
 
     @post("/events", operation_id="create_events", status_code=201, sync_to_thread=True)
     def create_events(self, workspace_id: FromPath[str], session_id: FromPath[str], data: JSONBody[schemas.EventBatch],
-                      svc: NamedDependency[Services]) -> list[dict[str, Any]]:
-        return svc.ingest.add_events(workspace_id, session_id, data)
+                      svc: NamedDependency[Services], idempotency_key: IdempotencyKey = None) -> list[dict[str, Any]]:
+        return svc.ingest.add_events(workspace_id, session_id, data, idempotency_key)
 
     @post("/events/list", operation_id="list_events", status_code=200, sync_to_thread=True)
     def list_events(self, workspace_id: FromPath[str], session_id: FromPath[str], svc: NamedDependency[Services],

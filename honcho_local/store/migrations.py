@@ -224,8 +224,18 @@ def m006_embedding_order(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("DELETE FROM message_embeddings WHERE event_pk NOT IN (SELECT pk FROM events)")
 
 
+def m007_idempotency_keys(conn: duckdb.DuckDBPyConnection) -> None:
+    """Idempotency keys of writes (issue 31): per workspace, the request's fingerprint and the log
+    positions it stored (`first_pk`, `count`: one write's events are consecutive), written in the
+    write's own transaction (`store/idempotency.py`)."""
+    conn.execute("""CREATE TABLE idempotency_keys (
+        workspace_id VARCHAR NOT NULL, key VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL,
+        session_id VARCHAR NOT NULL, first_pk BIGINT NOT NULL, count INTEGER NOT NULL,
+        created_at TIMESTAMP NOT NULL, PRIMARY KEY (workspace_id, key))""")
+
+
 MIGRATIONS: list[Migration] = [m001_core, m002_representations, m004_version_activations, m005_log_state,
-                               m006_embedding_order]
+                               m006_embedding_order, m007_idempotency_keys]
 
 
 def migrate(conn: duckdb.DuckDBPyConnection, upto: str | None = None) -> list[str]:
