@@ -26,9 +26,8 @@ from honcho_local.errors import InvalidInput, NotFound
 from honcho_local.services import views
 from honcho_local.services.resources import Paging, Resources
 from honcho_local.services.tokens import TokenCounter, estimate_tokens
-from honcho_local.store import Store, WriteContext, utcnow
+from honcho_local.store import Store, WriteContext, idempotency, utcnow
 from honcho_local.store import events as event_log
-from honcho_local.store import idempotency
 from honcho_local.store import resources as repo
 from honcho_local.store.filters import parse_datetime
 
