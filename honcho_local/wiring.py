@@ -41,6 +41,7 @@ class Models:
         self.settings = settings
         self._llm, self._embedder = llm, embedder
         self._query_embedder = embedder  # an embedder handed in serves both roles
+        self._tokenizer: Any = None  # the chat model's vocabulary alone (`count_tokens`)
         self._errors: dict[str, HonchoLocalError] = {}
         self._lock = threading.Lock()
 
@@ -83,6 +84,22 @@ class Models:
 
         return self._build("llm", make)
 
+    def count_tokens(self, text: str) -> int:
+        """The chat model's own token count, without loading the model for it (issue 31: counting loaded
+        the 1.5B model, RSS 0.3 -> 2.4 GB): the loaded model's tokenizer, else its vocabulary alone; where
+        there is no local vocabulary (an `openai:` model, a missing file), as the chat model counts."""
+        if self._llm is None and not self.settings.reasoning_model.startswith("openai:"):
+            try:
+                return self.tokenizer().count_tokens(text)
+            except HonchoLocalError:
+                pass
+        return self.llm().count_tokens(text)
+
+    def tokenizer(self) -> Any:
+        from honcho_local.llm import build_local_tokenizer
+
+        return self._build("tokenizer", lambda: build_local_tokenizer(self.settings))
+
     def embedder(self) -> Any:
         from honcho_local.llm import build_embedder
 
@@ -107,10 +124,12 @@ class Models:
                     "error": error.detail if error else None}
 
         return {"chat": one(self.settings.reasoning_model, "llm"),
-                "embedding": one(self.settings.embedding_model, "embedder", embeddings_off(self.settings))}
+                "embedding": one(self.settings.embedding_model, "embedder", embeddings_off(self.settings)),
+                "tokenizer": one(self.settings.reasoning_model, "tokenizer")}
 
     def close(self) -> None:
-        for model in {id(m): m for m in (self._llm, self._embedder, self._query_embedder) if m is not None}.values():
+        models = (self._llm, self._embedder, self._query_embedder, self._tokenizer)
+        for model in {id(m): m for m in models if m is not None}.values():
             model.close()
 
 
@@ -133,7 +152,7 @@ class LazyLLM:
         return self._models.llm().stream(request)
 
     def count_tokens(self, text: str) -> int:
-        return self._models.llm().count_tokens(text)
+        return self._models.count_tokens(text)
 
     def close(self) -> None:
         return None

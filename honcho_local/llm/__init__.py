@@ -26,7 +26,7 @@ DEFAULT_OPENAI_URL = "https://api.openai.com/v1"
 
 __all__ = [
     "LLM", "ChatRequest", "Completion", "Embedder", "Embeddings", "StreamChunk", "Router",
-    "build_llm", "build_embedder", "build_local_chat", "build_fallback", "collect_stream",
+    "build_llm", "build_embedder", "build_local_chat", "build_local_tokenizer", "build_fallback", "collect_stream",
 ]
 
 
@@ -42,6 +42,16 @@ def build_local_chat(settings: Any, name: str | None = None) -> LLM:
     return LlamaCppChat(path, spec.name, chat_format=spec.chat_format, n_ctx=n_ctx,
                         n_threads=settings.model_threads, timeout=settings.model_timeout,
                         free_json=getattr(settings, "model_free_json", True))
+
+
+def build_local_tokenizer(settings: Any, name: str | None = None) -> Any:
+    """The vocabulary of a catalog chat model (or a GGUF path) alone: `count_tokens` without the weights."""
+    from honcho_local.llm.catalog import find_spec, models_dir, verified_path
+    from honcho_local.llm.llamacpp import LlamaCppTokenizer
+
+    directory = models_dir(settings)
+    spec = find_spec(name or settings.reasoning_model, directory)
+    return LlamaCppTokenizer(verified_path(spec, directory), spec.name)
 
 
 def fallback_configured(settings: Any) -> bool:
