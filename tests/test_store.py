@@ -8,7 +8,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from honcho_local.errors import StoreLocked
 from honcho_local.store import Store, WriteContext
 from honcho_local.store import events as event_log
 from honcho_local.store import resources as repo
