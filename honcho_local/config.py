@@ -45,6 +45,9 @@ class Settings(BaseModel):
                                     "means any port, `*` alone any origin. Pages from other origins get no CORS "
                                     "headers and their writes are refused (403). Comma-separated in the "
                                     "environment.")
+    mcp_default_workspace: str = Field("default", pattern=r"^[a-zA-Z0-9_-]{1,512}$", description="Workspace the "
+                                       "MCP tools (`/mcp`, `honcho-local mcp`) use when a call names none and the "
+                                       "connection sends no `X-Honcho-Workspace-ID` header.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     http_threads: int = Field(0, ge=0, le=256, description="Threads that run request handlers that query "
                               "DuckDB or wait (lists, cold reads, resource writes) and message searches; 0 means "

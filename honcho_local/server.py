@@ -19,6 +19,7 @@ from honcho_local.api import create_app
 from honcho_local.api.guard import serving_app
 from honcho_local.config import Settings
 from honcho_local.errors import Conflict
+from honcho_local.mcp import door
 from honcho_local.wiring import build_services
 
 log = logging.getLogger("honcho_local")
@@ -52,7 +53,8 @@ def run_server(settings: Settings) -> None:
     gc.set_threshold(5_000, 20, 20)
     host, port = listener.getsockname()[:2]
     log.info("honcho-local serving %s on http://%s:%d", settings.db_path, host, port)
-    config = uvicorn.Config(serving_app(app, services.ingest, settings), host=settings.host, port=port,
+    mcp = door.mounted(serverinfo.loopback_url(host, port), settings.mcp_default_workspace)  # /mcp (docs/mcp.md)
+    config = uvicorn.Config(serving_app(app, services.ingest, settings, mcp), host=settings.host, port=port,
                             log_level=settings.log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
     # how the CLI finds this server and its admin routes while it holds the store (docs/admin.md); withdrawn
     # at the app's shutdown too, as uvicorn ends a SIGTERM'd process right after it (re-raising the signal)

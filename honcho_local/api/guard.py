@@ -15,7 +15,8 @@ not, is reached first):
 3. A state change carries JSON or nothing: a `Content-Type` other than `application/json` (text/plain,
    form-urlencoded, multipart: what a page may send without a CORS preflight), or a body without a
    `Content-Type`, is 415. Honcho's multipart `…/messages/upload` is not served here; a route that adds it
-   must let multipart through on that path alone and keep rule 2.
+   must let multipart through on that path alone and keep rule 2. The MCP door at `/mcp` (mounted inside
+   the guard) needs no exception: streamable HTTP POSTs JSON, and its GET and DELETE carry no body.
 
 Refusals are `{"detail": ...}` and happen before the body is read, so nothing is changed. Reads from
 other origins are answered without CORS headers (Litestar's CORS config, `cors_config`, built from the
@@ -136,6 +137,8 @@ class RequestGuard:
         await send({"type": "http.response.body", "body": payload})
 
 
-def serving_app(app: Any, ingest: Any, settings: Settings) -> RequestGuard:
-    """What `serve` runs: the guard, in front of the message fast path, in front of the Litestar app."""
-    return RequestGuard(MessagesFastPath(app, ingest), Policy.from_settings(settings))
+def serving_app(app: Any, ingest: Any, settings: Settings, mount: Any = None) -> RequestGuard:
+    """What `serve` runs: the guard, in front of the message fast path, in front of the Litestar app.
+    `mount(inner)` wraps what the guard protects: the MCP door at `/mcp` (`honcho_local.mcp.door`)."""
+    inner = MessagesFastPath(app, ingest)
+    return RequestGuard(mount(inner) if mount is not None else inner, Policy.from_settings(settings))
