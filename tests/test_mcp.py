@@ -233,48 +233,60 @@ def test_agent_over_http_with_the_shipped_tiny_model(tmp_path: Path) -> None:
         stop_server(server)
 
 
+TEAM = {"workspace_id": "team"}
+
+
+async def resources_and_metadata(client: Client) -> None:
+    team = TEAM
+    assert (await call(client, "create_workspace", workspace_id="team", metadata={"k": 1}))["id"] == "team"
+    assert await call(client, "create_peer", peer_id="alice", configuration={"observe_me": True}, **team)
+    assert await call(client, "create_session", session_id="s", metadata={"topic": "pets"}, **team) == \
+        {"session_id": "s"}
+    await call(client, "add_peers_to_session", session_id="s",
+               peers=["alice", {"peer_id": "bot", "observe_me": False}], **team)
+    await converse(client, "s", **team)
+    assert await call(client, "list_sessions", **team) == [{"id": "s"}]
+    assert {p["id"] for p in await call(client, "list_peers", **team)} == {"alice", "bot"}
+    assert await call(client, "get_metadata", session_id="s", **team) == {"topic": "pets"}
+    await call(client, "set_metadata", metadata={"team": True}, peer_id="alice", **team)
+    assert await call(client, "get_metadata", peer_id="alice", **team) == {"team": True}
+    await call(client, "set_metadata", metadata={"k": 2}, **team)
+    assert await call(client, "get_metadata", **team) == {"k": 2}
+
+
+async def reads_and_session_changes(client: Client) -> None:
+    team = TEAM
+    found = await call(client, "search", query="Pixel", **team)
+    assert any("Pixel" in m["content"] for m in found)
+    assert all(m["peer_id"] == "bot" for m in await call(client, "search", query="Pixel", peer_id="bot", **team))
+    messages = await call(client, "get_session_messages", session_id="s", filters={"peer_id": "bot"}, **team)
+    assert [m["content"] for m in messages] == ["Nice to meet you!", "Noted."]
+    one = await call(client, "get_session_message", session_id="s", message_id=messages[0]["id"], **team)
+    assert one["content"] == "Nice to meet you!"
+    context = await call(client, "get_session_context", session_id="s", tokens=2000, **team)
+    assert [m["content"] for m in context["messages"]] == [c for _, c in CONVERSATION]
+    inspected = await call(client, "inspect_session", session_id="s", **team)
+    assert inspected["message_count"] == 4 and {p["id"] for p in inspected["peers"]} == {"alice", "bot"}
+    assert "Lisbon" in await call(client, "get_representation", peer_id="alice", **team)
+    peer_context = await call(client, "get_peer_context", peer_id="alice", search_query="cat", **team)
+    assert peer_context["peer_id"] == "alice" and "representation" in peer_context
+    hits = await call(client, "query_conclusions", peer_id="alice", query="where does alice live", top_k=5,
+                      **team)
+    assert hits and all(h["observed_id"] == "alice" for h in hits)
+    clone = await call(client, "clone_session", session_id="s", message_id=messages[0]["id"], **team)
+    assert len(await call(client, "get_session_messages", session_id=clone["session_id"], **team)) == 2
+    await call(client, "remove_peers_from_session", session_id="s", peer_ids=["bot"], **team)
+    assert await call(client, "get_session_peers", session_id="s", **team) == ["alice"]
+    await call(client, "delete_session", session_id=clone["session_id"], **team)
+    assert await call(client, "list_sessions", **team) == [{"id": "s"}]
+    missing = await client.call_tool("get_session_message", {"session_id": "s", "message_id": "nope", **team})
+    assert missing.is_error and "404" in missing.content[0].text
+
+
 def test_every_tool_answers_with_honchos_arguments(fake_server: LiveServer) -> None:
     async def agent() -> None:
         async with Client(f"{fake_server.url}/mcp") as client:
-            assert (await call(client, "create_workspace", workspace_id="team", metadata={"k": 1}))["id"] == "team"
-            team = {"workspace_id": "team"}
-            assert await call(client, "create_peer", peer_id="alice", configuration={"observe_me": True}, **team)
-            assert await call(client, "create_session", session_id="s", metadata={"topic": "pets"}, **team) == \
-                {"session_id": "s"}
-            await call(client, "add_peers_to_session", session_id="s",
-                       peers=["alice", {"peer_id": "bot", "observe_me": False}], **team)
-            await converse(client, "s", **team)
-            assert await call(client, "list_sessions", **team) == [{"id": "s"}]
-            assert {p["id"] for p in await call(client, "list_peers", **team)} == {"alice", "bot"}
-            assert await call(client, "get_metadata", session_id="s", **team) == {"topic": "pets"}
-            await call(client, "set_metadata", metadata={"team": True}, peer_id="alice", **team)
-            assert await call(client, "get_metadata", peer_id="alice", **team) == {"team": True}
-            await call(client, "set_metadata", metadata={"k": 2}, **team)
-            assert await call(client, "get_metadata", **team) == {"k": 2}
-            found = await call(client, "search", query="Pixel", **team)
-            assert any("Pixel" in m["content"] for m in found)
-            assert all(m["peer_id"] == "bot" for m in await call(client, "search", query="Pixel", peer_id="bot", **team))
-            messages = await call(client, "get_session_messages", session_id="s", filters={"peer_id": "bot"}, **team)
-            assert [m["content"] for m in messages] == ["Nice to meet you!", "Noted."]
-            one = await call(client, "get_session_message", session_id="s", message_id=messages[0]["id"], **team)
-            assert one["content"] == "Nice to meet you!"
-            context = await call(client, "get_session_context", session_id="s", tokens=2000, **team)
-            assert [m["content"] for m in context["messages"]] == [c for _, c in CONVERSATION]
-            inspected = await call(client, "inspect_session", session_id="s", **team)
-            assert inspected["message_count"] == 4 and {p["id"] for p in inspected["peers"]} == {"alice", "bot"}
-            assert "Lisbon" in await call(client, "get_representation", peer_id="alice", **team)
-            peer_context = await call(client, "get_peer_context", peer_id="alice", search_query="cat", **team)
-            assert peer_context["peer_id"] == "alice" and "representation" in peer_context
-            hits = await call(client, "query_conclusions", peer_id="alice", query="where does alice live", top_k=5,
-                              **team)
-            assert hits and all(h["observed_id"] == "alice" for h in hits)
-            clone = await call(client, "clone_session", session_id="s", message_id=messages[0]["id"], **team)
-            assert len(await call(client, "get_session_messages", session_id=clone["session_id"], **team)) == 2
-            await call(client, "remove_peers_from_session", session_id="s", peer_ids=["bot"], **team)
-            assert await call(client, "get_session_peers", session_id="s", **team) == ["alice"]
-            await call(client, "delete_session", session_id=clone["session_id"], **team)
-            assert await call(client, "list_sessions", **team) == [{"id": "s"}]
-            missing = await client.call_tool("get_session_message", {"session_id": "s", "message_id": "nope", **team})
-            assert missing.is_error and "404" in missing.content[0].text
+            await resources_and_metadata(client)
+            await reads_and_session_changes(client)
 
     asyncio.run(agent())
