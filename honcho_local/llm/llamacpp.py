@@ -136,14 +136,30 @@ class _Deadline:
 
 
 class _Locked:
-    """One lock per loaded model; acquiring it counts against the call's deadline."""
+    """One lock per loaded model; acquiring it counts against the call's deadline. A closed model refuses
+    calls instead of letting llama.cpp touch freed memory: a worker thread still running at shutdown
+    embedded with a model `close()` had just freed, and the server died with SIGSEGV."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.closed = False
 
     def acquire(self, deadline: _Deadline, what: str) -> None:
         if not self.lock.acquire(timeout=deadline.remaining()):
             raise ModelTimeout(f"timed out waiting for {what} (busy with another call)")
+        if self.closed:
+            self.lock.release()
+            raise ModelUnavailable(f"{what} is closed (the server is shutting down)")
+
+    def check_open(self) -> None:
+        """For the lock-free calls (token counts): refuse once `close()` has begun."""
+        if self.closed:
+            raise ModelUnavailable("the model is closed (the server is shutting down)")
+
+    def close_llama(self, llama: Any) -> None:
+        self.closed = True  # first, so lock-free calls stop before the lock is taken
+        with self.lock:
+            llama.close()
 
 
 def _response_format(schema: dict | None) -> dict | None:
@@ -254,14 +270,14 @@ class LlamaCppChat(_Locked):
 
     def count_tokens(self, text: str) -> int:
         # No lock: llama_tokenize reads only the vocabulary, so counting never waits for a generation.
+        self.check_open()
         return len(self.llama.tokenize(text.encode(), add_bos=False, special=False))
 
     def close(self) -> None:
-        with self.lock:
-            self.llama.close()
+        self.close_llama(self.llama)
 
 
-class LlamaCppTokenizer:
+class LlamaCppTokenizer(_Locked):
     """A chat model's vocabulary alone (`vocab_only=True`), for counting tokens while no model call needs
     the weights (issue 31): the 1.5B model's vocabulary took 74 MB of RSS against 1.8 GB for the whole
     model, and counts exactly as `LlamaCppChat.count_tokens` does."""
@@ -269,15 +285,17 @@ class LlamaCppTokenizer:
     provider = PROVIDER
 
     def __init__(self, path: Path, model: str) -> None:
+        super().__init__()
         self.path = Path(path)
         self.model = model
         self.llama = load_llama(self.path, vocab_only=True)
 
     def count_tokens(self, text: str) -> int:
+        self.check_open()
         return len(self.llama.tokenize(text.encode(), add_bos=False, special=False))
 
     def close(self) -> None:
-        self.llama.close()
+        self.close_llama(self.llama)
 
 
 class LlamaCppEmbedder(_Locked):
@@ -322,8 +340,8 @@ class LlamaCppEmbedder(_Locked):
 
     def count_tokens(self, text: str) -> int:
         """Tokens including [CLS] and [SEP], as the model sees them (lock-free: vocabulary only)."""
+        self.check_open()
         return len(self.llama.tokenize(text.encode()))
 
     def close(self) -> None:
-        with self.lock:
-            self.llama.close()
+        self.close_llama(self.llama)

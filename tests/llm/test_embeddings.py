@@ -97,3 +97,18 @@ def test_nomic_ranks_the_relevant_document_first(nomic):
                         "The user moved to Lisbon last month."]).vectors
     (query,) = nomic.embed(["What pet does the user have?"], kind="query").vectors
     assert int(np.argmax(np.array(docs) @ np.array(query))) == 0
+
+
+def test_a_closed_model_refuses_calls_instead_of_crashing(minilm_path):
+    """Shutdown frees the model while a worker thread may still call it: the call must fail cleanly
+    (a use after free killed the server with SIGSEGV)."""
+    from honcho_local.errors import ModelUnavailable
+    from honcho_local.llm.llamacpp import LlamaCppEmbedder
+
+    embedder = LlamaCppEmbedder(minilm_path, "all-minilm-l6-v2")
+    assert embedder.embed(["before close"]).dims == 384
+    embedder.close()
+    with pytest.raises(ModelUnavailable, match="closed"):
+        embedder.embed(["after close"])
+    with pytest.raises(ModelUnavailable, match="closed"):
+        embedder.count_tokens("after close")
