@@ -18,6 +18,7 @@ import pytest
 
 from honcho_local.bench.server import free_port
 from honcho_local.store import Store
+from tests.fake_model import FakeModel
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Tests check behaviour, not speed: model calls and the clients waiting on them get deadlines no busy
@@ -82,6 +83,14 @@ def stop_server(server: LiveServer) -> None:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()
+
+
+@pytest.fixture
+def model() -> Iterator[FakeModel]:
+    """A scripted OpenAI-compatible model on 127.0.0.1 (tests/fake_model.py), stopped after the test."""
+    fake = FakeModel().start()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture

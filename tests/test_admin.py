@@ -44,13 +44,6 @@ def store_rows(home: Path, sql: str) -> list[tuple]:
         store.close()
 
 
-@pytest.fixture
-def model() -> Iterator[FakeModel]:
-    fake = FakeModel().start()
-    yield fake
-    fake.stop()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     srv = start_server(tmp_path_factory.mktemp("admin-home"))

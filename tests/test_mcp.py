@@ -83,13 +83,6 @@ async def converse(client: Client, session_id: str, **where: Any) -> None:
 
 
 @pytest.fixture
-def model() -> Iterator[FakeModel]:
-    fake = FakeModel().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def fake_server(tmp_path: Path, model: FakeModel) -> Iterator[LiveServer]:
     server = start_server(tmp_path / "home", env=reasoning_env(model), timeout=120)
     yield server

@@ -5,11 +5,10 @@ its error and attempts) and waits out its backoff instead of re-running in a loo
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 
 from honcho_local import metrics, schemas
 from honcho_local.config import load_settings
@@ -20,13 +19,6 @@ from tests.fake_model import FakeModel
 from tests.test_worker import make_services, rows
 
 WAIT_S = 300  # a deadline no busy machine misses; the tests wait on counters, never on time
-
-
-@pytest.fixture
-def model() -> Iterator[FakeModel]:
-    fake = FakeModel().start()
-    yield fake
-    fake.stop()
 
 
 def wait_for(predicate: Callable[[], bool]) -> None:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 
 from honcho_local import schemas
 from honcho_local.config import load_settings
@@ -18,13 +16,6 @@ from honcho_local.services import versions
 from honcho_local.store import Store
 from honcho_local.wiring import build_services
 from tests.fake_model import FakeModel
-
-
-@pytest.fixture
-def model() -> Iterator[FakeModel]:
-    fake = FakeModel().start()
-    yield fake
-    fake.stop()
 
 
 def env(model: FakeModel) -> dict[str, str]:

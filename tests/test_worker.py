@@ -19,13 +19,6 @@ from honcho_local.wiring import Services, build_services
 from tests.fake_model import FakeModel
 
 
-@pytest.fixture
-def model() -> Iterator[FakeModel]:
-    fake = FakeModel().start()
-    yield fake
-    fake.stop()
-
-
 def make_services(home: Path, model: FakeModel, **overrides) -> Services:
     settings = load_settings(home, env={}, **{
         "reasoning_model": "openai:fake", "openai_base_url": model.url, "reasoning_retry_backoff": 0.05,

@@ -7,7 +7,6 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -23,13 +22,6 @@ FACTS = ["keeps bees on the roof", "plays the cello in an orchestra", "was born 
          "collects first-edition comics", "runs marathons every spring", "speaks fluent Japanese",
          "grows tomatoes on the balcony", "repairs old mechanical watches", "volunteers at an animal shelter"]
 JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture
-def model() -> Iterator[FakeModel]:
-    fake = FakeModel().start()
-    yield fake
-    fake.stop()
 
 
 def reasoning_env(model: FakeModel) -> dict[str, str]:

@@ -40,13 +40,6 @@ class ArrivalGate(threading.Event):
 
 
 @pytest.fixture
-def model() -> Iterator[FakeModel]:
-    fake = FakeModel().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def svc(tmp_home: Path, model: FakeModel) -> Iterator[Services]:
     settings = load_settings(tmp_home, env={}, reasoning_model="openai:fake", openai_base_url=model.url,
                              reasoning_retries=1, summary_short_every=4, summary_long_every=8, peer_card_every=50)
