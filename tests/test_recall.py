@@ -13,7 +13,7 @@ from honcho_local.schemas_read import RecallBody
 from honcho_local.services.dialectic import mix_sources
 from honcho_local.wiring import Services
 from tests.fake_model import FakeModel
-from tests.test_worker import make_services, model, post  # noqa: F401  (model is a fixture)
+from tests.test_worker import make_services, post
 
 
 def test_every_fifth_slot_is_a_source_not_already_found() -> None:
