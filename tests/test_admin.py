@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -42,13 +41,6 @@ def store_rows(home: Path, sql: str) -> list[tuple]:
         return store.read(lambda cur: cur.execute(sql).fetchall())
     finally:
         store.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    srv = start_server(tmp_path_factory.mktemp("admin-home"))
-    yield srv
-    stop_server(srv)
 
 
 def token_of(srv: LiveServer) -> str:
