@@ -4,6 +4,7 @@ loopback port, raw HTTP and the official honcho-ai SDK pointed at it."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -199,3 +200,39 @@ def post_messages(client, workspace_path: str, session: str, items: list[tuple[s
                     json={"messages": [{"peer_id": p, "content": c} for p, c in items]})
     assert r.status_code == 201, r.text
     return r.json()
+
+
+BROWSER_WAIT = 120  # a guard against a hung page, never a speed bound (2 shared cores)
+
+
+# ---- a real browser (tests/test_docs_page.py, tests/test_ui.py) ----------------------------------
+def _browser_paths() -> tuple[str, str]:
+    browser = next((found for name in ("chromium", "chromium-browser", "google-chrome")
+                    if (found := shutil.which(name))), None)
+    driver = shutil.which("chromedriver")
+    if browser is None or driver is None:
+        missing = " and ".join(name for name, path in (("chromium", browser), ("chromedriver", driver)) if not path)
+        pytest.skip(f"{missing} not installed (run .ci/setup-browser)")
+    return browser, driver
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    """Headless Chromium through chromedriver. Every host name resolves to nothing, so the page gets
+    no more from the network than it would offline; the server is reached by its IP address."""
+    browser_path, driver_path = _browser_paths()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser_path
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=1280,1600", f"--user-data-dir={tmp_path / 'profile'}",
+                     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from collections.abc import Iterator
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
 
+from tests.conftest import BROWSER_WAIT as _BROWSER_WAIT
 from tests.conftest import LiveServer
 
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)""")
 _INLINE = ("data:", "blob:", "about:")
-_BROWSER_WAIT = 120  # a guard against a hung page, never a speed bound (2 shared cores)
 
 
 class _References(HTMLParser):
@@ -94,39 +91,7 @@ def test_docs_stylesheets_load_nothing_from_elsewhere(server: LiveServer, http: 
                 assert http.get(urljoin(sheet_url, target)).status_code == 200, target
 
 
-# ---- a real browser -------------------------------------------------------------------------------
-def _browser_paths() -> tuple[str, str]:
-    browser = next((found for name in ("chromium", "chromium-browser", "google-chrome")
-                    if (found := shutil.which(name))), None)
-    driver = shutil.which("chromedriver")
-    if browser is None or driver is None:
-        missing = " and ".join(name for name, path in (("chromium", browser), ("chromedriver", driver)) if not path)
-        pytest.skip(f"{missing} not installed (run .ci/setup-browser)")
-    return browser, driver
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[object]:
-    """Headless Chromium through chromedriver. Every host name resolves to nothing, so the page gets
-    no more from the network than it would offline; the server is reached by its IP address."""
-    browser_path, driver_path = _browser_paths()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser_path
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,1600", f"--user-data-dir={tmp_path / 'profile'}",
-                     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
+# ---- a real browser (conftest's `browser` fixture) ------------------------------------------------
 def _requested_urls(driver, document_prefix: str) -> list[str]:
     """URLs requested so far by documents under `document_prefix` (the browser's own new-tab page
     loads beside them)."""

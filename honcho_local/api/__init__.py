@@ -30,6 +30,7 @@ from honcho_local.api.queue import QueueController
 from honcho_local.api.reads import ReadController
 from honcho_local.api.sessions import SessionController
 from honcho_local.api.status import server_status
+from honcho_local.api.ui import ui_router
 from honcho_local.api.workspaces import WorkspaceController
 from honcho_local.errors import InvalidInput
 from honcho_local.wiring import Services
@@ -124,7 +125,7 @@ def create_app(services: Services, on_shutdown: list[Any] | None = None, http_th
     app = Litestar(
         route_handlers=[health, metrics_endpoint, openapi_json, WorkspaceController, PeerController, SessionController,
                         MessageController, QueueController, ReadController, ConclusionController,
-                        ChatController, server_status, AdminController, assets_router()],
+                        ChatController, server_status, AdminController, assets_router(), ui_router()],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False),
                       "paging": Provide(paging, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -1,4 +1,5 @@
-"""Conclusion routes (#37-40) plus `GET W/conclusions/{id}` (SDK 2.7.0 `get`)."""
+"""Conclusion routes (#37-40) plus `GET W/conclusions/{id}` (SDK 2.7.0 `get`) and the provenance extension
+`GET W/conclusions/{id}/sources` (the memory inspector's; docs/api.md)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ class ConclusionController(Controller):
     def get_(self, workspace_id: FromPath[str], conclusion_id: FromPath[str],
              svc: NamedDependency[Services]) -> dict[str, Any]:
         return svc.conclusions.get(workspace_id, conclusion_id)
+
+    @get("/{conclusion_id:str}/sources", operation_id="get_conclusion_sources", sync_to_thread=True,
+         tags=["extension"], summary="honcho-local extension: a conclusion's version, source messages and premises")
+    def sources(self, workspace_id: FromPath[str], conclusion_id: FromPath[str],
+                svc: NamedDependency[Services]) -> dict[str, Any]:
+        return svc.conclusions.sources(workspace_id, conclusion_id)
 
     @delete("/{conclusion_id:str}", operation_id="delete_conclusion", status_code=204, sync_to_thread=True)
     def delete_(self, workspace_id: FromPath[str], conclusion_id: FromPath[str],

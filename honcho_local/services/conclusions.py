@@ -163,6 +163,28 @@ class Conclusions:
             raise NotFound(f"conclusion {conclusion_id!r} not found in workspace {workspace_id!r}")
         return conclusion_view(row)
 
+    def sources(self, workspace_id: str, conclusion_id: str) -> dict[str, Any]:
+        """Provenance (a honcho-local extension): the conclusion with its version, the messages it was drawn
+        from and the conclusions it rests on (premises). Ids whose rows are gone (forgotten, or in a
+        deleted session) are listed under `missing_source_ids` / `missing_premise_ids`."""
+        def read(cur: Any) -> tuple[dict[str, Any] | None, dict[str, Any], list[dict[str, Any]]]:
+            row = reads.get_conclusion(cur, workspace_id, conclusion_id)
+            if row is None:
+                return None, {}, []
+            messages = reads.messages_by_id(cur, workspace_id, list(row["source_ids"] or []))
+            premises = reads.get_conclusions(cur, workspace_id, list(row["premise_ids"] or []))
+            return row, messages, [p for p in premises if p["deleted_at"] is None]
+
+        row, messages, premises = self.store.read(read)
+        if row is None:
+            raise NotFound(f"conclusion {conclusion_id!r} not found in workspace {workspace_id!r}")
+        found = {p["id"] for p in premises}
+        return {"conclusion": {**conclusion_view(row), "version": row["version"]},
+                "messages": [views.message(messages[i]) for i in row["source_ids"] or [] if i in messages],
+                "premises": [conclusion_view(p) for p in premises],
+                "missing_source_ids": [i for i in row["source_ids"] or [] if i not in messages],
+                "missing_premise_ids": [i for i in row["premise_ids"] or [] if i not in found]}
+
     def delete(self, workspace_id: str, conclusion_id: str) -> None:
         """Hard delete: gone for `as_of` reads too; deductions resting on it go, its card is rebuilt."""
         self.forgetting.delete_conclusion(workspace_id, conclusion_id)

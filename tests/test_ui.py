@@ -1,0 +1,170 @@
+"""The memory inspector at `/ui` (issue 32, item 2) in a real headless Chromium: the worker (fake model)
+derives conclusions from a peer's messages, the page lists them with the messages they came from, a
+deletion through the page is gone from the page and from the API, and stored markup stays text.
+With HONCHO_LOCAL_UI_SCREENSHOTS=<folder> the browser test saves its screenshots there (docs/images)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import BROWSER_WAIT, LiveServer, start_server, stop_server
+from tests.fake_model import FakeModel
+from tests.test_docs_page import _is_local, _page_references
+from tests.test_worker_live import reasoning_env, wait_idle
+
+W, S = "ui-ws", "ui-s1"
+XSS = "I play the cello <img id=xss src=x onerror=\"window.xss=1\"><script>window.xss=2</script>"
+MESSAGES = [("alice", "I keep bees on the roof"), ("alice", XSS), ("bob", "bees are nice")]
+
+
+@pytest.fixture
+def reasoning_server(tmp_path: Path, model: FakeModel) -> Iterator[LiveServer]:
+    srv = start_server(tmp_path / "home", env=reasoning_env(model))
+    yield srv
+    stop_server(srv)
+
+
+def _seed(server: LiveServer) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Messages written, the worker drained: (alice's conclusions by id, the messages by id)."""
+    r = httpx.post(f"{server.url}/v3/workspaces/{W}/sessions/{S}/messages",
+                   json={"messages": [{"peer_id": p, "content": c} for p, c in MESSAGES]})
+    assert r.status_code == 201, r.text
+    wait_idle(server, W, timeout=300)
+    listed = httpx.post(f"{server.url}/v3/workspaces/{W}/conclusions/list", json={"filters": {"observed_id": "alice"}})
+    conclusions = {c["id"]: c for c in listed.json()["items"]}
+    assert len(conclusions) >= 2 and all(c["source_ids"] for c in conclusions.values()), conclusions
+    return conclusions, {m["id"]: m for m in r.json()}
+
+
+def _wait(driver, condition):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, BROWSER_WAIT).until(condition)
+
+
+def _shot(driver, name: str) -> None:
+    folder = os.environ.get("HONCHO_LOCAL_UI_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(folder) / f"ui-{name}.png"))
+
+
+def _open_peer(driver, server: LiveServer, expected: int) -> list:
+    """Workspace, then peer, by clicking; waits until every conclusion shows its provenance."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{server.url}/ui")
+    _wait(driver, lambda d: d.find_elements(By.LINK_TEXT, W))[0].click()
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#peers a[href$='/peer/alice']"))[0].click()
+    _wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#conclusions li.conclusion")) == expected
+          and not d.find_elements(By.CSS_SELECTOR, "#conclusions .provenance.pending"))
+    return driver.find_elements(By.CSS_SELECTOR, "#conclusions li.conclusion")
+
+
+def _check_provenance(items: list, conclusions: dict[str, dict], messages: dict[str, dict]) -> None:
+    from selenium.webdriver.common.by import By
+
+    assert {item.get_attribute("data-id") for item in items} == set(conclusions)
+    for item in items:
+        conclusion = conclusions[item.get_attribute("data-id")]
+        assert item.find_element(By.CSS_SELECTOR, "p.content").text == conclusion["content"]
+        assert item.find_element(By.CSS_SELECTOR, ".level").text == conclusion["level"]
+        assert item.find_element(By.CSS_SELECTOR, ".version").text == "v1"
+        shown = [q.text.strip("\u201c\u201d\"") for q in item.find_elements(By.CSS_SELECTOR, "li.source q")]
+        assert shown == [messages[i]["content"] for i in conclusion["source_ids"]]
+
+
+def _delete_through_page(driver, server: LiveServer, conclusion_id: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    item = driver.find_element(By.CSS_SELECTOR, f"li.conclusion[data-id='{conclusion_id}']")
+    button = item.find_element(By.CSS_SELECTOR, "button.danger")
+    button.click()
+    _wait(driver, lambda d: "armed" in button.get_attribute("class"))
+    button.click()
+    _wait(driver, ec.staleness_of(item))
+    assert httpx.get(f"{server.url}/v3/workspaces/{W}/conclusions/{conclusion_id}").status_code == 404
+
+
+def _versions_with_admin_token(driver, server: LiveServer) -> None:
+    """The admin routes answer 401 without the token: the page asks for it, keeps it in sessionStorage."""
+    from selenium.webdriver.common.by import By
+
+    token = json.loads((server.home / "server.json").read_text())["token"]
+    driver.find_element(By.ID, "versions-load").click()
+    field = _wait(driver, lambda d: d.find_element(By.ID, "secret-input").is_displayed()
+                  and d.find_element(By.ID, "secret-input"))
+    field.send_keys(token)
+    driver.find_element(By.ID, "secret-ok").click()
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#versions li.version.default[data-name='v1']"))
+    assert driver.execute_script("return sessionStorage.getItem('honcho-local.admin-token')") == token
+
+
+@pytest.mark.slow
+def test_inspector_lists_provenance_and_deletes_in_a_real_browser(reasoning_server: LiveServer, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    conclusions, messages = _seed(reasoning_server)
+    items = _open_peer(browser, reasoning_server, len(conclusions))
+    _check_provenance(items, conclusions, messages)
+    assert XSS in browser.find_element(By.ID, "main").text  # markup shown as text, never parsed
+    assert browser.find_elements(By.CSS_SELECTOR, "#xss, main img, main script") == []
+    assert browser.execute_script("return window.xss === undefined")
+    _shot(browser, "peer")
+    gone = next(i for i, c in conclusions.items() if c["source_ids"] == [m for m in messages if messages[m]["content"] == XSS])
+    _delete_through_page(browser, reasoning_server, gone)
+    left = httpx.post(f"{reasoning_server.url}/v3/workspaces/{W}/conclusions/list", json={}).json()["items"]
+    assert gone not in {c["id"] for c in left} and left
+    browser.refresh()
+    items = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#conclusions li.conclusion"))
+    assert gone not in {item.get_attribute("data-id") for item in items}
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == [], severe
+    browser.get(f"{reasoning_server.url}/ui/#/{W}/session/{S}")
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#messages li.event")) == len(MESSAGES))
+    _shot(browser, "session")
+    _versions_with_admin_token(browser, reasoning_server)
+    _shot(browser, "versions")
+
+
+def test_ui_files_are_local_and_served_under_a_strict_policy(server: LiveServer, http: httpx.Client) -> None:
+    page = http.get("/ui")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    references = _page_references(page.text)
+    assert ("script", "", "/ui/js/main.js") in references
+    assert [url for _, _, url in references if not _is_local(url, server)] == []
+    modules = [f"/ui/js/{name}" for name in ("main.js", "api.js", "dom.js", "peer.js", "session.js",
+                                              "conclusions.js", "search.js", "queue.js", "versions.js")]
+    for path in ["/ui", "/ui/", "/ui/ui.css", *modules, "/ui/nothing-here.js"]:
+        response = http.get(path)
+        assert response.status_code == (404 if "nothing" in path else 200), path
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, path
+        assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
+        assert response.headers["x-frame-options"] == "DENY" and response.headers["x-content-type-options"] == "nosniff"
+    for path in modules:
+        script = http.get(path).text
+        assert "javascript" in http.get(path).headers["content-type"], path
+        assert "innerHTML" not in script and "insertAdjacentHTML" not in script and "eval(" not in script, path
+
+
+def test_sources_extension_answers_version_and_provenance(http: httpx.Client, workspace_id: str) -> None:
+    created = http.post(f"/v3/workspaces/{workspace_id}/conclusions/",
+                        json={"conclusions": [{"content": "likes tea", "observer_id": "a", "observed_id": "a"}]})
+    assert created.status_code == 201, created.text
+    conclusion = created.json()[0]
+    found = http.get(f"/v3/workspaces/{workspace_id}/conclusions/{conclusion['id']}/sources")
+    assert found.status_code == 200, found.text
+    assert found.json() == {"conclusion": {**conclusion, "version": "v1"}, "messages": [], "premises": [],
+                            "missing_source_ids": [], "missing_premise_ids": []}
+    missing = http.get(f"/v3/workspaces/{workspace_id}/conclusions/nope/sources")
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+    assert http.delete(f"/v3/workspaces/{workspace_id}/conclusions/{conclusion['id']}").status_code == 204
+    assert http.get(f"/v3/workspaces/{workspace_id}/conclusions/{conclusion['id']}/sources").status_code == 404
