@@ -202,6 +202,18 @@ def test_a_refused_batch_fails_its_messages_and_stores_nothing(server: LiveServe
     assert isinstance(future.exception(), HonchoClientError) and stored(http, workspace_id, "s") == []
 
 
+def test_a_client_left_open_is_flushed_at_interpreter_exit(server: LiveServer, http: httpx.Client,
+                                                           workspace_id: str) -> None:
+    code = ("import sys; from honcho_local.client import Honcho; "
+            "honcho = Honcho(sys.argv[1], flush_interval=None); "
+            "honcho.apps.users.sessions.messages.create(app_id=sys.argv[2], user_id='hana', session_id='s', "
+            "content='written, never flushed, never closed'); print(honcho.pending())")
+    done = subprocess.run([sys.executable, "-c", code, server.url, workspace_id], capture_output=True, text=True,
+                          cwd=REPO_ROOT, check=True, timeout=120)
+    assert done.stdout.strip() == "1", done.stderr  # still buffered when the script's last line ran
+    assert contents(http, workspace_id, "s") == [("hana", "written, never flushed, never closed")]
+
+
 def test_the_api_key_is_sent_as_a_bearer_token(server: LiveServer, workspace_id: str) -> None:
     faults = Faults()
     with Honcho(server.url, api_key="sk-test", flush_interval=None, transport=faults) as honcho:

@@ -17,6 +17,9 @@ nothing yet. Only httpx and the standard library: this module never imports the 
 
 from __future__ import annotations
 
+import atexit
+import functools
+import logging
 import os
 import re
 from concurrent.futures import Future
@@ -31,6 +34,7 @@ from honcho_local.client.http import Api, Backoff, HonchoClientError
 __all__ = ["Backoff", "Honcho", "HonchoClientError", "MAX_BATCH", "summary_text"]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+log = logging.getLogger(__name__)
 _HEADING = re.compile(r"^#+\s")
 _STAMP = re.compile(r"^\[\d{4}-\d\d-\d\d[ T][\d:]+\]\s*")  # "[2026-12-07 10:05:26] " before a conclusion
 _LABEL = re.compile(r"^[A-Z][A-Z _-]{1,30}:\s+")  # "IDENTITY: " before a peer card line
@@ -43,6 +47,21 @@ def _path(*parts: str) -> str:
 def _sentence(text: str) -> str:
     text = " ".join(text.split())
     return text if not text or text[-1] in ".!?" else text + "."
+
+
+def _send(api: Api, workspace: str, session: str, messages: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    return api.request("POST", _path(workspace, "sessions", session, "messages"), {"messages": messages},
+                       headers={"Idempotency-Key": key})
+
+
+def _close_at_exit(batcher: Batcher, api: Api) -> None:
+    """A client left open: its buffered writes are sent when the interpreter exits."""
+    try:
+        batcher.close()
+    except HonchoClientError as exc:
+        log.warning("honcho_local.client: %d buffered message(s) not sent: %s", batcher.pending(), exc)
+    finally:
+        api.close()
 
 
 def summary_text(context: dict[str, Any]) -> str:
@@ -66,7 +85,8 @@ class Honcho:
     `base_url` defaults to `$HONCHO_URL`, then http://127.0.0.1:8000; `api_key` (sent as
     `Authorization: Bearer`) to `$HONCHO_API_KEY`. Writes are buffered per session and sent in batches of up
     to `batch_size` messages, when `batch_size` wait, when the oldest has waited `flush_interval` seconds
-    (None: only on `flush()`/`close()`), and before a `get_context` of the same session.
+    (None: only on `flush()`/`close()`), and before a `get_context` of the same session. A client never
+    closed is flushed at interpreter exit.
     """
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
@@ -77,12 +97,10 @@ class Honcho:
         api_key = api_key if api_key is not None else os.environ.get("HONCHO_API_KEY")
         self.assistant_peer_id = assistant_peer_id
         self.api = Api(base_url, api_key, timeout, backoff, transport)
-        self._batcher = Batcher(self._send, batch_size, flush_interval)
+        self._batcher = Batcher(functools.partial(_send, self.api), batch_size, flush_interval)
+        self._at_exit = functools.partial(_close_at_exit, self._batcher, self.api)
+        atexit.register(self._at_exit)
         self.apps = _Apps(self)
-
-    def _send(self, workspace: str, session: str, messages: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-        return self.api.request("POST", _path(workspace, "sessions", session, "messages"), {"messages": messages},
-                                headers={"Idempotency-Key": key})
 
     def flush(self) -> None:
         """Send every buffered message now; raises the first failure (`HonchoClientError`)."""
@@ -94,6 +112,7 @@ class Honcho:
 
     def close(self) -> None:
         """Flush, then release the connection (also when the flush fails, which then raises)."""
+        atexit.unregister(self._at_exit)
         try:
             self._batcher.close()
         finally:
@@ -137,7 +156,8 @@ class _Messages:
     def create(self, app_id: str, user_id: str, session_id: str, content: str, is_user: bool = True,
                metadata: dict[str, Any] | None = None) -> Future:
         """Buffer a message of the user (`is_user=True`) or of the app's assistant peer; the future resolves
-        to the stored message (a dict, as the v3 API answers it) once its batch is acknowledged."""
+        to the stored message (a dict, as the v3 API answers it) once its batch is acknowledged. When this
+        message fills the buffer, the flush runs here and its failure is raised here (`HonchoClientError`)."""
         message: dict[str, Any] = {"peer_id": user_id if is_user else self._client.assistant_peer_id,
                                    "content": content}
         if metadata is not None:
