@@ -27,6 +27,10 @@ class Conflict(HonchoLocalError):
     """The request conflicts with the current state (HTTP 409)."""
 
 
+class NotSupported(HonchoLocalError):
+    """A Honcho feature honcho-local does not implement (yet): refused, never silently ignored (HTTP 501)."""
+
+
 class ModelError(HonchoLocalError):
     """A model call failed or returned output that could not be used after retries."""
 

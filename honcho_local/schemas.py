@@ -127,6 +127,7 @@ class SessionCreate(_Body):
     metadata: Metadata | None = None
     peers: dict[Name, SessionPeerConfig] | None = None
     configuration: ResourceConfiguration | None = None
+    scopes: Any = None  # refused (api/scopes.py): never silently ignored
 
 
 class MessageCreate(_Body):
@@ -161,6 +162,11 @@ class MessageUpdate(_Body):
 
 class ListBody(_Body):
     filters: dict[str, Any] | None = None
+
+
+class PeerListBody(ListBody):
+    """`kind` (Honcho 3.1): omitted or "all" lists every peer; "scope" lists scope peers (honcho-local has none)."""
+    kind: Literal["scope", "all"] | None = None
 
 
 def dump_config(config: BaseModel | None) -> dict[str, Any] | None:

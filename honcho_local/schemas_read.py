@@ -28,6 +28,7 @@ class RepresentationBody(_Body):
     filters: dict[str, Any] | None = None
     as_of: str | None = None
     version: str | None = None
+    scope: Any = None  # refused (api/scopes.py): kept so a request naming one is never silently ignored
 
 
 class CardBody(_Body):
@@ -38,6 +39,7 @@ class SearchBody(_Body):
     query: str
     filters: dict[str, Any] | None = None
     limit: int = 10
+    scope: Any = None  # refused (api/scopes.py)
 
 
 class ConclusionCreate(_Body):
@@ -67,6 +69,18 @@ class ChatBody(_Body):
     response_format: dict[str, Any] | None = None
     include_evidence: StrictBool = False
     filters: dict[str, Any] | None = None
+    scope: Any = None  # refused (api/scopes.py)
+
+
+class WorkspaceChatBody(_Body):
+    """`POST /v3/workspaces/{w}/chat` (Honcho 3.2): chat over the whole workspace."""
+    query: str = Field(min_length=1, max_length=10_000)
+    stream: StrictBool = False
+    session_id: Name | None = None
+    reasoning_level: str | None = None
+    response_format: dict[str, Any] | None = None
+    include_evidence: StrictBool = False
+    scope: Any = None  # refused (api/scopes.py)
 
 
 class RecallBody(_Body):
@@ -76,3 +90,4 @@ class RecallBody(_Body):
     session_id: Name | None = None
     reasoning_level: str | None = None
     limit: int | None = Field(None, ge=1, le=100)
+    scope: Any = None  # refused (api/scopes.py)

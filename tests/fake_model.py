@@ -141,6 +141,10 @@ class FakeModel:
                 # a poisoned plain-text call gets an empty answer (garbage JSON would read as text)
                 text = ("" if poisoned and not payload.get("response_format") else "definitely not json {") \
                     if garbage else model.answer(payload)
+                if payload.get("stream"):  # the answer as server-sent events, two pieces, then [DONE]
+                    self._stream(text)
+                    model.answered += 1
+                    return
                 body = json.dumps({"id": "x", "object": "chat.completion", "model": "fake",
                                    "choices": [{"index": 0, "finish_reason": "stop",
                                                 "message": {"role": "assistant", "content": text}}],
@@ -150,5 +154,15 @@ class FakeModel:
                 self.end_headers()
                 self.wfile.write(body.encode())
                 model.answered += 1
+
+            def _stream(self, text: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                half = len(text) // 2
+                for piece in (text[:half], text[half:]):
+                    event = {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                    self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                self.wfile.write(b"data: [DONE]\n\n")
 
         return Handler

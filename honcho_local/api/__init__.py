@@ -18,7 +18,7 @@ from litestar.plugins.pydantic import PydanticInitPlugin
 
 from honcho_local import __version__, metrics
 from honcho_local.api.admin import AdminController
-from honcho_local.api.chat import ChatController
+from honcho_local.api.chat import ChatController, WorkspaceChatController
 from honcho_local.api.conclusions import ConclusionController
 from honcho_local.api.deps import paging, provide_services
 from honcho_local.api.docs import assets_router, swagger_plugin
@@ -28,6 +28,7 @@ from honcho_local.api.messages import MessageController
 from honcho_local.api.peers import PeerController
 from honcho_local.api.queue import QueueController
 from honcho_local.api.reads import ReadController
+from honcho_local.api.scopes import ScopeController
 from honcho_local.api.sessions import SessionController
 from honcho_local.api.status import server_status
 from honcho_local.api.ui import ui_router
@@ -125,6 +126,7 @@ def create_app(services: Services, on_shutdown: list[Any] | None = None, http_th
     app = Litestar(
         route_handlers=[health, metrics_endpoint, openapi_json, WorkspaceController, PeerController, SessionController,
                         MessageController, QueueController, ReadController, ConclusionController,
+                        ScopeController, WorkspaceChatController,
                         ChatController, server_status, AdminController, assets_router(), ui_router()],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False),
                       "paging": Provide(paging, sync_to_thread=False)},

@@ -1,4 +1,5 @@
-"""Dialectic chat route (#12): `{"content": ...}` or an SSE stream (Honcho v3 §2.6)."""
+"""Dialectic chat routes: peer chat (#12) and workspace chat (Honcho 3.2), each `{"content": ...}` (with
+`evidence` when asked) or an SSE stream (Honcho v3 §2.6)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from litestar.response import Stream
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from honcho_local.schemas_read import ChatBody, RecallBody
+from honcho_local.api.scopes import refuse_scope
+from honcho_local.schemas_read import ChatBody, RecallBody, WorkspaceChatBody
+from honcho_local.services.workspace_chat import WorkspaceChat
 from honcho_local.wiring import Services
 
 T = TypeVar("T")
@@ -28,17 +31,37 @@ class ChatController(Controller):
         # Retrieval runs on the request pool like any read; the model call (seconds, waiting for the one
         # model) runs on threads of its own, so requests queued for the model never hold the threads
         # every other read and write needs.
+        refuse_scope(data.scope)
         prepared = await sync_to_thread(svc.dialectic.prepare, workspace_id, peer_id, data)
-        if data.stream:
-            lines = await _model_call(svc.dialectic.stream, prepared, data.include_evidence)
-            return Stream(_relay(lines), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-        return Response(await _model_call(svc.dialectic.answer, prepared, data.include_evidence))
+        return await _respond(svc, prepared, data)
 
     @post("/{peer_id:str}/recall", operation_id="peer_recall", status_code=200, sync_to_thread=True)
     def recall(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: JSONBody[RecallBody],
                svc: NamedDependency[Services]) -> dict[str, Any]:
         """honcho-local extension: the conclusions, card and ranked messages chat would use, no model call."""
+        refuse_scope(data.scope)
         return svc.dialectic.recall(workspace_id, peer_id, data)
+
+
+class WorkspaceChatController(Controller):
+    path = "/v3/workspaces/{workspace_id:str}"
+    tags = ["chat"]
+
+    @post("/chat", operation_id="workspace_chat", status_code=200)
+    async def chat(self, workspace_id: FromPath[str], data: JSONBody[WorkspaceChatBody],
+                   svc: NamedDependency[Services]) -> Response[Any]:
+        """Honcho 3.2: chat over everything the workspace holds (services/workspace_chat.py)."""
+        refuse_scope(data.scope)
+        prepared = await sync_to_thread(WorkspaceChat(svc.dialectic).prepare, workspace_id, data)
+        return await _respond(svc, prepared, data)
+
+
+async def _respond(svc: Services, prepared: Any, data: Any) -> Response[Any]:
+    """The model's answer to a prepared chat: one JSON body, or an SSE stream when `data.stream`."""
+    if data.stream:
+        lines = await _model_call(svc.dialectic.stream, prepared, data.include_evidence)
+        return Stream(_relay(lines), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    return Response(await _model_call(svc.dialectic.answer, prepared, data.include_evidence))
 
 
 _MODEL_THREADS = 32  # chat requests that may wait for (or hold) the model at once

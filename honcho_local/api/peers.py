@@ -10,6 +10,7 @@ from litestar.params import FromPath, JSONBody
 
 from honcho_local import schemas
 from honcho_local.api.deps import created_or_ok
+from honcho_local.services import views
 from honcho_local.services.resources import Paging
 from honcho_local.wiring import Services
 
@@ -25,7 +26,9 @@ class PeerController(Controller):
 
     @post("/list", operation_id="list_peers", status_code=200, sync_to_thread=True)
     def list_(self, workspace_id: FromPath[str], svc: NamedDependency[Services], paging: NamedDependency[Paging],
-              data: JSONBody[schemas.ListBody | None] = None) -> dict[str, Any]:
+              data: JSONBody[schemas.PeerListBody | None] = None) -> dict[str, Any]:
+        if data is not None and data.kind == "scope":  # scope peers only: honcho-local has none (api/scopes.py)
+            return views.page([], 0, paging.page, paging.size)
         return svc.resources.list_peers(workspace_id, data.filters if data else None, paging)
 
     @put("/{peer_id:str}", operation_id="update_peer", sync_to_thread=True)

@@ -5,19 +5,40 @@ Extensions: `as_of` (ISO-8601; what was known then) and `version` (a representat
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from honcho_local.api.deps import in_memory_or_thread
+from honcho_local.api.scopes import refuse_scope
+from honcho_local.errors import InvalidInput
 from honcho_local.schemas_read import CardBody, RepresentationBody, SearchBody
 from honcho_local.services.context import ContextRequest
 from honcho_local.services.representation import Recall
 from honcho_local.wiring import Services
 
 W = "/v3/workspaces/{workspace_id:str}"
+MAX_ALLOWLIST = 1_000  # sessions in an allowlist (Honcho's cap)
+# `scope` is Litestar's reserved name for the ASGI scope: the query parameter arrives under another name
+ScopeQuery = Annotated[str | None, Parameter(query="scope")]
+
+
+def _context_sessions(session_id: str, sessions: list[str] | None, peer_target: str | None,
+                      limit_to_session: bool) -> list[str] | None:
+    """The session context's `sessions` allowlist (repeated query parameter), checked as Honcho does."""
+    if sessions is None:
+        return None
+    if limit_to_session:
+        raise InvalidInput("`sessions` and `limit_to_session` are mutually exclusive")
+    if peer_target is None:
+        raise InvalidInput("`sessions` requires peer_target")
+    if not 1 <= len(sessions) <= MAX_ALLOWLIST:
+        raise InvalidInput(f"`sessions` must name 1 to {MAX_ALLOWLIST:,} sessions")
+    if session_id not in sessions:
+        raise InvalidInput(f"`sessions` must include this session ({session_id!r})")
+    return list(dict.fromkeys(sessions))
 
 
 def _recall(body: RepresentationBody) -> Recall:
@@ -25,7 +46,9 @@ def _recall(body: RepresentationBody) -> Recall:
     allow = (body.filters or {}).get("session_id")
     if allow is not None:
         allow = allow.get("in") if isinstance(allow, dict) else allow
-        sessions = [allow] if isinstance(allow, str) else list(allow)
+        sessions = [allow] if isinstance(allow, str) else allow
+        if not isinstance(sessions, list) or not all(isinstance(s, str) for s in sessions):
+            raise InvalidInput('filters.session_id must be a session id, a list of them, or {"in": [...]}')
     return Recall(body.search_query, body.search_top_k, body.search_max_distance,
                   bool(body.include_most_frequent), 25 if body.max_conclusions is None else body.max_conclusions, sessions)
 
@@ -44,9 +67,12 @@ class ReadController(Controller):
             limit_to_session: FromQuery[bool] = False, search_query: FromQuery[str | None] = None,
             search_top_k: FromQuery[int | None] = None, search_max_distance: FromQuery[float | None] = None,
             include_most_frequent: FromQuery[bool] = False, max_conclusions: FromQuery[int | None] = None,
-            as_of: FromQuery[str | None] = None, version: FromQuery[str | None] = None) -> dict[str, Any]:
+            as_of: FromQuery[str | None] = None, version: FromQuery[str | None] = None,
+            scope_name: ScopeQuery = None, sessions: FromQuery[list[str] | None] = None) -> dict[str, Any]:
+        refuse_scope(scope_name)
+        allow = _context_sessions(session_id, sessions, peer_target, limit_to_session)
         recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent,
-                        100 if max_conclusions is None else max_conclusions)
+                        100 if max_conclusions is None else max_conclusions, allow)
         req = ContextRequest(tokens, summary, peer_target, peer_perspective, limit_to_session, recall, as_of, version)
         return await in_memory_or_thread(svc.context.context, workspace_id, session_id, req)
 
@@ -59,6 +85,7 @@ class ReadController(Controller):
     async def representation(self, workspace_id: FromPath[str], peer_id: FromPath[str], svc: NamedDependency[Services],
                              data: JSONBody[RepresentationBody | None] = None) -> dict[str, Any]:
         body = data or RepresentationBody()
+        refuse_scope(body.scope)
         return await in_memory_or_thread(svc.representations.representation, workspace_id, peer_id, body.target,
                                          _recall(body), body.as_of, body.version)
 
@@ -80,7 +107,9 @@ class ReadController(Controller):
             target: FromQuery[str | None] = None, search_query: FromQuery[str | None] = None,
             search_top_k: FromQuery[int | None] = None, search_max_distance: FromQuery[float | None] = None,
             include_most_frequent: FromQuery[bool] = True, max_conclusions: FromQuery[int | None] = None,
-            as_of: FromQuery[str | None] = None, version: FromQuery[str | None] = None) -> dict[str, Any]:
+            as_of: FromQuery[str | None] = None, version: FromQuery[str | None] = None,
+            scope_name: ScopeQuery = None) -> dict[str, Any]:
+        refuse_scope(scope_name)
         recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent,
                         100 if max_conclusions is None else max_conclusions)
         return await in_memory_or_thread(svc.representations.peer_context, workspace_id, peer_id, target, recall,
@@ -92,14 +121,17 @@ class ReadController(Controller):
     @post("/search", operation_id="search_workspace", status_code=200, sync_to_thread=True)
     def search_workspace(self, workspace_id: FromPath[str], data: JSONBody[SearchBody],
                          svc: NamedDependency[Services]) -> list[dict[str, Any]]:
+        refuse_scope(data.scope)
         return svc.search.search(workspace_id, data.query, data.filters, data.limit)
 
     @post("/sessions/{session_id:str}/search", operation_id="search_session", status_code=200, sync_to_thread=True)
     def search_session(self, workspace_id: FromPath[str], session_id: FromPath[str], data: JSONBody[SearchBody],
                        svc: NamedDependency[Services]) -> list[dict[str, Any]]:
+        refuse_scope(data.scope)
         return svc.search.search(workspace_id, data.query, data.filters, data.limit, session_id=session_id)
 
     @post("/peers/{peer_id:str}/search", operation_id="search_peer", status_code=200, sync_to_thread=True)
     def search_peer(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: JSONBody[SearchBody],
                     svc: NamedDependency[Services]) -> list[dict[str, Any]]:
+        refuse_scope(data.scope)
         return svc.search.search(workspace_id, data.query, data.filters, data.limit, peer_id=peer_id)

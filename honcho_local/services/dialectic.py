@@ -138,16 +138,22 @@ class Dialectic:
         words and date); see `mix_sources`."""
         observed = body.target or peer_id
         memory = self.store.read(lambda cur: self._retrieve(cur, workspace_id, peer_id, observed, body, level))
-        hits = self.search.ranked(workspace_id, body.query, max(limit, level.messages), session_id=body.session_id)
-        source_ids = list(dict.fromkeys(i for c in memory["conclusions"] for i in (c["source_ids"] or [])))
+        return memory, self.messages_for(workspace_id, body.query, body.session_id, memory["conclusions"],
+                                         max(limit, level.messages), limit)
+
+    def messages_for(self, workspace_id: str, query: str, session_id: str | None, conclusions: list[dict[str, Any]],
+                     depth: int, limit: int) -> list[dict[str, Any]]:
+        """The `limit` messages for an answer: search hits mixed with the conclusions' sources (`mix_sources`)."""
+        hits = self.search.ranked(workspace_id, query, depth, session_id=session_id)
+        source_ids = list(dict.fromkeys(i for c in conclusions for i in (c["source_ids"] or [])))
         if not source_ids:
-            return memory, hits[:limit]
+            return hits[:limit]
         sources = self.store.read(lambda cur: reads.messages_by_id(cur, workspace_id, source_ids))
-        if body.session_id is not None:
-            sources = {k: m for k, m in sources.items() if m["session_id"] == body.session_id}
+        if session_id is not None:
+            sources = {k: m for k, m in sources.items() if m["session_id"] == session_id}
         rows = {m["id"]: m for m in [*hits, *sources.values()]}
         ordered = mix_sources([m["id"] for m in hits], [i for i in source_ids if i in sources], limit)
-        return memory, [rows[i] for i in ordered]
+        return [rows[i] for i in ordered]
 
     def recall(self, workspace_id: str, peer_id: str, body: Any) -> dict[str, Any]:
         """What chat would retrieve for `query`, without the model call (honcho-local extension)."""
