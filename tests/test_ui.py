@@ -30,16 +30,21 @@ def reasoning_server(tmp_path: Path, model: FakeModel) -> Iterator[LiveServer]:
     stop_server(srv)
 
 
-def _seed(server: LiveServer) -> tuple[dict[str, dict], dict[str, dict]]:
-    """Messages written, the worker drained: (alice's conclusions by id, the messages by id)."""
+def _post(server: LiveServer) -> dict[str, dict]:
+    """The messages written (by id); the worker starts on them."""
     r = httpx.post(f"{server.url}/v3/workspaces/{W}/sessions/{S}/messages",
                    json={"messages": [{"peer_id": p, "content": c} for p, c in MESSAGES]})
     assert r.status_code == 201, r.text
+    return {m["id"]: m for m in r.json()}
+
+
+def _drained_conclusions(server: LiveServer) -> dict[str, dict]:
+    """Once the worker is done: alice's conclusions by id, each drawn from messages."""
     wait_idle(server, W, timeout=300)
     listed = httpx.post(f"{server.url}/v3/workspaces/{W}/conclusions/list", json={"filters": {"observed_id": "alice"}})
     conclusions = {c["id"]: c for c in listed.json()["items"]}
     assert len(conclusions) >= 2 and all(c["source_ids"] for c in conclusions.values()), conclusions
-    return conclusions, {m["id"]: m for m in r.json()}
+    return conclusions
 
 
 def _wait(driver, condition):
@@ -55,11 +60,10 @@ def _shot(driver, name: str) -> None:
         driver.save_screenshot(str(Path(folder) / f"ui-{name}.png"))
 
 
-def _open_peer(driver, server: LiveServer, expected: int) -> list:
+def _open_peer(driver, expected: int) -> list:
     """Workspace, then peer, by clicking; waits until every conclusion shows its provenance."""
     from selenium.webdriver.common.by import By
 
-    driver.get(f"{server.url}/ui")
     _wait(driver, lambda d: d.find_elements(By.LINK_TEXT, W))[0].click()
     _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#peers a[href$='/peer/alice']"))[0].click()
     _wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#conclusions li.conclusion")) == expected
@@ -107,18 +111,40 @@ def _versions_with_admin_token(driver, server: LiveServer) -> None:
     assert driver.execute_script("return sessionStorage.getItem('honcho-local.admin-token')") == token
 
 
-@pytest.mark.slow
-def test_inspector_lists_provenance_and_deletes_in_a_real_browser(reasoning_server: LiveServer, browser) -> None:
+def _watch_the_running_unit(driver, server: LiveServer, model: FakeModel) -> None:
+    """While the model holds the worker's call, the live queue shows the unit running and its step."""
     from selenium.webdriver.common.by import By
 
-    conclusions, messages = _seed(reasoning_server)
-    items = _open_peer(browser, reasoning_server, len(conclusions))
-    _check_provenance(items, conclusions, messages)
-    assert XSS in browser.find_element(By.ID, "main").text  # markup shown as text, never parsed
-    assert browser.find_elements(By.CSS_SELECTOR, "#xss, main img, main script") == []
-    assert browser.execute_script("return window.xss === undefined")
+    driver.get(f"{server.url}/ui")
+    unit = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#queue li.unit"))[0]
+    assert W in unit.text and S in unit.text
+    _shot(driver, "queue")
+    model.release()
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#queue .idle"))
+
+
+def _check_text_only(driver) -> None:
+    from selenium.webdriver.common.by import By
+
+    assert XSS in driver.find_element(By.ID, "main").text  # markup shown as text, never parsed
+    assert driver.find_elements(By.CSS_SELECTOR, "#xss, main img, main script") == []
+    assert driver.execute_script("return window.xss === undefined")
+
+
+@pytest.mark.slow
+def test_inspector_lists_provenance_and_deletes_in_a_real_browser(reasoning_server: LiveServer, model: FakeModel,
+                                                                 browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    model.hold()
+    messages = _post(reasoning_server)
+    _watch_the_running_unit(browser, reasoning_server, model)
+    conclusions = _drained_conclusions(reasoning_server)
+    _check_provenance(_open_peer(browser, len(conclusions)), conclusions, messages)
+    _check_text_only(browser)
     _shot(browser, "peer")
-    gone = next(i for i, c in conclusions.items() if c["source_ids"] == [m for m in messages if messages[m]["content"] == XSS])
+    xss_id = next(i for i, m in messages.items() if m["content"] == XSS)
+    gone = next(i for i, c in conclusions.items() if c["source_ids"] == [xss_id])
     _delete_through_page(browser, reasoning_server, gone)
     left = httpx.post(f"{reasoning_server.url}/v3/workspaces/{W}/conclusions/list", json={}).json()["items"]
     assert gone not in {c["id"] for c in left} and left
@@ -168,3 +194,29 @@ def test_sources_extension_answers_version_and_provenance(http: httpx.Client, wo
     assert missing.status_code == 404 and "nope" in missing.json()["detail"]
     assert http.delete(f"/v3/workspaces/{workspace_id}/conclusions/{conclusion['id']}").status_code == 204
     assert http.get(f"/v3/workspaces/{workspace_id}/conclusions/{conclusion['id']}/sources").status_code == 404
+
+
+@pytest.mark.slow
+def test_inspector_asks_for_an_api_key_when_auth_is_on(tmp_path: Path, browser) -> None:
+    """With AUTH_USE_AUTH the page's own files load without a key; the API answers 401, the page asks for a
+    key once, keeps it in sessionStorage and sends it as a Bearer token from then on."""
+    from selenium.webdriver.common.by import By
+
+    pytest.importorskip("honcho_local.api.auth", reason="API keys (AUTH_USE_AUTH) are not in this tree")
+    srv = start_server(tmp_path / "home", env={"AUTH_USE_AUTH": "true", "AUTH_JWT_SECRET": "ui-test-secret-" * 3})
+    try:
+        token = json.loads((srv.home / "server.json").read_text())["token"]  # the owner token: an admin key
+        assert httpx.post(f"{srv.url}/v3/workspaces/list", json={}).status_code == 401
+        made = httpx.post(f"{srv.url}/v3/workspaces", json={"id": W}, headers={"Authorization": f"Bearer {token}"})
+        assert made.status_code in (200, 201), made.text
+        browser.get(f"{srv.url}/ui")
+        field = _wait(browser, lambda d: d.find_element(By.ID, "secret-input").is_displayed()
+                      and d.find_element(By.ID, "secret-input"))
+        field.send_keys(token)
+        browser.find_element(By.ID, "secret-ok").click()
+        _wait(browser, lambda d: d.find_elements(By.LINK_TEXT, W))
+        assert browser.execute_script("return sessionStorage.getItem('honcho-local.api-key')") == token
+        _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#queue .counts"))
+        assert not browser.find_element(By.ID, "secret-dialog").is_displayed()
+    finally:
+        stop_server(srv)

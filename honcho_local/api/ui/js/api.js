@@ -47,21 +47,33 @@ async function answer(response) {
   return data;
 }
 
-async function withSecret(storageKey, label, method, path, body) {
-  let response = await send(method, path, body, sessionStorage.getItem(storageKey));
-  while (response.status === 401) {
-    const secret = await askSecret(label);
-    if (secret === null) break;
-    sessionStorage.setItem(storageKey, secret);
-    response = await send(method, path, body, secret);
+const asking = new Map();  // storage key -> the open prompt: concurrent 401s share one dialog
+
+function promptOnce(storageKey, label) {
+  if (!asking.has(storageKey)) {
+    asking.set(storageKey, askSecret(label).then((secret) => {
+      asking.delete(storageKey);
+      if (secret !== null) sessionStorage.setItem(storageKey, secret);
+      return secret;
+    }));
   }
-  return answer(response);
+  return asking.get(storageKey);
+}
+
+// `ask`: "always" prompts on a 401 (then retries once); "unset" only while no secret is kept (a route a
+// workspace-scoped key may not use, e.g. GET /status with auth on: no prompt every poll); "never".
+async function withSecret(storageKey, label, method, path, body, ask = "always") {
+  const kept = sessionStorage.getItem(storageKey);
+  const response = await send(method, path, body, kept);
+  if (response.status !== 401 || ask === "never" || (ask === "unset" && kept)) return answer(response);
+  const secret = await promptOnce(storageKey, label);
+  return answer(secret === null ? response : await send(method, path, body, secret));
 }
 
 /** A v3 (or other non-admin) route. */
-export function api(method, path, body) {
-  return withSecret(KEY, "This server asks for an API key (a JWT). Paste it here; it is kept in this tab only.",
-                    method, path, body);
+export function api(method, path, body, ask = "always") {
+  return withSecret(KEY, "This server asks for an API key (a JWT, or the token of <home>/server.json). Paste it " +
+                    "here; it is kept in this tab only.", method, path, body, ask);
 }
 
 /** An /admin route: the admin token from <home>/server.json. */

@@ -1,6 +1,6 @@
 // The inspector's shell: hash routes (#/<workspace>/peer/<id>, …/session/<id>, …/search/<text>), the
 // sidebar lists, the search box, the live queue and the versions panel.
-import {api, v3} from "./api.js";
+import {api, forgetSecrets, v3} from "./api.js";
 import {el, fill, link, notice} from "./dom.js";
 import {showPeer} from "./peer.js";
 import {showSession} from "./session.js";
@@ -23,7 +23,11 @@ function pickList(list, workspace, kind, items, current) {
 
 async function loadSidebar(r) {
   const [workspaces, peers, sessions] = await Promise.all([
-    api("POST", "/v3/workspaces/list?size=100", {}),
+    // with auth on, listing workspaces needs an admin key: a workspace's key still opens #/<workspace>
+    api("POST", "/v3/workspaces/list?size=100", {}, "unset").catch((error) => {
+      if (error.status === 401 && r.workspace) return {items: [{id: r.workspace}]};
+      throw error;
+    }),
     r.workspace ? api("POST", v3(r.workspace, "peers", "list") + "?size=100", {}) : null,
     r.workspace ? api("POST", v3(r.workspace, "sessions", "list") + "?size=100&reverse=true", {}) : null,
   ]);
@@ -69,6 +73,7 @@ $("search").addEventListener("submit", (event) => {
   if (query && state.workspace) location.hash = "#/" + [state.workspace, "search", query].map(encodeURIComponent).join("/");
 });
 $("versions-load").addEventListener("click", () => showVersions($("versions")).catch((e) => notice(e.message, true)));
+$("forget-keys").addEventListener("click", () => { forgetSecrets(); notice("Keys forgotten (this tab)"); });
 window.addEventListener("hashchange", render);
-watchQueue($("queue"));
+watchQueue($("queue"), () => state.workspace);
 render();
