@@ -18,6 +18,7 @@ from honcho_local.services.context import SessionContext
 from honcho_local.services.dialectic import Dialectic
 from honcho_local.services.forgetting import Forgetting
 from honcho_local.services.ingest import Ingest
+from honcho_local.services.message_list import MessageList
 from honcho_local.services.readcache import ReadCache
 from honcho_local.services.reasoner import Reasoner
 from honcho_local.services.representation import Representations
@@ -169,6 +170,7 @@ class Services:
     search: Search | None = None
     representations: Representations | None = None
     context: SessionContext | None = None
+    message_list: MessageList | None = None
     conclusions: Conclusions | None = None
     dialectic: Dialectic | None = None
     reasoner: Reasoner | None = None
@@ -232,6 +234,7 @@ def build_read_path(services: Services, models: Models) -> None:
     services.representations = Representations(store, queries, cache)
     services.context = SessionContext(store, services.representations, settings.get_context_max_tokens,
                                       rows=rows)
+    services.message_list = MessageList(store, cache, rows)
     services.conclusions = Conclusions(store, queries, cache)
     services.dialectic = Dialectic(store, services.representations, services.search, models.llm,
                                    settings.model_context)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -140,3 +142,51 @@ def cpu_split(pid: int, before: dict[int, float], after: dict[int, float], wall:
     top = sorted(used.values(), reverse=True)
     return (f"server {(main_thread + sum(top)) / wall:.2f} cores (event loop {main_thread / wall:.2f}, other threads "
             + " / ".join(f"{v / wall:.2f}" for v in top[:4]) + ")")
+
+
+_WRK_LUA = r"""
+local reqs = {%s}
+local counter = 0
+request = function()
+  counter = counter + 1
+  local r = reqs[(counter %% #reqs) + 1]
+  return wrk.format(r[1], r[2], {["Content-Type"] = "application/json"}, r[3])
+end
+done = function(summary, latency, requests)
+  io.write(string.format('RESULT {"requests":%%d,"duration_us":%%d,"status_errors":%%d,"socket_errors":%%d,' ..
+    '"p50":%%d,"p95":%%d,"p99":%%d,"max":%%d}\n', summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
+end
+"""
+
+
+def _lua_str(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
+
+
+def wrk(url: str, requests: list[tuple[str, str, str | None]], clients: int, seconds: float,
+        threads: int = 1) -> dict:
+    """The shared load generator: wrk (C, keep-alive, closed loop) over `clients` connections for
+    `seconds`, cycling through `requests` ((method, path with query, JSON body or None)). Returns
+    requests, rps, status/socket errors, client latency quantiles (µs, as wrk gives them) and
+    `wrk_cores`: the CPU wrk itself used (cores), so a run shows whether the generator was the limit."""
+    items = ",".join("{%s,%s,%s}" % (_lua_str(m), _lua_str(p), _lua_str(b) if b is not None else "nil")
+                     for m, p, b in requests)
+    fd, name = tempfile.mkstemp(suffix=".lua")
+    os.close(fd)
+    script = Path(name)
+    script.write_text(_WRK_LUA % items)
+    try:
+        before, started = os.times(), time.perf_counter()
+        out = subprocess.run(["wrk", f"-t{threads}", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+                              "-s", str(script), url], capture_output=True, text=True, check=True).stdout
+        wall, after = time.perf_counter() - started, os.times()
+    finally:
+        script.unlink()
+    line = next(l for l in out.splitlines() if l.startswith("RESULT "))
+    result = json.loads(line[len("RESULT "):])
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["wrk_cores"] = (after.children_user + after.children_system
+                           - before.children_user - before.children_system) / wall
+    return result

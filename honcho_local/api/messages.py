@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from honcho_local import schemas
+from honcho_local.api.deps import in_memory_or_thread
 from honcho_local.services.resources import Paging
 from honcho_local.wiring import Services
 
@@ -29,10 +30,12 @@ class MessageController(Controller):
         # without occupying a worker thread.
         return await asyncio.wrap_future(svc.ingest.submit_messages(workspace_id, session_id, data, idempotency_key))
 
-    @post("/messages/list", operation_id="list_messages", status_code=200, sync_to_thread=True)
-    def list_(self, workspace_id: FromPath[str], session_id: FromPath[str], svc: NamedDependency[Services],
-              paging: NamedDependency[Paging], data: JSONBody[schemas.ListBody | None] = None) -> dict[str, Any]:
-        return svc.ingest.list_messages(workspace_id, session_id, data.filters if data else None, paging)
+    # Answered on the event loop when the page comes from memory (services/message_list.py), else in a thread.
+    @post("/messages/list", operation_id="list_messages", status_code=200)
+    async def list_(self, workspace_id: FromPath[str], session_id: FromPath[str], svc: NamedDependency[Services],
+                    paging: NamedDependency[Paging], data: JSONBody[schemas.ListBody | None] = None) -> dict[str, Any]:
+        return await in_memory_or_thread(svc.message_list.list, workspace_id, session_id,
+                                         data.filters if data else None, paging)
 
     @get("/messages/{message_id:str}", operation_id="get_message", sync_to_thread=True)
     def get_(self, workspace_id: FromPath[str], session_id: FromPath[str], message_id: FromPath[str],
@@ -59,4 +62,4 @@ class MessageController(Controller):
     def list_events(self, workspace_id: FromPath[str], session_id: FromPath[str], svc: NamedDependency[Services],
                     paging: NamedDependency[Paging], data: JSONBody[schemas.ListBody | None] = None) -> dict[str, Any]:
         kinds = ["message", "tool_call", "tool_result", "custom"]
-        return svc.ingest.list_messages(workspace_id, session_id, data.filters if data else None, paging, kinds)
+        return svc.message_list.list(workspace_id, session_id, data.filters if data else None, paging, kinds)

@@ -35,15 +35,17 @@ class Server:
             self.process.wait()
 
 
-def start_server(home: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60) -> Server:
-    """Start the server with `env` on top of this process's environment; wait for /health."""
+def start_server(home: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60,
+                 cwd: Path | None = None) -> Server:
+    """Start the server with `env` on top of this process's environment; wait for /health. `cwd`: the
+    folder it starts in (another checkout's root, with PYTHONPATH set to it, runs that checkout's code)."""
     home = home or Path(tempfile.mkdtemp(prefix="honcho-bench-"))
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = open(home / "server.log", "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "honcho_local.cli", "serve", "--home", str(home), "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HONCHO_LOCAL_LOG_LEVEL": "warning", **(env or {})})
+        stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env={**os.environ, "HONCHO_LOCAL_LOG_LEVEL": "warning", **(env or {})})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -24,7 +24,7 @@ from typing import Any
 from honcho_local import schemas
 from honcho_local.errors import InvalidInput, NotFound
 from honcho_local.services import views
-from honcho_local.services.resources import Paging, Resources
+from honcho_local.services.resources import Resources
 from honcho_local.services.tokens import TokenCounter, estimate_tokens
 from honcho_local.store import Store, WriteContext, idempotency, utcnow
 from honcho_local.store import events as event_log
@@ -136,19 +136,6 @@ class Ingest:
             raise InvalidInput(f"Idempotency-Key {key!r} was already used in workspace {workspace_id!r} for a "
                                "different request (another route, session or body); send a new key for a new request")
         return idempotency.stored_events(ctx, workspace_id, stored)
-
-    def list_messages(self, workspace_id: str, session_id: str, filters: Any, paging: Paging,
-                      kinds: list[str] | None = None) -> dict[str, Any]:
-        kinds = kinds or ["message"]
-
-        def read(cur: Any) -> tuple[list[dict[str, Any]], int]:
-            self.resources.require_session(cur, workspace_id, session_id)
-            return event_log.list_events(cur, workspace_id, session_id, filters, paging.page, paging.size,
-                                         paging.reverse, kinds)
-
-        rows, total = self.store.read(read)
-        shape = views.message if kinds == ["message"] else views.event
-        return views.page([shape(r) for r in rows], total, paging.page, paging.size)
 
     def get_message(self, workspace_id: str, session_id: str, message_id: str) -> dict[str, Any]:
         def read(cur: Any) -> dict[str, Any]:

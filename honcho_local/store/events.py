@@ -122,7 +122,12 @@ def list_events(cur: Cursor, workspace_id: str, session_id: str, filters: Any, p
     if kinds:
         sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
         args.extend(kinds)
-    return page(cur, sql, args, "pk DESC" if reverse else "pk", page_no, size, _JSON)
+    # one transaction: the total and the page come from one snapshot while writes land
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        return page(cur, sql, args, "pk DESC" if reverse else "pk", page_no, size, _JSON)
+    finally:
+        cur.execute("ROLLBACK")  # a read-only transaction: ending it (also after an error, where COMMIT fails)
 
 
 def update_metadata(ctx: WriteContext, workspace_id: str, session_id: str, event_id: str,

@@ -92,10 +92,11 @@ class MessageRows:
         name = self._names.setdefault
         for pk, id_, ws, session, peer, content, metadata, tokens, created, recorded in rows:
             ws, session = name(ws, ws), name(session, session)
-            if pk not in copy.rows:  # rows arrive in log order (an update re-reads a row already placed)
-                copy.sessions.setdefault((ws, session), []).append(pk)
+            new = pk not in copy.rows  # rows arrive in log order (an update re-reads a row already placed)
             copy.rows[pk] = (id_, ws, session, name(peer, peer), content,
                              name(metadata, metadata) if len(metadata) <= 2 else metadata, tokens, created, recorded)
+            if new:  # after its row: a reader without the lock never finds a position whose row is missing
+                copy.sessions.setdefault((ws, session), []).append(pk)
 
     def _load(self, copy: _Copy, upto: int) -> None:
         """Load the rows past `copy.max_pk` up to the log's end (one query), unless another thread already did."""
@@ -153,6 +154,25 @@ class MessageRows:
             total += tokens
             chosen.append(pk)
         return [self._row(pk, copy.rows[pk]) for pk in reversed(chosen)]
+
+    def page(self, workspace_id: str, session_id: str, offset: int, size: int,
+             reverse: bool) -> tuple[list[dict[str, Any]], int]:
+        """Up to `size` of a session's messages from `offset` in log order (newest first with `reverse`),
+        and how many it has: current to the last commit, as `recent`. Both come from one moment of the
+        copy: a commit landing meanwhile only appends past the positions counted, which the page leaves
+        out (positions only grow, rows are placed before their position: no lock needed)."""
+        copy = self._current()
+        end = self.store.log_end
+        if end > copy.max_pk:
+            self._load(copy, end)
+        positions = copy.sessions.get((workspace_id, session_id), ())
+        total = len(positions)
+        if reverse:
+            chosen = positions[max(total - offset - size, 0):max(total - offset, 0)][::-1]
+        else:
+            chosen = positions[offset:min(offset + size, total)]
+        rows = copy.rows
+        return [self._row(pk, rows[pk]) for pk in chosen], total
 
     def tail(self, after_pk: int, most: int) -> list[tuple[Any, ...]] | None:
         """The committed messages past `after_pk` as (pk, workspace, session, peer, content, created_at,
