@@ -9,7 +9,7 @@ import threading
 
 from honcho_local.errors import InvalidInput
 
-_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,512}$")
+_NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,512}")
 NANOID_LENGTH = 21
 
 
@@ -52,7 +52,7 @@ def check_name(value: object, what: str) -> str:
     """Validate a user-supplied resource id (workspace, peer, session): [a-zA-Z0-9_-], 1-512 chars."""
     if not isinstance(value, str):
         raise InvalidInput(f"{what} must be a string")
-    if not _NAME_RE.match(value):
+    if not _NAME_RE.fullmatch(value):
         if not value:
             raise InvalidInput(f"{what} must not be empty")
         if len(value) > 512:

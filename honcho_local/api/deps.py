@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from litestar import Response
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
-from litestar.params import FromQuery
+from litestar.params import FromQuery, QueryParameter
 
 from honcho_local.nonblocking import WouldBlock, nonblocking
-from honcho_local.services.resources import Paging
+from honcho_local.services.resources import MAX_PAGE, MAX_SIZE, Paging
 from honcho_local.wiring import Services
 
 
@@ -19,7 +19,12 @@ def provide_services(state: State) -> Services:
     return state.services
 
 
-def paging(page: FromQuery[int] = 1, size: FromQuery[int] = 50, reverse: FromQuery[bool] = False) -> Paging:
+# Bounds Litestar checks (422 naming the parameter) and the OpenAPI document states; `Paging` checks them too.
+Page = Annotated[int, QueryParameter(name="page", ge=1, le=MAX_PAGE, description="1-based page number")]
+Size = Annotated[int, QueryParameter(name="size", ge=1, le=MAX_SIZE, description="items per page")]
+
+
+def paging(page: Page = 1, size: Size = 50, reverse: FromQuery[bool] = False) -> Paging:
     return Paging(page=page, size=size, reverse=reverse)
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import msgspec
 
 from honcho_local import metrics, schemas
+from honcho_local.api.contract import MAX_JSON_DEPTH, nested_deeper_than
 from honcho_local.api.errors import UNEXPECTED, status_for
 from honcho_local.errors import HonchoLocalError
 
@@ -87,7 +88,12 @@ class MessagesFastPath:
             await self.app(scope, _replay(body, True, receive), send)
             return
         try:
-            batch = schemas.MessageBatch.model_validate(_DECODE(body))
+            raw = _DECODE(body)
+            batch = schemas.MessageBatch.model_validate(raw)
+            # Litestar's request refuses bodies nested deeper than MAX_JSON_DEPTH (api.contract); a valid batch
+            # can only be that deep through a `configuration`'s free-form keys, so only then is it walked
+            if any(m.configuration is not None for m in batch.messages) and nested_deeper_than(raw, MAX_JSON_DEPTH):
+                raise ValueError("nested too deeply")
             future = self.ingest.submit_messages(match[1], match[2], batch, key)
         except Exception:  # noqa: BLE001 - nothing was queued: Litestar gives its own answer
             await self.app(scope, _replay(body, False, receive), send)

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from honcho_local import schemas
+from honcho_local.api.contract import check_names
 from honcho_local.api.deps import created_or_ok
 from honcho_local.api.scopes import refuse_scope
 from honcho_local.services.resources import Paging
@@ -51,16 +52,19 @@ class SessionController(Controller):
     @post("/{session_id:str}/peers", operation_id="add_session_peers", status_code=200, sync_to_thread=True)
     def add_peers(self, workspace_id: FromPath[str], session_id: FromPath[str], data: JSONBody[Members],
                   svc: NamedDependency[Services]) -> dict[str, Any]:
+        check_names(data, "peer_id")
         return svc.resources.add_members(workspace_id, session_id, data)
 
     @put("/{session_id:str}/peers", operation_id="set_session_peers", sync_to_thread=True)
     def set_peers(self, workspace_id: FromPath[str], session_id: FromPath[str], data: JSONBody[Members],
                   svc: NamedDependency[Services]) -> dict[str, Any]:
+        check_names(data, "peer_id")
         return svc.resources.add_members(workspace_id, session_id, data, replace=True)
 
     @delete("/{session_id:str}/peers", operation_id="remove_session_peers", status_code=200, sync_to_thread=True)
     def remove_peers(self, workspace_id: FromPath[str], session_id: FromPath[str], svc: NamedDependency[Services],
                      data: JSONBody[list[schemas.Name]]) -> dict[str, Any]:
+        check_names(data, "peer_id")
         return svc.resources.remove_members(workspace_id, session_id, data)
 
     @get("/{session_id:str}/peers", operation_id="list_session_peers", sync_to_thread=True)

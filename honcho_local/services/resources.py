@@ -21,19 +21,23 @@ from honcho_local.store import events as event_log
 from honcho_local.store import resources as repo
 
 SESSION_OBSERVERS_LIMIT = 10
+MAX_PAGE = 1_000_000_000
+MAX_SIZE = 100
 
 
 @dataclass(frozen=True)
 class Paging:
+    """A page of a list: `page` from 1 to MAX_PAGE (past it, OFFSET would overflow DuckDB's BIGINT), `size` 1-100."""
+
     page: int = 1
     size: int = 50
     reverse: bool = False
 
     def __post_init__(self) -> None:
-        if self.page < 1:
-            raise InvalidInput("page must be at least 1")
-        if not 1 <= self.size <= 100:
-            raise InvalidInput("size must be between 1 and 100")
+        if not 1 <= self.page <= MAX_PAGE:
+            raise InvalidInput(f"page must be between 1 and {MAX_PAGE}")
+        if not 1 <= self.size <= MAX_SIZE:
+            raise InvalidInput(f"size must be between 1 and {MAX_SIZE}")
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
