@@ -67,7 +67,7 @@ def main() -> None:
             hits = _turn_ids(client.post(f"/v3/workspaces/{ws}/search", json={"query": q.text, "limit": 20}
                                          ).raise_for_status().json())
             sources = list(dict.fromkeys(turn_of[i] for c in recalled["conclusions"]
-                                         for i in (c["source_ids"] or []) if i in turn_of))
+                                         for i in (c["message_ids"] or []) if i in turn_of))
             source_counts.append(len(sources))
             evidence = set(q.evidence)
             for name, n in RESERVED.items():

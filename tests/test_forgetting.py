@@ -131,7 +131,7 @@ def delete(client: httpx.Client, level: str, sent: list[dict], marker: str) -> N
     else:
         listed = client.post(f"{W}/conclusions/list", json={}).json()["items"]
         [target] = [c for c in listed if marker in c["content"]]
-        assert target["source_ids"] == [message["id"]]
+        assert target["message_ids"] == [message["id"]]
         assert client.delete(f"{W}/conclusions/{target['id']}").status_code == 204
 
 

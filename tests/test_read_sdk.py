@@ -87,7 +87,7 @@ def test_conclusions_create_list_query_get_delete(read_honcho: Honcho) -> None:
     assert alice.conclusions.query("pet animal", top_k=3)[0].content == "Alice's cat is called Miso"
     assert alice.conclusions.query("pet animal", top_k=3, distance=0.0001) == []
     got = alice.conclusions.get(made[0].id)
-    assert (got.content, got.session_id, got.times_derived, got.source_ids) == ("Alice lives in Lisbon", "s1", 1, [])
+    assert (got.content, got.session_id, got.times_derived, got.source_ids) == ("Alice lives in Lisbon", "s1", 1, None)
     assert read_honcho.conclusions.get(made[1].id).content == "Alice drinks espresso every morning"
     alice.conclusions.delete(made[0].id)
     assert made[0].id not in {c.id for c in alice.conclusions.list()}

@@ -67,7 +67,7 @@ def test_recall_gives_conclusion_sources_slots_search_would_fill(svc: Services) 
     body = RecallBody(query="weather in Lisbon report", limit=10)
     got = svc.dialectic.recall("w", "alice", body)
     ids = [m["id"] for m in got["messages"]]
-    sources = {s for c in got["conclusions"] for s in c["source_ids"] or []}
+    sources = {s for c in got["conclusions"] for s in c["message_ids"] or []}
     assert {m["id"] for m in mine} <= sources
     assert len(ids) == 10 and set(ids[:4]) | set(ids[5:9]) <= {m["id"] for m in weather}
     assert {ids[4], ids[9]} == {m["id"] for m in mine}

@@ -43,7 +43,7 @@ def _drained_conclusions(server: LiveServer) -> dict[str, dict]:
     wait_idle(server, W, timeout=300)
     listed = httpx.post(f"{server.url}/v3/workspaces/{W}/conclusions/list", json={"filters": {"observed_id": "alice"}})
     conclusions = {c["id"]: c for c in listed.json()["items"]}
-    assert len(conclusions) >= 2 and all(c["source_ids"] for c in conclusions.values()), conclusions
+    assert len(conclusions) >= 2 and all(c["message_ids"] for c in conclusions.values()), conclusions
     return conclusions
 
 
@@ -81,7 +81,7 @@ def _check_provenance(items: list, conclusions: dict[str, dict], messages: dict[
         assert item.find_element(By.CSS_SELECTOR, ".level").text == conclusion["level"]
         assert item.find_element(By.CSS_SELECTOR, ".version").text == "v1"
         shown = [q.text.strip("\u201c\u201d\"") for q in item.find_elements(By.CSS_SELECTOR, "li.source q")]
-        assert shown == [messages[i]["content"] for i in conclusion["source_ids"]]
+        assert shown == [messages[i]["content"] for i in conclusion["message_ids"]]
 
 
 def _delete_through_page(driver, server: LiveServer, conclusion_id: str) -> None:
@@ -144,7 +144,7 @@ def test_inspector_lists_provenance_and_deletes_in_a_real_browser(reasoning_serv
     _check_text_only(browser)
     _shot(browser, "peer")
     xss_id = next(i for i, m in messages.items() if m["content"] == XSS)
-    gone = next(i for i, c in conclusions.items() if c["source_ids"] == [xss_id])
+    gone = next(i for i, c in conclusions.items() if c["message_ids"] == [xss_id])
     _delete_through_page(browser, reasoning_server, gone)
     left = httpx.post(f"{reasoning_server.url}/v3/workspaces/{W}/conclusions/list", json={}).json()["items"]
     assert gone not in {c["id"] for c in left} and left

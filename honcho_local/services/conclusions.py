@@ -1,5 +1,6 @@
 """Conclusions over the API: create (explicit, embedded, de-duplicated), list (newest first), semantic
-query, get by id, delete (hard, with what rests on it: `services/forgetting.py`). Each conclusion shows its source message ids.
+query, get by id, delete (hard, with what rests on it: `services/forgetting.py`). Each conclusion shows Honcho's
+attribution (`source_ids`: premises, `times_derived`) and the messages it was drawn from (`message_ids`).
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ MAX_CONTENT = 65_535
 
 
 def conclusion_view(row: dict[str, Any]) -> dict[str, Any]:
+    """Honcho's conclusion: `source_ids` are the conclusions this one was derived from (its premises; null
+    when none, as for every explicit conclusion), `times_derived` how often it was derived. `message_ids`
+    (honcho-local extension) are the messages it was drawn from."""
     return {"id": row["id"], "content": row["content"], "observer_id": row["observer_id"],
             "observed_id": row["observed_id"], "session_id": row["session_id"], "level": row["level"],
-            "created_at": views.iso(row["created_at"]), "source_ids": row["source_ids"],
-            "premise_ids": row["premise_ids"], "times_derived": row["times_derived"]}
+            "created_at": views.iso(row["created_at"]), "source_ids": row["premise_ids"] or None,
+            "times_derived": row["times_derived"], "message_ids": row["source_ids"]}
 
 
 def _check_levels(filters: Any) -> None:

@@ -322,7 +322,7 @@ def _line(m: dict[str, Any]) -> str:
 def _evidence_conclusion(c: dict[str, Any]) -> dict[str, Any]:
     return {"id": c["id"], "level": c["level"], "content": c["content"], "created_at": views.iso(c["created_at"]),
             "session_id": c["session_id"], "observer_id": c["observer_id"], "observed_id": c["observed_id"],
-            "source_ids": c["source_ids"]}
+            "source_ids": c["premise_ids"] or None, "message_ids": c["source_ids"]}
 
 
 def _evidence_message(m: dict[str, Any]) -> dict[str, Any]:

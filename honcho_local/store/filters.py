@@ -36,7 +36,8 @@ FOREIGN_OPERATORS = {"eq", "neq", "nin", "not_in", "notin", "between", "like", "
 
 @dataclass(frozen=True)
 class Column:
-    """A filterable field: its SQL expression and type (`str`, `int`, `bool`, `datetime`, `json`)."""
+    """A filterable field: its SQL expression and type (`str`, `int`, `bool`, `datetime`, `json`, `ids`: a JSON
+    array of ids)."""
 
     sql: str
     type: str
@@ -65,7 +66,19 @@ class FilterCompiler:
             raise InvalidInput(f"unknown filter key {key!r}; allowed: {allowed}, AND, OR, NOT")
         if column.type == "json":
             return self._json(key, column, value)
+        if column.type == "ids":
+            return self._ids(key, column, value)
         return self._scalar(key, column, value)
+
+    def _ids(self, key: str, column: Column, value: Any) -> str:
+        """A JSON array of ids: `{"contains": id}` matches rows whose array holds that exact id (Honcho's
+        `{"source_ids": {"contains": id}}`); `"*"` is no condition."""
+        if value == "*":
+            return ""
+        if not isinstance(value, dict) or set(value) != {"contains"} or not isinstance(value["contains"], str):
+            raise InvalidInput(f"filter on {key!r} takes {{\"contains\": \"<id>\"}} (an id the list must hold)")
+        self.params.append(value["contains"])
+        return f"list_contains(json_extract_string({column.sql}, '$[*]'), ?)"
 
     def _logical(self, op: str, value: Any, depth: int) -> str:
         if isinstance(value, dict):
@@ -236,11 +249,7 @@ def parse_datetime(value: Any, what: str) -> dt.datetime:
     else:
         raise InvalidInput(f"{what} must be an ISO-8601 datetime string")
     if parsed.tzinfo is not None:
-        try:
-            parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        except OverflowError:  # 9999-12-31T23:59:59-14:00 is in the year 10000 in UTC
-            raise InvalidInput(f"{what} {str(value)[:64]!r} is out of range: in UTC it must fall between "
-                               "0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z") from None
+        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return parsed
 
 

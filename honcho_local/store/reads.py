@@ -28,8 +28,10 @@ CONCLUSION_COLUMNS = {
     "level": Column("level", "str"),
     "times_derived": Column("times_derived", "int"),
     "created_at": Column("created_at", "datetime"),
-    # Message ids and premise ids as JSON text: `contains` matches one id (the SDK's `derived()`).
-    "source_ids": Column("(CAST(source_ids AS VARCHAR) || CAST(premise_ids AS VARCHAR))", "str"),
+    # Honcho's `source_ids` are the conclusions a conclusion was derived from (premises: the SDK's
+    # `derived()`); `message_ids` (extension) the messages it was drawn from. Both take `{"contains": id}`.
+    "source_ids": Column("premise_ids", "ids"),
+    "message_ids": Column("source_ids", "ids"),
     "metadata": Column("metadata", "json"),
 }
 _C_JSON = {"source_ids", "premise_ids", "metadata"}
