@@ -115,7 +115,7 @@ def _watch_the_running_unit(driver, server: LiveServer, model: FakeModel) -> Non
     """While the model holds the worker's call, the live queue shows the unit running and its step."""
     from selenium.webdriver.common.by import By
 
-    driver.get(f"{server.url}/ui")
+    driver.get(f"{server.url}/ui/#/{W}")
     unit = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#queue li.unit"))[0]
     assert W in unit.text and S in unit.text
     _shot(driver, "queue")
@@ -155,9 +155,13 @@ def test_inspector_lists_provenance_and_deletes_in_a_real_browser(reasoning_serv
     assert severe == [], severe
     browser.get(f"{reasoning_server.url}/ui/#/{W}/session/{S}")
     _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#messages li.event")) == len(MESSAGES))
-    _shot(browser, "session")
     _versions_with_admin_token(browser, reasoning_server)
     _shot(browser, "versions")
+    browser.get(f"{reasoning_server.url}/ui/#/{W}/search/bees")
+    hits = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#search-messages li.event p.content"))
+    assert "I keep bees on the roof" in [hit.text for hit in hits]
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#search-conclusions li.conclusion"))
+    _shot(browser, "search")
 
 
 def test_ui_files_are_local_and_served_under_a_strict_policy(server: LiveServer, http: httpx.Client) -> None:

@@ -1,5 +1,5 @@
 """The memory inspector at `/ui` (issue 32; a honcho-local extension, docs/ui.md): static files shipped in
-the package (`honcho_local/api/ui/`: HTML, CSS and ES modules; no CDN, no build step), served with a strict
+the package (`honcho_local/api/ui_files/`: HTML, CSS and ES modules; no CDN, no build step), served with a strict
 Content-Security-Policy so that the page can load only its own files and talk only to this server's API.
 The page renders every stored value as text (`textContent`), and the policy forbids inline script, so a
 message that contains markup stays words on the screen.
@@ -13,7 +13,7 @@ from typing import Any
 from litestar import Router
 from litestar.static_files import create_static_files_router
 
-UI_DIR = Path(__file__).with_name("ui")
+UI_DIR = Path(__file__).with_name("ui_files")
 UI_PATH = "/ui"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
