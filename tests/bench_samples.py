@@ -45,6 +45,19 @@ SESSION_1_QA = [
      "category": 5},
 ]
 
+# LoCoMo's `observation`: per session, per speaker, [fact, evidence] (evidence a turn id, a list of them, or
+# LoCoMo's comma-joined string); facts keep the speaker's relative time words
+SESSION_1_OBSERVATION = {
+    INES: [["Ines started a pottery class at the community hall in February.", "D1:3"],
+           ["Ines made a lopsided teal bowl and painted a lemon on it.", "D1:5"],
+           ["Ines has an interview at a library archive next Monday and is nervous about it.", "D1:13"],
+           ["Ines reorganised the whole club library last year.", ["D1:14"]],
+           ["Ines runs three mornings a week along the canal.", "D1:15"]],
+    TOMAS: [["Tomas has a beagle mix named Biscuit who turns four in June.", "D1:6, D1:8"],
+            ["Tomas booked a trip to Porto for the second week of April with his sister.", ["D1:10"]],
+            ["Tomas finished moving to a new flat.", "D1:2"]],
+}
+
 PLACES = ["the market", "the canal path", "the library", "the climbing gym", "her aunt's farm", "the museum",
           "the old harbour", "a night class", "the allotment", "the bakery", "the hills", "the train station"]
 THINGS = ["a blue scarf", "fresh figs", "a poetry book", "new running shoes", "a sourdough loaf", "a small cactus",
@@ -93,13 +106,17 @@ def locomo_sample() -> list[dict]:
     generated = {n: _generated_session(n, (INES, TOMAS), 12) for n in (2, 3, 4)}
     for n, turns in generated.items():
         ines[f"session_{n}"], ines[f"session_{n}_date_time"] = turns, DATES[n - 1]
-    first = {"sample_id": "ines-tomas", "conversation": ines, "qa": SESSION_1_QA + _generated_questions(generated)}
+    first = {"sample_id": "ines-tomas", "conversation": ines, "qa": SESSION_1_QA + _generated_questions(generated),
+             "observation": {"session_1_observation": SESSION_1_OBSERVATION}}
 
     priya = {"speaker_a": "Priya", "speaker_b": "Jonas", "session_1_date_time": DATES[1],
              "session_2_date_time": DATES[3],
              "session_1": _generated_session(1, ("Priya", "Jonas"), 6),
              "session_2": _generated_session(2, ("Priya", "Jonas"), 6)}
-    second = {"sample_id": "priya-jonas", "conversation": priya, "qa": [
+    second = {"sample_id": "priya-jonas", "conversation": priya, "observation": {
+        "session_1_observation": {"Priya": [["Priya went to the museum and came back with a jar of honey.", "D1:1"]]},
+        "session_2_observation": {"Jonas": [
+            ["Jonas went to the train station last week and came back with new running shoes.", "D2:2"]]}}, "qa": [
         {"question": "What did Priya bring back in her first entry?", "answer": THINGS[7], "evidence": ["D1:1"],
          "category": 4},
         {"question": "When did Jonas go to the market?", "answer": "April 2023", "evidence": ["D2:2"], "category": 2},

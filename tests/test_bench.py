@@ -117,6 +117,37 @@ def test_answer_sample_is_proportional_to_the_categories(samples) -> None:
     assert proportional_sample(pool, None, 7) == pool
 
 
+def test_baselines_index_the_products_document_text(samples) -> None:
+    """The baselines see what the product indexes: BM25 the date and speaker before the words ("03 March
+    2023 Ines_Duarte: ..."), the embedder "Ines_Duarte: ..."; a question naming a person or a month finds
+    turns whose own words name neither."""
+    from honcho_local.bench.baselines import TurnIndex, rrf
+    from honcho_local.services.reasoner import message_embedding_text
+    from honcho_local.store.search import document_text
+
+    conv = load_locomo(samples[0])[0]
+    session_1 = conv.sessions[0][1]
+    embedded: list[str] = []
+
+    def embed(texts: list[str], kind: str = "document") -> list[list[float]]:
+        if kind == "document":
+            embedded.extend(texts)
+        return [[1.0, float(len(t))] for t in texts]
+
+    index = TurnIndex(session_1, embed)
+    assert embedded == [message_embedding_text(t.speaker, t.text) for t in session_1]
+    assert embedded[0] == f"Ines_Duarte: {session_1[0].text}"
+    assert not any("Duarte" in t.text or "March" in t.text for t in session_1)
+    ines = {t.turn_id for t in session_1 if t.speaker == "Ines_Duarte"}
+    assert set(index.bm25("Duarte", 50)) == ines
+    assert set(index.bm25("March", 50)) == {t.turn_id for t in session_1}
+    assert document_text(session_1[0].speaker, session_1[0].text, session_1[0].created_at).startswith(
+        "03 March 2023 Ines_Duarte: ")
+    # plain RRF ranks by summed reciprocal ranks; the product's constants weight the lexical ranking higher
+    assert rrf([["a", "b"], ["b", "c"]]) == ["b", "a", "c"]
+    assert rrf([["a", "b"], ["c", "a"]], 20, [1.5, 1.0])[0] == "a"
+
+
 class _WordCounter:
     """An answerer stand-in that counts whitespace-separated words as tokens."""
 
@@ -153,8 +184,11 @@ def test_smoke_run_end_to_end_with_smollm2(tmp_path: Path, samples) -> None:
     # counted from the store (every invocation on the home), split by task
     assert results["reasoning"]["messages"] == 18 and results["reasoning"]["by_task"]["deriver"]["calls"] >= 1
     assert results["phases"]["invocations"] == 1
+    # the worker's conclusions scored against the sample's 8 gold facts of session 1
+    assert results["gold_facts"]["facts"] == 8 and results["gold_facts"]["conclusions"] > 0
     for row in results["rows"]:
-        assert set(row["retrieved"]) == {"honcho", "honcho-search", "bm25+dense", "dense"}
+        assert set(row["retrieved"]) == {"honcho", "honcho-search", "conclusions", "bm25+dense-w", "bm25+dense",
+                                         "bm25", "dense"}
         assert row["recall"]["honcho"]["10"][0] == scoring.recall_at_k(row["retrieved"]["honcho"],
                                                                        row["evidence"], 10)[0]
         for system in ("chat", "naive-rag", "full-context"):

@@ -1,4 +1,4 @@
-"""Benchmark reports: a markdown file plus PNG plots (matplotlib) per run, under `--out`.
+"""Benchmark reports: a markdown file plus PNG plots (matplotlib, the `bench` extra) per run, under `--out`.
 
 Plots: evidence recall@k curves per retriever, recall@10 and answer F1 per category, and cost
 (model-seconds per question) against F1. Every report states the command line, the models, the
@@ -7,6 +7,7 @@ package version, the machine and the date.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import platform
@@ -32,6 +33,11 @@ def _f(value: Any, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def plotting_available() -> bool:
+    """Plots need matplotlib, the optional `honcho-local[bench]` extra; without it reports are text only."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def plots(results: dict[str, Any], out: Path, stem: str) -> list[str]:
@@ -156,19 +162,27 @@ def markdown(results: dict[str, Any], command: str, images: list[str]) -> str:
                   "Share of a question's evidence turns among the top k retrieved messages (mean over questions; "
                   "`all@10`: share of questions with every evidence turn in the top 10). `honcho`: what chat "
                   "retrieves (message search with every fifth slot given to a source message of the retrieved "
-                  "conclusions that search did not rank above it, `POST …/peers/{p}/recall`); `honcho-search`: workspace message search alone; `bm25+dense`: "
-                  "plain BM25 and dense top-k fused by RRF over the raw turns; `dense`: embedding top-k (naive "
-                  "RAG's retrieval).", "",
+                  "conclusions that search did not rank above it, `POST …/peers/{p}/recall`); `honcho-search`: "
+                  "workspace message search alone; `conclusions`: the source turns of the subject's 30 nearest "
+                  "conclusions alone (`POST …/conclusions/query`). Baselines, built in the benchmark process over "
+                  "the same document text as the product's indexes (BM25 over \"date speaker: content\", "
+                  "embeddings of \"speaker: content\"): `bm25+dense-w`: BM25 and dense fused with the product's "
+                  "RRF constants (k = 20, BM25 weighted 1.5); `bm25+dense`: plain RRF (k = 60); `bm25`; `dense`: "
+                  "embedding top-k (naive RAG's retrieval).", "",
                   "| retriever | questions | @5 | @10 | @20 | all@10 | " + " | ".join(f"@10 {k}" for k in cats) + " |",
                   "|---|---|---|---|---|---|" + "---|" * len(cats)]
         for name, v in recall.items():
             lines.append(f"| {name} | {v['questions']} | {_f(v['share@5'])} | **{_f(v['share@10'])}** | "
                          f"{_f(v['share@20'])} | {_f(v['all@10'])} | "
                          + " | ".join(_f(v["by_category"][k]) for k in cats) + " |")
-        base = max((recall[b]["share@10"] for b in ("bm25+dense", "dense") if b in recall), default=None)
-        if "honcho" in recall and base:
-            lines += ["", f"recall@10 ratio honcho / best baseline: {recall['honcho']['share@10'] / base:.2f}"]
+        bases = [b for b in ("bm25+dense-w", "bm25+dense", "bm25", "dense") if b in recall]
+        best = max(bases, key=lambda b: recall[b]["share@10"], default=None)
+        if "honcho" in recall and best and recall[best]["share@10"]:
+            lead = recall["honcho"]["share@10"] - recall[best]["share@10"]
+            lines += ["", f"recall@10 honcho against the best baseline ({best}): {lead:+.3f} "
+                          f"({recall['honcho']['share@10'] / recall[best]['share@10']:.2f}×)"]
         lines.append("")
+    lines += gold_fact_lines(results.get("gold_facts"))
     answers = {k: v for k, v in results["answers"].items() if v["questions"]}
     if answers:
         cats = list(next(iter(answers.values()))["by_category"])
@@ -208,7 +222,35 @@ def markdown(results: dict[str, Any], command: str, images: list[str]) -> str:
 
 def write_report(results: dict[str, Any], out: Path, stem: str, command: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    images = plots(results, out, stem)
+    images = plots(results, out, stem) if plotting_available() else []
     path = out / f"{stem}.md"
     path.write_text(markdown(results, command, images))
     return path
+
+
+def gold_fact_lines(gold: dict[str, Any] | None) -> list[str]:
+    """The gold-fact section of a LoCoMo report (honcho_local/bench/goldfacts.py)."""
+    if not gold or not gold.get("facts"):
+        return []
+    v = gold["date_verdicts"]
+    lines = ["## Gold-fact recall (no answer model)", "",
+             "The worker's conclusions scored against LoCoMo's annotated per-session facts (`observation`). A gold "
+             f"fact is recalled when a conclusion about that speaker matches it ({gold['rule']}). Attribution: of "
+             "the conclusions matching a gold fact of either speaker, the share filed under that fact's speaker. "
+             "Dates: of the recalled facts whose words name a checkable time (\"last year\", \"yesterday\"), the "
+             "share with a matching conclusion dated inside it.", "",
+             "| gold facts | conclusions | recall | cites evidence | attribution precision | dated (recalled) | "
+             "date accuracy | first-person conclusions |", "|---|---|---|---|---|---|---|---|",
+             f"| {gold['facts']:,} | {gold['conclusions']:,} | **{_f(gold['recall'])}** | "
+             f"{_f(gold['cites_evidence_share'])} | {_f(gold['attribution_precision'])} | "
+             f"{gold['dated']} ({gold['dated_recalled']}) | {_f(gold['date_accuracy'])} | "
+             f"{_f(gold['first_person_share'])} |", "",
+             f"Dates of the recalled dated facts: {v['correct']} correct, {v['coarse']} coarser than the fact "
+             f"(e.g. the month for \"last week\"), {v['wrong']} wrong, {v['relative']} still relative, "
+             f"{v['undated']} undated.", ""]
+    if len(gold["by_conversation"]) > 1:
+        lines += ["| conversation | gold facts | conclusions | recall |", "|---|---|---|---|"]
+        lines += [f"| {k} | {c['facts']} | {c['conclusions']} | {_f(c['recall'])} |"
+                  for k, c in gold["by_conversation"].items()]
+        lines.append("")
+    return lines

@@ -24,15 +24,18 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from honcho_local.bench import scoring
-from honcho_local.bench.baselines import TurnIndex
+from honcho_local.bench import goldfacts, scoring
+from honcho_local.bench.baselines import BASELINE_DOCUMENTS, TurnIndex
 from honcho_local.bench.data import Conversation, Question, datasets_dir, load_beam, load_locomo
 from honcho_local.bench.server import Server, start_server
 from honcho_local.services.dialectic import MAX_LINE_CHARS
 
 log = logging.getLogger(__name__)
 
-RETRIEVERS = ("honcho", "honcho-search", "bm25+dense", "dense")
+# `honcho`: recall as served (search + conclusion sources); `honcho-search`: message search alone;
+# `conclusions`: the source turns of the subject's nearest conclusions alone; then the baselines over the
+# same document text as the product's indexes (see baselines.py)
+RETRIEVERS = ("honcho", "honcho-search", "conclusions", "bm25+dense-w", "bm25+dense", "bm25", "dense")
 ANSWER_SYSTEM = ("You answer questions about a conversation using only the excerpts given. Answer with a short "
                  "phrase (a few words, a name, a date) using the exact words of the excerpts where possible; "
                  "give dates as absolute dates. If the excerpts do not contain the answer, say you do not know.")
@@ -81,6 +84,7 @@ class RunState:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     drained: bool = False  # until the worker is seen drained: a run stopped before then records it undrained
+    gold_facts: dict[str, Any] | None = None  # LoCoMo: conclusions scored against the gold facts (goldfacts.py)
 
 
 def _progress() -> Any:
@@ -359,6 +363,8 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
         answerer = Answerer(config) if config.answers else None
         full_answerer = FullContext(config) if config.answers and "full-context" in config.baselines else None
         total = sum(len(scored_questions(c, config.questions, config.seed)) for c in convs)
+        if config.dataset == "locomo" and config.reasoning:
+            state.gold_facts = gold_fact_scores(api, convs, config, embed)
         journal = Journal(server.home / "bench-answers.jsonl")
         with _progress() as bar:
             task = bar.add_task("questions", total=total)
@@ -367,6 +373,7 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
                 answered = {q.qid for q in proportional_sample(questions, config.answer_questions, config.seed)
                             } if answerer else set()
                 index = TurnIndex(conv.turns, embed)
+                turn_of = turn_ids_of(api, conv) if config.reasoning else None
                 full = full_answerer.answer_all(conv, [q for q in questions if q.qid in answered], journal, state,
                                                 bar) if full_answerer else {}
                 for q in questions:
@@ -375,13 +382,14 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
                         before = {k: len(v) for k, v in state.latencies.items()}
                         state.rows.append(answer_question(api, conv, q, index,
                                                           answerer if q.qid in answered else None,
-                                                          full.get(q.qid), config, state))
+                                                          full.get(q.qid), config, state, turn_of))
                         journal.record(key, state, before)
                     bar.advance(task)
         if journal.replayed:
             echo(f"{journal.replayed} questions answered by an earlier run on this home were reused "
                  f"({journal.path.name}); their latencies are in the figures, their model costs in the rows")
         results = summarise(config, state, convs)
+        results["gold_facts"] = state.gold_facts
         results["rows"] = state.rows
     finally:  # also when stopped (SIGTERM is turned into SystemExit by the CLI) or interrupted
         server.stop()
@@ -477,7 +485,9 @@ class Journal:
         chat = [asdict(level) if level else None, hashlib.sha1(dialectic.SYSTEM.encode()).hexdigest()[:12]]
         return json.dumps([config.dataset, q.qid, config.model, config.embedding_model, config.reasoning_level,
                            sorted(config.baselines), config.judge, config.top_k, config.context_tokens,
-                           answered, chat, hashlib.sha1(ANSWER_SYSTEM.encode()).hexdigest()[:12]])
+                           answered, chat, hashlib.sha1(ANSWER_SYSTEM.encode()).hexdigest()[:12],
+                           # the retrieval arms and what the baselines index (rows of an older set are redone)
+                           list(RETRIEVERS), BASELINE_DOCUMENTS])
 
     @staticmethod
     def full_key(config: BenchConfig, q: Question) -> str:
@@ -551,8 +561,56 @@ class FullContext:
         return out
 
 
+def turn_ids_of(api: Api, conv: Conversation) -> dict[str, str]:
+    """Message id -> LoCoMo turn id for a conversation's stored messages."""
+    ws, out = workspace_of(conv), {}
+    for session_id, _ in conv.sessions:
+        page = 1
+        while True:
+            body = api.call("POST", f"/v3/workspaces/{ws}/sessions/{session_id}/messages/list",
+                            params={"page": page, "size": 100}, json={})
+            out.update(zip((m["id"] for m in body["items"]), _turn_ids(body["items"])))
+            if page >= body["pages"]:
+                break
+            page += 1
+    return out
+
+
+def derived_of(api: Api, conv: Conversation, turn_of: dict[str, str]) -> list[goldfacts.Derived]:
+    """Every conclusion of a conversation's workspace, with the turns it cites."""
+    out, page = [], 1
+    while True:
+        body = api.call("POST", f"/v3/workspaces/{workspace_of(conv)}/conclusions/list",
+                        params={"page": page, "size": 100}, json={})
+        out += [goldfacts.Derived(conv.conv_id, c["observed_id"], c["content"],
+                                  tuple(turn_of[i] for i in (c.get("source_ids") or []) if i in turn_of))
+                for c in body["items"]]
+        if page >= body["pages"]:
+            return out
+        page += 1
+
+
+def gold_fact_scores(api: Api, convs: list[Conversation], config: BenchConfig,
+                     embed: Callable[..., list[list[float]]]) -> dict[str, Any]:
+    """The run's conclusions scored against LoCoMo's gold facts of the same conversations and sessions."""
+    facts = [f for f in goldfacts.load_gold_facts(datasets_dir(config.data), config.conversations, config.sessions)
+             if f.conv_id in {c.conv_id for c in convs}]
+    derived = [d for conv in convs for d in derived_of(api, conv, turn_ids_of(api, conv))]
+    return goldfacts.score(facts, derived, embed)
+
+
+def conclusion_sources(api: Api, conv: Conversation, subject: str, query: str, turn_of: dict[str, str],
+                       k: int = 20) -> list[str]:
+    """The `conclusions` arm: source turns of the subject's 30 nearest conclusions, in their order."""
+    found = api.call("POST", f"/v3/workspaces/{workspace_of(conv)}/conclusions/query",
+                     json={"query": query, "top_k": 30, "filters": {"observed_id": subject}})
+    ranked = [turn_of[i] for c in found for i in (c.get("source_ids") or []) if i in turn_of]
+    return list(dict.fromkeys(ranked))[:k]
+
+
 def answer_question(api: Api, conv: Conversation, q: Question, index: TurnIndex, answerer: Answerer | None,
-                    full: dict[str, Any] | None, config: BenchConfig, state: RunState) -> dict[str, Any]:
+                    full: dict[str, Any] | None, config: BenchConfig, state: RunState,
+                    turn_of: dict[str, str] | None = None) -> dict[str, Any]:
     ws = workspace_of(conv)
     subject = subject_of(conv, q.text)
     row: dict[str, Any] = {"qid": q.qid, "conversation": conv.conv_id, "category": q.category, "code": q.code,
@@ -565,7 +623,10 @@ def answer_question(api: Api, conv: Conversation, q: Question, index: TurnIndex,
     searched, ms = api.timed("POST", f"/v3/workspaces/{ws}/search", json={"query": q.text, "limit": 20})
     state.latencies.setdefault("search", []).append(ms)
     row["retrieved"] = {"honcho": _turn_ids(recalled["messages"]), "honcho-search": _turn_ids(searched),
-                        "bm25+dense": index.hybrid(q.text, 20), "dense": index.dense(q.text, 20)}
+                        "bm25+dense-w": index.hybrid_weighted(q.text, 20), "bm25+dense": index.hybrid(q.text, 20),
+                        "bm25": index.bm25(q.text, 20), "dense": index.dense(q.text, 20)}
+    if turn_of is not None:
+        row["retrieved"]["conclusions"] = conclusion_sources(api, conv, subject, q.text, turn_of)
     row["conclusions_used"] = len(recalled["conclusions"])
     if q.evidence:
         for name, ranked in row["retrieved"].items():
@@ -691,6 +752,8 @@ def summarise(config: BenchConfig, state: RunState, convs: list[Conversation]) -
     recall: dict[str, dict[str, Any]] = {}
     for name in RETRIEVERS:
         with_ev = [r for r in rows if name in r["recall"]]
+        if not with_ev:
+            continue
         recall[name] = {"questions": len(with_ev)}
         for k in ("5", "10", "20"):
             recall[name][f"share@{k}"] = scoring.mean(r["recall"][name][k][0] for r in with_ev)

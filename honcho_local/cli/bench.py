@@ -96,6 +96,9 @@ _RUN_OPTIONS = [
     click.option("--quick", is_flag=True,
                  help="One LoCoMo conversation, the fast model (qwen2.5-coder-0.5b), 40 questions, reasoning off "
                       "(deriving a whole conversation takes longer than a quick run: add --reasoning to include it)."),
+    click.option("--ab", is_flag=True,
+                 help="LoCoMo's fixed A/B subset for reasoning changes: conversation 1 (conv-26), sessions 1-3 "
+                      "(58 messages), reasoning on, no answers: retrieval and gold-fact recall only."),
 ]
 
 
@@ -121,12 +124,14 @@ def _run(ctx: click.Context, dataset: str, conversations: int | None, sessions: 
          embedding_model: str | None, baselines: tuple[str, ...], out: Path, name: str | None,
          retrieval_only: bool, reasoning: bool | None, reasoning_level: str, judge: str | None,
          bench_home: Path | None, data: Path | None, drain_timeout: str, context_tokens: int, full_context_tokens: int,
-         quick: bool) -> None:
+         quick: bool, ab: bool) -> None:
     from datetime import datetime, timezone
 
-    from honcho_local.bench.report import write_report
+    from honcho_local.bench.report import plotting_available, write_report
     from honcho_local.bench.runner import BenchConfig, run, slug, write_json
 
+    if ab:
+        conversations, sessions, retrieval_only, reasoning = 1, 3, True, True
     if quick:
         conversations, questions = conversations or 1, questions or 40
         model = model or "qwen2.5-coder-0.5b"
@@ -153,11 +158,26 @@ def _run(ctx: click.Context, dataset: str, conversations: int | None, sessions: 
     write_json(results, out / f"{stem}.json")
     path = write_report(results, out, stem, command)
     click.echo(f"report: {path}")
+    if not plotting_available():
+        click.echo("no plots: install the bench extra for them (pip install 'honcho-local[bench]')")
     for retriever, r in results["recall"].items():
         if r["questions"]:
             click.echo(f"recall@10 {retriever:14s} {r['share@10']:.3f}  (all@10 {r['all@10']:.3f}, n={r['questions']})")
     for system, a in results["answers"].items():
         click.echo(f"F1 {system:14s} {a['f1']:.3f}  (EM {a['em']:.3f}, n={a['questions']})")
+    gold = results.get("gold_facts")
+    if gold and gold["facts"]:
+        click.echo(f"gold facts {gold['facts']}: recall {human_share(gold['recall'])}, attribution precision "
+                   f"{human_share(gold['attribution_precision'])}, date accuracy {human_share(gold['date_accuracy'])} "
+                   f"(n={gold['dated_recalled']}), {gold['conclusions']} conclusions")
+    cost = results.get("reasoning") or {}
+    if cost.get("model_seconds_per_message") is not None:
+        click.echo(f"reasoning: {cost['model_seconds_per_message']:.2f} model-seconds and "
+                   f"{cost['tokens_per_message']:.0f} tokens per message")
+
+
+def human_share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 locomo = _run_command("locomo", _RUN_HELP.format(title="LoCoMo", name="locomo"))
