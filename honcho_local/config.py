@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from honcho_local import localnet
 from honcho_local.errors import InvalidInput
@@ -32,9 +32,19 @@ class Settings(BaseModel):
     home: Path = Field(description="Data home: holds the DuckDB file, the queue file and config.toml.")
     host: str = Field("127.0.0.1", description="Address `serve` binds to.")
     port: int = Field(8000, ge=0, le=65535, description="Port `serve` listens on.")
-    allow_remote: bool = Field(False, description="Let `serve` bind a non-loopback address (`--allow-remote`). "
-                               "There is no authentication yet: anyone who can reach the address can read and "
-                               "change every memory. Without it `serve` refuses such an address.")
+    allow_remote: bool = Field(False, description="Let `serve` bind a non-loopback address (`--allow-remote`); "
+                               "without it `serve` refuses such an address. It must also have auth on "
+                               "(`auth_use_auth`) or `insecure_no_auth`.")
+    auth_use_auth: bool = Field(False, description="Require an API key (Honcho's scoped JWT, `Authorization: Bearer "
+                                "<key>`) on every route but /health and the docs (Honcho's `AUTH_USE_AUTH`; in "
+                                "config.toml also `use_auth` in an `[auth]` table). Needs `auth_jwt_secret`. See "
+                                "docs/security.md.")
+    auth_jwt_secret: str | None = Field(None, description="Secret that signs and verifies API keys (HS256; Honcho's "
+                                        "`AUTH_JWT_SECRET`, `jwt_secret` in an `[auth]` table): keys minted by "
+                                        "Honcho with the same secret work here and the other way round. At least 32 "
+                                        "characters.")
+    insecure_no_auth: bool = Field(False, description="Let `serve` bind a non-loopback address with auth off "
+                                   "(`--insecure-no-auth`): anyone who can reach it can read and change every memory.")
     allowed_hosts: list[str] = Field([], description="Host names (no port) a request's `Host` header may name "
                                      "besides loopback (`localhost`, `127.0.0.1`, `[::1]`) and the bound address, "
                                      "e.g. a name a reverse proxy forwards; other names are refused with 421 "
@@ -110,6 +120,16 @@ class Settings(BaseModel):
     def _check_origins(cls, value: list[str]) -> list[str]:
         return [localnet.check_origin_entry(entry) for entry in value]
 
+    @model_validator(mode="after")
+    def _check_auth(self) -> Settings:
+        if self.auth_use_auth and not self.auth_jwt_secret:
+            raise ValueError("auth_use_auth is on but auth_jwt_secret is empty: set AUTH_JWT_SECRET (e.g. the output "
+                             "of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+        if self.auth_jwt_secret is not None and len(self.auth_jwt_secret) < 32:
+            raise ValueError("auth_jwt_secret must be at least 32 characters (an HS256 key shorter than its hash is "
+                             "guessable offline from any key it signed)")
+        return self
+
     @property
     def db_path(self) -> Path:
         return self.home / DB_FILENAME
@@ -144,6 +164,17 @@ def _env_value(name: str, env: Mapping[str, str]) -> str | None:
     return env.get(name.upper())
 
 
+def _flat_toml(data: dict[str, Any]) -> dict[str, Any]:
+    """config.toml's keys, lowercased; Honcho's `[auth]` table (`USE_AUTH`, `JWT_SECRET`) read as `auth_<key>`."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if key.lower() == "auth" and isinstance(value, dict):
+            flat.update({f"auth_{sub.lower()}": inner for sub, inner in value.items()})
+        else:
+            flat[key.lower()] = value
+    return flat
+
+
 def settings_sources(home: Path, env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     """The merged raw values and, per key, where each came from ("default", "config.toml", "env")."""
     values: dict[str, Any] = {}
@@ -154,9 +185,9 @@ def settings_sources(home: Path, env: Mapping[str, str]) -> tuple[dict[str, Any]
             data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise InvalidInput(f"{toml_path}: not valid TOML: {exc}") from exc
-        for key, value in data.items():
-            values[key.lower()] = value
-            origin[key.lower()] = "config.toml"
+        for key, value in _flat_toml(data).items():
+            values[key] = value
+            origin[key] = "config.toml"
     for name in Settings.model_fields:
         if name == "home":
             continue

@@ -86,16 +86,24 @@ def origin_pattern(origins: Sequence[str]) -> str:
     return "|".join(f"(?:{part})" for part in parts) or r"(?!)"
 
 
-def check_bind(host: str, allow_remote: bool) -> str | None:
-    """Refuse (InvalidInput, one line) a non-loopback bind unless `allow_remote`; with it, the warning to print."""
+def check_bind(host: str, allow_remote: bool, auth: bool = False, insecure_no_auth: bool = False) -> str | None:
+    """Refuse (InvalidInput, one line) a non-loopback bind without `allow_remote`, or without auth unless
+    `insecure_no_auth`; the warning to print when it is served without auth anyway, else None."""
     host = host.strip()
     if is_loopback(host):
         return None
     where = f"{host or '0.0.0.0'} (every address of this machine)" if host in WILDCARD_BINDS else host
     if not allow_remote:
         raise InvalidInput(
-            f"refusing to serve on {where}: honcho-local has no authentication yet, so anyone who can reach it "
-            "could read and change every memory; bind 127.0.0.1 (the default), or pass --allow-remote (setting "
-            "allow_remote) to accept that")
-    return (f"serving on {where} without authentication (allow_remote): anyone who can reach it can read and "
+            f"refusing to serve on {where}: anyone who can reach it could use the server; bind 127.0.0.1 (the "
+            "default), or pass --allow-remote (setting allow_remote) with auth on (AUTH_USE_AUTH=true and "
+            "AUTH_JWT_SECRET, docs/security.md)")
+    if auth:
+        return None
+    if not insecure_no_auth:
+        raise InvalidInput(
+            f"refusing to serve on {where} without authentication: set AUTH_USE_AUTH=true and AUTH_JWT_SECRET=<32+ "
+            "random characters> (then `honcho-local keys create`, docs/security.md), or pass --insecure-no-auth to "
+            "let anyone who can reach it read and change every memory")
+    return (f"serving on {where} without authentication (insecure_no_auth): anyone who can reach it can read and "
             "change every memory (docs/security.md)")

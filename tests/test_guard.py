@@ -200,11 +200,14 @@ def test_serve_refuses_a_non_loopback_address_without_opt_in(tmp_path: Path) -> 
                            capture_output=True, text=True, cwd=str(REPO_ROOT), timeout=300, check=False)
         assert r.returncode != 0
         lines = r.stderr.strip().splitlines()
-        assert len(lines) == 1 and "no authentication" in lines[0] and "--allow-remote" in lines[0], r.stderr
+        assert len(lines) == 1 and "refusing to serve" in lines[0] and "--allow-remote" in lines[0], r.stderr
         assert not (tmp_path / "honcho.duckdb").exists()  # nothing was opened, fetched or bound
     with pytest.raises(InvalidInput, match="allow-remote"):
         check_bind("0.0.0.0", allow_remote=False)
-    assert "without authentication" in (check_bind("0.0.0.0", allow_remote=True) or "")
+    with pytest.raises(InvalidInput, match="insecure-no-auth"):  # the opt-in alone is not enough: auth too
+        check_bind("0.0.0.0", allow_remote=True)
+    assert "without authentication" in (check_bind("0.0.0.0", allow_remote=True, insecure_no_auth=True) or "")
+    assert check_bind("0.0.0.0", allow_remote=True, auth=True) is None
     assert check_bind("127.0.0.1", allow_remote=False) is None and check_bind("::1", allow_remote=False) is None
 
 

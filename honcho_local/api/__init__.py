@@ -17,6 +17,7 @@ from litestar.plugins.pydantic import PydanticInitPlugin
 
 from honcho_local import __version__, metrics
 from honcho_local.api.admin import AdminController
+from honcho_local.api.auth import SECURITY, Authority, KeyController, authorize
 from honcho_local.api.chat import ChatController, WorkspaceChatController
 from honcho_local.api.conclusions import ConclusionController
 from honcho_local.api.contract import ContractRequest, check_request_ids
@@ -112,14 +113,16 @@ def create_app(services: Services, on_shutdown: list[Any] | None = None, http_th
         route_handlers=[health, metrics_endpoint, openapi_json, WorkspaceController, PeerController, SessionController,
                         MessageController, QueueController, ReadController, ConclusionController,
                         ScopeController, WorkspaceChatController,
-                        ChatController, server_status, AdminController, assets_router(), ui_router()],
+                        ChatController, server_status, AdminController, KeyController, assets_router(), ui_router()],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False),
                       "paging": Provide(paging, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=check_request_ids,
+        guards=[authorize],  # API keys when auth is on (api/auth.py); nothing otherwise
         request_class=ContractRequest,
         openapi_config=OpenAPIConfig(title="honcho-local", version=__version__, path="/docs",
-                                     render_plugins=[swagger_plugin()]),
+                                     render_plugins=[swagger_plugin()], components=SECURITY["security_components"],
+                                     security=SECURITY["security"]),
         cors_config=cors_config(services.settings.cors_origins),
         on_shutdown=on_shutdown or [],
         lifespan=[_lifespan],
@@ -133,4 +136,5 @@ def create_app(services: Services, on_shutdown: list[Any] | None = None, http_th
         debug=False,
     )
     app.state.services = services
+    app.state.authority = Authority.from_settings(services.settings)
     return app

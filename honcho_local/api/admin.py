@@ -3,7 +3,8 @@ so that `honcho-local versions …` and `honcho-local backup` work while `serve`
 
 They write files and change what reads return, and any web page the user opens can reach a loopback
 server: every request must carry `Authorization: Bearer <token>`, the token `serve` wrote to
-`<home>/server.json` (0600, `honcho_local.serverinfo`), and every POST a JSON body. Otherwise 401 or
+`<home>/server.json` (0600, `honcho_local.serverinfo`) or, with auth on, an admin API key (`api/auth.py`),
+and every POST a JSON body. Otherwise 401 or
 415 with `{"detail": ...}`, before anything runs. An app without a token (built outside `serve`)
 refuses them all. docs/admin.md describes the routes.
 """
@@ -22,6 +23,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody
 from pydantic import BaseModel, ConfigDict, Field
 
+from honcho_local.api.auth import is_admin
 from honcho_local.errors import InvalidInput
 from honcho_local.services import versions
 from honcho_local.services.backup import backup_open
@@ -35,7 +37,9 @@ async def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseR
     """The admin token (constant-time compare) on every request, a JSON body on every POST."""
     token = getattr(connection.app.state, "admin_token", None)
     scheme, _, given = connection.headers.get("authorization", "").partition(" ")
-    if not token or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+    bearer, given = scheme.lower() == "bearer", given.strip()
+    owner = bool(token) and bearer and hmac.compare_digest(given.encode(), str(token).encode())
+    if not owner and not (bearer and is_admin(connection, given)):  # with auth on, an admin key too
         raise NotAuthorizedException(detail=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
     media = connection.headers.get("content-type", "").split(";")[0].strip().lower()
     if connection.scope["method"] == "POST" and media != "application/json":

@@ -34,6 +34,7 @@ from typing import Any
 from litestar.config.cors import CORSConfig
 
 from honcho_local import localnet
+from honcho_local.api.auth import AuthGate
 from honcho_local.api.fastpath import MessagesFastPath
 from honcho_local.config import Settings
 
@@ -138,7 +139,10 @@ class RequestGuard:
 
 
 def serving_app(app: Any, ingest: Any, settings: Settings, mount: Any = None) -> RequestGuard:
-    """What `serve` runs: the guard, in front of the message fast path, in front of the Litestar app.
+    """What `serve` runs: the guard, in front of the key check of what Litestar does not route (with auth on),
+    in front of the message fast path, in front of the Litestar app.
     `mount(inner)` wraps what the guard protects: the MCP door at `/mcp` (`honcho_local.mcp.door`)."""
     inner = MessagesFastPath(app, ingest)
-    return RequestGuard(mount(inner) if mount is not None else inner, Policy.from_settings(settings))
+    inner = mount(inner) if mount is not None else inner
+    authority = getattr(app.state, "authority", None)  # auth on: keys for the fast path and /mcp (api/auth.py)
+    return RequestGuard(AuthGate(inner, authority, app) if authority else inner, Policy.from_settings(settings))

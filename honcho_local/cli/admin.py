@@ -263,7 +263,7 @@ def config_show(ctx: click.Context, as_json: bool) -> None:
             source = "cli/env" if ctx.find_root().obj.get("home") or os.environ.get("HONCHO_LOCAL_HOME") else "default"
         elif name == "models_dir" and value is None:
             value, source = settings.resolved_models_dir, "default (per-user cache)"
-        elif name == "openai_api_key" and value:
+        elif name in ("openai_api_key", "auth_jwt_secret") and value:
             value = "***"
         rows.append((name, value, source))
     if as_json:

@@ -5,7 +5,9 @@ It never opens the DuckDB file, which `serve` owns: the tools (`honcho_local.mcp
 of the data home over HTTP, found through `<home>/server.json` like `honcho-local status`. With no server
 running it says so in one line on stderr, naming what to run, and exits 1; with `--start` it starts
 `honcho-local serve` for the same home in the background (its log in `<home>/serve.log`) and waits for it.
-Nothing but MCP messages may reach stdout: the client reads it as the protocol stream.
+Nothing but MCP messages may reach stdout: the client reads it as the protocol stream. With auth on, the
+tools call with `--api-key` (or `$HONCHO_API_KEY`), else with the owner token in the running server's
+`server.json` (readable only by its owner, who may do everything anyway).
 """
 
 from __future__ import annotations
@@ -66,18 +68,23 @@ def start_server(home: Path) -> str:
 @click.option("--url", default=None, help="Use the server at this URL instead of this home's running server.")
 @click.option("--workspace", default=None,
               help="Workspace for calls that name none (default: the mcp_default_workspace setting).")
+@click.option("--api-key", envvar="HONCHO_API_KEY", default=None,
+              help="API key the tools call the server with when it runs with auth on (default: $HONCHO_API_KEY, "
+                   "else the owner token of this home's running server).")
 @home_option
 @click.pass_context
 @handle_errors
-def mcp(ctx: click.Context, start: bool, url: str | None, workspace: str | None) -> None:
+def mcp(ctx: click.Context, start: bool, url: str | None, workspace: str | None, api_key: str | None) -> None:
     """Serve Honcho's MCP tools over stdio, through the running server (see docs/mcp.md)."""
     settings = settings_from(ctx)
     if url is None:
         found = find_server(settings.home)
         if isinstance(found, RunningServer):
-            url = found.url
+            url, api_key = found.url, api_key or found.token
         elif start:
             url = start_server(settings.home)
+            found = find_server(settings.home)
+            api_key = api_key or (found.token if isinstance(found, RunningServer) else None)
         else:
             _no_server(settings.home, found)
     logging.basicConfig(level=logging.WARNING, format="honcho-local mcp: %(levelname)s %(name)s: %(message)s")
@@ -86,4 +93,5 @@ def mcp(ctx: click.Context, start: bool, url: str | None, workspace: str | None)
     from honcho_local.mcp.caller import V3
     from honcho_local.mcp.server import build
 
-    anyio.run(build(V3(str(url), workspace or settings.mcp_default_workspace)).run_stdio_async)
+    v3 = V3(str(url), workspace or settings.mcp_default_workspace, authorization=f"Bearer {api_key}" if api_key else None)
+    anyio.run(build(v3).run_stdio_async)

@@ -49,10 +49,11 @@ def find_server(home: Path) -> RunningServer | str | None:
     return RunningServer(url, int(pid), str(info["token"]))
 
 
-def admin_call(server: RunningServer, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+def admin_call(server: RunningServer, method: str, path: str, body: dict[str, Any] | None = None,
+               params: dict[str, str] | None = None) -> Any:
     """An admin route's JSON answer, or the domain error its `{"detail": ...}` describes."""
     try:
-        response = httpx.request(method, f"{server.url}{path}", json=body,
+        response = httpx.request(method, f"{server.url}{path}", json=body, params=params,
                                  headers={"Authorization": f"Bearer {server.token}"},
                                  timeout=httpx.Timeout(30.0, read=None))  # a backup takes as long as it takes
     except httpx.TransportError as exc:

@@ -22,15 +22,19 @@ from honcho_local.localnet import check_bind
 @click.option("--port", type=int, default=None, help="Port (default 8000).")
 @click.option("--offline", is_flag=True, default=None, help="Refuse to download missing models.")
 @click.option("--allow-remote", is_flag=True, default=None,
-              help="Allow a non-loopback --host (no authentication yet: anyone who reaches it can read and write).")
+              help="Allow a non-loopback --host (with auth on, AUTH_USE_AUTH, or --insecure-no-auth).")
+@click.option("--insecure-no-auth", is_flag=True, default=None,
+              help="Serve a non-loopback --host with auth off: anyone who reaches it can read and write everything.")
 @home_option
 @click.pass_context
 @handle_errors
 def serve(ctx: click.Context, host: str | None, port: int | None, offline: bool | None,
-          allow_remote: bool | None) -> None:
+          allow_remote: bool | None, insecure_no_auth: bool | None) -> None:
     """Run the HTTP API (and the embedded worker) on the data home."""
-    settings = settings_from(ctx, host=host, port=port, offline=offline or None, allow_remote=allow_remote or None)
-    if warning := check_bind(settings.host, settings.allow_remote):  # before models are fetched or the port bound
+    settings = settings_from(ctx, host=host, port=port, offline=offline or None, allow_remote=allow_remote or None,
+                             insecure_no_auth=insecure_no_auth or None)
+    # before models are fetched or the port bound
+    if warning := check_bind(settings.host, settings.allow_remote, settings.auth_use_auth, settings.insecure_no_auth):
         click.echo(f"warning: {warning}", err=True)
     resolve_models_with_progress(settings)
     from honcho_local.server import run_server

@@ -8,6 +8,7 @@ in one line, names `honcho-local serve`, and exits 1.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -27,10 +28,13 @@ def server_url(settings: Settings) -> str:
     return serverinfo.loopback_url(settings.host, settings.port)
 
 
-def fetch_status(url: str, minutes: float, serve: str = "honcho-local serve") -> dict[str, Any] | str:
-    """The server's status, or a one-line reason it could not be had (`serve`: the command to start one)."""
+def fetch_status(url: str, minutes: float, serve: str = "honcho-local serve",
+                 token: str | None = None) -> dict[str, Any] | str:
+    """The server's status, or a one-line reason it could not be had (`serve`: the command to start one;
+    `token`: the owner token or an admin key, which a server with auth on asks for)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else None
     try:
-        response = httpx.get(f"{url}/status", params={"minutes": minutes}, timeout=10.0)
+        response = httpx.get(f"{url}/status", params={"minutes": minutes}, timeout=10.0, headers=headers)
     except httpx.TransportError:
         return f"no honcho-local server answers at {url}: start one with `{serve}`"
     if response.status_code != 200:
@@ -88,12 +92,15 @@ def render(status: dict[str, Any], url: str) -> list[str]:
 @handle_errors
 def status(ctx: click.Context, url: str | None, minutes: float, as_json: bool) -> None:
     """Ask the running server what it is doing: queue, running units, models, recent throughput."""
+    token = None
     if url is None:  # this home's running server (its server.json), else where the settings say it listens
         found = find_server(settings_from(ctx).home)
         url = found.url if isinstance(found, RunningServer) else server_url(settings_from(ctx))
+        token = found.token if isinstance(found, RunningServer) else None
     url = url.rstrip("/")
     home = ctx.find_root().ensure_object(dict).get("home")
-    got = fetch_status(url, minutes, f"honcho-local serve --home {home}" if home else "honcho-local serve")
+    token = token or os.environ.get("HONCHO_API_KEY")
+    got = fetch_status(url, minutes, f"honcho-local serve --home {home}" if home else "honcho-local serve", token)
     if isinstance(got, str):
         click.echo(f"error: {got}", err=True)
         sys.exit(EXIT_ERROR)

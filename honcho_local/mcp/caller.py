@@ -3,25 +3,35 @@
 The workspace a tool works in is resolved here too: the tool's `workspace_id` argument, else the
 connection's `X-Honcho-Workspace-ID` header (HTTP door only), else the `mcp_default_workspace` setting.
 A workspace is got-or-created once per process before its first use, as Honcho's SDK does.
+
+The API key the calls carry (`Authorization`, needed when the server runs with auth on): the one the MCP
+client sent with the tool call (HTTP door: `ToolSet.ws` puts the connection's header in `CREDENTIAL`, which
+lives as long as that one call's task), else the caller's own (`honcho-local mcp`: `--api-key`, the
+`HONCHO_API_KEY` environment variable, or the owner token of the home's running server). So a tool can do
+no more than the key it was called with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
 from mcp.server.mcpserver.exceptions import ToolError
 
 WORKSPACE_HEADER = "x-honcho-workspace-id"
+CREDENTIAL: ContextVar[str | None] = ContextVar("honcho_local_mcp_credential", default=None)
 _TIMEOUT = httpx.Timeout(30.0, read=None)  # a chat waits for the one model as long as it takes
 
 
 class V3:
     """The running server's v3 API, seen from a tool."""
 
-    def __init__(self, base_url: str, default_workspace: str, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(self, base_url: str, default_workspace: str, transport: httpx.AsyncBaseTransport | None = None,
+                 authorization: str | None = None):
         self.base_url = base_url.rstrip("/")
+        self.authorization = authorization  # `Bearer <key>` when no tool call brings one
         self.default_workspace = default_workspace
         self._client = httpx.AsyncClient(base_url=self.base_url, timeout=_TIMEOUT, transport=transport)
         self._known: set[str] = set()
@@ -30,7 +40,9 @@ class V3:
         """The route's JSON answer (None for an empty one); a `ToolError` with the server's detail otherwise."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
-            response = await self._client.request(method, path, json=body, params=query)
+            credential = CREDENTIAL.get() or self.authorization
+            headers = {"Authorization": credential} if credential else None
+            response = await self._client.request(method, path, json=body, params=query, headers=headers)
         except httpx.TransportError as exc:
             raise ToolError(f"the honcho-local server at {self.base_url} did not answer {method} {path}: "
                             f"{type(exc).__name__}: {exc}") from exc

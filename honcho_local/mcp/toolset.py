@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from mcp.server.mcpserver import Context, MCPServer
 
-from honcho_local.mcp.caller import V3
+from honcho_local.mcp.caller import CREDENTIAL, V3
 
 
 def text(value: Any) -> str:
@@ -36,13 +36,21 @@ class ToolSet:
 
     async def ws(self, workspace_id: str | None, ctx: Context | None) -> str:
         """`/v3/workspaces/<id>` for the call's workspace (argument, header, then the default)."""
+        headers = self.bind(ctx)
+        return f"/v3/workspaces/{seg(await self.v3.workspace(workspace_id, headers))}"
+
+    @staticmethod
+    def bind(ctx: Context | None) -> dict[str, str] | None:
+        """The request's headers (lowercased; None without a request); its `Authorization` becomes the key this
+        tool call's API calls carry (`caller.CREDENTIAL`)."""
         headers = None
         if ctx is not None:
             try:
                 headers = {k.lower(): v for k, v in (ctx.headers or {}).items()}
             except ValueError:  # no request (a direct call)
                 headers = None
-        return f"/v3/workspaces/{seg(await self.v3.workspace(workspace_id, headers))}"
+        CREDENTIAL.set((headers or {}).get("authorization"))
+        return headers
 
     def register(self, server: MCPServer) -> None:
         for name in self.NAMES:

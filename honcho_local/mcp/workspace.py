@@ -14,13 +14,15 @@ class WorkspaceTools(ToolSet):
     NAMES = ("list_workspaces", "create_workspace", "inspect_workspace", "search", "get_metadata", "set_metadata",
              "get_queue_status")
 
-    async def list_workspaces(self) -> str:
+    async def list_workspaces(self, ctx: Context) -> str:
         """List all workspaces. Returns an array of workspace IDs."""
+        self.bind(ctx)
         items = await self.v3.pages("/v3/workspaces/list", {})
         return text([{"id": item["id"]} for item in items])
 
-    async def create_workspace(self, workspace_id: str, metadata: dict[str, Any] | None = None) -> str:
+    async def create_workspace(self, workspace_id: str, ctx: Context, metadata: dict[str, Any] | None = None) -> str:
         """Get or create a workspace with the given ID. Returns the workspace."""
+        self.bind(ctx)
         body: dict[str, Any] = {"id": workspace_id}
         if metadata is not None:
             body["metadata"] = metadata
