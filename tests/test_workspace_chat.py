@@ -1,7 +1,8 @@
 """Workspace chat (`POST /v3/workspaces/{w}/chat`, Honcho 3.2; issue 35) against a live server with the
 fake model, driven by the official honcho-ai SDK (`honcho.chat`, `honcho.chat_stream`): the answer is built
 from every peer's conclusions, cards and messages in the workspace, `session` confines the messages, the
-evidence object names what was read, and bad requests are 4xx before any model call."""
+evidence object names what was read, and bad requests are 4xx before any model call. Also peer chat's
+session allowlist (`filters: {"session_id": [...]}`, the SDK's `sessions=`), which confines recall the same way."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from honcho import Honcho
 
 from tests.conftest import LiveServer, start_server, stop_server
 from tests.fake_model import FakeModel
+from tests.test_worker_live import wait_idle
 
 
 class Numbered(FakeModel):
@@ -41,16 +43,20 @@ def chat_server(tmp_path_factory: pytest.TempPathFactory, fake: FakeModel) -> It
 
 @pytest.fixture(scope="module")
 def world(chat_server: LiveServer) -> dict:
-    """alice (bees, session s1) and bob (cello, session s2), each with a conclusion; bob with a card."""
+    """alice (bees in session s1, a cat in s2) and bob (cello, s2), each fact a conclusion; both with a card."""
     honcho = Honcho(base_url=chat_server.url, workspace_id="w")
     alice, bob = honcho.peer("alice"), honcho.peer("bob")
     honcho.session("s1").add_messages([alice.message("I keep bees on my roof in Lisbon")])
-    honcho.session("s2").add_messages([bob.message("I practise the cello every evening")])
+    honcho.session("s2").add_messages([bob.message("I practise the cello every evening"),
+                                       alice.message("My cat Miso sleeps on the piano")])
     made = httpx.post(f"{chat_server.url}/v3/workspaces/w/conclusions", json={"conclusions": [
         {"content": "alice keeps bees in Lisbon", "observer_id": "alice", "observed_id": "alice", "session_id": "s1"},
+        {"content": "alice has a cat named Miso", "observer_id": "alice", "observed_id": "alice", "session_id": "s2"},
         {"content": "bob plays the cello", "observer_id": "bob", "observed_id": "bob", "session_id": "s2"}]})
     assert made.status_code == 201, made.text
     bob.set_card(["Cellist"])
+    alice.set_card(["Beekeeper"])
+    wait_idle(chat_server, "w")  # messages embedded: vector search sees them all
     return {"honcho": honcho, "conclusions": {c["content"]: c["id"] for c in made.json()}}
 
 
@@ -109,4 +115,34 @@ def test_refusals_before_any_model_call(chat_server: LiveServer, world: dict, fa
     for path, body, status, words in bad:
         r = httpx.post(chat_server.url + path, json=body)
         assert r.status_code == status and words in json.loads(r.text)["detail"], (body, r.status_code, r.text)
+    assert len(fake.prompts) == before
+
+
+def test_peer_chat_session_allowlist(chat_server: LiveServer, world: dict, fake: FakeModel) -> None:
+    alice = world["honcho"].peer("alice")
+    before = len(fake.prompts)
+    alice.chat("What pets and hobbies does alice have?")
+    everything = _last_prompt(fake, before)
+    assert "Miso" in everything and "keeps bees" in everything and "Beekeeper" in everything
+    before = len(fake.prompts)
+    answer = alice.chat("What pets and hobbies does alice have?", sessions=["s1"], include_evidence=True)
+    confined = _last_prompt(fake, before)
+    assert "keeps bees" in confined and "Miso" not in confined and "piano" not in confined
+    assert "Beekeeper" not in confined  # a card carries no per-session provenance: left out, as in Honcho
+    assert {c.session_id for c in answer.evidence.conclusions} == {"s1"}
+    assert {m.session_id for m in answer.evidence.messages} <= {"s1"}
+    before = len(fake.prompts)
+    r = httpx.post(f"{chat_server.url}/v3/workspaces/w/peers/alice/chat",
+                   json={"query": "What does alice do?", "filters": {"session_id": {"in": []}}})
+    assert r.status_code == 200  # an empty allowlist fails closed: nothing recalled
+    nothing = _last_prompt(fake, before)
+    assert "bees" not in nothing and "Miso" not in nothing
+    before = len(fake.prompts)
+    bad = [({"filters": {"peer_id": "alice"}}, "only 'session_id'"),
+           ({"filters": {"session_id": ["s1"]}, "session_id": "s2"}, "must be one of"),
+           ({"filters": {"session_id": {"nin": ["s1"]}}}, "session_id"),
+           ({"filters": {"session_id": [f"s{i}" for i in range(1001)]}}, "at most 1,000")]
+    for extra, words in bad:
+        r = httpx.post(f"{chat_server.url}/v3/workspaces/w/peers/alice/chat", json={"query": "hi", **extra})
+        assert r.status_code == 422 and words in r.json()["detail"], (extra, r.text)
     assert len(fake.prompts) == before

@@ -20,6 +20,7 @@ from typing import Any
 from honcho_local.errors import InvalidInput, ModelError, ModelUnavailable, NotFound
 from honcho_local.llm.base import ChatRequest
 from honcho_local.metrics import CHAT_SECONDS, CHAT_TOKENS
+from honcho_local.services.allowlist import session_allowlist
 from honcho_local.services import views
 from honcho_local.services.representation import Recall, Representations, said_at
 from honcho_local.services.search import Search
@@ -137,20 +138,23 @@ class Dialectic:
         the source messages of the retrieved conclusions (a fact found by reasoning brings its original
         words and date); see `mix_sources`."""
         observed = body.target or peer_id
-        memory = self.store.read(lambda cur: self._retrieve(cur, workspace_id, peer_id, observed, body, level))
+        allow = session_allowlist(getattr(body, "filters", None), body.session_id)
+        memory = self.store.read(lambda cur: self._retrieve(cur, workspace_id, peer_id, observed, body, level, allow))
         return memory, self.messages_for(workspace_id, body.query, body.session_id, memory["conclusions"],
-                                         max(limit, level.messages), limit)
+                                         max(limit, level.messages), limit, allow)
 
     def messages_for(self, workspace_id: str, query: str, session_id: str | None, conclusions: list[dict[str, Any]],
-                     depth: int, limit: int) -> list[dict[str, Any]]:
-        """The `limit` messages for an answer: search hits mixed with the conclusions' sources (`mix_sources`)."""
-        hits = self.search.ranked(workspace_id, query, depth, session_id=session_id)
+                     depth: int, limit: int, allow: list[str] | None = None) -> list[dict[str, Any]]:
+        """The `limit` messages for an answer: search hits mixed with the conclusions' sources (`mix_sources`),
+        all from `session_id` when given and from the allowed sessions when there is an allowlist."""
+        within = None if allow is None else {"session_id": {"in": allow}}
+        hits = self.search.ranked(workspace_id, query, depth, within, session_id=session_id)
         source_ids = list(dict.fromkeys(i for c in conclusions for i in (c["source_ids"] or [])))
         if not source_ids:
             return hits[:limit]
         sources = self.store.read(lambda cur: reads.messages_by_id(cur, workspace_id, source_ids))
-        if session_id is not None:
-            sources = {k: m for k, m in sources.items() if m["session_id"] == session_id}
+        sources = {k: m for k, m in sources.items() if (session_id is None or m["session_id"] == session_id)
+                   and (allow is None or m["session_id"] in allow)}
         rows = {m["id"]: m for m in [*hits, *sources.values()]}
         ordered = mix_sources([m["id"] for m in hits], [i for i in source_ids if i in sources], limit)
         return [rows[i] for i in ordered]
@@ -165,7 +169,9 @@ class Dialectic:
                 "peer_card": memory["card"], "profile": memory["profile"]}
 
     def _retrieve(self, cur: Any, workspace_id: str, observer: str, observed: str, body: Any,
-                  level: Level) -> dict[str, Any]:
+                  level: Level, allow: list[str] | None = None) -> dict[str, Any]:
+        """Conclusions, card, profile and session history; with an allowlist only explicit conclusions stated
+        in those sessions, and no card or profile (they carry no per-session provenance), as in Honcho."""
         if observed != observer and repo.get_peer(cur, workspace_id, observed) is None:
             raise NotFound(f"target peer {observed!r} not found in workspace {workspace_id!r}")
         history: list[dict[str, Any]] = []
@@ -175,24 +181,30 @@ class Dialectic:
                 raise NotFound(f"session {body.session_id!r} not found in workspace {workspace_id!r}")
             history = reads.recent_messages(cur, workspace_id, body.session_id, 0, level.history)
         version = cached_read_version(self.representations.cache, cur, workspace_id, observed)
-        conclusions = self._conclusions(cur, workspace_id, version, observer, observed, body.query, level)
+        conclusions = self._conclusions(cur, workspace_id, version, observer, observed, body.query, level, allow)
+        if allow is not None:
+            return {"conclusions": conclusions, "card": None, "profile": None, "history": history}
         card = self.representations.card_of(cur, workspace_id, observer, observed, None, None)
         profile = reads.current_profile(cur, workspace_id, observer, observed, version)
         return {"conclusions": conclusions, "card": card, "profile": profile, "history": history}
 
     def _conclusions(self, cur: Any, workspace_id: str, version: str, observer: str, observed: str, query: str,
-                     level: Level) -> list[dict[str, Any]]:
-        """Nearest explicit and nearest derived conclusions; recent ones when nothing is embedded."""
+                     level: Level, allow: list[str] | None = None) -> list[dict[str, Any]]:
+        """Nearest explicit and nearest derived conclusions; recent ones when nothing is embedded. With an
+        allowlist, explicit conclusions stated in those sessions only."""
         vector = self.representations.queries.embed(query)
         model = self.representations.queries.model
         found: list[dict[str, Any]] = []
+        groups = [["explicit"], ["deductive", "inductive", "contradiction"]][:1 if allow is not None else 2]
         if vector is not None and model:
-            pair = {"observer_id": observer, "observed_id": observed}
-            for levels in (["explicit"], ["deductive", "inductive", "contradiction"]):
+            pair: dict[str, Any] = {"observer_id": observer, "observed_id": observed}
+            if allow is not None:
+                pair["session_id"] = {"in": allow}
+            for levels in groups:
                 found += reads.query_conclusions(cur, workspace_id, version, vector, model, level.conclusions, None,
                                                  {**pair, "level": levels})
         if len(found) < level.conclusions:
-            recall = Recall(max_conclusions=min(level.conclusions, 100), include_most_frequent=True)
+            recall = Recall(max_conclusions=min(level.conclusions, 100), include_most_frequent=True, sessions=allow)
             seen = {c["id"] for c in found}
             found += [c for c in self.representations.conclusions(cur, workspace_id, version, observer, observed,
                                                                   recall, None) if c["id"] not in seen]
@@ -322,7 +334,7 @@ def _line(m: dict[str, Any]) -> str:
 def _evidence_conclusion(c: dict[str, Any]) -> dict[str, Any]:
     return {"id": c["id"], "level": c["level"], "content": c["content"], "created_at": views.iso(c["created_at"]),
             "session_id": c["session_id"], "observer_id": c["observer_id"], "observed_id": c["observed_id"],
-            "source_ids": c["premise_ids"] or None, "message_ids": c["source_ids"]}
+            "source_ids": c["premise_ids"], "message_ids": c["source_ids"]}
 
 
 def _evidence_message(m: dict[str, Any]) -> dict[str, Any]:
