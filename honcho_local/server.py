@@ -19,6 +19,7 @@ from honcho_local.api import create_app
 from honcho_local.api.guard import serving_app
 from honcho_local.config import Settings
 from honcho_local.errors import Conflict
+from honcho_local.http_writes import CoalescingHttpTools
 from honcho_local.mcp import door
 from honcho_local.wiring import build_services
 
@@ -55,7 +56,8 @@ def run_server(settings: Settings) -> None:
     log.info("honcho-local serving %s on http://%s:%d", settings.db_path, host, port)
     mcp = door.mounted(serverinfo.loopback_url(host, port), settings.mcp_default_workspace)  # /mcp (docs/mcp.md)
     config = uvicorn.Config(serving_app(app, services.ingest, settings, mcp), host=settings.host, port=port,
-                            log_level=settings.log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+                            log_level=settings.log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=5,
+                            http=CoalescingHttpTools)  # one socket write per response (http_writes.py)
     # how the CLI finds this server and its admin routes while it holds the store (docs/admin.md); withdrawn
     # at the app's shutdown too, as uvicorn ends a SIGTERM'd process right after it (re-raising the signal)
     token = app.state.admin_token = serverinfo.publish(settings.home, serverinfo.loopback_url(host, port), os.getpid())

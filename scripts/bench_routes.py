@@ -87,6 +87,7 @@ def run_scenario(server, scenario: str, clients: int, seconds: float) -> dict:
     r["server_cores"] /= wall
     r["server_p50"], r["server_p99"] = (hist_quantile(before, after, q) for q in (0.5, 0.99))
     r["per_s"] = r["rps"] * (100 if scenario == "batch" else 1)
+    r["per_cpu_s"] = r["rps"] / max(r["server_cores"], 1e-9)  # steadier than req/s on a shared machine
     if scenario in ("single", "batch"):
         r["settle"] = settle(pid)  # the lexical index catching up: not folded into the next scenario
     return r
@@ -106,6 +107,12 @@ def one_client(url: str, size: int, runs: int = 200) -> tuple[float, float, floa
                 client.append(took)
     q = statistics.quantiles(server, n=100)
     return statistics.median(server), q[98], statistics.median(client)
+
+
+def rss_mib(pid: int) -> float:
+    """The server's resident memory now (Linux /proc), MiB."""
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
 
 
 def worktree(ref: str) -> Path:
@@ -128,26 +135,29 @@ def start(label: str, tree: Path | None):
         assert r.is_success, (scenario, r.status_code, r.text[:300])
     for scenario in ("list", "context", "card"):  # warm: first loads, route caches
         wrk(server.url, requests_for(scenario), 4, 1)
-    print(f"{label}: seeded {SESSIONS * PER_SESSION:,} messages at {server.url} (home {server.home})", flush=True)
+    server.rss_seeded = rss_mib(server.process.pid)
+    print(f"{label}: seeded {SESSIONS * PER_SESSION:,} messages at {server.url} (home {server.home}); "
+          f"RSS {server.rss_seeded:.0f} MiB", flush=True)
     return server
 
 
 def table(rows: list[tuple[str, str, dict]], clients: int, repeat: int) -> list[str]:
     """One line per scenario and server: the median of its runs (each run's figures below it if several)."""
     out = [f"| scenario ({clients} clients) | server | req/s | msg/s | client p50 / p99 ms | server p50 / p99 ms | "
-           "errors | server cores | wrk cores |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+           "errors | server cores | wrk cores | req per server CPU-s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     labels = list(dict.fromkeys(label for label, _, _ in rows))
     for scenario in dict.fromkeys(s for _, s, _ in rows):
         for label in labels:
             same = [r for lb, s, r in rows if lb == label and s == scenario]
             med = {k: statistics.median(r[k] for r in same)
-                   for k in ("rps", "per_s", "p50", "p99", "server_p50", "server_p99", "server_cores", "wrk_cores")}
+                   for k in ("rps", "per_s", "p50", "p99", "server_p50", "server_p99", "server_cores", "wrk_cores",
+                             "per_cpu_s")}
             errors = sum(r["status_errors"] + r["socket_errors"] for r in same)
             runs = f" (median of {len(same)})" if repeat > 1 else ""
             out.append(f"| {scenario}{runs} | {label} | {med['rps']:,.0f} | "
                        f"{med['per_s']:,.0f} | {med['p50'] / 1000:.1f} / {med['p99'] / 1000:.1f} | "
                        f"{med['server_p50']:.2f} / {med['server_p99']:.2f} | {errors} | {med['server_cores']:.2f} | "
-                       f"{med['wrk_cores']:.2f} |")
+                       f"{med['wrk_cores']:.2f} | {med['per_cpu_s']:,.0f} |")
     return out
 
 
@@ -164,7 +174,7 @@ def main() -> int:
     if args.compare:
         trees[args.compare] = worktree(args.compare)
     servers = {label: start(label, tree) for label, tree in trees.items()}
-    rows, single = [], {}
+    rows, single, memory = [], {}, {}
     try:
         for k in range(args.repeat):
             for scenario in args.scenarios:
@@ -177,6 +187,7 @@ def main() -> int:
                           f"errors {r['status_errors'] + r['socket_errors']}; {r['cpu']}", flush=True)
         for label, server in servers.items():
             single[label] = {size: one_client(server.url, size) for size in (50, 1)}
+            memory[label] = (server.rss_seeded, rss_mib(server.process.pid))
     finally:
         for server in servers.values():
             server.stop()
@@ -189,13 +200,17 @@ def main() -> int:
         lines.append(f"One client, message list of a 500-message session ({label}): " + "; ".join(
             f"size={size}: server p50 {p50:.2f} ms, p99 {p99:.2f} ms (`Server-Timing`), client p50 {c50:.2f} ms"
             for size, (p50, p99, c50) in sizes.items()))
+    lines.append("Server memory (RSS) after seeding and warming the read routes / at the end: " + "; ".join(
+        f"{label} {a:.0f} / {b:.0f} MiB" for label, (a, b) in memory.items()))
     lines.append(
         f"\n{args.clients} closed-loop keep-alive clients (wrk, one thread), {args.duration:g} s per scenario"
         f"{f', {args.repeat} runs each, alternating' if args.repeat > 1 else ''}; one workspace of "
         f"{SESSIONS * PER_SESSION:,} messages over {SESSIONS} sessions and {PEERS} peers, seeded through the API; "
         "reasoning, summaries and message embedding off. Writes go to 16 sessions of their own in that workspace. "
         "Server p50 / p99: the route's `honcho_http_request_seconds` histogram, interpolated inside its buckets "
-        "(0.5, 1, 2, 5, 10, 15, 20, 25, 50 ms). Cores: CPU time / wall time of the server process and of wrk.")
+        "(0.5, 1, 2, 5, 10, 15, 20, 25, 50 ms). Cores: CPU time / wall time of the server process and of wrk; req per server CPU-s: requests "
+        "per second of the server's CPU time (what a request costs; steadier than req/s while other processes "
+        "take the cores).")
     lines.append("CPU per run: " + "; ".join(f"{s} ({label}): {r['cpu']}" for label, s, r in rows))
     body = "\n".join(lines)
     print(body)
