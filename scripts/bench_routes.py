@@ -127,6 +127,19 @@ def start(label: str, tree: Path | None):
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
     server = start_server(env=env, cwd=tree)
+    try:
+        prepare(server)
+    except BaseException:
+        server.stop()
+        raise
+    server.rss_seeded = rss_mib(server.process.pid)
+    print(f"{label}: seeded {SESSIONS * PER_SESSION:,} messages at {server.url} (home {server.home}); "
+          f"RSS {server.rss_seeded:.0f} MiB", flush=True)
+    return server
+
+
+def prepare(server) -> None:
+    """Seed, let the server settle, check every request shape, warm the read routes."""
     seed(server.url)
     settle(server.process.pid)
     for scenario in SCENARIOS:  # every request shape answers 2xx before it is measured
@@ -135,10 +148,6 @@ def start(label: str, tree: Path | None):
         assert r.is_success, (scenario, r.status_code, r.text[:300])
     for scenario in ("list", "context", "card"):  # warm: first loads, route caches
         wrk(server.url, requests_for(scenario), 4, 1)
-    server.rss_seeded = rss_mib(server.process.pid)
-    print(f"{label}: seeded {SESSIONS * PER_SESSION:,} messages at {server.url} (home {server.home}); "
-          f"RSS {server.rss_seeded:.0f} MiB", flush=True)
-    return server
 
 
 def table(rows: list[tuple[str, str, dict]], clients: int, repeat: int) -> list[str]:
@@ -173,9 +182,10 @@ def main() -> int:
     trees: dict[str, Path | None] = {"this tree": None}
     if args.compare:
         trees[args.compare] = worktree(args.compare)
-    servers = {label: start(label, tree) for label, tree in trees.items()}
-    rows, single, memory = [], {}, {}
+    servers, rows, single, memory = {}, [], {}, {}
     try:
+        for label, tree in trees.items():
+            servers[label] = start(label, tree)
         for k in range(args.repeat):
             for scenario in args.scenarios:
                 order = list(servers.items()) if k % 2 == 0 else list(reversed(servers.items()))
