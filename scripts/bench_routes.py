@@ -18,7 +18,7 @@ from each response's `Server-Timing` header.
 
 `--compare REF` runs a second server from a git worktree of REF (e.g. `HEAD~3`), seeded the same way,
 and alternates the two on every scenario (A, B, A, B with --repeat): before/after in one run, on the
-same machine state.
+same machine state. `--ref REF` measures a worktree of REF in place of the working tree.
 
     python scripts/bench_routes.py [--duration 10] [--repeat 1] [--compare REF] [--report]
 """
@@ -176,10 +176,12 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=10, help="seconds per scenario")
     ap.add_argument("--repeat", type=int, default=1, help="run every scenario this many times, alternating")
     ap.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    ap.add_argument("--ref", help="measure a git worktree of this ref instead of the working tree (which may "
+                    "hold uncommitted edits)")
     ap.add_argument("--compare", metavar="REF", help="also run a server from this git ref, alternating with it")
     ap.add_argument("--report", action="store_true", help="also write the figures to docs/benchmarks/runs/")
     args = ap.parse_args()
-    trees: dict[str, Path | None] = {"this tree": None}
+    trees: dict[str, Path | None] = {args.ref: worktree(args.ref)} if args.ref else {"this tree": None}
     if args.compare:
         trees[args.compare] = worktree(args.compare)
     servers, rows, single, memory = {}, [], {}, {}
