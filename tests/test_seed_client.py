@@ -18,10 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from honcho_local import apikeys
 from honcho_local.client import Backoff, Honcho, HonchoClientError, summary_text
 from honcho_local.client.http import Api
 from tests.conftest import MODEL_DEADLINE_S, REPO_ROOT, LiveServer, start_server, stop_server
 from tests.fake_model import FakeModel
+from tests.test_auth_matrix import AUTH_ENV, SECRET
 from tests.test_worker_live import reasoning_env, wait_idle
 
 QUICK = Backoff(retries=3, base=0.01, cap=0.05)
@@ -219,6 +221,33 @@ def test_the_api_key_is_sent_as_a_bearer_token(server: LiveServer, workspace_id:
     with Honcho(server.url, api_key="sk-test", flush_interval=None, transport=faults) as honcho:
         honcho.apps.users.sessions.messages.create(app_id=workspace_id, user_id="gus", session_id="s", content="hi")
     assert faults.requests and all(r.headers["authorization"] == "Bearer sk-test" for r in faults.requests)
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = start_server(tmp_path_factory.mktemp("keyed-home"), env=AUTH_ENV)
+    yield server
+    stop_server(server)
+
+
+def test_with_auth_on_a_scoped_key_writes_and_reads_and_a_refusal_is_not_retried(keyed_server: LiveServer,
+                                                                                  workspace_id: str) -> None:
+    key = apikeys.mint(SECRET, workspace=workspace_id)
+    with Honcho(keyed_server.url, api_key=key, flush_interval=None) as honcho:
+        sessions = honcho.apps.users.sessions
+        sessions.messages.create(app_id=workspace_id, user_id="ivy", session_id="s", content="hello")
+        assert sessions.get_context(app_id=workspace_id, user_id="ivy", session_id="s") == ""  # reasoning is off
+    faults = Faults()
+    other = Honcho(keyed_server.url, api_key=apikeys.mint(SECRET, workspace="elsewhere"), flush_interval=None,
+                   backoff=QUICK, transport=faults)
+    future = other.apps.users.sessions.messages.create(app_id=workspace_id, user_id="ivy", session_id="s",
+                                                       content="not with that key")
+    with pytest.raises(HonchoClientError) as refused:
+        other.close()
+    assert refused.value.status == 401 and len(faults.writes) == 1 and future.exception() is refused.value
+    admin = {"Authorization": f"Bearer {apikeys.mint(SECRET, admin=True)}"}
+    with httpx.Client(base_url=keyed_server.url, headers=admin, timeout=60) as http:
+        assert contents(http, workspace_id, "s") == [("ivy", "hello")]
 
 
 def test_the_client_imports_none_of_the_servers_packages() -> None:
