@@ -6,7 +6,7 @@ Range checks that need a readable 422 message live in the services.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool
 
@@ -81,6 +81,15 @@ class WorkspaceChatBody(_Body):
     response_format: dict[str, Any] | None = None
     include_evidence: StrictBool = False
     scope: Any = None  # refused (api/scopes.py)
+
+
+class ScheduleDreamBody(_Body):
+    """`POST /v3/workspaces/{w}/schedule_dream` (Honcho 3.x; what it does: services/dreams.py)."""
+    observer: Name
+    observed: Name | None = None
+    dream_type: Literal["omni", "card_refresh"]
+    session_id: Name | None = None
+    rebuild: StrictBool = False
 
 
 class RecallBody(_Body):

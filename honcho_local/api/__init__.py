@@ -23,6 +23,7 @@ from honcho_local.api.conclusions import ConclusionController
 from honcho_local.api.contract import ContractRequest, check_request_ids
 from honcho_local.api.deps import paging, provide_services
 from honcho_local.api.docs import assets_router, swagger_plugin
+from honcho_local.api.dreams import DreamController
 from honcho_local.api.errors import EXCEPTION_HANDLERS
 from honcho_local.api.guard import cors_config
 from honcho_local.api.messages import MessageController
@@ -112,7 +113,7 @@ def create_app(services: Services, on_shutdown: list[Any] | None = None, http_th
     app = Litestar(
         route_handlers=[health, metrics_endpoint, openapi_json, WorkspaceController, PeerController, SessionController,
                         MessageController, QueueController, ReadController, ConclusionController,
-                        ScopeController, WorkspaceChatController,
+                        ScopeController, WorkspaceChatController, DreamController,
                         ChatController, server_status, AdminController, KeyController, assets_router(), ui_router()],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False),
                       "paging": Provide(paging, sync_to_thread=False)},

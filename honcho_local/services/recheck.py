@@ -36,12 +36,19 @@ class RecheckResult:
 
 
 def recheck_attribution(store: Store, version: str, workspace_id: str | None = None,
-                        dry_run: bool = False) -> RecheckResult:
+                        dry_run: bool = False, pair: tuple[str, str] | None = None,
+                        session_id: str | None = None) -> RecheckResult:
+    """With `pair` (observer, observed) only that collection and its card; with `session_id` only the
+    conclusions stated in that session are checked and re-dated (the card still reads the whole pair)."""
     result = RecheckResult()
     items = store.read(lambda cur: live_conclusions(cur, version, workspace_id))
+    if pair is not None:
+        items = [c for c in items if (c["observer_id"], c["observed_id"]) == pair]
     sessions: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for c in items:
         if c["level"] != "explicit" or not c["source_ids"] or c["session_id"] is None:
+            continue
+        if session_id is not None and c["session_id"] != session_id:
             continue
         key = (c["workspace_id"], c["session_id"])
         if key not in sessions:
@@ -62,12 +69,12 @@ def recheck_attribution(store: Store, version: str, workspace_id: str | None = N
                          and all(p in flagged_ids for p in c["premise_ids"])]
     doomed_ids = flagged_ids | {c["id"] for c in result.deductions}
     for c in items:
-        if c["id"] not in doomed_ids:
+        if c["id"] not in doomed_ids and (session_id is None or c["session_id"] == session_id):
             text = absolute_dates(c["content"], c["observed_at"])
             if text != c["content"]:
                 result.dated.append((c, text))
     new_text = {c["id"]: text for c, text in result.dated}
-    result.cards = _rebuilt_cards(store, version, workspace_id, items, doomed_ids, new_text)
+    result.cards = _rebuilt_cards(store, version, workspace_id, items, doomed_ids, new_text, pair)
     if not dry_run:
         doomed = result.flagged + result.deductions
 
@@ -84,7 +91,8 @@ def recheck_attribution(store: Store, version: str, workspace_id: str | None = N
 
 
 def _rebuilt_cards(store: Store, version: str, workspace_id: str | None, items: list[dict[str, Any]],
-                   doomed: set[str], dated: dict[str, str]) -> list[tuple[tuple[str, str, str], list[str], list[str]]]:
+                   doomed: set[str], dated: dict[str, str], pair: tuple[str, str] | None = None,
+                   ) -> list[tuple[tuple[str, str, str], list[str], list[str]]]:
     """(key, old entries, new entries) of each existing card that a rebuild from the kept explicit
     conclusions (most reinforced, then newest, first; with their new dates) changes."""
     facts: dict[tuple[str, str, str], list[tuple[int, int, str]]] = {}
@@ -94,6 +102,8 @@ def _rebuilt_cards(store: Store, version: str, workspace_id: str | None, items: 
             facts.setdefault(key, []).append((c["times_derived"], order, dated.get(c["id"], c["content"])))
     out = []
     for key in store.read(lambda cur: card_pairs(cur, version, workspace_id)):
+        if pair is not None and key[1:] != pair:
+            continue
         card = store.read(lambda cur: latest_card(cur, *key, version))
         pinned = store.read(lambda cur: pinned_card(cur, *key, version))
         ranked = [text for _, _, text in sorted(facts.get(key, []), reverse=True)]

@@ -1,0 +1,128 @@
+"""Dreams on request (`POST /v3/workspaces/{w}/schedule_dream`, issue 35) against a live server whose worker
+reasons with the fake model, called with the official SDK (`honcho.schedule_dream`) and raw HTTP. A dream
+does real work on the named pair only: a conclusion that restates another speaker's line is retired, a
+relative date is rewritten, the card is rebuilt and the profile rewritten; `card_refresh` with `rebuild`
+leaves out the entries a user wrote; bad requests change nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from honcho import Honcho
+
+from honcho_local.services.versions import read_version
+from honcho_local.store import Store
+from honcho_local.store.conclusions import NewConclusion, insert_conclusions
+from tests.conftest import LiveServer, start_server, stop_server
+from tests.fake_model import FakeModel
+from tests.test_worker_live import reasoning_env, wait_idle
+
+W = "/v3/workspaces/w"
+MISATTRIBUTED = "alice is starting a dance studio downtown"
+RELATIVE = "alice went hiking yesterday"
+
+
+def _plant(home: Path, messages: list[dict]) -> None:
+    """Two explicit conclusions the deriver's checks would not have let through, written while the server is
+    stopped: one citing alice's question but saying what bob said, one with a relative date."""
+    store = Store.open(home / "honcho.duckdb")
+    try:
+        version = store.read(lambda cur: read_version(cur, "w", "alice"))
+        said = datetime.fromisoformat(messages[2]["created_at"].replace("Z", "+00:00")).replace(tzinfo=None)
+        store.write(lambda ctx: insert_conclusions(ctx, [
+            NewConclusion("w", "alice", "alice", MISATTRIBUTED, session_id="s1", source_ids=[messages[0]["id"]]),
+            NewConclusion("w", "alice", "alice", RELATIVE, session_id="s1", source_ids=[messages[2]["id"]],
+                          observed_at=said)],
+            version), scoped=True)
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def dreamer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, FakeModel]]:
+    fake = FakeModel().start()
+    home = tmp_path_factory.mktemp("dreams")
+    srv = start_server(home, env=reasoning_env(fake))
+    sent = httpx.post(f"{srv.url}{W}/sessions/s1/messages", json={"messages": [
+        {"peer_id": "alice", "content": "What got you into this?"},
+        {"peer_id": "bob", "content": "I am starting a dance studio downtown"},
+        {"peer_id": "alice", "content": "I went hiking yesterday"},
+        {"peer_id": "alice", "content": "I adopted a cat named Miso"}]})
+    assert sent.status_code == 201, sent.text
+    wait_idle(srv, "w")
+    stop_server(srv)
+    _plant(home, sent.json())
+    srv = start_server(home, env=reasoning_env(fake))
+    yield srv, fake
+    stop_server(srv)
+    fake.stop()
+
+
+def _conclusions(srv: LiveServer, observed: str) -> dict[str, dict]:
+    body = {"filters": {"observer_id": observed, "observed_id": observed}}
+    return {c["id"]: c for c in httpx.post(f"{srv.url}{W}/conclusions/list", json=body).json()["items"]}
+
+
+def _card(srv: LiveServer, peer: str) -> list[str] | None:
+    return httpx.get(f"{srv.url}{W}/peers/{peer}/card").json()["peer_card"]
+
+
+def test_omni_dream_consolidates_the_named_pair_only(dreamer) -> None:
+    srv, fake = dreamer
+    before = _conclusions(srv, "alice")
+    bob_before, bob_card = _conclusions(srv, "bob"), _card(srv, "bob")
+    [wrong] = [i for i, c in before.items() if c["content"] == MISATTRIBUTED]
+    [relative] = [i for i, c in before.items() if c["content"] == RELATIVE]
+    profiles = fake.calls.count("peer_profile")
+    assert Honcho(base_url=srv.url, workspace_id="w").schedule_dream("alice") is None
+    after = _conclusions(srv, "alice")
+    assert wrong not in after and set(after) == set(before) - {wrong}
+    assert httpx.get(f"{srv.url}{W}/conclusions/{wrong}").status_code == 404
+    assert "yesterday" not in after[relative]["content"] and after[relative]["content"].startswith("alice went hiking")
+    card = _card(srv, "alice")
+    assert card and not any("dance studio" in entry for entry in card)
+    assert fake.calls.count("peer_profile") == profiles + 1
+    assert "alice talks a lot." in httpx.get(f"{srv.url}{W}/peers/alice/context").json()["representation"]
+    assert _conclusions(srv, "bob") == bob_before and _card(srv, "bob") == bob_card  # another pair: untouched
+
+
+def test_card_refresh_and_rebuild(dreamer) -> None:
+    srv, _ = dreamer
+    pinned = "INSTRUCTION: call her Al"
+    assert httpx.put(f"{srv.url}{W}/peers/alice/card", json={"peer_card": [pinned]}).status_code == 200
+    conclusions = _conclusions(srv, "alice")
+    r = httpx.post(f"{srv.url}{W}/schedule_dream", json={"observer": "alice", "dream_type": "card_refresh"})
+    assert r.status_code == 204 and r.content == b""
+    kept = _card(srv, "alice")
+    assert kept[0] == pinned and len(kept) > 1  # the user's entry, then entries built from the conclusions
+    r = httpx.post(f"{srv.url}{W}/schedule_dream",
+                   json={"observer": "alice", "observed": "alice", "dream_type": "card_refresh", "rebuild": True})
+    assert r.status_code == 204
+    assert _card(srv, "alice") == kept[1:]  # rebuilt from the conclusions alone
+    assert _conclusions(srv, "alice") == conclusions  # a card refresh retires nothing
+
+
+def test_refusals_change_nothing(dreamer) -> None:
+    srv, _ = dreamer
+    state = (_conclusions(srv, "alice"), _card(srv, "alice"))
+    bad = [({"observer": "carol", "dream_type": "omni"}, 404, "carol"),
+           ({"observer": "alice", "observed": "carol", "dream_type": "omni"}, 404, "carol"),
+           ({"observer": "alice", "dream_type": "omni", "session_id": "nope"}, 404, "nope"),
+           ({"observer": "alice", "dream_type": "nap"}, 422, "dream_type"),
+           ({"observer": "alice"}, 422, "dream_type"),
+           ({"observer": "alice", "dream_type": "omni", "rebuild": "yes"}, 422, "rebuild")]
+    for body, status, words in bad:
+        r = httpx.post(f"{srv.url}{W}/schedule_dream", json=body)
+        assert r.status_code == status and words in r.json()["detail"], (body, r.text)
+    r = httpx.post(f"{srv.url}/v3/workspaces/nowhere/schedule_dream", json={"observer": "a", "dream_type": "omni"})
+    assert r.status_code == 404
+    off = httpx.put(f"{srv.url}{W}", json={"configuration": {"dream": {"enabled": False}}})
+    assert off.status_code == 200, off.text
+    r = httpx.post(f"{srv.url}{W}/schedule_dream", json={"observer": "alice", "dream_type": "omni"})
+    assert r.status_code == 400 and "dream.enabled" in r.json()["detail"]
+    assert httpx.put(f"{srv.url}{W}", json={"configuration": {"dream": {"enabled": True}}}).status_code == 200
+    assert (_conclusions(srv, "alice"), _card(srv, "alice")) == state
