@@ -86,6 +86,22 @@ def test_the_cache_still_honours_expiry() -> None:
         verifier.claims(key)
 
 
+def test_the_transport_cache_by_header_still_honours_expiry() -> None:
+    from honcho_local.api.auth import Authority
+
+    key = apikeys.mint(SECRET, workspace="w", expires=NOW)
+    clock = [NOW.timestamp() - 60]
+    authority = Authority(SECRET, clock=lambda: clock[0])
+    assert authority.identify(f"Bearer {key}", "owner-token").workspace == "w"
+    assert authority.identify("Bearer owner-token", "owner-token").admin
+    clock[0] = NOW.timestamp() + 1
+    with pytest.raises(apikeys.Unauthenticated, match="JWT expired"):
+        authority.identify(f"Bearer {key}", "owner-token")
+    for header in (None, "", "Bearer", "Basic abc", f"Bearer{key}"):
+        with pytest.raises(apikeys.Unauthenticated, match="No access token provided"):
+            authority.identify(header, "owner-token")
+
+
 def test_refusal_follows_honchos_scopes() -> None:
     ws, peer, session = apikeys.Claims(workspace="w"), apikeys.Claims(workspace="w", peer="a"), \
         apikeys.Claims(workspace="w", session="s")
@@ -252,3 +268,22 @@ def test_mcp_door_needs_a_key_and_calls_with_it(auth_server: LiveServer) -> None
     init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
     accept = {"Accept": "application/json, text/event-stream"}
     assert httpx.post(f"{auth_server.url}/mcp", json=init, headers=accept).status_code == 401
+
+
+def test_mcp_stdio_calls_with_the_owner_token_or_the_given_key(auth_server: LiveServer) -> None:
+    from mcp.client.stdio import StdioServerParameters
+
+    workspace = f"stdio-{uuid.uuid4().hex[:8]}"
+
+    async def agent(*extra: str) -> tuple[bool, str]:
+        params = StdioServerParameters(command=sys.executable, cwd=str(REPO_ROOT), args=[
+            "-m", "honcho_local.cli", "mcp", "--home", str(auth_server.home), "--workspace", workspace, *extra])
+        async with Client(params) as client:
+            await client.call_tool("create_peer", {"peer_id": "alice"})
+            listed = await client.call_tool("list_peers", {})
+            return listed.is_error, listed.content[0].text
+
+    failed, text = asyncio.run(agent())  # the running server's owner token
+    assert not failed and json.loads(text) == [{"id": "alice"}]
+    failed, text = asyncio.run(agent("--api-key", apikeys.mint(SECRET, workspace="another")))
+    assert failed and "401" in text and "not permissioned" in text

@@ -22,6 +22,8 @@ import datetime as dt
 import hmac
 import json
 import re
+import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from litestar import Controller, Request, post
@@ -48,15 +50,17 @@ SECURITY = {"security_components": Components(security_schemes={
 NO_KEY = "No access token provided"
 _FAST_POST = re.compile(r"/v3/workspaces/([^/]+)/sessions/([^/]+)/messages")
 MCP_PATH = "/mcp"
+_SEEN_MAX = 4096
 
 
 class Authority:
     """The server's keys: verifies them (cached) and knows the owner token."""
 
-    def __init__(self, secret: str) -> None:
-        self.verifier = apikeys.Verifier(secret)
+    def __init__(self, secret: str, clock: Callable[[], float] = time.time) -> None:
+        self.verifier = apikeys.Verifier(secret, clock)
         self.secret = secret
         self._rules: dict[tuple[int, str], tuple[str, str | None]] = {}
+        self._seen: dict[str, Claims] = {}  # Authorization header value -> claims (verified ones only)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Authority | None:
@@ -64,7 +68,18 @@ class Authority:
         return cls(settings.auth_jwt_secret or "") if settings.auth_use_auth else None
 
     def identify(self, authorization: str | None, owner_token: str | None) -> Claims:
-        """The claims of the request's bearer key; Unauthenticated without a valid one."""
+        """The claims of the request's bearer key; Unauthenticated without a valid one. Known header values
+        are one dict lookup and an expiry compare (the message fast path pays this on every request)."""
+        known = self._seen.get(authorization or "")
+        if known is not None and (known.expires is None or not known.expired(self.verifier.clock())):
+            return known
+        claims = self._identify(authorization, owner_token)
+        if len(self._seen) >= _SEEN_MAX:
+            self._seen.clear()
+        self._seen[authorization or ""] = claims
+        return claims
+
+    def _identify(self, authorization: str | None, owner_token: str | None) -> Claims:
         scheme, _, token = (authorization or "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -158,11 +173,16 @@ class AuthGate:
 
     def refusal(self, scope: dict[str, Any]) -> str | None:
         path = scope["path"]
-        mcp = path == MCP_PATH or path.startswith(MCP_PATH + "/")
-        fast = None if mcp or scope.get("method") != "POST" else _FAST_POST.fullmatch(path)
+        mcp = path.startswith(MCP_PATH) and (path == MCP_PATH or path.startswith(MCP_PATH + "/"))
+        fast = _FAST_POST.fullmatch(path) if not mcp and path.endswith("/messages") and scope["method"] == "POST" \
+            else None
         if not mcp and fast is None:
             return None
-        header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
+        header = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                header = value.decode("latin-1")
+                break
         try:
             claims = self.authority.identify(header, getattr(self.state, "admin_token", None))
         except Unauthenticated as exc:
