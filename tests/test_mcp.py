@@ -42,6 +42,7 @@ HONCHO_TOOLS = {
     "remove_peers_from_session", "get_session_peers", "inspect_session", "add_messages_to_session",
     "get_session_messages", "get_session_message", "get_session_context",
     "list_conclusions", "query_conclusions", "create_conclusions", "delete_conclusion", "get_queue_status",
+    "schedule_dream",
 }
 CONVERSATION = [("alice", "I live in Lisbon and I work as a data engineer."), ("bot", "Nice to meet you!"),
                 ("alice", "I have a cat named Pixel and I am vegetarian."), ("bot", "Noted.")]
@@ -266,6 +267,10 @@ async def reads_and_session_changes(client: Client) -> None:
     hits = await call(client, "query_conclusions", peer_id="alice", query="where does alice live", top_k=5,
                       **team)
     assert hits and all(h["observed_id"] == "alice" for h in hits)
+    assert await call(client, "schedule_dream", peer_id="alice", **team) == "Dream scheduled successfully"
+    assert "Lisbon" in " ".join(await call(client, "get_peer_card", peer_id="alice", **team))
+    dreamless = await client.call_tool("schedule_dream", {"peer_id": "nobody", **team})
+    assert dreamless.is_error and "404" in dreamless.content[0].text
     clone = await call(client, "clone_session", session_id="s", message_id=messages[0]["id"], **team)
     assert len(await call(client, "get_session_messages", session_id=clone["session_id"], **team)) == 2
     await call(client, "remove_peers_from_session", session_id="s", peer_ids=["bot"], **team)

@@ -1,5 +1,5 @@
 """Workspace and system tools: list_workspaces, create_workspace, inspect_workspace, search, get_metadata,
-set_metadata, get_queue_status."""
+set_metadata, get_queue_status, schedule_dream."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from honcho_local.mcp.toolset import ToolSet, seg, text
 
 class WorkspaceTools(ToolSet):
     NAMES = ("list_workspaces", "create_workspace", "inspect_workspace", "search", "get_metadata", "set_metadata",
-             "get_queue_status")
+             "get_queue_status", "schedule_dream")
 
     async def list_workspaces(self, ctx: Context) -> str:
         """List all workspaces. Returns an array of workspace IDs."""
@@ -74,3 +74,13 @@ class WorkspaceTools(ToolSet):
         Check it before asking for insights about recent messages: pending 0 and in progress 0 means done."""
         base = await self.ws(workspace_id, ctx)
         return text(await self.v3.call("GET", f"{base}/queue/status", params={"session_id": session_id}))
+
+    async def schedule_dream(self, peer_id: str, ctx: Context, workspace_id: str | None = None,
+                             target_peer_id: str | None = None, session_id: str | None = None) -> str:
+        """Schedule a dream: memory consolidation for a peer (its view of `target_peer_id`, or of itself).
+        It re-checks the peer's conclusions, retires misattributed ones, dates relative times and rebuilds the
+        peer card. Use it after a long conversation."""
+        base = await self.ws(workspace_id, ctx)
+        await self.v3.call("POST", f"{base}/schedule_dream", {"observer": peer_id, "observed": target_peer_id,
+                                                            "session_id": session_id, "dream_type": "omni"})
+        return "Dream scheduled successfully"
