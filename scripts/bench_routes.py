@@ -115,6 +115,12 @@ def rss_mib(pid: int) -> float:
     return int(line.split()[1]) / 1024
 
 
+def commit(ref: str) -> str:
+    """The ref as the report names it: its short commit hash (HEAD moves; a hash does not)."""
+    return subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", ref], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
 def worktree(ref: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="honcho-compare-"))
     subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(folder), ref], check=True,
@@ -181,9 +187,9 @@ def main() -> int:
     ap.add_argument("--compare", metavar="REF", help="also run a server from this git ref, alternating with it")
     ap.add_argument("--report", action="store_true", help="also write the figures to docs/benchmarks/runs/")
     args = ap.parse_args()
-    trees: dict[str, Path | None] = {args.ref: worktree(args.ref)} if args.ref else {"this tree": None}
+    trees: dict[str, Path | None] = {commit(args.ref): worktree(args.ref)} if args.ref else {"this tree": None}
     if args.compare:
-        trees[args.compare] = worktree(args.compare)
+        trees[commit(args.compare)] = worktree(args.compare)
     servers, rows, single, memory = {}, [], {}, {}
     try:
         for label, tree in trees.items():
