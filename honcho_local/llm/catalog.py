@@ -1,7 +1,6 @@
 """The model catalog: which models exist, where their files come from, where they land, and their status.
 
-Source of truth: `honcho_local/llm/catalog.toml` (package data, so a wheel install works); the
-top-level `models/catalog.toml` of a source checkout is an identical copy (a test keeps them equal).
+Source of truth: `honcho_local/llm/catalog.toml` (package data, so a wheel install works), the only copy.
 Models a user adds with `honcho-local models add PATH --name N` are recorded in
 `<models dir>/catalog.local.toml`, which overrides entries of the same name.
 

@@ -11,7 +11,6 @@ import pytest
 from honcho_local.config import default_models_dir, load_settings
 from honcho_local.errors import ModelUnavailable, NotFound
 from honcho_local.llm.catalog import (
-    PACKAGE_CATALOG,
     ModelSpec,
     Source,
     find_spec,
@@ -23,10 +22,6 @@ from honcho_local.llm.catalog import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def test_top_level_catalog_is_the_packaged_one():
-    assert (REPO / "models" / "catalog.toml").read_bytes() == PACKAGE_CATALOG.read_bytes()
 
 
 def test_every_entry_is_pinned_and_described():
