@@ -91,7 +91,7 @@ def _expiry(value: Any) -> float | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise ValueError("exp is a boolean")
+        raise TypeError("exp is a boolean")
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):
@@ -105,7 +105,7 @@ def _text(decoded: dict[str, Any], name: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ValueError(f"claim {name} is not a string")
+        raise TypeError(f"claim {name} is not a string")
     return value
 
 
@@ -117,7 +117,7 @@ def decode(secret: str, token: str) -> Claims:
         admin = decoded.get("ad") is True
         claims = Claims(admin=admin, workspace=_text(decoded, "w"), peer=_text(decoded, "p"),
                         session=_text(decoded, "s"), expires=_expiry(decoded.get("exp")))
-    except (jwt.PyJWTError, ValueError, OverflowError):
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
         raise Unauthenticated("Invalid JWT") from None
     if (claims.peer or claims.session) and not claims.workspace:
         raise Unauthenticated("Invalid JWT scope: peer/session token missing workspace")

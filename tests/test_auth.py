@@ -220,6 +220,8 @@ def test_admin_routes_take_the_owner_token_and_admin_keys_only(auth_server: Live
     spec = httpx.get(f"{auth_server.url}/openapi.json").json()
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert spec["security"] == [{"bearer": []}] and "/v3/keys" in spec["paths"]
+    assert spec["paths"]["/health"]["get"]["security"] == [{}]  # no key needed
+    assert "401" in spec["paths"]["/v3/workspaces/{workspace_id}/peers/list"]["post"]["responses"]
 
 
 def test_status_cli_and_keys_cli_use_the_running_server(auth_server: LiveServer) -> None:

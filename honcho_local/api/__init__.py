@@ -17,7 +17,7 @@ from litestar.plugins.pydantic import PydanticInitPlugin
 
 from honcho_local import __version__, metrics
 from honcho_local.api.admin import AdminController
-from honcho_local.api.auth import SECURITY, Authority, KeyController, authorize
+from honcho_local.api.auth import SECURITY, Authority, KeyController, authorize, document_keys
 from honcho_local.api.chat import ChatController, WorkspaceChatController
 from honcho_local.api.conclusions import ConclusionController
 from honcho_local.api.contract import ContractRequest, check_request_ids
@@ -37,7 +37,7 @@ from honcho_local.api.ui import ui_router
 from honcho_local.api.workspaces import WorkspaceController
 from honcho_local.wiring import Services
 
-@get("/health", operation_id="health", include_in_schema=True)
+@get("/health", operation_id="health", include_in_schema=True, security=[{}])  # open with API keys on too
 async def health(request: Request) -> Response[dict[str, Any]]:
     """200 `{"status": "ok"}`; 503 `{"status": "degraded", "problem", "detail", "since"}` while the store
     cannot take writes (a full disk, a database being reopened: docs/admin.md)."""
@@ -138,4 +138,6 @@ def create_app(services: Services, on_shutdown: list[Any] | None = None, http_th
     )
     app.state.services = services
     app.state.authority = Authority.from_settings(services.settings)
+    if app.state.authority is not None:
+        document_keys(app.openapi_schema)  # the 401 of every route that needs a key
     return app

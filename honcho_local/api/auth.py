@@ -30,7 +30,16 @@ from litestar import Controller, Request, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import (
+    Components,
+    OpenAPI,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    Reference,
+    Schema,
+    SecurityScheme,
+)
+from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import QueryParameter
 
 from honcho_local import apikeys
@@ -199,6 +208,25 @@ class AuthGate:
                     "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload)),
                                 (b"www-authenticate", b"Bearer")]})
         await send({"type": "http.response.body", "body": payload})
+
+
+def document_keys(openapi: OpenAPI) -> OpenAPI:
+    """With auth on: a 401 (`{"detail": ...}`, the `Error` schema `api.openapi_contract` declares) on every
+    operation that needs a key, i.e. all but those whose security allows none (`[{}]`: /health)."""
+    unauthorized_response = OpenAPIResponse(
+        description="No key, a key that does not verify or has expired, or a key without this route's scope "
+                    "(API keys: docs/security.md)",
+        content={"application/json": OpenAPIMediaType(schema=Reference("#/components/schemas/Error"))})
+    components = openapi.components[0] if isinstance(openapi.components, list) else openapi.components
+    components.schemas = components.schemas or {}
+    components.schemas.setdefault("Error", Schema(type=OpenAPIType.OBJECT, required=["detail"],
+                                                  properties={"detail": Schema(type=OpenAPIType.STRING)}))
+    for item in (openapi.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method, None)
+            if operation is not None and operation.security != [{}]:
+                operation.responses = {**(operation.responses or {}), "401": unauthorized_response}
+    return openapi
 
 
 class KeyController(Controller):
