@@ -131,6 +131,57 @@ def _check_text_only(driver) -> None:
     assert driver.execute_script("return window.xss === undefined")
 
 
+def _edit_card(driver, server: LiveServer) -> None:
+    """The card's text area, saved through the page, is what the card API answers."""
+    from selenium.webdriver.common.by import By
+
+    text = driver.find_element(By.ID, "card-text")
+    text.clear()
+    text.send_keys("NAME: Alice\nHOBBY: beekeeping <b>on roofs</b>")
+    driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+    _wait(driver, lambda d: "saved" in d.find_element(By.ID, "notice").text)
+    card = httpx.get(f"{server.url}/v3/workspaces/{W}/peers/alice/card").json()["peer_card"]
+    assert card == ["NAME: Alice", "HOBBY: beekeeping <b>on roofs</b>"]
+
+
+def _delete_message_through_page(driver, server: LiveServer, message_id: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    item = driver.find_element(By.CSS_SELECTOR, f"#messages li.event[data-id='{message_id}']")
+    button = item.find_element(By.CSS_SELECTOR, "button.danger")
+    button.click()
+    _wait(driver, lambda d: "armed" in button.get_attribute("class"))
+    button.click()
+    _wait(driver, ec.staleness_of(item))
+    assert httpx.get(f"{server.url}/v3/workspaces/{W}/sessions/{S}/messages/{message_id}").status_code == 404
+
+
+def _page_through_conclusions(driver, server: LiveServer) -> None:
+    """More conclusions than a page: "Show more" appends the next page, none twice."""
+    from selenium.webdriver.common.by import By
+
+    facts = [f"bob {verb} {thing}" for verb in ("owns", "paints", "fixes", "sells", "collects", "hates", "bakes",
+                                                "repairs", "studies", "photographs")
+             for thing in ("old bicycles", "blue teapots", "jazz records", "oak tables", "wool sweaters",
+                           "steam engines", "rare stamps", "paper kites", "clay pots", "model trains")]
+    made = httpx.post(f"{server.url}/v3/workspaces/{W}/conclusions/", timeout=600, json={"conclusions": [
+        {"content": fact, "observer_id": "bob", "observed_id": "bob"} for fact in facts]})
+    assert made.status_code == 201, made.text
+    total = httpx.post(f"{server.url}/v3/workspaces/{W}/conclusions/list",
+                       json={"filters": {"observed_id": "bob"}}).json()["total"]
+    driver.get(f"{server.url}/ui/#/{W}/peer/bob")
+    shown = lambda d: len(d.find_elements(By.CSS_SELECTOR, "#conclusions li.conclusion"))  # noqa: E731
+    _wait(driver, lambda d: shown(d) == 50)
+    while shown(driver) < total:
+        before = shown(driver)
+        _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".pager button"))[0].click()
+        _wait(driver, lambda d: shown(d) > before)
+    assert shown(driver) == total and not driver.find_elements(By.CSS_SELECTOR, ".pager button")
+    ids = [item.get_attribute("data-id") for item in driver.find_elements(By.CSS_SELECTOR, "#conclusions li.conclusion")]
+    assert len(set(ids)) == total > 50
+
+
 @pytest.mark.slow
 def test_inspector_lists_provenance_and_deletes_in_a_real_browser(reasoning_server: LiveServer, model: FakeModel,
                                                                  browser) -> None:
@@ -143,6 +194,7 @@ def test_inspector_lists_provenance_and_deletes_in_a_real_browser(reasoning_serv
     _check_provenance(_open_peer(browser, len(conclusions)), conclusions, messages)
     _check_text_only(browser)
     _shot(browser, "peer")
+    _edit_card(browser, reasoning_server)
     xss_id = next(i for i, m in messages.items() if m["content"] == XSS)
     gone = next(i for i, c in conclusions.items() if c["message_ids"] == [xss_id])
     _delete_through_page(browser, reasoning_server, gone)
@@ -155,6 +207,7 @@ def test_inspector_lists_provenance_and_deletes_in_a_real_browser(reasoning_serv
     assert severe == [], severe
     browser.get(f"{reasoning_server.url}/ui/#/{W}/session/{S}")
     _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#messages li.event")) == len(MESSAGES))
+    _delete_message_through_page(browser, reasoning_server, xss_id)
     _versions_with_admin_token(browser, reasoning_server)
     _shot(browser, "versions")
     browser.get(f"{reasoning_server.url}/ui/#/{W}/search/bees")
@@ -162,6 +215,7 @@ def test_inspector_lists_provenance_and_deletes_in_a_real_browser(reasoning_serv
     assert "I keep bees on the roof" in [hit.text for hit in hits]
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#search-conclusions li.conclusion"))
     _shot(browser, "search")
+    _page_through_conclusions(browser, reasoning_server)
 
 
 def test_ui_files_are_local_and_served_under_a_strict_policy(server: LiveServer, http: httpx.Client) -> None:

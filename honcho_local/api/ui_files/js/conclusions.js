@@ -48,9 +48,11 @@ function conclusionItem(workspace, c, onDeleted) {
   return item;
 }
 
-/** Render conclusions into `list` (an <ol>); `onDeleted` runs after each deletion. */
-export function renderConclusions(list, workspace, conclusions, onDeleted) {
-  fill(list, conclusions.length ? conclusions.map((c) => conclusionItem(workspace, c, onDeleted))
-    : el("li", {class: "muted empty"}, "No conclusions."));
+/** Render conclusions into `list` (an <ol>), replacing what it held unless `append`; `onDeleted` runs
+after each deletion. */
+export function renderConclusions(list, workspace, conclusions, onDeleted, append = false) {
+  const items = conclusions.map((c) => conclusionItem(workspace, c, onDeleted));
+  if (append) list.append(...items);
+  else fill(list, items.length ? items : el("li", {class: "muted empty"}, "No conclusions."));
   return list;
 }
