@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 NAME_PATTERN = r"^[a-zA-Z0-9_-]+$"
 MAX_METADATA_KEYS = 100
@@ -65,8 +65,8 @@ class PeerCardConfig(BaseModel):
 class SummaryConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
     enabled: StrictBool | None = None
-    messages_per_short_summary: int | None = Field(None, ge=10)
-    messages_per_long_summary: int | None = Field(None, ge=20)
+    messages_per_short_summary: StrictInt | None = Field(None, ge=10)
+    messages_per_long_summary: StrictInt | None = Field(None, ge=20)
 
 
 class DreamConfig(BaseModel):

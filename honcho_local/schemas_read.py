@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from honcho_local.schemas import Name, Text
 
@@ -21,10 +21,10 @@ class RepresentationBody(_Body):
     session_id: Name | None = None
     target: Name | None = None
     search_query: str | None = None
-    search_top_k: int | None = None
-    search_max_distance: float | None = None
+    search_top_k: StrictInt | None = None
+    search_max_distance: StrictFloat | None = None
     include_most_frequent: StrictBool | None = None
-    max_conclusions: int | None = None
+    max_conclusions: StrictInt | None = None
     filters: dict[str, Any] | None = None
     as_of: str | None = None
     version: str | None = None
@@ -38,7 +38,7 @@ class CardBody(_Body):
 class SearchBody(_Body):
     query: str
     filters: dict[str, Any] | None = None
-    limit: int = 10
+    limit: StrictInt = 10
     scope: Any = None  # refused (api/scopes.py)
 
 
@@ -55,8 +55,8 @@ class ConclusionBatch(_Body):
 
 class ConclusionQuery(_Body):
     query: str
-    top_k: int = 10
-    distance: float | None = None
+    top_k: StrictInt = 10
+    distance: StrictFloat | None = None
     filters: dict[str, Any] | None = None
 
 
@@ -98,5 +98,5 @@ class RecallBody(_Body):
     target: Name | None = None
     session_id: Name | None = None
     reasoning_level: str | None = None
-    limit: int | None = Field(None, ge=1, le=100)
+    limit: StrictInt | None = Field(None, ge=1, le=100)
     scope: Any = None  # refused (api/scopes.py)

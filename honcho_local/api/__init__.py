@@ -27,6 +27,7 @@ from honcho_local.api.dreams import DreamController
 from honcho_local.api.errors import EXCEPTION_HANDLERS
 from honcho_local.api.guard import cors_config
 from honcho_local.api.messages import MessageController
+from honcho_local.api.openapi_contract import document_contract
 from honcho_local.api.peers import PeerController
 from honcho_local.api.queue import QueueController
 from honcho_local.api.reads import ReadController
@@ -136,6 +137,7 @@ def create_app(services: Services, on_shutdown: list[Any] | None = None, http_th
         plugins=[PydanticInitPlugin(validate_strict=None)],  # type: ignore[arg-type]
         debug=False,
     )
+    document_contract(app.openapi_schema, services.settings.auth_use_auth)  # every status the server sends
     app.state.services = services
     app.state.authority = Authority.from_settings(services.settings)
     if app.state.authority is not None:
