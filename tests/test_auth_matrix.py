@@ -175,6 +175,13 @@ def _cell(client: httpx.Client, route: str, kind: str, key: str, token: str | No
     return None if ok else f"401 without a detail or WWW-Authenticate: {response.text[:120]}"
 
 
+def _stored_messages(client: httpx.Client, owner: str) -> int:
+    listed = client.post(f"/v3/workspaces/{W}/sessions/{S}/messages/list", json={"filters": {}},
+                         params={"size": 100}, headers={"Authorization": f"Bearer {owner}"})
+    assert listed.status_code == 200, listed.text
+    return sum(item["content"] == "matrix" for item in listed.json()["items"])
+
+
 def test_every_route_is_classified() -> None:
     unclassified = [route for route in route_table() if route not in KINDS]
     assert not unclassified, f"routes without an auth kind in tests/test_auth_matrix.py KINDS: {unclassified}"
@@ -184,11 +191,16 @@ def test_authorisation_matrix(auth_server: LiveServer) -> None:
     routes = [route for route in route_table() if route in KINDS]  # test_every_route_is_classified: the others
     keys = {**KEYS, "owner": json.loads((auth_server.home / "server.json").read_text())["token"]}
     # the DELETEs of the workspace, peer and session last: every other cell runs against live resources
-    routes.sort(key=lambda r: r.startswith("DELETE /v3/workspaces/{workspace_id}") and r.count("/") <= 5)
-    failures, cells = [], 0
+    destructive = lambda r: r.startswith("DELETE /v3/workspaces/{workspace_id}") and r.count("/") <= 5  # noqa: E731
+    routes.sort(key=destructive)
+    failures, cells, checked = [], 0, False
     headers = {"Content-Type": "application/json"}
     with httpx.Client(base_url=auth_server.url, timeout=120, headers=headers) as client:
         for route in routes:
+            if destructive(route) and not checked:  # refused writes stored nothing: one message per allowed POST
+                checked = _stored_messages(client, keys["owner"]) == sum(
+                    expected_allowed("session", key) for key in keys)
+                assert checked, f"{_stored_messages(client, keys['owner'])} matrix messages stored"
             kind = KINDS[route]
             for key, token in keys.items():
                 cells += 1
@@ -197,4 +209,4 @@ def test_authorisation_matrix(auth_server: LiveServer) -> None:
                     failures.append(f"{route} with {key} key ({kind}): {problem}")
     print(f"authorisation matrix: {len(routes)} routes x {len(keys)} keys = {cells} cells, {len(failures)} failures")
     assert not failures, "\n".join(failures)
-    assert cells == len(routes) * len(keys) and len(routes) >= 70
+    assert checked and cells == len(routes) * len(keys) and len(routes) >= 70
