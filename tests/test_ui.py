@@ -53,11 +53,24 @@ def _wait(driver, condition):
     return WebDriverWait(driver, BROWSER_WAIT).until(condition)
 
 
+_CONTENT_BOTTOM = ("return Math.max(...[...document.querySelectorAll('#main > *, #sidebar > *, header')]"
+                   ".map((e) => e.getBoundingClientRect().bottom))")
+
+
 def _shot(driver, name: str) -> None:
+    """A screenshot for docs/ when HONCHO_LOCAL_UI_SCREENSHOTS names a folder, cut below the content."""
     folder = os.environ.get("HONCHO_LOCAL_UI_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(Path(folder) / f"ui-{name}.png"))
+    if not folder:
+        return
+    from io import BytesIO
+
+    from PIL import Image
+
+    image = Image.open(BytesIO(driver.get_screenshot_as_png()))
+    scale = image.width / driver.execute_script("return window.innerWidth")
+    bottom = min(image.height, int((driver.execute_script(_CONTENT_BOTTOM) + 24) * scale))
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    image.crop((0, 0, image.width, bottom)).save(Path(folder) / f"ui-{name}.png", optimize=True)
 
 
 def _open_peer(driver, expected: int) -> list:
@@ -154,6 +167,10 @@ def _delete_message_through_page(driver, server: LiveServer, message_id: str) ->
     _wait(driver, lambda d: "armed" in button.get_attribute("class"))
     button.click()
     _wait(driver, ec.staleness_of(item))
+    left = len(MESSAGES) - 1  # the page is read again: its count and list follow
+    _wait(driver, lambda d: f"({left} events)" in d.find_element(By.CSS_SELECTOR, ".pager").text)
+    shown = [e.get_attribute("data-id") for e in driver.find_elements(By.CSS_SELECTOR, "#messages li.event")]
+    assert len(shown) == left and message_id not in shown
     assert httpx.get(f"{server.url}/v3/workspaces/{W}/sessions/{S}/messages/{message_id}").status_code == 404
 
 

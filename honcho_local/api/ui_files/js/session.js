@@ -11,7 +11,7 @@ function summaryBlock(title, summary) {
     el("p", {}, summary.content));
 }
 
-function eventItem(workspace, session, event) {
+function eventItem(workspace, session, event, reload) {
   const item = el("li", {class: `event kind-${event.kind}`, dataset: {id: event.id}},
     el("div", {class: "head"}, el("span", {class: "seq"}, `#${event.seq}`),
       el("span", {class: "who"}, link([workspace, "peer", event.peer_id], event.peer_id)),
@@ -21,6 +21,7 @@ function eventItem(workspace, session, event) {
         await api("DELETE", v3(workspace, "sessions", session, "messages", event.id));
         item.remove();
         notice("Message deleted, and what was derived from it");
+        await reload();
       }) : null),
     el("p", {class: "content"}, event.content));
   return item;
@@ -28,12 +29,12 @@ function eventItem(workspace, session, event) {
 
 async function loadPage(workspace, session, list, pager, page) {
   const data = await api("POST", v3(workspace, "sessions", session, "events", "list") + `?page=${page}&size=${SIZE}`, {});
-  fill(list, data.items.length ? data.items.map((e) => eventItem(workspace, session, e))
-    : el("li", {class: "muted empty"}, "No messages."));
   const go = (to) => () => loadPage(workspace, session, list, pager, to).catch((e) => notice(e.message, true));
-  fill(pager, page > 1 ? el("button", {type: "button", onclick: go(page - 1)}, "← newer") : null,
+  fill(list, data.items.length ? data.items.map((e) => eventItem(workspace, session, e, go(page)))
+    : el("li", {class: "muted empty"}, "No messages."));
+  fill(pager, page > 1 ? el("button", {type: "button", onclick: go(page - 1)}, "← earlier") : null,
     ` page ${data.page} of ${Math.max(data.pages, 1)} (${data.total} events) `,
-    page < data.pages ? el("button", {type: "button", onclick: go(page + 1)}, "older →") : null);
+    page < data.pages ? el("button", {type: "button", onclick: go(page + 1)}, "later →") : null);
 }
 
 /** Fill `main` with the session's view. */
