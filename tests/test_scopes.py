@@ -120,3 +120,8 @@ def test_session_context_session_allowlist(honcho, http, workspace_id, seeded):
     for params, words in bad:
         r = http.get(f"{w}/sessions/s1/context", params=params)
         assert r.status_code == 422 and words in r.json()["detail"], (params, r.text)
+    # the representation's allowlist (the SDK's sessions=): honoured; any other filter key refused, not dropped
+    confined = alice.representation(sessions=["s1"])
+    assert "bees" in confined and "Miso" not in confined
+    r = http.post(f"{w}/peers/alice/representation", json={"filters": {"peer_id": "bob"}})
+    assert r.status_code == 422 and "only 'session_id'" in r.json()["detail"]

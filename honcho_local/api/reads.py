@@ -9,12 +9,13 @@ from typing import Annotated, Any
 
 from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from honcho_local.api.deps import in_memory_or_thread
 from honcho_local.api.scopes import refuse_scope
 from honcho_local.errors import InvalidInput
 from honcho_local.schemas_read import CardBody, RepresentationBody, SearchBody
+from honcho_local.services.allowlist import session_allowlist
 from honcho_local.services.context import ContextRequest
 from honcho_local.services.representation import Recall
 from honcho_local.wiring import Services
@@ -22,7 +23,7 @@ from honcho_local.wiring import Services
 W = "/v3/workspaces/{workspace_id:str}"
 MAX_ALLOWLIST = 1_000  # sessions in an allowlist (Honcho's cap)
 # `scope` is Litestar's reserved name for the ASGI scope: the query parameter arrives under another name
-ScopeQuery = Annotated[str | None, Parameter(query="scope")]
+ScopeQuery = Annotated[str | None, QueryParameter(name="scope")]
 
 
 def _context_sessions(session_id: str, sessions: list[str] | None, peer_target: str | None,
@@ -42,13 +43,10 @@ def _context_sessions(session_id: str, sessions: list[str] | None, peer_target: 
 
 
 def _recall(body: RepresentationBody) -> Recall:
-    sessions = [body.session_id] if body.session_id else None
-    allow = (body.filters or {}).get("session_id")
-    if allow is not None:
-        allow = allow.get("in") if isinstance(allow, dict) else allow
-        sessions = [allow] if isinstance(allow, str) else allow
-        if not isinstance(sessions, list) or not all(isinstance(s, str) for s in sessions):
-            raise InvalidInput('filters.session_id must be a session id, a list of them, or {"in": [...]}')
+    """The representation's recall; `filters` is a session allowlist, the only filter Honcho takes here."""
+    sessions = session_allowlist(body.filters, body.session_id)
+    if sessions is None and body.session_id:
+        sessions = [body.session_id]
     return Recall(body.search_query, body.search_top_k, body.search_max_distance,
                   bool(body.include_most_frequent), 25 if body.max_conclusions is None else body.max_conclusions, sessions)
 
