@@ -160,3 +160,28 @@ def test_bad_input_is_a_clear_4xx_and_changes_nothing(http: httpx.Client, seeded
     detail = r.json()["detail"]
     assert isinstance(detail, str) and words.lower() in detail.lower(), detail
     assert everything(http) == before
+
+
+@pytest.mark.parametrize("garbage", [b"hello, this is not a database\n", bytes(range(256)) * 1024, b"\0" * 300_000],
+                         ids=["text", "bytes", "zeros"])
+def test_serve_on_a_garbage_store_file_is_one_line_with_the_fix(tmp_path, garbage: bytes) -> None:
+    """`honcho-local serve` on a honcho.duckdb that is not a DuckDB file: exit 1, one line on stderr naming
+    the file, what is wrong and what to do (restore from a backup), no traceback. (tests/test_faults.py
+    covers a damaged header and a damaged WAL.)"""
+    import subprocess
+    import sys
+
+    from tests.conftest import CLIENT_TIMEOUT_S, REPO_ROOT
+
+    home = tmp_path / "home"
+    home.mkdir()
+    db = home / "honcho.duckdb"
+    db.write_bytes(garbage)
+    done = subprocess.run([sys.executable, "-m", "honcho_local.cli", "serve", "--home", str(home), "--port", "0"],
+                          capture_output=True, text=True, timeout=CLIENT_TIMEOUT_S, cwd=str(REPO_ROOT), check=False)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr + done.stdout, done.stderr
+    assert str(db) in lines[0] and "not a valid DuckDB database file" in lines[0]
+    assert "restore it from a backup" in lines[0] and "honcho-local restore" in lines[0]
+    assert db.read_bytes() == garbage  # left as it was, for whoever investigates
