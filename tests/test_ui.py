@@ -188,14 +188,15 @@ def _page_through_conclusions(driver, server: LiveServer) -> None:
     total = httpx.post(f"{server.url}/v3/workspaces/{W}/conclusions/list",
                        json={"filters": {"observed_id": "bob"}}).json()["total"]
     driver.get(f"{server.url}/ui/#/{W}/peer/bob")
-    shown = lambda d: len(d.find_elements(By.CSS_SELECTOR, "#conclusions li.conclusion"))  # noqa: E731
+    def shown(d) -> int:
+        return len(d.find_elements(By.CSS_SELECTOR, "#conclusions li.conclusion"))
+
     _wait(driver, lambda d: shown(d) == 50)
-    while shown(driver) < total:
-        before = shown(driver)
+    while (before := shown(driver)) < total:
         _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".pager button"))[0].click()
-        _wait(driver, lambda d: shown(d) > before)
+        _wait(driver, lambda d, before=before: shown(d) > before)
     assert shown(driver) == total and not driver.find_elements(By.CSS_SELECTOR, ".pager button")
-    ids = [item.get_attribute("data-id") for item in driver.find_elements(By.CSS_SELECTOR, "#conclusions li.conclusion")]
+    ids = [item.get_attribute("data-id") for item in driver.find_elements(By.CSS_SELECTOR, "li.conclusion")]
     assert len(set(ids)) == total > 50
 
 
