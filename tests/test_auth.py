@@ -289,3 +289,27 @@ def test_mcp_stdio_calls_with_the_owner_token_or_the_given_key(auth_server: Live
     assert not failed and json.loads(text) == [{"id": "alice"}]
     failed, text = asyncio.run(agent("--api-key", apikeys.mint(SECRET, workspace="another")))
     assert failed and "401" in text and "not permissioned" in text
+
+
+def test_a_peer_key_names_only_its_own_sessions_in_chat_recall_and_representation(auth_server: LiveServer) -> None:
+    """Honcho's chat gate: the dialectic reads the named session's messages, so a peer key naming a session its
+    peer is not in would read other people's conversation."""
+    base, owner = f"{auth_server.url}/v3/workspaces/mw", bearer(owner_token(auth_server))
+    for session, peers in (("s-in", ("alice", "bob")), ("s-out", ("bob", "carol"))):
+        messages = [{"peer_id": peer, "content": f"{peer} in {session}"} for peer in peers]
+        assert httpx.post(f"{base}/sessions/{session}/messages", json={"messages": messages},
+                          headers=owner).status_code == 201
+    alice = bearer(apikeys.mint(SECRET, workspace="mw", peer="alice"))
+    representation = f"{base}/peers/alice/representation"
+    assert httpx.post(representation, json={"session_id": "s-in"}, headers=alice).status_code == 200
+    assert httpx.post(representation, json={"filters": {"session_id": {"in": ["s-in"]}}}, headers=alice).status_code == 200
+    for body in ({"session_id": "s-out"}, {"filters": {"session_id": ["s-in", "s-out"]}},
+                 {"filters": {"session_id": {"in": ["s-out"]}}}, {"session_id": "no-such-session"}):
+        refused = httpx.post(representation, json=body, headers=alice)
+        assert refused.status_code == 401 and refused.json() == {"detail": "JWT not permissioned for this resource"}
+    for route in ("chat", "recall"):
+        refused = httpx.post(f"{base}/peers/alice/{route}", json={"query": "what did carol say?", "session_id": "s-out"},
+                             headers=alice)
+        assert refused.status_code == 401, refused.text
+    workspace_key = bearer(apikeys.mint(SECRET, workspace="mw"))  # workspace keys are not limited
+    assert httpx.post(representation, json={"session_id": "s-out"}, headers=workspace_key).status_code == 200

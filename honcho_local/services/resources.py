@@ -232,6 +232,11 @@ class Resources:
         rows, total = self.store.read(read)
         return views.page([views.peer(r) for r in rows], total, paging.page, paging.size)
 
+    def is_member(self, workspace_id: str, session_id: str, peer_id: str) -> bool:
+        """Whether the peer is an active member of the session (how far a peer's API key reaches: api/auth.py)."""
+        return self.store.read(lambda cur: any(member["peer_id"] == peer_id
+                                               for member in repo.get_members(cur, workspace_id, session_id)))
+
     def _require_member(self, cur: Any, workspace_id: str, session_id: str, peer_id: str) -> dict[str, Any]:
         self.require_session(cur, workspace_id, session_id)
         for member in repo.get_members(cur, workspace_id, session_id):
