@@ -55,6 +55,14 @@ def deep_cases() -> list[Any]:
                  '{"messages": [{"peer_id": "alice", "content": "x", "configuration": {"reasoning": {"x": %s}}}]}')]
     out += [case(f"deep-metadata-{m}-{p}-{i}", m, p, 400, "nested", raw=tpl % DEEP_OBJECT)
             for i, (m, p, tpl) in enumerate(metadata)]
+    # 40 levels: decodable, valid for the pydantic models (free-form configuration keys), past the 32-level cap;
+    # the first goes the fast path's way (api/fastpath.py), which must answer as Litestar does
+    forty = '{"a":' * 40 + "1" + "}" * 40
+    out += [case(f"deep40-configuration-{i}", m, p, 400, "nested", raw=tpl % forty) for i, (m, p, tpl) in enumerate([
+        ("POST", f"{W}/sessions/s/messages",
+         '{"messages": [{"peer_id": "alice", "content": "x", "configuration": {"reasoning": {"x": %s}}}]}'),
+        ("PUT", f"{W}/sessions/s", '{"configuration": {"x": %s}}'),
+        ("POST", "/v3/workspaces", '{"id": "deep40", "configuration": {"x": %s}}')])]
     out += [case(f"deep-filters-{p}", "POST", p, 400, "nested", raw='{"filters": {"AND": %s}}' % DEEP_LIST)
             for p in FILTER_ROUTES]
     out += [case(f"deep-search-filters-{p}", "POST", p, 400, "nested",
