@@ -42,7 +42,7 @@ class Settings(BaseModel):
     auth_jwt_secret: str | None = Field(None, description="Secret that signs and verifies API keys (HS256; Honcho's "
                                         "`AUTH_JWT_SECRET`, `jwt_secret` in an `[auth]` table): keys minted by "
                                         "Honcho with the same secret work here and the other way round. At least 32 "
-                                        "characters.")
+                                        "characters when auth is on.")
     insecure_no_auth: bool = Field(False, description="Let `serve` bind a non-loopback address with auth off "
                                    "(`--insecure-no-auth`): anyone who can reach it can read and change every memory.")
     allowed_hosts: list[str] = Field([], description="Host names (no port) a request's `Host` header may name "
@@ -125,7 +125,7 @@ class Settings(BaseModel):
         if self.auth_use_auth and not self.auth_jwt_secret:
             raise ValueError("auth_use_auth is on but auth_jwt_secret is empty: set AUTH_JWT_SECRET (e.g. the output "
                              "of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
-        if self.auth_jwt_secret is not None and len(self.auth_jwt_secret) < 32:
+        if self.auth_use_auth and len(self.auth_jwt_secret or "") < 32:
             raise ValueError("auth_jwt_secret must be at least 32 characters (an HS256 key shorter than its hash is "
                              "guessable offline from any key it signed)")
         return self

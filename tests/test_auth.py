@@ -138,6 +138,7 @@ def test_honchos_settings_names_and_auth_table(tmp_path: Path) -> None:
         load_settings(tmp_path, env={"AUTH_USE_AUTH": "true"})
     with pytest.raises(InvalidInput, match="32 characters"):
         load_settings(tmp_path, env={"AUTH_USE_AUTH": "true", "AUTH_JWT_SECRET": "short"})
+    assert load_settings(tmp_path, env={"AUTH_JWT_SECRET": "short"}).auth_jwt_secret == "short"  # auth off: unused
 
 
 def test_serve_refuses_a_remote_address_without_auth_in_one_line(tmp_path: Path) -> None:
