@@ -35,6 +35,7 @@ from honcho_local.api.scopes import ScopeController
 from honcho_local.api.sessions import SessionController
 from honcho_local.api.status import server_status
 from honcho_local.api.ui import ui_router
+from honcho_local.api.upload import UploadController
 from honcho_local.api.workspaces import WorkspaceController
 from honcho_local.wiring import Services
 
@@ -111,16 +112,20 @@ def create_app(services: Services, on_shutdown: list[Any] | None = None, http_th
     before the event loop starts; 0 keeps Python's default executor)."""
     if http_threads:
         set_asyncio_executor(ThreadPoolExecutor(max_workers=http_threads, thread_name_prefix="http"))
+    authority = Authority.from_settings(services.settings)
     app = Litestar(
         route_handlers=[health, metrics_endpoint, openapi_json, WorkspaceController, PeerController, SessionController,
                         MessageController, QueueController, ReadController, ConclusionController,
-                        ScopeController, WorkspaceChatController, DreamController,
+                        ScopeController, WorkspaceChatController, DreamController, UploadController,
                         ChatController, server_status, AdminController, KeyController, assets_router(), ui_router()],
         dependencies={"svc": Provide(provide_services, sync_to_thread=False),
                       "paging": Provide(paging, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=check_request_ids,
-        guards=[authorize],  # API keys when auth is on (api/auth.py); nothing otherwise
+        # API keys when auth is on (api/auth.py). Registered only then: Litestar calls each guard with a copy
+        # of the route handler (`copy.copy`), 10% of the event loop's time on a card request under 16
+        # clients even when the guard returns at once (issue 36, docs/decisions/001-message-list.md)
+        guards=[authorize] if authority is not None else [],
         request_class=ContractRequest,
         openapi_config=OpenAPIConfig(title="honcho-local", version=__version__, path="/docs",
                                      render_plugins=[swagger_plugin()], components=SECURITY["security_components"],
@@ -139,7 +144,7 @@ def create_app(services: Services, on_shutdown: list[Any] | None = None, http_th
     )
     document_contract(app.openapi_schema, services.settings.auth_use_auth)  # every status the server sends
     app.state.services = services
-    app.state.authority = Authority.from_settings(services.settings)
+    app.state.authority = authority
     if app.state.authority is not None:
         document_keys(app.openapi_schema)  # the 401 of every route that needs a key
     return app
