@@ -27,6 +27,14 @@ class Conflict(HonchoLocalError):
     """The request conflicts with the current state (HTTP 409)."""
 
 
+class PayloadTooLarge(HonchoLocalError):
+    """A request body (an uploaded file) over its size limit (HTTP 413)."""
+
+
+class UnsupportedMediaType(HonchoLocalError):
+    """A body of a type the route cannot read, e.g. an upload with no text extractor (HTTP 415)."""
+
+
 class NotSupported(HonchoLocalError):
     """A Honcho feature honcho-local does not implement (yet): refused, never silently ignored (HTTP 501)."""
 

@@ -17,9 +17,11 @@ from honcho_local.errors import (
     ModelUnavailable,
     NotFound,
     NotSupported,
+    PayloadTooLarge,
     StorageFull,
     StoreLocked,
     StoreUnavailable,
+    UnsupportedMediaType,
 )
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ STATUS = {
     NotFound: 404,
     Conflict: 409,
     NotSupported: 501,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
     ModelUnavailable: 503,
     ModelError: 502,
     StoreLocked: 503,

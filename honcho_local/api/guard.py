@@ -14,8 +14,8 @@ not, is reached first):
    without `Origin`, `Sec-Fetch-Site: cross-site` / `same-site` is 403.
 3. A state change carries JSON or nothing: a `Content-Type` other than `application/json` (text/plain,
    form-urlencoded, multipart: what a page may send without a CORS preflight), or a body without a
-   `Content-Type`, is 415. Honcho's multipart `…/messages/upload` is not served here; a route that adds it
-   must let multipart through on that path alone and keep rule 2. The MCP door at `/mcp` (mounted inside
+   `Content-Type`, is 415; except `multipart/form-data` on Honcho's `…/sessions/{s}/messages/upload` (that path
+   alone; rule 2 still applies to it, so a foreign page's upload is refused by its Origin). The MCP door at `/mcp` (mounted inside
    the guard) needs no exception: streamable HTTP POSTs JSON, and its GET and DELETE carry no body.
 
 Refusals are `{"detail": ...}` and happen before the body is read, so nothing is changed. Reads from
@@ -96,15 +96,18 @@ class Policy:
         if origin is None and headers.get(b"sec-fetch-site", "").strip().lower() in _FROM_ELSEWHERE:
             return 403, "a request from another site's web page may not change data here"
         if scope["type"] == "http":
-            return _body_refusal(headers)
+            return _body_refusal(headers, scope.get("path", ""))
         return None
 
 
-def _body_refusal(headers: dict[bytes, str]) -> tuple[int, str] | None:
+_UPLOAD = re.compile(r"/v3/workspaces/[^/]+/sessions/[^/]+/messages/upload")
+
+
+def _body_refusal(headers: dict[bytes, str], path: str = "") -> tuple[int, str] | None:
     content_type = headers.get(b"content-type")
     if content_type is not None:
         media = content_type.split(";", 1)[0].strip().lower()
-        if media == "application/json":
+        if media == "application/json" or (media == "multipart/form-data" and _UPLOAD.fullmatch(path)):
             return None
         return 415, (f"request bodies must be application/json, not {media[:100]!r} (a web page can send that "
                      "type to a local server without asking first)")
