@@ -314,3 +314,34 @@ def test_a_peer_key_names_only_its_own_sessions_in_chat_recall_and_representatio
         assert refused.status_code == 401, refused.text
     workspace_key = bearer(apikeys.mint(SECRET, workspace="mw"))  # workspace keys are not limited
     assert httpx.post(representation, json={"session_id": "s-out"}, headers=workspace_key).status_code == 200
+
+
+def test_a_peer_key_reads_the_sessions_its_peer_is_in_and_writes_none(auth_server: LiveServer) -> None:
+    """Honcho's member read: messages, a message, members, context (from its own perspective), summaries and
+    search of a session the peer is an active member of; nothing of another session; no writes."""
+    base, owner = f"{auth_server.url}/v3/workspaces/rw", bearer(owner_token(auth_server))
+    for session, peers in (("s-in", ("alice", "bob")), ("s-out", ("bob", "carol"))):
+        messages = [{"peer_id": peer, "content": f"{peer} in {session}"} for peer in peers]
+        assert httpx.post(f"{base}/sessions/{session}/messages", json={"messages": messages},
+                          headers=owner).status_code == 201
+    alice = bearer(apikeys.mint(SECRET, workspace="rw", peer="alice"))
+    listed = httpx.post(f"{base}/sessions/s-in/messages/list", json={}, headers=alice)
+    assert listed.status_code == 200 and [m["content"] for m in listed.json()["items"]] == ["alice in s-in", "bob in s-in"]
+    for path in ("/sessions/s-in/peers", "/sessions/s-in/summaries", "/sessions/s-in/context",
+                 "/sessions/s-in/context?peer_target=alice", "/sessions/s-in/context?peer_target=bob&peer_perspective=alice"):
+        assert httpx.get(f"{base}{path}", headers=alice).status_code == 200, path
+    assert httpx.post(f"{base}/sessions/s-in/search", json={"query": "bob"}, headers=alice).status_code == 200
+    refused = [
+        httpx.post(f"{base}/sessions/s-out/messages/list", json={}, headers=alice),
+        httpx.get(f"{base}/sessions/s-out/context", headers=alice),
+        httpx.get(f"{base}/sessions/s-in/context?peer_target=bob", headers=alice),  # bob's own view is bob's
+        httpx.get(f"{base}/sessions/s-in/context?peer_target=alice&peer_perspective=bob", headers=alice),
+        httpx.get(f"{base}/sessions/s-in/context?peer_target=alice&sessions=s-in&sessions=s-out", headers=alice),
+        httpx.post(f"{base}/sessions/s-in/messages", json={"messages": [{"peer_id": "alice", "content": "x"}]},
+                   headers=alice),  # member read is read only
+        httpx.put(f"{base}/sessions/s-in", json={"metadata": {"x": 1}}, headers=alice),
+    ]
+    assert [r.status_code for r in refused] == [401] * len(refused), [r.text for r in refused]
+    httpx.request("DELETE", f"{base}/sessions/s-in/peers", json=["alice"], headers=owner).raise_for_status()
+    left = httpx.post(f"{base}/sessions/s-in/messages/list", json={}, headers=alice)
+    assert left.status_code == 401  # once she has left, her key reads it no more

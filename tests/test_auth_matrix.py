@@ -6,8 +6,10 @@ name routes a tree does not serve yet (helpers add routes concurrently).
 
 Kinds, as Honcho's `require_auth` and its get-or-create handlers decide (plastic-labs/honcho `src/security.py`):
 a route names a workspace (any key of that workspace's scope below it is refused: a peer or session key only
-reaches routes of its own peer or session), a peer, a session, or a session and a peer; the get-or-create routes
-name what they create in the body (a peer key may create sessions and a session key peers, as in Honcho).
+reaches routes of its own peer or session), a peer, a session, or a session and a peer; a session's read routes
+(`session_read`, Honcho's `allow_member_read`) also let in a peer key whose peer is a member (alice is one of S,
+bob is not); the get-or-create routes name what they create in the body (a peer key may create sessions and a
+session key peers, as in Honcho).
 """
 
 from __future__ import annotations
@@ -54,22 +56,23 @@ KINDS: dict[str, str] = {
     "PUT /v3/workspaces/{workspace_id}/sessions/{session_id}": "session",
     "DELETE /v3/workspaces/{workspace_id}/sessions/{session_id}": "session",
     "POST /v3/workspaces/{workspace_id}/sessions/{session_id}/clone": "session",
-    "GET /v3/workspaces/{workspace_id}/sessions/{session_id}/peers": "session",
+    "GET /v3/workspaces/{workspace_id}/sessions/{session_id}/peers": "session_read",
     "POST /v3/workspaces/{workspace_id}/sessions/{session_id}/peers": "session",
     "PUT /v3/workspaces/{workspace_id}/sessions/{session_id}/peers": "session",
     "DELETE /v3/workspaces/{workspace_id}/sessions/{session_id}/peers": "session",
     "GET /v3/workspaces/{workspace_id}/sessions/{session_id}/peers/{peer_id}/config": "session_peer",
     "PUT /v3/workspaces/{workspace_id}/sessions/{session_id}/peers/{peer_id}/config": "session_peer",
     "POST /v3/workspaces/{workspace_id}/sessions/{session_id}/messages": "session",
-    "POST /v3/workspaces/{workspace_id}/sessions/{session_id}/messages/list": "session",
-    "GET /v3/workspaces/{workspace_id}/sessions/{session_id}/messages/{message_id}": "session",
+    "POST /v3/workspaces/{workspace_id}/sessions/{session_id}/messages/upload": "session",
+    "POST /v3/workspaces/{workspace_id}/sessions/{session_id}/messages/list": "session_read",
+    "GET /v3/workspaces/{workspace_id}/sessions/{session_id}/messages/{message_id}": "session_read",
     "PUT /v3/workspaces/{workspace_id}/sessions/{session_id}/messages/{message_id}": "session",
     "DELETE /v3/workspaces/{workspace_id}/sessions/{session_id}/messages/{message_id}": "session",
     "POST /v3/workspaces/{workspace_id}/sessions/{session_id}/events": "session",
     "POST /v3/workspaces/{workspace_id}/sessions/{session_id}/events/list": "session",
-    "POST /v3/workspaces/{workspace_id}/sessions/{session_id}/search": "session",
-    "GET /v3/workspaces/{workspace_id}/sessions/{session_id}/context": "session",
-    "GET /v3/workspaces/{workspace_id}/sessions/{session_id}/summaries": "session",
+    "POST /v3/workspaces/{workspace_id}/sessions/{session_id}/search": "session_read",
+    "GET /v3/workspaces/{workspace_id}/sessions/{session_id}/context": "session_read",
+    "GET /v3/workspaces/{workspace_id}/sessions/{session_id}/summaries": "session_read",
     "GET /v3/workspaces/{workspace_id}/queue/status": "workspace",
     "POST /v3/workspaces/{workspace_id}/search": "workspace",
     "POST /v3/workspaces/{workspace_id}/chat": "workspace",
@@ -119,6 +122,7 @@ VALID = {name for name in KEYS if name not in ("none", "garbage", "forged", "exp
 ALLOWED = {  # kind -> the keys (besides admin and owner) that may use it
     "workspace": {"ws_own"}, "peer": {"ws_own", "peer_own"}, "session": {"ws_own", "session_own"},
     "session_peer": {"ws_own", "session_own", "peer_own"}, "admin": set(),
+    "session_read": {"ws_own", "session_own", "peer_own"},  # alice (P) is a member of S, bob (P2) is not
     "create_workspace": {"ws_own", "peer_own", "peer_other", "session_own", "session_other"},  # any key of W
     "create_peer": {"ws_own", "peer_own", "session_own", "session_other"},
     "create_session": {"ws_own", "session_own", "peer_own", "peer_other"},
@@ -175,6 +179,14 @@ def _cell(client: httpx.Client, route: str, kind: str, key: str, token: str | No
     return None if ok else f"401 without a detail or WWW-Authenticate: {response.text[:120]}"
 
 
+def _join(client: httpx.Client, owner: str) -> None:
+    auth = {"Authorization": f"Bearer {owner}"}
+    assert client.post("/v3/workspaces", json={"id": W}, headers=auth).status_code in (200, 201)
+    assert client.post(f"/v3/workspaces/{W}/sessions", json={"id": S}, headers=auth).status_code in (200, 201)
+    joined = client.post(f"/v3/workspaces/{W}/sessions/{S}/peers", json={P: {}}, headers=auth)
+    assert joined.status_code == 200, joined.text
+
+
 def _stored_messages(client: httpx.Client, owner: str) -> int:
     listed = client.post(f"/v3/workspaces/{W}/sessions/{S}/messages/list", json={"filters": {}},
                          params={"size": 100}, headers={"Authorization": f"Bearer {owner}"})
@@ -202,6 +214,8 @@ def test_authorisation_matrix(auth_server: LiveServer) -> None:
                     expected_allowed("session", key) for key in keys)
                 assert checked, f"{_stored_messages(client, keys['owner'])} matrix messages stored"
             kind = KINDS[route]
+            if kind == "session_read":  # alice a member of S again, whatever the cells before changed
+                _join(client, keys["owner"])
             for key, token in keys.items():
                 cells += 1
                 problem = _cell(client, route, kind, key, token)

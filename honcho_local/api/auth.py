@@ -13,7 +13,8 @@ the fast path's route and requires a valid key at `/mcp` (the MCP tools then cal
 so they can do no more than it may). A route's rule: open, admin, get-or-create (the new id is in the body),
 workspace-level (Honcho's `/scopes` routes), or, by default, the workspace, peer and session its path names
 (`apikeys.refusal`); a peer key's chat, recall and representation may name only sessions its peer is a member
-of (Honcho's gate: the dialectic reads the named session). A route outside
+of (Honcho's gate: the dialectic reads the named session), and it may read the sessions its peer is a member of
+(Honcho's `allow_member_read`; both in `api.membership`). A route outside
 `/v3/workspaces/{workspace_id}` that no rule names is admin-only: a new route fails closed.
 """
 
@@ -28,7 +29,6 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from litestar import Controller, Request, post
-from litestar.concurrency import sync_to_thread
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
@@ -45,6 +45,7 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import QueryParameter
 
 from honcho_local import apikeys
+from honcho_local.api.membership import SESSIONS_IN_BODY, member_read, session_refusal
 from honcho_local.apikeys import ADMIN, Claims, Unauthenticated
 from honcho_local.config import Settings
 
@@ -53,8 +54,6 @@ CREATE = {"get_or_create_workspace": "workspace", "get_or_create_peer": "peer", 
 RULES = {"health": OPEN, "openapi_json": OPEN, "metrics": ADMIN_ONLY, "get_server_status": ADMIN_ONLY,
          "list_workspaces": ADMIN_ONLY, "create_key": ADMIN_ONLY}
 OPEN_PREFIXES = ("/docs", "/ui")
-SESSIONS_IN_BODY = frozenset({"peer_chat", "peer_recall", "get_representation"})  # peer keys: member sessions only
-MAX_NAMED_SESSIONS = 1_000  # Honcho's cap on a session allowlist
 SECURITY = {"security_components": Components(security_schemes={
     "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT",
                              description="An API key (Honcho's scoped JWT); needed when the server runs with "
@@ -161,39 +160,11 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
     else:
         refused = apikeys.refusal(claims, params.get("workspace_id"), params.get("peer_id"), params.get("session_id"))
         if refused is None and claims.peer is not None and handler.operation_id in SESSIONS_IN_BODY:
-            refused = await _session_refusal(connection, claims)
+            refused = await session_refusal(connection, claims)
+        elif refused is not None and await member_read(connection, claims, handler):
+            refused = None
     if refused:
         raise unauthorized(refused)
-
-
-def _named_sessions(body: Any) -> list[str]:
-    """The sessions a chat, recall or representation body confines itself to: `session_id`, and
-    `filters.session_id` (an id, a list, or `{"in": [...]}`); what is not a string is the handler's 422."""
-    if not isinstance(body, dict):
-        return []
-    named = [body.get("session_id")]
-    allow = body.get("filters").get("session_id") if isinstance(body.get("filters"), dict) else None
-    allow = allow.get("in") if isinstance(allow, dict) else allow
-    named += allow if isinstance(allow, list) else [allow]
-    return [name for name in dict.fromkeys(named) if isinstance(name, str)]
-
-
-async def _session_refusal(connection: ASGIConnection[Any, Any, Any, Any], claims: Claims) -> str | None:
-    """A peer key may name in the body only sessions its peer is an active member of (Honcho's chat gate: the
-    dialectic reads the named session's messages, so naming another session would read them)."""
-    try:
-        body = await connection.json()  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - a malformed body is the handler's 4xx to give
-        return None
-    named = _named_sessions(body)
-    if not named:
-        return None
-    resources = connection.app.state.services.resources
-    workspace = connection.path_params["workspace_id"]
-    for session in named[:MAX_NAMED_SESSIONS]:
-        if not await sync_to_thread(resources.is_member, workspace, session, claims.peer):
-            return apikeys.NOT_PERMITTED
-    return None if len(named) <= MAX_NAMED_SESSIONS else apikeys.NOT_PERMITTED
 
 
 def is_admin(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> bool:
