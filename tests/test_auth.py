@@ -208,6 +208,11 @@ def test_the_official_sdk_works_with_a_scoped_api_key(auth_server: LiveServer) -
     assert [m.content for m in session_only.session("s1").messages()] == ["I keep bees in my garden."]
     with pytest.raises(AuthenticationError):
         list(session_only.sessions())  # listing the workspace's sessions is beyond a session key
+    as_alice = Honcho(base_url=auth_server.url, workspace_id=workspace,
+                      api_key=apikeys.mint(SECRET, workspace=workspace, peer="alice"))
+    assert [m.content for m in as_alice.session("s1").messages()] == ["I keep bees in my garden."]  # a member
+    with pytest.raises(AuthenticationError):
+        as_alice.session("s1").add_messages([as_alice.peer("alice").message("not with a peer key")])
     with pytest.raises(AuthenticationError):
         Honcho(base_url=auth_server.url, workspace_id=workspace, api_key="garbage").peer("alice")
 
