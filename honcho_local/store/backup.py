@@ -20,6 +20,7 @@ import duckdb
 from honcho_local import __version__
 from honcho_local.errors import Conflict, StoreLocked
 from honcho_local.store.migrations import MIGRATIONS, migrate
+from honcho_local.store.sql import scalar
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -69,7 +70,7 @@ def export(conn: duckdb.DuckDBPyConnection, directory: Path, vectors: bool = Tru
             path = directory / f"{table}.parquet"
             conn.execute(f"COPY (SELECT {select} FROM {_quote(table)}) TO {_literal(path)} "
                          "(FORMAT parquet, COMPRESSION zstd)")
-            counts[table] = conn.execute(f"SELECT count(*) FROM {_quote(table)}").fetchone()[0]
+            counts[table] = scalar(conn.execute(f"SELECT count(*) FROM {_quote(table)}"))
     finally:
         conn.execute("COMMIT")
     manifest = {"format": FORMAT, "honcho_local": __version__,
@@ -105,7 +106,7 @@ def load(conn: duckdb.DuckDBPyConnection, directory: Path, manifest: dict[str, A
     """Load a backup into an empty, unmigrated file: the backup's migrations, its rows, then the
     remaining migrations. Without vectors, `message_embeddings` is left empty (the caller embeds again
     what `embedding_rows` lists). Returns the rows loaded per table."""
-    if conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main'").fetchone()[0]:
+    if scalar(conn.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main'")):
         raise BackupError("the target store is not empty: restore into a new data home")
     applied = manifest["migrations"]
     if applied:
@@ -120,7 +121,7 @@ def load(conn: duckdb.DuckDBPyConnection, directory: Path, manifest: dict[str, A
                 continue
             path = directory / f"{table}.parquet"
             conn.execute(f"INSERT INTO {_quote(table)} BY NAME SELECT * FROM read_parquet({_literal(path)})")
-            loaded[table] = conn.execute(f"SELECT count(*) FROM {_quote(table)}").fetchone()[0]
+            loaded[table] = scalar(conn.execute(f"SELECT count(*) FROM {_quote(table)}"))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -138,7 +139,7 @@ def embedding_rows(directory: Path, manifest: dict[str, Any]) -> list[tuple[int,
     with duckdb.connect() as conn:
         columns = {r[0] for r in conn.execute(f"DESCRIBE SELECT * FROM read_parquet({_literal(path)})").fetchall()}
         order = "seq, event_pk" if "seq" in columns else "event_pk"
-        return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+        return [tuple(r) for r in conn.execute(
             f"SELECT event_pk, workspace_id, session_id, model FROM read_parquet({_literal(path)}) ORDER BY {order}"
         ).fetchall()]
 
@@ -193,7 +194,7 @@ def message_texts(cur: Any) -> dict[int, tuple[str, str]]:
 
 def conclusions_without_vectors(cur: Any, model: str) -> list[tuple[str, str]]:
     """(id, content) of the conclusions of `model` that have no vector yet, in the order they were stored."""
-    return [tuple(r) for r in cur.execute(  # type: ignore[misc]
+    return [tuple(r) for r in cur.execute(
         "SELECT id, content FROM conclusions WHERE embedding IS NULL AND embedding_model = ? ORDER BY created_at, id",
         [model]).fetchall()]
 

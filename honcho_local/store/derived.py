@@ -12,6 +12,7 @@ from honcho_local.ids import new_id
 from honcho_local.store.db import WriteContext, peer_tag, summaries_tag, utcnow
 from honcho_local.store.reads import newest_row
 from honcho_local.store.resources import Cursor, _fetch
+from honcho_local.store.sql import one, scalar
 
 _WINDOW = ("SELECT pk, id, peer_id, content, created_at, token_count, configuration FROM events "
            "WHERE workspace_id = ? AND session_id = ? AND kind = 'message'")
@@ -39,8 +40,8 @@ def reasoning_candidates(cur: Cursor, workspace_id: str, session_id: str, peer_i
 
 def pk_before(cur: Cursor, workspace_id: str, session_id: str, pk: int) -> int | None:
     """The log position of the session's message before `pk` (None: none)."""
-    return cur.execute("SELECT max(pk) FROM events WHERE workspace_id = ? AND session_id = ? AND kind = 'message' "
-                       "AND pk < ?", [workspace_id, session_id, pk]).fetchone()[0]
+    return scalar(cur.execute("SELECT max(pk) FROM events WHERE workspace_id = ? AND session_id = ? "
+                              "AND kind = 'message' AND pk < ?", [workspace_id, session_id, pk]))
 
 
 def message_before(cur: Cursor, workspace_id: str, session_id: str, pk: int) -> dict[str, Any] | None:
@@ -51,8 +52,8 @@ def message_before(cur: Cursor, workspace_id: str, session_id: str, pk: int) -> 
 
 def session_message_stats(cur: Cursor, workspace_id: str, session_id: str, up_to_pk: int) -> tuple[int, int]:
     """(number of messages, last message pk) up to `up_to_pk`."""
-    row = cur.execute("SELECT count(*), coalesce(max(pk), 0) FROM events WHERE workspace_id = ? AND session_id = ? "
-                      "AND kind = 'message' AND pk <= ?", [workspace_id, session_id, up_to_pk]).fetchone()
+    row = one(cur.execute("SELECT count(*), coalesce(max(pk), 0) FROM events WHERE workspace_id = ? "
+                          "AND session_id = ? AND kind = 'message' AND pk <= ?", [workspace_id, session_id, up_to_pk]))
     return int(row[0]), int(row[1])
 
 
@@ -111,7 +112,7 @@ def _live_pair(columns: str, workspace_id: str, observer: str, observed: str, ve
 def conclusions_since(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,
                       since: datetime | None) -> int:
     sql, args = _live_pair("count(*)", workspace_id, observer, observed, version, since=since)
-    return cur.execute(sql, args).fetchone()[0]
+    return scalar(cur.execute(sql, args))
 
 
 def recent_conclusions(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,

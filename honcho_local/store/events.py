@@ -14,6 +14,7 @@ from honcho_local.ids import new_ids
 from honcho_local.store.db import WriteContext, append_rows, log_tag, utcnow
 from honcho_local.store.filters import Column, compile_filters
 from honcho_local.store.resources import Cursor, _fetch, dumps, page
+from honcho_local.store.sql import scalar
 
 MESSAGE_COLUMNS = {
     "id": Column("id", "str"),
@@ -49,13 +50,13 @@ def append(ctx: WriteContext, workspace_id: str, session_id: str, events: list[N
     # The counters are loaded only while unknown, and an event appended in this context sets them: no
     # pending row can be in what these reads see, so they run without flushing (`WriteContext.lookup`)
     # and a group writing to many new sessions still inserts its events with one statement.
-    first_pk = ctx.next_value(("pk",), lambda: ctx.lookup(
+    first_pk = ctx.next_value(("pk",), lambda: scalar(ctx.lookup(
         "SELECT greatest((SELECT coalesce(max(pk), 0) FROM events), "
-        "(SELECT coalesce(max(value), 0) FROM log_state WHERE key = 'pk_floor'))").fetchone()[0], n)
+        "(SELECT coalesce(max(value), 0) FROM log_state WHERE key = 'pk_floor'))")), n)
     first_seq = ctx.next_value(
         ("seq", workspace_id, session_id),
-        lambda: ctx.lookup("SELECT coalesce(max(seq), 0) FROM events WHERE workspace_id = ? AND session_id = ?",
-                           [workspace_id, session_id]).fetchone()[0],
+        lambda: scalar(ctx.lookup("SELECT coalesce(max(seq), 0) FROM events WHERE workspace_id = ? AND session_id = ?",
+                                  [workspace_id, session_id])),
         n,
     )
     now = utcnow()

@@ -12,6 +12,7 @@ messages they have passed are never reasoned again.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -21,6 +22,7 @@ import duckdb
 
 from honcho_local.store.db import Store, WriteContext
 from honcho_local.store.resources import _keep_pk_floor, dumps
+from honcho_local.store.sql import one
 
 log = logging.getLogger(__name__)
 Pair = tuple[str, str, str]  # (observer, observed, version)
@@ -209,7 +211,8 @@ def _checkpoint_op(ctx: WriteContext) -> tuple[int, int]:
     if ctx.in_transaction:
         raise _Grouped()
     ctx.lookup("CHECKPOINT")
-    return ctx.lookup("SELECT block_size, free_blocks FROM pragma_database_size()").fetchone()
+    block_size, free_blocks = one(ctx.lookup("SELECT block_size, free_blocks FROM pragma_database_size()"))
+    return int(block_size), int(free_blocks)
 
 
 def _checkpoint(store: Store) -> tuple[int, int]:
@@ -249,7 +252,7 @@ def scrub(store: Store, tables: list[str]) -> int:
     for _ in range(20):
         if free == 0:
             break
-        store.write(lambda ctx, n=free * block_size // 1024 + 16: _fill(ctx, n))
+        store.write(functools.partial(_fill, rows=free * block_size // 1024 + 16))
         block_size, free = _checkpoint(store)
     store.write(lambda ctx: _done(ctx, mark))
     _checkpoint(store)

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import duckdb
 
+from honcho_local.store.sql import scalar
+
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
 
@@ -216,7 +218,7 @@ def m006_embedding_order(conn: duckdb.DuckDBPyConnection) -> None:
     """`message_embeddings.seq`: the order rows were inserted in (from a sequence). In-memory vector
     matrices load the rows past the newest `seq` they hold; log positions do not serve, since the
     worker embeds sessions in any order. Existing rows take their log position, new ones the next value."""
-    start = conn.execute("SELECT coalesce(max(event_pk), 0) + 1 FROM message_embeddings").fetchone()[0]
+    start = scalar(conn.execute("SELECT coalesce(max(event_pk), 0) + 1 FROM message_embeddings"))
     conn.execute(f"CREATE SEQUENCE message_embedding_seq START {int(start)}")
     conn.execute("ALTER TABLE message_embeddings ADD COLUMN seq BIGINT DEFAULT nextval('message_embedding_seq')")
     conn.execute("UPDATE message_embeddings SET seq = event_pk")

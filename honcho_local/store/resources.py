@@ -7,6 +7,7 @@ a read cursor. Rows come back as plain dicts with JSON columns decoded.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -14,6 +15,7 @@ import msgspec
 
 from honcho_local.store.db import WriteContext, utcnow, ws_tag
 from honcho_local.store.filters import Column, compile_filters
+from honcho_local.store.sql import scalar
 
 Cursor = duckdb.DuckDBPyConnection
 
@@ -60,7 +62,7 @@ def _fetch(cur: Cursor, sql: str, params: list[Any], json_cols: set[str]) -> lis
 def page(cur: Cursor, base_sql: str, params: list[Any], order: str, page_no: int, size: int,
          json_cols: set[str]) -> tuple[list[dict[str, Any]], int]:
     """One page of a query plus the total row count."""
-    total = cur.execute(f"SELECT count(*) FROM ({base_sql})", params).fetchone()[0]
+    total = scalar(cur.execute(f"SELECT count(*) FROM ({base_sql})", params))
     rows = _fetch(cur, f"{base_sql} ORDER BY {order} LIMIT ? OFFSET ?",
                   [*params, size, (page_no - 1) * size], json_cols)
     return rows, total
@@ -112,8 +114,8 @@ def list_workspaces(cur: Cursor, filters: Any, page_no: int, size: int, reverse:
 
 
 def count_sessions(cur: Cursor, workspace_id: str) -> int:
-    return cur.execute("SELECT count(*) FROM sessions WHERE workspace_id = ? AND is_active",
-                       [workspace_id]).fetchone()[0]
+    return scalar(cur.execute("SELECT count(*) FROM sessions WHERE workspace_id = ? AND is_active",
+                              [workspace_id]))
 
 
 def _keep_pk_floor(ctx: WriteContext) -> None:
@@ -303,8 +305,9 @@ def _insert_members(conn: Cursor, rows: list[tuple[str, str, str]]) -> None:
                  [*_columns(rows), utcnow()])
 
 
-_ENSURE_FLUSHERS = {"ensure_workspaces": _insert_workspaces, "ensure_sessions": _insert_sessions,
-                    "ensure_peers": _insert_peers, "ensure_members": _insert_members}
+_ENSURE_FLUSHERS: dict[str, Callable[[Cursor, list[Any]], None]] = {
+    "ensure_workspaces": _insert_workspaces, "ensure_sessions": _insert_sessions,
+    "ensure_peers": _insert_peers, "ensure_members": _insert_members}
 
 
 def remove_members(ctx: WriteContext, workspace_id: str, session_id: str, peer_ids: list[str]) -> None:
@@ -339,8 +342,8 @@ def set_member_config(ctx: WriteContext, workspace_id: str, session_id: str, pee
 
 
 def count_observers(cur: Cursor, workspace_id: str, session_id: str) -> int:
-    return cur.execute(
+    return scalar(cur.execute(
         "SELECT count(*) FROM session_peers WHERE workspace_id = ? AND session_id = ? "
         "AND left_at IS NULL AND observe_others",
         [workspace_id, session_id],
-    ).fetchone()[0]
+    ))

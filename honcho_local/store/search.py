@@ -38,6 +38,7 @@ from honcho_local.priority import lower_this_thread
 from honcho_local.store import faults
 from honcho_local.store.db import Store
 from honcho_local.store.message_rows import MessageRows
+from honcho_local.store.sql import scalar
 from honcho_local.store.vectors import MessageVectors  # noqa: F401 - re-export
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,13 @@ def query_words(text: str) -> list[str]:
     return [w for w in words if w not in STOPWORDS] or words
 
 
+def _pk(value: int | float | None) -> int:
+    """A hit's `pk` fast field: an integer on every document this module writes."""
+    if not isinstance(value, int):
+        raise TypeError(f"lexical index document without an integer pk: {value!r}")
+    return value
+
+
 class LexicalIndex:
     """BM25 over message contents, filtered by workspace / session / peer with exact terms."""
 
@@ -138,7 +146,8 @@ class LexicalIndex:
         # The indexer's own Python thread keeps the normal priority: it holds the GIL while it builds
         # documents, and a lowered GIL holder makes the event loop and the DuckDB writer wait for it.
         self._background = ThreadPoolExecutor(1, thread_name_prefix="lexical-commit", initializer=lower_this_thread)
-        self._writer = self._background.submit(self.index.writer, heap_size=32_000_000, num_threads=1).result()
+        self._writer: tantivy.IndexWriter | None = self._background.submit(
+            self.index.writer, heap_size=32_000_000, num_threads=1).result()
         self._thread = threading.Thread(target=self._run, name="lexical-indexer", daemon=True)
         self._thread.start()
 
@@ -165,7 +174,7 @@ class LexicalIndex:
         return upto
 
     def _log_max(self) -> int:
-        return self.store.read(lambda cur: cur.execute("SELECT coalesce(max(pk), 0) FROM events").fetchone()[0])
+        return self.store.read(lambda cur: scalar(cur.execute("SELECT coalesce(max(pk), 0) FROM events")))
 
     def notify(self, *_: object) -> None:
         """Wake the indexer (an `Ingest` commit listener: returns at once)."""
@@ -202,20 +211,21 @@ class LexicalIndex:
             "ORDER BY pk LIMIT ?", [self.upto, BATCH]).fetchall())
         if not rows:
             return False
+        writer = self._live_writer()
         self._load_previous({(r[2], r[3]) for r in rows if r[1] == "message"})
         for pk, kind, ws, session, peer, content, created_at in rows:
             if kind == "message":
                 # The message before it in the session is indexed as weaker context: an answer
                 # ("Adoption agencies.") is found by the words of the question it answers.
                 prev = self._previous.pop((ws, session), None)
-                self._writer.add_document(tantivy.Document(
+                writer.add_document(tantivy.Document(
                     pk=pk, workspace_id=ws, session_id=session, peer_id=peer,
                     content=document_text(peer, content, created_at),
                     context=f"{prev[0]}: {prev[1]}" if prev else ""))
                 self._previous[(ws, session)] = (peer, content)
         while len(self._previous) > PREVIOUS_CACHE:
             self._previous.pop(next(iter(self._previous)))
-        self._background.submit(self._writer.commit).result()
+        self._background.submit(writer.commit).result()
         self.index.reload()
         self._searcher = self.index.searcher()
         upto = rows[-1][0]
@@ -239,6 +249,12 @@ class LexicalIndex:
         except Exception:  # the disk may still be full: tried again after the next failure
             log.debug("lexical index writer not renewed yet", exc_info=True)
 
+    def _live_writer(self) -> tantivy.IndexWriter:
+        """The writer; none after a renewal failed (the indexing loop tries again after this error)."""
+        if self._writer is None:
+            raise RuntimeError("no lexical index writer: renewing it failed (the disk may still be full)")
+        return self._writer
+
     def forget(self, timeout: float = 600.0) -> bool:
         """Take deleted messages out of the index for good: every document is dropped and the index
         rebuilt from the log (a deleted document's words stay in its segment's term dictionary until
@@ -260,9 +276,10 @@ class LexicalIndex:
         """Drop every document (their segment files go at the commit's garbage collection), from position 0."""
         with self._cond:
             wanted = self._rebuilds[0]
-        self._writer.delete_all_documents()
-        self._background.submit(self._writer.commit).result()
-        self._background.submit(self._writer.garbage_collect_files).result()
+        writer = self._live_writer()
+        writer.delete_all_documents()
+        self._background.submit(writer.commit).result()
+        self._background.submit(writer.garbage_collect_files).result()
         self.index.reload()
         self._searcher = self.index.searcher()
         self._previous.clear()
@@ -334,7 +351,7 @@ class LexicalIndex:
             return []
         query = tantivy.Query.boolean_query([(tantivy.Occur.Must, text_query), *scope]) if scope else text_query
         hits = searcher.search(query, limit, count=False).hits
-        pks = searcher.fast_field_values("pk", [addr for _, addr in hits])  # the pk column, no stored doc
+        pks = [_pk(v) for v in searcher.fast_field_values("pk", [addr for _, addr in hits])]  # no stored doc
         if tail:
             scored = self._score_tail(searcher, words, tail, terms, workspace_id, session_id, peer_id)
             if scored:
@@ -404,7 +421,7 @@ class LexicalIndex:
             return []
         total = searcher.num_docs + len(docs)
 
-        def idf(field: str, n: int) -> float:
+        def idf(field: str, n: float) -> float:
             return math.log(1 + (total - n + 0.5) / (n + 0.5))
 
         fields = []

@@ -17,6 +17,7 @@ import duckdb
 
 from honcho_local.store.db import WriteContext, utcnow
 from honcho_local.store.resources import Cursor, _fetch
+from honcho_local.store.sql import one, scalar
 
 MAX_BACKOFF = timedelta(hours=1)  # the longest a failed unit waits for its next try
 
@@ -129,12 +130,12 @@ def mark_failed(ctx: WriteContext, key: UnitKey, error: str, backoff: timedelta,
     """Record a failure; the sweep retries the unit after `backoff`, doubled per further failure (at
     most `longest`). Returns the attempt count."""
     now = utcnow()
-    attempts = ctx.conn.execute(
+    attempts = scalar(ctx.conn.execute(
         "INSERT INTO work_units VALUES (?, ?, ?, ?, ?, ?, 0, 'failed', ?, 1, ?, ?) ON CONFLICT DO UPDATE SET "
         "status = 'failed', error = excluded.error, attempts = work_units.attempts + 1, "
         "updated_at = excluded.updated_at RETURNING attempts",
         [str(key), key.kind, key.version, key.workspace_id, key.session_id, key.observed_id, error[:2000],
-         now + min(backoff, longest), now]).fetchone()[0]
+         now + min(backoff, longest), now]))
     delay = timedelta(seconds=min(longest.total_seconds(), backoff.total_seconds() * 2 ** min(attempts - 1, 32)))
     ctx.conn.execute("UPDATE work_units SET next_attempt_at = ? WHERE key = ?", [now + delay, str(key)])
     return attempts
@@ -172,11 +173,11 @@ def reasoning_cost(db_path: Path, workspaces: list[str]) -> dict[str, Any] | Non
             f"count(*) FILTER (status = 'failed'), sum(prompt_tokens), sum(completion_tokens), "
             f"sum(seconds) FROM reasoning_runs WHERE split_part(unit_key, ':', 3) IN ({marks}) GROUP BY task "
             "ORDER BY task", workspaces).fetchall()
-        messages = db.execute(f"SELECT count(*) FROM events WHERE workspace_id IN ({marks}) AND kind = 'message'",
-                              workspaces).fetchone()[0]
-        conclusions = db.execute(
+        messages = scalar(db.execute(
+            f"SELECT count(*) FROM events WHERE workspace_id IN ({marks}) AND kind = 'message'", workspaces))
+        conclusions = scalar(db.execute(
             f"SELECT count(*) FROM conclusions WHERE workspace_id IN ({marks}) AND deleted_at IS NULL",
-            workspaces).fetchone()[0]
+            workspaces))
     finally:
         db.close()
     return {"messages": messages, "conclusions": conclusions,
@@ -187,14 +188,14 @@ def reasoning_cost(db_path: Path, workspaces: list[str]) -> dict[str, Any] | Non
 def recent_runs(cur: Cursor, version: str, since: datetime) -> dict[str, Any]:
     """What the worker's runs of `version` did since `since` (from `reasoning_runs`): messages reasoned,
     conclusions derived, summaries and peer cards written, model calls (failed ones too) and their seconds."""
-    row = cur.execute(
+    row = one(cur.execute(
         "SELECT coalesce(sum(events) FILTER (task = 'deriver' AND status <> 'failed'), 0), "
         "coalesce(sum(outputs) FILTER (task = 'deriver' AND status <> 'failed'), 0), "
         "count(*) FILTER (task LIKE 'summary_%' AND status = 'ok'), "
         "count(*) FILTER (task = 'peer_card'), "
         "count(*) FILTER (model IS NOT NULL OR status = 'failed'), count(*) FILTER (status = 'failed'), "
         "coalesce(sum(seconds), 0) FROM reasoning_runs WHERE version = ? AND created_at >= ?",
-        [version, since]).fetchone()
+        [version, since]))
     names = ("messages_reasoned", "conclusions_derived", "summaries_written", "peer_cards_written", "model_calls",
              "failed_calls", "model_seconds")
     return dict(zip(names, row))

@@ -17,7 +17,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 
 from honcho_local import nonblocking
 from honcho_local.store.db import Store
+from honcho_local.store.sql import one
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,9 @@ class _Ivf:
         _one_omp_thread()
         params = _PARAMS.get(nprobe)
         if params is None:  # read-only during a search: shared by every thread
-            params = _PARAMS[nprobe] = faiss.SearchParametersIVF(nprobe=nprobe)
+            params = faiss.SearchParametersIVF()
+            params.nprobe = nprobe  # what the keyword form sets; faiss's stubs declare no keyword __init__
+            _PARAMS[nprobe] = params
         with self.lock.reading():
             _, rows = self.index.search(query.reshape(1, -1), limit, params=params)
         return [int(r) for r in rows[0] if r >= 0]
@@ -171,7 +174,7 @@ class _Matrix:
     def count(self) -> int:
         return len(self.columns[0])
 
-    def append(self, pks: np.ndarray, sessions: Sequence[str], peers: Sequence[str], vectors: np.ndarray) -> None:
+    def append(self, pks: np.ndarray, sessions: Iterable[str], peers: Iterable[str], vectors: np.ndarray) -> None:
         """Add rows (the delta since the last load; `vectors` unit length) without copying what is
         held: the columns are views of buffers that grow by doubling (a search holding an older view
         keeps a valid one; copying a 100,000-row matrix on each refresh made searches under a stream
@@ -180,7 +183,7 @@ class _Matrix:
             return
         first, n = self.count, self.count + len(pks)
         code = self.codes.setdefault
-        new = (np.asarray(pks, np.int64),
+        new: tuple[np.ndarray, ...] = (np.asarray(pks, np.int64),
                np.fromiter((code(v, len(self.codes)) for v in sessions), np.int32, len(pks)),
                np.fromiter((code(v, len(self.codes)) for v in peers), np.int32, len(pks)),
                vectors)
@@ -197,7 +200,7 @@ class _Matrix:
                     self.buffers.append(buffer)
             buffer[first:n] = added  # past every view handed out: no reader sees these rows change
             views.append(buffer[:n])
-        self.columns = tuple(views)  # type: ignore[assignment]
+        self.columns = (views[0], views[1], views[2], views[3])
         if self.ivf is not None:
             self.ivf.add(vectors, first)
 
@@ -266,13 +269,13 @@ class MessageVectors:
         live = np.flatnonzero(np.asarray([p is not None for p in cols["peer_id"]], bool))
         if len(live):
             m.append(cols["event_pk"][live], cols["session_id"][live], cols["peer_id"][live],
-                     _unit(np.stack(cols["embedding"][live])))
+                     _unit(np.stack(list(cols["embedding"][live]))))
         m.max_seq = max(m.max_seq, upto_seq)
 
     def _refresh(self, current: _Matrix | None, workspace_id: str, model: str) -> _Matrix:
-        count, newest = self.store.read(lambda cur: cur.execute(
+        count, newest = self.store.read(lambda cur: one(cur.execute(
             "SELECT count(*), coalesce(max(seq), 0) FROM message_embeddings WHERE workspace_id = ? AND model = ?",
-            [workspace_id, model]).fetchone())
+            [workspace_id, model])))
         if current is not None and (current.table_rows, current.max_seq) == (count, newest):
             return current
         if current is not None and current.table_rows < count and current.max_seq < newest:
