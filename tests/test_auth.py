@@ -150,6 +150,19 @@ def test_serve_refuses_a_remote_address_without_auth_in_one_line(tmp_path: Path)
     assert not (tmp_path / "honcho.duckdb").exists()
 
 
+def test_serve_on_every_address_starts_with_auth_on(tmp_path: Path) -> None:
+    env = {**AUTH_ENV, "HONCHO_LOCAL_HOST": "0.0.0.0", "HONCHO_LOCAL_ALLOW_REMOTE": "true"}
+    srv = start_server(tmp_path / "home", env=env)
+    try:
+        refused = httpx.post(f"{srv.url}/v3/workspaces/list", json={})
+        assert refused.status_code == 401 and refused.json() == {"detail": "No access token provided"}
+        listed = httpx.post(f"{srv.url}/v3/workspaces/list", json={}, headers=bearer(apikeys.mint(SECRET, admin=True)))
+        assert listed.status_code == 200
+        assert "without authentication" not in srv.log()
+    finally:
+        stop_server(srv)
+
+
 # ---- a live server with auth on -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
