@@ -120,6 +120,10 @@ def test_refusals_change_nothing(dreamer) -> None:
         assert r.status_code == status and words in r.json()["detail"], (body, r.text)
     r = httpx.post(f"{srv.url}/v3/workspaces/nowhere/schedule_dream", json={"observer": "a", "dream_type": "omni"})
     assert r.status_code == 404
+    # a pair nothing is known about gets no card (Honcho's case observation_3peer_multiple_observers_one_observed)
+    r = httpx.post(f"{srv.url}{W}/schedule_dream", json={"observer": "alice", "observed": "bob", "dream_type": "omni"})
+    assert r.status_code == 204
+    assert httpx.get(f"{srv.url}{W}/peers/alice/card", params={"target": "bob"}).json()["peer_card"] is None
     off = httpx.put(f"{srv.url}{W}", json={"configuration": {"dream": {"enabled": False}}})
     assert off.status_code == 200, off.text
     r = httpx.post(f"{srv.url}{W}/schedule_dream", json={"observer": "alice", "dream_type": "omni"})

@@ -79,7 +79,9 @@ class Dreams:
 
         facts, pinned, recent, card = self.store.read(read)
         entries = peer_card.build_card(observed, facts, pinned)
-        changed = card is None or card["entries"] != entries
+        if not entries and not recent:  # nothing known about the pair: no empty card, no model call
+            return {"card_entries": 0, "card_changed": False, "profile": False}
+        changed = card["entries"] != entries if card is not None else bool(entries)
         try:
             profile, _ = peer_card.write_profile(self.get_llm(), observed, entries, recent, self.settings.model_context)
         except HonchoLocalError as exc:  # no model, or nothing usable: the card is kept all the same
