@@ -6,11 +6,15 @@ Range checks that need a readable 422 message live in the services.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from honcho_local.schemas import Name, Text
+
+
+# Documented bounds (the OpenAPI document states them); the services check the same ranges with their own words.
+NON_BLANK = r"\S"  # at least one character that is not whitespace (a JSON-schema pattern matches anywhere)
 
 
 class _Body(BaseModel):
@@ -21,10 +25,10 @@ class RepresentationBody(_Body):
     session_id: Name | None = None
     target: Name | None = None
     search_query: str | None = None
-    search_top_k: StrictInt | None = None
-    search_max_distance: StrictFloat | None = None
+    search_top_k: StrictInt | None = Field(None, ge=1, le=100)
+    search_max_distance: StrictFloat | None = Field(None, ge=0, le=1)
     include_most_frequent: StrictBool | None = None
-    max_conclusions: StrictInt | None = None
+    max_conclusions: StrictInt | None = Field(None, ge=1, le=100)
     filters: dict[str, Any] | None = None
     as_of: str | None = None
     version: str | None = None
@@ -32,31 +36,32 @@ class RepresentationBody(_Body):
 
 
 class CardBody(_Body):
-    peer_card: list[str]
+    peer_card: list[Annotated[str, Field(max_length=2_000)]] = Field(max_length=100)
 
 
 class SearchBody(_Body):
-    query: str
+    query: str = Field(min_length=1, max_length=10_000, pattern=NON_BLANK)
     filters: dict[str, Any] | None = None
-    limit: StrictInt = 10
+    limit: StrictInt = Field(10, ge=1, le=100)
     scope: Any = None  # refused (api/scopes.py)
 
 
 class ConclusionCreate(_Body):
-    content: Text
+    content: Text = Field(min_length=1, max_length=65_535, pattern=NON_BLANK)
     observer_id: Name
     observed_id: Name
     session_id: Name | None = None
 
 
 class ConclusionBatch(_Body):
-    conclusions: list[ConclusionCreate] = Field(validation_alias=AliasChoices("conclusions", "observations"))
+    conclusions: list[ConclusionCreate] = Field(min_length=1, max_length=100,
+                                                validation_alias=AliasChoices("conclusions", "observations"))
 
 
 class ConclusionQuery(_Body):
-    query: str
-    top_k: StrictInt = 10
-    distance: StrictFloat | None = None
+    query: str = Field(min_length=1, pattern=NON_BLANK)
+    top_k: StrictInt = Field(10, ge=1, le=100)
+    distance: StrictFloat | None = Field(None, ge=0, le=1)
     filters: dict[str, Any] | None = None
 
 
