@@ -583,7 +583,7 @@ def derived_of(api: Api, conv: Conversation, turn_of: dict[str, str]) -> list[go
         body = api.call("POST", f"/v3/workspaces/{workspace_of(conv)}/conclusions/list",
                         params={"page": page, "size": 100}, json={})
         out += [goldfacts.Derived(conv.conv_id, c["observed_id"], c["content"],
-                                  tuple(turn_of[i] for i in (c.get("source_ids") or []) if i in turn_of))
+                                  tuple(turn_of[i] for i in (c.get("message_ids") or []) if i in turn_of))
                 for c in body["items"]]
         if page >= body["pages"]:
             return out
@@ -604,7 +604,7 @@ def conclusion_sources(api: Api, conv: Conversation, subject: str, query: str, t
     """The `conclusions` arm: source turns of the subject's 30 nearest conclusions, in their order."""
     found = api.call("POST", f"/v3/workspaces/{workspace_of(conv)}/conclusions/query",
                      json={"query": query, "top_k": 30, "filters": {"observed_id": subject}})
-    ranked = [turn_of[i] for c in found for i in (c.get("source_ids") or []) if i in turn_of]
+    ranked = [turn_of[i] for c in found for i in (c.get("message_ids") or []) if i in turn_of]
     return list(dict.fromkeys(ranked))[:k]
 
 
