@@ -43,8 +43,10 @@ def session(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def message(row: dict[str, Any]) -> dict[str, Any]:
+    """A message; `created_iso`, when the row has it (the in-memory message rows), is `created_at` as text."""
+    created = row.get("created_iso") or iso(row["created_at"])
     return {"id": row["id"], "content": row["content"], "peer_id": row["peer_id"],
-            "session_id": row["session_id"], "metadata": row["metadata"], "created_at": iso(row["created_at"]),
+            "session_id": row["session_id"], "metadata": row["metadata"], "created_at": created,
             "workspace_id": row["workspace_id"], "token_count": row["token_count"]}
 
 

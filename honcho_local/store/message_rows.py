@@ -11,7 +11,8 @@ prefix since one writer appends them). Appends and derived writes (the worker's 
 summaries) leave it valid. The store publishes the newest committed log position (`Store.log_end`),
 so `recent` is current to the last commit without asking DuckDB (the rows past the copy are loaded
 first). Memory: about 0.5 KB per message (measured: 49 MB for 100,000; the embeddings held for
-vector search take 1.5 KB per message); the first search or context read loads it (1.2 s for 100,000).
+vector search take 1.5 KB per message); the first search or context read loads it (1.2 s for 100,000). Each row keeps its `created_at` as the API's
+ISO-8601 text too (`created_iso`, ~75 bytes): formatting it was most of a 50-message list's own time.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ class MessageRows:
             ws, session = name(ws, ws), name(session, session)
             new = pk not in copy.rows  # rows arrive in log order (an update re-reads a row already placed)
             copy.rows[pk] = (id_, ws, session, name(peer, peer), content,
-                             name(metadata, metadata) if len(metadata) <= 2 else metadata, tokens, created, recorded)
+                             name(metadata, metadata) if len(metadata) <= 2 else metadata, tokens, created, recorded,
+                             created.isoformat() + "Z")
             if new:  # after its row: a reader without the lock never finds a position whose row is missing
                 copy.sessions.setdefault((ws, session), []).append(pk)
 
@@ -203,10 +205,10 @@ class MessageRows:
 
     @staticmethod
     def _row(pk: int, row: tuple[Any, ...]) -> dict[str, Any]:
-        id_, ws, session, peer, content, metadata, tokens, created, recorded = row
+        id_, ws, session, peer, content, metadata, tokens, created, recorded, created_iso = row
         return {"pk": pk, "id": id_, "workspace_id": ws, "session_id": session, "peer_id": peer,
                 "content": content, "metadata": _decode(metadata), "token_count": tokens,
-                "created_at": created, "recorded_at": recorded}
+                "created_at": created, "recorded_at": recorded, "created_iso": created_iso}
 
     def get(self, pks: list[int]) -> dict[int, dict[str, Any]]:
         """Rows of the messages among `pks` (not messages, deleted ones and inactive sessions left out)."""
