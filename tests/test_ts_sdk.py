@@ -1,0 +1,82 @@
+"""The official TypeScript SDK (`@honcho-ai/sdk`, pinned in tests/ts/package-lock.json) against a live
+server with the fake model: `npm ci` from the lockfile when node_modules lacks the pinned SDK, then
+tests/ts/sdk_suite.mjs (plain node) drives every SDK method honcho-local serves and asserts what comes
+back. Reasoning is off, so the only conclusions are the ones the suite writes. Skips only where node or
+npm is not installed (`.ci/run` installs Debian's through .ci/setup-node)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LiveServer, start_server, stop_server
+from tests.fake_model import FakeModel
+
+TS_DIR = Path(__file__).resolve().parent / "ts"
+FACT = re.compile(r"FACT-[a-z]+")
+
+
+class FactEcho(FakeModel):
+    """Answers a chat with the FACT-* markers its prompt holds, sorted: an answer shows what was recalled.
+    Asked for a schema with a `seen` list (the suite's response_format), it answers `{"seen": [...]}`."""
+
+    def answer(self, payload: dict) -> str:
+        prompt = "\n".join(m["content"] for m in payload["messages"])
+        seen = sorted(set(FACT.findall(prompt)))
+        if '"seen"' in json.dumps(payload.get("response_format") or {}):
+            return json.dumps({"seen": seen})
+        if payload.get("response_format") or "In 1-3 sentences, say who" in prompt:
+            return super().answer(payload)
+        return "seen: " + " ".join(seen)
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeModel]:
+    model = FactEcho().start()
+    yield model
+    model.stop()
+
+
+@pytest.fixture(scope="module")
+def ts_server(tmp_path_factory: pytest.TempPathFactory, fake: FakeModel) -> Iterator[LiveServer]:
+    srv = start_server(tmp_path_factory.mktemp("ts-sdk"), env={
+        "HONCHO_LOCAL_REASONING_MODEL": "openai:fake", "HONCHO_LOCAL_OPENAI_BASE_URL": fake.url})
+    yield srv
+    stop_server(srv)
+
+
+def _installed_sdk() -> str | None:
+    manifest = TS_DIR / "node_modules" / "@honcho-ai" / "sdk" / "package.json"
+    return json.loads(manifest.read_text())["version"] if manifest.exists() else None
+
+
+def _ensure_sdk(npm: str) -> None:
+    """`npm ci` (cache first) unless node_modules already holds the version the lockfile pins."""
+    lock = json.loads((TS_DIR / "package-lock.json").read_text())
+    pinned = lock["packages"]["node_modules/@honcho-ai/sdk"]["version"]
+    if _installed_sdk() != pinned:
+        done = subprocess.run([npm, "ci", "--prefer-offline", "--no-audit", "--no-fund"], cwd=TS_DIR,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
+    assert _installed_sdk() == pinned == "2.5.0"
+
+
+def test_typescript_sdk_suite(ts_server: LiveServer, fake: FakeModel) -> None:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.skip("node and npm are not installed (Debian: apt-get install nodejs npm; .ci/setup-node does it)")
+    _ensure_sdk(npm)
+    done = subprocess.run([node, "sdk_suite.mjs"], cwd=TS_DIR, capture_output=True, text=True, timeout=900,
+                          env={"PATH": "/usr/bin:/bin", "HONCHO_TEST_URL": ts_server.url})
+    print(done.stdout)
+    assert done.returncode == 0, f"TypeScript SDK suite failed:\n{done.stdout}\n{done.stderr}\n{ts_server.log()[-4000:]}"
+    summary = re.search(r"^ok: (\d+) steps, (\d+) SDK calls checked$", done.stdout, re.M)
+    assert summary, done.stdout
+    assert int(summary.group(2)) >= 80
+    assert fake.answered >= 11  # every chat the suite asked for reached the model

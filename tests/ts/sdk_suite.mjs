@@ -1,0 +1,429 @@
+// The official TypeScript SDK (@honcho-ai/sdk, the version package-lock.json pins) against a live
+// honcho-local at $HONCHO_TEST_URL, run by tests/test_ts_sdk.py. Each step drives SDK methods and asserts
+// what they return (and, for writes, what reads back). The server's model is the test's fake: reasoning
+// is off, so the only conclusions are the ones written here, and a chat answers "seen: FACT-..." with the
+// FACT-* markers its prompt held, so an answer shows what the server recalled.
+// Prints "ok: N steps, M SDK calls checked" and exits 0, or names the failed step and exits 1.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Honcho } from '@honcho-ai/sdk';
+import { z } from 'zod';
+
+const baseURL = process.env.HONCHO_TEST_URL;
+if (!baseURL) throw new Error('HONCHO_TEST_URL is not set');
+const W = `ts-${randomUUID().slice(0, 8)}`;
+const honcho = new Honcho({ baseURL, workspaceId: W, maxRetries: 0, timeout: 600_000 });
+const covered = new Set();
+const steps = [];
+const step = (name, calls, fn) => steps.push({ name, calls, fn });
+const state = {};
+
+/** Asserts `promise` rejects with HTTP `status` and a detail matching `detail`. */
+async function refused(promise, status, detail) {
+  await assert.rejects(promise, (err) => {
+    assert.equal(err.status, status, `expected ${status}, got ${err.status}: ${err.message}`);
+    if (detail) assert.match(err.message, detail);
+    return true;
+  });
+}
+
+async function all(page) {
+  const out = [];
+  for await (const item of page) out.push(item);
+  return out;
+}
+
+async function waitIdle(target) {
+  // The worker embeds messages in the background; search reads them once the queue is empty.
+  for (let i = 0; i < 3000; i++) {
+    const s = await target.queueStatus();
+    if (s.pendingWorkUnits === 0 && s.inProgressWorkUnits === 0) return s;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('queue did not drain');
+}
+
+const SCOPE_REFUSED = /scopes are not supported/;
+
+step('workspace metadata and configuration', ['Honcho()', 'honcho.setMetadata', 'honcho.getMetadata',
+  'honcho.setConfiguration', 'honcho.getConfiguration', 'honcho.refresh', 'honcho.workspaces'], async () => {
+  await honcho.setMetadata({ team: 'ts' });
+  assert.deepEqual(await honcho.getMetadata(), { team: 'ts' });
+  await honcho.setConfiguration({ reasoning: { enabled: false } });
+  const conf = await honcho.getConfiguration();
+  assert.equal(conf.reasoning?.enabled, false);
+  await honcho.refresh();
+  assert.deepEqual(honcho.metadata, { team: 'ts' });
+  const ids = await all(await honcho.workspaces());
+  assert.ok(ids.includes(W), `workspace ${W} listed`);
+});
+
+step('peers', ['honcho.peer', 'peer.setMetadata', 'peer.getMetadata', 'peer.setConfiguration',
+  'peer.getConfiguration', 'peer.refresh', 'honcho.peers'], async () => {
+  state.alice = await honcho.peer('alice', { metadata: { role: 'user' } });
+  state.bob = await honcho.peer('bob');
+  state.carol = await honcho.peer('carol');
+  assert.equal(state.alice.id, 'alice');
+  assert.deepEqual(await state.alice.getMetadata(), { role: 'user' });
+  await state.bob.setMetadata({ role: 'assistant', n: 2 });
+  assert.deepEqual(await state.bob.getMetadata(), { role: 'assistant', n: 2 });
+  await state.carol.setConfiguration({ observeMe: false });
+  assert.equal((await state.carol.getConfiguration()).observeMe, false);
+  await state.bob.refresh();
+  assert.equal(state.bob.metadata.n, 2);
+  const page = await honcho.peers({ size: 2 });
+  assert.equal(page.total, 3);
+  assert.equal(page.items.length, 2);
+  assert.equal(page.pages, 2);
+  const next = await page.getNextPage();
+  assert.equal(next.items.length, 1);
+  assert.deepEqual((await all(page)).map((p) => p.id).sort(), ['alice', 'bob', 'carol']);
+  const filtered = await honcho.peers({ filters: { metadata: { role: 'assistant' } } });
+  assert.deepEqual(filtered.items.map((p) => p.id), ['bob']);
+});
+
+step('sessions and their peers', ['honcho.session', 'session.addPeers', 'session.peers',
+  'session.getPeerConfiguration', 'session.setPeerConfiguration', 'session.removePeers', 'session.setPeers',
+  'session.setMetadata', 'session.getMetadata', 'session.setConfiguration', 'session.getConfiguration',
+  'session.refresh', 'honcho.sessions', 'peer.sessions'], async () => {
+  const s1 = await honcho.session('s1', { metadata: { topic: 'hobbies' } });
+  state.s1 = s1;
+  await s1.addPeers([state.alice, state.bob, state.carol]);
+  assert.deepEqual((await s1.peers()).map((p) => p.id).sort(), ['alice', 'bob', 'carol']);
+  await s1.setPeerConfiguration(state.bob, { observeOthers: true, observeMe: false });
+  const conf = await s1.getPeerConfiguration('bob');
+  assert.equal(conf.observeOthers, true);
+  assert.equal(conf.observeMe, false);
+  await s1.removePeers('carol');
+  assert.deepEqual((await s1.peers()).map((p) => p.id).sort(), ['alice', 'bob']);
+  const s2 = await honcho.session('s2');
+  state.s2 = s2;
+  await s2.setPeers(['alice', 'carol']);
+  assert.deepEqual((await s2.peers()).map((p) => p.id).sort(), ['alice', 'carol']);
+  await s2.setPeers(['alice', 'bob']);
+  assert.deepEqual((await s2.peers()).map((p) => p.id).sort(), ['alice', 'bob']);
+  assert.deepEqual(await s1.getMetadata(), { topic: 'hobbies' });
+  await s2.setMetadata({ topic: 'pets' });
+  assert.deepEqual(await s2.getMetadata(), { topic: 'pets' });
+  await s2.setConfiguration({ summary: { enabled: false } });
+  assert.equal((await s2.getConfiguration()).summary?.enabled, false);
+  await s2.refresh();
+  assert.deepEqual(s2.metadata, { topic: 'pets' });
+  assert.equal(s2.isActive, true);
+  const listed = await honcho.sessions();
+  assert.deepEqual(listed.items.map((s) => s.id).sort(), ['s1', 's2']);
+  const pets = await honcho.sessions({ filters: { metadata: { topic: 'pets' } } });
+  assert.deepEqual(pets.items.map((s) => s.id), ['s2']);
+  // As in Honcho (crud.get_sessions_for_peer): every session the peer joined, left ones included
+  assert.deepEqual((await all(await state.carol.sessions())).map((s) => s.id).sort(), ['s1', 's2']);
+  assert.deepEqual((await all(await state.alice.sessions())).map((s) => s.id).sort(), ['s1', 's2']);
+});
+
+step('messages: create, batch, list, filters, get, update', ['peer.message', 'session.addMessages',
+  'session.messages', 'session.getMessage', 'session.updateMessage'], async () => {
+  const { s1, s2, alice, bob } = state;
+  const one = await s1.addMessages(alice.message('I keep bees on my roof FACT-bees',
+    { metadata: { mood: 'happy' }, createdAt: '2024-01-02T03:04:05Z' }));
+  assert.equal(one.length, 1);
+  assert.equal(one[0].peerId, 'alice');
+  assert.equal(one[0].sessionId, 's1');
+  assert.equal(one[0].workspaceId, W);
+  assert.deepEqual(one[0].metadata, { mood: 'happy' });
+  assert.ok(one[0].createdAt.startsWith('2024-01-02T03:04:05'), one[0].createdAt);
+  assert.ok(one[0].tokenCount > 0);
+  const batch = await s1.addMessages([
+    bob.message('That sounds like a lot of honey'),
+    alice.message('It is, and I play the oboe too FACT-oboe'),
+    bob.message('I play the cello every evening FACT-cello', { metadata: { mood: 'calm' } }),
+    alice.message('My cat Miso sleeps on the piano FACT-miso'),
+  ]);
+  assert.deepEqual(batch.map((m) => m.peerId), ['bob', 'alice', 'bob', 'alice']);
+  assert.equal(new Set([...one, ...batch].map((m) => m.id)).size, 5);
+  state.s1Messages = [...one, ...batch];
+  await s2.addMessages([alice.message('Today I adopted a parrot FACT-parrot'), bob.message('Congratulations')]);
+  const page = await s1.messages({ size: 2 });
+  assert.equal(page.total, 5);
+  assert.equal(page.pages, 3);
+  assert.deepEqual(page.items.map((m) => m.id), state.s1Messages.slice(0, 2).map((m) => m.id));
+  const everything = await all(page);
+  assert.deepEqual(everything.map((m) => m.content), state.s1Messages.map((m) => m.content));
+  const reversed = await s1.messages({ reverse: true, size: 1 });
+  assert.equal(reversed.items[0].id, state.s1Messages[4].id);
+  const bobs = await s1.messages({ filters: { peer_id: 'bob' } });
+  assert.deepEqual(bobs.items.map((m) => m.id), [batch[0].id, batch[2].id]);
+  const calm = await s1.messages({ filters: { metadata: { mood: 'calm' } } });
+  assert.deepEqual(calm.items.map((m) => m.id), [batch[2].id]);
+  const got = await s1.getMessage(batch[1].id);
+  assert.equal(got.content, 'It is, and I play the oboe too FACT-oboe');
+  const updated = await s1.updateMessage(got, { starred: true });
+  assert.deepEqual(updated.metadata, { starred: true });
+  assert.deepEqual((await s1.getMessage(batch[1].id)).metadata, { starred: true });
+  await refused(s1.getMessage('no-such-message'), 404);
+});
+
+step('queue status', ['honcho.queueStatus', 'session.queueStatus'], async () => {
+  const s = await waitIdle(honcho);
+  assert.equal(s.pendingWorkUnits, 0);
+  assert.ok(s.totalWorkUnits >= s.completedWorkUnits);
+  const perSession = await state.s1.queueStatus();
+  assert.equal(perSession.pendingWorkUnits, 0);
+});
+
+step('conclusions: create, get, list, query, derived, delete', ['peer.conclusions', 'peer.conclusionsOf',
+  'conclusions.create', 'conclusions.get', 'conclusions.getMany', 'conclusions.list', 'conclusions.query',
+  'conclusions.derived', 'conclusions.delete', 'conclusions.representation', 'honcho.conclusions.list',
+  'honcho.conclusions.get', 'honcho.conclusions.getMany'], async () => {
+  const { alice, bob, s1, s2 } = state;
+  const self = alice.conclusions;
+  assert.equal(self.observer, 'alice');
+  assert.equal(self.observed, 'alice');
+  const made = await self.create([
+    { content: 'alice keeps bees on her roof FACT-bees', sessionId: s1 },
+    { content: 'alice plays the oboe FACT-oboe', sessionId: 's1' },
+    { content: 'alice adopted a parrot FACT-parrot', sessionId: s2 },
+    { content: 'alice dislikes rain FACT-rain' },
+  ]);
+  assert.equal(made.length, 4);
+  for (const c of made) {
+    assert.equal(c.observerId, 'alice');
+    assert.equal(c.observedId, 'alice');
+    assert.equal(c.level, 'explicit');
+    assert.equal(c.sourceIds, null);
+    assert.equal(c.timesDerived, 1);
+  }
+  assert.equal(made[0].sessionId, 's1');
+  assert.equal(made[3].sessionId, null);
+  state.conclusions = made;
+  const aboutBob = await alice.conclusionsOf(bob).create({ content: 'bob plays the cello FACT-cello', sessionId: 's1' });
+  assert.equal(aboutBob[0].observedId, 'bob');
+  const got = await self.get(made[1].id);
+  assert.equal(got.content, 'alice plays the oboe FACT-oboe');
+  const many = await self.getMany([made[0].id, made[2].id]);
+  assert.deepEqual(many.map((c) => c.id).sort(), [made[0].id, made[2].id].sort());
+  const listed = await self.list({ size: 3 });
+  assert.equal(listed.total, 4);
+  assert.equal(listed.items.length, 3);
+  assert.equal((await all(listed)).length, 4);
+  const inS1 = await self.list({ session: s1 });
+  assert.deepEqual(inS1.items.map((c) => c.id).sort(), [made[0].id, made[1].id].sort());
+  const hits = await self.query('bees on the roof', 2);
+  assert.ok(hits.length >= 1 && hits.length <= 2);
+  assert.equal(hits[0].id, made[0].id);
+  const derived = await self.derived(made[0].id);
+  assert.equal(derived.total, 0);
+  const rep = await self.representation();
+  assert.match(rep, /FACT-bees/);
+  const everyone = await honcho.conclusions.list();
+  assert.equal(everyone.total, 5);
+  assert.equal((await honcho.conclusions.get(aboutBob[0].id)).observedId, 'bob');
+  assert.equal((await honcho.conclusions.getMany([aboutBob[0].id, made[3].id])).length, 2);
+  await self.delete(made[3].id);
+  await refused(self.get(made[3].id), 404);
+  assert.equal((await self.list()).total, 3);
+});
+
+step('peer cards', ['peer.setCard', 'peer.getCard', 'peer.card'], async () => {
+  const { alice, bob } = state;
+  const set = await alice.setCard(['Beekeeper FACT-beekeeper', 'Lives in Lisbon']);
+  assert.deepEqual(set, ['Beekeeper FACT-beekeeper', 'Lives in Lisbon']);
+  assert.deepEqual(await alice.getCard(), ['Beekeeper FACT-beekeeper', 'Lives in Lisbon']);
+  assert.deepEqual(await alice.card(), ['Beekeeper FACT-beekeeper', 'Lives in Lisbon']);
+  await alice.setCard(['Plays cello'], bob);
+  assert.deepEqual(await alice.getCard(bob), ['Plays cello']);
+  assert.equal(await state.carol.getCard(), null);
+});
+
+step('representation and context', ['peer.representation', 'session.representation', 'peer.context',
+  'session.context', 'session.summaries', 'SessionContext.toOpenAI', 'SessionContext.toAnthropic'], async () => {
+  const { alice, bob, s1, s2 } = state;
+  const rep = await alice.representation();
+  for (const fact of ['FACT-bees', 'FACT-oboe', 'FACT-parrot']) assert.match(rep, new RegExp(fact));
+  assert.doesNotMatch(rep, /FACT-rain/); // deleted
+  const onlyS2 = await alice.representation({ sessions: [s2] });
+  assert.match(onlyS2, /FACT-parrot/);
+  assert.doesNotMatch(onlyS2, /FACT-bees/);
+  const searched = await alice.representation({ searchQuery: 'oboe', searchTopK: 1, maxConclusions: 1 });
+  assert.match(searched, /FACT-oboe/);
+  const ofBob = await alice.representation({ target: bob });
+  assert.match(ofBob, /FACT-cello/);
+  const sessionRep = await s1.representation(alice);
+  assert.match(sessionRep, /FACT-bees/);
+  assert.doesNotMatch(sessionRep, /FACT-parrot/);
+  const ctx = await alice.context();
+  assert.equal(ctx.peerId, 'alice');
+  assert.match(ctx.representation, /FACT-oboe/);
+  assert.deepEqual(ctx.peerCard, ['Beekeeper FACT-beekeeper', 'Lives in Lisbon']);
+  const sctx = await s1.context({ tokens: 2000, peerTarget: alice, summary: true });
+  assert.equal(sctx.sessionId, 's1');
+  assert.deepEqual(sctx.messages.map((m) => m.id), state.s1Messages.map((m) => m.id).map((id) => id));
+  assert.match(sctx.peerRepresentation, /FACT-bees/);
+  assert.deepEqual(sctx.peerCard, ['Beekeeper FACT-beekeeper', 'Lives in Lisbon']);
+  const openai = sctx.toOpenAI(bob); // system messages (representation, card), then the turns
+  assert.deepEqual(openai.map((m) => m.role),
+    ['system', 'system', 'user', 'assistant', 'user', 'assistant', 'user']);
+  assert.match(openai[0].content, /^<peer_representation>.*FACT-bees/s);
+  assert.equal(openai[6].content, state.s1Messages[4].content);
+  const anthropic = sctx.toAnthropic(bob);
+  assert.equal(anthropic.filter((m) => m.role === 'assistant').length, 2);
+  const small = await s1.context({ tokens: 20 });
+  assert.ok(small.messages.length < 5 && small.messages.length >= 1);
+  assert.equal(small.messages.at(-1).id, state.s1Messages[4].id);
+  const summaries = await s1.summaries();
+  assert.equal(summaries.sessionId, 's1');
+  assert.equal(summaries.shortSummary, null); // summaries are off in this server
+});
+
+step('search: workspace, peer, session', ['honcho.search', 'peer.search', 'session.search'], async () => {
+  const { alice, bob, s1, s2 } = state;
+  const ws = await honcho.search('cello every evening', { limit: 3 });
+  assert.ok(ws.length >= 1 && ws.length <= 3);
+  assert.match(ws[0].content, /FACT-cello/);
+  const byBob = await bob.search('cello');
+  assert.ok(byBob.length >= 1);
+  assert.ok(byBob.every((m) => m.peerId === 'bob'));
+  const inS2 = await s2.search('parrot');
+  assert.ok(inS2.length >= 1);
+  assert.ok(inS2.every((m) => m.sessionId === 's2'));
+  assert.match(inS2[0].content, /FACT-parrot/);
+  const filtered = await honcho.search('piano cat', { filters: { session_id: 's1' } });
+  assert.ok(filtered.every((m) => m.sessionId === 's1'));
+  const aliceInS1 = await s1.search('honey', { filters: { peer_id: 'alice' } });
+  assert.ok(aliceInS1.every((m) => m.peerId === 'alice'));
+  void alice;
+});
+
+step('peer chat: plain, evidence, session allowlist, streamed', ['peer.chat', 'peer.chatStream'],
+  async () => {
+    const { alice, bob, s2 } = state;
+    const plain = await alice.chat('What are my hobbies?');
+    assert.equal(typeof plain, 'string');
+    assert.match(plain, /^seen: /);
+    for (const fact of ['FACT-bees', 'FACT-oboe', 'FACT-parrot']) assert.match(plain, new RegExp(fact));
+    const withEvidence = await alice.chat('What are my hobbies?', { includeEvidence: true });
+    assert.match(withEvidence.content, /FACT-bees/);
+    const ids = withEvidence.evidence.conclusions.map((c) => c.id);
+    assert.ok(ids.includes(state.conclusions[0].id));
+    for (const c of withEvidence.evidence.conclusions) assert.equal(c.level, 'explicit');
+    assert.deepEqual(withEvidence.evidence.tool_calls, []);
+    const confined = await alice.chat('What happened?', { sessions: [s2] });
+    assert.match(confined, /FACT-parrot/);
+    assert.doesNotMatch(confined, /FACT-bees|FACT-beekeeper/);
+    const aboutBob = await alice.chat('What does bob play?', { target: bob });
+    assert.match(aboutBob, /FACT-cello/);
+    const stream = await alice.chatStream('What are my hobbies?', { includeEvidence: true });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    assert.ok(chunks.length >= 1);
+    assert.equal(chunks.join(''), plain);
+    assert.ok(stream.evidence.conclusions.some((c) => c.id === state.conclusions[0].id));
+    const again = await alice.chatStream('What are my hobbies?');
+    assert.equal(await again.getFinalResponse(), plain);
+  });
+
+step('chat with a response format', ['peer.chat responseFormat (zod)', 'honcho.chat responseFormat'], async () => {
+  const { alice } = state;
+  const typed = await alice.chat('Which facts?', { responseFormat: z.object({ seen: z.array(z.string()) }) });
+  assert.ok(Array.isArray(typed.seen), JSON.stringify(typed));
+  assert.ok(typed.seen.includes('FACT-bees'), JSON.stringify(typed));
+  const schema = { type: 'object', properties: { seen: { type: 'array', items: { type: 'string' } } },
+    required: ['seen'] };
+  const raw = await honcho.chat('Which facts?', { responseFormat: schema });
+  const parsed = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  assert.ok(parsed.seen.includes('FACT-cello'), JSON.stringify(raw));
+});
+
+step('workspace chat: plain, evidence, session, streamed', ['honcho.chat', 'honcho.chatStream'], async () => {
+  const plain = await honcho.chat('Who does what?');
+  for (const fact of ['FACT-bees', 'FACT-cello', 'FACT-oboe']) assert.match(plain, new RegExp(fact));
+  const withEvidence = await honcho.chat('Who plays the cello?', { includeEvidence: true, session: state.s1 });
+  assert.match(withEvidence.content, /^seen: /);
+  const observed = new Set(withEvidence.evidence.conclusions.map((c) => c.observed_id));
+  assert.ok(observed.has('bob') && observed.has('alice'), [...observed].join());
+  assert.ok(withEvidence.evidence.messages.every((m) => m.session_id === 's1'));
+  const stream = await honcho.chatStream('Who does what?');
+  assert.equal(await stream.getFinalResponse(), plain);
+  await refused(honcho.chat('x', { session: 'no-such-session' }), 404);
+});
+
+step('file upload', ['session.uploadFile'], async () => {
+  const { s2, alice } = state;
+  const md = Buffer.from('# Notes\n\nalice grows tomatoes FACT-tomato\n\nand basil.\n');
+  const made = await s2.uploadFile({ filename: 'notes.md', content: md, content_type: 'text/markdown' }, alice,
+    { metadata: { source: 'upload' } });
+  assert.equal(made.length, 1);
+  assert.equal(made[0].peerId, 'alice');
+  assert.equal(made[0].sessionId, 's2');
+  assert.match(made[0].content, /FACT-tomato/);
+  assert.deepEqual(made[0].metadata, { source: 'upload' });
+  const json = await s2.uploadFile(new File(['{"a": [1, 2]}'], 'data.json', { type: 'application/json' }), 'bob');
+  assert.deepEqual(JSON.parse(json[0].content), { a: [1, 2] });
+  assert.equal(json[0].peerId, 'bob');
+  assert.equal((await s2.messages()).total, 4);
+  await refused(s2.uploadFile({ filename: 'x.bin', content: Buffer.from([0, 1]), content_type: 'image/png' },
+    alice), 415);
+  assert.equal((await s2.messages()).total, 4);
+});
+
+step('dreams', ['honcho.scheduleDream'], async () => {
+  const { alice, s1 } = state;
+  assert.equal(await honcho.scheduleDream({ observer: alice }), undefined);
+  assert.equal(await honcho.scheduleDream({ observer: 'alice', observed: 'bob', session: s1 }), undefined);
+  // the dream rebuilt alice's card from her live conclusions, keeping the entries a user set
+  const card = await alice.getCard();
+  assert.ok(Array.isArray(card) && card.length >= 1);
+  await refused(honcho.scheduleDream({ observer: 'nobody' }), 404);
+});
+
+step('scopes are refused, never ignored', ['honcho.scope', 'honcho.getScope', 'honcho.scopes',
+  'scope on peer.chat', 'scope on honcho.chat', 'scope on honcho.search', 'scope on peer.representation',
+  'scope on session.context', 'scopes on honcho.session'], async () => {
+  const { alice, s1 } = state;
+  await refused(honcho.scope('work'), 501, SCOPE_REFUSED);
+  await refused(honcho.getScope('work'), 501, SCOPE_REFUSED);
+  await refused(honcho.scopes(), 501, SCOPE_REFUSED);
+  await refused(alice.chat('hobbies?', { scope: 'work' }), 422, SCOPE_REFUSED);
+  await refused(honcho.chat('hobbies?', { scope: 'work' }), 422, SCOPE_REFUSED);
+  await refused(honcho.search('bees', { scope: 'work' }), 422, SCOPE_REFUSED);
+  await refused(alice.representation({ scope: 'work' }), 422, SCOPE_REFUSED);
+  await refused(s1.context({ scope: 'work', peerTarget: alice }), 422, SCOPE_REFUSED);
+  await refused(honcho.session('scoped', { scopes: ['work'] }), 422, SCOPE_REFUSED);
+  const ids = (await all(await honcho.sessions())).map((s) => s.id);
+  assert.ok(!ids.includes('scoped'), 'a refused session create stores nothing');
+});
+
+step('clone and delete', ['session.clone', 'session.delete', 'honcho.deleteWorkspace'], async () => {
+  const { s1 } = state;
+  const whole = await s1.clone();
+  assert.notEqual(whole.id, 's1');
+  assert.deepEqual((await all(await whole.messages())).map((m) => m.content),
+    state.s1Messages.map((m) => m.content));
+  const upTo = await s1.clone(state.s1Messages[1].id);
+  assert.deepEqual((await all(await upTo.messages())).map((m) => m.content),
+    state.s1Messages.slice(0, 2).map((m) => m.content));
+  await upTo.delete();
+  const left = (await all(await honcho.sessions())).map((s) => s.id);
+  assert.ok(!left.includes(upTo.id));
+  assert.ok(left.includes(whole.id));
+  const other = new Honcho({ baseURL, workspaceId: `${W}-gone`, maxRetries: 0 });
+  await other.peer('temp');
+  assert.ok((await all(await honcho.workspaces())).includes(`${W}-gone`));
+  await honcho.deleteWorkspace(`${W}-gone`);
+  assert.ok(!(await all(await honcho.workspaces())).includes(`${W}-gone`));
+});
+
+let failed = 0;
+for (const { name, calls, fn } of steps) {
+  try {
+    await fn();
+    calls.forEach((c) => covered.add(c));
+    console.log(`pass  ${name} (${calls.length} calls)`);
+  } catch (err) {
+    failed += 1;
+    console.log(`FAIL  ${name}: ${err.stack ?? err}`);
+  }
+}
+if (failed) {
+  console.log(`failed: ${failed} of ${steps.length} steps`);
+  process.exit(1);
+}
+console.log(`ok: ${steps.length} steps, ${covered.size} SDK calls checked`);
