@@ -1,0 +1,196 @@
+"""`honcho-local export` / `import` (issue 35 item 4) between live servers: a seeded workspace carried A -> B
+reads back the same on B, a second run writes nothing, a run cut off mid-way (an answer lost after the
+target stored the write) resumes to the same state with no duplicates, and B -> C by `import` likewise."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from honcho_local import transfer as moves
+from honcho_local.cli import main
+from honcho_local.client.http import Api, Backoff, HonchoClientError
+from tests.conftest import LiveServer, start_server, stop_server
+
+WS = "carried"
+START = datetime(2024, 3, 1, 9, 30, tzinfo=timezone.utc)
+SESSIONS = {"trip": 18, "work": 12}
+CONCLUSIONS = [("alice", "alice", "trip", "Alice is allergic to peanuts."),
+               ("alice", "alice", "work", "Alice writes Rust at work."),
+               ("bob", "alice", "trip", "Alice prefers window seats."),
+               ("bob", "bob", None, "Bob lives in Lisbon.")]
+CARDS = {("alice", "alice"): ["Name: Alice", "Allergy: peanuts"], ("bob", "alice"): ["Travel companion of Bob"]}
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LiveServer]]:
+    started: dict[str, LiveServer] = {}
+    try:
+        for name in "ABCD":
+            started[name] = start_server(tmp_path_factory.mktemp(f"transfer-{name}"))
+        yield started
+    finally:
+        for srv in started.values():
+            stop_server(srv)
+
+
+def call(url: str, method: str, route: str, body: Any = None, **params: Any) -> Any:
+    answer = httpx.request(method, url + route, json=body, params=params, timeout=120)
+    assert answer.is_success, answer.text
+    return answer.json() if answer.content else None
+
+
+def seed(url: str) -> None:
+    call(url, "POST", "/v3/workspaces", {"id": WS, "metadata": {"team": "travel"}, "configuration": {"x": {"y": 1}}})
+    call(url, "POST", f"/v3/workspaces/{WS}/peers", {"id": "alice", "metadata": {"tz": "CET"},
+                                                     "configuration": {"observe_me": True}})
+    call(url, "POST", f"/v3/workspaces/{WS}/peers", {"id": "bob", "metadata": {"role": "agent"}})
+    for n, (sid, count) in enumerate(SESSIONS.items()):
+        peers = {"alice": {"observe_me": True, "observe_others": False}, "bob": {"observe_me": n == 0,
+                                                                                  "observe_others": True}}
+        call(url, "POST", f"/v3/workspaces/{WS}/sessions", {"id": sid, "metadata": {"topic": sid}, "peers": peers})
+        messages = [{"peer_id": "alice" if i % 2 == 0 else "bob", "content": f"{sid} line {i}: 🍑 ünïcode",
+                     "metadata": {"i": i, "tags": ["x", sid], "deep": {"n": i}},
+                     "created_at": (START + timedelta(days=n, minutes=i, microseconds=123456 * (i % 3))).isoformat()}
+                    for i in range(count)]
+        call(url, "POST", f"/v3/workspaces/{WS}/sessions/{sid}/messages", {"messages": messages})
+    call(url, "POST", f"/v3/workspaces/{WS}/conclusions", {"conclusions": [
+        {"observer_id": o, "observed_id": d, "content": c, **({"session_id": s} if s else {})}
+        for o, d, s, c in CONCLUSIONS]})
+    for (observer, observed), card in CARDS.items():
+        params = {"target": observed} if observed != observer else {}
+        call(url, "PUT", f"/v3/workspaces/{WS}/peers/{observer}/card", {"peer_card": card}, **params)
+
+
+def items(url: str, route: str, body: Any = None) -> list[dict[str, Any]]:
+    got, page = [], 1
+    while True:
+        answer = call(url, "POST" if body is not None else "GET", route, body, page=page, size=100)
+        got += answer["items"]
+        if page >= answer["pages"]:
+            return got
+        page += 1
+
+
+def at(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def snapshot(url: str) -> dict[str, Any]:
+    """What a workspace reads back as, read with plain HTTP (nothing of the transfer module)."""
+    base = f"/v3/workspaces/{WS}"
+    ws = next(w for w in items(url, "/v3/workspaces/list", {}) if w["id"] == WS)
+    sessions = {}
+    for s in items(url, f"{base}/sessions/list", {}):
+        peers = {p["id"]: call(url, "GET", f"{base}/sessions/{s['id']}/peers/{p['id']}/config")
+                 for p in items(url, f"{base}/sessions/{s['id']}/peers")}
+        messages = [(m["peer_id"], m["content"], m["metadata"], at(m["created_at"]))
+                    for m in items(url, f"{base}/sessions/{s['id']}/messages/list", {})]
+        sessions[s["id"]] = (s["metadata"], s["configuration"], peers, messages)
+    cards = {(o, d): call(url, "GET", f"{base}/peers/{o}/card", **({"target": d} if d != o else {}))["peer_card"]
+             for o in ("alice", "bob") for d in ("alice", "bob")}
+    return {"workspace": (ws["metadata"], ws["configuration"]),
+            "peers": {p["id"]: (p["metadata"], p["configuration"]) for p in items(url, f"{base}/peers/list", {})},
+            "sessions": sessions, "cards": cards,
+            "conclusions": sorted((c["observer_id"], c["observed_id"], c["session_id"], c["content"], c["level"])
+                                  for c in items(url, f"{base}/conclusions/list", {}))}
+
+
+def cli(server: LiveServer, *args: str) -> str:
+    result = CliRunner().invoke(main, ["--home", str(server.home), *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def original(servers: dict[str, LiveServer]) -> dict[str, Any]:
+    seed(servers["A"].url)
+    snap = snapshot(servers["A"].url)
+    assert [len(s[3]) for s in snap["sessions"].values()] == list(SESSIONS.values())
+    assert len(snap["conclusions"]) == len(CONCLUSIONS) and snap["cards"][("alice", "alice")] == CARDS[("alice", "alice")]
+    return snap
+
+
+def test_export_then_export_again_reads_back_the_same(servers: dict[str, LiveServer], original: dict[str, Any]) -> None:
+    a, b = servers["A"], servers["B"]
+    out = cli(a, "export", "--to", b.url, "--workspace", WS)
+    assert "messages 30, messages kept 0, conclusions 4, conclusions kept 0, cards 2, cards kept 0" in out
+    assert snapshot(b.url) == original
+    again = cli(a, "export", "--to", b.url, "--workspace", WS)
+    assert "messages 0, messages kept 30, conclusions 0, conclusions kept 4, cards 0, cards kept 2" in again
+    assert snapshot(b.url) == original
+
+
+def test_import_carries_b_into_c(servers: dict[str, LiveServer], original: dict[str, Any]) -> None:
+    b, c = servers["B"], servers["C"]
+    if not snapshot_has_workspace(b.url):
+        cli(servers["A"], "export", "--to", b.url)
+    out = cli(c, "import", "--from", b.url)
+    assert "messages 30, messages kept 0, conclusions 4" in out
+    assert snapshot(c.url) == original
+    assert "messages 0, messages kept 30, conclusions 0, conclusions kept 4" in cli(c, "import", "--from", b.url)
+    assert snapshot(c.url) == original
+
+
+def snapshot_has_workspace(url: str) -> bool:
+    return any(w["id"] == WS for w in items(url, "/v3/workspaces/list", {}))
+
+
+class CutOff(httpx.BaseTransport):
+    """Real HTTP that, on request number `budget` (counted across source and target), sends the request
+    and then loses the answer, as a dropped connection after the server stored the write does."""
+
+    def __init__(self, budget: list[int]) -> None:
+        self.inner, self.budget = httpx.HTTPTransport(), budget
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        self.budget[0] -= 1
+        if self.budget[0] == 0:
+            response.close()
+            raise httpx.ReadError("answer lost (test cut-off)", request=request)
+        return response
+
+
+def test_a_run_cut_off_anywhere_resumes_without_duplicates(servers: dict[str, LiveServer], original: dict[str, Any],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moves, "PAGE", 5)  # several message and conclusion batches per session
+    a, d = servers["A"], servers["D"]
+    cuts, budget = 0, 10
+    while True:
+        left = [budget]
+        source = Api(a.url, backoff=Backoff(retries=0), transport=CutOff(left))
+        target = Api(d.url, backoff=Backoff(retries=0), transport=CutOff(left))
+        try:
+            moves.transfer(source, target, WS)
+            break
+        except HonchoClientError:
+            cuts += 1
+            budget += 7
+        assert cuts < 60, "no progress"
+    assert cuts >= 5
+    assert snapshot(d.url) == original
+    final = moves.transfer(Api(a.url), Api(d.url), WS)
+    assert (final.messages, final.messages_kept, final.conclusions, final.conclusions_kept) == (0, 30, 0, 4)
+    assert snapshot(d.url) == original
+
+
+def test_a_target_session_that_diverged_is_refused_and_left_alone(servers: dict[str, LiveServer],
+                                                                   original: dict[str, Any]) -> None:
+    a, b = servers["A"], servers["B"]
+    if not snapshot_has_workspace(b.url):
+        cli(a, "export", "--to", b.url)
+    extra = {"peer_id": "bob", "content": f"written on B only {uuid.uuid4().hex}"}
+    call(b.url, "POST", f"/v3/workspaces/{WS}/sessions/work/messages", {"messages": [extra]})
+    result = CliRunner().invoke(main, ["--home", str(a.home), "export", "--to", b.url, "--workspace", WS])
+    assert result.exit_code == 1
+    assert "session 'work'" in result.output and "holds 13 messages" in result.output
+    assert len(items(b.url, f"/v3/workspaces/{WS}/sessions/work/messages/list", {})) == 13
+    missing = CliRunner().invoke(main, ["--home", str(a.home), "export", "--to", b.url, "--workspace", "nope"])
+    assert missing.exit_code == 1 and "workspace 'nope' does not exist" in missing.output
