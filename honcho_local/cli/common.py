@@ -61,7 +61,7 @@ def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
     return load_settings(ctx.find_root().ensure_object(dict).get("home"), **overrides)
 
 
-def human(size: int) -> str:
+def human(size: float) -> str:
     """A size in binary units (as the download bars show them)."""
     if not size:
         return "?"

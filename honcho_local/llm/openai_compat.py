@@ -171,7 +171,8 @@ class OpenAICompat:
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         resp = self._send_chat(request, True)
-        finish, usage, pieces = "stop", {}, 0
+        usage: dict[str, Any] = {}
+        finish, pieces = "stop", 0
         try:
             for data in _sse_events(resp):
                 usage = data.get("usage") or usage

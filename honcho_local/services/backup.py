@@ -12,6 +12,7 @@ conclusions by their content, in the order they were first stored.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -90,7 +91,7 @@ def _embed_messages(store: Store, rows: list[tuple[int, str, str, str]], embedde
     start = 0
     while start < len(rows):
         ws, session = rows[start][1], rows[start][2]
-        chunk = []
+        chunk: list[int] = []
         while start < len(rows) and len(chunk) < CHUNK and rows[start][1:3] == (ws, session):
             if rows[start][0] in texts:
                 chunk.append(rows[start][0])
@@ -111,7 +112,7 @@ def _embed_conclusions(store: Store, embedder: Any, progress: Callable[[str, int
         chunk = rows[start:start + CHUNK]
         vectors = embedder.embed([content for _, content in chunk], kind="document").vectors
         ids, lists = [cid for cid, _ in chunk], [list(v) for v in vectors]
-        store.write(lambda ctx, ids=ids, lists=lists: files.set_conclusion_vectors(ctx, ids, lists))
+        store.write(functools.partial(files.set_conclusion_vectors, ids=ids, vectors=lists))
         if progress:
             progress("conclusions", min(start + CHUNK, len(rows)), len(rows))
     return len(rows)

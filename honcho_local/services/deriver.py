@@ -203,7 +203,8 @@ def interpret(parsed: Any, lines: list[Line], peer: str) -> tuple[list[Fact], in
     for item in (parsed or {}).get("inferences") or []:
         text = _norm(str(item.get("conclusion", "")))
         premises = sorted({index_map[n] for n in item.get("from_facts") or [] if n in index_map})
-        observed = max((explicit[p].observed_at for p in premises if explicit[p].observed_at), default=None)
+        dates = [explicit[p].observed_at for p in premises]
+        observed = max((d for d in dates if d is not None), default=None)
         text = absolute_dates(text, observed)
         if not text or not premises or text.lower() in seen:
             dropped += 1

@@ -162,8 +162,8 @@ class Forgetting:
                 entries = build_card(observed, derived.recent_conclusions(*args, limit=400, level="explicit"),
                                      derived.pinned_card(*args))
                 reads.append_card(ctx, workspace_id, observer, observed, entries, version, source="worker")
-        observed = sorted({p[1] for p in pairs} | set(peers or []))
-        forget.clear_run_texts(ctx, workspace_id, sessions, observed)
+        observed_peers = sorted({p[1] for p in pairs} | set(peers or []))
+        forget.clear_run_texts(ctx, workspace_id, sessions, observed_peers)
 
     def _run(self, workspace_id: str, op: Callable[[WriteContext], _Gone],
              tables: tuple[str, ...] = forget.FORGET_TABLES) -> None:

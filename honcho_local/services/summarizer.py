@@ -47,7 +47,8 @@ def _input_lines(messages: list[dict[str, Any]]) -> list[str]:
     # 4,000-character answers would otherwise leave room for the last one or two of twenty).
     fits = sum(m["token_count"] + 8 for m in messages) <= MAX_INPUT_TOKENS
     limit = None if fits else max(MIN_LINE_CHARS, (MAX_INPUT_TOKENS // max(1, len(messages)) - 8) * 3)
-    lines, used = [], 0
+    lines: list[str] = []
+    used = 0
     for m in reversed(messages):  # keep the newest messages that fit the input budget
         text = m["content"] if limit is None else clip(m["content"], limit)
         used += (m["token_count"] if text is m["content"] else len(text) // 3) + 8

@@ -23,6 +23,7 @@ from honcho_local.config import Settings
 from honcho_local.errors import Conflict, InvalidInput, NotFound
 from honcho_local.services import deriver, peer_card, summarizer
 from honcho_local.store import Store, WriteContext, utcnow, ws_tag
+from honcho_local.store.sql import scalar
 
 log = logging.getLogger(__name__)
 DEFAULT_VERSION = "v1"
@@ -141,7 +142,7 @@ def default_version(cur: Any) -> str:
 
 
 def _activate(ctx: WriteContext, name: str) -> None:
-    seq = ctx.conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM version_activations").fetchone()[0]
+    seq = scalar(ctx.conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM version_activations"))
     ctx.conn.execute("INSERT INTO version_activations VALUES (?, ?, ?, NULL)", [seq, name, utcnow()])
     ctx.conn.execute("UPDATE representation_versions SET status = 'active' WHERE name = ?", [name])
 
