@@ -3,10 +3,14 @@
 // what they return (and, for writes, what reads back). The server's model is the test's fake: reasoning
 // is off, so the only conclusions are the ones written here, and a chat answers "seen: FACT-..." with the
 // FACT-* markers its prompt held, so an answer shows what the server recalled.
+// Coverage: all 73 public methods of the SDK 2.5.0's network classes (Honcho 19, Peer 16, Session 23,
+// ConclusionsView 8, WorkspaceConclusions 3, Scope 4); the 7 scope methods are checked to get honcho-local's
+// 501 (scopes are refused, never ignored: docs/api.md), the other 66 to return what Honcho's would. A
+// "call checked" below is a method, or a method with an option set that takes another server path.
 // Prints "ok: N steps, M SDK calls checked" and exits 0, or names the failed step and exits 1.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Honcho } from '@honcho-ai/sdk';
+import { Honcho, HonchoError, NotFoundError, Scope, UnprocessableEntityError } from '@honcho-ai/sdk';
 import { z } from 'zod';
 
 const baseURL = process.env.HONCHO_TEST_URL;
@@ -158,7 +162,7 @@ step('messages: create, batch, list, filters, get, update', ['peer.message', 'se
   const updated = await s1.updateMessage(got, { starred: true });
   assert.deepEqual(updated.metadata, { starred: true });
   assert.deepEqual((await s1.getMessage(batch[1].id)).metadata, { starred: true });
-  await refused(s1.getMessage('no-such-message'), 404);
+  await refused(s1.getMessage('no-such-message'), 404, /not found/i);
 });
 
 step('queue status', ['honcho.queueStatus', 'session.queueStatus'], async () => {
@@ -356,7 +360,7 @@ step('file upload', ['session.uploadFile'], async () => {
   assert.match(made[0].content, /FACT-tomato/);
   assert.deepEqual(made[0].metadata, { source: 'upload' });
   const json = await s2.uploadFile(new File(['{"a": [1, 2]}'], 'data.json', { type: 'application/json' }), 'bob');
-  assert.deepEqual(JSON.parse(json[0].content), { a: [1, 2] });
+  assert.equal(json[0].content, '{"a": [1, 2]}'); // parsed and dumped again, as Honcho's JSONProcessor does
   assert.equal(json[0].peerId, 'bob');
   assert.equal((await s2.messages()).total, 4);
   await refused(s2.uploadFile({ filename: 'x.bin', content: Buffer.from([0, 1]), content_type: 'image/png' },
@@ -368,15 +372,69 @@ step('dreams', ['honcho.scheduleDream'], async () => {
   const { alice, s1 } = state;
   assert.equal(await honcho.scheduleDream({ observer: alice }), undefined);
   assert.equal(await honcho.scheduleDream({ observer: 'alice', observed: 'bob', session: s1 }), undefined);
-  // the dream rebuilt alice's card from her live conclusions, keeping the entries a user set
+  // each dream rebuilt that pair's card from its live conclusions, keeping the entries a user set
+  // (normalised to the card's labels: 'Plays cello' reads 'ATTRIBUTE: Plays cello')
+  const ofBob = await alice.getCard('bob');
+  assert.ok(ofBob.some((e) => /FACT-cello/.test(e)), JSON.stringify(ofBob));
+  assert.ok(ofBob.some((e) => /Plays cello/.test(e)), JSON.stringify(ofBob));
   const card = await alice.getCard();
-  assert.ok(Array.isArray(card) && card.length >= 1);
+  assert.ok(card.some((e) => /FACT-(bees|oboe|parrot)/.test(e)), JSON.stringify(card));
+  assert.ok(card.some((e) => /Lives in Lisbon/.test(e)), JSON.stringify(card));
+  assert.ok(!card.some((e) => /FACT-rain/.test(e)), 'a deleted conclusion stays off the card');
   await refused(honcho.scheduleDream({ observer: 'nobody' }), 404);
 });
 
+step('options: creation with peers and config, tuples, message config, context and queue options',
+  ['honcho.session peers+configuration', 'honcho.peer configuration', 'session.addPeers tuple',
+    'message configuration', 'session.context sessions/limitToSession/peerPerspective/representationOptions',
+    'peer.context target/searchQuery', 'peer.chat reasoningLevel', 'honcho.queueStatus observer/sender/session',
+    'conclusions.list filters', 'honcho.conclusions.list filters', 'Page.get/toArray', 'honcho.peers reverse'],
+  async () => {
+    const { alice, bob, s1, s2 } = state;
+    const dave = await honcho.peer('dave', { configuration: { observeMe: false }, metadata: { n: 4 } });
+    assert.equal((await dave.getConfiguration()).observeMe, false);
+    const s3 = await honcho.session('s3', { metadata: { topic: 'music' }, configuration: { summary: { enabled: false } },
+      peers: ['alice', ['dave', { observeOthers: true, observeMe: false }]] });
+    assert.deepEqual((await s3.peers()).map((p) => p.id).sort(), ['alice', 'dave']);
+    assert.equal((await s3.getPeerConfiguration(dave)).observeOthers, true);
+    await s3.addPeers([[bob, { observeMe: false }]]);
+    assert.equal((await s3.getPeerConfiguration('bob')).observeMe, false);
+    const [quiet] = await s3.addMessages(alice.message('no reasoning on this one FACT-quiet',
+      { configuration: { reasoning: { enabled: false } } }));
+    assert.equal(quiet.content, 'no reasoning on this one FACT-quiet');
+    const viaS2 = await s1.context({ peerTarget: alice, sessions: [s1, s2] });
+    assert.match(viaS2.peerRepresentation, /FACT-parrot/);
+    assert.equal(viaS2.peerCard, null); // a session allowlist leaves the card out, as in Honcho
+    const limited = await s1.context({ peerTarget: alice, limitToSession: true });
+    assert.match(limited.peerRepresentation, /FACT-bees/);
+    assert.doesNotMatch(limited.peerRepresentation, /FACT-parrot/);
+    const perspective = await s1.context({ peerTarget: bob, peerPerspective: alice,
+      representationOptions: { searchQuery: 'cello', searchTopK: 3, maxConclusions: 5 } });
+    assert.match(perspective.peerRepresentation, /FACT-cello/);
+    assert.deepEqual(perspective.peerCard, await alice.getCard(bob));
+    await refused(s1.context({ peerTarget: alice, sessions: [s2] }), 422); // must include the session itself
+    const pc = await alice.context({ target: bob, searchQuery: 'cello' });
+    assert.equal(pc.targetId, 'bob');
+    assert.match(pc.representation, /FACT-cello/);
+    assert.deepEqual(pc.peerCard, await alice.getCard(bob));
+    const deep = await alice.chat('What are my hobbies?', { reasoningLevel: 'max' });
+    assert.match(deep, /FACT-oboe/);
+    const q = await honcho.queueStatus({ observer: alice, sender: bob, session: s1 });
+    assert.equal(q.pendingWorkUnits, 0);
+    const some = await alice.conclusions.list({ filters: { level: 'explicit', id: { in: [state.conclusions[2].id] } } });
+    assert.deepEqual(some.items.map((c) => c.content), ['alice adopted a parrot FACT-parrot']);
+    assert.equal((await alice.conclusions.list({ filters: { level: 'deductive' } })).total, 0);
+    const aboutBob = await honcho.conclusions.list({ filters: { observed_id: 'bob' } });
+    assert.deepEqual(aboutBob.items.map((c) => c.content), ['bob plays the cello FACT-cello']);
+    const page = await honcho.peers({ reverse: true });
+    assert.equal(page.get(0).id, 'dave');
+    assert.deepEqual((await page.toArray()).map((p) => p.id), ['dave', 'carol', 'bob', 'alice']);
+  });
+
 step('scopes are refused, never ignored', ['honcho.scope', 'honcho.getScope', 'honcho.scopes',
   'scope on peer.chat', 'scope on honcho.chat', 'scope on honcho.search', 'scope on peer.representation',
-  'scope on session.context', 'scopes on honcho.session'], async () => {
+  'scope on session.context', 'scopes on honcho.session', 'scope.addSessions', 'scope.removeSession',
+  'scope.sessions', 'scope.status'], async () => {
   const { alice, s1 } = state;
   await refused(honcho.scope('work'), 501, SCOPE_REFUSED);
   await refused(honcho.getScope('work'), 501, SCOPE_REFUSED);
@@ -389,6 +447,16 @@ step('scopes are refused, never ignored', ['honcho.scope', 'honcho.getScope', 'h
   await refused(honcho.session('scoped', { scopes: ['work'] }), 422, SCOPE_REFUSED);
   const ids = (await all(await honcho.sessions())).map((s) => s.id);
   assert.ok(!ids.includes('scoped'), 'a refused session create stores nothing');
+  // A Scope object made by hand (the SDK's own constructor): each of its routes answers the same 501
+  const scope = new Scope('work', W, honcho.http);
+  await refused(scope.addSessions([s1]), 501, SCOPE_REFUSED);
+  await refused(scope.removeSession('s1'), 501, SCOPE_REFUSED);
+  await refused(scope.sessions(), 501, SCOPE_REFUSED);
+  await refused(scope.status(), 501, SCOPE_REFUSED);
+  // the SDK's typed errors: a 422 is an UnprocessableEntityError, a 404 a NotFoundError
+  await assert.rejects(alice.chat('x', { scope: 'work' }), UnprocessableEntityError);
+  await assert.rejects(honcho.session('s1').then((s) => s.getMessage('nope')), NotFoundError);
+  await assert.rejects(honcho.scope('work'), HonchoError);
 });
 
 step('clone and delete', ['session.clone', 'session.delete', 'honcho.deleteWorkspace'], async () => {
