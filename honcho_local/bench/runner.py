@@ -274,7 +274,7 @@ class Answerer:
         from honcho_local.llm import build_llm
         from honcho_local.llm.catalog import find_spec, models_dir
 
-        extra = {"model_timeout": timeout} if timeout else {}
+        extra: dict[str, Any] = {"model_timeout": timeout} if timeout else {}  # settings overrides
         self.settings = load_settings(config.home or Path("."), reasoning_model=config.model,
                                       model_context=context_tokens or config.context_tokens, **extra)
         self.llm = build_llm(self.settings)
@@ -302,7 +302,7 @@ def _embedder(config: BenchConfig, cache_dir: Path) -> Callable[..., list[list[f
     from honcho_local.config import load_settings
     from honcho_local.llm import build_embedder
 
-    overrides = {"embedding_model": config.embedding_model} if config.embedding_model else {}
+    overrides: dict[str, Any] = {"embedding_model": config.embedding_model} if config.embedding_model else {}
     settings = load_settings(config.home or Path("."), **overrides)
     path = cache_dir / f"baseline-embeddings-{slug(settings.embedding_model)}.pkl"
     cache: dict[str, list[float]] = pickle.loads(path.read_bytes()) if path.exists() else {}
@@ -563,7 +563,8 @@ class FullContext:
 
 def turn_ids_of(api: Api, conv: Conversation) -> dict[str, str]:
     """Message id -> LoCoMo turn id for a conversation's stored messages."""
-    ws, out = workspace_of(conv), {}
+    ws = workspace_of(conv)
+    out: dict[str, str] = {}
     for session_id, _ in conv.sessions:
         page = 1
         while True:
@@ -591,12 +592,12 @@ def derived_of(api: Api, conv: Conversation, turn_of: dict[str, str]) -> list[go
 
 
 def gold_fact_scores(api: Api, convs: list[Conversation], config: BenchConfig,
-                     embed: Callable[..., list[list[float]]]) -> dict[str, Any]:
+                     embed: Callable[..., list[list[float]]], rule: goldfacts.Rule = goldfacts.RULE) -> dict[str, Any]:
     """The run's conclusions scored against LoCoMo's gold facts of the same conversations and sessions."""
     facts = [f for f in goldfacts.load_gold_facts(datasets_dir(config.data), config.conversations, config.sessions)
              if f.conv_id in {c.conv_id for c in convs}]
     derived = [d for conv in convs for d in derived_of(api, conv, turn_ids_of(api, conv))]
-    return goldfacts.score(facts, derived, embed)
+    return goldfacts.score(facts, derived, embed, rule)
 
 
 def conclusion_sources(api: Api, conv: Conversation, subject: str, query: str, turn_of: dict[str, str],
