@@ -91,12 +91,16 @@ class MessageRows:
 
     def _put(self, copy: _Copy, rows: list[tuple[Any, ...]]) -> None:
         name = self._names.setdefault
+        texts: dict[Any, str] = {}  # a batch's messages share one created_at: formatted once (in the writer's callback)
         for pk, id_, ws, session, peer, content, metadata, tokens, created, recorded in rows:
             ws, session = name(ws, ws), name(session, session)
+            text = texts.get(created)
+            if text is None:
+                text = texts[created] = created.isoformat() + "Z"
             new = pk not in copy.rows  # rows arrive in log order (an update re-reads a row already placed)
             copy.rows[pk] = (id_, ws, session, name(peer, peer), content,
                              name(metadata, metadata) if len(metadata) <= 2 else metadata, tokens, created, recorded,
-                             created.isoformat() + "Z")
+                             text)
             if new:  # after its row: a reader without the lock never finds a position whose row is missing
                 copy.sessions.setdefault((ws, session), []).append(pk)
 
@@ -186,7 +190,7 @@ class MessageRows:
         if end > copy.max_pk:
             self._load(copy, end)
         with self._lock:  # rows are appended under it; iterate a stable dict
-            pks = []
+            pks: list[int] = []
             for pk in reversed(copy.rows):  # insertion order is log order
                 if pk <= after_pk:
                     break
