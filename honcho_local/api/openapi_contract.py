@@ -22,14 +22,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Operation, Reference, Schema
+from litestar.openapi.spec import (
+    OpenAPI,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    Operation,
+    Reference,
+    RequestBody as OpenAPIRequestBody,
+    Schema,
+)
+from pydantic import BaseModel
 from litestar.openapi.spec.enums import OpenAPIType
 
+from honcho_local import schemas, schemas_read
 from honcho_local.api.contract import ID_MAX_LENGTH, ID_PARAMS, ID_PATTERN
 
 ERROR_REF = "#/components/schemas/Error"
 STATE_CHANGING = {"post", "put", "patch", "delete"}
 RESOURCE_PARAMS = {"workspace_id", "peer_id", "session_id", "message_id", "conclusion_id", "scope_id", "name"}
+MEMBER_ROUTES = {"add_session_peers", "set_session_peers", "remove_session_peers"}
 GET_OR_CREATE = {"get_or_create_workspace", "get_or_create_peer", "get_or_create_session"}
 MODEL_ROUTES = {"peer_chat", "workspace_chat"}
 EMBEDDING_ROUTES = {"search_workspace", "search_session", "search_peer", "query_conclusions", "get_representation",
@@ -125,6 +136,32 @@ def _string_schemas(schema: Schema) -> list[Schema]:
     return found
 
 
+def _id_schema() -> Schema:
+    return Schema(type=OpenAPIType.STRING, pattern=ID_PATTERN, min_length=1, max_length=ID_MAX_LENGTH)
+
+
+def _member_ids(operation: Operation) -> None:
+    """Session membership bodies name peers by id: as object keys (add, set) or list items (remove)."""
+    body = operation.request_body
+    if operation.operation_id not in MEMBER_ROUTES or not isinstance(body, OpenAPIRequestBody):
+        return
+    for media in (body.content or {}).values():
+        schema = media.schema
+        if isinstance(schema, Schema) and schema.type == OpenAPIType.OBJECT:
+            schema.property_names = _id_schema()
+        elif isinstance(schema, Schema) and schema.type == OpenAPIType.ARRAY:
+            schema.items = _id_schema()
+
+
+def _closed_models(openapi_schemas: dict[str, Any]) -> None:
+    """Request models that refuse unknown keys (`extra="forbid"`) say so: `additionalProperties: false`."""
+    for module in (schemas, schemas_read):
+        for name, model in vars(module).items():
+            if (isinstance(model, type) and issubclass(model, BaseModel) and name in openapi_schemas
+                    and model.model_config.get("extra") == "forbid"):
+                openapi_schemas[name].additional_properties = False
+
+
 def _document_operation(method: str, path: str, operation: Operation) -> None:
     responses: dict[str, Any] = dict(operation.responses or {})
     if "400" in responses and operation.request_body is None:
@@ -141,6 +178,7 @@ def _document_operation(method: str, path: str, operation: Operation) -> None:
                                            content=created.content if isinstance(created, OpenAPIResponse) else None)
     operation.responses = dict(sorted(responses.items()))
     _constrain_ids(operation)
+    _member_ids(operation)
 
 
 def _is_litestar_validation(response: Any) -> bool:
@@ -184,9 +222,10 @@ def document_contract(openapi: OpenAPI, auth_on: bool = False) -> OpenAPI:
     components = openapi.components
     if isinstance(components, list):  # Litestar allows a list of Components objects
         components = components[0]
-    schemas = components.schemas if components.schemas is not None else {}
-    schemas["Error"] = error_schema()
-    components.schemas = schemas
+    declared = components.schemas if components.schemas is not None else {}
+    declared["Error"] = error_schema()
+    _closed_models(declared)
+    components.schemas = declared
     for path, item in (openapi.paths or {}).items():
         for method in ("get", "put", "post", "delete", "patch"):
             operation = getattr(item, method, None)
