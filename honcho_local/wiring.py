@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from honcho_local import metrics, nonblocking
@@ -165,18 +165,19 @@ class Services:
     store: Store
     resources: Resources
     ingest: Ingest
-    models: Models | None = None
-    lexical: LexicalIndex | None = None
-    search: Search | None = None
-    representations: Representations | None = None
-    context: SessionContext | None = None
-    message_list: MessageList | None = None
-    conclusions: Conclusions | None = None
-    dialectic: Dialectic | None = None
-    reasoner: Reasoner | None = None
+    # Set by build_read_path and build_reasoning before build_services returns them (never None after).
+    models: Models = field(init=False)
+    lexical: LexicalIndex = field(init=False)
+    search: Search = field(init=False)
+    representations: Representations = field(init=False)
+    context: SessionContext = field(init=False)
+    message_list: MessageList = field(init=False)
+    conclusions: Conclusions = field(init=False)
+    dialectic: Dialectic = field(init=False)
+    reasoner: Reasoner = field(init=False)
     worker: Any = None
     version: str = versions.DEFAULT_VERSION
-    activity: Activity | None = None  # what the worker's running units are doing (queue status lists it)
+    activity: Activity = field(init=False)  # what the worker's running units are doing (queue status lists it)
 
     def queue_status(self, workspace_id: str, observer_id: str | None = None, sender_id: str | None = None,
                      session_id: str | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 from litestar import Controller, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody
@@ -36,13 +37,14 @@ UNAUTHORIZED = ("admin routes need `Authorization: Bearer <token>` with the admi
 async def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """The admin token (constant-time compare) on every request, a JSON body on every POST."""
     token = getattr(connection.app.state, "admin_token", None)
-    scheme, _, given = connection.headers.get("authorization", "").partition(" ")
+    scheme, _space, given = connection.headers.get("authorization", "").partition(" ")
     bearer, given = scheme.lower() == "bearer", given.strip()
     owner = bool(token) and bearer and hmac.compare_digest(given.encode(), str(token).encode())
     if not owner and not (bearer and is_admin(connection, given)):  # with auth on, an admin key too
         raise NotAuthorizedException(detail=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
     media = connection.headers.get("content-type", "").split(";")[0].strip().lower()
-    if connection.scope["method"] == "POST" and media != "application/json":
+    scope = connection.scope
+    if scope["type"] == ScopeType.HTTP and scope["method"] == "POST" and media != "application/json":
         raise HTTPException(status_code=415, detail="admin requests take a JSON body (Content-Type: application/json)")
 
 

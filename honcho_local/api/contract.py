@@ -81,7 +81,7 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
-class ContractRequest(Request):  # type: ignore[type-arg]
+class ContractRequest(Request):
     """Litestar's request, with a JSON body nested too deeply answered 400 (`BadRequest`)."""
 
     async def json(self) -> Any:

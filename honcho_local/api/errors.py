@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
 
 from honcho_local.errors import (
     BadRequest,
@@ -96,7 +97,7 @@ def unexpected_error(_: Request, exc: Exception) -> Response[Any]:
     return detail(500, UNEXPECTED)
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HonchoLocalError: domain_error,
     ValidationException: validation_error,
     HTTPException: http_error,

@@ -82,12 +82,13 @@ class SessionContext:
         self._require_session(cur, workspace_id, session_id)
         cache = self.representations.cache
         representation = card = None
-        if req.peer_target is not None:
+        target = req.peer_target
+        if target is not None:
             representation, card, used = cache.get(
-                ("target", workspace_id, session_id, req.peer_target, req.peer_perspective, req.limit_to_session,
+                ("target", workspace_id, session_id, target, req.peer_perspective, req.limit_to_session,
                  req.recall.key(), moment, req.version),
-                lambda: self._target(cur, workspace_id, session_id, req, moment),
-                (ws_tag(workspace_id), peer_tag(workspace_id, req.peer_target)))
+                lambda: self._target(cur, workspace_id, session_id, target, req, moment),
+                (ws_tag(workspace_id), peer_tag(workspace_id, target)))
             tokens -= used
         tokens = max(tokens, 0)
         summary = None
@@ -107,21 +108,20 @@ class SessionContext:
                 "summary": summary_view(summary), "peer_representation": representation or None,
                 "peer_card": card}
 
-    def _target(self, cur: Any, workspace_id: str, session_id: str, req: ContextRequest,
+    def _target(self, cur: Any, workspace_id: str, session_id: str, target: str, req: ContextRequest,
                 moment: datetime | None) -> tuple[str, list[str] | None, int]:
-        """The target's representation and card, and the tokens they take."""
-        observer = req.peer_perspective or req.peer_target
-        for peer in {observer, req.peer_target}:
+        """The target's (`req.peer_target`) representation and card, and the tokens they take."""
+        observer = req.peer_perspective or target
+        for peer in {observer, target}:
             if not self.representations.peer_exists(cur, workspace_id, peer):
                 raise NotFound(f"peer {peer!r} not found in workspace {workspace_id!r}")
         recall = req.recall
         if req.limit_to_session:
             recall = Recall(recall.search_query, recall.search_top_k, recall.search_max_distance,
                             recall.include_most_frequent, recall.max_conclusions, [session_id])
-        text, _ = self.representations.build(cur, workspace_id, observer, req.peer_target, recall, moment,
-                                             req.version)
+        text, _ = self.representations.build(cur, workspace_id, observer, target, recall, moment, req.version)
         card = None if recall.sessions is not None else self.representations.card_of(
-            cur, workspace_id, observer, req.peer_target, moment, req.version)
+            cur, workspace_id, observer, target, moment, req.version)
         return text, card, self.count_tokens(text or "") + self.count_tokens("\n".join(card or []))
 
     def summaries(self, workspace_id: str, session_id: str, as_of: Any = None,

@@ -40,6 +40,13 @@ class Paging:
             raise InvalidInput(f"size must be between 1 and {MAX_SIZE}")
 
 
+def _written(row: dict[str, Any] | None) -> dict[str, Any]:
+    """A row this write has just ensured (the writer's own transaction: nothing removes it meanwhile)."""
+    if row is None:
+        raise LookupError("a row just ensured in this transaction is missing")
+    return row
+
+
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7396 JSON merge patch."""
     if not isinstance(patch, dict):
@@ -65,10 +72,10 @@ class Resources:
         def op(ctx: WriteContext) -> tuple[dict[str, Any], bool]:
             created = repo.ensure_workspace(ctx, body.id, body.metadata, config)
             if not created:
-                current = repo.get_workspace(ctx.conn, body.id)
+                current = _written(repo.get_workspace(ctx.conn, body.id))
                 merged = None if config is None else merge_patch(current["configuration"], config)
                 repo.update_workspace(ctx, body.id, body.metadata, merged)
-            return repo.get_workspace(ctx.conn, body.id), created
+            return _written(repo.get_workspace(ctx.conn, body.id)), created
 
         row, created = self.store.write(op, scoped=True)
         return views.workspace(row), created
@@ -97,7 +104,7 @@ class Resources:
             created = repo.ensure_peer(ctx, workspace_id, body.id, body.metadata, config)
             if not created:
                 repo.update_peer(ctx, workspace_id, body.id, body.metadata, config)
-            return repo.get_peer(ctx.conn, workspace_id, body.id), created
+            return _written(repo.get_peer(ctx.conn, workspace_id, body.id)), created
 
         row, created = self.store.write(op, scoped=True)
         return views.peer(row), created
@@ -109,7 +116,7 @@ class Resources:
             repo.ensure_workspace(ctx, workspace_id)
             repo.ensure_peer(ctx, workspace_id, peer_id)
             repo.update_peer(ctx, workspace_id, peer_id, body.metadata, config)
-            return repo.get_peer(ctx.conn, workspace_id, peer_id)
+            return _written(repo.get_peer(ctx.conn, workspace_id, peer_id))
 
         return views.peer(self.store.write(op, scoped=True))
 
@@ -136,12 +143,12 @@ class Resources:
             repo.ensure_workspace(ctx, workspace_id)
             created = repo.ensure_session(ctx, workspace_id, body.id, body.metadata, config)
             if not created:
-                current = repo.get_session(ctx.conn, workspace_id, body.id)
+                current = _written(repo.get_session(ctx.conn, workspace_id, body.id))
                 merged = None if config is None else merge_patch(current["configuration"], config)
                 repo.update_session(ctx, workspace_id, body.id, body.metadata, merged)
             if body.peers:
                 self._upsert_members(ctx, workspace_id, body.id, body.peers)
-            return repo.get_session(ctx.conn, workspace_id, body.id), created
+            return _written(repo.get_session(ctx.conn, workspace_id, body.id)), created
 
         row, created = self.store.write(op, scoped=True)
         return views.session(row), created
@@ -182,7 +189,7 @@ class Resources:
                 repo.upsert_member(ctx, workspace_id, new_session, member["peer_id"], member["observe_me"],
                                    member["observe_others"])
             event_log.copy_session_events(ctx, workspace_id, session_id, new_session, cutoff)
-            return repo.get_session(ctx.conn, workspace_id, new_session)
+            return _written(repo.get_session(ctx.conn, workspace_id, new_session))
 
         return views.session(self.store.write(op))
 
@@ -212,7 +219,7 @@ class Resources:
                 current = [m["peer_id"] for m in repo.get_members(ctx.conn, workspace_id, session_id)]
                 repo.remove_members(ctx, workspace_id, session_id, [p for p in current if p not in peers])
             self._upsert_members(ctx, workspace_id, session_id, peers)
-            return repo.get_session(ctx.conn, workspace_id, session_id)
+            return _written(repo.get_session(ctx.conn, workspace_id, session_id))
 
         return views.session(self.store.write(op, scoped=True))
 
