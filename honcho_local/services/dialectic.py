@@ -126,9 +126,7 @@ class Dialectic:
         observed = body.target or peer_id
         memory, hits = self.gather(workspace_id, peer_id, body, level, level.messages)
         messages = self._prompt(peer_id, observed, body.query, memory, hits, level, schema)
-        evidence = {"conclusions": [_evidence_conclusion(c) for c in memory["conclusions"]],
-                    "messages": list({m["id"]: _evidence_message(m) for m in hits + memory["history"]}.values()),
-                    "tool_calls": [], "reasoning_trace_id": None}
+        evidence = build_evidence(memory["conclusions"], hits + memory["history"])
         return Prepared(ChatRequest(messages=messages, max_tokens=level.max_tokens, schema=schema), evidence)
 
     def gather(self, workspace_id: str, peer_id: str, body: Any, level: Level,
@@ -329,6 +327,16 @@ def _line(m: dict[str, Any]) -> str:
     """A message for the prompt, dated (questions about time need the date the words were said)."""
     when = m["created_at"]
     return f"- ({when.day} {when:%B %Y}) {m['peer_id']}: {m['content']}" if when is not None else f"- {m['peer_id']}: {m['content']}"
+
+
+def build_evidence(conclusions: list[dict[str, Any]], messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """Honcho's evidence object for what a chat read: each conclusion and message once, oldest first (ties by
+    id), as Honcho orders them; no tool loop, so no tool calls and no trace."""
+    def order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted({r["id"]: r for r in rows}.values(), key=lambda r: (r["created_at"], r["id"]))
+
+    return {"conclusions": [_evidence_conclusion(c) for c in order(conclusions)],
+            "messages": [_evidence_message(m) for m in order(messages)], "tool_calls": [], "reasoning_trace_id": None}
 
 
 def _evidence_conclusion(c: dict[str, Any]) -> dict[str, Any]:

@@ -24,9 +24,8 @@ from honcho_local.services.dialectic import (
     Level,
     Prepared,
     _check_schema,
-    _evidence_conclusion,
-    _evidence_message,
     _level,
+    build_evidence,
 )
 from honcho_local.services.versions import cached_read_version
 from honcho_local.store import reads
@@ -52,9 +51,7 @@ class WorkspaceChat:
                                            for c in memory["conclusions"]]}
         who = f"the peers of workspace {workspace_id}"
         messages = self.dialectic._prompt(who, who, body.query, about, hits, level, schema)
-        evidence = {"conclusions": [_evidence_conclusion(c) for c in memory["conclusions"]],
-                    "messages": list({m["id"]: _evidence_message(m) for m in hits + memory["history"]}.values()),
-                    "tool_calls": [], "reasoning_trace_id": None}
+        evidence = build_evidence(memory["conclusions"], hits + memory["history"])
         return Prepared(ChatRequest(messages=messages, max_tokens=level.max_tokens, schema=schema), evidence)
 
     def _retrieve(self, cur: Any, workspace_id: str, body: Any, level: Level) -> dict[str, Any]:

@@ -31,6 +31,16 @@ async function refused(promise, status, detail) {
   });
 }
 
+/** Asserts evidence rows come oldest first, ties by id, each once: Honcho's EvidenceAccumulator order. */
+function inHonchoOrder(rows) {
+  const micros = (t) => { const m = /^(.*?)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(t); return `${m[1]}.${(m[2] ?? '').padEnd(6, '0')}`; };
+  const key = (r) => [micros(r.created_at), r.id]; // to the microsecond (Date.parse stops at ms)
+  for (let i = 1; i < rows.length; i++) {
+    const [a, b] = [key(rows[i - 1]), key(rows[i])];
+    assert.ok(a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]), `evidence out of order at ${i}: ${JSON.stringify(rows)}`);
+  }
+}
+
 async function all(page) {
   const out = [];
   for await (const item of page) out.push(item);
@@ -79,8 +89,15 @@ step('peers', ['honcho.peer', 'peer.setMetadata', 'peer.getMetadata', 'peer.setC
   assert.equal(page.total, 3);
   assert.equal(page.items.length, 2);
   assert.equal(page.pages, 2);
+  assert.equal(page.page, 1);
+  assert.equal(page.size, 2);
+  assert.ok(page.hasNextPage);
   const next = await page.getNextPage();
   assert.equal(next.items.length, 1);
+  assert.equal(next.page, 2);
+  assert.ok(!next.hasNextPage);
+  assert.equal(await next.getNextPage(), null);
+  assert.ok(!Number.isNaN(Date.parse(page.items[0].createdAt)), page.items[0].createdAt);
   assert.deepEqual((await all(page)).map((p) => p.id).sort(), ['alice', 'bob', 'carol']);
   const filtered = await honcho.peers({ filters: { metadata: { role: 'assistant' } } });
   assert.deepEqual(filtered.items.map((p) => p.id), ['bob']);
@@ -114,6 +131,7 @@ step('sessions and their peers', ['honcho.session', 'session.addPeers', 'session
   await s2.refresh();
   assert.deepEqual(s2.metadata, { topic: 'pets' });
   assert.equal(s2.isActive, true);
+  assert.ok(!Number.isNaN(Date.parse(s2.createdAt)), s2.createdAt);
   const listed = await honcho.sessions();
   assert.deepEqual(listed.items.map((s) => s.id).sort(), ['s1', 's2']);
   const pets = await honcho.sessions({ filters: { metadata: { topic: 'pets' } } });
@@ -196,6 +214,7 @@ step('conclusions: create, get, list, query, derived, delete', ['peer.conclusion
     assert.equal(c.timesDerived, 1);
   }
   assert.equal(made[0].sessionId, 's1');
+  assert.ok(made.every((c) => !Number.isNaN(Date.parse(c.createdAt))));
   assert.equal(made[3].sessionId, null);
   state.conclusions = made;
   const aboutBob = await alice.conclusionsOf(bob).create({ content: 'bob plays the cello FACT-cello', sessionId: 's1' });
@@ -307,8 +326,18 @@ step('peer chat: plain, evidence, session allowlist, streamed', ['peer.chat', 'p
     assert.match(withEvidence.content, /FACT-bees/);
     const ids = withEvidence.evidence.conclusions.map((c) => c.id);
     assert.ok(ids.includes(state.conclusions[0].id));
-    for (const c of withEvidence.evidence.conclusions) assert.equal(c.level, 'explicit');
+    for (const c of withEvidence.evidence.conclusions) {
+      assert.equal(c.level, 'explicit');
+      assert.deepEqual(c.source_ids, []); // Honcho's evidence: an explicit conclusion has no premises
+      assert.equal(c.observer_id, 'alice');
+      assert.match(c.content, /FACT-/);
+    }
+    assert.ok(withEvidence.evidence.conclusions.length >= 3);
+    inHonchoOrder(withEvidence.evidence.conclusions);
+    assert.ok(withEvidence.evidence.messages.length >= 1);
+    inHonchoOrder(withEvidence.evidence.messages);
     assert.deepEqual(withEvidence.evidence.tool_calls, []);
+    assert.equal(withEvidence.evidence.reasoning_trace_id, null);
     const confined = await alice.chat('What happened?', { sessions: [s2] });
     assert.match(confined, /FACT-parrot/);
     assert.doesNotMatch(confined, /FACT-bees|FACT-beekeeper/);
@@ -320,6 +349,7 @@ step('peer chat: plain, evidence, session allowlist, streamed', ['peer.chat', 'p
     assert.ok(chunks.length >= 1);
     assert.equal(chunks.join(''), plain);
     assert.ok(stream.evidence.conclusions.some((c) => c.id === state.conclusions[0].id));
+    inHonchoOrder(stream.evidence.conclusions);
     const again = await alice.chatStream('What are my hobbies?');
     assert.equal(await again.getFinalResponse(), plain);
   });
@@ -344,6 +374,8 @@ step('workspace chat: plain, evidence, session, streamed', ['honcho.chat', 'honc
   const observed = new Set(withEvidence.evidence.conclusions.map((c) => c.observed_id));
   assert.ok(observed.has('bob') && observed.has('alice'), [...observed].join());
   assert.ok(withEvidence.evidence.messages.every((m) => m.session_id === 's1'));
+  inHonchoOrder(withEvidence.evidence.conclusions);
+  inHonchoOrder(withEvidence.evidence.messages);
   const stream = await honcho.chatStream('Who does what?');
   assert.equal(await stream.getFinalResponse(), plain);
   await refused(honcho.chat('x', { session: 'no-such-session' }), 404);
