@@ -463,6 +463,37 @@ step('options: creation with peers and config, tuples, message config, context a
     assert.deepEqual((await page.toArray()).map((p) => p.id), ['dave', 'carol', 'bob', 'alice']);
   });
 
+step('more options: chat session, search filters, ranges, query distance, upload timestamp, dream config',
+  ['peer.chat session', 'honcho.chatStream includeEvidence', 'honcho.search metadata filter',
+    'session.messages created_at range', 'conclusions.query distance/filters', 'peer.representation options',
+    'session.uploadFile createdAt/configuration', 'honcho.scheduleDream disabled'], async () => {
+    const { alice, s1, s2 } = state;
+    const inSession = await alice.chat('What happened here?', { session: s2 });
+    assert.match(inSession, /^seen: .*FACT-parrot/);
+    const stream = await honcho.chatStream('Who plays the cello?', { includeEvidence: true });
+    assert.match(await stream.getFinalResponse(), /FACT-cello/);
+    assert.ok(stream.evidence.conclusions.some((c) => c.observed_id === 'bob'));
+    const calm = await honcho.search('cello', { filters: { metadata: { mood: 'calm' } } });
+    assert.deepEqual(calm.map((m) => m.content), ['I play the cello every evening FACT-cello']);
+    const old = await s1.messages({ filters: { created_at: { lte: '2024-12-31T00:00:00Z' } } });
+    assert.deepEqual(old.items.map((m) => m.content), ['I keep bees on my roof FACT-bees']);
+    const recent = await s1.messages({ filters: { created_at: { gte: '2025-01-01T00:00:00Z' } } });
+    assert.equal(recent.total, 4);
+    const near = await alice.conclusions.query('parrot', 5, 1.0, { session_id: 's2' });
+    assert.deepEqual(near.map((c) => c.content), ['alice adopted a parrot FACT-parrot']);
+    const few = await alice.representation({ includeMostFrequent: true, maxConclusions: 1 });
+    assert.equal((few.match(/FACT-/g) ?? []).length, 1, few);
+    const [dated] = await s2.uploadFile({ filename: 'old.txt', content: Buffer.from('an old note FACT-note'),
+      content_type: 'text/plain' }, alice, { createdAt: '2023-05-06T07:08:09Z', configuration: { reasoning: { enabled: false } } });
+    assert.ok(dated.createdAt.startsWith('2023-05-06T07:08:09'), dated.createdAt);
+    const other = new Honcho({ baseURL, workspaceId: `${W}-nodream`, maxRetries: 0 });
+    await other.peer('zed');
+    await other.setConfiguration({ dream: { enabled: false } });
+    await refused(other.scheduleDream({ observer: 'zed' }), 400);
+    await honcho.deleteWorkspace(`${W}-nodream`);
+    void s1;
+  });
+
 step('scopes are refused, never ignored', ['honcho.scope', 'honcho.getScope', 'honcho.scopes',
   'scope on peer.chat', 'scope on honcho.chat', 'scope on honcho.search', 'scope on peer.representation',
   'scope on session.context', 'scopes on honcho.session', 'scope.addSessions', 'scope.removeSession',
