@@ -1,8 +1,8 @@
 """The official TypeScript SDK (`@honcho-ai/sdk`, pinned in tests/ts/package-lock.json) against a live
 server with the fake model: `npm ci` from the lockfile when node_modules lacks the pinned SDK, then
 tests/ts/sdk_suite.mjs (plain node) drives every SDK method honcho-local serves and asserts what comes
-back. Reasoning is off, so the only conclusions are the ones the suite writes. Skips only where node or
-npm is not installed (`.ci/run` installs Debian's through .ci/setup-node)."""
+back. Reasoning is off, so the only conclusions are the ones the suite writes. Skips only where node is
+not installed (`.ci/run` installs Debian's nodejs and npm through .ci/setup-node)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from tests.fake_model import FakeModel
 
 TS_DIR = Path(__file__).resolve().parent / "ts"
 FACT = re.compile(r"FACT-[a-z]+")
+pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason=(
+    "node is not installed (Debian: apt-get install nodejs npm; .ci/setup-node does it)"))
 
 
 class FactEcho(FakeModel):
@@ -56,11 +58,13 @@ def _installed_sdk() -> str | None:
     return json.loads(manifest.read_text())["version"] if manifest.exists() else None
 
 
-def _ensure_sdk(npm: str) -> None:
+def _ensure_sdk() -> None:
     """`npm ci` (cache first) unless node_modules already holds the version the lockfile pins."""
     lock = json.loads((TS_DIR / "package-lock.json").read_text())
     pinned = lock["packages"]["node_modules/@honcho-ai/sdk"]["version"]
     if _installed_sdk() != pinned:
+        npm = shutil.which("npm")
+        assert npm, "node is installed but npm is not (Debian: apt-get install npm; .ci/setup-node does it)"
         done = subprocess.run([npm, "ci", "--prefer-offline", "--no-audit", "--no-fund"], cwd=TS_DIR,
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
@@ -68,12 +72,11 @@ def _ensure_sdk(npm: str) -> None:
 
 
 def test_typescript_sdk_suite(ts_server: LiveServer, fake: FakeModel) -> None:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        pytest.skip("node and npm are not installed (Debian: apt-get install nodejs npm; .ci/setup-node does it)")
-    _ensure_sdk(npm)
+    node = shutil.which("node")
+    assert node
+    _ensure_sdk()
     done = subprocess.run([node, "sdk_suite.mjs"], cwd=TS_DIR, capture_output=True, text=True, timeout=900,
-                          env={"PATH": "/usr/bin:/bin", "HONCHO_TEST_URL": ts_server.url})
+                          env={"PATH": f"{Path(node).parent}:/usr/bin:/bin", "HONCHO_TEST_URL": ts_server.url})
     print(done.stdout)
     assert done.returncode == 0, f"TypeScript SDK suite failed:\n{done.stdout}\n{done.stderr}\n{ts_server.log()[-4000:]}"
     summary = re.search(r"^ok: (\d+) steps, (\d+) SDK calls checked$", done.stdout, re.M)
