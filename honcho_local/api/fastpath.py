@@ -69,7 +69,7 @@ class MessagesFastPath:
             return
         match = _PATH.fullmatch(scope["path"])
         plain, key = _plain(scope) if match is not None else (False, None)
-        if not plain:
+        if match is None or not plain:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

@@ -5,6 +5,7 @@ attribution (`source_ids`: premises, `times_derived`) and the messages it was dr
 
 from __future__ import annotations
 
+import builtins  # `list` below is also a method name
 from typing import Any
 
 import numpy as np
@@ -139,7 +140,7 @@ class Conclusions:
         return views.page([conclusion_view(r) for r in rows], total, paging.page, paging.size)
 
     def query(self, workspace_id: str, query: Any, top_k: Any = 10, distance: Any = None, filters: Any = None,
-              version: str | None = None) -> list[dict[str, Any]]:
+              version: str | None = None) -> builtins.list[dict[str, Any]]:
         if not isinstance(query, str) or not query.strip():
             raise InvalidInput("query must be a non-empty string")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 100:

@@ -11,6 +11,7 @@ read DuckDB in one transaction, so their total and page come from one snapshot t
 
 from __future__ import annotations
 
+import builtins  # `list` below is also a method name
 from typing import Any
 
 from honcho_local.errors import NotFound
@@ -39,8 +40,8 @@ class MessageList:
         shape = views.message if kinds == ["message"] else views.event
         return views.page([shape(r) for r in rows], total, paging.page, paging.size)
 
-    def _read(self, cur: Any, workspace_id: str, session_id: str, filters: Any, paging: Paging, kinds: list[str],
-              in_memory: bool) -> tuple[list[dict[str, Any]], int]:
+    def _read(self, cur: Any, workspace_id: str, session_id: str, filters: Any, paging: Paging,
+              kinds: builtins.list[str], in_memory: bool) -> tuple[builtins.list[dict[str, Any]], int]:
         if not session_active(self.cache, cur, workspace_id, session_id):
             raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
         if in_memory:
