@@ -71,6 +71,7 @@ def _ensure_sdk() -> None:
     assert _installed_sdk() == pinned == "2.5.0"
 
 
+@pytest.mark.timeout(900)  # a hang guard: `npm ci` from the network, then some 100 SDK calls
 def test_typescript_sdk_suite(ts_server: LiveServer, fake: FakeModel) -> None:
     node = shutil.which("node")
     assert node

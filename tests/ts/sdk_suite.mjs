@@ -391,7 +391,8 @@ step('file upload', ['session.uploadFile'], async () => {
   assert.equal(made[0].sessionId, 's2');
   assert.match(made[0].content, /FACT-tomato/);
   assert.deepEqual(made[0].metadata, { source: 'upload' });
-  const json = await s2.uploadFile(new File(['{"a": [1, 2]}'], 'data.json', { type: 'application/json' }), 'bob');
+  const json = await s2.uploadFile({ filename: 'data.json', content: Buffer.from('{"a":[1,  2]}'),
+    content_type: 'application/json' }, 'bob');
   assert.equal(json[0].content, '{"a": [1, 2]}'); // parsed and dumped again, as Honcho's JSONProcessor does
   assert.equal(json[0].peerId, 'bob');
   assert.equal((await s2.messages()).total, 4);
