@@ -32,7 +32,7 @@ CARDS = {("alice", "alice"): ["Name: Alice", "Allergy: peanuts"], ("bob", "alice
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LiveServer]]:
     started: dict[str, LiveServer] = {}
     try:
-        for name in "ABCD":
+        for name in "ABCDE":
             started[name] = start_server(tmp_path_factory.mktemp(f"transfer-{name}"))
         yield started
     finally:
@@ -179,6 +179,39 @@ def test_a_run_cut_off_anywhere_resumes_without_duplicates(servers: dict[str, Li
     final = moves.transfer(Api(a.url), Api(d.url), WS)
     assert (final.messages, final.messages_kept, final.conclusions, final.conclusions_kept) == (0, 30, 0, 4)
     assert snapshot(d.url) == original
+
+
+class LoseWrites(httpx.BaseTransport):
+    """Real HTTP that loses the answer of every other message write after the server stored it, and strips
+    `Idempotency-Key` as a target that ignores it (Honcho) would."""
+
+    def __init__(self) -> None:
+        self.inner, self.writes, self.lost = httpx.HTTPTransport(), 0, 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.headers.pop("Idempotency-Key", None)
+        response = self.inner.handle_request(request)
+        if request.method == "POST" and request.url.path.endswith("/messages"):
+            self.writes += 1
+            if self.writes % 2 == 1:
+                response.close()
+                self.lost += 1
+                raise httpx.ReadError("answer lost (test)", request=request)
+        return response
+
+
+def test_lost_answers_are_retried_without_storing_a_batch_twice(servers: dict[str, LiveServer],
+                                                                original: dict[str, Any],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message write whose answer is lost is checked against the target's count before any retry: a target
+    that ignores `Idempotency-Key` (Honcho) would otherwise store the batch twice, so the key is stripped."""
+    monkeypatch.setattr(moves, "PAGE", 4)
+    lossy, quick = LoseWrites(), Backoff(retries=4, base=0.0, cap=0.0)
+    a, e = servers["A"], servers["E"]
+    counts = moves.transfer(Api(a.url), Api(e.url, backoff=quick, transport=lossy, sleep=lambda _: None), WS)
+    # 5 + 3 batches of at most 4, each written once (a lost answer is never followed by a second write)
+    assert (lossy.writes, lossy.lost) == (8, 4) and (counts.messages, counts.messages_kept) == (30, 0)
+    assert snapshot(e.url) == original
 
 
 def test_a_target_session_that_diverged_is_refused_and_left_alone(servers: dict[str, LiveServer],

@@ -80,11 +80,13 @@ class Api:
         self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
 
     def request(self, method: str, path: str, body: Any = None, params: Mapping[str, Any] | None = None,
-                headers: Mapping[str, str] | None = None) -> Any:
-        """The answer's JSON (None when empty), after retries; `HonchoClientError` otherwise."""
+                headers: Mapping[str, str] | None = None, retries: int | None = None) -> Any:
+        """The answer's JSON (None when empty), after retries (`retries`, else the backoff's); `HonchoClientError`
+        otherwise."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
         last, status = "", None
-        for attempt in range(self.backoff.retries + 1):
+        retries = self.backoff.retries if retries is None else retries
+        for attempt in range(retries + 1):
             hinted, status = None, None
             try:
                 response = self._client.request(method, path, json=body, params=query, headers=headers)
@@ -97,9 +99,9 @@ class Api:
                 if response.status_code not in RETRY_STATUS:
                     raise HonchoClientError(f"{method} {path} answered {last}", response.status_code)
                 hinted = retry_after(response.headers.get("retry-after"))
-            if attempt < self.backoff.retries:
+            if attempt < retries:
                 self.sleep(self.backoff.delay(attempt, hinted))
-        raise HonchoClientError(f"{method} {self.base_url}{path} failed after {self.backoff.retries + 1} tries; "
+        raise HonchoClientError(f"{method} {self.base_url}{path} failed after {retries + 1} tries; "
                                 f"last: {last}", status, retryable=True)
 
     def close(self) -> None:

@@ -12,7 +12,8 @@ Resumable and idempotent, without a progress file, by reading what the target al
 - messages: a session whose target copy holds `n` messages gets the source's messages from `n + 1` on, once
   the target's `n`-th message matches the source's `n`-th (same peer, content and `created_at`); a target
   copy that does not match, or holds more than the source, is refused (`Diverged`) and nothing is written
-  to it. Each batch carries an `Idempotency-Key`, so a retried batch is stored once by honcho-local;
+  to it. A batch whose answer is lost is not sent again blindly: the target's message count says whether
+  it was stored (Honcho takes no `Idempotency-Key`; honcho-local also dedupes by the one each batch carries);
 - conclusions: one is created only when the target has none with the same observer, observed, session and
   content;
 - cards: written only when the target's differs.
@@ -27,7 +28,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from honcho_local.client.http import Api
+from honcho_local.client.http import Api, HonchoClientError
 from honcho_local.errors import Conflict, NotFound
 
 PAGE = 100  # Honcho's largest page, and its largest message and conclusion batch
@@ -183,10 +184,26 @@ def carried_message(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def send_batch(target: Api, route: str, batch: list[dict[str, Any]], first_id: str, counts: Counts) -> None:
-    """One write of at most 100 messages, keyed by the source's first message id and the batch's content, so
-    a retry of the same batch is stored once where the target honours `Idempotency-Key`."""
+    """One write of at most 100 messages. It is never sent again blindly (Honcho takes no `Idempotency-Key`):
+    after a failed try the target's message count says whether the write was stored (its answer lost) or not
+    (send it again). The key, from the source's first message id, still makes honcho-local store it once."""
     digest = hashlib.sha256(f"{route}\n{first_id}\n{len(batch)}".encode()).hexdigest()
-    target.request("POST", route, {"messages": batch}, headers={"Idempotency-Key": f"honcho-local-transfer-{digest}"})
+    headers = {"Idempotency-Key": f"honcho-local-transfer-{digest}"}
+    before = message_at(target, route + "/list", 0)[0]
+    for attempt in range(target.backoff.retries + 1):
+        try:
+            target.request("POST", route, {"messages": batch}, headers=headers, retries=0)
+            break
+        except HonchoClientError as exc:
+            if not exc.retryable or attempt == target.backoff.retries:
+                raise
+            target.sleep(target.backoff.delay(attempt, None))
+            held = message_at(target, route + "/list", 0)[0]
+            if held == before + len(batch):
+                break
+            if held != before:
+                raise Diverged(f"{target.base_url}{route} went from {before} to {held} messages while a batch of "
+                               f"{len(batch)} was written: another writer is adding to it; run again once it stops") from exc
     counts.messages += len(batch)
 
 
