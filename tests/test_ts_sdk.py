@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from honcho_local import apikeys
 from tests.conftest import LiveServer, start_server, stop_server
 from tests.fake_model import FakeModel
+from tests.test_auth_matrix import AUTH_ENV, SECRET
 
 TS_DIR = Path(__file__).resolve().parent / "ts"
 FACT = re.compile(r"FACT-[a-z]+")
@@ -71,16 +73,34 @@ def _ensure_sdk() -> None:
     assert _installed_sdk() == pinned == "2.5.0"
 
 
-@pytest.mark.timeout(900)  # a hang guard: `npm ci` from the network, then some 100 SDK calls
-def test_typescript_sdk_suite(ts_server: LiveServer, fake: FakeModel) -> None:
+def _run_suite(server: LiveServer, **env: str) -> int:
+    """Run tests/ts/sdk_suite.mjs against `server`; the number of SDK calls it checked."""
     node = shutil.which("node")
     assert node
     _ensure_sdk()
     done = subprocess.run([node, "sdk_suite.mjs"], cwd=TS_DIR, capture_output=True, text=True, timeout=900,
-                          env={"PATH": f"{Path(node).parent}:/usr/bin:/bin", "HONCHO_TEST_URL": ts_server.url})
+                          env={"PATH": f"{Path(node).parent}:/usr/bin:/bin", "HONCHO_TEST_URL": server.url, **env})
     print(done.stdout)
-    assert done.returncode == 0, f"TypeScript SDK suite failed:\n{done.stdout}\n{done.stderr}\n{ts_server.log()[-4000:]}"
+    assert done.returncode == 0, f"TypeScript SDK suite failed:\n{done.stdout}\n{done.stderr}\n{server.log()[-4000:]}"
     summary = re.search(r"^ok: (\d+) steps, (\d+) SDK calls checked$", done.stdout, re.M)
     assert summary, done.stdout
-    assert int(summary.group(2)) >= 105
-    assert fake.answered >= 11  # every chat the suite asked for reached the model
+    return int(summary.group(2))
+
+
+@pytest.mark.timeout(900)  # a hang guard: `npm ci` from the network, then some 100 SDK calls
+def test_typescript_sdk_suite(ts_server: LiveServer, fake: FakeModel) -> None:
+    before = fake.answered
+    assert _run_suite(ts_server) >= 105
+    assert fake.answered - before >= 11  # every chat the suite asked for reached the model
+
+
+@pytest.mark.timeout(900)
+def test_typescript_sdk_suite_with_api_keys(tmp_path_factory: pytest.TempPathFactory, fake: FakeModel) -> None:
+    """Auth on (Honcho's AUTH_USE_AUTH): the same suite with an admin key as the SDK's `apiKey`, plus a
+    keyless and a wrong key refused with 401."""
+    server = start_server(tmp_path_factory.mktemp("ts-sdk-auth"), env={
+        "HONCHO_LOCAL_REASONING_MODEL": "openai:fake", "HONCHO_LOCAL_OPENAI_BASE_URL": fake.url, **AUTH_ENV})
+    try:
+        assert _run_suite(server, HONCHO_TEST_API_KEY=apikeys.mint(SECRET, admin=True)) >= 106
+    finally:
+        stop_server(server)

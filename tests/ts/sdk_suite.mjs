@@ -15,8 +15,9 @@ import { z } from 'zod';
 
 const baseURL = process.env.HONCHO_TEST_URL;
 if (!baseURL) throw new Error('HONCHO_TEST_URL is not set');
+const apiKey = process.env.HONCHO_TEST_API_KEY || undefined; // an admin key where the server has auth on
 const W = `ts-${randomUUID().slice(0, 8)}`;
-const honcho = new Honcho({ baseURL, workspaceId: W, maxRetries: 0, timeout: 600_000 });
+const honcho = new Honcho({ baseURL, apiKey, workspaceId: W, maxRetries: 0, timeout: 600_000 });
 const covered = new Set();
 const steps = [];
 const step = (name, calls, fn) => steps.push({ name, calls, fn });
@@ -58,6 +59,16 @@ async function waitIdle(target) {
 }
 
 const SCOPE_REFUSED = /scopes are not supported/;
+
+if (apiKey) {
+  step('api keys: the SDK sends apiKey as Honcho\'s bearer token', ['Honcho({ apiKey })'], async () => {
+    const keyless = new Honcho({ baseURL, workspaceId: W, maxRetries: 0 });
+    await refused(keyless.getMetadata(), 401);
+    const wrong = new Honcho({ baseURL, apiKey: `${apiKey}x`, workspaceId: W, maxRetries: 0 });
+    await refused(wrong.getMetadata(), 401);
+    assert.deepEqual(await honcho.getMetadata(), {});
+  });
+}
 
 step('workspace metadata and configuration', ['Honcho()', 'honcho.setMetadata', 'honcho.getMetadata',
   'honcho.setConfiguration', 'honcho.getConfiguration', 'honcho.refresh', 'honcho.workspaces'], async () => {
@@ -487,7 +498,7 @@ step('more options: chat session, search filters, ranges, query distance, upload
     const [dated] = await s2.uploadFile({ filename: 'old.txt', content: Buffer.from('an old note FACT-note'),
       content_type: 'text/plain' }, alice, { createdAt: '2023-05-06T07:08:09Z', configuration: { reasoning: { enabled: false } } });
     assert.ok(dated.createdAt.startsWith('2023-05-06T07:08:09'), dated.createdAt);
-    const other = new Honcho({ baseURL, workspaceId: `${W}-nodream`, maxRetries: 0 });
+    const other = new Honcho({ baseURL, apiKey, workspaceId: `${W}-nodream`, maxRetries: 0 });
     await other.peer('zed');
     await other.setConfiguration({ dream: { enabled: false } });
     await refused(other.scheduleDream({ observer: 'zed' }), 400);
@@ -536,7 +547,7 @@ step('clone and delete', ['session.clone', 'session.delete', 'honcho.deleteWorks
   const left = (await all(await honcho.sessions())).map((s) => s.id);
   assert.ok(!left.includes(upTo.id));
   assert.ok(left.includes(whole.id));
-  const other = new Honcho({ baseURL, workspaceId: `${W}-gone`, maxRetries: 0 });
+  const other = new Honcho({ baseURL, apiKey, workspaceId: `${W}-gone`, maxRetries: 0 });
   await other.peer('temp');
   assert.ok((await all(await honcho.workspaces())).includes(`${W}-gone`));
   await honcho.deleteWorkspace(`${W}-gone`);
