@@ -90,7 +90,7 @@ def _run_suite(server: LiveServer, **env: str) -> int:
 @pytest.mark.timeout(900)  # a hang guard: `npm ci` from the network, then some 100 SDK calls
 def test_typescript_sdk_suite(ts_server: LiveServer, fake: FakeModel) -> None:
     before = fake.answered
-    assert _run_suite(ts_server) >= 105
+    assert _run_suite(ts_server) >= 108
     assert fake.answered - before >= 11  # every chat the suite asked for reached the model
 
 
@@ -101,6 +101,6 @@ def test_typescript_sdk_suite_with_api_keys(tmp_path_factory: pytest.TempPathFac
     server = start_server(tmp_path_factory.mktemp("ts-sdk-auth"), env={
         "HONCHO_LOCAL_REASONING_MODEL": "openai:fake", "HONCHO_LOCAL_OPENAI_BASE_URL": fake.url, **AUTH_ENV})
     try:
-        assert _run_suite(server, HONCHO_TEST_API_KEY=apikeys.mint(SECRET, admin=True)) >= 106
+        assert _run_suite(server, HONCHO_TEST_API_KEY=apikeys.mint(SECRET, admin=True)) >= 109
     finally:
         stop_server(server)

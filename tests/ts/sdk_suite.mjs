@@ -72,13 +72,13 @@ if (apiKey) {
 
 step('workspace metadata and configuration', ['Honcho()', 'honcho.setMetadata', 'honcho.getMetadata',
   'honcho.setConfiguration', 'honcho.getConfiguration', 'honcho.refresh', 'honcho.workspaces'], async () => {
-  await honcho.setMetadata({ team: 'ts' });
-  assert.deepEqual(await honcho.getMetadata(), { team: 'ts' });
+  await honcho.setMetadata({ team: 'ts', run: W });
+  assert.deepEqual(await honcho.getMetadata(), { team: 'ts', run: W });
   await honcho.setConfiguration({ reasoning: { enabled: false } });
   const conf = await honcho.getConfiguration();
   assert.equal(conf.reasoning?.enabled, false);
   await honcho.refresh();
-  assert.deepEqual(honcho.metadata, { team: 'ts' });
+  assert.deepEqual(honcho.metadata, { team: 'ts', run: W });
   const ids = await all(await honcho.workspaces());
   assert.ok(ids.includes(W), `workspace ${W} listed`);
 });
@@ -477,6 +477,7 @@ step('options: creation with peers and config, tuples, message config, context a
 
 step('more options: chat session, search filters, ranges, query distance, upload timestamp, dream config',
   ['peer.chat session', 'honcho.chatStream includeEvidence', 'honcho.search metadata filter',
+    'peer.chat responseFormat+includeEvidence', 'session.messages peer_id in', 'honcho.workspaces filters',
     'session.messages created_at range', 'conclusions.query distance/filters', 'peer.representation options',
     'session.uploadFile createdAt/configuration', 'honcho.scheduleDream disabled'], async () => {
     const { alice, s1, s2 } = state;
@@ -487,6 +488,13 @@ step('more options: chat session, search filters, ranges, query distance, upload
     assert.ok(stream.evidence.conclusions.some((c) => c.observed_id === 'bob'));
     const calm = await honcho.search('cello', { filters: { metadata: { mood: 'calm' } } });
     assert.deepEqual(calm.map((m) => m.content), ['I play the cello every evening FACT-cello']);
+    const typed = await alice.chat('Which facts?', { responseFormat: z.object({ seen: z.array(z.string()) }),
+      includeEvidence: true });
+    assert.ok(typed.content.seen.includes('FACT-oboe'), JSON.stringify(typed.content));
+    assert.ok(typed.evidence.conclusions.some((c) => c.content === 'alice plays the oboe FACT-oboe'));
+    const bobsOnly = await s1.messages({ filters: { peer_id: { in: ['bob'] } } });
+    assert.ok(bobsOnly.total === 2 && bobsOnly.items.every((m) => m.peerId === 'bob'));
+    assert.deepEqual((await all(await honcho.workspaces({ filters: { metadata: { team: 'ts', run: W } } }))), [W]);
     const old = await s1.messages({ filters: { created_at: { lte: '2024-12-31T00:00:00Z' } } });
     assert.deepEqual(old.items.map((m) => m.content), ['I keep bees on my roof FACT-bees']);
     const recent = await s1.messages({ filters: { created_at: { gte: '2025-01-01T00:00:00Z' } } });
