@@ -1,5 +1,6 @@
 """The house rules that tools can check: the layer contracts of DESIGN.md (import-linter, configured in
-pyproject.toml) and pyflakes' errors (ruff's F rules: undefined names, unused imports)."""
+pyproject.toml), pyflakes' errors (ruff's F rules: undefined names, unused imports) and the package's types
+(mypy, `[tool.mypy]` in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,10 @@ def test_no_pyflakes_errors() -> None:
     r = subprocess.run([_tool("ruff"), "check", "--select", "F", "--output-format", "concise", "--no-cache",
                         "honcho_local", "tests", "scripts"], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+
+
+def test_package_type_checks() -> None:
+    """mypy over the package with pyproject's [tool.mypy] settings: no errors."""
+    r = subprocess.run([_tool("mypy"), "honcho_local"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert r.stdout.startswith("Success: no issues found"), r.stdout[-4000:]

@@ -17,7 +17,7 @@ from litestar.plugins.pydantic import PydanticInitPlugin
 
 from honcho_local import __version__, metrics
 from honcho_local.api.admin import AdminController
-from honcho_local.api.auth import SECURITY, Authority, KeyController, authorize, document_keys
+from honcho_local.api.auth import SECURITY, SECURITY_COMPONENTS, Authority, KeyController, authorize, document_keys
 from honcho_local.api.chat import ChatController, WorkspaceChatController
 from honcho_local.api.conclusions import ConclusionController
 from honcho_local.api.contract import ContractRequest, check_request_ids
@@ -128,8 +128,8 @@ def create_app(services: Services, on_shutdown: list[Any] | None = None, http_th
         guards=[authorize] if authority is not None else [],
         request_class=ContractRequest,
         openapi_config=OpenAPIConfig(title="honcho-local", version=__version__, path="/docs",
-                                     render_plugins=[swagger_plugin()], components=SECURITY["security_components"],
-                                     security=SECURITY["security"]),
+                                     render_plugins=[swagger_plugin()], components=SECURITY_COMPONENTS,
+                                     security=SECURITY),
         cors_config=cors_config(services.settings.cors_origins),
         on_shutdown=on_shutdown or [],
         lifespan=[_lifespan],

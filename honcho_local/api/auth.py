@@ -45,7 +45,7 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import QueryParameter
 
 from honcho_local import apikeys
-from honcho_local.api.membership import SESSIONS_IN_BODY, member_read, session_refusal
+from honcho_local.api.membership import SESSIONS_IN_BODY, member_read, operation_of, session_refusal
 from honcho_local.apikeys import ADMIN, Claims, Unauthenticated
 from honcho_local.config import Settings
 
@@ -54,11 +54,11 @@ CREATE = {"get_or_create_workspace": "workspace", "get_or_create_peer": "peer", 
 RULES = {"health": OPEN, "openapi_json": OPEN, "metrics": ADMIN_ONLY, "get_server_status": ADMIN_ONLY,
          "list_workspaces": ADMIN_ONLY, "create_key": ADMIN_ONLY}
 OPEN_PREFIXES = ("/docs", "/ui")
-SECURITY = {"security_components": Components(security_schemes={
+SECURITY_COMPONENTS = Components(security_schemes={
     "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT",
                              description="An API key (Honcho's scoped JWT); needed when the server runs with "
-                                         "auth on (AUTH_USE_AUTH). docs/security.md")}),
-            "security": [{"bearer": []}]}
+                                         "auth on (AUTH_USE_AUTH). docs/security.md")})
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 NO_KEY = "No access token provided"
 _FAST_POST = re.compile(r"/v3/workspaces/([^/]+)/sessions/([^/]+)/messages")
 MCP_PATH = "/mcp"
@@ -112,7 +112,7 @@ class Authority:
 
 def rule_of(handler: BaseRouteHandler, path: str) -> tuple[str, str | None]:
     """A route's rule from its operation id and its path template."""
-    operation = handler.operation_id if isinstance(handler.operation_id, str) else None
+    operation = operation_of(handler)
     if operation in CREATE:
         return SCOPED, CREATE[operation]
     if operation in RULES:
@@ -159,7 +159,7 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
         refused = apikeys.creation_refusal(claims, creates, params.get("workspace_id"), await _new_id(connection))
     else:
         refused = apikeys.refusal(claims, params.get("workspace_id"), params.get("peer_id"), params.get("session_id"))
-        if refused is None and claims.peer is not None and handler.operation_id in SESSIONS_IN_BODY:
+        if refused is None and claims.peer is not None and operation_of(handler) in SESSIONS_IN_BODY:
             refused = await session_refusal(connection, claims)
         elif refused is not None and await member_read(connection, claims, handler):
             refused = None

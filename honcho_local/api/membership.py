@@ -23,19 +23,25 @@ MEMBER_READS = frozenset({"list_messages", "get_message", "list_session_peers", 
 MAX_NAMED_SESSIONS = 1_000  # Honcho's cap on a session allowlist
 
 
+def operation_of(handler: BaseRouteHandler) -> str | None:
+    """The route's operation id: HTTP routes name one; other handlers (an ASGI mount) have none."""
+    operation = getattr(handler, "operation_id", None)
+    return operation if isinstance(operation, str) else None
+
+
 async def member_read(connection: ASGIConnection[Any, Any, Any, Any], claims: Claims,
                        handler: BaseRouteHandler) -> bool:
     """Honcho's `allow_member_read`: a peer key may read (never write) a session its peer is an active member
     of; in the session's context only from its own perspective, and with a `sessions` allowlist of its own."""
     params = connection.path_params
-    session = params.get("session_id")
-    if (claims.peer is None or claims.session is not None or handler.operation_id not in MEMBER_READS
+    session, operation = params.get("session_id"), operation_of(handler)
+    if (claims.peer is None or claims.session is not None or operation not in MEMBER_READS
             or session is None or params.get("workspace_id") != claims.workspace):
         return False
     is_member = connection.app.state.services.resources.is_member
     if not await sync_to_thread(is_member, claims.workspace, session, claims.peer):
         return False
-    if handler.operation_id != "get_session_context":
+    if operation != "get_session_context":
         return True
     query = connection.query_params
     target, perspective = query.get("peer_target"), query.get("peer_perspective")
@@ -56,7 +62,8 @@ def _named_sessions(body: Any) -> list[str]:
     if not isinstance(body, dict):
         return []
     named = [body.get("session_id")]
-    allow = body.get("filters").get("session_id") if isinstance(body.get("filters"), dict) else None
+    filters = body.get("filters")
+    allow = filters.get("session_id") if isinstance(filters, dict) else None
     allow = allow.get("in") if isinstance(allow, dict) else allow
     named += allow if isinstance(allow, list) else [allow]
     return [name for name in dict.fromkeys(named) if isinstance(name, str)]

@@ -27,6 +27,7 @@ from litestar.openapi.spec import (
     OpenAPIMediaType,
     OpenAPIResponse,
     Operation,
+    Parameter,
     Reference,
     RequestBody as OpenAPIRequestBody,
     Schema,
@@ -118,7 +119,7 @@ def error_statuses(method: str, path: str, operation: Operation) -> dict[str, st
 def _constrain_ids(operation: Operation) -> None:
     """The id rule (`api.contract`) on every id-valued path and query parameter's string schema."""
     for param in operation.parameters or []:
-        if getattr(param, "name", None) not in ID_PARAMS or not isinstance(param.schema, Schema):
+        if not isinstance(param, Parameter) or param.name not in ID_PARAMS or not isinstance(param.schema, Schema):
             continue
         for schema in _string_schemas(param.schema):
             schema.pattern, schema.min_length, schema.max_length = ID_PATTERN, 1, ID_MAX_LENGTH
