@@ -14,6 +14,7 @@ import json
 import logging
 import random
 import re
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -68,6 +69,8 @@ class BenchConfig:
     top_k: int = 10                         # messages given to the answer model
     seed: int = 7
     server_env: dict[str, str] = field(default_factory=dict)
+    server_url: str | None = None           # any Honcho v3 server instead of one this run starts
+    api_key: str | None = None              # its API key (never written to the results)
 
 
 @dataclass
@@ -147,8 +150,9 @@ def proportional_sample(pool: list[Question], limit: int | None, seed: int) -> l
 
 # ---- HTTP helpers ----------------------------------------------------------------------------------
 class Api:
-    def __init__(self, url: str) -> None:
-        self.client = httpx.Client(base_url=url, timeout=600)
+    def __init__(self, url: str, api_key: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.client = httpx.Client(base_url=url, timeout=600, headers=headers)
 
     def call(self, method: str, path: str, expect: tuple[int, ...] = (200, 201), **kw: Any) -> Any:
         r = self.client.request(method, path, **kw)
@@ -329,18 +333,17 @@ def _embedder(config: BenchConfig, cache_dir: Path) -> Callable[..., list[list[f
 def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, Any]:
     convs = load(config)
     state = RunState()
-    home = config.home
     env = {"HONCHO_LOCAL_REASONING_MODEL": config.model, "HONCHO_LOCAL_MODEL_CONTEXT": str(config.context_tokens),
            "HONCHO_LOCAL_REASONING_ENABLED": "true" if config.reasoning else "false",
            "HONCHO_LOCAL_SUMMARY_ENABLED": "true" if config.reasoning else "false", **config.server_env}
     if config.embedding_model:
         env["HONCHO_LOCAL_EMBEDDING_MODEL"] = config.embedding_model
-    server: Server = start_server(home, env, timeout=120)
+    server = serve(config, env)
     echo(f"server {server.url} (home {server.home})")
     results: dict[str, Any] | None = None
     answering_since: float | None = None
     try:
-        api = Api(server.url)
+        api = Api(server.url, config.api_key)
         state.metrics_before = api.metrics()
         started = time.perf_counter()
         with _progress() as bar:
@@ -397,11 +400,34 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
         phases.record(state, 0.0 if answering_since is None else time.perf_counter() - answering_since,
                       completed=results is not None)
     if results is not None:
-        stored = reasoning_totals(server.home, [workspace_of(c) for c in convs])
+        stored = None if isinstance(server, External) else reasoning_totals(server.home,
+                                                                            [workspace_of(c) for c in convs])
         if stored is not None:
             results["reasoning"] = stored
         results["phases"] = phases.totals()
     return results
+
+
+@dataclass
+class External:
+    """A server this run did not start (`--server-url`: honcho-local elsewhere, or Honcho): never stopped, its
+    store never read (the reasoning cost is then what its /metrics says, if it serves them). `home` keeps
+    this run's journal and times."""
+
+    url: str
+    home: Path
+
+    def stop(self) -> None:
+        return None
+
+
+def serve(config: BenchConfig, env: dict[str, str]) -> Server | External:
+    """The server the run talks to: `config.server_url`, else a honcho-local started on `config.home`."""
+    if config.server_url is None:
+        return start_server(config.home, env, timeout=120)
+    home = config.home or Path(tempfile.mkdtemp(prefix="honcho-bench-"))
+    home.mkdir(parents=True, exist_ok=True)
+    return External(config.server_url.rstrip("/"), home)
 
 
 # where an invocation that recorded nothing was rebuilt from, when its entry does not say (the LoCoMo run's)
@@ -618,17 +644,22 @@ def answer_question(api: Api, conv: Conversation, q: Question, index: TurnIndex,
                            "question": q.text, "gold": q.answer, "evidence": q.evidence, "subject": subject,
                            "retrieved": {}, "recall": {}, "answers": {}, "f1": {}, "em": {}, "seconds": {},
                            "tokens": {}}
-    recalled, ms = api.timed("POST", f"/v3/workspaces/{ws}/peers/{subject}/recall",
+    recalled, ms = api.timed("POST", f"/v3/workspaces/{ws}/peers/{subject}/recall", expect=(200, 404, 405),
                              json={"query": q.text, "reasoning_level": config.reasoning_level, "limit": 20})
-    state.latencies.setdefault("recall", []).append(ms)
+    if "messages" in (recalled or {}):
+        state.latencies.setdefault("recall", []).append(ms)
+    else:  # a server without honcho-local's recall route (Honcho): the `honcho` arm is left out
+        recalled = None
     searched, ms = api.timed("POST", f"/v3/workspaces/{ws}/search", json={"query": q.text, "limit": 20})
     state.latencies.setdefault("search", []).append(ms)
-    row["retrieved"] = {"honcho": _turn_ids(recalled["messages"]), "honcho-search": _turn_ids(searched),
+    row["retrieved"] = {"honcho-search": _turn_ids(searched),
                         "bm25+dense-w": index.hybrid_weighted(q.text, 20), "bm25+dense": index.hybrid(q.text, 20),
                         "bm25": index.bm25(q.text, 20), "dense": index.dense(q.text, 20)}
+    if recalled is not None:
+        row["retrieved"] = {"honcho": _turn_ids(recalled["messages"]), **row["retrieved"]}
     if turn_of is not None:
         row["retrieved"]["conclusions"] = conclusion_sources(api, conv, subject, q.text, turn_of)
-    row["conclusions_used"] = len(recalled["conclusions"])
+    row["conclusions_used"] = len(recalled["conclusions"]) if recalled is not None else None
     if q.evidence:
         for name, ranked in row["retrieved"].items():
             row["recall"][name] = {str(k): scoring.recall_at_k(ranked, q.evidence, k) for k in (5, 10, 20)}
@@ -802,6 +833,7 @@ def _config_dict(config: BenchConfig) -> dict[str, Any]:
     out["out"] = str(config.out)
     out["home"] = str(config.home) if config.home else None
     out["data"] = str(config.data) if config.data else None
+    out["api_key"] = "(given)" if config.api_key else None
     return out
 
 

@@ -40,6 +40,8 @@ def _command_line(ctx: click.Context) -> str:
         value = ctx.params.get(param.name)
         if isinstance(param, click.Argument):
             words.append(str(value))
+        elif param.name == "api_key" and value:
+            words += [param.opts[0], "…"]  # a key never goes into a report
         elif value not in (None, False, (), param.default):
             flag = param.opts[0] if value is not False else param.secondary_opts[0]
             for item in (value if isinstance(value, tuple) else [value]):
@@ -93,6 +95,11 @@ _RUN_OPTIONS = [
     click.option("--full-context-tokens", type=click.IntRange(512), default=32768, show_default=True,
                  help="Model window of the full-context baseline (capped by the model's own; a conversation "
                       "that does not fit is skipped)."),
+    click.option("--server-url", default=None, metavar="URL",
+                 help="Run against this Honcho v3 server (another honcho-local, or Honcho) instead of starting "
+                      "honcho-local: ingest, wait for its queue to drain, ask (docs/performance.md)."),
+    click.option("--api-key", envvar="HONCHO_API_KEY", default=None,
+                 help="API key for --server-url (default: $HONCHO_API_KEY); never written to the report."),
     click.option("--quick", is_flag=True,
                  help="One LoCoMo conversation, the fast model (qwen2.5-coder-0.5b), 40 questions, reasoning off "
                       "(deriving a whole conversation takes longer than a quick run: add --reasoning to include it)."),
@@ -124,7 +131,7 @@ def _run(ctx: click.Context, dataset: str, conversations: int | None, sessions: 
          embedding_model: str | None, baselines: tuple[str, ...], out: Path, name: str | None,
          retrieval_only: bool, reasoning: bool | None, reasoning_level: str, judge: str | None,
          bench_home: Path | None, data: Path | None, drain_timeout: str, context_tokens: int, full_context_tokens: int,
-         quick: bool, ab: bool) -> None:
+         quick: bool, ab: bool, server_url: str | None = None, api_key: str | None = None) -> None:
     from datetime import datetime, timezone
 
     from honcho_local.bench.report import plotting_available, write_report
@@ -142,7 +149,8 @@ def _run(ctx: click.Context, dataset: str, conversations: int | None, sessions: 
         baselines=() if "none" in baselines else (baselines or ("naive-rag", "full-context")),
         answers=not retrieval_only, reasoning=True if reasoning is None else reasoning, reasoning_level=reasoning_level, judge=judge,
         out=out, home=bench_home, data=data, drain_timeout=_duration(drain_timeout), context_tokens=context_tokens,
-        full_context_tokens=full_context_tokens, answer_questions=answer_questions)
+        full_context_tokens=full_context_tokens, answer_questions=answer_questions, server_url=server_url,
+        api_key=api_key)
 
     def stopped(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)  # unwinds: the server stops and this invocation's times are kept
