@@ -11,6 +11,10 @@ detail is fine, a generic trait or a different event is not)? `agree` scores eac
 
     python scripts/goldfacts_calibrate.py pairs docs/benchmarks/checkpoints/locomo-full docs/benchmarks/goldfacts-calibration.json
     python scripts/goldfacts_calibrate.py agree docs/benchmarks/goldfacts-calibration.json
+
+`score` applies the calibrated rule to a checkpoint's conclusions (the record of a finished run):
+
+    python scripts/goldfacts_calibrate.py score docs/benchmarks/checkpoints/locomo-full --conversations 2
 """
 
 from __future__ import annotations
@@ -70,6 +74,44 @@ def pairs(checkpoint: Path, out: Path, count: int, seed: int, conversations: int
     print(f"{len(rows)} pairs -> {out}; set each 'match' to true or false, then run `agree`")
 
 
+def score(checkpoint: Path, conversations: int | None, scratch: Path | None) -> None:
+    """Gold-fact recall of a finished run's conclusions (its checkpoint) with the calibrated rule."""
+    scratch = scratch or Path(tempfile.mkdtemp(prefix="goldfacts-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    derived = checkpoint_conclusions(checkpoint, scratch)
+    facts = goldfacts.load_gold_facts(datasets_dir(None), conversations)
+    result = goldfacts.score(facts, derived, _embedder(BenchConfig(home=scratch), scratch))
+    print(json.dumps({k: v for k, v in result.items()}, indent=1))
+
+
+def conclusion_arm(checkpoint: Path, conversations: int | None, scratch: Path | None) -> None:
+    """Evidence recall of the `conclusions` arm computed from a checkpoint without a server: per question,
+    the source turns of the subject's 30 nearest conclusions by embedding cosine (what the bench asks
+    `POST …/conclusions/query` for), in rank order."""
+    from honcho_local.bench import scoring
+    from honcho_local.bench.data import load_locomo
+    from honcho_local.bench.runner import scored_questions, subject_of
+
+    scratch = scratch or Path(tempfile.mkdtemp(prefix="goldfacts-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    derived = checkpoint_conclusions(checkpoint, scratch)
+    embed = _embedder(BenchConfig(home=scratch), scratch)
+    found: dict[str, list[float]] = {"5": [], "10": [], "20": []}
+    for conv in load_locomo(datasets_dir(None))[:conversations]:
+        questions = [q for q in scored_questions(conv, None, 7) if q.evidence]
+        queries = goldfacts._unit(embed([q.text for q in questions], kind="query"))
+        for q, vector in zip(questions, queries):
+            mine = [d for d in derived if d.conv_id == conv.conv_id and d.observed == subject_of(conv, q.text)]
+            if not mine:
+                ranked: list[str] = []
+            else:
+                order = np.argsort(-(goldfacts._unit(embed([d.text for d in mine])) @ vector))[:30]
+                ranked = list(dict.fromkeys(t for j in order for t in mine[j].sources))[:20]
+            for k in found:
+                found[k].append(scoring.recall_at_k(ranked, q.evidence, int(k))[0])
+    print({f"@{k}": round(scoring.mean(v), 3) for k, v in found.items()}, f"n={len(found['10'])}")
+
+
 def _pair(fact: goldfacts.GoldFact, derived: list[goldfacts.Derived], cosine: np.ndarray, cites: np.ndarray,
           same: np.ndarray, cited: bool) -> dict | None:
     pool = same & cites if cited else same
@@ -106,11 +148,23 @@ def main() -> None:
     p.add_argument("--count", type=int, default=48)
     p.add_argument("--seed", type=int, default=34)
     p.add_argument("--conversations", type=int, default=2, help="facts of the first N conversations")
+    c = sub.add_parser("score", help="gold-fact recall of a checkpoint's conclusions (calibrated rule)")
+    c.add_argument("checkpoint", type=Path)
+    c.add_argument("--conversations", type=int, default=None, help="the first N conversations (default: all)")
+    c.add_argument("--scratch", type=Path, default=None, help="folder for the store copy and embedding cache")
+    r = sub.add_parser("conclusion-arm", help="evidence recall of the conclusions-only arm from a checkpoint")
+    r.add_argument("checkpoint", type=Path)
+    r.add_argument("--conversations", type=int, default=None)
+    r.add_argument("--scratch", type=Path, default=None)
     a = sub.add_parser("agree")
     a.add_argument("labels", type=Path)
     args = parser.parse_args()
     if args.command == "pairs":
         pairs(args.checkpoint, args.out, args.count, args.seed, args.conversations)
+    elif args.command == "score":
+        score(args.checkpoint, args.conversations, args.scratch)
+    elif args.command == "conclusion-arm":
+        conclusion_arm(args.checkpoint, args.conversations, args.scratch)
     else:
         agree(args.labels)
 
