@@ -560,6 +560,9 @@ step('clone and delete', ['session.clone', 'session.delete', 'honcho.deleteWorks
   assert.ok((await all(await honcho.workspaces())).includes(`${W}-gone`));
   await honcho.deleteWorkspace(`${W}-gone`);
   assert.ok(!(await all(await honcho.workspaces())).includes(`${W}-gone`));
+  // as in Honcho: a workspace that still has active sessions is not deleted (409)
+  await refused(honcho.deleteWorkspace(W), 409, /active session/);
+  assert.ok((await all(await honcho.workspaces())).includes(W));
 });
 
 let failed = 0;
