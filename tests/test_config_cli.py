@@ -89,3 +89,15 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (REPO / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1] == block
     assert 'cd "$work/honcho-local"' in ci  # ...run inside a copy with nothing beside it
+
+
+def test_ci_installs_node_and_copies_no_node_modules() -> None:
+    """CI gives the TypeScript SDK suite its node (Debian's, through .ci/setup-node, before the copy) and a
+    copy without a stale tests/ts/node_modules: the test installs the lockfile's SDK itself."""
+    ci = (REPO / ".ci" / "run").read_text()
+    assert ci.index('"$src/.ci/setup-node"') < ci.index("tar -C")
+    assert "--exclude=node_modules" in ci
+    assert (REPO / ".ci" / "setup-node").stat().st_mode & 0o111
+    setup = (REPO / ".ci" / "setup-node").read_text()
+    assert "apt-get install -y -qq nodejs npm" in setup
+    assert "node_modules/" in (REPO / ".gitignore").read_text().splitlines()
