@@ -21,15 +21,16 @@ def test_bench_against_a_server_it_did_not_start(server: LiveServer, tmp_path: P
     out = tmp_path / "report"
     result = CliRunner().invoke(main, [
         "bench", "locomo", "--server-url", server.url, "--api-key", "not-a-real-key", "--conversations", "1",
-        "--sessions", "1", "--questions", "2", "--retrieval-only", "--no-reasoning", "--out", str(out),
+        "--sessions", "1", "--questions", "2", "--retrieval-only", "--out", str(out),
         "--name", "external", "--bench-home", str(tmp_path / "home"), "--data", str(data)])
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert f"server {server.url}" in result.output
     results = json.loads((out / "external.json").read_text())
     assert results["messages_posted"] == 18 and results["questions"] == 2
+    assert results["gold_facts"]["facts"] == 8  # read through its conclusions list (this server derived none)
     assert results["config"]["server_url"] == server.url and results["config"]["api_key"] == "(given)"
     for row in results["rows"]:  # honcho-local answers its recall extension: every arm is scored
-        assert {"honcho", "honcho-search", "bm25"} <= set(row["retrieved"])
+        assert {"honcho", "honcho-search", "conclusions", "bm25"} <= set(row["retrieved"])
     report = (out / "external.md").read_text()
     assert "## Evidence recall" in report and "not-a-real-key" not in report + (out / "external.json").read_text()
     # the messages went to that server, under the benchmark's workspace

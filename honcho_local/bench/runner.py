@@ -629,8 +629,12 @@ def gold_fact_scores(api: Api, convs: list[Conversation], config: BenchConfig,
 def conclusion_sources(api: Api, conv: Conversation, subject: str, query: str, turn_of: dict[str, str],
                        k: int = 20) -> list[str]:
     """The `conclusions` arm: source turns of the subject's 30 nearest conclusions, in their order."""
-    found = api.call("POST", f"/v3/workspaces/{workspace_of(conv)}/conclusions/query",
-                     json={"query": query, "top_k": 30, "filters": {"observed_id": subject}})
+    route = f"/v3/workspaces/{workspace_of(conv)}/conclusions/query"
+    found = api.call("POST", route, expect=(200, 422), json={"query": query, "top_k": 30,
+                                                             "filters": {"observed_id": subject}})
+    if not isinstance(found, list):  # Honcho's query needs the observer too: the subject's own conclusions
+        found = api.call("POST", route, json={"query": query, "top_k": 30,
+                                              "filters": {"observer_id": subject, "observed_id": subject}})
     ranked = [turn_of[i] for c in found for i in (c.get("message_ids") or []) if i in turn_of]
     return list(dict.fromkeys(ranked))[:k]
 
