@@ -17,6 +17,7 @@ import pytest
 from honcho_local.client import summary_text
 from tests.conftest import MODEL_DEADLINE_S, REPO_ROOT, LiveServer, start_server, stop_server
 from tests.fake_model import FakeModel
+from tests.test_mcp import HONCHO_TOOLS
 from tests.test_worker_live import reasoning_env, wait_idle
 
 DOC = REPO_ROOT / "docs" / "integrations.md"
@@ -68,7 +69,7 @@ def test_the_sdk_agent_loop_writes_each_turn_and_reads_context_before_each_answe
 
 def test_the_mcp_example_lists_honchos_tools_and_writes_through_them(doc_server: LiveServer) -> None:
     printed = run("mcp", doc_server)
-    assert printed[0] == "30 tools"
+    assert printed[0] == f"{len(HONCHO_TOOLS)} tools"
     assert "I prefer tea to coffee." in printed[1]
     assert messages(doc_server, "my-app", "mcp-1") == [("alice", "I prefer tea to coffee.")]
 
