@@ -33,6 +33,7 @@ def test_bench_against_a_server_it_did_not_start(server: LiveServer, tmp_path: P
         assert {"honcho", "honcho-search", "conclusions", "bm25"} <= set(row["retrieved"])
     report = (out / "external.md").read_text()
     assert "## Evidence recall" in report and "not-a-real-key" not in report + (out / "external.json").read_text()
+    assert f"- Server: {server.url}, given with `--server-url`" in report
     # the messages went to that server, under the benchmark's workspace
     listed = httpx.post(f"{server.url}/v3/workspaces/bench-{results['conversations'][0]}/sessions/list", json={},
                         timeout=60).json()

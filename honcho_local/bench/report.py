@@ -133,6 +133,9 @@ def markdown(results: dict[str, Any], command: str, images: list[str]) -> str:
              f"`{c['embedding_model'] or 'all-minilm-l6-v2 (default)'}`; reasoning "
              f"{'on' if c['reasoning'] else 'off'}; chat reasoning_level `{c['reasoning_level']}`",
              f"- Machine: {machine()}",
+             *([f"- Server: {c['server_url']}, given with `--server-url` (not started by the run: its own models "
+                f"derived and answered `chat`; the model above answered the baselines and context+model)"]
+               if c.get("server_url") else []),
              f"- Data: {len(results['conversations'])} conversation(s), {results['messages']:,} messages "
              f"({results['messages_posted']:,} ingested in this run, {results['truncated']} truncated to 25,000 "
              f"characters), {results['questions']} questions scored: "
