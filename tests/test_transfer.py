@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from click.testing import CliRunner
 
@@ -17,6 +18,7 @@ from honcho_local import transfer as moves
 from honcho_local.cli import main
 from honcho_local.client.http import Api, Backoff, HonchoClientError
 from tests.conftest import LiveServer, start_server, stop_server
+from tests.test_auth_matrix import AUTH_ENV, SECRET
 
 WS = "carried"
 START = datetime(2024, 3, 1, 9, 30, tzinfo=timezone.utc)
@@ -40,8 +42,12 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Live
             stop_server(srv)
 
 
+KEYS: dict[str, str] = {}  # server URL -> the API key to read it with (servers with auth on)
+
+
 def call(url: str, method: str, route: str, body: Any = None, **params: Any) -> Any:
-    answer = httpx.request(method, url + route, json=body, params=params, timeout=120)
+    headers = {"Authorization": f"Bearer {KEYS[url]}"} if url in KEYS else {}
+    answer = httpx.request(method, url + route, json=body, params=params, headers=headers, timeout=120)
     assert answer.is_success, answer.text
     return answer.json() if answer.content else None
 
@@ -85,7 +91,7 @@ def at(stamp: str) -> datetime:
 def snapshot(url: str) -> dict[str, Any]:
     """What a workspace reads back as, read with plain HTTP (nothing of the transfer module)."""
     base = f"/v3/workspaces/{WS}"
-    ws = next(w for w in items(url, "/v3/workspaces/list", {}) if w["id"] == WS)
+    ws = call(url, "POST", "/v3/workspaces", {"id": WS})  # get-or-create: a workspace key may read it
     sessions = {}
     for s in items(url, f"{base}/sessions/list", {}):
         peers = {p["id"]: call(url, "GET", f"{base}/sessions/{s['id']}/peers/{p['id']}/config")
@@ -227,3 +233,25 @@ def test_a_target_session_that_diverged_is_refused_and_left_alone(servers: dict[
     assert len(items(b.url, f"/v3/workspaces/{WS}/sessions/work/messages/list", {})) == 13
     missing = CliRunner().invoke(main, ["--home", str(a.home), "export", "--to", b.url, "--workspace", "nope"])
     assert missing.exit_code == 1 and "workspace 'nope' does not exist" in missing.output
+
+
+def test_servers_with_api_keys_on(servers: dict[str, LiveServer], original: dict[str, Any],
+                                  tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A target with auth on: refused without a key (one line, nothing written), carried with a key for the
+    workspace alone (Honcho's JWT); imported back from it with that key (it cannot list workspaces)."""
+    a, d = servers["A"], servers["D"]
+    f = start_server(tmp_path_factory.mktemp("transfer-auth"), env=AUTH_ENV)
+    try:
+        refused = CliRunner().invoke(main, ["--home", str(a.home), "export", "--to", f.url, "--workspace", WS])
+        assert refused.exit_code == 1 and "answered HTTP 401" in refused.output, refused.output
+        assert "run the same command again" not in refused.output  # refused, not cut off: resuming would not help
+        key = jwt.encode({"w": WS}, SECRET.encode(), algorithm="HS256")
+        assert "messages 30, messages kept 0" in cli(a, "export", "--to", f.url, "--api-key", key, "--workspace", WS)
+        KEYS[f.url] = key
+        assert snapshot(f.url) == original
+        cli(d, "import", "--from", f.url, "--api-key", key, "--workspace", WS)
+        assert snapshot(d.url) == original
+        no_list = CliRunner().invoke(main, ["--home", str(d.home), "import", "--from", f.url, "--api-key", key])
+        assert no_list.exit_code == 1 and "/v3/workspaces/list" in no_list.output
+    finally:
+        stop_server(f)

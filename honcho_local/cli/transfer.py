@@ -35,7 +35,8 @@ def run(source: Api, target: Api, workspace: str | None) -> None:
     try:
         counts = moves.transfer(source, target, workspace, log=lambda line: click.echo(line, err=True))
     except HonchoClientError as exc:
-        raise HonchoLocalError(f"{exc} (run the same command again to resume: what is already there is kept)") from exc
+        again = " (run the same command again to resume: what is already there is kept)" if exc.retryable else ""
+        raise HonchoLocalError(f"{exc}{again}") from exc
     finally:
         source.close()
         target.close()
