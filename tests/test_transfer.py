@@ -18,7 +18,9 @@ from honcho_local import transfer as moves
 from honcho_local.cli import main
 from honcho_local.client.http import Api, Backoff, HonchoClientError
 from tests.conftest import LiveServer, start_server, stop_server
+from tests.fake_model import FakeModel
 from tests.test_auth_matrix import AUTH_ENV, SECRET
+from tests.test_worker_live import FACTS, reasoning_env, wait_idle
 
 WS = "carried"
 START = datetime(2024, 3, 1, 9, 30, tzinfo=timezone.utc)
@@ -255,3 +257,31 @@ def test_servers_with_api_keys_on(servers: dict[str, LiveServer], original: dict
         assert no_list.exit_code == 1 and "/v3/workspaces/list" in no_list.output
     finally:
         stop_server(f)
+
+
+def test_derived_conclusions_stay_behind_for_the_targets_deriver(tmp_path_factory: pytest.TempPathFactory,
+                                                                 model: FakeModel) -> None:
+    """A source whose worker derived conclusions (the fake model): only the one a client stated is carried;
+    the derived ones (they cite messages) are left for the target's deriver, which re-derives them from the
+    carried messages. The card the worker built is carried as it is."""
+    g = start_server(tmp_path_factory.mktemp("transfer-derived"), env=reasoning_env(model))
+    h = start_server(tmp_path_factory.mktemp("transfer-derived-target"))
+    try:
+        said = [{"peer_id": "alice", "content": f"I {fact}."} for fact in FACTS[:4]]
+        call(g.url, "POST", "/v3/workspaces/w/sessions", {"id": "s", "peers": {"alice": {}}})
+        call(g.url, "POST", "/v3/workspaces/w/sessions/s/messages", {"messages": said})
+        call(g.url, "POST", "/v3/workspaces/w/conclusions", {"conclusions": [
+            {"observer_id": "alice", "observed_id": "alice", "content": "Alice asked to be called Al."}]})
+        wait_idle(g, "w")
+        held = items(g.url, "/v3/workspaces/w/conclusions/list", {})
+        derived = [c for c in held if c["message_ids"]]
+        assert derived and len(held) == len(derived) + 1
+        counts = moves.transfer(Api(g.url), Api(h.url), "w")
+        assert (counts.messages, counts.conclusions) == (4, 1)
+        carried = items(h.url, "/v3/workspaces/w/conclusions/list", {})
+        assert [c["content"] for c in carried] == ["Alice asked to be called Al."]
+        card = call(g.url, "GET", "/v3/workspaces/w/peers/alice/card")["peer_card"]
+        assert card and call(h.url, "GET", "/v3/workspaces/w/peers/alice/card")["peer_card"] == card
+    finally:
+        stop_server(g)
+        stop_server(h)
