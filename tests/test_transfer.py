@@ -154,14 +154,15 @@ class CutOff(httpx.BaseTransport):
     """Real HTTP that, on request number `budget` (counted across source and target), sends the request
     and then loses the answer, as a dropped connection after the server stored the write does."""
 
-    def __init__(self, budget: list[int]) -> None:
-        self.inner, self.budget = httpx.HTTPTransport(), budget
+    def __init__(self, budget: list[int], cut: list[str]) -> None:
+        self.inner, self.budget, self.cut = httpx.HTTPTransport(), budget, cut
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
         self.budget[0] -= 1
         if self.budget[0] == 0:
             response.close()
+            self.cut.append(f"{request.method} {request.url.path}")
             raise httpx.ReadError("answer lost (test cut-off)", request=request)
         return response
 
@@ -170,19 +171,20 @@ def test_a_run_cut_off_anywhere_resumes_without_duplicates(servers: dict[str, Li
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(moves, "PAGE", 5)  # several message and conclusion batches per session
     a, d = servers["A"], servers["D"]
-    cuts, budget = 0, 10
+    cut: list[str] = []
+    budget = 10
     while True:
         left = [budget]
-        source = Api(a.url, backoff=Backoff(retries=0), transport=CutOff(left))
-        target = Api(d.url, backoff=Backoff(retries=0), transport=CutOff(left))
+        source = Api(a.url, backoff=Backoff(retries=0), transport=CutOff(left, cut))
+        target = Api(d.url, backoff=Backoff(retries=0), transport=CutOff(left, cut))
         try:
             moves.transfer(source, target, WS)
             break
         except HonchoClientError:
-            cuts += 1
-            budget += 7
-        assert cuts < 60, "no progress"
-    assert cuts >= 5
+            budget += 3  # each run gets 3 requests further than the last before it is cut off
+        assert len(cut) < 100, "no progress"
+    # cut off at reads and writes alike, twice right after the target stored a batch of messages
+    assert len(cut) >= 8 and sum(c.startswith("POST") and c.endswith("/messages") for c in cut) >= 2, cut
     assert snapshot(d.url) == original
     final = moves.transfer(Api(a.url), Api(d.url), WS)
     assert (final.messages, final.messages_kept, final.conclusions, final.conclusions_kept) == (0, 30, 0, 4)
