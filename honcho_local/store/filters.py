@@ -249,7 +249,11 @@ def parse_datetime(value: Any, what: str) -> dt.datetime:
     else:
         raise InvalidInput(f"{what} must be an ISO-8601 datetime string")
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # 9999-12-31T23:59:59-14:00 is in the year 10000 in UTC
+            raise InvalidInput(f"{what} {str(value)[:64]!r} is out of range: in UTC it must fall between "
+                               "0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z") from None
     return parsed
 
 
