@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from honcho_local.services.readcache import ReadCache
+from honcho_local.services.views import iso
 from honcho_local.store import Store, WriteContext, log_tag, peer_tag, ws_tag
 from honcho_local.store import events as event_log
 from honcho_local.store import resources as repo
@@ -228,6 +229,10 @@ def test_recent_messages_from_memory_match_the_log_query(store: Store) -> None:
                 for budget in (0, 1, 35, 200, 10_000):
                     sql = store.read(lambda cur: reads.recent_messages(cur, "w", session, after, budget))
                     mem = rows.recent("w", session, after, budget)
+                    # the memory rows also carry created_at as text (created_iso), as the views write it
+                    assert [iso(m["created_at"]) for m in sql] == [m["created_iso"] for m in mem], \
+                        (session, after, budget)
+                    mem = [{k: v for k, v in m.items() if k != "created_iso"} for m in mem]
                     assert [{k: m[k] for k in mem[0]} for m in sql] == mem if sql else mem == [], \
                         (session, after, budget)
 

@@ -203,7 +203,7 @@ def test_summaries_and_peer_card(svc: Services, model: FakeModel) -> None:
          ("alice", "I love sailing."))
     assert svc.worker.drain(60)
     summaries = rows(svc, "SELECT summary_type, message_id FROM summaries ORDER BY created_at")
-    ids = [m["id"] for m in svc.ingest.list_messages("w", "s", None, svc_paging())["items"]]
+    ids = [m["id"] for m in svc.message_list.list("w", "s", None, svc_paging())["items"]]
     assert ("short", ids[7]) in summaries and ("long", ids[7]) in summaries
     # the card is built from the conclusions that say something stable, with no model call of its own
     [(entries,)] = rows(svc, "SELECT entries FROM peer_cards WHERE observed_id = 'alice'")
