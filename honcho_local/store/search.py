@@ -183,18 +183,23 @@ class LexicalIndex:
     def _run(self) -> None:
         failing = False
         while not self._stop:
+            failed = False
             try:
                 if self._rebuilds[0] > self._rebuilds[1]:
                     self._rebuild()
                 while self._catch_up():
                     pass
-                failing = False
             except Exception as exc:  # noqa: BLE001 - keep indexing on later wake-ups
                 if not failing:  # once per episode, not every COMMIT_INTERVAL (a full disk lasts)
                     log.warning("lexical indexing failed (searches score the unindexed messages themselves "
-                                "meanwhile): %s", exc)
-                failing = True
+                                "meanwhile): %s", str(exc))
+                failed = True
+            # Renewed outside the handler, and the log record holds the text, not the exception: its
+            # traceback keeps the failed batch's frame, and with it the dead writer and the directory's
+            # writer lock, alive for as long as the exception lives.
+            if failed:
                 self._renew_writer()
+            failing = failed
             self._wake.wait(timeout=1.0)
             self._wake.clear()
             # Background indexing commits at most every COMMIT_INTERVAL (a tantivy commit per write
