@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import tantivy
 
 from honcho_local.store import Store, WriteContext, forget
 from honcho_local.store.conclusions import NewConclusion, insert_conclusions
@@ -135,11 +134,21 @@ def delete(client: httpx.Client, level: str, sent: list[dict], marker: str) -> N
         assert client.delete(f"{W}/conclusions/{target['id']}").status_code == 204
 
 
+_TERMS = """
+import sys, tantivy
+searcher = tantivy.Index.open(sys.argv[1]).searcher()
+print("\\n".join(t for field in ("content", "context") for t, _ in searcher.terms_with_prefix(field, sys.argv[2], limit=10)))
+"""
+
+
 def index_terms(home: Path, token: str) -> list[str]:
     """Terms of the lexical index's dictionary that start with the token, in either text field (a deleted
-    document's terms stay there until its segment is merged or dropped)."""
-    searcher = tantivy.Index.open(str(home / "lexical-index")).searcher()
-    return [t for field in ("content", "context") for t, _ in searcher.terms_with_prefix(field, token, limit=10)]
+    document's terms stay there until its segment is merged or dropped). Read by a fresh process each
+    time: an index opened again in this process could keep showing the commit it first saw (the wait
+    for the token once timed out while another process read it there)."""
+    done = subprocess.run([sys.executable, "-c", _TERMS, str(home / "lexical-index"), token],
+                          capture_output=True, text=True, check=True, timeout=120)
+    return done.stdout.split()
 
 
 def grep_files(root: Path, needle: bytes, pattern: str = "*") -> list[str]:
