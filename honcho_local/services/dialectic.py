@@ -172,12 +172,7 @@ class Dialectic:
         in those sessions, and no card or profile (they carry no per-session provenance), as in Honcho."""
         if observed != observer and repo.get_peer(cur, workspace_id, observed) is None:
             raise NotFound(f"target peer {observed!r} not found in workspace {workspace_id!r}")
-        history: list[dict[str, Any]] = []
-        if body.session_id is not None:
-            row = repo.get_session(cur, workspace_id, body.session_id)
-            if row is None or not row["is_active"]:
-                raise NotFound(f"session {body.session_id!r} not found in workspace {workspace_id!r}")
-            history = reads.recent_messages(cur, workspace_id, body.session_id, 0, level.history)
+        history = session_history(cur, workspace_id, body.session_id, level)
         version = cached_read_version(self.representations.cache, cur, workspace_id, observed)
         conclusions = self._conclusions(cur, workspace_id, version, observer, observed, body.query, level, allow)
         if allow is not None:
@@ -348,3 +343,13 @@ def _evidence_conclusion(c: dict[str, Any]) -> dict[str, Any]:
 def _evidence_message(m: dict[str, Any]) -> dict[str, Any]:
     return {"id": m["id"], "session_id": m["session_id"], "peer_id": m["peer_id"],
             "created_at": views.iso(m["created_at"])}
+
+
+def session_history(cur: Any, workspace_id: str, session_id: str | None, level: Level) -> list[dict[str, Any]]:
+    """The named session's recent messages for a chat prompt (none without a session); 404 for a missing one."""
+    if session_id is None:
+        return []
+    row = repo.get_session(cur, workspace_id, session_id)
+    if row is None or not row["is_active"]:
+        raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
+    return reads.recent_messages(cur, workspace_id, session_id, 0, level.history)

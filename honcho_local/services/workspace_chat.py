@@ -20,6 +20,7 @@ from typing import Any
 from honcho_local.errors import NotFound
 from honcho_local.llm.base import ChatRequest
 from honcho_local.services.dialectic import (
+    session_history,
     Dialectic,
     Level,
     Prepared,
@@ -57,12 +58,7 @@ class WorkspaceChat:
     def _retrieve(self, cur: Any, workspace_id: str, body: Any, level: Level) -> dict[str, Any]:
         if repo.get_workspace(cur, workspace_id) is None:
             raise NotFound(f"workspace {workspace_id!r} not found")
-        history: list[dict[str, Any]] = []
-        if body.session_id is not None:
-            row = repo.get_session(cur, workspace_id, body.session_id)
-            if row is None or not row["is_active"]:
-                raise NotFound(f"session {body.session_id!r} not found in workspace {workspace_id!r}")
-            history = reads.recent_messages(cur, workspace_id, body.session_id, 0, level.history)
+        history = session_history(cur, workspace_id, body.session_id, level)
         version = cached_read_version(self.dialectic.representations.cache, cur, workspace_id)
         conclusions = self._conclusions(cur, workspace_id, version, body.query, level)
         return {"conclusions": conclusions, "card": self._cards(cur, workspace_id, conclusions),
