@@ -99,6 +99,11 @@ def _en_stem() -> Any:
     return analyzer
 
 
+def index_terms_of(text: str) -> list[str]:
+    """The terms the index stores for `text` in its text fields (stemmed: "works" is "work")."""
+    return list(_en_stem().analyze(text))
+
+
 def _avgdl_of(explanation: dict[str, Any]) -> float | None:
     """The `avgdl` a BM25 explanation reports (tantivy does not expose it otherwise)."""
     if explanation.get("description", "").startswith("avgdl"):
