@@ -26,6 +26,7 @@ from honcho_local.services.versions import VersionSpec
 from honcho_local.store import Store, WriteContext, derived, reads, units, ws_tag
 from honcho_local.store import resources as repo
 from honcho_local.store.conclusions import NewConclusion, insert_conclusions
+from honcho_local.store.events import last_pk_before
 from honcho_local.store.units import UnitKey
 
 log = logging.getLogger(__name__)
@@ -119,9 +120,7 @@ class Reasoner:
             return max(unit["cursor_pk"], pending)
         if self.spec.since is None:
             return pending
-        since = cur.execute("SELECT coalesce(max(pk), 0) FROM events WHERE workspace_id = ? AND session_id = ? "
-                            "AND created_at < ?", [key.workspace_id, key.session_id, self.spec.since]).fetchone()[0]
-        return max(pending, since)
+        return max(pending, last_pk_before(cur, key.workspace_id, key.session_id, self.spec.since))
 
     def process(self, key_text: str, retry_failed: bool = False) -> float:
         """Work a unit until it has caught up with the log. Returns the model seconds spent. A failed unit

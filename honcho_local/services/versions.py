@@ -22,8 +22,9 @@ from typing import Any
 from honcho_local.config import Settings
 from honcho_local.errors import Conflict, InvalidInput, NotFound
 from honcho_local.services import deriver, peer_card, summarizer
-from honcho_local.store import Store, WriteContext, utcnow, ws_tag
-from honcho_local.store.sql import scalar
+from honcho_local.store import Store, WriteContext, ws_tag
+from honcho_local.store import versions as stored
+from honcho_local.store.resources import Cursor, workspace_configuration
 
 log = logging.getLogger(__name__)
 DEFAULT_VERSION = "v1"
@@ -62,9 +63,8 @@ def fingerprint(settings: Settings, spec: VersionSpec | None = None) -> tuple[st
     return digest, parts
 
 
-def _spec(row: tuple[Any, ...]) -> VersionSpec:
-    name, settings_json = row
-    data = json.loads(settings_json).get("overrides") or {}
+def _spec(name: str, settings: dict[str, Any]) -> VersionSpec:
+    data = settings.get("overrides") or {}
     since = datetime.fromisoformat(data["since"]) if data.get("since") else None
     return VersionSpec(name, data.get("reasoning_model"), data.get("custom_instructions"), since,
                        data.get("workspace"))
@@ -72,10 +72,8 @@ def _spec(row: tuple[Any, ...]) -> VersionSpec:
 
 def _insert(ctx: WriteContext, settings: Settings, spec: VersionSpec, parent: str | None) -> None:
     digest, parts = fingerprint(settings, spec)
-    ctx.conn.execute("INSERT INTO representation_versions VALUES (?, ?, ?, ?, ?, 'active', ?, ?)",
-                     [spec.name, digest, parts["reasoning_model"], settings.embedding_model,
-                      json.dumps({"fingerprint_of": parts, "overrides": spec.overrides()}, default=str), parent,
-                      utcnow()])
+    stored.insert_version(ctx, spec.name, digest, parts["reasoning_model"], settings.embedding_model,
+                          {"fingerprint_of": parts, "overrides": spec.overrides()}, parent)
 
 
 def ensure_version(store: Store, settings: Settings) -> str:
@@ -85,15 +83,14 @@ def ensure_version(store: Store, settings: Settings) -> str:
     digest, _ = fingerprint(settings, VersionSpec(DEFAULT_VERSION))
 
     def op(ctx: WriteContext) -> str:
-        row = ctx.conn.execute("SELECT fingerprint FROM representation_versions WHERE name = ?",
-                               [DEFAULT_VERSION]).fetchone()
-        if row is None:
+        known = stored.version_fingerprint(ctx.conn, DEFAULT_VERSION)
+        if known is None:
             _insert(ctx, settings, VersionSpec(DEFAULT_VERSION), None)
-            _activate(ctx, DEFAULT_VERSION)
-        elif row[0] != digest:
+            stored.record_activation(ctx, DEFAULT_VERSION)
+        elif known != digest:
             log.warning("reasoning settings changed since version %s was made (fingerprint %s, now %s); "
                         "run `honcho-local reprocess --version NAME` for a clean version", DEFAULT_VERSION,
-                        row[0], digest)
+                        known, digest)
         return DEFAULT_VERSION
 
     return store.write(op)
@@ -105,10 +102,9 @@ def create_version(store: Store, settings: Settings, spec: VersionSpec) -> tuple
         raise InvalidInput(f"version names use letters, digits, '-', '_' and '.': {spec.name!r}")
 
     def op(ctx: WriteContext) -> tuple[VersionSpec, bool]:
-        row = ctx.conn.execute("SELECT name, settings FROM representation_versions WHERE name = ?",
-                               [spec.name]).fetchone()
-        if row is not None:
-            existing = _spec(row)
+        found = stored.version_settings(ctx.conn, spec.name)
+        if found is not None:
+            existing = _spec(spec.name, found)
             if existing != spec:
                 raise Conflict(f"version {spec.name!r} exists with other settings ({existing.overrides()}); "
                                "pick another name")
@@ -119,40 +115,25 @@ def create_version(store: Store, settings: Settings, spec: VersionSpec) -> tuple
     return store.write(op)
 
 
-def active_versions(cur: Any) -> list[VersionSpec]:
-    rows = cur.execute("SELECT name, settings FROM representation_versions WHERE status = 'active' "
-                       "ORDER BY created_at").fetchall()
-    return [_spec(r) for r in rows]
+def active_versions(cur: Cursor) -> list[VersionSpec]:
+    return [_spec(name, settings) for name, settings in stored.active_version_settings(cur)]
 
 
-def list_versions(cur: Any) -> list[dict[str, Any]]:
+def list_versions(cur: Cursor) -> list[dict[str, Any]]:
     default = default_version(cur)
-    rows = cur.execute(
-        "SELECT v.name, v.status, v.reasoning_model, v.fingerprint, v.parent, v.created_at, "
-        "(SELECT count(*) FROM conclusions c WHERE c.version = v.name AND c.deleted_at IS NULL) "
-        "FROM representation_versions v ORDER BY v.created_at").fetchall()
-    keys = ("name", "status", "reasoning_model", "fingerprint", "parent", "created_at", "conclusions")
-    return [{**dict(zip(keys, r)), "default": r[0] == default} for r in rows]
+    return [{**row, "default": row["name"] == default} for row in stored.version_rows(cur)]
 
 
-def default_version(cur: Any) -> str:
-    # max_by rather than ORDER BY … LIMIT 1: 0.46 vs 1.0 ms in DuckDB on a one-row table
-    row = cur.execute("SELECT max_by(name, seq) FROM version_activations WHERE rolled_back_at IS NULL").fetchone()
-    return row[0] if row and row[0] else DEFAULT_VERSION
-
-
-def _activate(ctx: WriteContext, name: str) -> None:
-    seq = scalar(ctx.conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM version_activations"))
-    ctx.conn.execute("INSERT INTO version_activations VALUES (?, ?, ?, NULL)", [seq, name, utcnow()])
-    ctx.conn.execute("UPDATE representation_versions SET status = 'active' WHERE name = ?", [name])
+def default_version(cur: Cursor) -> str:
+    return stored.latest_activation(cur) or DEFAULT_VERSION
 
 
 def activate(store: Store, name: str) -> None:
     """Make `name` the default version for reads (and keep the worker maintaining it)."""
     def op(ctx: WriteContext) -> None:
-        if ctx.conn.execute("SELECT 1 FROM representation_versions WHERE name = ?", [name]).fetchone() is None:
+        if stored.version_fingerprint(ctx.conn, name) is None:
             raise NotFound(f"no representation version {name!r}; see `honcho-local versions list`")
-        _activate(ctx, name)
+        stored.record_activation(ctx, name)
 
     store.write(op)
 
@@ -160,12 +141,11 @@ def activate(store: Store, name: str) -> None:
 def rollback(store: Store) -> str:
     """Undo the latest activation: the default before it is the default again. Returns its name."""
     def op(ctx: WriteContext) -> str:
-        live = ctx.conn.execute("SELECT seq, name FROM version_activations WHERE rolled_back_at IS NULL "
-                                "ORDER BY seq DESC LIMIT 2").fetchall()
+        live = stored.live_activations(ctx, 2)
         if len(live) < 2:
             current = live[0][1] if live else DEFAULT_VERSION
             raise Conflict(f"nothing to roll back to: {current!r} is the first default version")
-        ctx.conn.execute("UPDATE version_activations SET rolled_back_at = ? WHERE seq = ?", [utcnow(), live[0][0]])
+        stored.roll_back_activation(ctx, live[0][0])
         return live[1][1]
 
     return store.write(op)
@@ -176,12 +156,11 @@ def ab_bucket(workspace_id: str, peer_id: str) -> int:
     return int(hashlib.sha256(f"{workspace_id}:{peer_id}".encode()).hexdigest()[:8], 16) % 100
 
 
-def read_version(cur: Any, workspace_id: str, peer_id: str | None = None, requested: str | None = None) -> str:
+def read_version(cur: Cursor, workspace_id: str, peer_id: str | None = None, requested: str | None = None) -> str:
     """The version a read uses: the request's, the workspace's, its A/B split's, or the default."""
     if requested:
         return requested
-    row = cur.execute("SELECT configuration FROM workspaces WHERE id = ?", [workspace_id]).fetchone()
-    rep = (json.loads(row[0]).get("representation") if row else None) or {}
+    rep = (workspace_configuration(cur, workspace_id) or {}).get("representation") or {}
     if isinstance(rep, dict):
         if rep.get("version"):
             return str(rep["version"])

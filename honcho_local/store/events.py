@@ -103,6 +103,12 @@ def _insert_events(conn: Any, rows: list[dict[str, Any]]) -> None:
         for r in rows])
 
 
+def last_pk_before(cur: Cursor, workspace_id: str, session_id: str, moment: datetime) -> int:
+    """The log position of a session's last event created before `moment` (0 when none)."""
+    return int(scalar(cur.execute("SELECT coalesce(max(pk), 0) FROM events WHERE workspace_id = ? AND session_id = ? "
+                                  "AND created_at < ?", [workspace_id, session_id, moment])))
+
+
 def get_event(cur: Cursor, workspace_id: str, session_id: str, event_id: str,
               kind: str | None = "message") -> dict[str, Any] | None:
     sql = f"{SELECT} WHERE workspace_id = ? AND session_id = ? AND id = ?"

@@ -77,6 +77,12 @@ def get_workspace(cur: Cursor, workspace_id: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def workspace_configuration(cur: Cursor, workspace_id: str) -> dict[str, Any] | None:
+    """A workspace's configuration alone (None when there is no such workspace)."""
+    row = cur.execute("SELECT configuration FROM workspaces WHERE id = ?", [workspace_id]).fetchone()
+    return json.loads(row[0]) if row else None
+
+
 def ensure_workspace(ctx: WriteContext, workspace_id: str, metadata: dict | None = None,
                      configuration: dict | None = None) -> bool:
     """Create the workspace if missing. Returns True when it was created."""
