@@ -122,7 +122,7 @@ def test_baselines_index_the_products_document_text(samples) -> None:
     2023 Ines_Duarte: ..."), the embedder "Ines_Duarte: ..."; a question naming a person or a month finds
     turns whose own words name neither."""
     from honcho_local.bench.baselines import TurnIndex, rrf
-    from honcho_local.services.reasoner import message_embedding_text
+    from honcho_local.services.summary_step import message_embedding_text
     from honcho_local.store.search import document_text
 
     conv = load_locomo(samples[0])[0]

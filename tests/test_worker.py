@@ -24,7 +24,7 @@ def make_services(home: Path, model: FakeModel, **overrides) -> Services:
         "reasoning_model": "openai:fake", "openai_base_url": model.url, "reasoning_retry_backoff": 0.05,
         "summary_short_every": 4, "summary_long_every": 8, "peer_card_every": 2, **overrides})
     services = build_services(settings, with_worker=True, embedder_factory=lambda: FakeEmbedder())
-    services.reasoner._sleep = lambda s: None  # no real waiting between retries
+    services.reasoner.calls.sleep = lambda s: None  # no real waiting between retries
     return services
 
 
@@ -82,8 +82,8 @@ def test_reasoning_disabled_by_session_configuration(svc: Services, model: FakeM
         id="quiet", configuration=schemas.ResourceConfiguration(reasoning={"enabled": False})))
     post(svc, "quiet", ("alice", "secret plans"))
     windows = []
-    read_window = svc.reasoner._window
-    svc.reasoner._window = lambda cur, key, cursor: (windows.append(key), read_window(cur, key, cursor))[1]
+    read_window = svc.reasoner.representation.window
+    svc.reasoner.representation.window = lambda cur, key, cursor: (windows.append(key), read_window(cur, key, cursor))[1]
     assert svc.worker.drain(30)
     assert rows(svc, "SELECT count(*) FROM conclusions") == [(0,)]
     assert "deriver" not in model.calls
@@ -139,8 +139,8 @@ def test_a_unit_with_nothing_to_reason_skips_ahead_to_the_next_message_it_reason
     svc.ingest.add_messages("w", "quiet", schemas.MessageBatch(messages=[wanted]))
     post(svc, "quiet", *[("bob", f"{filler} tail-{i}") for i in range(50)])
     advances = []
-    advance = svc.reasoner._advance_only
-    svc.reasoner._advance_only = lambda key, cursor: (advances.append((key.observed_id, cursor)), advance(key, cursor))[1]
+    advance = svc.reasoner.advances.add
+    svc.reasoner.advances.add = lambda key, cursor: (advances.append((key.observed_id, cursor)), advance(key, cursor))[1]
     assert svc.worker.drain(60)
     assert rows(svc, "SELECT content FROM conclusions") == [("alice said: I moved to Lisbon.",)]
     assert model.calls.count("deriver") == 1
@@ -150,7 +150,7 @@ def test_a_unit_with_nothing_to_reason_skips_ahead_to_the_next_message_it_reason
 
 
 def test_skip_advances_wait_in_memory_then_share_one_write(svc: Services, monkeypatch) -> None:
-    """`_advance_only` writes nothing at once: the unit reads the pending cursor (a second run does not
+    """A skip advance (`PendingAdvances.add`) writes nothing at once: the unit reads the pending cursor (a second run does not
     skip the same messages again), the advances of several units go to the store together when the
     flush timer fires, and `settle` (what the sweep and shutdown call) writes them at once."""
     from honcho_local.services import advances as advances_module
@@ -163,10 +163,10 @@ def test_skip_advances_wait_in_memory_then_share_one_write(svc: Services, monkey
     keys = [units.UnitKey("summary", svc.reasoner.version, "w", "s1"),
             units.UnitKey("representation", svc.reasoner.version, "w", "s1", "alice")]
     r = svc.reasoner
-    r._advance_only(keys[0], 1)
-    r._advance_only(keys[1], 2)
-    r._advance_only(keys[0], 2)
-    assert [svc.store.read(lambda cur, k=k: r._start_cursor(cur, k, None)) for k in keys] == [2, 2]
+    r.advances.add(keys[0], 1)
+    r.advances.add(keys[1], 2)
+    r.advances.add(keys[0], 2)
+    assert [svc.store.read(lambda cur, k=k: r.deps.start_cursor(cur, k, None)) for k in keys] == [2, 2]
     stored = "SELECT key, cursor_pk FROM work_units WHERE key IN (?, ?) ORDER BY key"
     assert rows(svc, stored, *map(str, keys)) == []
     r.settle()
@@ -175,7 +175,7 @@ def test_skip_advances_wait_in_memory_then_share_one_write(svc: Services, monkey
     # without settle: the timer sends them
     monkeypatch.setattr(advances_module, "ADVANCE_FLUSH_SECONDS", 0.05)
     post(svc, "s1", ("alice", "more"))
-    r._advance_only(keys[0], 3)
+    r.advances.add(keys[0], 3)
     deadline = time.monotonic() + 5
     while r.advances.cursors and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from honcho_local.services.reasoner import message_embedding_text
+from honcho_local.services.summary_step import message_embedding_text
 from honcho_local.store import Store
 from honcho_local.store import backup as files
 from honcho_local.store import derived

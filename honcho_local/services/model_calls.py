@@ -64,13 +64,13 @@ class ModelCalls:
     """Runs and records the model calls of one representation version's units."""
 
     def __init__(self, settings: Settings, store: Store, activity: Activity, version: str) -> None:
+        self.sleep: Callable[[float], None] = time.sleep  # between a call's retries (tests replace it)
         self.settings = settings
         self.store = store
         self.activity = activity
         self.version = version
 
-    def call(self, key: UnitKey, task: str, fn: Callable[[], Any], fatal: bool = True,
-             sleep: Callable[[float], None] = time.sleep) -> Any:
+    def call(self, key: UnitKey, task: str, fn: Callable[[], Any], fatal: bool = True) -> Any:
         """Run one model call (with what processes its answer) with retries and backoff. When it fails:
         record the failure (with the model time it used) and raise `UnitFailed`; a non-`fatal` call
         records it and returns None."""
@@ -90,7 +90,7 @@ class ModelCalls:
                             exc_info=not isinstance(exc, HonchoLocalError))
                 if not retry:
                     break
-                sleep(min(30.0, 0.5 * 2 ** attempt))
+                self.sleep(min(30.0, 0.5 * 2 ** attempt))
                 continue
             metrics.REASONING_SECONDS.labels(task).observe(time.perf_counter() - started)
             self.activity.add(key, model_seconds=time.perf_counter() - started)
