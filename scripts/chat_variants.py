@@ -23,7 +23,7 @@ from honcho_local.bench import data, scoring
 from honcho_local.bench.runner import subject_of, workspace_of
 from honcho_local.config import load_settings
 from honcho_local.schemas_read import ChatBody
-from honcho_local.services import dialectic
+from honcho_local.services import chat_prompt
 from honcho_local.wiring import build_services
 
 OLD_SYSTEM = ("You answer questions about {who} using only the memory below: facts (conclusions) extracted "
@@ -32,9 +32,9 @@ OLD_SYSTEM = ("You answer questions about {who} using only the memory below: fac
               "('yesterday', 'last week') into dates from the message date. If the memory does not contain the "
               "answer, say that you do not know.")
 VARIANTS = {  # name: (level used as "low", system prompt)
-    "A-25+25c-5m-sentence": (dialectic.Level(25, 5, 512, 256), OLD_SYSTEM),
-    "B-12+12c-10m-sentence": (dialectic.Level(12, 10, 512, 256), OLD_SYSTEM),
-    "C-current": (dialectic.LEVELS["low"], dialectic.SYSTEM),
+    "A-25+25c-5m-sentence": (chat_prompt.Level(25, 5, 512, 256), OLD_SYSTEM),
+    "B-12+12c-10m-sentence": (chat_prompt.Level(12, 10, 512, 256), OLD_SYSTEM),
+    "C-current": (chat_prompt.LEVELS["low"], chat_prompt.SYSTEM),
 }
 
 
@@ -54,11 +54,11 @@ def main() -> None:
         questions += [(convs[cid], q) for q in pool[::step][:args.per_conversation]]
     names = args.variants.split(",")
     results: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
-    saved = dialectic.LEVELS["low"], dialectic.SYSTEM
+    saved = chat_prompt.LEVELS["low"], chat_prompt.SYSTEM
     try:
         for conv, q in questions:
             for name in names:
-                dialectic.LEVELS["low"], dialectic.SYSTEM = VARIANTS[name]
+                chat_prompt.LEVELS["low"], chat_prompt.SYSTEM = VARIANTS[name]
                 started = time.perf_counter()
                 prepared = svc.dialectic.prepare(workspace_of(conv), subject_of(conv, q.text),
                                                  ChatBody(query=q.text, reasoning_level="low"))
@@ -69,7 +69,7 @@ def main() -> None:
                 print(json.dumps({"variant": name, "question": q.text, "gold": str(q.answer), "answer": answer,
                                   "f1": round(f1, 3), "seconds": round(seconds, 1)}), flush=True)
     finally:
-        dialectic.LEVELS["low"], dialectic.SYSTEM = saved
+        chat_prompt.LEVELS["low"], chat_prompt.SYSTEM = saved
         svc.close()
     for name, rows in results.items():
         print(f"{name}: token F1 {statistics.mean(r[0] for r in rows):.3f}, median "

@@ -277,7 +277,7 @@ def test_conclusions_are_dated_when_their_messages_were_said() -> None:
     worker stored it (a conclusion without sources, e.g. one created through the API, keeps its own)."""
     from datetime import datetime
 
-    from honcho_local.services.dialectic import _fact
+    from honcho_local.services.chat_prompt import fact_line
     from honcho_local.services.representation import render
 
     stored = datetime(2026, 11, 24, 10, 3, 38)
@@ -286,5 +286,5 @@ def test_conclusions_are_dated_when_their_messages_were_said() -> None:
     manual = {"id": "c2", "level": "explicit", "content": "Caroline paints", "created_at": stored, "observed_at": None}
     assert render([manual, derived]) == ("## Explicit Observations\n[2023-05-08 13:56:00] Caroline went to the support "
                                          "group yesterday\n[2026-11-24 10:03:38] Caroline paints")
-    assert _fact(derived) == "- (8 May 2023) [explicit] Caroline went to the support group yesterday"
-    assert _fact(manual) == "- (24 November 2026) [explicit] Caroline paints"
+    assert fact_line(derived) == "- (8 May 2023) [explicit] Caroline went to the support group yesterday"
+    assert fact_line(manual) == "- (24 November 2026) [explicit] Caroline paints"

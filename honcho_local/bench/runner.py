@@ -29,7 +29,7 @@ from honcho_local.bench import goldfacts, scoring
 from honcho_local.bench.baselines import BASELINE_DOCUMENTS, TurnIndex
 from honcho_local.bench.data import Conversation, Question, datasets_dir, load_beam, load_locomo
 from honcho_local.bench.server import Server, start_server
-from honcho_local.services.dialectic import MAX_LINE_CHARS
+from honcho_local.services.chat_prompt import MAX_LINE_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -504,11 +504,11 @@ class Journal:
 
     @staticmethod
     def key(config: BenchConfig, q: Question, answered: bool) -> str:
-        from honcho_local.services import dialectic
+        from honcho_local.services import chat_prompt
 
         # what chat does at this level (retrieval depth, answer instructions) is part of the settings
-        level = dialectic.LEVELS.get(config.reasoning_level)
-        chat = [asdict(level) if level else None, hashlib.sha1(dialectic.SYSTEM.encode()).hexdigest()[:12]]
+        level = chat_prompt.LEVELS.get(config.reasoning_level)
+        chat = [asdict(level) if level else None, hashlib.sha1(chat_prompt.SYSTEM.encode()).hexdigest()[:12]]
         return json.dumps([config.dataset, q.qid, config.model, config.embedding_model, config.reasoning_level,
                            sorted(config.baselines), config.judge, config.top_k, config.context_tokens,
                            answered, chat, hashlib.sha1(ANSWER_SYSTEM.encode()).hexdigest()[:12],

@@ -19,15 +19,14 @@ from typing import Any
 
 from honcho_local.errors import NotFound
 from honcho_local.llm.base import ChatRequest
-from honcho_local.services.dialectic import (
-    session_history,
-    Dialectic,
+from honcho_local.services.chat_prompt import (
     Level,
     Prepared,
-    _check_schema,
-    _level,
     build_evidence,
+    check_schema,
+    level_named,
 )
+from honcho_local.services.dialectic import Dialectic, session_history
 from honcho_local.services.versions import cached_read_version
 from honcho_local.store import reads
 from honcho_local.store import resources as repo
@@ -43,15 +42,15 @@ class WorkspaceChat:
 
     def prepare(self, workspace_id: str, body: Any) -> Prepared:
         """Validate, retrieve and build the model request (no model call; raises 4xx before any)."""
-        level = _level(body.reasoning_level)
-        schema = _check_schema(body.response_format)
+        level = level_named(body.reasoning_level)
+        schema = check_schema(body.response_format)
         memory = self.store.read(lambda cur: self._retrieve(cur, workspace_id, body, level))
         hits = self.dialectic.messages_for(workspace_id, body.query, body.session_id, memory["conclusions"],
                                            level.messages, level.messages)
         about = {**memory, "conclusions": [{**c, "content": f"(about {c['observed_id']}) {c['content']}"}
                                            for c in memory["conclusions"]]}
         who = f"the peers of workspace {workspace_id}"
-        messages = self.dialectic._prompt(who, who, body.query, about, hits, level, schema)
+        messages = self.dialectic.prompt(who, who, body.query, about, hits, level, schema)
         evidence = build_evidence(memory["conclusions"], hits + memory["history"])
         return Prepared(ChatRequest(messages=messages, max_tokens=level.max_tokens, schema=schema), evidence)
 
