@@ -20,7 +20,7 @@ import statistics
 import time
 
 from honcho_local.bench import data, scoring
-from honcho_local.bench.runner import subject_of, workspace_of
+from honcho_local.bench.api import subject_of, workspace_of
 from honcho_local.config import load_settings
 from honcho_local.schemas_read import ChatBody
 from honcho_local.services import chat_prompt

@@ -29,7 +29,8 @@ import numpy as np
 
 from honcho_local.bench import goldfacts
 from honcho_local.bench.data import datasets_dir
-from honcho_local.bench.runner import BenchConfig, _embedder
+from honcho_local.bench.answering import embedder_for
+from honcho_local.bench.config import BenchConfig
 
 
 def checkpoint_conclusions(checkpoint: Path, scratch: Path) -> list[goldfacts.Derived]:
@@ -58,7 +59,7 @@ def checkpoint_conclusions(checkpoint: Path, scratch: Path) -> list[goldfacts.De
 def pairs(checkpoint: Path, out: Path, count: int, seed: int, conversations: int) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="goldfacts-"))
     derived = checkpoint_conclusions(checkpoint, scratch)
-    embed = _embedder(BenchConfig(home=scratch), scratch)
+    embed = embedder_for(BenchConfig(home=scratch), scratch)
     facts = goldfacts.load_gold_facts(datasets_dir(None), conversations)
     rnd = random.Random(seed)
     picked = rnd.sample(range(len(facts)), min(len(facts), 2 * count))
@@ -80,7 +81,7 @@ def score(checkpoint: Path, conversations: int | None, scratch: Path | None) -> 
     scratch.mkdir(parents=True, exist_ok=True)
     derived = checkpoint_conclusions(checkpoint, scratch)
     facts = goldfacts.load_gold_facts(datasets_dir(None), conversations)
-    result = goldfacts.score(facts, derived, _embedder(BenchConfig(home=scratch), scratch))
+    result = goldfacts.score(facts, derived, embedder_for(BenchConfig(home=scratch), scratch))
     print(json.dumps({k: v for k, v in result.items()}, indent=1))
 
 
@@ -90,12 +91,13 @@ def conclusion_arm(checkpoint: Path, conversations: int | None, scratch: Path | 
     `POST …/conclusions/query` for), in rank order."""
     from honcho_local.bench import scoring
     from honcho_local.bench.data import load_locomo
-    from honcho_local.bench.runner import scored_questions, subject_of
+    from honcho_local.bench.api import subject_of
+    from honcho_local.bench.runner import scored_questions
 
     scratch = scratch or Path(tempfile.mkdtemp(prefix="goldfacts-"))
     scratch.mkdir(parents=True, exist_ok=True)
     derived = checkpoint_conclusions(checkpoint, scratch)
-    embed = _embedder(BenchConfig(home=scratch), scratch)
+    embed = embedder_for(BenchConfig(home=scratch), scratch)
     found: dict[str, list[float]] = {"5": [], "10": [], "20": []}
     for conv in load_locomo(datasets_dir(None))[:conversations]:
         questions = [q for q in scored_questions(conv, None, 7) if q.evidence]

@@ -20,7 +20,8 @@ from collections import defaultdict
 import httpx
 
 from honcho_local.bench.data import datasets_dir, load_locomo
-from honcho_local.bench.runner import _turn_ids, scored_questions, subject_of, workspace_of
+from honcho_local.bench.api import subject_of, turn_ids, workspace_of
+from honcho_local.bench.runner import scored_questions
 
 RESERVED = {"search alone": 0, "8 search + 2 sources": 2, "7 search + 3 sources": 3,
             "5 search + 5 sources": 5, "sources first": 10}
@@ -56,15 +57,15 @@ def main() -> None:
         turn_of = {}
         for session in _pages(client, f"/v3/workspaces/{ws}/sessions/list"):
             messages = _pages(client, f"/v3/workspaces/{ws}/sessions/{session['id']}/messages/list")
-            turn_of.update(zip((m["id"] for m in messages), _turn_ids(messages)))
+            turn_of.update(zip((m["id"] for m in messages), turn_ids(messages)))
         for q in scored_questions(conv, None, 0):
             if not q.evidence:
                 continue
             recalled = client.post(f"/v3/workspaces/{ws}/peers/{subject_of(conv, q.text)}/recall",
                                    json={"query": q.text, "reasoning_level": "low", "limit": 20}
                                    ).raise_for_status().json()
-            served = _turn_ids(recalled["messages"])[:10]
-            hits = _turn_ids(client.post(f"/v3/workspaces/{ws}/search", json={"query": q.text, "limit": 20}
+            served = turn_ids(recalled["messages"])[:10]
+            hits = turn_ids(client.post(f"/v3/workspaces/{ws}/search", json={"query": q.text, "limit": 20}
                                          ).raise_for_status().json())
             sources = list(dict.fromkeys(turn_of[i] for c in recalled["conclusions"]
                                          for i in (c["message_ids"] or []) if i in turn_of))

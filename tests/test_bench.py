@@ -13,7 +13,9 @@ from click.testing import CliRunner
 
 from honcho_local.bench import scoring
 from honcho_local.bench.data import load_beam, load_locomo
-from honcho_local.bench.runner import _fit_text, _fit_turns, proportional_sample, scored_questions, subject_of, truncate
+from honcho_local.bench.answering import fit_text, fit_turns
+from honcho_local.bench.api import subject_of
+from honcho_local.bench.runner import proportional_sample, scored_questions, truncate
 from honcho_local.cli import main
 from tests.bench_samples import INES, TOMAS, write_samples
 
@@ -159,11 +161,11 @@ def test_baseline_prompts_fit_the_window(samples) -> None:
     """BEAM turns run to thousands of tokens: the baselines keep the best-ranked turns that fit."""
     beam = load_beam(samples[0])[0]
     ranked = sorted(beam.turns, key=lambda t: -len(t.text))[:10]  # the longest turns first
-    kept = _fit_turns(_WordCounter(), ranked, beam.names, 600)
+    kept = fit_turns(_WordCounter(), ranked, beam.names, 600)
     assert kept == ranked[:len(kept)] and 0 < len(kept) < len(ranked)
     assert sum(_WordCounter().count(t.text[:2000]) for t in kept) <= 600
     text = "\n".join(f"line {i} " + "word " * 20 for i in range(100))
-    cut = _fit_text(_WordCounter(), text, 300)
+    cut = fit_text(_WordCounter(), text, 300)
     assert _WordCounter().count(cut) <= 300 and text.startswith(cut) and cut.endswith("word ")
 
 
@@ -275,7 +277,8 @@ def test_a_stopped_run_keeps_its_times_and_stops_its_server(tmp_path: Path, samp
 def test_beam_ingest_reasons_about_the_user_only(read_app, samples) -> None:
     """BEAM asks about the user: its assistant peer is created with observe_me false, so the worker
     spends no model time on the assistant's long replies; every turn is still stored and searchable."""
-    from honcho_local.bench.runner import Api, RunState, ingest, workspace_of
+    from honcho_local.bench.api import Api, ingest, workspace_of
+    from honcho_local.bench.config import RunState
 
     services, client = read_app
     conv = truncate(load_beam(samples[0])[0], 1)
@@ -292,7 +295,7 @@ def test_beam_ingest_reasons_about_the_user_only(read_app, samples) -> None:
 
 def test_time_line_names_where_reconstructed_invocations_came_from(tmp_path):
     from honcho_local.bench.report import _time_line
-    from honcho_local.bench.runner import CONSOLE_LOG, PhaseLog
+    from honcho_local.bench.journal import CONSOLE_LOG, PhaseLog
 
     log = tmp_path / "bench-runs.jsonl"
     entries = [

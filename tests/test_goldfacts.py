@@ -15,7 +15,8 @@ from honcho_local.bench import factdates, goldfacts
 from honcho_local.bench.data import load_locomo
 from honcho_local.bench.goldfacts import Derived, Rule
 from honcho_local.bench.report import gold_fact_lines
-from honcho_local.bench.runner import Api, BenchConfig, gold_fact_scores, ingest, RunState, workspace_of
+from honcho_local.bench.api import Api, gold_fact_scores, ingest, workspace_of
+from honcho_local.bench.config import BenchConfig, RunState
 from tests.bench_samples import write_samples
 
 VOCAB: dict[str, int] = {}

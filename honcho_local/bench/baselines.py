@@ -21,8 +21,8 @@ import numpy as np
 import tantivy
 
 from honcho_local.bench.data import Turn
-from honcho_local.services.summary_step import message_embedding_text
 from honcho_local.services.search import LEXICAL_WEIGHT, RRF_K
+from honcho_local.services.summary_step import message_embedding_text
 from honcho_local.store.search import document_text
 
 _WORDS = re.compile(r"\w+", re.UNICODE)

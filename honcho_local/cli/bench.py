@@ -135,7 +135,8 @@ def _run(ctx: click.Context, dataset: str, conversations: int | None, sessions: 
     from datetime import datetime, timezone
 
     from honcho_local.bench.report import plotting_available, write_report
-    from honcho_local.bench.runner import BenchConfig, run, slug, write_json
+    from honcho_local.bench.config import BenchConfig, slug, write_json
+    from honcho_local.bench.runner import run
 
     if ab:
         conversations, sessions, retrieval_only, reasoning = 1, 3, True, True
