@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from honcho_local.services.summary_step import message_embedding_text
-from honcho_local.store import Store
+from honcho_local.store import Store, derived
 from honcho_local.store import backup as files
-from honcho_local.store import derived
 from honcho_local.store.backup import BackupError
 
 log = logging.getLogger(__name__)

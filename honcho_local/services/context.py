@@ -18,8 +18,7 @@ from honcho_local.services.representation import Recall, Representations, parse_
 from honcho_local.services.search import session_active
 from honcho_local.services.tokens import TokenCounter, estimate_tokens
 from honcho_local.services.versions import cached_read_version
-from honcho_local.store import Store, log_tag, peer_tag, summaries_tag, ws_tag
-from honcho_local.store import reads
+from honcho_local.store import Store, log_tag, peer_tag, reads, summaries_tag, ws_tag
 from honcho_local.store.message_rows import MessageRows
 
 SUMMARY_SHARE = 0.4

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from honcho_local.store import Store
-from honcho_local.store import units
+from honcho_local.store import Store, units
 from honcho_local.store.resources import get_members
 
 

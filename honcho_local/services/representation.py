@@ -17,8 +17,7 @@ from honcho_local.errors import InvalidInput, NotFound
 from honcho_local.services.readcache import ReadCache
 from honcho_local.services.search import QueryEmbedder
 from honcho_local.services.versions import cached_read_version, read_version
-from honcho_local.store import Store, WriteContext, peer_tag, ws_tag
-from honcho_local.store import reads
+from honcho_local.store import Store, WriteContext, peer_tag, reads, ws_tag
 from honcho_local.store import resources as repo
 from honcho_local.store.filters import parse_datetime
 

@@ -20,8 +20,7 @@ from honcho_local import nonblocking
 from honcho_local.errors import InvalidInput, ModelUnavailable, NotFound
 from honcho_local.services import views
 from honcho_local.services.readcache import ReadCache
-from honcho_local.store import Store, ws_tag
-from honcho_local.store import reads
+from honcho_local.store import Store, reads, ws_tag
 from honcho_local.store import resources as repo
 from honcho_local.store.events import MESSAGE_COLUMNS
 from honcho_local.store.filters import compile_filters

@@ -6,7 +6,6 @@ import math
 from datetime import datetime
 from typing import Any
 
-
 _last_iso: tuple[datetime | None, str] = (None, "")
 
 
