@@ -125,7 +125,7 @@ def test_baselines_index_the_products_document_text(samples) -> None:
     turns whose own words name neither."""
     from honcho_local.bench.baselines import TurnIndex, rrf
     from honcho_local.services.summary_step import message_embedding_text
-    from honcho_local.store.search import document_text
+    from honcho_local.store.lexical_tail import document_text
 
     conv = load_locomo(samples[0])[0]
     session_1 = conv.sessions[0][1]

@@ -19,7 +19,7 @@ import pytest
 
 from honcho_local.store import Store, WriteContext, forget
 from honcho_local.store.conclusions import NewConclusion, insert_conclusions
-from honcho_local.store.search import index_terms_of
+from honcho_local.store.lexical_tail import index_terms_of
 from tests.conftest import LiveServer, start_server, stop_server
 from tests.fake_model import FakeModel
 from tests.test_worker_live import reasoning_env, wait_for, wait_idle

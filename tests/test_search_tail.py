@@ -49,7 +49,7 @@ def _scored(index: LexicalIndex, query: str, **scope) -> dict[int, float]:
     terms = [(f, v) for f, v in (("workspace_id", "w"), ("session_id", scope.get("session_id")),
                                  ("peer_id", scope.get("peer_id"))) if v]
     tail = index.rows.tail(upto, 10_000) if index.store.log_end > upto else []
-    out = {pk: score for score, pk in index._score_tail(searcher, words, tail, terms, "w", scope.get("session_id"),
+    out = {pk: score for score, pk in index.scorer.score_tail(searcher, words, tail, terms, "w", scope.get("session_id"),
                                                         scope.get("peer_id"))} if tail else {}
     import tantivy
 

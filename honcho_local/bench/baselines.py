@@ -23,7 +23,7 @@ import tantivy
 from honcho_local.bench.data import Turn
 from honcho_local.services.search import LEXICAL_WEIGHT, RRF_K
 from honcho_local.services.summary_step import message_embedding_text
-from honcho_local.store.search import document_text
+from honcho_local.store.lexical_tail import document_text
 
 _WORDS = re.compile(r"\w+", re.UNICODE)
 BASELINE_DOCUMENTS = "product-text-1"  # what the baselines index; part of the bench journal's key

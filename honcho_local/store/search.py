@@ -19,15 +19,12 @@ bulk import the indexer has not caught up with) makes a search wait for the inde
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
-import math
 import re
 import shutil
 import threading
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,6 +34,7 @@ import tantivy
 from honcho_local.priority import lower_this_thread
 from honcho_local.store import faults
 from honcho_local.store.db import Store
+from honcho_local.store.lexical_tail import CONTEXT_BOOST, TailScorer, document_text
 from honcho_local.store.message_rows import MessageRows
 from honcho_local.store.sql import scalar
 from honcho_local.store.vectors import MessageVectors  # noqa: F401 - re-export
@@ -46,12 +44,10 @@ _WORDS = re.compile(r"\w+", re.UNICODE)
 BATCH = 5_000
 COMMIT_INTERVAL = 2.0
 TAIL_MAX = 2_000  # un-indexed messages a search scores itself; past that it waits for the indexer
-K1, B = 1.2, 0.75  # tantivy's BM25 parameters
 
 
 # Bump when the indexed fields change: an index of another version is rebuilt from the log.
 SCHEMA_VERSION = "2"
-CONTEXT_BOOST = 0.5
 PREVIOUS_CACHE = 10_000
 # Question words and function words carry no topic; BM25 weighs them low but they still add noise to
 # conversational queries ("When did Caroline go to the support group?").
@@ -69,50 +65,6 @@ def _schema() -> tantivy.Schema:
     sb.add_text_field("content", stored=False, tokenizer_name="en_stem")
     sb.add_text_field("context", stored=False, tokenizer_name="en_stem")
     return sb.build()
-
-
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December")
-
-
-def document_text(peer_id: str, content: str, created_at: Any) -> str:
-    """What a message is indexed as: its date in words, its speaker and its words (questions name
-    people and dates: "What did Caroline do in May 2023?")."""
-    if created_at is None:
-        return f"{peer_id}: {content}"
-    # not strftime("%d %B %Y"): ~3x slower on the write path's indexer, and %B follows the locale
-    return f"{created_at.day:02d} {_MONTHS[created_at.month - 1]} {created_at.year} {peer_id}: {content}"
-
-
-_analyzers = threading.local()
-
-
-def _en_stem() -> Any:
-    """tantivy's `en_stem` analyzer (simple tokenizer, long tokens dropped, lower case, English stemmer),
-    one per thread: `analyze` borrows it mutably, and two request threads sharing one raised
-    "RuntimeError: Already borrowed" under load."""
-    analyzer = getattr(_analyzers, "en_stem", None)
-    if analyzer is None:
-        analyzer = _analyzers.en_stem = (
-            tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.remove_long(40))
-            .filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.stemmer("english")).build())
-    return analyzer
-
-
-def index_terms_of(text: str) -> list[str]:
-    """The terms the index stores for `text` in its text fields (stemmed: "works" is "work")."""
-    return list(_en_stem().analyze(text))
-
-
-def _avgdl_of(explanation: dict[str, Any]) -> float | None:
-    """The `avgdl` a BM25 explanation reports (tantivy does not expose it otherwise)."""
-    if explanation.get("description", "").startswith("avgdl"):
-        return float(explanation["value"])
-    for child in explanation.get("details", ()):
-        found = _avgdl_of(child)
-        if found is not None:
-            return found
-    return None
 
 
 def query_words(text: str) -> list[str]:
@@ -143,8 +95,7 @@ class LexicalIndex:
         self._previous: dict[tuple[str, str], tuple[str, str]] = {}  # session -> last indexed (peer, content)
         self._searcher = self.index.searcher()  # replaced after each reload
         self._state = (self._searcher, self.upto)  # a searcher and the log position it holds, swapped together
-        self._stats: tuple[Any, dict[tuple[str, str], float]] = (None, {})  # (searcher, figures of it: _stat)
-        self._tail_docs: dict[int, tuple[Any, ...]] = {}  # analysed tail messages by pk
+        self.scorer = TailScorer(self.schema, 4 * TAIL_MAX)
         # tantivy starts its indexing, segment-updater and merge threads in the thread that makes the
         # writer, and new indexing threads in the one that commits: both happen in one thread below the
         # request path (`priority.py`), whose GIL-free work then waits while requests want the cores.
@@ -293,7 +244,7 @@ class LexicalIndex:
         self.index.reload()
         self._searcher = self.index.searcher()
         self._previous.clear()
-        self._tail_docs.clear()
+        self.scorer.clear()
         (self.directory / "upto").write_text("0")
         with self._cond:
             self.upto = 0
@@ -352,7 +303,7 @@ class LexicalIndex:
             else:
                 tail = found
         terms = []
-        if not self._holds_everything(searcher, workspace_id):  # else the clause filters nothing out
+        if not self.scorer.holds_everything(searcher, workspace_id):  # else the clause filters nothing out
             terms.append(("workspace_id", workspace_id))
         terms += [(field, value) for field, value in (("session_id", session_id), ("peer_id", peer_id)) if value]
         scope = [(tantivy.Occur.Must, tantivy.Query.term_query(self.schema, f, v)) for f, v in terms]
@@ -363,103 +314,11 @@ class LexicalIndex:
         hits = searcher.search(query, limit, count=False).hits
         pks = [_pk(v) for v in searcher.fast_field_values("pk", [addr for _, addr in hits])]  # no stored doc
         if tail:
-            scored = self._score_tail(searcher, words, tail, terms, workspace_id, session_id, peer_id)
+            scored = self.scorer.score_tail(searcher, words, tail, terms, workspace_id, session_id, peer_id)
             if scored:
                 merged = sorted([*zip((score for score, _ in hits), pks), *scored], key=lambda h: -h[0])
                 pks = [pk for _, pk in merged]
         return list(dict.fromkeys(pks))[:limit]
-
-    def _stat(self, searcher: Any, key: tuple[str, str], compute: Any) -> float:
-        """A figure of this searcher (document frequency, average length, whole-workspace flag),
-        computed once per searcher."""
-        cached_searcher, stats = self._stats
-        if cached_searcher is not searcher:
-            stats = {}
-            self._stats = (searcher, stats)
-        value = stats.get(key)
-        if value is None:
-            value = stats[key] = compute()
-        return value
-
-    def _doc_freq(self, searcher: Any, field: str, term: str) -> float:
-        return self._stat(searcher, (field, term), lambda: float(searcher.doc_freq(field, term)))
-
-    # ---- the tail: committed messages past the searcher, scored as tantivy would ------------------
-
-    def _avgdl(self, searcher: Any, field: str, candidates: Any) -> float:
-        """The field's average length in the searcher, read from the BM25 explanation of a hit on a
-        term of that field (tantivy exposes it no other way; cached per searcher). 0.0 when the
-        field holds no term. `candidates()`: terms to try first."""
-        def compute() -> float:
-            tried = [t for t in candidates() if self._doc_freq(searcher, field, t) > 0][:1]
-            tried = tried or [t for t, _ in searcher.terms_with_prefix(field, "e", limit=1)]
-            tried = tried or [t for t, _ in searcher.terms_with_prefix(field, "", limit=1)]
-            for token in tried:
-                query = tantivy.Query.term_query(self.schema, field, token)
-                hits = searcher.search(query, 1).hits
-                if hits:
-                    return _avgdl_of(json.loads(query.explain(searcher, hits[0][1]).to_json())) or 0.0
-            return 0.0
-
-        return self._stat(searcher, ("avgdl", field), compute)
-
-    def _analysed(self, doc: tuple[Any, ...]) -> tuple[Any, ...]:
-        pk, ws, session, peer, content, created_at, previous = doc
-        found = self._tail_docs.get(pk)
-        if found is None:
-            analyse = _en_stem().analyze
-            body = analyse(document_text(peer, content, created_at))
-            context = analyse(f"{previous[0]}: {previous[1]}") if previous else []
-            found = (ws, session, peer, Counter(body), len(body), Counter(context), len(context))
-            if len(self._tail_docs) >= 4 * TAIL_MAX:
-                self._tail_docs.clear()
-            self._tail_docs[pk] = found
-        return found
-
-    def _score_tail(self, searcher: Any, words: list[str], tail: list[tuple[Any, ...]], terms: list[tuple[str, str]],
-                    workspace_id: str, session_id: str | None, peer_id: str | None) -> list[tuple[float, int]]:
-        """(BM25 score, pk) of the tail messages in scope that hold a query word: the query's term
-        clauses over `content` and `context` (boost `CONTEXT_BOOST`) plus its scope clauses (a one-token
-        field scores its idf), as tantivy will score them once they are indexed: the document count,
-        document frequencies and average lengths are the searcher's plus the tail's."""
-        analyse = _en_stem().analyze
-        tokens = [t[0] for t in (analyse(w) for w in words) if len(t) == 1]  # several tokens: a phrase, left out
-        docs = [(doc[0], self._analysed(doc)) for doc in tail]
-        scoped = [(pk, d) for pk, d in docs if d[0] == workspace_id and (session_id is None or d[1] == session_id)
-                  and (peer_id is None or d[2] == peer_id)]
-        if not scoped or not tokens:
-            return []
-        total = searcher.num_docs + len(docs)
-
-        def idf(field: str, n: float) -> float:
-            return math.log(1 + (total - n + 0.5) / (n + 0.5))
-
-        fields = []
-        for field, boost, counts, length in (("content", 1.0, 3, 4), ("context", CONTEXT_BOOST, 5, 6)):
-            def candidates(counts: int = counts) -> list[str]:  # the query's and the tail's common terms
-                return tokens + [t for t, _ in Counter(t for _, d in docs for t in d[counts]).most_common(20)]
-
-            index_tokens = self._avgdl(searcher, field, candidates) * searcher.num_docs
-            avgdl = (index_tokens + sum(d[length] for _, d in docs)) / total
-            weights = {t: idf(field, self._doc_freq(searcher, field, t) + sum(1 for _, d in docs if t in d[counts]))
-                       for t in set(tokens)}
-            fields.append((boost, counts, length, avgdl, weights))
-        bonus = 0.0
-        for field, value in terms:  # every document of the scope holds the term once
-            in_tail = sum(1 for _, d in docs if d[("workspace_id", "session_id", "peer_id").index(field)] == value)
-            bonus += idf(field, self._doc_freq(searcher, field, value) + in_tail)
-        out = []
-        for pk, doc in scoped:
-            score = 0.0
-            for token in tokens:
-                for boost, counts, length, avgdl, weights in fields:
-                    tf = doc[counts].get(token, 0)
-                    if tf:
-                        norm = tf / (tf + K1 * (1 - B + B * doc[length] / avgdl))
-                        score += boost * (K1 + 1) * weights[token] * norm
-            if score > 0:
-                out.append((score + bonus, pk))
-        return out
 
     def _parse(self, words: str) -> Any:
         """The parsed BM25 query for these words (None when tantivy rejects them), cached: parsing is
@@ -469,17 +328,6 @@ class LexicalIndex:
             return self.index.parse_query(words, ["content", "context"], field_boosts={"context": CONTEXT_BOOST})
         except ValueError:
             return None
-
-    def _holds_everything(self, searcher: Any, workspace_id: str) -> bool:
-        """Whether every document of this searcher belongs to the workspace (the usual single-workspace
-        case): then the workspace clause is left out of the query. That clause scores the same for
-        every document (one term in a one-token field), so dropping it does not change the ranking
-        (measured: 0.25 ms of a 1 ms BM25 query over 100,000 messages). Counted once per searcher."""
-        def count() -> float:
-            term = tantivy.Query.term_query(self.schema, "workspace_id", workspace_id)
-            return float(searcher.search(term, 1, count=True).count == searcher.num_docs)
-
-        return bool(self._stat(searcher, ("whole", workspace_id), count))
 
     def close(self) -> None:
         self._stop = True
