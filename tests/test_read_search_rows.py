@@ -35,7 +35,7 @@ def test_search_rows_follow_appends_updates_and_deletes(read_app) -> None:
     assert r.status_code == 200, r.text
     assert next(h for h in _search(client, "zebra") if h["id"] == first["id"])["metadata"] == {"tag": "x"}
     assert services.search.rows.loads == loads  # the updated row was re-read alone, not the whole copy
-    assert services.store.stats["event_updates"] == 1
+    assert services.store.feed.event_updates == 1
 
     _add(client, "s1", [("alice", "a later zebra sighting")])  # appended after rows were loaded
     assert len(_search(client, "zebra", "/sessions/s1")) == 2
@@ -56,14 +56,14 @@ def test_search_rows_follow_appends_updates_and_deletes(read_app) -> None:
     hits = _search(client, "zebra")
     assert [(h["session_id"], h["content"]) for h in hits] == [("s3", "zebra documentary tonight"),
                                                                 ("s3", "nothing striped here")]
-    assert services.store.stats["mutations"] == 3
+    assert services.store.feed.mutations == 3
 
 
 def test_search_rows_start_over_when_updates_overflow(read_app) -> None:
     import collections
 
     services, client = read_app
-    services.store.updated_events = collections.deque(maxlen=2)  # the store keeps only the newest two
+    services.store.feed.updated_events = collections.deque(maxlen=2)  # the store keeps only the newest two
     msgs = _add(client, "s", [("alice", f"walrus number {i}") for i in range(3)])
     assert len(_search(client, "walrus")) == 3
     loads = services.search.rows.loads

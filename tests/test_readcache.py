@@ -29,7 +29,7 @@ def _post(store: Store, ws: str, session: str, text: str) -> None:
 
 def test_changes_since_reports_what_scoped_commits_touched(store: Store) -> None:
     _post(store, "w", "a", "first")  # creates the workspace, session and peer: a workspace-wide change
-    start = store.stats["commits"]
+    start = store.feed.commits
     newest, changed = store.changes_since(start - 1)
     assert newest == start and changed == {ws_tag("w"), log_tag("w", "a")}
     _post(store, "w", "b", "hello")
@@ -42,7 +42,7 @@ def test_changes_since_reports_what_scoped_commits_touched(store: Store) -> None
     assert store.changes_since(start + 3) == (start + 3, frozenset())
     store.write(lambda ctx: None, scoped=True)  # a scoped write that touched nothing cached
     assert store.changes_since(start + 3) == (start + 4, frozenset())
-    store._changes = collections.deque(store._changes, maxlen=2)  # history older than what is kept: unknown
+    store.feed.touched = collections.deque(store.feed.touched, maxlen=2)  # history older than what is kept: unknown
     _post(store, "w", "a", "more")
     _post(store, "w", "a", "more")
     assert store.changes_since(start + 4)[1] == {log_tag("w", "a")}
@@ -51,7 +51,7 @@ def test_changes_since_reports_what_scoped_commits_touched(store: Store) -> None
 
 def test_a_group_with_one_unscoped_operation_touches_anything(store: Store) -> None:
     _post(store, "w", "a", "first")
-    before = store.stats["commits"]
+    before = store.feed.commits
     futures = [store.submit(lambda ctx: event_log.append(ctx, "w", "a", [
         event_log.NewEvent("alice", f"m{i}", "message", {}, None, 3, None)]), scoped=True) for i in range(50)]
     futures.append(store.submit(lambda ctx: ctx.conn.execute("UPDATE peers SET metadata = '{}'")))

@@ -37,7 +37,7 @@ class ReadCache:
         return len(self._data)
 
     def generation(self) -> int:
-        return self.store.stats["commits"]
+        return self.store.feed.commits
 
     def get(self, key: Hashable, compute: Callable[[], T], deps: Iterable[Tag] | None = None) -> T:
         """The cached value of `key`, or `compute()`. `deps`: the tags the value was read from

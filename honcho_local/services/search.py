@@ -189,8 +189,8 @@ class Search:
 
     def _exists(self, key: tuple[str, ...], check: Callable[[], bool]) -> bool:
         """`check()`, remembering a True until the next mutation: a session or peer that exists
-        stops existing only by a delete, which is a mutation (`Store.stats["mutations"]`)."""
-        generation = self.store.stats.get("mutations", 0)
+        stops existing only by a delete, which is a mutation (`ChangeFeed.mutations`)."""
+        generation = self.store.feed.mutations
         known_generation, known = self._known
         if known_generation == generation and key in known:
             return True
@@ -198,7 +198,7 @@ class Search:
             known = set()
             self._known = (generation, known)
         found = check()
-        if found and self.store.stats.get("mutations", 0) == generation:
+        if found and self.store.feed.mutations == generation:
             if len(known) >= 100_000:
                 known.clear()
             known.add(key)

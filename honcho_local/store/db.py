@@ -10,7 +10,6 @@ disk and an invalidated database (`store/faults.py`). What an operation gets is 
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 import queue
@@ -26,6 +25,7 @@ import duckdb
 from honcho_local import metrics, nonblocking
 from honcho_local.errors import HonchoLocalError, StoreLocked
 from honcho_local.store import faults
+from honcho_local.store.changes import ChangeFeed
 from honcho_local.store.migrations import migrate
 from honcho_local.store.writectx import (  # noqa: F401 - re-exported: callers import them from here
     Tag,
@@ -97,20 +97,12 @@ class Store:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._batch_max = batch_max
         self._ctx = WriteContext(conn.cursor())
-        # mutations: committed groups that removed events, sessions or peers (not appends);
-        # event_updates: events changed in place, the newest of them in `updated_events` (seq, pk)
-        self.stats = {"commits": 0, "ops": 0, "retried_groups": 0, "mutations": 0, "event_updates": 0,
-                      "checkpoints": 0, "checkpoints_skipped": 0, "reopens": 0}
+        self.stats = {"ops": 0, "retried_groups": 0, "checkpoints": 0, "checkpoints_skipped": 0, "reopens": 0}
         self._checkpointed = threading.Condition()  # notified after each checkpoint (tests wait on it)
-        self.updated_events: collections.deque[tuple[int, int]] = collections.deque(maxlen=10_000)
-        # what each of the newest commits touched (WriteContext.touch), the last one = commit `commits`
-        self._changes: collections.deque[frozenset[Tag] | None] = collections.deque(maxlen=4096)
-        self._changes_lock = threading.Lock()
-        # (workspace, session) -> newest committed message position, for the sessions asked about or
-        # appended to since the last mutation (`message_head`)
-        self._heads: dict[tuple[str, str], int] = {}
-        # the newest committed log position (events.append reserves positions through ctx.counters)
-        self.log_end: int = conn.execute("SELECT coalesce(max(pk), 0) FROM events").fetchall()[0][0]
+        # what the commits changed, for the in-memory indexes and read caches (store/changes.py)
+        self.feed = ChangeFeed(conn.execute("SELECT coalesce(max(pk), 0) FROM events").fetchall()[0][0])
+        self.message_head = self.feed.message_head
+        self.changes_since = self.feed.changes_since
         self._checkpoint_retry = 0.0  # a checkpoint that failed is not tried again before this (monotonic)
         self._thread = threading.Thread(target=self._run_writer, name="duckdb-writer", daemon=True)
         self._closed = False
@@ -130,6 +122,11 @@ class Store:
             conn.close()
             raise faults.open_error(path, exc) from exc
         return cls(conn, path, batch_max, fsync, **options)
+
+    @property
+    def log_end(self) -> int:
+        """The newest committed log position (`ChangeFeed.log_end`)."""
+        return self.feed.log_end
 
     # ---- reads -------------------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -171,41 +168,6 @@ class Store:
             raise
         finally:
             lazy.finish()
-
-    def message_head(self, cur: Any, workspace_id: str, session_id: str) -> int:
-        """The log position of the session's newest committed message (0: none). Asked of DuckDB once per
-        session (a scan of the whole log's session columns, which the worker made twice per unit run,
-        one run per unit per coalescing window under a stream of writes), then kept current by the
-        commits that append to it; a commit that deletes drops what was kept."""
-        key = (workspace_id, session_id)
-        known = self._heads.get(key)
-        if known is not None:
-            return known
-        generation = self.stats["mutations"]
-        head = cur.execute("SELECT coalesce(max(pk), 0) FROM events WHERE workspace_id = ? AND session_id = ? "
-                           "AND kind = 'message'", [workspace_id, session_id]).fetchone()[0]
-        with self._changes_lock:
-            if self.stats["mutations"] == generation:  # no delete since the query: `head` still holds
-                head = self._heads[key] = max(head, self._heads.get(key, 0))
-        return head
-
-    def changes_since(self, commit: int) -> tuple[int, frozenset[Tag] | None]:
-        """(the newest commit, what the commits after `commit` touched); None when unknown or
-        anything (a commit of an unscoped operation, or one older than the kept history)."""
-        with self._changes_lock:
-            newest = self.stats["commits"]
-            count = newest - commit
-            if count <= 0:
-                return newest, frozenset()
-            if count > len(self._changes):
-                return newest, None
-            tags: set[Tag] = set()
-            for i in range(1, count + 1):
-                touched = self._changes[-i]
-                if touched is None:
-                    return newest, None
-                tags.update(touched)
-        return newest, frozenset(tags)
 
     # ---- writes ------------------------------------------------------------------------------
     def submit(self, op: Callable[[WriteContext], T], scoped: bool = False) -> Future[T]:
@@ -266,11 +228,11 @@ class Store:
         started = time.perf_counter()
         for item in group:
             metrics.WRITE_QUEUE_WAIT_SECONDS.observe(started - item[2])
-        commits = self.stats["commits"]
+        commits = self.feed.commits
         self._commit_group(group)
         metrics.WRITE_GROUP_SECONDS.observe(time.perf_counter() - started)
         metrics.WRITE_GROUP_OPS.observe(len(group))
-        return self.stats["commits"] != commits
+        return self.feed.commits != commits
 
     def _checkpoint(self) -> bool:
         """Fold the WAL into the database file. True when it ran. Skipped while the disk lacks room for
@@ -326,7 +288,7 @@ class Store:
                 return False
             self._generation += 1
         self._ctx = WriteContext(self._conn.cursor())
-        self.log_end = max(self.log_end, self._conn.execute("SELECT coalesce(max(pk), 0) FROM events").fetchall()[0][0])
+        self.feed.reopened(self._conn.execute("SELECT coalesce(max(pk), 0) FROM events").fetchall()[0][0])
         self.stats["reopens"] += 1
         self.health.clear()
         log.warning("reopened %s after DuckDB invalidated it", self.path)
@@ -374,28 +336,7 @@ class Store:
             return
         if self.health.kind == "disk_full":
             self.health.clear()
-        heads, ctx.heads = ctx.heads, {}
-        if ctx.mutated:
-            ctx.mutated = False
-            with self._changes_lock:  # a delete may have taken a session's newest messages: ask again
-                self.stats["mutations"] += 1
-                self._heads.clear()
-        elif heads:
-            with self._changes_lock:
-                for key, pk in heads.items():
-                    if pk > self._heads.get(key, 0):
-                        self._heads[key] = pk
-        for pk in ctx.updated_events:
-            self.updated_events.append((self.stats["event_updates"] + 1, pk))
-            self.stats["event_updates"] += 1
-        ctx.updated_events.clear()
-        end = ctx.counters.get(("pk",))
-        if end is not None and end > self.log_end:
-            self.log_end = end
-        touched, ctx.touched = (None if unscoped else ctx.touched), None
-        with self._changes_lock:
-            self._changes.append(None if touched is None else frozenset(touched))
-            self.stats["commits"] += 1
+        self.feed.record(ctx, unscoped)
         self.stats["ops"] += len(group)
         callbacks, ctx.after_commit = ctx.after_commit, []
         # before the callers hear of the commit: in-memory copies fed by callbacks (message rows)

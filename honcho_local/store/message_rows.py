@@ -4,7 +4,7 @@ context (no DuckDB round trip per search or context read).
 The event log is append-only: a message row never changes after its commit, except through a
 metadata update (`WriteContext.mark_updated`: the store keeps the positions of the newest updated
 events, and the copy re-reads just those rows) or a session or workspace delete
-(`WriteContext.mark_mutation`, which moves `Store.stats["mutations"]`: the copy is dropped and
+(`WriteContext.mark_mutation`, which moves `ChangeFeed.mutations`: the copy is dropped and
 reloaded). So the copy follows the log with delta loads (rows past the newest loaded log
 position, loaded when a caller asks for a position past it; committed positions always form a
 prefix since one writer appends them). Appends and derived writes (the worker's conclusions and
@@ -39,7 +39,7 @@ class _Copy:
 
     def __init__(self, generation: int, updates_seen: int) -> None:
         self.generation = generation
-        self.updates_seen = updates_seen                # Store.stats["event_updates"] applied so far
+        self.updates_seen = updates_seen                # ChangeFeed.event_updates applied so far
         self.rows: dict[int, tuple[Any, ...]] = {}
         self.sessions: dict[tuple[str, str], list[int]] = {}  # each session's message positions, ascending
         self.max_pk = 0
@@ -58,15 +58,15 @@ class MessageRows:
         self.loads = 0
 
     def _current(self) -> _Copy:
-        stats = self.store.stats
-        generation = stats.get("mutations", 0)
+        feed = self.store.feed
+        generation = feed.mutations
         copy = self._copy
         if copy.generation != generation:
             with self._lock:
                 if self._copy.generation != generation:
-                    self._copy = _Copy(generation, stats.get("event_updates", 0))
+                    self._copy = _Copy(generation, feed.event_updates)
                 copy = self._copy
-        if copy.updates_seen != stats.get("event_updates", 0):
+        if copy.updates_seen != feed.event_updates:
             copy = self._apply_updates(copy)
         return copy
 
@@ -75,8 +75,8 @@ class MessageRows:
         store no longer holds all of those positions, start a new copy)."""
         nonblocking.check()  # may query DuckDB, under the lock another thread may hold while it does
         with self._lock:
-            seen = self.store.stats.get("event_updates", 0)  # read before the log (a later update is seen next time)
-            updates = list(self.store.updated_events)
+            seen = self.store.feed.event_updates  # read before the log (a later update is seen next time)
+            updates = list(self.store.feed.updated_events)
             if self._copy is not copy:
                 return self._copy
             if not updates or updates[0][0] > copy.updates_seen + 1:
@@ -127,7 +127,7 @@ class MessageRows:
         with self._lock:
             copy = self._copy
             if (not copy.loaded or copy.max_pk != rows[0]["pk"] - 1
-                    or copy.generation != self.store.stats.get("mutations", 0)):
+                    or copy.generation != self.store.feed.mutations):
                 return
             encode = msgspec.json.encode
             self._put(copy, [(r["pk"], r["id"], r["workspace_id"], r["session_id"], r["peer_id"], r["content"],

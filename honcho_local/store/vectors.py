@@ -293,7 +293,7 @@ class MessageVectors:
         """The workspace's matrix, checked against the table at most every `refresh_seconds` and only
         when something was committed since the last check (a quiet store costs no query)."""
         key = (workspace_id, model)
-        generation = self.store.stats.get("commits", -1) if hasattr(self.store, "stats") else -1
+        generation = self.store.feed.commits if hasattr(self.store, "feed") else -1
         current = self._cache.get(key)
         if current is not None and self._fresh(current, generation):
             return current
