@@ -281,10 +281,8 @@ def build_reasoning(services: Services, models: Models, with_worker: bool) -> No
     default = next(r for r in reasoners if r.version == services.version)
     services.reasoner = default
     if with_worker:
-        from honcho_local.store.faults import set_aside_corrupt_sqlite
-        from honcho_local.worker import QUEUE_FILENAME, Worker
+        from honcho_local.worker import Worker
 
-        set_aside_corrupt_sqlite(settings.home / QUEUE_FILENAME)  # derived: the sweep refills a new one
         services.worker = Worker([default, *[r for r in reasoners if r is not default]], settings.home,
                                  settings.worker_concurrency, settings.worker_poll_interval, services.activity)
         services.ingest.listeners.append(services.worker.notify_messages)

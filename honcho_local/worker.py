@@ -1,14 +1,13 @@
 """The embedded worker: a Huey consumer inside `honcho-local serve` (or alone in `honcho-local worker`).
 
-- Queue storage: a SQLite file next to the DuckDB file, with an in-process wake-up so a task
-  enqueued by the API starts at once instead of at the next poll.
+- Huey does the queueing, in memory (`WakeableMemoryStorage`: a task enqueued by the API starts at
+  once instead of at the next poll). The durable truth is the unit cursors in DuckDB, not the queue:
+  see below, and docs/decisions/002-worker-queue.md for why the queue is not a file.
 - Tasks carry only a work-unit key. One worker per unit at a time: a unit already running is marked
   dirty instead, and its runner loops until the unit has caught up.
-- Huey drops a task at dequeue, so the durable truth is the unit cursor in DuckDB: a sweep at start
-  and every `worker_poll_interval` seconds re-enqueues every unit that lags the log, oldest unprocessed
-  message first. The queue file is emptied at start, before that first sweep: what it held is what the
-  sweep finds again, and stale copies piled up behind each other across restarts (9,521 tasks for 816
-  units after a day of stops and starts, a unit left behind by a stop queued after all of them).
+- A sweep at start and every `worker_poll_interval` seconds enqueues every unit that lags the log,
+  oldest unprocessed message first: after a crash (kill -9) the first sweep finds all the queued work
+  again, since a unit lags until its cursor has passed its messages.
 - Every unit run is logged as one line (`UnitRun.describe`: workspace, session, peer or unit kind,
   messages read, conclusions / summaries / cards written, model seconds, outcome): INFO when it read,
   wrote or asked a model anything, WARNING when it failed, DEBUG when it only moved its cursor (under a
@@ -32,7 +31,7 @@ from typing import Any
 
 from huey import Huey
 from huey.consumer import Consumer
-from huey.storage import SqliteStorage
+from huey.storage import MemoryStorage
 
 from honcho_local import metrics
 from honcho_local.services.activity import Activity, UnitRun
@@ -40,7 +39,8 @@ from honcho_local.services.reasoner import Reasoner, UnitFailed
 from honcho_local.store.units import UnitKey
 
 log = logging.getLogger(__name__)
-QUEUE_FILENAME = "queue.sqlite3"
+# the SQLite queue file of releases before the queue moved into memory: removed at start
+OLD_QUEUE_FILES = ("queue.sqlite3", "queue.sqlite3-wal", "queue.sqlite3-shm")
 COALESCE_SECONDS = 0.2
 # Under a stream of writes (this many notifications within one window, i.e. 160+ messages/s) the
 # window stretches to COALESCE_BUSY_SECONDS: every unit run reads its state and window and writes its
@@ -67,8 +67,9 @@ def log_run(run: UnitRun) -> None:
         log.log(level, "%s", run.describe())
 
 
-class WakeableSqliteStorage(SqliteStorage):
-    """SQLite queue storage whose dequeue waits on an in-process event set by enqueue."""
+class WakeableMemoryStorage(MemoryStorage):
+    """Huey's in-memory queue, whose dequeue waits on an event set by enqueue (Huey's consumer polls a
+    non-blocking storage with a growing delay)."""
 
     blocking = True
     wait_seconds = 0.5
@@ -108,8 +109,9 @@ class Worker:
         self.activity = activity or self.reasoner.activity  # the registry the reasoners report their steps to
         self.concurrency = concurrency
         self.poll_interval = poll_interval
-        self.huey = Huey("honcho-local", results=False, utc=True, storage_class=WakeableSqliteStorage,
-                         filename=str(home / QUEUE_FILENAME))
+        self.huey = Huey("honcho-local", results=False, utc=True, storage_class=WakeableMemoryStorage)
+        for name in OLD_QUEUE_FILES:
+            (home / name).unlink(missing_ok=True)
         self._task = self.huey.task(name="process_unit")(self._run_unit)
         self._lock = threading.Lock()
         self._running: set[str] = set()
@@ -317,7 +319,6 @@ class Worker:
             # unit run's own line (`log_run`) says what they would, once
             for noisy in ("huey", "httpx"):
                 logging.getLogger(noisy).setLevel(logging.WARNING)
-        self.huey.flush()  # the sweep below re-enqueues, in order, every unit the cursors say lags
         self._consumer = EmbeddedConsumer(self.huey, workers=self.concurrency, worker_type="thread", periodic=False,
                                           initial_delay=0.05, max_delay=0.5, check_worker_health=False)
         self._consumer.start()

@@ -124,8 +124,7 @@ def build(home: Path, messages: int, conclusions: int, corpus: Corpus) -> None:
     store.close()
 
 
-STORE_FILES = ("honcho.duckdb", "honcho.duckdb.wal", "lexical-index", "queue.sqlite3", "queue.sqlite3-wal",
-               "queue.sqlite3-shm")
+STORE_FILES = ("honcho.duckdb", "honcho.duckdb.wal", "lexical-index")
 
 
 def _copy_store(source: Path, target: Path) -> None:

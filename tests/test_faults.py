@@ -363,9 +363,10 @@ def test_corrupt_derived_files_are_moved_aside_and_rebuilt(tmp_path: Path) -> No
             assert found.status_code == 200 and found.json()[0]["id"] == written[0], found.text
             _post(client, "s", ["after the rebuild"])
         log = server.log()
-        assert log.count("queue.sqlite3 is corrupt") == 1 and log.count("lexical-index is corrupt") == 1, log
+        assert log.count("lexical-index is corrupt") == 1, log
         assert "Traceback" not in log
-        assert len(list(home.glob("queue.sqlite3.corrupt-*"))) == 1
+        # the SQLite queue of older releases (the queue is in memory now) is removed, whatever it held
+        assert list(home.glob("queue.sqlite3*")) == []
         assert (next(home.glob("lexical-index.corrupt-*")) / "meta.json").read_text() == "{damaged"
     finally:
         stop_server(server)

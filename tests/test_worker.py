@@ -17,6 +17,7 @@ from honcho_local.config import load_settings
 from honcho_local.llm.fake import FakeEmbedder
 from honcho_local.wiring import Services, build_services
 from tests.fake_model import FakeModel
+from tests.test_worker_live import wait_for
 
 
 def make_services(home: Path, model: FakeModel, **overrides) -> Services:
@@ -308,27 +309,31 @@ def test_a_failing_unit_does_not_hold_up_its_sibling(svc: Services, model: FakeM
     assert rows(svc, "SELECT observed_id, content FROM conclusions") == [("bob", "bob said: I sail.")]
 
 
-def test_start_empties_the_queue_then_queues_lagging_units_oldest_first(svc: Services, monkeypatch) -> None:
-    """Stale tasks from earlier runs (Huey keeps its queue file) are dropped at start; the first sweep
-    queues every lagging unit once, the one with the oldest unprocessed message first."""
+def test_a_new_worker_queues_each_lagging_unit_once_oldest_first(tmp_home: Path, model: FakeModel,
+                                                                  monkeypatch) -> None:
+    """The queue is in memory and starts empty (the SQLite queue file of earlier releases is removed):
+    the first sweep queues every lagging unit once, the one with the oldest unprocessed message first,
+    and the messages' own notifications add nothing to it."""
     from honcho_local import worker as worker_module
 
-    post(svc, "s1", ("alice", "one"))
-    post(svc, "s2", ("alice", "two"))
-    post(svc, "s1", ("alice", "three"))
-    for _ in range(3):  # what three runs stopped before they got to them would leave behind
-        svc.worker.huey.enqueue(svc.worker._task.s("representation:v1:w:s2:alice"))
-    assert svc.worker.huey.pending_count() == 3
-    assert svc.reasoner.lagging() == ["representation:v1:w:s1:alice", "summary:v1:w:s1",
-                                      "representation:v1:w:s2:alice", "summary:v1:w:s2"]
-    monkeypatch.setattr(worker_module.EmbeddedConsumer, "start", lambda self: None)  # queue, do not run
-    svc.worker.start()
-    deadline = time.monotonic() + 10
-    while svc.worker.huey.pending_count() < 4 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    assert [t.args[0] for t in svc.worker.huey.pending()] == svc.reasoner.lagging()
-    svc.worker._consumer = None  # never started: nothing to join at teardown
+    (tmp_home / "queue.sqlite3").write_bytes(b"stale tasks of an earlier release")
+    svc = make_services(tmp_home, model)
+    try:
+        assert not (tmp_home / "queue.sqlite3").exists()
+        post(svc, "s1", ("alice", "one"))
+        post(svc, "s2", ("alice", "two"))
+        post(svc, "s1", ("alice", "three"))
+        assert svc.worker.huey.pending_count() == 0
+        assert svc.reasoner.lagging() == ["representation:v1:w:s1:alice", "summary:v1:w:s1",
+                                          "representation:v1:w:s2:alice", "summary:v1:w:s2"]
+        monkeypatch.setattr(worker_module.EmbeddedConsumer, "start", lambda self: None)  # queue, do not run
+        svc.worker.start()
+        wait_for(lambda: svc.worker.sweeps >= 1 and svc.worker.huey.pending_count() >= 4)
+        svc.worker.enqueue(svc.reasoner.lagging())  # what the notifications and later sweeps do: no copies
+        assert [t.args[0] for t in svc.worker.huey.pending()] == svc.reasoner.lagging()
+    finally:
+        svc.worker._consumer = None  # never started: nothing to join at teardown
+        svc.close()
 
 
 def test_long_context_lines_are_cut_so_more_of_the_peer_fits_a_window(svc: Services, model: FakeModel) -> None:

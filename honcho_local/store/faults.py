@@ -23,7 +23,6 @@ import errno
 import logging
 import re
 import shutil
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -121,33 +120,6 @@ def move_aside(path: Path, why: str) -> Path:
     path.rename(target)
     log.warning("%s is corrupt (%s): moved aside to %s; it is rebuilt from the store", path, why, target.name)
     return target
-
-
-def sqlite_problem(path: Path) -> str | None:
-    """Why the SQLite file cannot be used (None: it can, or it does not exist yet)."""
-    if not path.exists():
-        return None
-    try:
-        conn = sqlite3.connect(str(path))
-        try:
-            rows = conn.execute("PRAGMA quick_check").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        return str(exc)
-    return None if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:3])
-
-
-def set_aside_corrupt_sqlite(path: Path) -> Path | None:
-    """Move a corrupt SQLite file (and its -wal/-shm companions) aside; None when it is sound."""
-    problem = sqlite_problem(path)
-    if problem is None:
-        return None
-    for suffix in ("-wal", "-shm"):
-        companion = path.with_name(path.name + suffix)
-        if companion.exists():
-            companion.unlink()
-    return move_aside(path, problem)
 
 
 class StoreHealth:
