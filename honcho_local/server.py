@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
 import signal
@@ -14,7 +13,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from honcho_local import metrics, serverinfo
+from honcho_local import metrics, runtime, serverinfo
 from honcho_local.api import create_app
 from honcho_local.api.guard import serving_app
 from honcho_local.config import Settings
@@ -28,30 +27,13 @@ log = logging.getLogger("honcho_local")
 
 def run_server(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The writer thread releases the GIL inside DuckDB and must get it back quickly; the default
-    # 5 ms switch interval makes it queue behind the event loop and request threads. One 8-row events
-    # INSERT beside a thread running Python took 26 ms at 5 ms, 5.5 ms at 0.5 ms, 3.0 ms at 0.1 ms
-    # (2.4 ms alone), but in the server 0.1 ms gained no throughput and lengthened the tail
-    # (bench_write.py, alternated, 2026-12-04: 0.5 ms 1,619 / 1,668 / 1,444 single-message req/s,
-    # p99 44 / 40 / 69 ms; 0.1 ms 1,693 / 1,676 / 1,442, p99 69 / 64 / 68 ms).
-    sys.setswitchinterval(0.0005)
+    runtime.tune_for_serving()  # the switch interval and collector thresholds (runtime.py)
     listener = bind(settings.host, settings.port)  # before anything is built or said: a taken port fails first
     metrics.watch_gc()
     services = build_services(settings, with_worker=True)
     services.worker.start()
     app = create_app(services, http_threads=settings.http_threads or (os.cpu_count() or 1) + 1)
-    # Everything built so far (modules, the app, models' Python state) lives as long as the process:
-    # move it out of the collector's reach, so a full collection only walks what requests allocate
-    # (measured: full collections took ~46 ms each, stopping every thread, and set the write tail).
-    gc.collect()
-    gc.freeze()
-    # Fewer, larger young collections: under write load most tracked objects live past a 700-allocation
-    # window (in-flight requests, rows on their way to the in-memory copies), so each collection walks
-    # them again, and every 10th walks the older ones too. bench_write.py, 2026-12-04, same code, two
-    # runs each: thresholds (700, 10, 10) spent 2.7-2.8 s of a 35 s run paused in 3,300 collections,
-    # (5000, 20, 20) 1.2 s in 250; 100-message batches 17,285 / 16,152 msg/s against 19,476 / 17,314,
-    # single-message p99 31.7 / 27.3 ms against 26.5 / 26.5 (the collector off: 22,678 / 20,374, 25.2 / 31.5).
-    gc.set_threshold(5_000, 20, 20)
+    runtime.freeze_long_lived()
     host, port = listener.getsockname()[:2]
     log.info("honcho-local serving %s on http://%s:%d", settings.db_path, host, port)
     mcp = door.mounted(serverinfo.loopback_url(host, port), settings.mcp_default_workspace)  # /mcp (docs/mcp.md)

@@ -20,6 +20,7 @@ from honcho_local.services.forgetting import Forgetting
 from honcho_local.services.ingest import Ingest
 from honcho_local.services.message_list import MessageList
 from honcho_local.services.readcache import ReadCache
+from honcho_local.runtime import limit_native_threads
 from honcho_local.services.reasoner import Reasoner
 from honcho_local.services.representation import Representations
 from honcho_local.services.resources import Resources
@@ -241,22 +242,11 @@ def build_read_path(services: Services, models: Models) -> None:
                                    settings.model_context)
 
 
-def single_blas_thread() -> None:
-    """Limit numpy's BLAS (OpenBLAS) to one thread in this process. The vector searches are
-    matrix-vector products run by concurrent request threads; above ~1,500 rows OpenBLAS splits one
-    over every core and its helper thread then waits for a core the other requests hold (measured on
-    2 cores with the worker busy: a 1,600 x 384 product 7.9 ms with two BLAS threads, 0.036 ms with
-    one). Parallelism here comes from serving requests side by side, not from splitting one."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1, user_api="blas")
-
-
 def build_services(settings: Settings, count_tokens: TokenCounter = estimate_tokens,
                    models: Models | None = None, with_worker: bool = False, llm: Any = None,
                    embedder_factory: Any = None) -> Services:
     """Everything `serve` needs. Models load lazily, on the first call that needs them."""
-    single_blas_thread()
+    limit_native_threads()
     store = Store.open(settings.db_path, batch_max=settings.write_batch_max, fsync=settings.durability == "full")
     resources = Resources(store)
     ingest = Ingest(store, resources, settings.max_message_size, count_tokens)

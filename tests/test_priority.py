@@ -1,4 +1,4 @@
-"""Background threads below the request path (`honcho_local/priority.py`): the lexical index's tantivy
+"""Background threads below the request path (`honcho_local/runtime.py`): the lexical index's tantivy
 threads run at a lower priority, the threads that serve requests and hold the GIL do not."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from honcho_local.priority import BACKGROUND_NICE, lower_this_thread
+from honcho_local.runtime import BACKGROUND_NICE, lower_this_thread
 from honcho_local.store import Store, WriteContext
 from honcho_local.store import events as event_log
 from honcho_local.store import resources as repo

@@ -31,7 +31,7 @@ from typing import Any
 
 import tantivy
 
-from honcho_local.priority import lower_this_thread
+from honcho_local.runtime import lower_this_thread
 from honcho_local.store import faults
 from honcho_local.store.db import Store
 from honcho_local.store.lexical_tail import CONTEXT_BOOST, TailScorer, document_text

@@ -25,6 +25,7 @@ import faiss
 import numpy as np
 
 from honcho_local import nonblocking
+from honcho_local.runtime import one_omp_thread
 from honcho_local.store.db import Store
 from honcho_local.store.sql import one
 
@@ -33,18 +34,7 @@ log = logging.getLogger(__name__)
 EXACT_MAX = 20_000
 NPROBE = 10
 SCOPE_CACHE_BYTES = 256 << 20  # gathered session / peer sub-matrices kept per workspace matrix
-_omp = threading.local()
 _PARAMS: dict[int, Any] = {}  # faiss search parameters by nprobe
-
-
-def _one_omp_thread() -> None:
-    """One OpenMP thread for faiss calls made by this thread. OpenMP's thread count is a per-thread
-    setting: set once at import it held only for the importing thread, and every request thread ran
-    faiss with a team of one thread per core (measured, workspace search under 8 clients: 1,226 / 1,248
-    -> 1,326 / 1,319 req/s with one thread). One search per request thread; the model has the cores."""
-    if not getattr(_omp, "set", False):
-        faiss.omp_set_num_threads(1)
-        _omp.set = True
 
 
 def _unit(rows: np.ndarray | list[list[float]]) -> np.ndarray:
@@ -117,7 +107,7 @@ class _Ivf:
         """k-means centroids (k = 2 sqrt(n)) trained on a sample, then every row added."""
         n, dims = m.vectors.shape
         k = max(16, int(2 * math.sqrt(n)))
-        _one_omp_thread()
+        one_omp_thread(faiss)
         # fp16 codes (by_residual off): half the bytes a search reads, the same hits (measured below)
         index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dims), dims, k, faiss.ScalarQuantizer.QT_fp16,
                                               faiss.METRIC_INNER_PRODUCT, False)
@@ -127,14 +117,14 @@ class _Ivf:
         return cls(index, n)
 
     def add(self, vectors: np.ndarray, first_row: int) -> None:
-        _one_omp_thread()
+        one_omp_thread(faiss)
         with self.lock.writing():
             assert self.index.ntotal == first_row, "rows reach the index in order"
             self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
 
     def search(self, m: _Matrix, query: np.ndarray, limit: int, nprobe: int = NPROBE) -> list[int]:
         """Row numbers of the best `limit` rows among the `nprobe` lists nearest to the query, best first."""
-        _one_omp_thread()
+        one_omp_thread(faiss)
         params = _PARAMS.get(nprobe)
         if params is None:  # read-only during a search: shared by every thread
             params = faiss.SearchParametersIVF()
