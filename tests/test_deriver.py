@@ -56,9 +56,8 @@ def test_recheck_removes_stored_mixups_and_the_deductions_resting_on_them(tmp_ho
     from honcho_local.cli import main
     from honcho_local.config import load_settings
     from honcho_local.services.recheck import recheck_attribution
+    from honcho_local.store.cards import append_card, latest_card
     from honcho_local.store.conclusions import NewConclusion, insert_conclusions
-    from honcho_local.store.derived import latest_card
-    from honcho_local.store.reads import append_card
     from honcho_local.wiring import build_services
 
     services = build_services(load_settings(tmp_home, env={}, embedding_model="none"))

@@ -10,7 +10,7 @@ from honcho_local.llm.base import Completion
 from honcho_local.services import activity as steps
 from honcho_local.services import configuration, peer_card
 from honcho_local.services.unit_deps import UnitDeps
-from honcho_local.store import WriteContext, derived, reads, units
+from honcho_local.store import WriteContext, cards, derived, units
 from honcho_local.store.resources import Cursor
 from honcho_local.store.units import UnitKey
 
@@ -35,7 +35,7 @@ class CardStep:
         return seconds
 
     def _due(self, cur: Cursor, workspace_id: str, observer: str, observed: str) -> bool:
-        card = derived.latest_card(cur, workspace_id, observer, observed, self.deps.version)
+        card = cards.latest_card(cur, workspace_id, observer, observed, self.deps.version)
         if card is None:
             return True
         since = card["created_at"] if card["source"] == "worker" else None
@@ -51,7 +51,7 @@ class CardStep:
 
         def read(cur: Cursor) -> tuple[list[str], list[str], list[str]]:
             args = (cur, key.workspace_id, observer, observed, d.version)
-            return (derived.recent_conclusions(*args, limit=400, level="explicit"), derived.pinned_card(*args),
+            return (derived.recent_conclusions(*args, limit=400, level="explicit"), cards.pinned_card(*args),
                     derived.recent_conclusions(*args, limit=8, newest_first=True))
 
         facts, pinned, recent = d.store.read(read)
@@ -61,9 +61,9 @@ class CardStep:
         profile, completion = done if done else ("", None)
 
         def op(ctx: WriteContext) -> None:
-            reads.append_card(ctx, key.workspace_id, observer, observed, entries, d.version, source="worker")
+            cards.append_card(ctx, key.workspace_id, observer, observed, entries, d.version, source="worker")
             if profile:
-                derived.insert_profile(ctx, key.workspace_id, observer, observed, profile, d.version)
+                cards.insert_profile(ctx, key.workspace_id, observer, observed, profile, d.version)
                 units.record_run(ctx, d.run_row(key, "peer_profile", "ok", completion, outputs=1))
             units.record_run(ctx, d.run_row(key, "peer_card", "ok" if entries else "empty", None,
                                             outputs=len(entries)))

@@ -34,7 +34,7 @@ from honcho_local.services.representation import Recall, Representations
 from honcho_local.services.search import Search
 from honcho_local.services.tokens import estimate_tokens
 from honcho_local.services.versions import cached_read_version
-from honcho_local.store import Store, reads
+from honcho_local.store import Store, cards, reads
 from honcho_local.store import resources as repo
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class Dialectic:
         if allow is not None:
             return {"conclusions": conclusions, "card": None, "profile": None, "history": history}
         card = self.representations.card_of(cur, workspace_id, observer, observed, None, None)
-        profile = reads.current_profile(cur, workspace_id, observer, observed, version)
+        profile = cards.current_profile(cur, workspace_id, observer, observed, version)
         return {"conclusions": conclusions, "card": card, "profile": profile, "history": history}
 
     def _conclusions(self, cur: Any, workspace_id: str, version: str, observer: str, observed: str, query: str,

@@ -28,7 +28,7 @@ from honcho_local.errors import BadRequest, HonchoLocalError, NotFound
 from honcho_local.services import peer_card
 from honcho_local.services.recheck import RecheckResult, recheck_attribution
 from honcho_local.services.versions import read_version
-from honcho_local.store import Store, WriteContext, derived, reads
+from honcho_local.store import Store, WriteContext, cards, derived
 from honcho_local.store import resources as repo
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,8 @@ class Dreams:
         def read(cur: Any) -> tuple[list[str], list[str], list[str], dict[str, Any] | None]:
             args = (cur, workspace_id, observer, observed, version)
             return (derived.recent_conclusions(*args, limit=400, level="explicit"),
-                    [] if rebuild else derived.pinned_card(*args),
-                    derived.recent_conclusions(*args, limit=8, newest_first=True), derived.latest_card(*args))
+                    [] if rebuild else cards.pinned_card(*args),
+                    derived.recent_conclusions(*args, limit=8, newest_first=True), cards.latest_card(*args))
 
         facts, pinned, recent, card = self.store.read(read)
         entries = peer_card.build_card(observed, facts, pinned)
@@ -90,9 +90,9 @@ class Dreams:
 
         def op(ctx: WriteContext) -> None:
             if changed:
-                reads.append_card(ctx, workspace_id, observer, observed, entries, version, source="worker")
+                cards.append_card(ctx, workspace_id, observer, observed, entries, version, source="worker")
             if profile:
-                derived.insert_profile(ctx, workspace_id, observer, observed, profile, version)
+                cards.insert_profile(ctx, workspace_id, observer, observed, profile, version)
 
         self.store.write(op, scoped=True)
         return {"card_entries": len(entries), "card_changed": changed, "profile": bool(profile)}

@@ -29,7 +29,7 @@ from typing import Any
 from honcho_local.errors import Conflict, NotFound
 from honcho_local.services.activity import Activity
 from honcho_local.services.peer_card import build_card
-from honcho_local.store import Store, WriteContext, derived, forget, reads
+from honcho_local.store import Store, WriteContext, cards, derived, forget
 from honcho_local.store import resources as repo
 from honcho_local.store.events import get_event
 from honcho_local.store.search import LexicalIndex
@@ -156,12 +156,12 @@ class Forgetting:
                            sessions: list[str], peers: list[str] | None = None) -> None:
         """Rebuild the cards of the changed collections, drop their profiles, blank the run texts."""
         for pair in sorted(pairs):
-            if forget.drop_pair_cards(ctx, workspace_id, pair):
+            if cards.drop_pair_cards(ctx, workspace_id, pair):
                 observer, observed, version = pair
                 args = (ctx.conn, workspace_id, observer, observed, version)
                 entries = build_card(observed, derived.recent_conclusions(*args, limit=400, level="explicit"),
-                                     derived.pinned_card(*args))
-                reads.append_card(ctx, workspace_id, observer, observed, entries, version, source="worker")
+                                     cards.pinned_card(*args))
+                cards.append_card(ctx, workspace_id, observer, observed, entries, version, source="worker")
         observed_peers = sorted({p[1] for p in pairs} | set(peers or []))
         forget.clear_run_texts(ctx, workspace_id, sessions, observed_peers)
 

@@ -17,7 +17,7 @@ from honcho_local.errors import InvalidInput, NotFound
 from honcho_local.services.readcache import ReadCache
 from honcho_local.services.search import QueryEmbedder
 from honcho_local.services.versions import cached_read_version, read_version
-from honcho_local.store import Store, WriteContext, peer_tag, reads, ws_tag
+from honcho_local.store import Store, WriteContext, cards, peer_tag, reads, ws_tag
 from honcho_local.store import resources as repo
 from honcho_local.store.filters import parse_datetime
 
@@ -124,7 +124,7 @@ class Representations:
 
         def compute() -> tuple[str, list[dict[str, Any]]]:
             rows = self.conclusions(cur, workspace_id, version, observer, observed, recall, as_of)
-            profile = None if recall.sessions is not None else reads.current_profile(
+            profile = None if recall.sessions is not None else cards.current_profile(
                 cur, workspace_id, observer, observed, version, as_of)
             return render(rows, profile), rows
 
@@ -145,7 +145,7 @@ class Representations:
                 version: str | None) -> list[str] | None:
         version = cached_read_version(self.cache, cur, workspace_id, observed, version)
         return self.cache.get(("card", workspace_id, observer, observed, as_of, version),
-                              lambda: reads.current_card(cur, workspace_id, observer, observed, version, as_of),
+                              lambda: cards.current_card(cur, workspace_id, observer, observed, version, as_of),
                               (ws_tag(workspace_id), peer_tag(workspace_id, observed)))
 
     def get_card(self, workspace_id: str, peer_id: str, target: str | None, as_of: Any = None,
@@ -167,7 +167,7 @@ class Representations:
             repo.ensure_workspace(ctx, workspace_id)
             repo.ensure_peer(ctx, workspace_id, peer_id)
             chosen = read_version(ctx.conn, workspace_id, observed, version)
-            reads.append_card(ctx, workspace_id, observer, observed, cleaned, chosen)
+            cards.append_card(ctx, workspace_id, observer, observed, cleaned, chosen)
 
         self.store.write(op, scoped=True)
         return {"peer_card": cleaned}

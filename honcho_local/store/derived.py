@@ -9,8 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from honcho_local.ids import new_id
-from honcho_local.store.db import WriteContext, peer_tag, summaries_tag, utcnow
-from honcho_local.store.reads import newest_row
+from honcho_local.store.db import WriteContext, summaries_tag, utcnow
 from honcho_local.store.resources import Cursor, _fetch
 from honcho_local.store.sql import one, scalar
 
@@ -82,19 +81,6 @@ def insert_summary(ctx: WriteContext, workspace_id: str, session_id: str, summar
                       token_count, version, utcnow()])
 
 
-def latest_card(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,
-                as_of: datetime | None = None) -> dict[str, Any] | None:
-    """The current card row (entries, source, created_at)."""
-    return newest_row(cur, "peer_cards", "entries, source", workspace_id, observer, observed, version, as_of)
-
-
-def insert_profile(ctx: WriteContext, workspace_id: str, observer: str, observed: str, content: str,
-                   version: str) -> None:
-    ctx.touch(peer_tag(workspace_id, observed))
-    ctx.conn.execute("INSERT INTO peer_profiles VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     [new_id(), workspace_id, observer, observed, content, version, utcnow()])
-
-
 def _live_pair(columns: str, workspace_id: str, observer: str, observed: str, version: str,
                since: datetime | None = None, level: str | None = None) -> tuple[str, list[Any]]:
     """SELECT `columns` over one (observer, observed) pair's live conclusions of a version, made after
@@ -122,24 +108,6 @@ def recent_conclusions(cur: Cursor, workspace_id: str, observer: str, observed: 
     order = "created_at DESC" if newest_first else "times_derived DESC, created_at DESC"
     rows = cur.execute(f"{sql} ORDER BY {order}, id LIMIT ?", [*args, limit]).fetchall()
     return [r[0] for r in rows]
-
-
-def card_pairs(cur: Cursor, version: str, workspace_id: str | None = None) -> list[tuple[str, str, str]]:
-    """(workspace, observer, observed) of every pair with a card in `version`."""
-    sql = "SELECT DISTINCT workspace_id, observer_id, observed_id FROM peer_cards WHERE version = ?"
-    args: list[Any] = [version]
-    if workspace_id is not None:
-        sql += " AND workspace_id = ?"
-        args.append(workspace_id)
-    return [tuple(r) for r in cur.execute(sql + " ORDER BY ALL", args).fetchall()]
-
-
-def pinned_card(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str) -> list[str]:
-    """The entries of the newest card a user wrote (`PUT`); the worker's cards keep them."""
-    rows = _fetch(cur, "SELECT entries FROM peer_cards WHERE workspace_id = ? AND observer_id = ? AND observed_id = ? "
-                  "AND version = ? AND source <> 'worker' ORDER BY created_at DESC, id DESC LIMIT 1",
-                  [workspace_id, observer, observed, version], {"entries"})
-    return list(rows[0]["entries"]) if rows else []
 
 
 def missing_message_embeddings(cur: Cursor, workspace_id: str, session_id: str, model: str,

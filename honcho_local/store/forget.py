@@ -5,7 +5,7 @@ A conclusion goes when its sources are all gone (an explicit one keeps its other
 deleted ids); a deduction (any non-explicit level) goes when any source or premise goes, since it
 rests on all of them. Summaries that covered a deleted message go and the session's summary unit is
 reset, so the worker writes them again from what is left. Cards and profiles are handled by the
-caller (`services/forgetting.py`) through `drop_pair_cards`. Nothing here is a soft delete: `as_of`
+caller (`services/forgetting.py`) through `cards.drop_pair_cards`. Nothing here is a soft delete: `as_of`
 reads cannot see what is gone. Representation units keep their cursors (never rewound), so the
 messages they have passed are never reasoned again.
 """
@@ -126,16 +126,6 @@ def clear_run_texts(ctx: WriteContext, workspace_id: str, session_ids: list[str]
         "UPDATE work_units SET error = NULL WHERE workspace_id = ? AND error IS NOT NULL AND "
         "(session_id IN (SELECT unnest(?::VARCHAR[])) OR observed_id IN (SELECT unnest(?::VARCHAR[])))",
         [workspace_id, session_ids, observed])
-
-
-def drop_pair_cards(ctx: WriteContext, workspace_id: str, pair: Pair) -> bool:
-    """Remove the worker's cards (their whole history) and every profile of a pair. Returns whether the
-    worker had made a card for it (then the caller writes a rebuilt one)."""
-    args = [workspace_id, *pair]
-    where = "workspace_id = ? AND observer_id = ? AND observed_id = ? AND version = ?"
-    had = ctx.conn.execute(f"DELETE FROM peer_cards WHERE {where} AND source = 'worker' RETURNING id", args).fetchall()
-    ctx.conn.execute(f"DELETE FROM peer_profiles WHERE {where}", args)
-    return bool(had)
 
 
 def forget_peer_rows(ctx: WriteContext, workspace_id: str, peer_id: str) -> None:

@@ -12,10 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from honcho_local.ids import new_id
-from honcho_local.store.db import WriteContext, peer_tag, utcnow
 from honcho_local.store.filters import Column, compile_filters
-from honcho_local.store.resources import Cursor, _fetch, dumps, page
+from honcho_local.store.resources import Cursor, _fetch, page
 
 CONCLUSION_COLUMNS = {
     "id": Column("id", "str"),
@@ -129,39 +127,6 @@ def current_summaries(cur: Cursor, workspace_id: str, session_id: str, version: 
         args.append(as_of)
     sql += " QUALIFY row_number() OVER (PARTITION BY summary_type ORDER BY created_at DESC, last_event_pk DESC) = 1"
     return {r["summary_type"]: r for r in _fetch(cur, sql, args, set())}
-
-
-def newest_row(cur: Cursor, table: str, columns: str, workspace_id: str, observer: str, observed: str, version: str,
-               as_of: datetime | None) -> dict[str, Any] | None:
-    """The current row of an append-only (observer, observed) table (`peer_cards`, `peer_profiles`)."""
-    sql = (f"SELECT {columns}, created_at FROM {table} WHERE workspace_id = ? AND observer_id = ? "
-           f"AND observed_id = ? AND version = ?")
-    args: list[Any] = [workspace_id, observer, observed, version]
-    if as_of is not None:
-        sql += " AND created_at <= ?"
-        args.append(as_of)
-    rows = _fetch(cur, sql + " ORDER BY created_at DESC, id DESC LIMIT 1", args, {"entries"})
-    return rows[0] if rows else None
-
-
-def current_card(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,
-                 as_of: datetime | None = None) -> list[str] | None:
-    row = newest_row(cur, "peer_cards", "entries", workspace_id, observer, observed, version, as_of)
-    return None if row is None else list(row["entries"])
-
-
-def current_profile(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,
-                    as_of: datetime | None = None) -> str | None:
-    row = newest_row(cur, "peer_profiles", "content", workspace_id, observer, observed, version, as_of)
-    return None if row is None else row["content"]
-
-
-def append_card(ctx: WriteContext, workspace_id: str, observer: str, observed: str, entries: list[str],
-                version: str, source: str = "api") -> None:
-    """Append a card row; it becomes the current card (history is kept for `as_of` reads)."""
-    ctx.touch(peer_tag(workspace_id, observed))
-    ctx.conn.execute("INSERT INTO peer_cards VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     [new_id(), workspace_id, observer, observed, dumps(entries), source, version, utcnow()])
 
 
 # ---- messages ----------------------------------------------------------------------------------
