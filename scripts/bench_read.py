@@ -23,14 +23,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import random
 import re
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -41,8 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import (write_run_report, cpu_split, hist_quantile, histogram, profile, start_server,  # noqa: E402
-                      thread_cpu)
+from benchlib import cpu_split, hist_quantile, histogram, profile, start_server, thread_cpu, write_run_report, wrk  # noqa: E402
 
 from honcho_local import schemas  # noqa: E402
 from honcho_local.config import load_settings  # noqa: E402
@@ -239,55 +235,29 @@ def measure(url: str, kind: str, total: int, clients: int, sessions: int) -> lis
 ROUTES = {"context": "get_session_context", "representation": "get_representation", "card": "get_peer_card",
           "conclusions query": "query_conclusions", "search (workspace)": "search_workspace",
           "search (session)": "search_session", "search (peer)": "search_peer"}
-LUA = r"""
-local reqs = {%s}
-local counter = 0
-request = function()
-  counter = counter + 1
-  local r = reqs[(counter %% #reqs) + 1]
-  return wrk.format(r[1], r[2], {["Content-Type"] = "application/json"}, r[3])
-end
-done = function(summary, latency, requests)
-  io.write(string.format('RESULT {"requests":%%d,"errors":%%d,"p50":%%d,"p99":%%d}\n', summary.requests,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
-"""
-
-
-def _lua_str(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def wrk_run(url: str, kind: str, sessions: int, clients: int, seconds: int, pid: int | None = None) -> dict:
     """wrk (C, keep-alive) drives `clients` connections for `seconds`; latency from wrk and from the
     server's own histogram (the floors' 5 ms and 25 ms are bucket bounds, so pass/fail is exact)."""
     rnd = random.Random(11)
-    items = []
+    requests = []
     for _ in range(2000):
         method, path, params, body = requests_for(kind, rnd, sessions)
         if params:
             path += "?" + "&".join(f"{k}={v}" for k, v in params.items())
-        items.append("{%s,%s,%s}" % (_lua_str(method), _lua_str(path), _lua_str(json.dumps(body)) if body is not None
-                                     else "nil"))
-    script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text(LUA % ",".join(items))
+        requests.append((method, path, json.dumps(body) if body is not None else None))
     before = histogram(url, ROUTES[kind])
-    cpu_before, children_before, started = thread_cpu(pid) if pid else {}, os.times(), time.perf_counter()
-    out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url],
-                         capture_output=True, text=True, check=True).stdout
-    wall, children = time.perf_counter() - started, os.times()
+    cpu_before, started = thread_cpu(pid) if pid else {}, time.perf_counter()
+    result = wrk(url, requests, clients, seconds)
+    wall = time.perf_counter() - started
     cpu = cpu_split(pid, cpu_before, thread_cpu(pid), wall) if pid else ""
-    wrk_cores = (children.children_user + children.children_system - children_before.children_user
-                 - children_before.children_system) / wall
     after = histogram(url, ROUTES[kind])
-    result = json.loads(next(l for l in out.splitlines() if l.startswith("RESULT "))[len("RESULT "):])
+    result["errors"] = result["status_errors"] + result["socket_errors"]
     n = after[-1][1] - dict(before).get(float("inf"), 0.0)
     at5 = dict(after).get(0.005, 0) - dict(before).get(0.005, 0)
     at25 = dict(after).get(0.025, 0) - dict(before).get(0.025, 0)
     result.update(server_p50=hist_quantile(before, after, 0.5), server_p99=hist_quantile(before, after, 0.99),
                   share_5ms=at5 / n if n else 0, share_25ms=at25 / n if n else 0, server_n=n,
-                  rps=result["requests"] / seconds, cpu=f"{cpu}; wrk {wrk_cores:.2f} cores")
+                  cpu=f"{cpu}; wrk {result['wrk_cores']:.2f} cores")
     return result
 
 

@@ -22,53 +22,33 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import (write_run_report, cpu_split, hist_quantile, histogram, profile, settle,  # noqa: E402
-                      start_server, thread_cpu)
-
-LUA = r"""
-local batch = %(batch)d
-local sessions = %(sessions)d
-local bodies = {}
-local counter = 0
-for s = 0, sessions - 1 do
-  local parts = {}
-  for i = 1, batch do
-    parts[i] = string.format('{"content":"message %%d from the benchmark: the user mentioned their invoice automation project in Python","peer_id":"user%%d"}', i, s)
-  end
-  bodies[s] = '{"messages":[' .. table.concat(parts, ",") .. ']}'
-end
-request = function()
-  counter = counter + 1
-  local s = counter %% sessions
-  return wrk.format("POST", "/v3/workspaces/%(workspace)s/sessions/s" .. s .. "/messages",
-                    {["Content-Type"] = "application/json"}, bodies[s])
-end
-done = function(summary, latency, requests)
-  io.write(string.format('RESULT {"requests":%%d,"duration_us":%%d,"status_errors":%%d,"socket_errors":%%d,' ..
-    '"p50":%%d,"p95":%%d,"p99":%%d,"max":%%d}\n', summary.requests, summary.duration, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
-end
-"""
+from benchlib import (  # noqa: E402
+    cpu_split,
+    hist_quantile,
+    histogram,
+    profile,
+    settle,
+    start_server,
+    thread_cpu,
+    write_run_report,
+    wrk,
+)
 
 
 def run_wrk(url: str, workspace: str, batch: int, clients: int, duration: int) -> dict:
-    script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text(LUA % {"batch": batch, "sessions": clients, "workspace": workspace})
-    out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{duration}s", "--timeout", "10s", "-s", str(script), url],
-                         capture_output=True, text=True, check=True).stdout
-    line = next(l for l in out.splitlines() if l.startswith("RESULT "))
-    result = json.loads(line[len("RESULT "):])
-    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    """`clients` connections posting `batch`-message bodies, one session of their own each (benchlib.wrk)."""
+    text = "message {i} from the benchmark: the user mentioned their invoice automation project in Python"
+    requests = [("POST", f"/v3/workspaces/{workspace}/sessions/s{s}/messages", json.dumps(
+        {"messages": [{"content": text.format(i=i), "peer_id": f"user{s}"} for i in range(1, batch + 1)]}))
+        for s in range(clients)]
+    result = wrk(url, requests, clients, duration)
     result["msgs_per_s"] = result["rps"] * batch
     return result
 
