@@ -236,3 +236,45 @@ def browser(tmp_path: Path) -> Iterator[object]:
         yield driver
     finally:
         driver.quit()
+
+
+# ---- tiers --------------------------------------------------------------------------------------
+# `live`: a test that runs other processes (a `honcho-local serve` on a loopback port, the CLI, node, a
+# browser) or a real model. Everything else is the fast tier: the in-process fake model and a real
+# DuckDB file, `pytest -m "not live"`. The full suite (what CI runs) is both.
+LIVE_FIXTURES = {"server", "http", "honcho", "read_server", "read_http", "read_honcho", "browser", "real_models",
+                 "read_app", "auth_server", "contract_server"}
+LIVE_CALLS = ("start_server(", "subprocess.", "LiveServer", "webdriver")
+
+
+def _live_source(text: str) -> bool:
+    return any(call in text for call in LIVE_CALLS)
+
+
+def _live_helpers(module: object) -> tuple[str, ...]:
+    """Calls, as `name(`, of the module's own functions that start processes (one level deep)."""
+    import inspect
+
+    names = []
+    for name, member in vars(module).items():
+        if inspect.isfunction(member) and not name.startswith("test_") and member.__module__ == module.__name__:
+            if _live_source(inspect.getsource(member)):
+                names.append(f"{name}(")
+    return tuple(names)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import inspect
+
+    helpers: dict[str, tuple[str, ...]] = {}
+    for item in items:
+        module = getattr(item, "module", None)
+        function = getattr(item, "function", None)
+        if module is not None and module.__name__ not in helpers:
+            helpers[module.__name__] = _live_helpers(module)
+        source = inspect.getsource(function) if function is not None else ""
+        calls = helpers.get(module.__name__, ()) if module is not None else ()
+        if _live_source(source) or any(call in source for call in calls) or \
+                LIVE_FIXTURES & set(getattr(item, "fixturenames", ())) or \
+                item.get_closest_marker("slow") or item.get_closest_marker("model"):
+            item.add_marker(pytest.mark.live)

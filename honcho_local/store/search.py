@@ -332,6 +332,7 @@ class LexicalIndex:
     def close(self) -> None:
         self._stop = True
         self._wake.set()
+        self._urgent.set()  # the loop may be in its commit-interval wait
         self._thread.join(timeout=10)
         if not self._thread.is_alive():
             self._writer = None  # tantivy releases the directory's writer lock when its writer is dropped
