@@ -98,7 +98,7 @@ class LexicalIndex:
         self.scorer = TailScorer(self.schema, 4 * TAIL_MAX)
         # tantivy starts its indexing, segment-updater and merge threads in the thread that makes the
         # writer, and new indexing threads in the one that commits: both happen in one thread below the
-        # request path (`priority.py`), whose GIL-free work then waits while requests want the cores.
+        # request path (`runtime.lower_this_thread`), whose GIL-free work then waits while requests want the cores.
         # The indexer's own Python thread keeps the normal priority: it holds the GIL while it builds
         # documents, and a lowered GIL holder makes the event loop and the DuckDB writer wait for it.
         self._background = ThreadPoolExecutor(1, thread_name_prefix="lexical-commit", initializer=lower_this_thread)
