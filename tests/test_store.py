@@ -97,8 +97,8 @@ def test_cursor_advances_of_a_group_are_one_statement_beside_its_events(store: S
     store.write(lambda ctx: units.advance(ctx, b, 50))
     store.write(_append("w", "s", ["first"]))  # the workspace and session are known to the writer now
     statements = []
-    real = units._advance_rows
-    monkeypatch.setattr(units, "_advance_rows", lambda conn, rows: (statements.append(list(rows)), real(conn, rows)))
+    real = units.advance_rows
+    monkeypatch.setattr(units, "advance_rows", lambda conn, rows: (statements.append(list(rows)), real(conn, rows)))
     first, barrier = _hold_writer(store)
     futures = [store.submit(lambda ctx: units.advance_later(ctx, a, 3)), store.submit(_append("w", "s", ["x", "y"])),
                store.submit(lambda ctx: units.advance_later(ctx, a, 7)),
@@ -139,8 +139,8 @@ def test_first_writes_to_new_sessions_are_one_statement_per_table(store: Store, 
         for kind, flusher in list(repo._ENSURE_FLUSHERS.items()):
             monkeypatch.setitem(repo._ENSURE_FLUSHERS, kind, lambda conn, rows, kind=kind, f=flusher: (
                 calls.__setitem__(kind, calls.get(kind, 0) + 1), f(conn, rows)))
-        real_events = event_log._insert_events
-        monkeypatch.setattr(event_log, "_insert_events", lambda conn, rows: (
+        real_events = event_log.insert_event_rows
+        monkeypatch.setattr(event_log, "insert_event_rows", lambda conn, rows: (
             calls.__setitem__("events", calls.get("events", 0) + 1), real_events(conn, rows)))
         ingest = Ingest(reopened, Resources(reopened))
         batch = lambda *pairs: schemas.MessageBatch.model_validate(

@@ -159,8 +159,8 @@ def test_skip_advances_wait_in_memory_then_share_one_write(svc: Services, monkey
 
     post(svc, "s1", ("alice", "hello"), ("bob", "again"))
     statements = []
-    real = units._advance_rows
-    monkeypatch.setattr(units, "_advance_rows", lambda conn, rows: (statements.append(len(rows)), real(conn, rows)))
+    real = units.advance_rows
+    monkeypatch.setattr(units, "advance_rows", lambda conn, rows: (statements.append(len(rows)), real(conn, rows)))
     keys = [units.UnitKey("summary", svc.reasoner.version, "w", "s1"),
             units.UnitKey("representation", svc.reasoner.version, "w", "s1", "alice")]
     r = svc.reasoner

@@ -70,7 +70,7 @@ def append(ctx: WriteContext, workspace_id: str, session_id: str, events: list[N
         }
         for i, e in enumerate(events)
     ]
-    ctx.defer("events", rows, _insert_events)
+    ctx.defer("events", rows, insert_event_rows)
     for r in reversed(rows):
         if r["kind"] == "message":
             ctx.heads[(workspace_id, session_id)] = r["pk"]
@@ -85,7 +85,7 @@ def _count(rows: list[dict[str, Any]]) -> None:
         metrics.EVENTS_WRITTEN.labels(kind).inc(n)
 
 
-def _insert_events(conn: Any, rows: list[dict[str, Any]]) -> None:
+def insert_event_rows(conn: Any, rows: list[dict[str, Any]]) -> None:
     """One statement for any number of events (`db.append_rows`, DuckDB's appender). Each row gets its
     `recorded_at`, so commit listeners hold the rows as stored.
 

@@ -99,15 +99,15 @@ def get_unit(cur: Cursor, key: str) -> dict[str, Any] | None:
 
 def advance(ctx: WriteContext, key: UnitKey, cursor_pk: int) -> None:
     """Move the cursor forward and clear any failure (in the same transaction as the unit's output)."""
-    _advance_rows(ctx.conn, [(key, cursor_pk)])
+    advance_rows(ctx.conn, [(key, cursor_pk)])
 
 
 def advance_later(ctx: WriteContext, key: UnitKey, cursor_pk: int) -> None:
-    """`advance`, deferred: the cursors advanced by one commit group go in as one upsert (`_advance_rows`)."""
-    ctx.defer("unit_cursors", [(key, cursor_pk)], _advance_rows)
+    """`advance`, deferred: the cursors advanced by one commit group go in as one upsert (`advance_rows`)."""
+    ctx.defer("unit_cursors", [(key, cursor_pk)], advance_rows)
 
 
-def _advance_rows(conn: Any, rows: list[tuple[UnitKey, int]]) -> None:
+def advance_rows(conn: Any, rows: list[tuple[UnitKey, int]]) -> None:
     """One upsert for any number of cursor advances (`advance`, `advance_later`)."""
     latest: dict[str, tuple[UnitKey, int]] = {}
     for key, cursor in rows:  # one row per unit: an upsert must not meet the same key twice
