@@ -36,8 +36,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import (REPO, cpu_split, hist_quantile, histogram, settle, start_server, thread_cpu,  # noqa: E402
-                      write_run_report, wrk)
+from benchlib import (REPO, cpu_split, hist_quantile, histogram, loop_and_gc, pauses_between, settle,  # noqa: E402
+                      start_server, thread_cpu, write_run_report, wrk)
 
 WS, SESSIONS, PEERS, PER_SESSION = "bench", 20, 10, 500
 ENV = {"HONCHO_LOCAL_REASONING_ENABLED": "false", "HONCHO_LOCAL_SUMMARY_ENABLED": "false",
@@ -78,11 +78,13 @@ def requests_for(scenario: str) -> list[tuple[str, str, str | None]]:
 def run_scenario(server, scenario: str, clients: int, seconds: float) -> dict:
     """One scenario against one server: wrk's figures, the server's histogram and CPU."""
     pid, route = server.process.pid, ROUTES[scenario]
+    pauses = loop_and_gc(server.url)
     before, cpu_before, started = histogram(server.url, route), thread_cpu(pid), time.perf_counter()
     r = wrk(server.url, requests_for(scenario), clients, seconds)
     wall = time.perf_counter() - started
     after = histogram(server.url, route)
-    r["cpu"] = cpu_split(pid, cpu_before, thread_cpu(pid), wall) + f"; wrk {r['wrk_cores']:.2f} cores"
+    r["cpu"] = cpu_split(pid, cpu_before, thread_cpu(pid), wall) + f"; wrk {r['wrk_cores']:.2f} cores; " + \
+        pauses_between(pauses, loop_and_gc(server.url))
     r["server_cores"] = sum(thread_cpu(pid).values()) - sum(cpu_before.values())
     r["server_cores"] /= wall
     r["server_p50"], r["server_p99"] = (hist_quantile(before, after, q) for q in (0.5, 0.99))

@@ -31,6 +31,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
     cpu_split,
+    gc_pauses,
     hist_quantile,
     histogram,
     profile,
@@ -73,17 +74,6 @@ def server_share_within(url: str, seconds: str = "0.025") -> float:
             if 'le="+Inf"' in line:
                 total = float(line.split()[-1])
     return within / total if total else 0.0
-
-
-def gc_pauses(url: str) -> dict[str, tuple[float, float]]:
-    """Per collector generation: (collections, seconds paused in all), from /metrics."""
-    out: dict[str, list[float]] = {}
-    for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
-        for suffix, slot in (("_count", 0), ("_sum", 1)):
-            if line.startswith(f"honcho_gc_pause_seconds{suffix}"):
-                gen = line.split('generation="')[1].split('"')[0]
-                out.setdefault(gen, [0.0, 0.0])[slot] = float(line.split()[-1])
-    return {g: (v[0], v[1]) for g, v in sorted(out.items())}
 
 
 def writer_totals(url: str) -> dict[str, float]:

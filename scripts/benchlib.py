@@ -95,6 +95,35 @@ def histogram(url: str, route: str | None, metric: str = "honcho_http_request_se
     return sorted(out)
 
 
+def gc_pauses(url: str) -> dict[str, tuple[float, float]]:
+    """Per collector generation: (collections, seconds paused in all), from /metrics."""
+    out: dict[str, list[float]] = {}
+    for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
+        for suffix, slot in (("_count", 0), ("_sum", 1)):
+            if line.startswith(f"honcho_gc_pause_seconds{suffix}"):
+                gen = line.split('generation="')[1].split('"')[0]
+                out.setdefault(gen, [0.0, 0.0])[slot] = float(line.split()[-1])
+    return {g: (v[0], v[1]) for g, v in sorted(out.items())}
+
+
+def loop_and_gc(url: str) -> tuple[list[tuple[float, float]], dict[str, tuple[float, float]]]:
+    """A snapshot of the event loop's lag histogram and the collector's pauses (see `pauses_between`)."""
+    return histogram(url, None, "honcho_event_loop_lag_seconds"), gc_pauses(url)
+
+
+def pauses_between(before: tuple, after: tuple) -> str:
+    """Between two `loop_and_gc` snapshots: how late the event loop ran its 50 ms timer (p99, and the
+    bucket of the latest) and the full collections (count, seconds paused)."""
+    (lag0, gc0), (lag1, gc1) = before, after
+    prev = dict(lag0)
+    deltas = [(le, count - prev.get(le, 0.0)) for le, count in lag1]
+    total = deltas[-1][1] if deltas else 0.0
+    worst = min((le for le, count in deltas if count >= total), default=0.0)  # every lag was at most this
+    full = [gc1.get("2", (0.0, 0.0))[i] - gc0.get("2", (0.0, 0.0))[i] for i in (0, 1)]
+    return (f"loop lag p99 {hist_quantile(lag0, lag1, 0.99):.1f} ms, all ≤ {worst * 1000:.0f} ms; "
+            f"full collections {full[0]:.0f}, {full[1] * 1000:.0f} ms")
+
+
 def hist_quantile(before: list, after: list, q: float) -> float:
     """Quantile (ms) of the requests between two snapshots, interpolated linearly inside a bucket."""
     prev = dict(before)
