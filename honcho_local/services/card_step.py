@@ -15,6 +15,25 @@ from honcho_local.store.resources import Cursor
 from honcho_local.store.units import UnitKey
 
 
+CARD_FACTS = 400  # live explicit conclusions, most reinforced first, a card is rebuilt from
+PROFILE_FACTS = 8  # newest conclusions the profile call reads beside the card
+
+
+def rebuilt_card(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,
+                 keep_pinned: bool = True) -> list[str]:
+    """The pair's card as the worker builds it (no model): from its live explicit conclusions, keeping
+    the entries of the newest card a user wrote unless `keep_pinned` is False."""
+    args = (cur, workspace_id, observer, observed, version)
+    facts = derived.recent_conclusions(*args, limit=CARD_FACTS, level="explicit")
+    return peer_card.build_card(observed, facts, cards.pinned_card(*args) if keep_pinned else [])
+
+
+def profile_facts(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str) -> list[str]:
+    """The newest conclusions the profile call reads beside the card."""
+    return derived.recent_conclusions(cur, workspace_id, observer, observed, version, limit=PROFILE_FACTS,
+                                      newest_first=True)
+
+
 class CardStep:
     def __init__(self, deps: UnitDeps) -> None:
         self.deps = deps
@@ -49,13 +68,11 @@ class CardStep:
         d = self.deps
         d.activity.step(key, steps.PEER_CARD)
 
-        def read(cur: Cursor) -> tuple[list[str], list[str], list[str]]:
+        def read(cur: Cursor) -> tuple[list[str], list[str]]:
             args = (cur, key.workspace_id, observer, observed, d.version)
-            return (derived.recent_conclusions(*args, limit=400, level="explicit"), cards.pinned_card(*args),
-                    derived.recent_conclusions(*args, limit=8, newest_first=True))
+            return rebuilt_card(*args), profile_facts(*args)
 
-        facts, pinned, recent = d.store.read(read)
-        entries = peer_card.build_card(observed, facts, pinned)
+        entries, recent = d.store.read(read)
         done = d.call(key, "peer_profile", lambda: peer_card.write_profile(
             d.llm, observed, entries, recent, d.settings.model_context), fatal=False)
         profile, completion = done if done else ("", None)

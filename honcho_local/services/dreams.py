@@ -26,9 +26,10 @@ from typing import Any
 from honcho_local.config import Settings
 from honcho_local.errors import BadRequest, HonchoLocalError, NotFound
 from honcho_local.services import peer_card
+from honcho_local.services.card_step import profile_facts, rebuilt_card
 from honcho_local.services.recheck import RecheckResult, recheck_attribution
 from honcho_local.services.versions import read_version
-from honcho_local.store import Store, WriteContext, cards, derived
+from honcho_local.store import Store, WriteContext, cards
 from honcho_local.store import resources as repo
 
 log = logging.getLogger(__name__)
@@ -71,14 +72,11 @@ class Dreams:
 
     def _refresh_card(self, workspace_id: str, observer: str, observed: str, version: str,
                       rebuild: bool) -> dict[str, Any]:
-        def read(cur: Any) -> tuple[list[str], list[str], list[str], dict[str, Any] | None]:
+        def read(cur: Any) -> tuple[list[str], list[str], dict[str, Any] | None]:
             args = (cur, workspace_id, observer, observed, version)
-            return (derived.recent_conclusions(*args, limit=400, level="explicit"),
-                    [] if rebuild else cards.pinned_card(*args),
-                    derived.recent_conclusions(*args, limit=8, newest_first=True), cards.latest_card(*args))
+            return rebuilt_card(*args, keep_pinned=not rebuild), profile_facts(*args), cards.latest_card(*args)
 
-        facts, pinned, recent, card = self.store.read(read)
-        entries = peer_card.build_card(observed, facts, pinned)
+        entries, recent, card = self.store.read(read)
         if not entries and not recent:  # nothing known about the pair: no empty card, no model call
             return {"card_entries": 0, "card_changed": False, "profile": False}
         changed = card["entries"] != entries if card is not None else bool(entries)

@@ -28,8 +28,8 @@ from typing import Any
 
 from honcho_local.errors import Conflict, NotFound
 from honcho_local.services.activity import Activity
-from honcho_local.services.peer_card import build_card
-from honcho_local.store import Store, WriteContext, cards, derived, forget
+from honcho_local.services.card_step import rebuilt_card
+from honcho_local.store import Store, WriteContext, cards, forget
 from honcho_local.store import resources as repo
 from honcho_local.store.events import get_event
 from honcho_local.store.search import LexicalIndex
@@ -158,9 +158,7 @@ class Forgetting:
         for pair in sorted(pairs):
             if cards.drop_pair_cards(ctx, workspace_id, pair):
                 observer, observed, version = pair
-                args = (ctx.conn, workspace_id, observer, observed, version)
-                entries = build_card(observed, derived.recent_conclusions(*args, limit=400, level="explicit"),
-                                     cards.pinned_card(*args))
+                entries = rebuilt_card(ctx.conn, workspace_id, observer, observed, version)
                 cards.append_card(ctx, workspace_id, observer, observed, entries, version, source="worker")
         observed_peers = sorted({p[1] for p in pairs} | set(peers or []))
         forget.clear_run_texts(ctx, workspace_id, sessions, observed_peers)
