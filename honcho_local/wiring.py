@@ -273,8 +273,10 @@ def build_reasoning(services: Services, models: Models, with_worker: bool) -> No
     if with_worker:
         from honcho_local.worker import Worker
 
-        services.worker = Worker([default, *[r for r in reasoners if r is not default]], settings.home,
-                                 settings.worker_concurrency, settings.worker_poll_interval, services.activity)
+        for name in ("queue.sqlite3", "queue.sqlite3-wal", "queue.sqlite3-shm"):  # earlier releases' queue file
+            (settings.home / name).unlink(missing_ok=True)  # (the queue is in memory: decisions/002-worker-queue.md)
+        services.worker = Worker([default, *[r for r in reasoners if r is not default]], settings.worker_concurrency,
+                                 settings.worker_poll_interval, services.activity)
         services.ingest.listeners.append(services.worker.notify_messages)
 
 

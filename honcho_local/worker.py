@@ -26,7 +26,6 @@ import queue
 import threading
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from huey import Huey
@@ -39,8 +38,6 @@ from honcho_local.services.reasoner import Reasoner, UnitFailed
 from honcho_local.store.units import UnitKey
 
 log = logging.getLogger(__name__)
-# the SQLite queue file of releases before the queue moved into memory: removed at start
-OLD_QUEUE_FILES = ("queue.sqlite3", "queue.sqlite3-wal", "queue.sqlite3-shm")
 COALESCE_SECONDS = 0.2
 # Under a stream of writes (this many notifications within one window, i.e. 160+ messages/s) the
 # window stretches to COALESCE_BUSY_SECONDS: every unit run reads its state and window and writes its
@@ -101,7 +98,7 @@ class EmbeddedConsumer(Consumer):
 class Worker:
     """Runs the work units of every active representation version (one `Reasoner` each)."""
 
-    def __init__(self, reasoners: Reasoner | list[Reasoner], home: Path, concurrency: int = 1,
+    def __init__(self, reasoners: Reasoner | list[Reasoner], concurrency: int = 1,
                  poll_interval: float = 10.0, activity: Activity | None = None) -> None:
         reasoners = reasoners if isinstance(reasoners, list) else [reasoners]
         self.reasoners = {r.version: r for r in reasoners}
@@ -110,8 +107,6 @@ class Worker:
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.huey = Huey("honcho-local", results=False, utc=True, storage_class=WakeableMemoryStorage)
-        for name in OLD_QUEUE_FILES:
-            (home / name).unlink(missing_ok=True)
         self._task = self.huey.task(name="process_unit")(self._run_unit)
         self._lock = threading.Lock()
         self._running: set[str] = set()

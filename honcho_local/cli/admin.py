@@ -65,7 +65,7 @@ def reprocess(ctx: click.Context, name: str, since: str | None, workspace: str |
                                                                              _parse_since(since), workspace))
         click.echo(f"{'created' if created else 'resuming'} version {name}")
         reasoner = reasoner_for(settings, services.store, services.reasoner.llm, spec, services.models.embedder)
-        worker = Worker([reasoner], settings.home)
+        worker = Worker([reasoner])
         keys = worker.lagging(waiting=True)
         with Progress() as progress:
             task = progress.add_task(f"reprocessing into {name}", total=len(keys))
