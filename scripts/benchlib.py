@@ -83,10 +83,11 @@ def profile(pid: int, seconds: float, out: Path | None, gil: bool = False, idle:
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def histogram(url: str, route: str | None, metric: str = "honcho_http_request_seconds") -> list[tuple[float, float]]:
+def histogram(url: str, route: str | None, metric: str = "honcho_http_request_seconds",
+              text: str | None = None) -> list[tuple[float, float]]:
     """Cumulative (upper bound, count) buckets of a histogram (by default `honcho_http_request_seconds`
     for a route; `route=None` for a histogram without labels, such as `honcho_event_loop_lag_seconds`)."""
-    text = httpx.get(f"{url}/metrics", timeout=30).text
+    text = text if text is not None else httpx.get(f"{url}/metrics", timeout=30).text
     out = []
     for line in text.splitlines():
         if line.startswith(f"{metric}_bucket{{") and (route is None or f'route="{route}"' in line):
@@ -95,10 +96,11 @@ def histogram(url: str, route: str | None, metric: str = "honcho_http_request_se
     return sorted(out)
 
 
-def gc_pauses(url: str) -> dict[str, tuple[float, float]]:
+def gc_pauses(url: str, text: str | None = None) -> dict[str, tuple[float, float]]:
     """Per collector generation: (collections, seconds paused in all), from /metrics."""
     out: dict[str, list[float]] = {}
-    for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
+    text = text if text is not None else httpx.get(f"{url}/metrics", timeout=30).text
+    for line in text.splitlines():
         for suffix, slot in (("_count", 0), ("_sum", 1)):
             if line.startswith(f"honcho_gc_pause_seconds{suffix}"):
                 gen = line.split('generation="')[1].split('"')[0]
@@ -108,7 +110,8 @@ def gc_pauses(url: str) -> dict[str, tuple[float, float]]:
 
 def loop_and_gc(url: str) -> tuple[list[tuple[float, float]], dict[str, tuple[float, float]]]:
     """A snapshot of the event loop's lag histogram and the collector's pauses (see `pauses_between`)."""
-    return histogram(url, None, "honcho_event_loop_lag_seconds"), gc_pauses(url)
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    return histogram(url, None, "honcho_event_loop_lag_seconds", text), gc_pauses(url, text)
 
 
 def pauses_between(before: tuple, after: tuple) -> str:
