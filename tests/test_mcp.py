@@ -194,14 +194,16 @@ def test_http_door_answers_only_behind_the_guard(fake_server: LiveServer) -> Non
 @pytest.mark.model
 @pytest.mark.slow
 @pytest.mark.timeout(MODEL_DEADLINE_S)  # a hang guard only: the model's pace on a loaded machine is not tested
-def test_agent_over_http_with_the_shipped_tiny_model(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+def test_agent_with_the_shipped_tiny_model(tmp_path: Path, transport: str) -> None:
     server = start_server(tmp_path / "home", env={
         "HONCHO_LOCAL_REASONING_ENABLED": "true", "HONCHO_LOCAL_PEER_CARD_EVERY": "1",
         "HONCHO_LOCAL_REASONING_MAX_FACTS": "3", "HONCHO_LOCAL_REASONING_DEDUCTIONS": "false",
         "HONCHO_LOCAL_MODEL_TIMEOUT": str(MODEL_DEADLINE_S)}, timeout=120)
 
     async def agent() -> None:
-        async with Client(f"{server.url}/mcp") as client:
+        door = f"{server.url}/mcp" if transport == "http" else stdio(server.home)
+        async with Client(door) as client:
             assert {tool.name for tool in (await client.list_tools()).tools} == HONCHO_TOOLS
             await converse(client, "tiny")
             answer = await call(client, "chat", peer_id="alice", query="What do you know about alice?")
