@@ -25,6 +25,9 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10))
 CHECKPOINTS = Counter("honcho_store_checkpoints", "DuckDB checkpoints run by the writer when idle",
                       registry=REGISTRY)
+CHECKPOINT_SECONDS = Histogram(
+    "honcho_store_checkpoint_seconds", "Time one DuckDB checkpoint takes (writes wait for it)", registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5))
 READ_CACHE_LOOKUPS = Gauge(
     "honcho_read_cache_lookups", "Read-cache lookups since the server started, by result (hit or miss)", ["result"],
     registry=REGISTRY)

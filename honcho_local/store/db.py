@@ -45,6 +45,13 @@ IDLE_CHECKPOINT_SECONDS = 1.0
 # runs between two groups once the oldest commit not yet in the database file is this old: what a
 # damaged WAL can lose stays within the last seconds' writes (issue 31).
 BUSY_CHECKPOINT_SECONDS = 5.0
+# ... or once the WAL holds this much: commits wait for a checkpoint about in proportion to what it folds in
+BUSY_CHECKPOINT_WAL_BYTES = 8 << 20
+# Rows per DuckDB row group in this file (DuckDB's default: 122,880). A checkpoint compresses every row
+# group that filled since the last one, in one go, while commits wait: smaller groups bound that wait
+# (docs/decisions/005-checkpoint-stalls.md).
+ROW_GROUP_SIZE = 16_384
+CATALOG = "honcho"  # the name the file is attached under (see `_connect`)
 _STOP = object()
 _REOPEN = object()  # a reader found the database invalidated: the writer reopens it
 
@@ -96,7 +103,7 @@ class Store:
         self._cursor_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._batch_max = batch_max
-        self._ctx = WriteContext(conn.cursor())
+        self._ctx = WriteContext(_cursor(conn))
         self.stats = {"ops": 0, "retried_groups": 0, "checkpoints": 0, "checkpoints_skipped": 0, "reopens": 0}
         self._checkpointed = threading.Condition()  # notified after each checkpoint (tests wait on it)
         # what the commits changed, for the in-memory indexes and read caches (store/changes.py)
@@ -134,7 +141,7 @@ class Store:
         cur = getattr(self._local, "cursor", None)
         if cur is None or self._local.generation != self._generation:
             with self._cursor_lock:
-                cur = self._conn.cursor()
+                cur = _cursor(self._conn)
                 self._cursors.append(cur)
                 self._local.cursor, self._local.generation = cur, self._generation
         return cur
@@ -143,7 +150,7 @@ class Store:
     def private_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor of the caller's own, closed after: for a long read in one transaction (a backup's
         snapshot) that must not leave a thread's shared read cursor inside it. Writes go on meanwhile."""
-        cur = self._conn.cursor()
+        cur = _cursor(self._conn)
         try:
             yield cur
         finally:
@@ -199,8 +206,9 @@ class Store:
 
     def _run_writer(self) -> None:
         """Commit groups; checkpoint after `checkpoint_idle` seconds without work, or between groups
-        once the oldest commit not checkpointed is BUSY_CHECKPOINT_SECONDS old; while the store is
-        unhealthy, look for the way back on the same idle tick (`_recover`)."""
+        once the oldest commit not checkpointed is BUSY_CHECKPOINT_SECONDS old or the WAL has reached
+        BUSY_CHECKPOINT_WAL_BYTES; while the store is unhealthy, look for the way back on the same idle
+        tick (`_recover`)."""
         dirty_since: float | None = None  # when the oldest commit still only in the WAL was made
         while True:
             unhealthy = self.health.kind is not None
@@ -219,8 +227,9 @@ class Store:
             group = [g for g in self._take_group(first) if g[1].set_running_or_notify_cancel()]
             if group and self._run_group(group) and dirty_since is None:
                 dirty_since = time.monotonic()
-            busy_for = time.monotonic() - dirty_since if dirty_since is not None else 0.0
-            if busy_for >= BUSY_CHECKPOINT_SECONDS and self._checkpoint():
+            if dirty_since is not None and (time.monotonic() - dirty_since >= BUSY_CHECKPOINT_SECONDS or
+                                            faults.wal_size(self.path) >= BUSY_CHECKPOINT_WAL_BYTES) \
+                    and self._checkpoint():
                 dirty_since = None
 
     def _run_group(self, group: list[Any]) -> bool:
@@ -242,7 +251,8 @@ class Store:
                 not faults.has_room(self.path, faults.wal_size(self.path)):
             return False
         try:
-            self._ctx._conn.execute("CHECKPOINT")
+            with metrics.CHECKPOINT_SECONDS.time():
+                self._ctx._conn.execute("CHECKPOINT")
         except duckdb.Error as exc:  # a read that began before the last commit is still open: later
             log.debug("checkpoint skipped", exc_info=True)
             self.stats["checkpoints_skipped"] += 1
@@ -287,7 +297,7 @@ class Store:
                 log.warning("cannot reopen %s yet: %s", self.path, error)
                 return False
             self._generation += 1
-        self._ctx = WriteContext(self._conn.cursor())
+        self._ctx = WriteContext(_cursor(self._conn))
         self.feed.reopened(self._conn.execute("SELECT coalesce(max(pk), 0) FROM events").fetchall()[0][0])
         self.stats["reopens"] += 1
         self.health.clear()
@@ -373,12 +383,26 @@ class Store:
         self._conn.close()
 
 
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _cursor(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor on the store's file: a cursor is a new connection, which starts in the in-memory catalog."""
+    cur = conn.cursor()
+    cur.execute(f"USE {CATALOG}")
+    return cur
+
+
 def _connect(path: Path, fsync: bool) -> duckdb.DuckDBPyConnection:
     """A connection to the file, set up; a WAL DuckDB did not replay to its end is reported and kept."""
     wal_at_open = faults.wal_size(path)
+    conn = duckdb.connect()  # the file is attached to an in-memory instance: ROW_GROUP_SIZE is an ATTACH option
     try:
-        conn = duckdb.connect(str(path))
+        conn.execute(f"ATTACH '{_quoted(path)}' AS {CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+        conn.execute(f"USE {CATALOG}")
     except duckdb.Error as exc:
+        conn.close()
         if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
             raise StoreLocked(f"{path} is in use by another process (is `honcho-local serve` running?)") from exc
         raise (faults.full_error(path, exc) if faults.is_disk_full(exc) else faults.open_error(path, exc)) from exc

@@ -73,7 +73,7 @@ def wal_path(path: Path) -> Path:
 def replayed_wal_bytes(conn: duckdb.DuckDBPyConnection) -> int | None:
     """The WAL size DuckDB holds after opening (what it replayed), from `pragma_database_size`'s
     rounded text ("1.3 KiB"): an upper bound, the rounding added. None when it cannot be read."""
-    text = conn.execute("SELECT wal_size FROM pragma_database_size()").fetchall()[0][0]
+    text = conn.execute("SELECT wal_size FROM pragma_database_size() WHERE database_name = current_database()").fetchall()[0][0]
     match = re.fullmatch(r"([\d.]+)\s*(\w+)", str(text).strip())
     if match is None or match.group(2) not in _UNITS:
         return None

@@ -201,7 +201,8 @@ def _checkpoint_op(ctx: WriteContext) -> tuple[int, int]:
     if ctx.in_transaction:
         raise _Grouped()
     ctx.lookup("CHECKPOINT")
-    block_size, free_blocks = one(ctx.lookup("SELECT block_size, free_blocks FROM pragma_database_size()"))
+    block_size, free_blocks = one(ctx.lookup("SELECT block_size, free_blocks FROM pragma_database_size() "
+                                                "WHERE database_name = current_database()"))
     return int(block_size), int(free_blocks)
 
 
