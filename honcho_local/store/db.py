@@ -45,8 +45,6 @@ IDLE_CHECKPOINT_SECONDS = 1.0
 # runs between two groups once the oldest commit not yet in the database file is this old: what a
 # damaged WAL can lose stays within the last seconds' writes (issue 31).
 BUSY_CHECKPOINT_SECONDS = 5.0
-# ... or once the WAL holds this much: commits wait for a checkpoint about in proportion to what it folds in
-BUSY_CHECKPOINT_WAL_BYTES = 8 << 20
 # Rows per DuckDB row group in this file (DuckDB's default: 122,880). A checkpoint compresses every row
 # group that filled since the last one, in one go, while commits wait: smaller groups bound that wait
 # (docs/decisions/005-checkpoint-stalls.md).
@@ -206,9 +204,8 @@ class Store:
 
     def _run_writer(self) -> None:
         """Commit groups; checkpoint after `checkpoint_idle` seconds without work, or between groups
-        once the oldest commit not checkpointed is BUSY_CHECKPOINT_SECONDS old or the WAL has reached
-        BUSY_CHECKPOINT_WAL_BYTES; while the store is unhealthy, look for the way back on the same idle
-        tick (`_recover`)."""
+        once the oldest commit not checkpointed is BUSY_CHECKPOINT_SECONDS old; while the store is
+        unhealthy, look for the way back on the same idle tick (`_recover`)."""
         dirty_since: float | None = None  # when the oldest commit still only in the WAL was made
         while True:
             unhealthy = self.health.kind is not None
@@ -227,9 +224,8 @@ class Store:
             group = [g for g in self._take_group(first) if g[1].set_running_or_notify_cancel()]
             if group and self._run_group(group) and dirty_since is None:
                 dirty_since = time.monotonic()
-            if dirty_since is not None and (time.monotonic() - dirty_since >= BUSY_CHECKPOINT_SECONDS or
-                                            faults.wal_size(self.path) >= BUSY_CHECKPOINT_WAL_BYTES) \
-                    and self._checkpoint():
+            busy_for = time.monotonic() - dirty_since if dirty_since is not None else 0.0
+            if busy_for >= BUSY_CHECKPOINT_SECONDS and self._checkpoint():
                 dirty_since = None
 
     def _run_group(self, group: list[Any]) -> bool:
