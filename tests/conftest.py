@@ -3,21 +3,16 @@ loopback port, raw HTTP and the official honcho-ai SDK pointed at it."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from honcho_local.bench.server import free_port
+from honcho_local.bench.server import Server, free_port
+from honcho_local.bench.server import start_server as start_live
 from honcho_local.store import Store
 from tests.fake_model import FakeModel
 
@@ -28,62 +23,22 @@ MODEL_DEADLINE_S = 3600
 CLIENT_TIMEOUT_S = 900
 
 
-@dataclass
-class LiveServer:
-    home: Path
-    port: int
-    process: subprocess.Popen
-    log_path: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def kill(self, sig: int = signal.SIGKILL) -> int:
-        self.process.send_signal(sig)
-        return self.process.wait(timeout=30)
+LiveServer = Server  # the benchmarks' live server (honcho_local/bench/server.py): one implementation
 
 
 def start_server(home: Path, port: int | None = None, env: dict[str, str] | None = None,
                  timeout: float = 300.0) -> LiveServer:
     """Start `honcho-local serve` as a subprocess and wait until /health answers."""
     port = port or free_port()
-    log_path = home / f"server-{port}-{uuid.uuid4().hex[:6]}.log"
-    home.mkdir(parents=True, exist_ok=True)
     # Tests never pull the 1.5B default: the tiny model, and no reasoning unless a test asks for it.
-    full_env = {**os.environ, "HONCHO_LOCAL_LOG_LEVEL": "warning", "HONCHO_LOCAL_REASONING_MODEL": "smollm2-135m",
-                "HONCHO_LOCAL_REASONING_ENABLED": "false", "HONCHO_LOCAL_SUMMARY_ENABLED": "false",
-                "HONCHO_LOCAL_MODEL_CONTEXT": "2048", **(env or {})}
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "honcho_local.cli", "serve", "--home", str(home), "--port", str(port)],
-            stdout=log_file, stderr=subprocess.STDOUT, env=full_env, cwd=str(REPO_ROOT))
-    server = LiveServer(home, port, proc, log_path)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log()}")
-        try:
-            if httpx.get(f"{server.url}/health", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    server.kill()
-    raise RuntimeError(f"server did not start within {timeout}s:\n{server.log()}")
+    defaults = {"HONCHO_LOCAL_REASONING_MODEL": "smollm2-135m", "HONCHO_LOCAL_REASONING_ENABLED": "false",
+                "HONCHO_LOCAL_SUMMARY_ENABLED": "false", "HONCHO_LOCAL_MODEL_CONTEXT": "2048"}
+    return start_live(home, env={**defaults, **(env or {})}, timeout=timeout, cwd=REPO_ROOT, port=port,
+                      log_path=home / f"server-{port}-{uuid.uuid4().hex[:6]}.log")
 
 
 def stop_server(server: LiveServer) -> None:
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-        try:
-            server.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+    server.stop(timeout=15)
 
 
 @pytest.fixture

@@ -114,16 +114,15 @@ def test_log_level_applies_to_every_logger(server, http: httpx.Client, workspace
     import time
 
     w = f"/v3/workspaces/{workspace_id}"
-    for i in range(3):
+    for i in range(3):  # one task per message: each waits for the queue to finish the one before
         assert http.post(f"{w}/sessions/logged/messages", json={"messages": [{"content": f"m{i}", "peer_id": "a"}]},
                          headers=JSON).status_code == 201
-        time.sleep(0.3)
-    deadline = time.monotonic() + 20
-    status = {}
-    while time.monotonic() < deadline:
-        status = http.get(f"{w}/queue/status", headers=JSON).json()
-        if status["total_work_units"] and status["completed_work_units"] == status["total_work_units"]:
-            break
-        time.sleep(0.2)
-    assert status["total_work_units"] and status["completed_work_units"] == status["total_work_units"]
+        deadline = time.monotonic() + 20
+        status = {}
+        while time.monotonic() < deadline:
+            status = http.get(f"{w}/queue/status", headers=JSON).json()
+            if status["total_work_units"] and status["completed_work_units"] == status["total_work_units"]:
+                break
+            time.sleep(0.05)
+        assert status["total_work_units"] and status["completed_work_units"] == status["total_work_units"]
     assert [line for line in server.log().splitlines() if " INFO " in line or line.startswith("INFO")] == []

@@ -5,7 +5,6 @@ embeddings, the lexical index rebuilt from the log, and a clear 503 when no chat
 from __future__ import annotations
 
 import shutil
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -52,6 +51,19 @@ def test_context_budget_summary_then_recent_messages(read_app) -> None:
     assert summaries["long_summary"]["token_count"] == 80
 
 
+def _moment_between() -> str:
+    """A moment after every write so far and before every later one: the clock has moved past the
+    writes already made (their stamps were taken before now) and moves past the moment before returning."""
+    def tick(after: datetime) -> datetime:
+        while (now := datetime.now(timezone.utc)) <= after:
+            pass
+        return now
+
+    moment = tick(datetime.now(timezone.utc))
+    tick(moment)
+    return moment.isoformat()
+
+
 def test_profile_and_time_travel(read_app) -> None:
     services, client = read_app
     _messages(client, "s", [("alice", "hi")])
@@ -59,9 +71,7 @@ def test_profile_and_time_travel(read_app) -> None:
     assert put(["IDENTITY: Alice"]).status_code == 200
     first = client.post(f"{W}/conclusions", json={"conclusions": [
         {"observer_id": "alice", "observed_id": "alice", "content": "Alice uses Python"}]}).json()[0]
-    time.sleep(0.05)
-    moment = datetime.now(timezone.utc).isoformat()
-    time.sleep(0.05)
+    moment = _moment_between()
     put(["IDENTITY: Alice", "ATTRIBUTE: moved to Porto"])
     services.store.write(lambda ctx: ctx.conn.execute(
         "INSERT INTO peer_profiles VALUES (?, 'ws', 'alice', 'alice', ?, 'v1', ?)",

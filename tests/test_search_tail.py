@@ -290,7 +290,7 @@ def test_vector_matrix_searches_while_rows_are_appended() -> None:
 
     import numpy as np
 
-    from honcho_local.store.vectors import MessageVectors, _empty
+    from honcho_local.store.vectors import _empty
 
     rng = np.random.default_rng(3)
     n = 20_000
@@ -300,8 +300,6 @@ def test_vector_matrix_searches_while_rows_are_appended() -> None:
     data /= np.linalg.norm(data, axis=1, keepdims=True)
     m = _empty()
     m.append(pks[:500], sessions[:500], peers[:500], data[:500])
-    vectors = MessageVectors.__new__(MessageVectors)
-    vectors._matrix = lambda ws, model: m  # type: ignore[method-assign]
     errors: list[BaseException] = []
     done = threading.Event()
 
@@ -312,7 +310,7 @@ def test_vector_matrix_searches_while_rows_are_appended() -> None:
                 q = data[r.integers(0, n)]
                 scope = [(None, None), (f"s{r.integers(11)}", None), (None, f"p{r.integers(5)}"),
                          (f"s{r.integers(11)}", f"p{r.integers(5)}")][r.integers(4)]
-                vectors.search(q, "m", 5, "w", *scope)
+                m.search(q, 5, *scope)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 

@@ -252,7 +252,10 @@ def test_garbage_output_is_retried_then_reported_then_retried_later(svc: Service
     model.mode = "ok"
     import time
 
-    time.sleep(0.2)  # past the (test-sized) backoff
+    deadline = time.monotonic() + 30  # the retry comes once the (test-sized) backoff has passed
+    while not rows(svc, "SELECT content FROM conclusions") and time.monotonic() < deadline:
+        svc.worker.drain(1)  # returns at once while the unit waits out its backoff
+        time.sleep(0.02)
     assert svc.worker.drain(30)
     assert rows(svc, "SELECT content FROM conclusions") == [("alice said: I speak French.",)]
     assert svc.queue_status("w")["failed_work_units"] == 0

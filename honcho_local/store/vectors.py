@@ -194,6 +194,33 @@ class _Matrix:
         if self.ivf is not None:
             self.ivf.add(vectors, first)
 
+    def search(self, query: np.ndarray, limit: int, session_id: str | None = None, peer_id: str | None = None,
+               build_lock: threading.Lock | None = None) -> list[int]:
+        """Pks of the rows nearest a unit `query`, best first: exact within a scope or a small
+        matrix, the IVF index (built on first need) otherwise. `build_lock` is held while the index is
+        built: the owner's lock, under which rows are appended, so none is appended during a build."""
+        if self.count == 0:
+            return []
+        scoped = self.scope(session_id, peer_id)
+        if scoped is None and self.count > EXACT_MAX:
+            if self.ivf is None:
+                nonblocking.check()  # building the index takes seconds
+                with build_lock or contextlib.nullcontext():
+                    if self.ivf is None:
+                        self.ivf = _Ivf.build(self)
+            rows = self.ivf.search(self, query, limit)
+            return self.pks[rows].tolist()  # (taken after the search: rows added meanwhile are in it)
+        if scoped is None:
+            pks, _, _, vectors = self.columns
+        else:
+            pks, vectors = scoped
+        if len(pks) == 0:
+            return []
+        scores = vectors @ query
+        k = min(limit, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        return pks[top[np.argsort(-scores[top])]].tolist()
+
     def scope(self, session_id: str | None, peer_id: str | None) -> tuple[np.ndarray, np.ndarray] | None:
         """The pks and vectors of a session's and/or a peer's messages as one contiguous sub-matrix
         (None: no restriction). Kept within SCOPE_CACHE_BYTES and extended with just the rows added
@@ -314,30 +341,9 @@ class MessageVectors:
                session_id: str | None = None, peer_id: str | None = None) -> list[int]:
         """Message pks by cosine similarity to `embedding` (a float32 array is taken as unit length
         already), best first."""
-        m = self._matrix(workspace_id, model)
-        if m.count == 0:
-            return []
         if isinstance(embedding, np.ndarray) and embedding.dtype == np.float32:
             query = embedding
         else:
             query = np.asarray(embedding, dtype=np.float32)
             query /= max(float(np.linalg.norm(query)), 1e-12)
-        scoped = m.scope(session_id, peer_id)
-        if scoped is None and m.count > EXACT_MAX:
-            if m.ivf is None:
-                nonblocking.check()  # building the index takes seconds
-                with self._lock:
-                    if m.ivf is None:
-                        m.ivf = _Ivf.build(m)
-            rows = m.ivf.search(m, query, limit)
-            return m.pks[rows].tolist()  # (taken after the search: rows added meanwhile are in it)
-        if scoped is None:
-            pks, _, _, vectors = m.columns
-        else:
-            pks, vectors = scoped
-        if len(pks) == 0:
-            return []
-        scores = vectors @ query
-        k = min(limit, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        return pks[top[np.argsort(-scores[top])]].tolist()
+        return self._matrix(workspace_id, model).search(query, limit, session_id, peer_id, self._lock)
