@@ -35,10 +35,6 @@ class UnsupportedMediaType(HonchoLocalError):
     """A body of a type the route cannot read, e.g. an upload with no text extractor (HTTP 415)."""
 
 
-class NotSupported(HonchoLocalError):
-    """A Honcho feature honcho-local does not implement (yet): refused, never silently ignored (HTTP 501)."""
-
-
 class ModelError(HonchoLocalError):
     """A model call failed or returned output that could not be used after retries."""
 

@@ -127,7 +127,21 @@ class SessionCreate(_Body):
     metadata: Metadata | None = None
     peers: dict[Name, SessionPeerConfig] | None = None
     configuration: ResourceConfiguration | None = None
-    scopes: Any = None  # refused (api/scopes.py): never silently ignored
+    scopes: list[Name] | None = Field(None, max_length=100)  # each created if missing; the session joins it
+
+
+class ScopeCreate(_Body):
+    """`POST /v3/workspaces/{w}/scopes` (Honcho 3.1): create-or-get a scope by id."""
+    id: Name
+    metadata: Metadata | None = None
+
+
+class ScopeSessionsAdd(_Body):
+    session_ids: list[Name] = Field(min_length=1, max_length=100)
+
+
+# `scope` on a read: one scope id, or a list of 1-100 (the union of their member sessions)
+ScopeOption = Name | Annotated[list[Name], Field(min_length=1, max_length=100)]
 
 
 class MessageCreate(_Body):
@@ -165,7 +179,8 @@ class ListBody(_Body):
 
 
 class PeerListBody(ListBody):
-    """`kind` (Honcho 3.1): omitted or "all" lists every peer; "scope" lists scope peers (honcho-local has none)."""
+    """`kind` (Honcho 3.1): omitted or "all" lists every peer; "scope" lists scope peers. honcho-local keeps
+    scopes apart from peers (the scope routes list them), so no peer is a scope peer and "scope" lists none."""
     kind: Literal["scope", "all"] | None = None
 
 

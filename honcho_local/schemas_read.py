@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
-from honcho_local.schemas import Name, Text
+from honcho_local.schemas import Name, ScopeOption, Text
 
 
 # Documented bounds (the OpenAPI document states them); the services check the same ranges with their own words.
@@ -32,7 +32,7 @@ class RepresentationBody(_Body):
     filters: dict[str, Any] | None = None
     as_of: str | None = None
     version: str | None = None
-    scope: Any = None  # refused (api/scopes.py): kept so a request naming one is never silently ignored
+    scope: ScopeOption | None = None  # confines recall to the scopes' sessions (api/scopes.py)
 
 
 class CardBody(_Body):
@@ -43,7 +43,7 @@ class SearchBody(_Body):
     query: str = Field(min_length=1, max_length=10_000, pattern=NON_BLANK)
     filters: dict[str, Any] | None = None
     limit: StrictInt = Field(10, ge=1, le=100)
-    scope: Any = None  # refused (api/scopes.py)
+    scope: Name | None = None  # workspace search only (api/scopes.py)
 
 
 class ConclusionCreate(_Body):
@@ -74,7 +74,7 @@ class ChatBody(_Body):
     response_format: dict[str, Any] | None = None
     include_evidence: StrictBool = False
     filters: dict[str, Any] | None = None
-    scope: Any = None  # refused (api/scopes.py)
+    scope: ScopeOption | None = None  # confines recall to the scopes' sessions (api/scopes.py)
 
 
 class WorkspaceChatBody(_Body):
@@ -85,7 +85,7 @@ class WorkspaceChatBody(_Body):
     reasoning_level: str | None = None
     response_format: dict[str, Any] | None = None
     include_evidence: StrictBool = False
-    scope: Any = None  # refused (api/scopes.py)
+    scope: ScopeOption | None = None  # confines recall to the scopes' sessions (api/scopes.py)
 
 
 class ScheduleDreamBody(_Body):
@@ -104,4 +104,5 @@ class RecallBody(_Body):
     session_id: Name | None = None
     reasoning_level: str | None = None
     limit: StrictInt | None = Field(None, ge=1, le=100)
-    scope: Any = None  # refused (api/scopes.py)
+    filters: dict[str, Any] | None = None  # a session allowlist, as on chat
+    scope: ScopeOption | None = None  # confines recall to the scopes' sessions (api/scopes.py)

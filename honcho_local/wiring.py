@@ -24,6 +24,7 @@ from honcho_local.runtime import limit_native_threads
 from honcho_local.services.reasoner import Reasoner
 from honcho_local.services.representation import Representations
 from honcho_local.services.resources import Resources
+from honcho_local.services.scopes import Scopes
 from honcho_local.services.search import QueryEmbedder, Search
 from honcho_local.services.tokens import TokenCounter, estimate_tokens
 from honcho_local.store import Store
@@ -166,6 +167,7 @@ class Services:
     store: Store
     resources: Resources
     ingest: Ingest
+    scopes: Scopes
     # Set by build_read_path and build_reasoning before build_services returns them (never None after).
     models: Models = field(init=False)
     lexical: LexicalIndex = field(init=False)
@@ -250,7 +252,7 @@ def build_services(settings: Settings, count_tokens: TokenCounter = estimate_tok
     store = Store.open(settings.db_path, batch_max=settings.write_batch_max, fsync=settings.durability == "full")
     resources = Resources(store)
     ingest = Ingest(store, resources, settings.max_message_size, count_tokens)
-    services = Services(settings=settings, store=store, resources=resources, ingest=ingest)
+    services = Services(settings=settings, store=store, resources=resources, ingest=ingest, scopes=Scopes(store))
     models = models or Models(settings, llm=llm, embedder=embedder_factory() if embedder_factory else None)
     build_read_path(services, models)
     build_reasoning(services, models, with_worker)

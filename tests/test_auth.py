@@ -363,3 +363,32 @@ def test_a_peer_key_reads_the_sessions_its_peer_is_in_and_writes_none(auth_serve
     httpx.request("DELETE", f"{base}/sessions/s-in/peers", json=["alice"], headers=owner).raise_for_status()
     left = httpx.post(f"{base}/sessions/s-in/messages/list", json={}, headers=alice)
     assert left.status_code == 401  # once she has left, her key reads it no more
+
+
+def test_a_scope_needs_a_workspace_key(auth_server: LiveServer) -> None:
+    """Honcho's rule: a scope's sessions reach past any one peer's or session's, so a peer or session key naming
+    a scope (a read's `scope`, the session context's `?scope=`, session create's `scopes`) is refused with 401
+    and nothing is created; a workspace key reads through it."""
+    base, owner = f"{auth_server.url}/v3/workspaces/sw", bearer(owner_token(auth_server))
+    assert httpx.post(f"{base}/sessions/s1/messages", json={"messages": [{"peer_id": "alice", "content": "bees"}]},
+                      headers=owner).status_code == 201
+    assert httpx.post(f"{base}/scopes", json={"id": "work"}, headers=owner).status_code == 201
+    assert httpx.post(f"{base}/scopes/work/sessions", json={"session_ids": ["s1"]}, headers=owner).status_code == 204
+    narrow = {"peer": bearer(apikeys.mint(SECRET, workspace="sw", peer="alice")),
+              "session": bearer(apikeys.mint(SECRET, workspace="sw", session="s1"))}
+    requests = [("POST", "/peers/alice/representation", {"json": {"scope": "work"}}),
+                ("POST", "/peers/alice/recall", {"json": {"query": "bees", "scope": ["work"]}}),
+                ("POST", "/search", {"json": {"query": "bees", "scope": "work"}}),
+                ("GET", "/sessions/s1/context", {"params": {"peer_target": "alice", "scope": "work"}}),
+                ("POST", "/sessions", {"json": {"id": "s2", "scopes": ["new"]}}),
+                ("POST", "/scopes/list", {})]
+    for name, key in narrow.items():
+        for method, path, kwargs in requests:
+            r = httpx.request(method, base + path, headers=key, **kwargs)
+            assert r.status_code == 401, (name, path, r.status_code, r.text)
+    assert httpx.get(f"{base}/scopes/new", headers=owner).status_code == 404  # the refused create made nothing
+    workspace_key = bearer(apikeys.mint(SECRET, workspace="sw"))
+    for method, path, kwargs in requests[:4]:
+        assert httpx.request(method, base + path, headers=workspace_key, **kwargs).status_code == 200, path
+    # without a scope, the peer key reads its own representation as before
+    assert httpx.post(f"{base}/peers/alice/representation", json={}, headers=narrow["peer"]).status_code == 200

@@ -167,10 +167,9 @@ def _send(client: httpx.Client, route: str, kind: str, token: str | None) -> htt
 def _cell(client: httpx.Client, route: str, kind: str, key: str, token: str | None) -> str | None:
     """None when the cell behaves; else what went wrong."""
     response = _send(client, route, kind, token)
-    if expected_allowed(kind, key):  # past the door: any answer but a refusal or a server error (501: a Honcho
-        # feature honcho-local refuses on purpose, e.g. scopes)
+    if expected_allowed(kind, key):  # past the door: any answer but a refusal or a server error
         status = response.status_code
-        return None if status not in (401, 403) and (status < 500 or status == 501) else \
+        return None if status not in (401, 403) and status < 500 else \
             f"wrongly refused or failed: {status} {response.text[:120]}"
     if response.status_code != 401:
         return f"leak: {response.status_code} {response.text[:120]}"

@@ -3,9 +3,6 @@ against a live server with the server's own /openapi.json: every operation, vali
 invalid generated requests, and these checks on every answer: no 5xx, every status code documented, every
 content type documented, every body matching its documented schema, and schema-violating requests
 rejected. Fails on the first such mismatch. A larger run by hand: docs/api.md ("The contract").
-
-Honcho's scope routes are left out: they answer 501 by design (scopes are not implemented yet, issue 35),
-which schemathesis counts as a server error; tests/test_scopes.py covers them.
 """
 
 from __future__ import annotations
@@ -37,10 +34,10 @@ CONFIG = {
 
 def run_schemathesis(base_url: str, config: dict[str, Any]) -> tuple[int, list[str], list[str]]:
     """(cases run, failures, errors) of a schemathesis run (its engine, as its CLI drives it; the pytest
-    plugin of schemathesis 4.x does not run under pytest 9) over every operation but the scope routes."""
+    plugin of schemathesis 4.x does not run under pytest 9) over every operation."""
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json", config=schemathesis.Config.from_dict(config))
     cases, failures, errors = 0, [], []
-    for event in engine.from_schema(schema.exclude(path_regex="/scopes")).execute():
+    for event in engine.from_schema(schema).execute():
         if isinstance(event, events.ScenarioFinished):
             cases += len(event.recorder.cases)
             failures += [_describe(event.recorder, case_id, check) for case_id, checks in event.recorder.checks.items()

@@ -111,7 +111,12 @@ def test_refusals_before_any_model_call(chat_server: LiveServer, world: dict, fa
            ("/v3/workspaces/w/chat", {"query": ""}, 422, "query"),
            ("/v3/workspaces/w/chat", {"query": "hi", "stream": "yes"}, 422, "stream"),
            ("/v3/workspaces/w/chat", {"query": "hi", "response_format": {"type": "array"}}, 422, "response_format"),
-           ("/v3/workspaces/w/chat", {"query": "hi", "scope": "work"}, 422, "scope")]
+           ("/v3/workspaces/w/chat", {"query": "hi", "scope": "nowhere"}, 404, "scope"),
+           ("/v3/workspaces/w/chat", {"query": "hi", "scope": []}, 422, "scope"),
+           ("/v3/workspaces/w/chat", {"query": "hi", "scope": "roof", "session_id": "s1"}, 422, "mutually exclusive"),
+           ("/v3/workspaces/w/peers/alice/chat", {"query": "hi", "scope": "roof", "filters": {"session_id": "s1"}},
+            422, "mutually exclusive")]
+    httpx.post(chat_server.url + "/v3/workspaces/w/scopes", json={"id": "roof"})
     for path, body, status, words in bad:
         r = httpx.post(chat_server.url + path, json=body)
         assert r.status_code == status and words in json.loads(r.text)["detail"], (body, r.status_code, r.text)
@@ -146,3 +151,32 @@ def test_peer_chat_session_allowlist(chat_server: LiveServer, world: dict, fake:
         r = httpx.post(f"{chat_server.url}/v3/workspaces/w/peers/alice/chat", json={"query": "hi", **extra})
         assert r.status_code == 422 and words in r.json()["detail"], (extra, r.text)
     assert len(fake.prompts) == before
+
+
+def test_scope_confines_workspace_and_peer_chat(chat_server: LiveServer, world: dict, fake: FakeModel) -> None:
+    """`scope` (Honcho 3.1): recall confined to the scope's member sessions, in workspace chat and peer chat; a
+    list of scopes is the union of their members; an empty scope recalls nothing."""
+    honcho: Honcho = world["honcho"]
+    roof = honcho.scope("roof")
+    roof.add_sessions(["s1"])
+    honcho.scope("empty")
+    before = len(fake.prompts)
+    answer = honcho.chat("Who keeps bees and who plays music?", scope="roof", include_evidence=True)
+    prompt = _last_prompt(fake, before)
+    assert "alice keeps bees in Lisbon" in prompt and "I keep bees on my roof" in prompt
+    assert "cello" not in prompt and "Miso" not in prompt and "Cellist" not in prompt  # no card: drawn from every session
+    assert {c.session_id for c in answer.evidence.conclusions} == {"s1"}
+    assert {m.session_id for m in answer.evidence.messages} == {"s1"}
+    before = len(fake.prompts)
+    answer = world["honcho"].peer("alice").chat("What pets and hobbies does alice have?", scope="roof",
+                                                include_evidence=True)
+    confined = _last_prompt(fake, before)
+    assert "keeps bees" in confined and "Miso" not in confined and "Beekeeper" not in confined
+    assert {c.session_id for c in answer.evidence.conclusions} == {"s1"}
+    before = len(fake.prompts)
+    world["honcho"].peer("alice").chat("What pets does alice have?", scope=["roof", "empty"])
+    assert "Miso" not in _last_prompt(fake, before)
+    before = len(fake.prompts)
+    honcho.chat("Who keeps bees?", scope="empty")
+    nothing = _last_prompt(fake, before)
+    assert "bees" not in nothing.replace("Who keeps bees?", "") and "cello" not in nothing

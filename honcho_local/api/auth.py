@@ -45,7 +45,7 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import QueryParameter
 
 from honcho_local import apikeys
-from honcho_local.api.membership import SESSIONS_IN_BODY, member_read, operation_of, session_refusal
+from honcho_local.api.membership import SESSIONS_IN_BODY, member_read, operation_of, scope_refusal, session_refusal
 from honcho_local.apikeys import ADMIN, Claims, Unauthenticated
 from honcho_local.config import Settings
 
@@ -163,6 +163,8 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
             refused = await session_refusal(connection, claims)
         elif refused is not None and await member_read(connection, claims, handler):
             refused = None
+    if not refused:
+        refused = await scope_refusal(connection, claims, handler)
     if refused:
         raise unauthorized(refused)
 

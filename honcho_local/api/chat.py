@@ -13,12 +13,14 @@ from litestar.response import Stream
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from honcho_local.api.scopes import refuse_scope
+from honcho_local.api.scopes import scoped_filters
+from honcho_local.errors import InvalidInput
 from honcho_local.schemas_read import ChatBody, RecallBody, WorkspaceChatBody
 from honcho_local.services.workspace_chat import WorkspaceChat
 from honcho_local.wiring import Services
 
 T = TypeVar("T")
+B = TypeVar("B", ChatBody, RecallBody)
 
 
 class ChatController(Controller):
@@ -31,7 +33,7 @@ class ChatController(Controller):
         # Retrieval runs on the request pool like any read; the model call (seconds, waiting for the one
         # model) runs on threads of its own, so requests queued for the model never hold the threads
         # every other read and write needs.
-        refuse_scope(data.scope)
+        data = await sync_to_thread(_unscoped, svc, workspace_id, data)
         prepared = await sync_to_thread(svc.dialectic.prepare, workspace_id, peer_id, data)
         return await _respond(svc, prepared, data)
 
@@ -39,8 +41,7 @@ class ChatController(Controller):
     def recall(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: JSONBody[RecallBody],
                svc: NamedDependency[Services]) -> dict[str, Any]:
         """honcho-local extension: the conclusions, card and ranked messages chat would use, no model call."""
-        refuse_scope(data.scope)
-        return svc.dialectic.recall(workspace_id, peer_id, data)
+        return svc.dialectic.recall(workspace_id, peer_id, _unscoped(svc, workspace_id, data))
 
 
 class WorkspaceChatController(Controller):
@@ -51,9 +52,21 @@ class WorkspaceChatController(Controller):
     async def chat(self, workspace_id: FromPath[str], data: JSONBody[WorkspaceChatBody],
                    svc: NamedDependency[Services]) -> Response[Any]:
         """Honcho 3.2: chat over everything the workspace holds (services/workspace_chat.py)."""
-        refuse_scope(data.scope)
-        prepared = await sync_to_thread(WorkspaceChat(svc.dialectic).prepare, workspace_id, data)
+        allow = None
+        if data.scope is not None:
+            if data.session_id is not None:
+                raise InvalidInput("`scope` and `session_id` are mutually exclusive")
+            allow = await sync_to_thread(svc.scopes.sessions_of, workspace_id, data.scope)
+        prepared = await sync_to_thread(WorkspaceChat(svc.dialectic).prepare, workspace_id, data, allow)
         return await _respond(svc, prepared, data)
+
+
+def _unscoped(svc: Services, workspace_id: str, data: B) -> B:
+    """The body with its `scope` turned into the session allowlist (`filters`) it stands for."""
+    if data.scope is None:
+        return data
+    filters = scoped_filters(svc, workspace_id, data.scope, data.filters, data.session_id)
+    return data.model_copy(update={"filters": filters, "scope": None})
 
 
 async def _respond(svc: Services, prepared: Any, data: Any) -> Response[Any]:

@@ -21,6 +21,11 @@ SESSIONS_IN_BODY = frozenset({"peer_chat", "peer_recall", "get_representation"})
 MEMBER_READS = frozenset({"list_messages", "get_message", "list_session_peers", "get_session_context",
                           "get_session_summaries", "search_session"})
 MAX_NAMED_SESSIONS = 1_000  # Honcho's cap on a session allowlist
+# Routes that take a scope (`scope` in the body, `?scope=` on the session context, `scopes` on session create):
+# a scope's sessions reach past any one peer's or session's, so naming one needs a workspace or admin key
+SCOPE_TAKERS = frozenset({"peer_chat", "peer_recall", "get_representation", "workspace_chat", "search_workspace",
+                          "get_session_context", "get_or_create_session"})
+NEEDS_WORKSPACE_KEY = "`scope` requires a workspace- or admin-level key"
 
 
 def operation_of(handler: BaseRouteHandler) -> str | None:
@@ -85,3 +90,22 @@ async def session_refusal(connection: ASGIConnection[Any, Any, Any, Any], claims
         if not await sync_to_thread(resources.is_member, workspace, session, claims.peer):
             return apikeys.NOT_PERMITTED
     return None if len(named) <= MAX_NAMED_SESSIONS else apikeys.NOT_PERMITTED
+
+
+async def scope_refusal(connection: ASGIConnection[Any, Any, Any, Any], claims: Claims,
+                        handler: BaseRouteHandler) -> str | None:
+    """Honcho's rule: a peer or session key may not name a scope (401, as every other scope surface refuses a
+    narrow key). Read only for such keys on the routes that take one."""
+    if (claims.peer is None and claims.session is None) or operation_of(handler) not in SCOPE_TAKERS:
+        return None
+    if connection.query_params.get("scope") is not None:
+        return NEEDS_WORKSPACE_KEY
+    if connection.scope.get("method") != "POST":
+        return None
+    try:
+        body = await connection.json()  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - a malformed body is the handler's 4xx to give
+        return None
+    if isinstance(body, dict) and (body.get("scope") is not None or body.get("scopes")):
+        return NEEDS_WORKSPACE_KEY
+    return None

@@ -9,7 +9,7 @@ built document once, at app creation, from what each part of the server sends:
 - the request guard (`api.guard`): 421 on every route; 403 and 415 on state-changing ones;
 - Litestar: 413 (a body over 10 MB) and 400 (malformed or too deeply nested JSON: `api.contract`) where
   a route takes a body; 422 (`InvalidInput`, validation) where it takes parameters or a body;
-- the services (`api.errors.STATUS`): 404 where a path names a resource, 409/501/502 on the routes whose
+- the services (`api.errors.STATUS`): 404 where a path names a resource, 409/502 on the routes whose
   services raise them, 503 (store reopening or model unavailable) everywhere, 507 (disk full) on writes;
 - get-or-create routes answer 200 for an existing resource and 201 for a new one.
 
@@ -42,7 +42,7 @@ ERROR_REF = "#/components/schemas/Error"
 STATE_CHANGING = {"post", "put", "patch", "delete"}
 RESOURCE_PARAMS = {"workspace_id", "peer_id", "session_id", "message_id", "conclusion_id", "scope_id", "name"}
 MEMBER_ROUTES = {"add_session_peers", "set_session_peers", "remove_session_peers"}
-GET_OR_CREATE = {"get_or_create_workspace", "get_or_create_peer", "get_or_create_session"}
+GET_OR_CREATE = {"get_or_create_workspace", "get_or_create_peer", "get_or_create_session", "get_or_create_scope"}
 MODEL_ROUTES = {"peer_chat", "workspace_chat"}
 EMBEDDING_ROUTES = {"search_workspace", "search_session", "search_peer", "query_conclusions", "get_representation",
                     "get_peer_context", "get_session_context", "peer_recall", "create_conclusions"}
@@ -62,7 +62,6 @@ DESCRIPTIONS = {
     "415": "A request body that is not application/json (the request guard: docs/security.md)",
     "421": "The Host header does not name this server (a DNS rebinding defence: docs/security.md)",
     "422": "A parameter or the body is invalid; `detail` names it",
-    "501": "A Honcho feature honcho-local does not implement yet",
     "502": "The model's output was unusable after retries",
     "503": "The store is being reopened after a fault, or a model the request needs is unavailable",
     "507": "The disk holding the store is full: nothing was stored",
@@ -111,8 +110,6 @@ def error_statuses(method: str, path: str, operation: Operation) -> dict[str, st
         statuses["405"] = DISABLED[op_id]
     if path.startswith("/admin"):
         statuses["401"] = None
-    if "scopes" in (operation.tags or []) or "/scopes" in path:
-        statuses["501"] = "scopes"
     return statuses
 
 

@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from honcho_local.api.deps import in_memory_or_thread
-from honcho_local.api.scopes import refuse_scope
+from honcho_local.api.scopes import refuse_scope, scoped_filters
 from honcho_local.errors import InvalidInput
 from honcho_local.schemas_read import CardBody, RepresentationBody, SearchBody
 from honcho_local.services.allowlist import session_allowlist
@@ -67,8 +67,14 @@ class ReadController(Controller):
             include_most_frequent: FromQuery[bool] = False, max_conclusions: FromQuery[int | None] = None,
             as_of: FromQuery[str | None] = None, version: FromQuery[str | None] = None,
             scope_name: ScopeQuery = None, sessions: FromQuery[list[str] | None] = None) -> dict[str, Any]:
-        refuse_scope(scope_name)
-        allow = _context_sessions(session_id, sessions, peer_target, limit_to_session)
+        if scope_name is not None:  # the target's representation read from the scope's sessions only
+            if peer_target is None:
+                raise InvalidInput("`scope` requires peer_target")
+            if peer_perspective is not None or sessions is not None or limit_to_session:
+                raise InvalidInput("`scope` is mutually exclusive with peer_perspective, sessions and limit_to_session")
+            allow: list[str] | None = await in_memory_or_thread(svc.scopes.sessions_of, workspace_id, scope_name)
+        else:
+            allow = _context_sessions(session_id, sessions, peer_target, limit_to_session)
         recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent,
                         100 if max_conclusions is None else max_conclusions, allow)
         req = ContextRequest(tokens, summary, peer_target, peer_perspective, limit_to_session, recall, as_of, version)
@@ -83,7 +89,10 @@ class ReadController(Controller):
     async def representation(self, workspace_id: FromPath[str], peer_id: FromPath[str], svc: NamedDependency[Services],
                              data: JSONBody[RepresentationBody | None] = None) -> dict[str, Any]:
         body = data or RepresentationBody()
-        refuse_scope(body.scope)
+        if body.scope is not None:
+            filters = await in_memory_or_thread(scoped_filters, svc, workspace_id, body.scope, body.filters,
+                                                body.session_id)
+            body = body.model_copy(update={"filters": filters, "scope": None})
         return await in_memory_or_thread(svc.representations.representation, workspace_id, peer_id, body.target,
                                          _recall(body), body.as_of, body.version)
 
@@ -107,7 +116,7 @@ class ReadController(Controller):
             include_most_frequent: FromQuery[bool] = True, max_conclusions: FromQuery[int | None] = None,
             as_of: FromQuery[str | None] = None, version: FromQuery[str | None] = None,
             scope_name: ScopeQuery = None) -> dict[str, Any]:
-        refuse_scope(scope_name)
+        refuse_scope(scope_name, "the peer context")
         recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent,
                         100 if max_conclusions is None else max_conclusions)
         return await in_memory_or_thread(svc.representations.peer_context, workspace_id, peer_id, target, recall,
@@ -119,17 +128,24 @@ class ReadController(Controller):
     @post("/search", operation_id="search_workspace", status_code=200, sync_to_thread=True)
     def search_workspace(self, workspace_id: FromPath[str], data: JSONBody[SearchBody],
                          svc: NamedDependency[Services]) -> list[dict[str, Any]]:
-        refuse_scope(data.scope)
-        return svc.search.search(workspace_id, data.query, data.filters, data.limit)
+        filters = data.filters
+        if data.scope is not None:  # the scope's member sessions; none: nothing matches
+            if isinstance(filters, dict) and "session_id" in filters:
+                raise InvalidInput("`scope` and a 'session_id' filter are mutually exclusive")
+            members = svc.scopes.sessions_of(workspace_id, data.scope)
+            if not members:
+                return []
+            filters = {**(filters or {}), "session_id": {"in": members}}
+        return svc.search.search(workspace_id, data.query, filters, data.limit)
 
     @post("/sessions/{session_id:str}/search", operation_id="search_session", status_code=200, sync_to_thread=True)
     def search_session(self, workspace_id: FromPath[str], session_id: FromPath[str], data: JSONBody[SearchBody],
                        svc: NamedDependency[Services]) -> list[dict[str, Any]]:
-        refuse_scope(data.scope)
+        refuse_scope(data.scope, "session search")
         return svc.search.search(workspace_id, data.query, data.filters, data.limit, session_id=session_id)
 
     @post("/peers/{peer_id:str}/search", operation_id="search_peer", status_code=200, sync_to_thread=True)
     def search_peer(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: JSONBody[SearchBody],
                     svc: NamedDependency[Services]) -> list[dict[str, Any]]:
-        refuse_scope(data.scope)
+        refuse_scope(data.scope, "peer search")
         return svc.search.search(workspace_id, data.query, data.filters, data.limit, peer_id=peer_id)

@@ -11,7 +11,6 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from honcho_local import schemas
 from honcho_local.api.contract import check_names
 from honcho_local.api.deps import created_or_ok
-from honcho_local.api.scopes import refuse_scope
 from honcho_local.services.resources import Paging
 from honcho_local.wiring import Services
 
@@ -25,7 +24,6 @@ class SessionController(Controller):
     @post("/", operation_id="get_or_create_session", sync_to_thread=True)
     def get_or_create(self, workspace_id: FromPath[str], data: JSONBody[schemas.SessionCreate],
                       svc: NamedDependency[Services]) -> Response[dict[str, Any]]:
-        refuse_scope(data.scopes, "scopes")
         return created_or_ok(*svc.resources.get_or_create_session(workspace_id, data))
 
     @post("/list", operation_id="list_sessions", status_code=200, sync_to_thread=True)

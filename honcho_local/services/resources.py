@@ -19,6 +19,7 @@ from honcho_local.services.forgetting import Forgetting
 from honcho_local.store import Store, WriteContext
 from honcho_local.store import events as event_log
 from honcho_local.store import resources as repo
+from honcho_local.store import scopes as repo_scopes
 
 SESSION_OBSERVERS_LIMIT = 10
 MAX_PAGE = 1_000_000_000
@@ -148,6 +149,9 @@ class Resources:
                 repo.update_session(ctx, workspace_id, body.id, body.metadata, merged)
             if body.peers:
                 self._upsert_members(ctx, workspace_id, body.id, body.peers)
+            for scope_id in dict.fromkeys(body.scopes or []):  # Honcho 3.1: each scope created if it does not exist
+                repo_scopes.ensure_scope(ctx, workspace_id, scope_id)
+                repo_scopes.add_sessions(ctx, workspace_id, scope_id, [body.id])
             return _written(repo.get_session(ctx.conn, workspace_id, body.id)), created
 
         row, created = self.store.write(op, scoped=True)
@@ -156,7 +160,7 @@ class Resources:
     def update_session(self, workspace_id: str, session_id: str, body: schemas.ResourceUpdate) -> dict[str, Any]:
         """PUT: get-or-create with the given metadata (replaced) and configuration (merge patch)."""
         create = schemas.SessionCreate.model_construct(id=session_id, metadata=body.metadata, peers=None,
-                                                       configuration=body.configuration)
+                                                       configuration=body.configuration, scopes=None)
         return self.get_or_create_session(workspace_id, create)[0]
 
     def list_sessions(self, workspace_id: str, filters: Any, paging: Paging) -> dict[str, Any]:

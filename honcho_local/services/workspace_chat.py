@@ -40,13 +40,15 @@ class WorkspaceChat:
         self.dialectic = dialectic
         self.store = dialectic.store
 
-    def prepare(self, workspace_id: str, body: Any) -> Prepared:
-        """Validate, retrieve and build the model request (no model call; raises 4xx before any)."""
+    def prepare(self, workspace_id: str, body: Any, allow: list[str] | None = None) -> Prepared:
+        """Validate, retrieve and build the model request (no model call; raises 4xx before any). `allow`: the
+        sessions recall is confined to (a scope's members): conclusions drawn in them and their messages,
+        and no peer card (a card is drawn from every session)."""
         level = level_named(body.reasoning_level)
         schema = check_schema(body.response_format)
-        memory = self.store.read(lambda cur: self._retrieve(cur, workspace_id, body, level))
+        memory = self.store.read(lambda cur: self._retrieve(cur, workspace_id, body, level, allow))
         hits = self.dialectic.messages_for(workspace_id, body.query, body.session_id, memory["conclusions"],
-                                           level.messages, level.messages)
+                                           level.messages, level.messages, allow)
         about = {**memory, "conclusions": [{**c, "content": f"(about {c['observed_id']}) {c['content']}"}
                                            for c in memory["conclusions"]]}
         who = f"the peers of workspace {workspace_id}"
@@ -54,27 +56,29 @@ class WorkspaceChat:
         evidence = build_evidence(memory["conclusions"], hits + memory["history"])
         return Prepared(ChatRequest(messages=messages, max_tokens=level.max_tokens, schema=schema), evidence)
 
-    def _retrieve(self, cur: Any, workspace_id: str, body: Any, level: Level) -> dict[str, Any]:
+    def _retrieve(self, cur: Any, workspace_id: str, body: Any, level: Level,
+                  allow: list[str] | None) -> dict[str, Any]:
         if repo.get_workspace(cur, workspace_id) is None:
             raise NotFound(f"workspace {workspace_id!r} not found")
         history = session_history(cur, workspace_id, body.session_id, level)
         version = cached_read_version(self.dialectic.representations.cache, cur, workspace_id)
-        conclusions = self._conclusions(cur, workspace_id, version, body.query, level)
-        return {"conclusions": conclusions, "card": self._cards(cur, workspace_id, conclusions),
-                "profile": None, "history": history}
+        within = None if allow is None else {"session_id": {"in": allow}}
+        conclusions = self._conclusions(cur, workspace_id, version, body.query, level, within)
+        cards = None if allow is not None else self._cards(cur, workspace_id, conclusions)
+        return {"conclusions": conclusions, "card": cards, "profile": None, "history": history}
 
-    def _conclusions(self, cur: Any, workspace_id: str, version: str, query: str,
-                     level: Level) -> list[dict[str, Any]]:
+    def _conclusions(self, cur: Any, workspace_id: str, version: str, query: str, level: Level,
+                     within: dict[str, Any] | None) -> list[dict[str, Any]]:
         queries = self.dialectic.representations.queries
         vector, model = queries.embed(query), queries.model
         found: list[dict[str, Any]] = []
         if vector is not None and model:
             for levels in (["explicit"], DERIVED):
                 found += reads.query_conclusions(cur, workspace_id, version, vector, model, level.conclusions, None,
-                                                 {"level": levels})
+                                                 {"level": levels, **(within or {})})
         if len(found) < level.conclusions:
             seen = {c["id"] for c in found}
-            newest, _ = reads.list_conclusions(cur, workspace_id, version, None, 1, level.conclusions, False)
+            newest, _ = reads.list_conclusions(cur, workspace_id, version, within, 1, level.conclusions, False)
             found += [c for c in newest if c["id"] not in seen]
         return found
 

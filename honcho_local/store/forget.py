@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 Pair = tuple[str, str, str]  # (observer, observed, version)
 # tables that hold text or vectors of what is forgotten: rewritten by `scrub`
 FORGET_TABLES = ("events", "message_embeddings", "conclusions", "summaries", "peer_cards", "peer_profiles",
-                 "reasoning_runs", "peers", "sessions", "session_peers", "workspaces", "work_units")
+                 "reasoning_runs", "peers", "sessions", "session_peers", "workspaces", "work_units", "scopes",
+                 "scope_sessions")
 # what a conclusion delete touches (the log stays): rewriting the event log is most of a scrub's cost
 DERIVED_TABLES = ("conclusions", "peer_cards", "peer_profiles", "reasoning_runs", "work_units")
 
@@ -143,10 +144,11 @@ def forget_peer_rows(ctx: WriteContext, workspace_id: str, peer_id: str) -> None
 
 
 def forget_session_rows(ctx: WriteContext, workspace_id: str, session_id: str) -> None:
-    """The session itself: conclusions stated in it, its summaries, units, run records and members."""
+    """The session itself: conclusions stated in it, its summaries, units, run records, members and scope
+    memberships."""
     ctx.mark_mutation()
     where = "workspace_id = ? AND session_id = ?"
-    for table in ("conclusions", "summaries", "work_units", "session_peers"):
+    for table in ("conclusions", "summaries", "work_units", "session_peers", "scope_sessions"):
         ctx.conn.execute(f"DELETE FROM {table} WHERE {where}", [workspace_id, session_id])
     ctx.conn.execute("DELETE FROM reasoning_runs WHERE split_part(unit_key, ':', 3) = ? "
                      "AND split_part(unit_key, ':', 4) = ?", [workspace_id, session_id])
@@ -160,7 +162,7 @@ def forget_workspace_rows(ctx: WriteContext, workspace_id: str) -> None:
     ctx.mark_mutation()
     _keep_pk_floor(ctx)
     for table in ("events", "message_embeddings", "conclusions", "summaries", "peer_cards", "peer_profiles",
-                  "work_units", "session_peers", "sessions", "peers"):
+                  "work_units", "session_peers", "sessions", "peers", "scope_sessions", "scopes"):
         ctx.conn.execute(f"DELETE FROM {table} WHERE workspace_id = ?", [workspace_id])
     ctx.conn.execute("DELETE FROM reasoning_runs WHERE split_part(unit_key, ':', 3) = ?", [workspace_id])
     ctx.conn.execute("DELETE FROM workspaces WHERE id = ?", [workspace_id])

@@ -236,8 +236,19 @@ def m007_idempotency_keys(conn: duckdb.DuckDBPyConnection) -> None:
         created_at TIMESTAMP NOT NULL, PRIMARY KEY (workspace_id, key))""")
 
 
+def m008_scopes(conn: duckdb.DuckDBPyConnection) -> None:
+    """Scopes (Honcho 3.1+, `store/scopes.py`): named sets of sessions that confine recall, and their members
+    in the order they joined."""
+    conn.execute("""CREATE TABLE scopes (
+        workspace_id VARCHAR NOT NULL, id VARCHAR NOT NULL, metadata JSON NOT NULL, created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (workspace_id, id))""")
+    conn.execute("""CREATE TABLE scope_sessions (
+        workspace_id VARCHAR NOT NULL, scope_id VARCHAR NOT NULL, session_id VARCHAR NOT NULL,
+        added_at TIMESTAMP NOT NULL, PRIMARY KEY (workspace_id, scope_id, session_id))""")
+
+
 MIGRATIONS: list[Migration] = [m001_core, m002_representations, m004_version_activations, m005_log_state,
-                               m006_embedding_order, m007_idempotency_keys]
+                               m006_embedding_order, m007_idempotency_keys, m008_scopes]
 
 
 def migrate(conn: duckdb.DuckDBPyConnection, upto: str | None = None) -> list[str]:

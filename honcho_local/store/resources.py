@@ -130,16 +130,6 @@ def _keep_pk_floor(ctx: WriteContext) -> None:
                      "ON CONFLICT DO UPDATE SET value = greatest(log_state.value, excluded.value)")
 
 
-def delete_workspace(ctx: WriteContext, workspace_id: str) -> None:
-    ctx.mark_mutation()
-    _keep_pk_floor(ctx)
-    for table in ("events", "message_embeddings", "session_peers", "sessions", "peers"):
-        ctx.conn.execute(f"DELETE FROM {table} WHERE workspace_id = ?", [workspace_id])
-    ctx.conn.execute("DELETE FROM workspaces WHERE id = ?", [workspace_id])
-    ctx.known.clear()
-    ctx.counters.clear()
-
-
 # ---- peers ------------------------------------------------------------------------------------
 _PEER_JSON = {"metadata", "configuration", "internal_metadata"}
 
@@ -230,7 +220,7 @@ def delete_session(ctx: WriteContext, workspace_id: str, session_id: str) -> Non
     ctx.mark_mutation()
     _keep_pk_floor(ctx)
     for table, col in (("events", "session_id"), ("message_embeddings", "session_id"), ("session_peers", "session_id"),
-                       ("sessions", "id")):
+                       ("scope_sessions", "session_id"), ("sessions", "id")):
         ctx.conn.execute(f"DELETE FROM {table} WHERE workspace_id = ? AND {col} = ?", [workspace_id, session_id])
     ctx.known.clear()
     ctx.counters.clear()

@@ -4,13 +4,12 @@
 // is off, so the only conclusions are the ones written here, and a chat answers "seen: FACT-..." with the
 // FACT-* markers its prompt held, so an answer shows what the server recalled.
 // Coverage: all 73 public methods of the SDK 2.5.0's network classes (Honcho 19, Peer 16, Session 23,
-// ConclusionsView 8, WorkspaceConclusions 3, Scope 4); the 7 scope methods are checked to get honcho-local's
-// 501 (scopes are refused, never ignored: docs/api.md), the other 66 to return what Honcho's would. A
+// ConclusionsView 8, WorkspaceConclusions 3, Scope 4), each checked to return what Honcho's would. A
 // "call checked" below is a method, or a method with an option set that takes another server path.
 // Prints "ok: N steps, M SDK calls checked" and exits 0, or names the failed step and exits 1.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Honcho, HonchoError, NotFoundError, Scope, UnprocessableEntityError } from '@honcho-ai/sdk';
+import { Honcho, HonchoError, NotFoundError, Scope } from '@honcho-ai/sdk';
 import { z } from 'zod';
 
 const baseURL = process.env.HONCHO_TEST_URL;
@@ -57,8 +56,6 @@ async function waitIdle(target) {
   }
   throw new Error('queue did not drain');
 }
-
-const SCOPE_REFUSED = /scopes are not supported/;
 
 if (apiKey) {
   step('api keys: the SDK sends apiKey as Honcho\'s bearer token', ['Honcho({ apiKey })'], async () => {
@@ -515,32 +512,59 @@ step('more options: chat session, search filters, ranges, query distance, upload
     await honcho.deleteWorkspace(`${W}-nodream`);
   });
 
-step('scopes are refused, never ignored', ['honcho.scope', 'honcho.getScope', 'honcho.scopes',
-  'scope on peer.chat', 'scope on honcho.chat', 'scope on honcho.search', 'scope on peer.representation',
-  'scope on session.context', 'scopes on honcho.session', 'scope.addSessions', 'scope.removeSession',
-  'scope.sessions', 'scope.status'], async () => {
-  const { alice, s1 } = state;
-  await refused(honcho.scope('work'), 501, SCOPE_REFUSED);
-  await refused(honcho.getScope('work'), 501, SCOPE_REFUSED);
-  await refused(honcho.scopes(), 501, SCOPE_REFUSED);
-  await refused(alice.chat('hobbies?', { scope: 'work' }), 422, SCOPE_REFUSED);
-  await refused(honcho.chat('hobbies?', { scope: 'work' }), 422, SCOPE_REFUSED);
-  await refused(honcho.search('bees', { scope: 'work' }), 422, SCOPE_REFUSED);
-  await refused(alice.representation({ scope: 'work' }), 422, SCOPE_REFUSED);
-  await refused(s1.context({ scope: 'work', peerTarget: alice }), 422, SCOPE_REFUSED);
-  await refused(honcho.session('scoped', { scopes: ['work'] }), 422, SCOPE_REFUSED);
-  const ids = (await all(await honcho.sessions())).map((s) => s.id);
-  assert.ok(!ids.includes('scoped'), 'a refused session create stores nothing');
-  // A Scope object made by hand (the SDK's own constructor): each of its routes answers the same 501
-  const scope = new Scope('work', W, honcho.http);
-  await refused(scope.addSessions([s1]), 501, SCOPE_REFUSED);
-  await refused(scope.removeSession('s1'), 501, SCOPE_REFUSED);
-  await refused(scope.sessions(), 501, SCOPE_REFUSED);
-  await refused(scope.status(), 501, SCOPE_REFUSED);
-  // the SDK's typed errors: a 422 is an UnprocessableEntityError, a 404 a NotFoundError
-  await assert.rejects(alice.chat('x', { scope: 'work' }), UnprocessableEntityError);
+step('scopes: Honcho\'s routes, and reads confined to the member sessions', ['honcho.scope', 'honcho.getScope',
+  'honcho.scopes', 'scope on peer.chat', 'scope on honcho.chat', 'scope on honcho.search',
+  'scope on peer.representation', 'scope on session.context', 'scopes on honcho.session', 'scope.addSessions',
+  'scope.removeSession', 'scope.sessions', 'scope.status'], async () => {
+  const { alice, s1, s2 } = state;
+  const pets = await honcho.scope('pets', { metadata: { kind: 'animals' } });
+  assert.equal(pets.id, 'pets');
+  assert.deepEqual((await honcho.getScope('pets')).metadata, { kind: 'animals' });
+  await honcho.scope('empty');
+  assert.deepEqual((await all(await honcho.scopes())).map((sc) => sc.id), ['pets', 'empty']);
+  await pets.addSessions([s2]);
+  assert.deepEqual((await all(await pets.sessions())).map((s) => s.id), ['s2']);
+  const { backfillStatus } = await pets.status();
+  assert.deepEqual(Object.keys(backfillStatus), ['s2']);
+  assert.equal(backfillStatus.s2.state, 'completed');
+  assert.equal(backfillStatus.s2.docsCopied, 1); // FACT-parrot
+  // every read naming the scope sees s2 only
+  const rep = await alice.representation({ scope: 'pets' });
+  assert.match(rep, /FACT-parrot/);
+  assert.doesNotMatch(rep, /FACT-bees|FACT-oboe/);
+  assert.doesNotMatch(await alice.representation({ scope: 'empty' }), /FACT-/);
+  const answer = await alice.chat('What happened?', { scope: 'pets' });
+  assert.match(answer, /FACT-parrot/);
+  assert.doesNotMatch(answer, /FACT-bees|FACT-oboe|FACT-beekeeper/);
+  const union = await alice.chat('What happened?', { scope: ['pets', 'empty'] });
+  assert.match(union, /FACT-parrot/);
+  assert.doesNotMatch(union, /FACT-bees/);
+  const everyone = await honcho.chat('Who did what?', { scope: 'pets' });
+  assert.match(everyone, /FACT-parrot/);
+  assert.doesNotMatch(everyone, /FACT-bees|FACT-cello/);
+  const hits = await honcho.search('parrot bees cello', { scope: 'pets' });
+  assert.ok(hits.length > 0 && hits.every((m) => m.sessionId === 's2'), JSON.stringify(hits));
+  assert.deepEqual(await honcho.search('parrot bees cello', { scope: 'empty' }), []);
+  const ctx = await s1.context({ scope: 'pets', peerTarget: alice });
+  assert.match(ctx.peerRepresentation, /FACT-parrot/);
+  assert.doesNotMatch(ctx.peerRepresentation, /FACT-bees/);
+  // session create's `scopes`: the scope made if missing, the session a member
+  const scoped = await honcho.session('scoped', { scopes: ['fresh'] });
+  assert.deepEqual((await all(await (await honcho.getScope('fresh')).sessions())).map((s) => s.id), [scoped.id]);
+  await pets.removeSession('s2');
+  assert.deepEqual((await all(await pets.sessions())).map((s) => s.id), []);
+  assert.doesNotMatch(await alice.representation({ scope: 'pets' }), /FACT-/);
+  // refusals: an unknown scope is a 404; a scope beside a session is a 422 (the SDK's typed errors)
+  await assert.rejects(honcho.getScope('nowhere'), NotFoundError);
+  await assert.rejects(alice.representation({ scope: 'nowhere' }), NotFoundError);
+  // (the SDK refuses a scope beside a session itself; the server does too)
+  const both = await fetch(`${baseURL}/v3/workspaces/${W}/peers/alice/chat`, { method: 'POST',
+    headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
+    body: JSON.stringify({ query: 'x', scope: 'pets', session_id: 's1' }) });
+  assert.equal(both.status, 422);
+  assert.match((await both.json()).detail, /mutually exclusive/);
   await assert.rejects(honcho.session('s1').then((s) => s.getMessage('nope')), NotFoundError);
-  await assert.rejects(honcho.scope('work'), HonchoError);
+  await assert.rejects(new Scope('gone', W, honcho.http).status(), HonchoError);
 });
 
 step('clone and delete', ['session.clone', 'session.delete', 'honcho.deleteWorkspace'], async () => {
