@@ -23,6 +23,8 @@ from honcho_local.services.readcache import ReadCache
 from honcho_local.runtime import limit_native_threads
 from honcho_local.services.reasoner import Reasoner
 from honcho_local.services.representation import Representations
+from honcho_local.services.dream_trigger import DreamTrigger
+from honcho_local.services.dreams import Dreams
 from honcho_local.services.resources import Resources
 from honcho_local.services.scopes import Scopes
 from honcho_local.services.search import QueryEmbedder, Search
@@ -279,6 +281,8 @@ def build_reasoning(services: Services, models: Models, with_worker: bool) -> No
             (settings.home / name).unlink(missing_ok=True)  # (the queue is in memory: decisions/002-worker-queue.md)
         services.worker = Worker([default, *[r for r in reasoners if r is not default]], settings.worker_concurrency,
                                  settings.worker_poll_interval, services.activity)
+        dreams = Dreams(store, settings, services.dialectic.get_llm)
+        services.worker.periodic.append(DreamTrigger(store, settings, dreams).tick)  # Honcho's automatic dreams
         services.ingest.listeners.append(services.worker.notify_messages)
 
 

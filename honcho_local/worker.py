@@ -25,7 +25,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from huey import Huey
@@ -119,6 +119,7 @@ class Worker:
         self._dispatching = False  # the dispatcher thread runs (`start`): units notified while they ran go back to it
         self._held: dict[str, tuple[int, float]] = {}  # crashed unit -> (crashes, monotonic time it may run again)
         self.sweeps = 0  # sweeps run (tests wait on it)
+        self.periodic: list[Callable[[], Any]] = []  # run after each sweep, in the sweep's thread (automatic dreams)
 
     # ---- notification (called from the writer thread after a commit: must not block) ----------
     def notify_messages(self, workspace_id: str, session_id: str, rows: list[dict[str, Any]]) -> None:
@@ -306,6 +307,11 @@ class Worker:
     def _sweep_loop(self) -> None:
         while not self._stop.is_set():
             self.sweep()
+            for task in self.periodic:
+                try:
+                    task()
+                except Exception:  # the store may be closing; the next sweep tries again
+                    log.exception("periodic task %s failed", getattr(task, "__qualname__", task))
             self._stop.wait(self.poll_interval)
 
     def start(self) -> None:

@@ -14,7 +14,8 @@ once, and the request answers 204 when it is done (Honcho answers 204 once the d
    "without injecting the existing card") and the profile is rewritten (one short model call; skipped,
    card kept, when no model answers).
 
-Not done: new deductions or inductions, and Honcho's automatic trigger (enough new conclusions and idle time).
+Every dream is recorded (`dreams` table); `services/dream_trigger.py` runs the same dream without being asked
+(Honcho's automatic trigger). Not done: new deductions or inductions.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from honcho_local.services import peer_card
 from honcho_local.services.card_step import profile_facts, rebuilt_card
 from honcho_local.services.recheck import RecheckResult, recheck_attribution
 from honcho_local.services.versions import read_version
-from honcho_local.store import Store, WriteContext, cards
+from honcho_local.store import Store, WriteContext, cards, dreams
 from honcho_local.store import resources as repo
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,9 @@ class Dreams:
         self.settings = settings
         self.get_llm = get_llm
 
-    def dream(self, workspace_id: str, body: Any) -> dict[str, Any]:
-        """Run the dream; returns what it did (logged; the route answers 204 like Honcho)."""
+    def dream(self, workspace_id: str, body: Any, trigger: str = "request") -> dict[str, Any]:
+        """Run the dream and record it (`trigger`: "request", or "auto" from `services/dream_trigger.py`);
+        returns what it did (logged; the route answers 204 like Honcho)."""
         observed = body.observed or body.observer
         version = self.store.read(lambda cur: self._check(cur, workspace_id, body.observer, observed, body.session_id))
         done: dict[str, Any] = {"retired": 0, "redated": 0}
@@ -51,7 +53,9 @@ class Dreams:
                                                         pair=(body.observer, observed), session_id=body.session_id)
             done.update(retired=len(result.flagged) + len(result.deductions), redated=len(result.dated))
         done.update(self._refresh_card(workspace_id, body.observer, observed, version, body.rebuild))
-        log.info("dream %s for %s/%s/%s: %s", body.dream_type, workspace_id, body.observer, observed, done)
+        self.store.write(lambda ctx: dreams.record_dream(ctx, workspace_id, body.observer, observed, version,
+                                                         body.dream_type, trigger, done))
+        log.info("dream %s (%s) for %s/%s/%s: %s", body.dream_type, trigger, workspace_id, body.observer, observed, done)
         return done
 
     def _check(self, cur: Any, workspace_id: str, observer: str, observed: str, session_id: str | None) -> str:

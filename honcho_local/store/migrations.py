@@ -247,8 +247,17 @@ def m008_scopes(conn: duckdb.DuckDBPyConnection) -> None:
         added_at TIMESTAMP NOT NULL, PRIMARY KEY (workspace_id, scope_id, session_id))""")
 
 
+def m009_dreams(conn: duckdb.DuckDBPyConnection) -> None:
+    """A record of every dream (`services/dreams.py`): asked for (`schedule_dream`) or automatic
+    (`services/dream_trigger.py`, which counts the conclusions made since a pair's last one)."""
+    conn.execute("""CREATE TABLE dreams (
+        workspace_id VARCHAR NOT NULL, observer_id VARCHAR NOT NULL, observed_id VARCHAR NOT NULL,
+        version VARCHAR NOT NULL, dream_type VARCHAR NOT NULL, trigger VARCHAR NOT NULL,
+        outcome JSON NOT NULL, finished_at TIMESTAMP NOT NULL)""")
+
+
 MIGRATIONS: list[Migration] = [m001_core, m002_representations, m004_version_activations, m005_log_state,
-                               m006_embedding_order, m007_idempotency_keys, m008_scopes]
+                               m006_embedding_order, m007_idempotency_keys, m008_scopes, m009_dreams]
 
 
 def migrate(conn: duckdb.DuckDBPyConnection, upto: str | None = None) -> list[str]:

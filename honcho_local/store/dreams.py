@@ -1,0 +1,48 @@
+"""The record of dreams (m009) and what the automatic trigger reads: pairs with new explicit conclusions
+since their last dream, and when each workspace last took a message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from honcho_local.store.db import WriteContext, utcnow
+from honcho_local.store.resources import Cursor, dumps
+
+
+def record_dream(ctx: WriteContext, workspace_id: str, observer_id: str, observed_id: str, version: str,
+                 dream_type: str, trigger: str, outcome: dict[str, Any]) -> None:
+    ctx.conn.execute("INSERT INTO dreams VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     [workspace_id, observer_id, observed_id, version, dream_type, trigger, dumps(outcome), utcnow()])
+
+
+def due_pairs(cur: Cursor, min_new: int, dreamt_before: datetime) -> list[tuple[str, str, str, str, int]]:
+    """(workspace, observer, observed, version, new conclusions) of every pair holding at least `min_new`
+    live explicit conclusions made since its last dream (all of them if it never dreamt), whose last dream
+    finished before `dreamt_before`."""
+    return cur.execute(
+        "WITH last AS (SELECT workspace_id, observer_id, observed_id, version, max(finished_at) AS at FROM dreams "
+        "GROUP BY ALL) "
+        "SELECT c.workspace_id, c.observer_id, c.observed_id, c.version, count(*) FROM conclusions c "
+        "LEFT JOIN last l ON l.workspace_id = c.workspace_id AND l.observer_id = c.observer_id "
+        "AND l.observed_id = c.observed_id AND l.version = c.version "
+        "WHERE c.deleted_at IS NULL AND c.level = 'explicit' AND (l.at IS NULL OR (c.created_at > l.at AND l.at < ?)) "
+        "GROUP BY ALL HAVING count(*) >= ? ORDER BY 1, 2, 3", [dreamt_before, min_new]).fetchall()
+
+
+def last_message_at(cur: Cursor, workspace_ids: list[str]) -> dict[str, datetime]:
+    """When each workspace last stored a message or event (server time)."""
+    if not workspace_ids:
+        return {}
+    marks = ", ".join("?" for _ in workspace_ids)
+    rows = cur.execute(f"SELECT workspace_id, max(recorded_at) FROM events WHERE workspace_id IN ({marks}) "
+                       "GROUP BY workspace_id", workspace_ids).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def dreams_of(cur: Cursor, workspace_id: str) -> list[dict[str, Any]]:
+    """The workspace's dreams, oldest first."""
+    rows = cur.execute("SELECT observer_id, observed_id, version, dream_type, trigger, finished_at FROM dreams "
+                       "WHERE workspace_id = ? ORDER BY finished_at", [workspace_id]).fetchall()
+    keys = ("observer_id", "observed_id", "version", "dream_type", "trigger", "finished_at")
+    return [dict(zip(keys, r)) for r in rows]
