@@ -193,6 +193,45 @@ locomo = _run_command("locomo", _RUN_HELP.format(title="LoCoMo", name="locomo"))
 beam = _run_command("beam", _RUN_HELP.format(title="BEAM (100K bucket)", name="beam"))
 
 
+@bench.command("unified")
+@click.argument("cases", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--server-url", default=None, help="Run against this server (default: start one on a fresh temporary "
+              "home with the settings of this environment).")
+@click.option("--api-key", default=None, help="An admin or workspace key for a server with auth on.")
+@click.option("--judge", "judge_model", default=None, help="A chat model (catalog name or openai:NAME) for "
+              "`llm_judge` assertions; without one they count as unjudged.")
+@click.option("--only", multiple=True, help="Only the cases with this name (repeatable).")
+def unified(cases: Path, server_url: str | None, api_key: str | None, judge_model: str | None,
+            only: tuple[str, ...]) -> None:
+    """Run Honcho's behaviour cases (its tests/unified JSON format) against a server: one fresh workspace per
+    case, raw v3 HTTP; prints a table and exits 1 when a case failed (docs/benchmarks.md)."""
+    from honcho_local.bench import unified as runner
+    from honcho_local.bench.server import start_server
+
+    found = [(n, c) for n, c in runner.load_cases(cases) if not only or n in only]
+    if not found:
+        raise click.UsageError(f"no case files (*.json) in {cases}" + (f" named {', '.join(only)}" if only else ""))
+    judge = None
+    if judge_model:
+        from honcho_local.config import load_settings
+        from honcho_local.llm import build_llm
+
+        judge = runner.model_judge(build_llm(load_settings(reasoning_model=judge_model)))
+    server = None if server_url else start_server(timeout=300)
+    run = runner.Runner(server_url or server.url, api_key=api_key, judge=judge)  # type: ignore[union-attr]
+    results = []
+    try:
+        for name, case in found:
+            click.echo(f"{name} ...", err=True)
+            results.append(run.run(name, case))
+    finally:
+        run.close()
+        if server is not None:
+            server.stop()
+    click.echo(runner.summary(results))
+    sys.exit(1 if any(r.status == "failed" for r in results) else 0)
+
+
 @bench.group("data")
 def data() -> None:
     """Fetch and check the public benchmark datasets (pinned files, sha256-verified)."""
