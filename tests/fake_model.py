@@ -166,3 +166,20 @@ class FakeModel:
                 self.wfile.write(b"data: [DONE]\n\n")
 
         return Handler
+
+
+FACT = re.compile(r"FACT-[a-z]+")
+
+
+class FactEcho(FakeModel):
+    """Answers a chat with the FACT-* markers its prompt holds, sorted: an answer shows what was recalled.
+    Asked for a schema with a `seen` list (the suite's response_format), it answers `{"seen": [...]}`."""
+
+    def answer(self, payload: dict) -> str:
+        prompt = "\n".join(m["content"] for m in payload["messages"])
+        seen = sorted(set(FACT.findall(prompt)))
+        if '"seen"' in json.dumps(payload.get("response_format") or {}):
+            return json.dumps({"seen": seen})
+        if payload.get("response_format") or "In 1-3 sentences, say who" in prompt:
+            return super().answer(payload)
+        return "seen: " + " ".join(seen)

@@ -17,27 +17,12 @@ import pytest
 
 from honcho_local import apikeys
 from tests.conftest import LiveServer, start_server, stop_server
-from tests.fake_model import FakeModel
+from tests.fake_model import FactEcho, FakeModel
 from tests.test_auth_matrix import AUTH_ENV, SECRET
 
 TS_DIR = Path(__file__).resolve().parent / "ts"
-FACT = re.compile(r"FACT-[a-z]+")
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason=(
     "node is not installed (Debian: apt-get install nodejs npm; .ci/setup-node does it)"))
-
-
-class FactEcho(FakeModel):
-    """Answers a chat with the FACT-* markers its prompt holds, sorted: an answer shows what was recalled.
-    Asked for a schema with a `seen` list (the suite's response_format), it answers `{"seen": [...]}`."""
-
-    def answer(self, payload: dict) -> str:
-        prompt = "\n".join(m["content"] for m in payload["messages"])
-        seen = sorted(set(FACT.findall(prompt)))
-        if '"seen"' in json.dumps(payload.get("response_format") or {}):
-            return json.dumps({"seen": seen})
-        if payload.get("response_format") or "In 1-3 sentences, say who" in prompt:
-            return super().answer(payload)
-        return "seen: " + " ".join(seen)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 
 from honcho_local.bench import unified
 from tests.conftest import REPO_ROOT, LiveServer, start_server, stop_server
-from tests.test_ts_sdk import FactEcho
+from tests.fake_model import FactEcho
 from tests.test_worker_live import reasoning_env
 
 CASES = Path(__file__).parent / "data" / "unified"
