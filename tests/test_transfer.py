@@ -74,6 +74,10 @@ def seed(url: str) -> None:
     for (observer, observed), card in CARDS.items():
         params = {"target": observed} if observed != observer else {}
         call(url, "PUT", f"/v3/workspaces/{WS}/peers/{observer}/card", {"peer_card": card}, **params)
+    first = next(iter(SESSIONS))
+    call(url, "POST", f"/v3/workspaces/{WS}/scopes", {"id": "trip", "metadata": {"kind": "travel"}})
+    call(url, "POST", f"/v3/workspaces/{WS}/scopes/trip/sessions", {"session_ids": [first]})
+    call(url, "POST", f"/v3/workspaces/{WS}/scopes", {"id": "empty"})
 
 
 def items(url: str, route: str, body: Any = None) -> list[dict[str, Any]]:
@@ -103,7 +107,9 @@ def snapshot(url: str) -> dict[str, Any]:
         sessions[s["id"]] = (s["metadata"], s["configuration"], peers, messages)
     cards = {(o, d): call(url, "GET", f"{base}/peers/{o}/card", **({"target": d} if d != o else {}))["peer_card"]
              for o in ("alice", "bob") for d in ("alice", "bob")}
-    return {"workspace": (ws["metadata"], ws["configuration"]),
+    scopes = {sc["id"]: (sc["metadata"], sorted(m["id"] for m in items(url, f"{base}/scopes/{sc['id']}/sessions/list", {})))
+              for sc in items(url, f"{base}/scopes/list", {})}
+    return {"workspace": (ws["metadata"], ws["configuration"]), "scopes": scopes,
             "peers": {p["id"]: (p["metadata"], p["configuration"]) for p in items(url, f"{base}/peers/list", {})},
             "sessions": sessions, "cards": cards,
             "conclusions": sorted((c["observer_id"], c["observed_id"], c["session_id"], c["content"], c["level"])
@@ -122,13 +128,14 @@ def original(servers: dict[str, LiveServer]) -> dict[str, Any]:
     snap = snapshot(servers["A"].url)
     assert [len(s[3]) for s in snap["sessions"].values()] == list(SESSIONS.values())
     assert len(snap["conclusions"]) == len(CONCLUSIONS) and snap["cards"][("alice", "alice")] == CARDS[("alice", "alice")]
+    assert snap["scopes"] == {"trip": ({"kind": "travel"}, [next(iter(SESSIONS))]), "empty": ({}, [])}
     return snap
 
 
 def test_export_then_export_again_reads_back_the_same(servers: dict[str, LiveServer], original: dict[str, Any]) -> None:
     a, b = servers["A"], servers["B"]
     out = cli(a, "export", "--to", b.url, "--workspace", WS)
-    assert "messages 30, messages kept 0, conclusions 4, conclusions kept 0, cards 2, cards kept 0" in out
+    assert "messages 30, messages kept 0, conclusions 4, conclusions kept 0, cards 2, cards kept 0, scopes 2" in out
     assert snapshot(b.url) == original
     again = cli(a, "export", "--to", b.url, "--workspace", WS)
     assert "messages 0, messages kept 30, conclusions 0, conclusions kept 4, cards 0, cards kept 2" in again

@@ -4,8 +4,11 @@
 What is carried, in this order: the workspace (metadata, configuration), its peers (metadata,
 configuration), its sessions (metadata, configuration, each member peer's session config), every session's
 messages (peer, content, metadata, original `created_at`; batches of at most 100), the conclusions a client
-stated (level `explicit` and citing no message: what the target's deriver cannot re-derive), and the peer
-cards (each peer's own card, and the card of every observer/observed pair that has conclusions).
+stated (level `explicit` and citing no message: what the target's deriver cannot re-derive), the peer
+cards (each peer's own card, and the card of every observer/observed pair that has conclusions), and the
+scopes (Honcho 3.1: each scope with its metadata, and every session added to its scopes before that session's
+messages are sent, since a Honcho scope sees a session's messages from the moment it joins; a server without
+scope routes on either side is skipped with a line in the log).
 
 Resumable and idempotent, without a progress file, by reading what the target already holds:
 - workspace, peers, sessions: get-or-create, then an update that sets metadata and configuration;
@@ -52,6 +55,7 @@ class Counts:
     conclusions_kept: int = 0
     cards: int = 0
     cards_kept: int = 0
+    scopes: int = 0
 
     def line(self) -> str:
         return ", ".join(f"{f.name.replace('_', ' ')} {getattr(self, f.name)}" for f in fields(self))
@@ -103,9 +107,11 @@ def copy_workspace(source: Api, target: Api, ws: dict[str, Any], counts: Counts,
     for peer in peers:
         upsert(target, path(wid, "peers"), path(wid, "peers", peer["id"]), peer)
         counts.peers += 1
+    scopes = copy_scopes(source, target, wid, counts, log)
     for session in pages(source, path(wid, "sessions", "list"), {}):
         sent, kept = counts.messages, counts.messages_kept
-        copy_session(source, target, wid, session, counts)
+        copy_session(source, target, wid, session, counts,
+                     tuple(s for s, members in scopes.items() if session["id"] in members))
         log(f"  session {session['id']}: {counts.messages - sent} messages sent, "
             f"{counts.messages_kept - kept} already there")
     pairs = copy_conclusions(source, target, wid, counts)
@@ -120,7 +126,8 @@ def upsert(target: Api, create: str, update: str, item: dict[str, Any]) -> None:
     target.request("PUT", update, state)
 
 
-def copy_session(source: Api, target: Api, wid: str, session: dict[str, Any], counts: Counts) -> None:
+def copy_session(source: Api, target: Api, wid: str, session: dict[str, Any], counts: Counts,
+                 scopes: tuple[str, ...] = ()) -> None:
     sid = session["id"]
     upsert(target, path(wid, "sessions"), path(wid, "sessions", sid), session)
     counts.sessions += 1
@@ -128,7 +135,32 @@ def copy_session(source: Api, target: Api, wid: str, session: dict[str, Any], co
                for p in pages(source, path(wid, "sessions", sid, "peers"))}
     if members:
         target.request("POST", path(wid, "sessions", sid, "peers"), {pid: config_of(c) for pid, c in members.items()})
+    for scope in scopes:  # before the messages: a Honcho scope sees a session's messages from when it joins
+        target.request("POST", path(wid, "scopes", scope, "sessions"), {"session_ids": [sid]})
     copy_messages(source, target, wid, sid, counts)
+
+
+def copy_scopes(source: Api, target: Api, wid: str, counts: Counts, log: Log) -> dict[str, set[str]]:
+    """Create the source's scopes on the target (get-or-create with their metadata); their member sessions by
+    scope, for `copy_session`. Empty when either server has no scope routes (a Honcho before 3.1)."""
+    try:
+        found = {s["id"]: s for s in pages(source, path(wid, "scopes", "list"), {})}
+    except HonchoClientError as exc:
+        if exc.status not in (404, 405, 501):
+            raise
+        return {}
+    scopes: dict[str, set[str]] = {}
+    for scope_id, scope in found.items():
+        try:
+            target.request("POST", path(wid, "scopes"), {"id": scope_id, "metadata": scope.get("metadata") or {}})
+        except HonchoClientError as exc:
+            if exc.status not in (404, 405, 501):
+                raise
+            log(f"  the target has no scopes: {len(found)} left behind")
+            return {}
+        scopes[scope_id] = {s["id"] for s in pages(source, path(wid, "scopes", scope_id, "sessions", "list"), {})}
+        counts.scopes += 1
+    return scopes
 
 
 def config_of(config: dict[str, Any] | None) -> dict[str, Any]:
