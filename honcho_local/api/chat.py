@@ -33,8 +33,8 @@ class ChatController(Controller):
         # Retrieval runs on the request pool like any read; the model call (seconds, waiting for the one
         # model) runs on threads of its own, so requests queued for the model never hold the threads
         # every other read and write needs.
-        data = await sync_to_thread(_unscoped, svc, workspace_id, data)
-        prepared = await sync_to_thread(svc.dialectic.prepare, workspace_id, peer_id, data)
+        prepared = await sync_to_thread(lambda: svc.dialectic.prepare(workspace_id, peer_id,
+                                                                      _unscoped(svc, workspace_id, data)))
         return await _respond(svc, prepared, data)
 
     @post("/{peer_id:str}/recall", operation_id="peer_recall", status_code=200, sync_to_thread=True)
@@ -52,12 +52,14 @@ class WorkspaceChatController(Controller):
     async def chat(self, workspace_id: FromPath[str], data: JSONBody[WorkspaceChatBody],
                    svc: NamedDependency[Services]) -> Response[Any]:
         """Honcho 3.2: chat over everything the workspace holds (services/workspace_chat.py)."""
-        allow = None
-        if data.scope is not None:
-            if data.session_id is not None:
-                raise InvalidInput("`scope` and `session_id` are mutually exclusive")
-            allow = await sync_to_thread(svc.scopes.sessions_of, workspace_id, data.scope)
-        prepared = await sync_to_thread(WorkspaceChat(svc.dialectic).prepare, workspace_id, data, allow)
+        if data.scope is not None and data.session_id is not None:
+            raise InvalidInput("`scope` and `session_id` are mutually exclusive")
+
+        def prepare() -> Any:  # the scope's sessions and the retrieval in one trip to a thread
+            allow = None if data.scope is None else svc.scopes.sessions_of(workspace_id, data.scope)
+            return WorkspaceChat(svc.dialectic).prepare(workspace_id, data, allow)
+
+        prepared = await sync_to_thread(prepare)
         return await _respond(svc, prepared, data)
 
 
