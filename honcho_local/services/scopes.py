@@ -98,14 +98,11 @@ class Scopes:
         if not names or len(names) > MAX_SCOPES:
             raise InvalidInput(f"`scope` names 1 to {MAX_SCOPES} scopes")
 
-        def read(cur: Any) -> list[str]:
-            sessions: dict[str, None] = {}
-            for name in names:
-                _require(cur, workspace_id, name)
-                sessions.update(dict.fromkeys(m[0] for m in repo_scopes.member_rows(cur, workspace_id, name)))
-            return list(sessions)
-
-        return self.store.read(read)
+        found, sessions = self.store.read(lambda cur: repo_scopes.union_of(cur, workspace_id, names))
+        missing = next((name for name in names if name not in found), None)
+        if missing is not None:
+            raise NotFound(f"scope {missing!r} not found in workspace {workspace_id!r}")
+        return sessions
 
 
 def _require(cur: Any, workspace_id: str, scope_id: str) -> dict[str, Any]:

@@ -57,6 +57,19 @@ def member_rows(cur: Cursor, workspace_id: str, scope_id: str) -> list[tuple[str
         "ORDER BY m.added_at, m.session_id", [workspace_id, scope_id]).fetchall()
 
 
+def union_of(cur: Cursor, workspace_id: str, scope_ids: list[str]) -> tuple[set[str], list[str]]:
+    """(the scopes among `scope_ids` that exist, the active member sessions of all of them): two queries
+    whatever the number of scopes."""
+    marks = ", ".join("?" for _ in scope_ids)
+    found = {r[0] for r in cur.execute(f"SELECT id FROM scopes WHERE workspace_id = ? AND id IN ({marks})",
+                                       [workspace_id, *scope_ids]).fetchall()}
+    sessions = [r[0] for r in cur.execute(
+        "SELECT DISTINCT m.session_id FROM scope_sessions m JOIN sessions s ON s.workspace_id = m.workspace_id "
+        f"AND s.id = m.session_id AND s.is_active WHERE m.workspace_id = ? AND m.scope_id IN ({marks}) "
+        "ORDER BY m.session_id", [workspace_id, *scope_ids]).fetchall()]
+    return found, sessions
+
+
 def list_sessions(cur: Cursor, workspace_id: str, scope_id: str, page_no: int, size: int, reverse: bool):
     sql = ("SELECT s.*, m.added_at AS joined_at FROM scope_sessions m JOIN sessions s ON s.workspace_id = m.workspace_id "
            "AND s.id = m.session_id AND s.is_active WHERE m.workspace_id = ? AND m.scope_id = ?")
