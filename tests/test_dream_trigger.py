@@ -18,7 +18,6 @@ from honcho_local.services.dream_trigger import DreamTrigger
 from honcho_local.services.dreams import Dreams
 from honcho_local.services.versions import read_version
 from honcho_local.store import Store, cards, utcnow
-from honcho_local.store import dreams as dream_log
 from honcho_local.store import events
 from honcho_local.store import resources as repo
 from honcho_local.store.conclusions import NewConclusion, insert_conclusions
@@ -57,7 +56,11 @@ def world(tmp_path: Path):
 
 
 def _dreams(store: Store, workspace: str = "w") -> list[dict]:
-    return store.read(lambda cur: dream_log.dreams_of(cur, workspace))
+    """The workspace's dream records, oldest first, read straight from the table."""
+    keys = ("observer_id", "observed_id", "dream_type", "trigger")
+    rows = store.read(lambda cur: cur.execute(f"SELECT {', '.join(keys)} FROM dreams WHERE workspace_id = ? "
+                                              "ORDER BY finished_at", [workspace]).fetchall())
+    return [dict(zip(keys, r)) for r in rows]
 
 
 def test_a_pair_dreams_after_enough_conclusions_and_quiet(world) -> None:

@@ -38,11 +38,3 @@ def last_message_at(cur: Cursor, workspace_ids: list[str]) -> dict[str, datetime
     rows = cur.execute(f"SELECT workspace_id, max(recorded_at) FROM events WHERE workspace_id IN ({marks}) "
                        "GROUP BY workspace_id", workspace_ids).fetchall()
     return {r[0]: r[1] for r in rows}
-
-
-def dreams_of(cur: Cursor, workspace_id: str) -> list[dict[str, Any]]:
-    """The workspace's dreams, oldest first."""
-    rows = cur.execute("SELECT observer_id, observed_id, version, dream_type, trigger, finished_at FROM dreams "
-                       "WHERE workspace_id = ? ORDER BY finished_at", [workspace_id]).fetchall()
-    keys = ("observer_id", "observed_id", "version", "dream_type", "trigger", "finished_at")
-    return [dict(zip(keys, r)) for r in rows]
