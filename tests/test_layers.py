@@ -33,3 +33,17 @@ def test_package_type_checks() -> None:
     r = subprocess.run([_tool("mypy"), "honcho_local"], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert r.stdout.startswith("Success: no issues found"), r.stdout[-4000:]
+
+
+def test_only_store_connection_opens_duckdb() -> None:
+    """One place opens DuckDB connections (store/connection.py): the store file's ATTACH options and the
+    "in use by another process" answer hold for every opener."""
+    import ast
+
+    openers = []
+    for path in sorted((REPO / "honcho_local").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (isinstance(node, ast.Attribute) and node.attr == "connect" and isinstance(node.value, ast.Name)
+                    and node.value.id == "duckdb"):
+                openers.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert openers and all(o.startswith("honcho_local/store/connection.py:") for o in openers), openers

@@ -18,7 +18,8 @@ from typing import Any
 import duckdb
 
 from honcho_local import __version__
-from honcho_local.errors import Conflict, StoreLocked
+from honcho_local.errors import Conflict
+from honcho_local.store import connection
 from honcho_local.store.migrations import MIGRATIONS, migrate
 from honcho_local.store.sql import scalar
 
@@ -136,7 +137,7 @@ def embedding_rows(directory: Path, manifest: dict[str, Any]) -> list[tuple[int,
     if manifest["vectors"] or "message_embeddings" not in manifest["tables"]:
         return []
     path = directory / "message_embeddings.parquet"
-    with duckdb.connect() as conn:
+    with connection.scratch() as conn:
         columns = {r[0] for r in conn.execute(f"DESCRIBE SELECT * FROM read_parquet({_literal(path)})").fetchall()}
         order = "seq, event_pk" if "seq" in columns else "event_pk"
         return [tuple(r) for r in conn.execute(
@@ -146,12 +147,7 @@ def embedding_rows(directory: Path, manifest: dict[str, Any]) -> list[tuple[int,
 
 def export_file(db_path: Path, directory: Path, vectors: bool = True) -> dict[str, Any]:
     """`export` of the store file at `db_path`, which no other process may hold."""
-    try:
-        conn = duckdb.connect(str(db_path))
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise StoreLocked(f"{db_path} is in use by another process (is `honcho-local serve` running?)") from exc
-        raise
+    conn = connection.open_file(db_path)
     try:
         return export(conn, directory, vectors=vectors)
     finally:
@@ -160,7 +156,7 @@ def export_file(db_path: Path, directory: Path, vectors: bool = True) -> dict[st
 
 def load_file(path: Path, directory: Path, manifest: dict[str, Any]) -> dict[str, int]:
     """`load` into a new store file at `path`."""
-    conn = duckdb.connect(str(path))
+    conn = connection.open_file(path)
     try:
         return load(conn, directory, manifest)
     finally:
@@ -169,7 +165,7 @@ def load_file(path: Path, directory: Path, manifest: dict[str, Any]) -> dict[str
 
 def checkpoint_file(path: Path) -> None:
     """Fold the file's WAL into it, so that the file alone is the store."""
-    conn = duckdb.connect(str(path))
+    conn = connection.open_file(path)
     try:
         conn.execute("CHECKPOINT")
     finally:
@@ -180,7 +176,7 @@ def conclusion_models(directory: Path, manifest: dict[str, Any]) -> set[str]:
     """The embedding models named by the backup's conclusions."""
     if "conclusions" not in manifest["tables"]:
         return set()
-    with duckdb.connect() as conn:
+    with connection.scratch() as conn:
         return {r[0] for r in conn.execute(
             "SELECT DISTINCT embedding_model FROM read_parquet(?) WHERE embedding_model IS NOT NULL",
             [str(directory / "conclusions.parquet")]).fetchall()}

@@ -23,9 +23,11 @@ from typing import Any, TypeVar
 import duckdb
 
 from honcho_local import metrics, nonblocking
-from honcho_local.errors import HonchoLocalError, StoreLocked
+from honcho_local.errors import HonchoLocalError
 from honcho_local.store import faults
 from honcho_local.store.changes import ChangeFeed
+from honcho_local.store.connection import connect as _connect
+from honcho_local.store.connection import cursor as _cursor
 from honcho_local.store.migrations import migrate
 from honcho_local.store.writectx import (  # noqa: F401 - re-exported: callers import them from here
     Tag,
@@ -45,11 +47,6 @@ IDLE_CHECKPOINT_SECONDS = 1.0
 # runs between two groups once the oldest commit not yet in the database file is this old: what a
 # damaged WAL can lose stays within the last seconds' writes (issue 31).
 BUSY_CHECKPOINT_SECONDS = 5.0
-# Rows per DuckDB row group in this file (DuckDB's default: 122,880). A checkpoint compresses every row
-# group that filled since the last one, in one go, while commits wait: smaller groups bound that wait
-# (docs/decisions/005-checkpoint-stalls.md).
-ROW_GROUP_SIZE = 16_384
-CATALOG = "honcho"  # the name the file is attached under (see `_connect`)
 _STOP = object()
 _REOPEN = object()  # a reader found the database invalidated: the writer reopens it
 
@@ -377,39 +374,3 @@ class Store:
         except duckdb.Error:  # pragma: no cover
             log.warning("checkpoint at close failed", exc_info=True)
         self._conn.close()
-
-
-def _quoted(path: Path) -> str:
-    return str(path).replace("'", "''")
-
-
-def _cursor(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """A cursor on the store's file: a cursor is a new connection, which starts in the in-memory catalog."""
-    cur = conn.cursor()
-    cur.execute(f"USE {CATALOG}")
-    return cur
-
-
-def _connect(path: Path, fsync: bool) -> duckdb.DuckDBPyConnection:
-    """A connection to the file, set up; a WAL DuckDB did not replay to its end is reported and kept."""
-    wal_at_open = faults.wal_size(path)
-    conn = duckdb.connect()  # the file is attached to an in-memory instance: ROW_GROUP_SIZE is an ATTACH option
-    try:
-        conn.execute(f"ATTACH '{_quoted(path)}' AS {CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
-        conn.execute(f"USE {CATALOG}")
-    except duckdb.Error as exc:
-        conn.close()
-        if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
-            raise StoreLocked(f"{path} is in use by another process (is `honcho-local serve` running?)") from exc
-        raise (faults.full_error(path, exc) if faults.is_disk_full(exc) else faults.open_error(path, exc)) from exc
-    # Checkpoints run in the writer (see _run_writer); the automatic one, which blocks a commit, is
-    # kept only as a backstop.
-    conn.execute("SET checkpoint_threshold = '64MiB'")
-    if not fsync:
-        conn.execute("SET fsync_mode = 'NONE'")
-    lost = faults.wal_shortfall(conn, path, wal_at_open)
-    if lost:
-        copy = faults.keep_wal_copy(path)
-        log.warning("%s: DuckDB replayed its WAL only in part: about %d of %d bytes were not replayed (a damaged "
-                    "WAL; the writes in them are lost). A copy of the WAL is at %s", path, lost, wal_at_open, copy)
-    return conn

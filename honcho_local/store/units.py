@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from honcho_local.store import connection
 from honcho_local.store.db import WriteContext, utcnow
 from honcho_local.store.resources import Cursor, _fetch
 from honcho_local.store.sql import one, scalar
@@ -162,7 +163,7 @@ def reasoning_cost(db_path: Path, workspaces: list[str]) -> dict[str, Any] | Non
     open (read-only): per task the calls, failed calls, prompt and completion tokens and seconds, plus
     the workspaces' messages and live conclusions. None when the file cannot be opened."""
     try:
-        db = duckdb.connect(str(db_path), read_only=True)
+        db = connection.open_file(db_path, read_only=True)
     except duckdb.Error:
         return None
     marks = ", ".join("?" for _ in workspaces)
