@@ -193,6 +193,12 @@ class Worker:
             self._task(key)
 
     # ---- the task ------------------------------------------------------------------------------
+    def run(self, key: str) -> None:
+        """Work `key` now, in this thread, until caught up: in its failure backoff or not when the worker
+        was not started (`reprocess` drives a worker of its own this way). A failure is recorded with the
+        unit, as in a served worker."""
+        self._run_unit(key)
+
     def _run_unit(self, key: str, also: Iterable[str] = ()) -> None:
         """Work `key` until caught up, with its session's sibling units that are queued (or in `also`)."""
         with self._lock:

@@ -119,7 +119,7 @@ def test_a_crash_outside_a_model_call_fails_the_unit_with_its_error(tmp_home: Pa
             ("summary", "failed", "RuntimeError: embedder bug")]
         assert rows(svc, "SELECT count(*) FROM conclusions") == [(0,)]  # nothing half-written
         # a worker driven directly runs what it is given, in its backoff or not (as `reprocess` does)
-        svc.worker._run_unit("representation:v1:w:s:alice")
+        svc.worker.run("representation:v1:w:s:alice")
         attempts = {e["work_unit"]: e["attempts"] for e in svc.queue_status("w")["errors"]}
         assert model.calls.count("deriver") == 2 and attempts == {"representation:v1:w:s:alice": 2, "summary:v1:w:s": 1}
     finally:

@@ -70,7 +70,7 @@ def reprocess(ctx: click.Context, name: str, since: str | None, workspace: str |
         with Progress() as progress:
             task = progress.add_task(f"reprocessing into {name}", total=len(keys))
             for key in keys:
-                worker._run_unit(key)
+                worker.run(key)
                 progress.advance(task)
         left = worker.lagging(waiting=True)
         click.echo(f"version {name}: {len(keys) - len(left)} of {len(keys)} work units done"
@@ -87,15 +87,14 @@ def versions() -> None:
 
 
 def _store(ctx: click.Context) -> Any:
-    from honcho_local.store import Store
+    from honcho_local.services.offline import OfflineStore
 
-    settings = settings_from(ctx)
-    return Store.open(settings.db_path)
+    return OfflineStore(settings_from(ctx).db_path)
 
 
 def _on_store(ctx: click.Context, local: Any, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    """`local(store)` on the store file, or, while the running server holds it, the admin route
-    `method path` of that server (`cli/remote.py`)."""
+    """`local(store)` on the store file (a `services.offline.OfflineStore`), or, while the running server
+    holds it, the admin route `method path` of that server (`cli/remote.py`)."""
     from honcho_local.cli.remote import through_server
 
     try:
@@ -116,9 +115,7 @@ def versions_list(ctx: click.Context) -> None:
     """Every version, its model and size; * marks the default for reads."""
     import datetime as dt
 
-    from honcho_local.services.versions import list_versions
-
-    rows = _on_store(ctx, lambda store: store.read(list_versions), "GET", "/admin/versions")
+    rows = _on_store(ctx, lambda store: store.list_versions(), "GET", "/admin/versions")
     click.echo(f"  {'name':<12} {'status':<8} {'chat model':<22} {'conclusions':>19}  {'parent':<13} created"
                "  (* = default for reads)")
     for v in rows:
@@ -138,9 +135,7 @@ def versions_activate(ctx: click.Context, name: str) -> None:
     """Make NAME the default version for reads (through the running server, if one holds the store)."""
     from urllib.parse import quote
 
-    from honcho_local.services.versions import activate
-
-    _on_store(ctx, lambda store: activate(store, name), "POST", f"/admin/versions/{quote(name, safe='')}/activate", {})
+    _on_store(ctx, lambda store: store.activate(name), "POST", f"/admin/versions/{quote(name, safe='')}/activate", {})
     click.echo(f"{name} is now the default representation version")
 
 
@@ -150,9 +145,7 @@ def versions_activate(ctx: click.Context, name: str) -> None:
 @handle_errors
 def versions_rollback(ctx: click.Context) -> None:
     """Make the previous default version the default again (through the running server, if one holds the store)."""
-    from honcho_local.services.versions import rollback
-
-    name = _on_store(ctx, lambda store: {"default": rollback(store)}, "POST", "/admin/versions/rollback", {})["default"]
+    name = _on_store(ctx, lambda store: {"default": store.rollback()}, "POST", "/admin/versions/rollback", {})["default"]
     click.echo(f"rolled back: {name} is the default representation version again")
 
 
@@ -168,15 +161,9 @@ def recheck(ctx: click.Context, workspace: str | None, name: str | None, dry_run
     restate another speaker's nearby line, and date relative time words ("yesterday") from when the
     source was said (for conclusions derived before these checks existed); rebuild peer cards from the
     conclusions left. Needs the store to itself: stop the server first."""
-    from honcho_local.services.recheck import recheck_attribution
-    from honcho_local.services.versions import default_version
-
-    store = _store(ctx)
-    try:
-        version = name or store.read(default_version)
-        result = recheck_attribution(store, version, workspace, dry_run=dry_run)
-    finally:
-        store.close()
+    with _store(ctx) as store:
+        version = name or store.default_version()
+        result = store.recheck(version, workspace, dry_run)
     for c in result.flagged[:5]:
         click.echo(f"  {c['workspace_id']}/{c['observed_id']}: {c['content'][:100]}")
     verb = "would remove" if dry_run else "removed"
