@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from honcho_local import metrics, nonblocking
+from honcho_local import metrics
 from honcho_local.config import Settings
 from honcho_local.errors import HonchoLocalError, ModelUnavailable
 from honcho_local.llm.base import ChatRequest, Completion
@@ -56,7 +56,6 @@ class Models:
             return built
         if role in self._errors:  # known to be unavailable: say so at once (a lexical-only search stays fast)
             raise self._errors[role]
-        nonblocking.check()  # loading a model reads a file of up to gigabytes
         with self._lock:
             current = getattr(self, f"_{role}")
             if current is not None:
@@ -174,6 +173,7 @@ class Services:
     models: Models = field(init=False)
     lexical: LexicalIndex = field(init=False)
     search: Search = field(init=False)
+    read_cache: ReadCache = field(init=False)  # the read services' cache (answered first on the event loop)
     representations: Representations = field(init=False)
     context: SessionContext = field(init=False)
     message_list: MessageList = field(init=False)
@@ -231,6 +231,7 @@ def build_read_path(services: Services, models: Models) -> None:
     metrics.READ_CACHE_LOOKUPS.labels("miss").set_function(lambda: cache.misses)
     metrics.READ_CACHE_ENTRIES.set_function(lambda: len(cache))
     services.models = models
+    services.read_cache = cache
     rows = MessageRows(store)  # the log's message rows in memory: search results, session context, index tail
     services.lexical = LexicalIndex(store, settings.home / "lexical-index", rows)
     Forgetting.of(store).lexical = services.lexical  # deletes rebuild it without the deleted messages

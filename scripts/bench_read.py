@@ -487,7 +487,7 @@ def report_body(rows: list[tuple], firsts: list[float], turns: list[float], args
             "connections, each endpoint for the given seconds over 2000 pre-drawn random requests; server-side "
             "quantiles interpolated inside the `honcho_http_request_seconds` buckets (5 ms and 25 ms are bucket "
             "bounds, so the server-side check — at least 50% ≤ 5 ms and 99% ≤ 25 ms — is exact). Reads the caches "
-            "and in-memory indexes can answer run on the event loop (`honcho_local/nonblocking.py`); a request "
+            "and in-memory indexes hold are answered on the event loop (`api/deps.cache_first`); a request "
             "waiting for the loop is not yet inside the app, so server-side time leaves that wait out, and the "
             "floor column also requires wrk's p50 ≤ 5 ms and p99 ≤ 25 ms (client-side, queueing included). "
             "1 client: sequential Python requests, `Server-Timing`.")

@@ -75,30 +75,27 @@ def test_search_rows_start_over_when_updates_overflow(read_app) -> None:
 
 
 def test_warm_searches_answer_without_blocking(read_app) -> None:
-    """A warm search needs no DuckDB query, wait or model load (it runs inside `nonblocking()`), and a
-    message just written is found without waiting for the lexical indexer: its row joins the in-memory
-    copy at the commit and the index's tail is scored from memory. (The routes run searches in handler
-    threads: measured faster for real queries.)"""
-    from honcho_local import nonblocking
-
+    """A warm search needs no DuckDB query (`Store.cursors_taken` stays put), and a message just written
+    is found without waiting for the lexical indexer: its row joins the in-memory copy at the commit and
+    the index's tail is scored from memory."""
     services, client = read_app
+    store = services.store
     _add(client, "s1", [("alice", "walrus on the beach")])
     for path in ("", "/sessions/s1", "/peers/alice"):
         assert [h["content"] for h in _search(client, "walrus", path)] == ["walrus on the beach"]
-    with nonblocking.nonblocking():
-        for scope in ({}, {"session_id": "s1"}, {"peer_id": "alice"}):
-            hits = services.search.search("ws", "walrus", **scope)
-            assert [h["content"] for h in hits] == ["walrus on the beach"]
+    before = store.cursors_taken
+    for scope in ({}, {"session_id": "s1"}, {"peer_id": "alice"}):
+        hits = services.search.search("ws", "walrus", **scope)
+        assert [h["content"] for h in hits] == ["walrus on the beach"]
+    assert store.cursors_taken == before
     loads = services.search.rows.loads
     _add(client, "s1", [("bob", "another walrus swims by")])
     assert len(services.search.search("ws", "walrus")) == 2
     assert services.search.rows.loads == loads  # the new row came with the commit, not from a query
     for _ in range(3):  # the worker's commits may make the vector side want a refresh (a query) first
-        try:
-            with nonblocking.nonblocking():
-                assert len(services.search.search("ws", "walrus")) == 2
+        before = store.cursors_taken
+        assert len(services.search.search("ws", "walrus")) == 2
+        if store.cursors_taken == before:
             break
-        except nonblocking.WouldBlock:
-            services.search.search("ws", "walrus")
     else:
-        raise AssertionError("a warm search kept needing to block")
+        raise AssertionError("a warm search kept needing a query")

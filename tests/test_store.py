@@ -254,37 +254,38 @@ def test_reopen_after_close_sees_everything(tmp_path: Path) -> None:
         s2.close()
 
 
-def test_reads_refuse_to_run_inside_nonblocking(store: Store) -> None:
-    """`nonblocking()` marks code running on the event loop: a DuckDB read there raises `WouldBlock`
-    (the route then runs the call in a handler thread) instead of stalling every connection."""
-    from honcho_local import nonblocking
-
-    with nonblocking.nonblocking(), pytest.raises(nonblocking.WouldBlock):
-        store.read(lambda cur: cur.execute("SELECT 1").fetchone())
+def test_a_read_answered_from_caches_takes_no_cursor(store: Store) -> None:
+    """`Store.read` fetches the thread's cursor only when the read queries: one answered from memory
+    touches no DuckDB connection (`cursors_taken` counts the reads that did)."""
+    before = store.cursors_taken
+    assert store.read(lambda cur: "from memory") == "from memory"
+    assert store.cursors_taken == before
     assert store.read(lambda cur: cur.execute("SELECT 1").fetchone()) == (1,)
+    assert store.cursors_taken == before + 1
 
 
-def test_in_memory_or_thread_runs_on_the_loop_unless_the_call_would_block() -> None:
+def test_cache_first_answers_a_held_read_on_the_loop_and_computes_the_rest_in_a_thread(store: Store) -> None:
     import asyncio
 
-    from honcho_local import nonblocking
-    from honcho_local.api.deps import in_memory_or_thread
+    from honcho_local.api.deps import cache_first
+    from honcho_local.services.readcache import MISS, Read, ReadCache
+    from honcho_local.store import ws_tag
 
-    calls: list[str] = []
+    cache = ReadCache(store, size=10)
+    computed: list[threading.Thread] = []
 
-    def from_memory() -> threading.Thread:
-        calls.append("memory")
-        return threading.current_thread()
+    def compute() -> str:
+        computed.append(threading.current_thread())
+        return "answer"
 
-    def needs_a_query() -> threading.Thread:
-        calls.append("query")
-        nonblocking.check()
-        return threading.current_thread()
+    read = Read(("k",), compute, (ws_tag("w"),))
+    assert cache.peek(read.key) is MISS and computed == []  # a peek never computes
 
-    async def main() -> tuple[threading.Thread, threading.Thread, threading.Thread]:
-        return (await in_memory_or_thread(from_memory), await in_memory_or_thread(needs_a_query),
-                threading.current_thread())
+    async def main() -> tuple[str, str, threading.Thread]:
+        return await cache_first(cache, read), await cache_first(cache, read), threading.current_thread()
 
-    inline, offloaded, loop_thread = asyncio.run(main())
-    assert inline is loop_thread and offloaded is not loop_thread
-    assert calls == ["memory", "query", "query"]  # tried on the loop, then run again in a thread
+    first, second, loop_thread = asyncio.run(main())
+    assert first == second == "answer"
+    assert len(computed) == 1 and computed[0] is not loop_thread  # computed once, in a handler thread
+    store.write(lambda ctx: ctx.touch(ws_tag("w")), scoped=True)  # a commit touching its tag drops it
+    assert cache.peek(read.key) is MISS

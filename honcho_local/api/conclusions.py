@@ -9,7 +9,7 @@ from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from honcho_local.api.deps import in_memory_or_thread
+from honcho_local.api.deps import cache_first
 from honcho_local.schemas import ListBody
 from honcho_local.schemas_read import ConclusionBatch, ConclusionQuery
 from honcho_local.services.resources import Paging
@@ -34,8 +34,8 @@ class ConclusionController(Controller):
     @post("/query", operation_id="query_conclusions", status_code=200)
     async def query(self, workspace_id: FromPath[str], data: JSONBody[ConclusionQuery], svc: NamedDependency[Services],
                     version: FromQuery[str | None] = None) -> list[dict[str, Any]]:
-        return await in_memory_or_thread(svc.conclusions.query, workspace_id, data.query, data.top_k, data.distance,
-                                         data.filters, version)
+        return await cache_first(svc.read_cache, svc.conclusions.query_read(workspace_id, data.query, data.top_k,
+                                                                           data.distance, data.filters, version))
 
     @get("/{conclusion_id:str}", operation_id="get_conclusion", sync_to_thread=True)
     def get_(self, workspace_id: FromPath[str], conclusion_id: FromPath[str],

@@ -10,7 +10,7 @@ from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.params import FromQuery, QueryParameter
 
-from honcho_local.nonblocking import WouldBlock, nonblocking
+from honcho_local.services.readcache import MISS, Read, ReadCache
 from honcho_local.services.resources import MAX_PAGE, MAX_SIZE, Paging
 from honcho_local.wiring import Services
 
@@ -35,12 +35,16 @@ def created_or_ok(body: dict[str, Any], created: bool) -> Response[dict[str, Any
 T = TypeVar("T")
 
 
-async def in_memory_or_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`fn(*args, **kwargs)` on the event loop when it answers from memory, else in a handler thread
-    (`honcho_local.nonblocking`). Measured with 8 clients: docs/notes/measurement-log-2026-11.md, session 7 notes."""
-    try:
-        with nonblocking():
-            return fn(*args, **kwargs)
-    except WouldBlock:
-        pass
-    return await sync_to_thread(fn, *args, **kwargs)
+async def cache_first(cache: ReadCache, read: Read[T]) -> T:
+    """`read` answered on the event loop when the read cache holds it (a fraction of a millisecond of
+    Python, which a handler thread's round trip would double), else computed in a handler thread
+    (`services/readcache.py`). Measured with 8 clients: docs/notes/measurement-log-2026-11.md, session 7."""
+    held: T = cache.peek(read.key)
+    if held is not MISS:
+        return held
+    return await sync_to_thread(cache.answer, read)
+
+
+async def held_or_thread(held: T | None, fn: Callable[..., T], *args: Any) -> T:
+    """`held` (an answer from memory), or `fn(*args)` in a handler thread when memory did not hold it."""
+    return held if held is not None else await sync_to_thread(fn, *args)

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
 from honcho_local import schemas
-from honcho_local.api.deps import Page, Size, in_memory_or_thread
+from honcho_local.api.deps import Page, Size, held_or_thread
 from honcho_local.services.resources import Paging
 from honcho_local.wiring import Services
 
@@ -30,15 +30,16 @@ class MessageController(Controller):
         # without occupying a worker thread.
         return await asyncio.wrap_future(svc.ingest.submit_messages(workspace_id, session_id, data, idempotency_key))
 
-    # Answered on the event loop when the page comes from memory (services/message_list.py), else in a thread.
+    # Answered on the event loop when memory holds the page (services/message_list.py), else in a thread.
     # Paging from its query parameters here, not the `paging` dependency: with two dependencies Litestar
     # resolves them in an anyio task group, a quarter of this route's time in process (issue 36).
     @post("/messages/list", operation_id="list_messages", status_code=200)
     async def list_(self, workspace_id: FromPath[str], session_id: FromPath[str], svc: NamedDependency[Services],
                     page: Page = 1, size: Size = 50, reverse: FromQuery[bool] = False,
                     data: JSONBody[schemas.ListBody | None] = None) -> dict[str, Any]:
-        return await in_memory_or_thread(svc.message_list.list, workspace_id, session_id,
-                                         data.filters if data else None, Paging(page, size, reverse))
+        filters, paging = data.filters if data else None, Paging(page, size, reverse)
+        return await held_or_thread(svc.message_list.held_page(workspace_id, session_id, filters, paging),
+                                    svc.message_list.list, workspace_id, session_id, filters, paging)
 
     @get("/messages/{message_id:str}", operation_id="get_message", sync_to_thread=True)
     def get_(self, workspace_id: FromPath[str], session_id: FromPath[str], message_id: FromPath[str],

@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, get, post, put
+from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from honcho_local.api.deps import in_memory_or_thread
+from honcho_local.api.deps import cache_first
 from honcho_local.api.scopes import refuse_scope, scoped_filters
 from honcho_local.errors import InvalidInput
 from honcho_local.schemas_read import CardBody, RepresentationBody, SearchBody
@@ -55,8 +56,8 @@ class ReadController(Controller):
     path = W
     tags = ["reads"]
 
-    # Reads try the event loop first and move to a handler thread only when they need DuckDB, a wait or a
-    # model (deps.in_memory_or_thread): warm reads come from the read cache and in-memory indexes.
+    # Reads are answered on the event loop when the read cache holds them, else in a handler thread
+    # (deps.cache_first).
     @get("/sessions/{session_id:str}/context", operation_id="get_session_context")
     async def session_context(
             self, workspace_id: FromPath[str], session_id: FromPath[str], svc: NamedDependency[Services],
@@ -72,13 +73,13 @@ class ReadController(Controller):
                 raise InvalidInput("`scope` requires peer_target")
             if peer_perspective is not None or sessions is not None or limit_to_session:
                 raise InvalidInput("`scope` is mutually exclusive with peer_perspective, sessions and limit_to_session")
-            allow: list[str] | None = await in_memory_or_thread(svc.scopes.sessions_of, workspace_id, scope_name)
+            allow: list[str] | None = await sync_to_thread(svc.scopes.sessions_of, workspace_id, scope_name)
         else:
             allow = _context_sessions(session_id, sessions, peer_target, limit_to_session)
         recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent,
                         100 if max_conclusions is None else max_conclusions, allow)
         req = ContextRequest(tokens, summary, peer_target, peer_perspective, limit_to_session, recall, as_of, version)
-        return await in_memory_or_thread(svc.context.context, workspace_id, session_id, req)
+        return await cache_first(svc.read_cache, svc.context.context_read(workspace_id, session_id, req))
 
     @get("/sessions/{session_id:str}/summaries", operation_id="get_session_summaries", sync_to_thread=True)
     def summaries(self, workspace_id: FromPath[str], session_id: FromPath[str], svc: NamedDependency[Services],
@@ -90,17 +91,18 @@ class ReadController(Controller):
                              data: JSONBody[RepresentationBody | None] = None) -> dict[str, Any]:
         body = data or RepresentationBody()
         if body.scope is not None:
-            filters = await in_memory_or_thread(scoped_filters, svc, workspace_id, body.scope, body.filters,
-                                                body.session_id)
+            filters = await sync_to_thread(scoped_filters, svc, workspace_id, body.scope, body.filters,
+                                           body.session_id)
             body = body.model_copy(update={"filters": filters, "scope": None})
-        return await in_memory_or_thread(svc.representations.representation, workspace_id, peer_id, body.target,
-                                         _recall(body), body.as_of, body.version)
+        return await cache_first(svc.read_cache, svc.representations.representation_read(
+            workspace_id, peer_id, body.target, _recall(body), body.as_of, body.version))
 
     @get("/peers/{peer_id:str}/card", operation_id="get_peer_card")
     async def get_card(self, workspace_id: FromPath[str], peer_id: FromPath[str], svc: NamedDependency[Services],
                        target: FromQuery[str | None] = None, as_of: FromQuery[str | None] = None,
                        version: FromQuery[str | None] = None) -> dict[str, Any]:
-        return await in_memory_or_thread(svc.representations.get_card, workspace_id, peer_id, target, as_of, version)
+        return await cache_first(svc.read_cache, svc.representations.card_read(workspace_id, peer_id, target, as_of,
+                                                                               version))
 
     @put("/peers/{peer_id:str}/card", operation_id="set_peer_card", sync_to_thread=True)
     def set_card(self, workspace_id: FromPath[str], peer_id: FromPath[str], data: JSONBody[CardBody],
@@ -119,8 +121,8 @@ class ReadController(Controller):
         refuse_scope(scope_name, "the peer context")
         recall = Recall(search_query, search_top_k, search_max_distance, include_most_frequent,
                         100 if max_conclusions is None else max_conclusions)
-        return await in_memory_or_thread(svc.representations.peer_context, workspace_id, peer_id, target, recall,
-                                         as_of, version)
+        return await cache_first(svc.read_cache, svc.representations.peer_context_read(
+            workspace_id, peer_id, target, recall, as_of, version))
 
     # Searches stay in handler threads: BM25 over real questions is ~0.4 ms of GIL-free tantivy work,
     # which threads overlap; answered on the event loop they ran slower (LoCoMo questions, 8 clients:

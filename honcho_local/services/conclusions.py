@@ -6,6 +6,7 @@ attribution (`source_ids`: premises, `times_derived`) and the messages it was dr
 from __future__ import annotations
 
 import builtins  # `list` below is also a method name
+import json
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from honcho_local.errors import InvalidInput, NotFound
 from honcho_local.services import views
 from honcho_local.services.forgetting import Forgetting
-from honcho_local.services.readcache import ReadCache
+from honcho_local.services.readcache import Read, ReadCache
 from honcho_local.services.representation import parse_as_of
 from honcho_local.services.resources import Paging
 from honcho_local.services.search import QueryEmbedder
@@ -141,6 +142,10 @@ class Conclusions:
 
     def query(self, workspace_id: str, query: Any, top_k: Any = 10, distance: Any = None, filters: Any = None,
               version: str | None = None) -> builtins.list[dict[str, Any]]:
+        return self.cache.answer(self.query_read(workspace_id, query, top_k, distance, filters, version))
+
+    def query_read(self, workspace_id: str, query: Any, top_k: Any = 10, distance: Any = None, filters: Any = None,
+                   version: str | None = None) -> Read[builtins.list[dict[str, Any]]]:
         if not isinstance(query, str) or not query.strip():
             raise InvalidInput("query must be a non-empty string")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 100:
@@ -148,19 +153,19 @@ class Conclusions:
         if distance is not None and (isinstance(distance, bool) or not isinstance(distance, (int, float))
                                      or not 0 <= distance <= 1):
             raise InvalidInput("distance must be a number between 0 and 1")
-        observer, _ = _pair_from(filters)
+        observer, observed = _pair_from(filters)
         _check_levels(filters)
-        vector, model = self.queries.require(query)
-
-        observed = _pair_from(filters)[1]
 
         def read(cur: Any) -> list[dict[str, Any]]:
+            vector, model = self.queries.require(query)
             chosen = cached_read_version(self.cache, cur, workspace_id, observed, version)
             if set(filters) <= PAIR_KEYS and self.cache.size > 0:  # the matrix pays off only when kept
                 return self.nearest(cur, workspace_id, chosen, vector, model, top_k, distance, observer, observed)
             return reads.query_conclusions(cur, workspace_id, chosen, vector, model, top_k, distance, filters)
 
-        return [conclusion_view(r) for r in self.store.read(read)]
+        key = ("conclusion_query", workspace_id, query, top_k, distance, json.dumps(filters, sort_keys=True), version)
+        return Read(key, lambda: [conclusion_view(r) for r in self.store.read(read)],
+                    (ws_tag(workspace_id), peer_tag(workspace_id, observed)))
 
     def get(self, workspace_id: str, conclusion_id: str) -> dict[str, Any]:
         row = self.store.read(lambda cur: reads.get_conclusion(cur, workspace_id, conclusion_id))

@@ -14,6 +14,7 @@ from typing import Any
 
 from honcho_local.errors import InvalidInput, NotFound
 from honcho_local.services import views
+from honcho_local.services.readcache import Read
 from honcho_local.services.representation import Recall, Representations, parse_as_of
 from honcho_local.services.search import session_active
 from honcho_local.services.tokens import TokenCounter, estimate_tokens
@@ -71,10 +72,19 @@ class SessionContext:
             raise InvalidInput("search_query requires peer_target")
         return tokens
 
-    def context(self, workspace_id: str, session_id: str, req: ContextRequest) -> dict[str, Any]:
+    def context_read(self, workspace_id: str, session_id: str, req: ContextRequest) -> Read[dict[str, Any]]:
         tokens = self._check(req)
         moment = parse_as_of(req.as_of)
-        return self.store.read(lambda cur: self._read(cur, workspace_id, session_id, req, tokens, moment))
+        deps = [ws_tag(workspace_id), log_tag(workspace_id, session_id), summaries_tag(workspace_id, session_id)]
+        if req.peer_target is not None:
+            deps.append(peer_tag(workspace_id, req.peer_target))
+        return Read(("context", workspace_id, session_id, tokens, req.summary, req.peer_target, req.peer_perspective,
+                     req.limit_to_session, req.recall.key(), moment, req.version),
+                    lambda: self.store.read(lambda cur: self._read(cur, workspace_id, session_id, req, tokens, moment)),
+                    tuple(deps))
+
+    def context(self, workspace_id: str, session_id: str, req: ContextRequest) -> dict[str, Any]:
+        return self.representations.cache.answer(self.context_read(workspace_id, session_id, req))
 
     def _read(self, cur: Any, workspace_id: str, session_id: str, req: ContextRequest, tokens: int,
               moment: datetime | None) -> dict[str, Any]:

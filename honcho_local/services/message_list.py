@@ -16,9 +16,9 @@ from typing import Any
 
 from honcho_local.errors import NotFound
 from honcho_local.services import views
-from honcho_local.services.readcache import ReadCache
+from honcho_local.services.readcache import MISS, ReadCache
 from honcho_local.services.resources import Paging
-from honcho_local.services.search import session_active
+from honcho_local.services.search import session_active, session_key
 from honcho_local.store import Store
 from honcho_local.store import events as event_log
 from honcho_local.store.message_rows import MessageRows
@@ -39,6 +39,24 @@ class MessageList:
                                                              in_memory))
         shape = views.message if kinds == ["message"] else views.event
         return views.page([shape(r) for r in rows], total, paging.page, paging.size)
+
+    def held_page(self, workspace_id: str, session_id: str, filters: Any, paging: Paging) -> dict[str, Any] | None:
+        """The page `list` would give for a plain message list, when memory holds all of it (the session's
+        existence in the read cache, the rows in the current copy of the log), else None: the caller
+        then runs `list` in a thread (`api/deps.cache_first`)."""
+        if filters:
+            return None
+        active = self.cache.peek(session_key(workspace_id, session_id))
+        if active is MISS:
+            return None
+        if not active:
+            raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
+        held = self.rows.held_page(workspace_id, session_id, (paging.page - 1) * paging.size, paging.size,
+                                   paging.reverse)
+        if held is None:
+            return None
+        rows, total = held
+        return views.page([views.message(r) for r in rows], total, paging.page, paging.size)
 
     def _read(self, cur: Any, workspace_id: str, session_id: str, filters: Any, paging: Paging,
               kinds: builtins.list[str], in_memory: bool) -> tuple[builtins.list[dict[str, Any]], int]:

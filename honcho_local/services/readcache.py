@@ -7,6 +7,11 @@ entries that depend on it; a commit that does not say what it touched (most writ
 paths), or an entry that names no tags, drops as before on any commit. So a message posted to one
 session leaves every other session's context, and every representation, cached; the worker's
 bookkeeping commits (work-unit cursors, run records) drop nothing.
+
+Cache first: a service describes a read as a `Read` (its key, its tags and how to compute it from the
+store); the API answers it on the event loop when `peek` holds it, else computes it in a handler
+thread (`api/deps.cache_first`). `peek` never computes: nothing on the loop can reach DuckDB, a model
+or a lock held across a query.
 """
 
 from __future__ import annotations
@@ -14,12 +19,24 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from honcho_local.store.db import Tag
 
 T = TypeVar("T")
 _MISSING = object()
+MISS: Any = object()  # what `peek` answers for a key it does not hold
+
+
+@dataclass(frozen=True)
+class Read(Generic[T]):
+    """A read the cache can answer: its key, the tags it is read from (None: anything) and how to
+    compute it from the store (which may block: a query, a model, a wait)."""
+
+    key: Hashable
+    compute: Callable[[], T]
+    deps: tuple[Tag, ...] | None = None
 
 
 class ReadCache:
@@ -62,6 +79,24 @@ class ReadCache:
             if changed is not None and (not changed if tags is None else not tags & changed):
                 self._put(key, value, tags)
         return value
+
+    def peek(self, key: Hashable) -> Any:
+        """The value held for `key`, current to the last commit, or `MISS`. Never computes."""
+        if self.size <= 0:
+            return MISS
+        generation = self.generation()
+        with self._lock:
+            if generation != self._generation:
+                self._sync()
+            entry = self._data.get(key, _MISSING)
+            if entry is _MISSING:
+                return MISS  # not counted: the `answer` that follows counts it
+            self.hits += 1
+            return entry[0]  # type: ignore[index]
+
+    def answer(self, read: Read[T]) -> T:
+        """`read`'s value: held, or computed (and held when no commit meanwhile touched its tags)."""
+        return self.get(read.key, read.compute, read.deps)
 
     # ---- under self._lock -------------------------------------------------------------------------
     def _sync(self) -> int:

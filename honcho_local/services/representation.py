@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from honcho_local.errors import InvalidInput, NotFound
-from honcho_local.services.readcache import ReadCache
+from honcho_local.services.readcache import Read, ReadCache
 from honcho_local.services.search import QueryEmbedder
 from honcho_local.services.versions import cached_read_version, read_version
-from honcho_local.store import Store, WriteContext, cards, peer_tag, reads, ws_tag
+from honcho_local.store import Store, Tag, WriteContext, cards, peer_tag, reads, ws_tag
 from honcho_local.store import resources as repo
 from honcho_local.store.filters import parse_datetime
 
@@ -131,15 +131,25 @@ class Representations:
         return self.cache.get(("rep", workspace_id, observer, observed, recall.key(), as_of, version), compute,
                               (ws_tag(workspace_id), peer_tag(workspace_id, observed)))
 
-    def representation(self, workspace_id: str, peer_id: str, target: str | None, recall: Recall,
-                       as_of: Any = None, version: str | None = None) -> dict[str, Any]:
+    def _deps(self, workspace_id: str, peer_id: str, target: str | None) -> tuple[Tag, ...]:
+        """What a read about `target` (or `peer_id` itself) depends on: the workspace's peers, versions
+        and configuration, and the observed peer's conclusions, profile and card."""
+        return ws_tag(workspace_id), peer_tag(workspace_id, target or peer_id)
+
+    def representation_read(self, workspace_id: str, peer_id: str, target: str | None, recall: Recall,
+                            as_of: Any = None, version: str | None = None) -> Read[dict[str, Any]]:
         moment = parse_as_of(as_of)
 
         def read(cur: Any) -> str:
             observer, observed = self.pair(cur, workspace_id, peer_id, target)
             return self.build(cur, workspace_id, observer, observed, recall, moment, version)[0]
 
-        return {"representation": self.store.read(read)}
+        return Read(("representation", workspace_id, peer_id, target, recall.key(), moment, version),
+                    lambda: {"representation": self.store.read(read)}, self._deps(workspace_id, peer_id, target))
+
+    def representation(self, workspace_id: str, peer_id: str, target: str | None, recall: Recall,
+                       as_of: Any = None, version: str | None = None) -> dict[str, Any]:
+        return self.cache.answer(self.representation_read(workspace_id, peer_id, target, recall, as_of, version))
 
     def card_of(self, cur: Any, workspace_id: str, observer: str, observed: str, as_of: datetime | None,
                 version: str | None) -> list[str] | None:
@@ -148,15 +158,20 @@ class Representations:
                               lambda: cards.current_card(cur, workspace_id, observer, observed, version, as_of),
                               (ws_tag(workspace_id), peer_tag(workspace_id, observed)))
 
-    def get_card(self, workspace_id: str, peer_id: str, target: str | None, as_of: Any = None,
-                 version: str | None = None) -> dict[str, Any]:
+    def card_read(self, workspace_id: str, peer_id: str, target: str | None, as_of: Any = None,
+                  version: str | None = None) -> Read[dict[str, Any]]:
         moment = parse_as_of(as_of)
 
         def read(cur: Any) -> list[str] | None:
             observer, observed = self.pair(cur, workspace_id, peer_id, target)
             return self.card_of(cur, workspace_id, observer, observed, moment, version)
 
-        return {"peer_card": self.store.read(read)}
+        return Read(("peer_card", workspace_id, peer_id, target, moment, version),
+                    lambda: {"peer_card": self.store.read(read)}, self._deps(workspace_id, peer_id, target))
+
+    def get_card(self, workspace_id: str, peer_id: str, target: str | None, as_of: Any = None,
+                 version: str | None = None) -> dict[str, Any]:
+        return self.cache.answer(self.card_read(workspace_id, peer_id, target, as_of, version))
 
     def set_card(self, workspace_id: str, peer_id: str, target: str | None, entries: Any,
                  version: str | None = None) -> dict[str, Any]:
@@ -172,8 +187,8 @@ class Representations:
         self.store.write(op, scoped=True)
         return {"peer_card": cleaned}
 
-    def peer_context(self, workspace_id: str, peer_id: str, target: str | None, recall: Recall,
-                     as_of: Any = None, version: str | None = None) -> dict[str, Any]:
+    def peer_context_read(self, workspace_id: str, peer_id: str, target: str | None, recall: Recall,
+                          as_of: Any = None, version: str | None = None) -> Read[dict[str, Any]]:
         moment = parse_as_of(as_of)
 
         def read(cur: Any) -> dict[str, Any]:
@@ -182,7 +197,12 @@ class Representations:
             card = self.card_of(cur, workspace_id, observer, observed, moment, version)
             return {"peer_id": peer_id, "target_id": observed, "representation": text, "peer_card": card}
 
-        return self.store.read(read)
+        return Read(("peer_context", workspace_id, peer_id, target, recall.key(), moment, version),
+                    lambda: self.store.read(read), self._deps(workspace_id, peer_id, target))
+
+    def peer_context(self, workspace_id: str, peer_id: str, target: str | None, recall: Recall,
+                     as_of: Any = None, version: str | None = None) -> dict[str, Any]:
+        return self.cache.answer(self.peer_context_read(workspace_id, peer_id, target, recall, as_of, version))
 
 
 def _clean_card(entries: Any) -> list[str]:

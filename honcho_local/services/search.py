@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from honcho_local import nonblocking
 from honcho_local.errors import InvalidInput, ModelUnavailable, NotFound
 from honcho_local.services import views
 from honcho_local.services.readcache import ReadCache
@@ -65,7 +64,6 @@ class QueryEmbedder:
             if hit is not None:
                 self._cache.move_to_end(text)
                 return hit
-        nonblocking.check()  # embedding a query is milliseconds of model time
         embedder = self._try_get()
         if embedder is None:
             return None
@@ -205,10 +203,15 @@ class Search:
         return found
 
 
+def session_key(workspace_id: str, session_id: str) -> tuple[str, str, str]:
+    """The read-cache key of `session_active`."""
+    return ("session", workspace_id, session_id)
+
+
 def session_active(cache: ReadCache, cur: Any, workspace_id: str, session_id: str) -> bool:
     """Whether the session exists and is not deleted (cached until a write changes the workspace)."""
     def compute() -> bool:
         row = repo.get_session(cur, workspace_id, session_id)
         return row is not None and bool(row["is_active"])
 
-    return cache.get(("session", workspace_id, session_id), compute, (ws_tag(workspace_id),))
+    return cache.get(session_key(workspace_id, session_id), compute, (ws_tag(workspace_id),))

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from honcho_local import metrics, nonblocking
+from honcho_local import metrics
 from honcho_local.errors import HonchoLocalError
 from honcho_local.store import faults
 from honcho_local.store.changes import ChangeFeed
@@ -52,7 +52,7 @@ _REOPEN = object()  # a reader found the database invalidated: the writer reopen
 
 
 class _LazyCursor:
-    """The thread's DuckDB cursor, fetched at its first use (a query: never on the event loop)."""
+    """The thread's DuckDB cursor, fetched at its first use: a read answered from caches takes none."""
 
     __slots__ = ("_store", "_cursor")
 
@@ -63,7 +63,7 @@ class _LazyCursor:
     def __getattr__(self, name: str) -> Any:
         cursor = self._cursor
         if cursor is None:
-            nonblocking.check()
+            self._store.cursors_taken += 1
             cursor = self._cursor = self._store.cursor()
         return getattr(cursor, name)
 
@@ -93,6 +93,7 @@ class Store:
         self._checkpoint_idle = checkpoint_idle
         self.health = faults.StoreHealth()  # what is wrong with the files, for /health (store/faults.py)
         self._generation = 0  # moves when the file is reopened: threads then take fresh cursors
+        self.cursors_taken = 0  # reads that queried DuckDB (`read`; tests check cached reads take none)
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursor_lock = threading.Lock()
@@ -153,7 +154,7 @@ class Store:
 
     def read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """`fn(cursor)`. The cursor is fetched when `fn` first uses it, so a read answered from caches
-        never touches DuckDB and may run on the event loop (`honcho_local.nonblocking`).
+        never touches DuckDB (`cursors_taken` counts the reads that did).
 
         Whatever `fn` left unread is run to its end after it (`complete`): a result read with
         `fetchone()` kept its transaction open, and one open transaction made every checkpoint fail
@@ -175,7 +176,6 @@ class Store:
     def submit(self, op: Callable[[WriteContext], T], scoped: bool = False) -> Future[T]:
         """Queue `op`. `scoped`: every change `op` makes is recorded with `WriteContext.touch`
         (by it or the store functions it calls), so read caches drop only what it touched."""
-        nonblocking.check()  # the caller waits for the writer thread's commit
         if self._closed:
             raise RuntimeError("store is closed")
         fut: Future[T] = Future()

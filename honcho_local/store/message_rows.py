@@ -23,7 +23,6 @@ from typing import Any
 
 import msgspec
 
-from honcho_local import nonblocking
 from honcho_local.store.db import Store
 
 _decode = msgspec.json.decode  # metadata JSON text: 8x faster than json.loads on these small objects
@@ -73,7 +72,6 @@ class MessageRows:
     def _apply_updates(self, copy: _Copy) -> _Copy:
         """Re-read the rows of the events updated in place since the copy last looked (or, when the
         store no longer holds all of those positions, start a new copy)."""
-        nonblocking.check()  # may query DuckDB, under the lock another thread may hold while it does
         with self._lock:
             seen = self.store.feed.event_updates  # read before the log (a later update is seen next time)
             updates = list(self.store.feed.updated_events)
@@ -106,7 +104,6 @@ class MessageRows:
 
     def _load(self, copy: _Copy, upto: int) -> None:
         """Load the rows past `copy.max_pk` up to the log's end (one query), unless another thread already did."""
-        nonblocking.check()
         with self._lock:
             if copy.max_pk >= upto:
                 return
@@ -171,6 +168,21 @@ class MessageRows:
         end = self.store.log_end
         if end > copy.max_pk:
             self._load(copy, end)
+        return self._page(copy, workspace_id, session_id, offset, size, reverse)
+
+    def held_page(self, workspace_id: str, session_id: str, offset: int, size: int,
+                  reverse: bool) -> tuple[list[dict[str, Any]], int] | None:
+        """`page` when the copy is current to the last commit as it stands (no query, no lock another
+        thread may hold across one), else None."""
+        feed = self.store.feed
+        copy = self._copy
+        if (not copy.loaded or copy.generation != feed.mutations or copy.updates_seen != feed.event_updates
+                or self.store.log_end > copy.max_pk):
+            return None
+        return self._page(copy, workspace_id, session_id, offset, size, reverse)
+
+    def _page(self, copy: _Copy, workspace_id: str, session_id: str, offset: int, size: int,
+              reverse: bool) -> tuple[list[dict[str, Any]], int]:
         positions = copy.sessions.get((workspace_id, session_id), ())
         total = len(positions)
         if reverse:

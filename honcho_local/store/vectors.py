@@ -24,7 +24,6 @@ from typing import Any
 import faiss
 import numpy as np
 
-from honcho_local import nonblocking
 from honcho_local.runtime import one_omp_thread
 from honcho_local.store.db import Store
 from honcho_local.store.sql import one
@@ -204,7 +203,6 @@ class _Matrix:
         scoped = self.scope(session_id, peer_id)
         if scoped is None and self.count > EXACT_MAX:
             if self.ivf is None:
-                nonblocking.check()  # building the index takes seconds
                 with build_lock or contextlib.nullcontext():
                     if self.ivf is None:
                         self.ivf = _Ivf.build(self)
@@ -314,7 +312,6 @@ class MessageVectors:
         current = self._cache.get(key)
         if current is not None and self._fresh(current, generation):
             return current
-        nonblocking.check()  # a refresh queries DuckDB (and may wait for another thread's)
         if current is None:
             self._lock.acquire()
         elif not self._lock.acquire(blocking=False):
