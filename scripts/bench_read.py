@@ -45,7 +45,8 @@ from honcho_local.config import load_settings  # noqa: E402
 from honcho_local.ids import new_id  # noqa: E402
 from honcho_local.services.ingest import Ingest  # noqa: E402
 from honcho_local.services.resources import Resources  # noqa: E402
-from honcho_local.store import Store, derived  # noqa: E402
+from honcho_local.store import Store
+from honcho_local.store import embeddings as embeddings_db
 from honcho_local.store.conclusions import NewConclusion, insert_conclusions  # noqa: E402
 from honcho_local.store.db import utcnow  # noqa: E402
 from honcho_local.store.units import UnitKey, advance, unit_heads  # noqa: E402
@@ -106,7 +107,7 @@ def build(home: Path, messages: int, conclusions: int, corpus: Corpus) -> None:
         pks = store.read(lambda cur: [r[0] for r in cur.execute(
             "SELECT pk FROM events WHERE id IN (SELECT unnest(?::VARCHAR[])) ORDER BY pk", [[r["id"] for r in rows]]
         ).fetchall()])
-        store.write(lambda ctx: derived.insert_message_embeddings(
+        store.write(lambda ctx: embeddings_db.insert_message_embeddings(
             ctx, WS, f"s{s}", MODEL, list(zip(pks, _vectors(rng, len(pks))))))
         _summaries(store, f"s{s}", rows[-1]["id"], max(pks))
     for start in range(0, conclusions, 1000):

@@ -17,9 +17,10 @@ from honcho_local.errors import ModelUnavailable
 from honcho_local.services.dream_trigger import DreamTrigger
 from honcho_local.services.dreams import Dreams
 from honcho_local.services.versions import read_version
-from honcho_local.store import Store, cards, utcnow
-from honcho_local.store import events
-from honcho_local.store import resources as repo
+from honcho_local.store import Store, cards, events, utcnow
+from honcho_local.store import peers as peers_db
+from honcho_local.store import sessions as sessions_db
+from honcho_local.store import workspaces as workspaces_db
 from honcho_local.store.conclusions import NewConclusion, insert_conclusions
 from tests.conftest import start_server, stop_server
 from tests.fake_model import FakeModel
@@ -38,9 +39,9 @@ def world(tmp_path: Path):
 
     def say(workspace: str, text: str) -> str:
         def op(ctx):
-            repo.ensure_workspace(ctx, workspace)
-            repo.ensure_peer(ctx, workspace, "alice")
-            repo.ensure_session(ctx, workspace, "s")
+            workspaces_db.ensure_workspace(ctx, workspace)
+            peers_db.ensure_peer(ctx, workspace, "alice")
+            sessions_db.ensure_session(ctx, workspace, "s")
             return events.append(ctx, workspace, "s", [events.NewEvent("alice", text, "message", {}, None, 3, None)])
         return store.write(op)[0]["id"]
 
@@ -88,7 +89,7 @@ def test_a_pair_dreams_after_enough_conclusions_and_quiet(world) -> None:
 def test_a_workspace_that_turned_dreams_off_never_dreams_by_itself(world) -> None:
     store, trigger, conclude, _ = world
     conclude("off", "alice keeps bees", "alice lives in Lisbon", "alice plays the oboe")
-    store.write(lambda ctx: repo.update_workspace(ctx, "off", None, {"dream": {"enabled": False}}))
+    store.write(lambda ctx: workspaces_db.update_workspace(ctx, "off", None, {"dream": {"enabled": False}}))
     assert trigger.due(utcnow() + timedelta(hours=2)) == []
     assert trigger.run_due(utcnow() + timedelta(hours=2)) == 0 and _dreams(store, "off") == []
 

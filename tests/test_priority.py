@@ -13,7 +13,9 @@ import pytest
 from honcho_local.runtime import BACKGROUND_NICE, lower_this_thread
 from honcho_local.store import Store, WriteContext
 from honcho_local.store import events as event_log
-from honcho_local.store import resources as repo
+from honcho_local.store import peers as peers_db
+from honcho_local.store import sessions as sessions_db
+from honcho_local.store import workspaces as workspaces_db
 from honcho_local.store.message_rows import MessageRows
 from honcho_local.store.search import LexicalIndex
 
@@ -63,9 +65,9 @@ def test_tantivys_threads_run_below_the_request_path_also_after_commits(tmp_home
     try:
         for n in range(3):  # each commit starts new indexing threads, in the thread that commits
             def op(ctx: WriteContext, n: int = n) -> None:
-                repo.ensure_workspace(ctx, "w")
-                repo.ensure_session(ctx, "w", "s")
-                repo.ensure_peer(ctx, "w", "alice")
+                workspaces_db.ensure_workspace(ctx, "w")
+                sessions_db.ensure_session(ctx, "w", "s")
+                peers_db.ensure_peer(ctx, "w", "alice")
                 event_log.append(ctx, "w", "s", [event_log.NewEvent("alice", f"walrus {n}", "message", {}, None, 2, None)])
 
             store.write(op, scoped=True)

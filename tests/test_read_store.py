@@ -106,9 +106,9 @@ def test_hybrid_search_semantic_and_lexical(read_app) -> None:
                                    ("alice", "Lisbon has great pastries")])
     embedder = services.search.queries.embedder()
     vectors = embedder.embed([m["content"] for m in msgs[:2]]).vectors  # the third is not embedded yet
-    from honcho_local.store import derived
+    from honcho_local.store import embeddings as embeddings_db
 
-    services.store.write(lambda ctx: derived.insert_message_embeddings(
+    services.store.write(lambda ctx: embeddings_db.insert_message_embeddings(
         ctx, "ws", "s", embedder.model, [(_pk(services, m["id"]), list(v)) for m, v in zip(msgs[:2], vectors)]))
     services.search.vectors.refresh_seconds = 0
     hits = client.post(f"{W}/search", json={"query": "cat", "limit": 1}).json()

@@ -12,16 +12,19 @@ import pytest
 from honcho_local.services.readcache import ReadCache
 from honcho_local.services.views import iso
 from honcho_local.store import Store, WriteContext, log_tag, peer_tag, ws_tag
+from honcho_local.store import conclusions as conclusions_db
 from honcho_local.store import events as event_log
-from honcho_local.store import resources as repo
+from honcho_local.store import peers as peers_db
+from honcho_local.store import sessions as sessions_db
+from honcho_local.store import workspaces as workspaces_db
 from tests.conftest import start_server, stop_server
 
 
 def _post(store: Store, ws: str, session: str, text: str) -> None:
     def op(ctx: WriteContext) -> None:
-        repo.ensure_workspace(ctx, ws)
-        repo.ensure_session(ctx, ws, session)
-        repo.ensure_peer(ctx, ws, "alice")
+        workspaces_db.ensure_workspace(ctx, ws)
+        sessions_db.ensure_session(ctx, ws, session)
+        peers_db.ensure_peer(ctx, ws, "alice")
         event_log.append(ctx, ws, session, [event_log.NewEvent("alice", text, "message", {}, None, 3, None)])
 
     store.write(op, scoped=True)
@@ -207,16 +210,15 @@ def test_live_server_keeps_unaffected_reads_cached_and_shows_new_writes(quiet_se
 def test_recent_messages_from_memory_match_the_log_query(store: Store) -> None:
     import random
 
-    from honcho_local.store import reads
     from honcho_local.store.message_rows import MessageRows
 
     rnd = random.Random(7)
 
     def append(session: str, n: int) -> None:
         def op(ctx: WriteContext) -> None:
-            repo.ensure_workspace(ctx, "w")
-            repo.ensure_session(ctx, "w", session)
-            repo.ensure_peer(ctx, "w", "alice")
+            workspaces_db.ensure_workspace(ctx, "w")
+            sessions_db.ensure_session(ctx, "w", session)
+            peers_db.ensure_peer(ctx, "w", "alice")
             event_log.append(ctx, "w", session, [event_log.NewEvent(
                 "alice", f"{session}-{i}", "message", {"i": i}, None, rnd.randrange(0, 40), None) for i in range(n)])
             event_log.append(ctx, "w", session, [event_log.NewEvent(  # not a message: never in the context
@@ -227,7 +229,7 @@ def test_recent_messages_from_memory_match_the_log_query(store: Store) -> None:
         for session in ("a", "b", "empty"):
             for after in (0, 10, 60):
                 for budget in (0, 1, 35, 200, 10_000):
-                    sql = store.read(lambda cur: reads.recent_messages(cur, "w", session, after, budget))
+                    sql = store.read(lambda cur: event_log.recent_messages(cur, "w", session, after, budget))
                     mem = rows.recent("w", session, after, budget)
                     # the memory rows also carry created_at as text (created_iso), as the views write it
                     assert [iso(m["created_at"]) for m in sql] == [m["created_iso"] for m in mem], \
@@ -254,7 +256,6 @@ def test_recent_messages_from_memory_match_the_log_query(store: Store) -> None:
 def test_representation_pool_takes_the_newest_and_the_most_derived(store: Store) -> None:
     """The pool behind representations: the `recent` newest conclusions of a collection and its
     `frequent` most often derived ones (each part alone is one query, both a UNION)."""
-    from honcho_local.store import reads
     from honcho_local.store.conclusions import NewConclusion, insert_conclusions
 
     texts = [f"fact {i}" for i in range(6)]
@@ -266,7 +267,7 @@ def test_representation_pool_takes_the_newest_and_the_most_derived(store: Store)
     newest_first = list(reversed(texts))  # each fact's row was created in order
 
     def pool(recent: int, frequent: int) -> list[str]:
-        rows = store.read(lambda cur: reads.representation_pool(cur, "w", "v1", "a", "a", recent, frequent))
+        rows = store.read(lambda cur: conclusions_db.representation_pool(cur, "w", "v1", "a", "a", recent, frequent))
         return sorted(r["content"] for r in rows)
 
     assert pool(2, 0) == sorted(newest_first[:2])

@@ -11,8 +11,11 @@ import time
 import pytest
 
 from honcho_local.store import Store, WriteContext
+from honcho_local.store import embeddings as embeddings_db
 from honcho_local.store import events as event_log
-from honcho_local.store import resources as repo
+from honcho_local.store import peers as peers_db
+from honcho_local.store import sessions as sessions_db
+from honcho_local.store import workspaces as workspaces_db
 from honcho_local.store.message_rows import MessageRows
 from honcho_local.store.search import LexicalIndex
 
@@ -22,10 +25,10 @@ WORDS = ("garden dog lisbon coffee running invoice stripe painting sunset campin
 
 def _append(store: Store, session: str, items: list[tuple[str, str]]) -> None:
     def op(ctx: WriteContext) -> None:
-        repo.ensure_workspace(ctx, "w")
-        repo.ensure_session(ctx, "w", session)
+        workspaces_db.ensure_workspace(ctx, "w")
+        sessions_db.ensure_session(ctx, "w", session)
         for peer, _ in items:
-            repo.ensure_peer(ctx, "w", peer)
+            peers_db.ensure_peer(ctx, "w", peer)
         event_log.append(ctx, "w", session, [
             event_log.NewEvent(peer, text, "message", {}, None, 5, None) for peer, text in items])
 
@@ -170,9 +173,8 @@ def test_message_rows_take_ingested_rows_without_a_query(store: Store) -> None:
     recent = rows.recent("w", "s", 0, 1000)
     assert rows.loads == loads  # every batch joined the copy through the listener
     assert [m["content"] for m in recent] == ["one"] + [t for i in range(5) for t in (f"m{i}", f"r{i}")]
-    from honcho_local.store import reads
 
-    logged = store.read(lambda cur: reads.recent_messages(cur, "w", "s", 0, 1000))
+    logged = store.read(lambda cur: event_log.recent_messages(cur, "w", "s", 0, 1000))
     fields = [k for k in recent[0] if k != "created_iso"]  # the copy also keeps created_at as the API's text
     assert [{k: r[k] for k in fields} for r in recent] == [{k: m[k] for k in fields} for m in logged]
     assert all(r["created_iso"] == r["created_at"].isoformat() + "Z" for r in recent)
@@ -224,7 +226,6 @@ def test_vector_matrix_loads_embeddings_committed_out_of_log_order(store: Store)
     deleted session's rows leave the matrix."""
     import numpy as np
 
-    from honcho_local.store import derived
     from honcho_local.store.vectors import MessageVectors
 
     _append(store, "a", [("alice", "one"), ("alice", "two")])
@@ -233,7 +234,7 @@ def test_vector_matrix_loads_embeddings_committed_out_of_log_order(store: Store)
     basis = np.eye(4, dtype=np.float32)
 
     def embed(session: str, rows: list[tuple[int, int]]) -> None:
-        store.write(lambda ctx: derived.insert_message_embeddings(
+        store.write(lambda ctx: embeddings_db.insert_message_embeddings(
             ctx, "w", session, "m", [(pks[i], basis[d].tolist()) for i, d in rows]), scoped=True)
 
     vectors = MessageVectors(store, refresh_seconds=0.0)
@@ -244,7 +245,7 @@ def test_vector_matrix_loads_embeddings_committed_out_of_log_order(store: Store)
     assert vectors.search(basis[0], "m", 1, "w") == [pks[0]]
     assert vectors.search(basis[1], "m", 1, "w", peer_id="alice") == [pks[1]]
     assert vectors._cache[("w", "m")] is held and held.count == 3  # appended, not reloaded
-    store.write(lambda ctx: repo.delete_session(ctx, "w", "a"))
+    store.write(lambda ctx: sessions_db.delete_session(ctx, "w", "a"))
     assert store.read(lambda cur: cur.execute("SELECT event_pk FROM message_embeddings").fetchall()) == [(pks[2],)]
     assert sorted(vectors.search(basis[0], "m", 5, "w")) == [pks[2]]
     embed("a", [(0, 0)])  # the worker finishing a deleted session's batch stores nothing

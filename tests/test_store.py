@@ -10,7 +10,8 @@ import pytest
 
 from honcho_local.store import Store, WriteContext
 from honcho_local.store import events as event_log
-from honcho_local.store import resources as repo
+from honcho_local.store import sessions as sessions_db
+from honcho_local.store import workspaces as workspaces_db
 from honcho_local.store.migrations import MIGRATIONS, migrate
 
 
@@ -46,8 +47,8 @@ def test_second_process_is_refused_with_clear_error(store: Store) -> None:
 
 def _append(ws: str, session: str, contents: list[str]):
     def op(ctx: WriteContext):
-        repo.ensure_workspace(ctx, ws)
-        repo.ensure_session(ctx, ws, session)
+        workspaces_db.ensure_workspace(ctx, ws)
+        sessions_db.ensure_session(ctx, ws, session)
         return event_log.append(ctx, ws, session, [
             event_log.NewEvent("p", c, "message", {}, None, 1, None) for c in contents])
     return op
@@ -125,10 +126,10 @@ def test_first_writes_to_new_sessions_are_one_statement_per_table(store: Store, 
     from honcho_local.services.resources import Resources
 
     def old(ctx: WriteContext) -> None:
-        repo.ensure_workspace(ctx, "w")
-        repo.ensure_session(ctx, "w", "old")
-        repo.upsert_member(ctx, "w", "old", "gone", False, None)
-        repo.remove_members(ctx, "w", "old", ["gone"])
+        workspaces_db.ensure_workspace(ctx, "w")
+        sessions_db.ensure_session(ctx, "w", "old")
+        sessions_db.upsert_member(ctx, "w", "old", "gone", False, None)
+        sessions_db.remove_members(ctx, "w", "old", ["gone"])
         event_log.append(ctx, "w", "old", [event_log.NewEvent("gone", "earlier", "message", {}, None, 1, None)])
 
     store.write(old)
@@ -136,8 +137,8 @@ def test_first_writes_to_new_sessions_are_one_statement_per_table(store: Store, 
     reopened = Store.open(store.path)
     try:
         calls: dict[str, int] = {}
-        for kind, flusher in list(repo._ENSURE_FLUSHERS.items()):
-            monkeypatch.setitem(repo._ENSURE_FLUSHERS, kind, lambda conn, rows, kind=kind, f=flusher: (
+        for kind, flusher in list(sessions_db._ENSURE_FLUSHERS.items()):
+            monkeypatch.setitem(sessions_db._ENSURE_FLUSHERS, kind, lambda conn, rows, kind=kind, f=flusher: (
                 calls.__setitem__(kind, calls.get(kind, 0) + 1), f(conn, rows)))
         real_events = event_log.insert_event_rows
         monkeypatch.setattr(event_log, "insert_event_rows", lambda conn, rows: (
@@ -192,7 +193,7 @@ def test_message_head_follows_commits_and_forgets_on_delete(tmp_path: Path) -> N
 
     path = tmp_path / "h.duckdb"
     first = Store.open(path)
-    first.write(lambda ctx: repo.ensure_for_append(ctx, "w", "s", ["p"]))
+    first.write(lambda ctx: sessions_db.ensure_for_append(ctx, "w", "s", ["p"]))
     pks = first.write(append("s", "message", "message", "tool_call"))
     first.close()
     store = Store.open(path)
@@ -205,7 +206,7 @@ def test_message_head_follows_commits_and_forgets_on_delete(tmp_path: Path) -> N
         more = store.write(append("s", "message", "custom"))
         other = store.write(append("t", "message"))
         assert head("s") == more[0] and len(queries) == 1  # kept current by the commit
-        store.write(lambda ctx: repo.delete_session(ctx, "w", "s"))
+        store.write(lambda ctx: sessions_db.delete_session(ctx, "w", "s"))
         assert head("s") == 0 and len(queries) == 2
         again = store.write(append("s", "message"))
         assert head("s") == again[0] and head("t") == other[0] and len(queries) == 3

@@ -5,8 +5,8 @@ rules, summaries, peer cards, exactly-once processing, failures and retries."""
 from __future__ import annotations
 
 import json
-import time
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,13 +98,13 @@ def test_a_units_resource_rows_are_read_once_and_follow_changes(svc: Services, m
     """A unit keeps its workspace, session, peer and member rows between runs (a stream of writes runs it
     every coalescing window); a change to any of them (session configuration, a member's observe_me)
     is what the next run acts on."""
-    from honcho_local.store import resources as repo
+    from honcho_local.store import sessions as sessions_db
 
     svc.resources.get_or_create_session("w", schemas.SessionCreate(
         id="s", configuration=schemas.ResourceConfiguration(reasoning={"enabled": False})))
     reads = []
-    get_session = repo.get_session
-    monkeypatch.setattr(repo, "get_session", lambda cur, w, s: (reads.append(s), get_session(cur, w, s))[1])
+    get_session = sessions_db.get_session
+    monkeypatch.setattr(sessions_db, "get_session", lambda cur, w, s: (reads.append(s), get_session(cur, w, s))[1])
     post(svc, "s", ("alice", "I moved to Lisbon."))
     assert svc.worker.drain(30)
     first = len(reads)

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from honcho_local.services.summary_step import message_embedding_text
-from honcho_local.store import Store, derived
+from honcho_local.store import Store
 from honcho_local.store import backup as files
+from honcho_local.store import embeddings as embeddings_db
 from honcho_local.store.backup import BackupError
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def _embed_messages(store: Store, rows: list[tuple[int, str, str, str]], embedde
             start += 1
         if chunk:
             vectors = embedder.embed([message_embedding_text(*texts[pk]) for pk in chunk], kind="document").vectors
-            store.write(lambda ctx: derived.insert_message_embeddings(
+            store.write(lambda ctx: embeddings_db.insert_message_embeddings(
                 ctx, ws, session, embedder.model, list(zip(chunk, [list(v) for v in vectors]))))
             done += len(chunk)
         if progress:

@@ -10,10 +10,10 @@ from honcho_local.llm.base import Completion
 from honcho_local.services import activity as steps
 from honcho_local.services import configuration, peer_card
 from honcho_local.services.unit_deps import UnitDeps
-from honcho_local.store import WriteContext, cards, derived, units
-from honcho_local.store.resources import Cursor
+from honcho_local.store import WriteContext, cards, units
+from honcho_local.store import conclusions as conclusions_db
+from honcho_local.store.sql import Cursor
 from honcho_local.store.units import UnitKey
-
 
 CARD_FACTS = 400  # live explicit conclusions, most reinforced first, a card is rebuilt from
 PROFILE_FACTS = 8  # newest conclusions the profile call reads beside the card
@@ -24,13 +24,13 @@ def rebuilt_card(cur: Cursor, workspace_id: str, observer: str, observed: str, v
     """The pair's card as the worker builds it (no model): from its live explicit conclusions, keeping
     the entries of the newest card a user wrote unless `keep_pinned` is False."""
     args = (cur, workspace_id, observer, observed, version)
-    facts = derived.recent_conclusions(*args, limit=CARD_FACTS, level="explicit")
+    facts = conclusions_db.recent_conclusions(*args, limit=CARD_FACTS, level="explicit")
     return peer_card.build_card(observed, facts, cards.pinned_card(*args) if keep_pinned else [])
 
 
 def profile_facts(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str) -> list[str]:
     """The newest conclusions the profile call reads beside the card."""
-    return derived.recent_conclusions(cur, workspace_id, observer, observed, version, limit=PROFILE_FACTS,
+    return conclusions_db.recent_conclusions(cur, workspace_id, observer, observed, version, limit=PROFILE_FACTS,
                                       newest_first=True)
 
 
@@ -58,7 +58,7 @@ class CardStep:
         if card is None:
             return True
         since = card["created_at"] if card["source"] == "worker" else None
-        fresh = derived.conclusions_since(cur, workspace_id, observer, observed, self.deps.version, since)
+        fresh = conclusions_db.conclusions_since(cur, workspace_id, observer, observed, self.deps.version, since)
         return bool(fresh >= self.deps.settings.peer_card_every)
 
     def refresh(self, key: UnitKey, observer: str, observed: str) -> Completion | None:

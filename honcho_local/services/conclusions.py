@@ -19,8 +19,12 @@ from honcho_local.services.representation import parse_as_of
 from honcho_local.services.resources import Paging
 from honcho_local.services.search import QueryEmbedder
 from honcho_local.services.versions import cached_read_version, read_version
-from honcho_local.store import Store, WriteContext, peer_tag, reads, ws_tag
-from honcho_local.store import resources as repo
+from honcho_local.store import Store, WriteContext, peer_tag, ws_tag
+from honcho_local.store import conclusions as conclusions_db
+from honcho_local.store import events as event_log
+from honcho_local.store import peers as peers_db
+from honcho_local.store import sessions as sessions_db
+from honcho_local.store import workspaces as workspaces_db
 from honcho_local.store.conclusions import LEVELS, NewConclusion, insert_conclusions
 
 MAX_CONTENT = 65_535
@@ -78,7 +82,7 @@ class Conclusions:
                 observed: str) -> tuple[list[dict[str, Any]], np.ndarray]:
         """A collection's conclusions and their unit embeddings as one matrix (cached until a commit)."""
         def compute() -> tuple[list[dict[str, Any]], np.ndarray]:
-            rows = reads.collection_vectors(cur, workspace_id, version, model, observer, observed)
+            rows = conclusions_db.collection_vectors(cur, workspace_id, version, model, observer, observed)
             if not rows:  # a pair with no conclusions: reshape(0, -1) raised (issue 31: a 500)
                 return rows, np.zeros((0, 1), dtype=np.float32)
             matrix = np.asarray([r.pop("embedding") for r in rows], dtype=np.float32).reshape(len(rows), -1)
@@ -110,12 +114,12 @@ class Conclusions:
         model = self.queries.model if vectors else None
 
         def op(ctx: WriteContext) -> list[str]:
-            repo.ensure_workspace(ctx, workspace_id)
+            workspaces_db.ensure_workspace(ctx, workspace_id)
             for item in items:
-                repo.ensure_peer(ctx, workspace_id, item.observer_id)
-                repo.ensure_peer(ctx, workspace_id, item.observed_id)
+                peers_db.ensure_peer(ctx, workspace_id, item.observer_id)
+                peers_db.ensure_peer(ctx, workspace_id, item.observed_id)
                 if item.session_id is not None:
-                    row = repo.get_session(ctx.conn, workspace_id, item.session_id)
+                    row = sessions_db.get_session(ctx.conn, workspace_id, item.session_id)
                     if row is None or not row["is_active"]:
                         raise NotFound(f"session {item.session_id!r} not found in workspace {workspace_id!r}")
             new = [NewConclusion(workspace_id, c.observer_id, c.observed_id, c.content, "explicit", c.session_id,
@@ -124,7 +128,7 @@ class Conclusions:
             return [s.id for s in insert_conclusions(ctx, new, chosen)]
 
         ids = self.store.write(op, scoped=True)
-        rows = {r["id"]: r for r in self.store.read(lambda cur: reads.get_conclusions(cur, workspace_id, ids))}
+        rows = {r["id"]: r for r in self.store.read(lambda cur: conclusions_db.get_conclusions(cur, workspace_id, ids))}
         return [conclusion_view(rows[i]) for i in ids]
 
     def list(self, workspace_id: str, filters: Any, paging: Paging, version: str | None = None,
@@ -134,7 +138,7 @@ class Conclusions:
 
         def read(cur: Any) -> tuple[list[dict[str, Any]], int]:
             chosen = cached_read_version(self.cache, cur, workspace_id, None, version)
-            return reads.list_conclusions(cur, workspace_id, chosen, filters, paging.page, paging.size,
+            return conclusions_db.list_conclusions(cur, workspace_id, chosen, filters, paging.page, paging.size,
                                           paging.reverse, moment)
 
         rows, total = self.store.read(read)
@@ -161,14 +165,14 @@ class Conclusions:
             chosen = cached_read_version(self.cache, cur, workspace_id, observed, version)
             if set(filters) <= PAIR_KEYS and self.cache.size > 0:  # the matrix pays off only when kept
                 return self.nearest(cur, workspace_id, chosen, vector, model, top_k, distance, observer, observed)
-            return reads.query_conclusions(cur, workspace_id, chosen, vector, model, top_k, distance, filters)
+            return conclusions_db.query_conclusions(cur, workspace_id, chosen, vector, model, top_k, distance, filters)
 
         key = ("conclusion_query", workspace_id, query, top_k, distance, json.dumps(filters, sort_keys=True), version)
         return Read(key, lambda: [conclusion_view(r) for r in self.store.read(read)],
                     (ws_tag(workspace_id), peer_tag(workspace_id, observed)))
 
     def get(self, workspace_id: str, conclusion_id: str) -> dict[str, Any]:
-        row = self.store.read(lambda cur: reads.get_conclusion(cur, workspace_id, conclusion_id))
+        row = self.store.read(lambda cur: conclusions_db.get_conclusion(cur, workspace_id, conclusion_id))
         if row is None:
             raise NotFound(f"conclusion {conclusion_id!r} not found in workspace {workspace_id!r}")
         return conclusion_view(row)
@@ -178,11 +182,11 @@ class Conclusions:
         from and the conclusions it rests on (premises). Ids whose rows are gone (forgotten, or in a
         deleted session) are listed under `missing_source_ids` / `missing_premise_ids`."""
         def read(cur: Any) -> tuple[dict[str, Any] | None, dict[str, Any], list[dict[str, Any]]]:
-            row = reads.get_conclusion(cur, workspace_id, conclusion_id)
+            row = conclusions_db.get_conclusion(cur, workspace_id, conclusion_id)
             if row is None:
                 return None, {}, []
-            messages = reads.messages_by_id(cur, workspace_id, list(row["source_ids"] or []))
-            premises = reads.get_conclusions(cur, workspace_id, list(row["premise_ids"] or []))
+            messages = event_log.messages_by_id(cur, workspace_id, list(row["source_ids"] or []))
+            premises = conclusions_db.get_conclusions(cur, workspace_id, list(row["premise_ids"] or []))
             return row, messages, [p for p in premises if p["deleted_at"] is None]
 
         row, messages, premises = self.store.read(read)

@@ -19,7 +19,9 @@ from honcho_local.services.representation import Recall, Representations, parse_
 from honcho_local.services.search import session_active
 from honcho_local.services.tokens import TokenCounter, estimate_tokens
 from honcho_local.services.versions import cached_read_version
-from honcho_local.store import Store, log_tag, peer_tag, reads, summaries_tag, ws_tag
+from honcho_local.store import Store, log_tag, peer_tag, summaries_tag, ws_tag
+from honcho_local.store import events as event_log
+from honcho_local.store import summaries as summaries_db
 from honcho_local.store.message_rows import MessageRows
 
 SUMMARY_SHARE = 0.4
@@ -104,14 +106,14 @@ class SessionContext:
         if req.summary:
             version = cached_read_version(cache, cur, workspace_id, None, req.version)
             summaries = cache.get(("summaries", workspace_id, session_id, version, moment),
-                                  lambda: reads.current_summaries(cur, workspace_id, session_id, version, moment),
+                                  lambda: summaries_db.current_summaries(cur, workspace_id, session_id, version, moment),
                                   (ws_tag(workspace_id), summaries_tag(workspace_id, session_id)))
             summary = pick_summary(summaries, int(tokens * SUMMARY_SHARE))
         after = summary["last_event_pk"] if summary else 0
         left = tokens - (summary["token_count"] if summary else 0)
         messages = cache.get(("recent", workspace_id, session_id, after, left, moment), lambda: [
             views.message(m) for m in (self.rows.recent(workspace_id, session_id, after, left) if moment is None
-                                       else reads.recent_messages(cur, workspace_id, session_id, after, left, moment))],
+                                       else event_log.recent_messages(cur, workspace_id, session_id, after, left, moment))],
             (ws_tag(workspace_id), log_tag(workspace_id, session_id)))
         return {"id": session_id, "messages": messages,
                 "summary": summary_view(summary), "peer_representation": representation or None,
@@ -140,7 +142,7 @@ class SessionContext:
         def read(cur: Any) -> dict[str, Any]:
             self._require_session(cur, workspace_id, session_id)
             chosen = cached_read_version(self.representations.cache, cur, workspace_id, None, version)
-            rows = reads.current_summaries(cur, workspace_id, session_id, chosen, moment)
+            rows = summaries_db.current_summaries(cur, workspace_id, session_id, chosen, moment)
             return {"id": session_id, "short_summary": summary_view(rows.get("short")),
                     "long_summary": summary_view(rows.get("long"))}
 

@@ -34,8 +34,11 @@ from honcho_local.services.representation import Recall, Representations
 from honcho_local.services.search import Search
 from honcho_local.services.tokens import estimate_tokens
 from honcho_local.services.versions import cached_read_version
-from honcho_local.store import Store, cards, reads
-from honcho_local.store import resources as repo
+from honcho_local.store import Store, cards
+from honcho_local.store import conclusions as conclusions_db
+from honcho_local.store import events as event_log
+from honcho_local.store import peers as peers_db
+from honcho_local.store import sessions as sessions_db
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +112,7 @@ class Dialectic:
         source_ids = list(dict.fromkeys(i for c in conclusions for i in (c["source_ids"] or [])))
         if not source_ids:
             return hits[:limit]
-        sources = self.store.read(lambda cur: reads.messages_by_id(cur, workspace_id, source_ids))
+        sources = self.store.read(lambda cur: event_log.messages_by_id(cur, workspace_id, source_ids))
         sources = {k: m for k, m in sources.items() if (session_id is None or m["session_id"] == session_id)
                    and (allow is None or m["session_id"] in allow)}
         rows = {m["id"]: m for m in [*hits, *sources.values()]}
@@ -129,7 +132,7 @@ class Dialectic:
                   level: Level, allow: list[str] | None = None) -> dict[str, Any]:
         """Conclusions, card, profile and session history; with an allowlist only explicit conclusions stated
         in those sessions, and no card or profile (they carry no per-session provenance), as in Honcho."""
-        if observed != observer and repo.get_peer(cur, workspace_id, observed) is None:
+        if observed != observer and peers_db.get_peer(cur, workspace_id, observed) is None:
             raise NotFound(f"target peer {observed!r} not found in workspace {workspace_id!r}")
         history = session_history(cur, workspace_id, body.session_id, level)
         version = cached_read_version(self.representations.cache, cur, workspace_id, observed)
@@ -153,7 +156,7 @@ class Dialectic:
             if allow is not None:
                 pair["session_id"] = {"in": allow}
             for levels in groups:
-                found += reads.query_conclusions(cur, workspace_id, version, vector, model, level.conclusions, None,
+                found += conclusions_db.query_conclusions(cur, workspace_id, version, vector, model, level.conclusions, None,
                                                  {**pair, "level": levels})
         if len(found) < level.conclusions:
             recall = Recall(max_conclusions=min(level.conclusions, 100), include_most_frequent=True, sessions=allow)
@@ -246,7 +249,7 @@ def session_history(cur: Any, workspace_id: str, session_id: str | None, level: 
     """The named session's recent messages for a chat prompt (none without a session); 404 for a missing one."""
     if session_id is None:
         return []
-    row = repo.get_session(cur, workspace_id, session_id)
+    row = sessions_db.get_session(cur, workspace_id, session_id)
     if row is None or not row["is_active"]:
         raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
-    return reads.recent_messages(cur, workspace_id, session_id, 0, level.history)
+    return event_log.recent_messages(cur, workspace_id, session_id, 0, level.history)

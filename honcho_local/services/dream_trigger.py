@@ -26,7 +26,7 @@ from honcho_local.services.dreams import Dreams
 from honcho_local.services.versions import read_version
 from honcho_local.store import Store, utcnow
 from honcho_local.store import dreams as dream_log
-from honcho_local.store import resources as repo
+from honcho_local.store import workspaces as workspaces_db
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class DreamTrigger:
             for workspace_id, observer, observed, version, _ in pairs:
                 if last.get(workspace_id) is not None and last[workspace_id] > idle_since:
                     continue  # the workspace is still talking
-                workspace = repo.get_workspace(cur, workspace_id)
+                workspace = workspaces_db.get_workspace(cur, workspace_id)
                 if workspace is None or ((workspace.get("configuration") or {}).get("dream") or {}).get("enabled") is False:
                     continue
                 if version != read_version(cur, workspace_id, observed):  # an inactive version's conclusions

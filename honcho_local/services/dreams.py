@@ -31,7 +31,9 @@ from honcho_local.services.card_step import profile_facts, rebuilt_card
 from honcho_local.services.recheck import RecheckResult, recheck_attribution
 from honcho_local.services.versions import read_version
 from honcho_local.store import Store, WriteContext, cards, dreams
-from honcho_local.store import resources as repo
+from honcho_local.store import peers as peers_db
+from honcho_local.store import sessions as sessions_db
+from honcho_local.store import workspaces as workspaces_db
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +62,14 @@ class Dreams:
 
     def _check(self, cur: Any, workspace_id: str, observer: str, observed: str, session_id: str | None) -> str:
         """404s for what does not exist, 400 when the workspace turned dreams off; the version to dream in."""
-        workspace = repo.get_workspace(cur, workspace_id)
+        workspace = workspaces_db.get_workspace(cur, workspace_id)
         if workspace is None:
             raise NotFound(f"workspace {workspace_id!r} not found")
         for peer in dict.fromkeys((observer, observed)):
-            if repo.get_peer(cur, workspace_id, peer) is None:
+            if peers_db.get_peer(cur, workspace_id, peer) is None:
                 raise NotFound(f"peer {peer!r} not found in workspace {workspace_id!r}")
         if session_id is not None:
-            row = repo.get_session(cur, workspace_id, session_id)
+            row = sessions_db.get_session(cur, workspace_id, session_id)
             if row is None or not row["is_active"]:
                 raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
         if ((workspace.get("configuration") or {}).get("dream") or {}).get("enabled") is False:

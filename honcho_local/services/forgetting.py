@@ -30,7 +30,9 @@ from honcho_local.errors import Conflict, NotFound
 from honcho_local.services.activity import Activity
 from honcho_local.services.card_step import rebuilt_card
 from honcho_local.store import Store, WriteContext, cards, forget
-from honcho_local.store import resources as repo
+from honcho_local.store import peers as peers_db
+from honcho_local.store import sessions as sessions_db
+from honcho_local.store import workspaces as workspaces_db
 from honcho_local.store.events import get_event
 from honcho_local.store.search import LexicalIndex
 
@@ -83,7 +85,7 @@ class Forgetting:
 
     def delete_peer(self, workspace_id: str, peer_id: str) -> None:
         def op(ctx: WriteContext) -> _Gone:
-            if repo.get_peer(ctx.conn, workspace_id, peer_id) is None:
+            if peers_db.get_peer(ctx.conn, workspace_id, peer_id) is None:
                 raise NotFound(f"peer {peer_id!r} not found in workspace {workspace_id!r}")
             rows = forget.message_rows(ctx, workspace_id, peer_id=peer_id)
 
@@ -99,7 +101,7 @@ class Forgetting:
 
     def delete_session(self, workspace_id: str, session_id: str) -> None:
         def op(ctx: WriteContext) -> _Gone:
-            row = repo.get_session(ctx.conn, workspace_id, session_id)
+            row = sessions_db.get_session(ctx.conn, workspace_id, session_id)
             if row is None or not row["is_active"]:
                 raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
             rows = forget.message_rows(ctx, workspace_id, session_id)
@@ -116,9 +118,9 @@ class Forgetting:
 
     def delete_workspace(self, workspace_id: str) -> None:
         def op(ctx: WriteContext) -> _Gone:
-            if repo.get_workspace(ctx.conn, workspace_id) is None:
+            if workspaces_db.get_workspace(ctx.conn, workspace_id) is None:
                 raise NotFound(f"workspace {workspace_id!r} not found")
-            active = repo.count_sessions(ctx.conn, workspace_id)
+            active = sessions_db.count_sessions(ctx.conn, workspace_id)
             if active:
                 raise Conflict(f"workspace {workspace_id!r} still has {active} active session(s); delete them first")
             forget.forget_workspace_rows(ctx, workspace_id)

@@ -29,7 +29,7 @@ from honcho_local.services.resources import Resources
 from honcho_local.services.tokens import TokenCounter, estimate_tokens
 from honcho_local.store import Store, WriteContext, idempotency, utcnow
 from honcho_local.store import events as event_log
-from honcho_local.store import resources as repo
+from honcho_local.store import sessions as sessions_db
 from honcho_local.store.filters import parse_datetime
 
 # Called in the writer thread right after a commit; must not block (hand work off, e.g. to a queue).
@@ -112,7 +112,7 @@ class Ingest:
                 replayed = self._replay(ctx, workspace_id, keyed)
                 if replayed is not None:
                     return [shape(r) for r in replayed]
-            repo.ensure_for_append(ctx, workspace_id, session_id, list(dict.fromkeys(e.peer_id for e in new)))
+            sessions_db.ensure_for_append(ctx, workspace_id, session_id, list(dict.fromkeys(e.peer_id for e in new)))
             rows = event_log.append(ctx, workspace_id, session_id, new)
             if keyed is not None:
                 stored = idempotency.StoredWrite(keyed[1], session_id, rows[0]["pk"], len(rows))

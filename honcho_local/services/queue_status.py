@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from honcho_local.store import Store, units
-from honcho_local.store.resources import get_members
+from honcho_local.store.sessions import get_members
 
 
 def _state(row: dict[str, Any], running: set[str]) -> str:

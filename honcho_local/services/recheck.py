@@ -23,7 +23,7 @@ from honcho_local.services.peer_card import build_card
 from honcho_local.store import Store
 from honcho_local.store.cards import append_card, card_pairs, latest_card, pinned_card
 from honcho_local.store.conclusions import delete_conclusion, live_conclusions, set_conclusion_text
-from honcho_local.store.derived import session_messages
+from honcho_local.store.events import session_messages
 
 
 @dataclass

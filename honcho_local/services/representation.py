@@ -17,8 +17,10 @@ from honcho_local.errors import InvalidInput, NotFound
 from honcho_local.services.readcache import Read, ReadCache
 from honcho_local.services.search import QueryEmbedder
 from honcho_local.services.versions import cached_read_version, read_version
-from honcho_local.store import Store, Tag, WriteContext, cards, peer_tag, reads, ws_tag
-from honcho_local.store import resources as repo
+from honcho_local.store import Store, Tag, WriteContext, cards, peer_tag, ws_tag
+from honcho_local.store import conclusions as conclusions_db
+from honcho_local.store import peers as peers_db
+from honcho_local.store import workspaces as workspaces_db
 from honcho_local.store.filters import parse_datetime
 
 HEADINGS = {"explicit": "Explicit Observations", "deductive": "Deductive Observations",
@@ -84,7 +86,7 @@ class Representations:
 
     def peer_exists(self, cur: Any, workspace_id: str, peer_id: str) -> bool:
         return self.cache.get(("peer", workspace_id, peer_id),
-                              lambda: repo.get_peer(cur, workspace_id, peer_id) is not None, (ws_tag(workspace_id),))
+                              lambda: peers_db.get_peer(cur, workspace_id, peer_id) is not None, (ws_tag(workspace_id),))
 
     def pair(self, cur: Any, workspace_id: str, peer_id: str, target: str | None) -> tuple[str, str]:
         """(observer, observed): the path peer observes `target`, or itself. Unknown target → 404."""
@@ -104,13 +106,13 @@ class Representations:
                 filters: dict[str, Any] = {"observer_id": observer, "observed_id": observed}
                 if recall.sessions is not None:
                     filters.update(level="explicit", session_id={"in": recall.sessions})
-                semantic = reads.query_conclusions(cur, workspace_id, version, vector, self.queries.model or "", k,
+                semantic = conclusions_db.query_conclusions(cur, workspace_id, version, vector, self.queries.model or "", k,
                                                    recall.search_max_distance, filters, as_of)
             frequent = n // 3 if recall.include_most_frequent else 0
         else:
             frequent = n // 2 if recall.include_most_frequent else 0
         recent = max(n - len(semantic) - frequent, 0)
-        pool = reads.representation_pool(cur, workspace_id, version, observer, observed, recent, frequent,
+        pool = conclusions_db.representation_pool(cur, workspace_id, version, observer, observed, recent, frequent,
                                          recall.sessions, as_of)
         by_id = {c["id"]: c for c in semantic}
         for c in sorted(pool, key=lambda c: c["created_at"], reverse=True):
@@ -179,8 +181,8 @@ class Representations:
 
         def op(ctx: WriteContext) -> None:
             observer, observed = self.pair(ctx.conn, workspace_id, peer_id, target)
-            repo.ensure_workspace(ctx, workspace_id)
-            repo.ensure_peer(ctx, workspace_id, peer_id)
+            workspaces_db.ensure_workspace(ctx, workspace_id)
+            peers_db.ensure_peer(ctx, workspace_id, peer_id)
             chosen = read_version(ctx.conn, workspace_id, observed, version)
             cards.append_card(ctx, workspace_id, observer, observed, cleaned, chosen)
 

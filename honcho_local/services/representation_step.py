@@ -13,9 +13,10 @@ from honcho_local.services import configuration, deriver
 from honcho_local.services.card_step import CardStep
 from honcho_local.services.unit_deps import UnitDeps
 from honcho_local.services.unit_step import Step
-from honcho_local.store import WriteContext, derived, units
+from honcho_local.store import WriteContext, units
+from honcho_local.store import events as event_log
 from honcho_local.store.conclusions import NewConclusion, insert_conclusions
-from honcho_local.store.resources import Cursor
+from honcho_local.store.sql import Cursor
 from honcho_local.store.units import UnitKey
 
 SKIP_CANDIDATES = 100  # messages with their own configuration one skip step looks at
@@ -76,12 +77,12 @@ class RepresentationStep:
         message before it as context) while the token budget lasts, by the counts stored at write time;
         the deriver then reads the head that fits the model's window (`deriver.fit`, `_derive`).
         Returns (messages, new cursor)."""
-        rows = derived.messages_after(cur, key.workspace_id, key.session_id, cursor)
+        rows = event_log.messages_after(cur, key.workspace_id, key.session_id, cursor)
         first = next((i for i, r in enumerate(rows) if r["peer_id"] == key.observed_id), None)
         if first is None:
             return [], rows[-1]["pk"] if rows else cursor
         window: list[dict[str, Any]] = []
-        before = derived.message_before(cur, key.workspace_id, key.session_id, rows[first]["pk"])
+        before = event_log.message_before(cur, key.workspace_id, key.session_id, rows[first]["pk"])
         if before is not None and before["peer_id"] != key.observed_id:
             window.append(before)
         budget = self.deps.settings.reasoning_batch_size
@@ -107,14 +108,14 @@ class RepresentationStep:
         def read(cur: Cursor) -> tuple[int, list[dict[str, Any]]]:
             # the head first: a message that arrives after it is left for the next run, never skipped
             head = d.store.message_head(cur, key.workspace_id, key.session_id)
-            return head, [] if not observed else derived.reasoning_candidates(
+            return head, [] if not observed else event_log.reasoning_candidates(
                 cur, key.workspace_id, key.session_id, key.observed_id or "", cursor, head, base, SKIP_CANDIDATES)
 
         head, candidates = d.store.read(read)
         for r in candidates:
             if configuration.resolve(d.settings, ws_cfg, s_cfg, r["configuration"]).reasoning_enabled:
                 # the next window starts at this message (with the one before it as context)
-                before = d.store.read(lambda cur: derived.pk_before(cur, key.workspace_id, key.session_id, r["pk"]))
+                before = d.store.read(lambda cur: event_log.pk_before(cur, key.workspace_id, key.session_id, r["pk"]))
                 return max(cursor, before or cursor), True
         if len(candidates) == SKIP_CANDIDATES:  # none of them is reasoned: go on after the last
             return candidates[-1]["pk"], True

@@ -18,8 +18,10 @@ from honcho_local.services import views
 from honcho_local.services.forgetting import Forgetting
 from honcho_local.store import Store, WriteContext
 from honcho_local.store import events as event_log
-from honcho_local.store import resources as repo
+from honcho_local.store import peers as peers_db
 from honcho_local.store import scopes as repo_scopes
+from honcho_local.store import sessions as sessions_db
+from honcho_local.store import workspaces as workspaces_db
 
 SESSION_OBSERVERS_LIMIT = 10
 MAX_PAGE = 1_000_000_000
@@ -71,12 +73,12 @@ class Resources:
         config = schemas.dump_config(body.configuration)
 
         def op(ctx: WriteContext) -> tuple[dict[str, Any], bool]:
-            created = repo.ensure_workspace(ctx, body.id, body.metadata, config)
+            created = workspaces_db.ensure_workspace(ctx, body.id, body.metadata, config)
             if not created:
-                current = _written(repo.get_workspace(ctx.conn, body.id))
+                current = _written(workspaces_db.get_workspace(ctx.conn, body.id))
                 merged = None if config is None else merge_patch(current["configuration"], config)
-                repo.update_workspace(ctx, body.id, body.metadata, merged)
-            return _written(repo.get_workspace(ctx.conn, body.id)), created
+                workspaces_db.update_workspace(ctx, body.id, body.metadata, merged)
+            return _written(workspaces_db.get_workspace(ctx.conn, body.id)), created
 
         row, created = self.store.write(op, scoped=True)
         return views.workspace(row), created
@@ -89,7 +91,7 @@ class Resources:
 
     def list_workspaces(self, filters: Any, paging: Paging) -> dict[str, Any]:
         rows, total = self.store.read(
-            lambda cur: repo.list_workspaces(cur, filters, paging.page, paging.size, paging.reverse))
+            lambda cur: workspaces_db.list_workspaces(cur, filters, paging.page, paging.size, paging.reverse))
         return views.page([views.workspace(r) for r in rows], total, paging.page, paging.size)
 
     def delete_workspace(self, workspace_id: str) -> None:
@@ -101,11 +103,11 @@ class Resources:
         config = schemas.dump_config(body.configuration)
 
         def op(ctx: WriteContext) -> tuple[dict[str, Any], bool]:
-            repo.ensure_workspace(ctx, workspace_id)
-            created = repo.ensure_peer(ctx, workspace_id, body.id, body.metadata, config)
+            workspaces_db.ensure_workspace(ctx, workspace_id)
+            created = peers_db.ensure_peer(ctx, workspace_id, body.id, body.metadata, config)
             if not created:
-                repo.update_peer(ctx, workspace_id, body.id, body.metadata, config)
-            return _written(repo.get_peer(ctx.conn, workspace_id, body.id)), created
+                peers_db.update_peer(ctx, workspace_id, body.id, body.metadata, config)
+            return _written(peers_db.get_peer(ctx.conn, workspace_id, body.id)), created
 
         row, created = self.store.write(op, scoped=True)
         return views.peer(row), created
@@ -114,23 +116,23 @@ class Resources:
         config = schemas.dump_config(body.configuration)
 
         def op(ctx: WriteContext) -> dict[str, Any]:
-            repo.ensure_workspace(ctx, workspace_id)
-            repo.ensure_peer(ctx, workspace_id, peer_id)
-            repo.update_peer(ctx, workspace_id, peer_id, body.metadata, config)
-            return _written(repo.get_peer(ctx.conn, workspace_id, peer_id))
+            workspaces_db.ensure_workspace(ctx, workspace_id)
+            peers_db.ensure_peer(ctx, workspace_id, peer_id)
+            peers_db.update_peer(ctx, workspace_id, peer_id, body.metadata, config)
+            return _written(peers_db.get_peer(ctx.conn, workspace_id, peer_id))
 
         return views.peer(self.store.write(op, scoped=True))
 
     def list_peers(self, workspace_id: str, filters: Any, paging: Paging) -> dict[str, Any]:
         rows, total = self.store.read(
-            lambda cur: repo.list_peers(cur, workspace_id, filters, paging.page, paging.size, paging.reverse))
+            lambda cur: peers_db.list_peers(cur, workspace_id, filters, paging.page, paging.size, paging.reverse))
         return views.page([views.peer(r) for r in rows], total, paging.page, paging.size)
 
     def peer_sessions(self, workspace_id: str, peer_id: str, filters: Any, paging: Paging) -> dict[str, Any]:
         def read(cur: Any) -> tuple[list[dict[str, Any]], int]:
-            if repo.get_peer(cur, workspace_id, peer_id) is None:
+            if peers_db.get_peer(cur, workspace_id, peer_id) is None:
                 raise NotFound(f"peer {peer_id!r} not found in workspace {workspace_id!r}")
-            return repo.list_sessions(cur, workspace_id, filters, paging.page, paging.size, paging.reverse,
+            return sessions_db.list_sessions(cur, workspace_id, filters, paging.page, paging.size, paging.reverse,
                                       peer_id=peer_id)
 
         rows, total = self.store.read(read)
@@ -141,18 +143,18 @@ class Resources:
         config = schemas.dump_config(body.configuration)
 
         def op(ctx: WriteContext) -> tuple[dict[str, Any], bool]:
-            repo.ensure_workspace(ctx, workspace_id)
-            created = repo.ensure_session(ctx, workspace_id, body.id, body.metadata, config)
+            workspaces_db.ensure_workspace(ctx, workspace_id)
+            created = sessions_db.ensure_session(ctx, workspace_id, body.id, body.metadata, config)
             if not created:
-                current = _written(repo.get_session(ctx.conn, workspace_id, body.id))
+                current = _written(sessions_db.get_session(ctx.conn, workspace_id, body.id))
                 merged = None if config is None else merge_patch(current["configuration"], config)
-                repo.update_session(ctx, workspace_id, body.id, body.metadata, merged)
+                sessions_db.update_session(ctx, workspace_id, body.id, body.metadata, merged)
             if body.peers:
                 self._upsert_members(ctx, workspace_id, body.id, body.peers)
             for scope_id in dict.fromkeys(body.scopes or []):  # Honcho 3.1: each scope created if it does not exist
                 repo_scopes.ensure_scope(ctx, workspace_id, scope_id)
                 repo_scopes.add_sessions(ctx, workspace_id, scope_id, [body.id])
-            return _written(repo.get_session(ctx.conn, workspace_id, body.id)), created
+            return _written(sessions_db.get_session(ctx.conn, workspace_id, body.id)), created
 
         row, created = self.store.write(op, scoped=True)
         return views.session(row), created
@@ -165,11 +167,11 @@ class Resources:
 
     def list_sessions(self, workspace_id: str, filters: Any, paging: Paging) -> dict[str, Any]:
         rows, total = self.store.read(
-            lambda cur: repo.list_sessions(cur, workspace_id, filters, paging.page, paging.size, paging.reverse))
+            lambda cur: sessions_db.list_sessions(cur, workspace_id, filters, paging.page, paging.size, paging.reverse))
         return views.page([views.session(r) for r in rows], total, paging.page, paging.size)
 
     def require_session(self, cur: Any, workspace_id: str, session_id: str) -> dict[str, Any]:
-        row = repo.get_session(cur, workspace_id, session_id)
+        row = sessions_db.get_session(cur, workspace_id, session_id)
         if row is None or not row["is_active"]:
             raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
         return row
@@ -188,12 +190,12 @@ class Resources:
                     raise NotFound(f"message {message_id!r} not found in session {session_id!r}")
                 cutoff = event["pk"]
             new_session = new_id()
-            repo.ensure_session(ctx, workspace_id, new_session, source["metadata"], source["configuration"])
-            for member in repo.get_members(ctx.conn, workspace_id, session_id):
-                repo.upsert_member(ctx, workspace_id, new_session, member["peer_id"], member["observe_me"],
+            sessions_db.ensure_session(ctx, workspace_id, new_session, source["metadata"], source["configuration"])
+            for member in sessions_db.get_members(ctx.conn, workspace_id, session_id):
+                sessions_db.upsert_member(ctx, workspace_id, new_session, member["peer_id"], member["observe_me"],
                                    member["observe_others"])
             event_log.copy_session_events(ctx, workspace_id, session_id, new_session, cutoff)
-            return _written(repo.get_session(ctx.conn, workspace_id, new_session))
+            return _written(sessions_db.get_session(ctx.conn, workspace_id, new_session))
 
         return views.session(self.store.write(op))
 
@@ -201,13 +203,13 @@ class Resources:
     def _upsert_members(self, ctx: WriteContext, workspace_id: str, session_id: str,
                         peers: dict[str, schemas.SessionPeerConfig]) -> None:
         for peer_id, cfg in peers.items():
-            repo.ensure_peer(ctx, workspace_id, peer_id)
-            repo.upsert_member(ctx, workspace_id, session_id, peer_id, cfg.observe_me, cfg.observe_others)
+            peers_db.ensure_peer(ctx, workspace_id, peer_id)
+            sessions_db.upsert_member(ctx, workspace_id, session_id, peer_id, cfg.observe_me, cfg.observe_others)
         self._check_observer_limit(ctx, workspace_id, session_id)
 
     @staticmethod
     def _check_observer_limit(ctx: WriteContext, workspace_id: str, session_id: str) -> None:
-        observers = repo.count_observers(ctx.conn, workspace_id, session_id)
+        observers = sessions_db.count_observers(ctx.conn, workspace_id, session_id)
         if observers > SESSION_OBSERVERS_LIMIT:
             raise BadRequest(
                 f"a session may have at most {SESSION_OBSERVERS_LIMIT} peers with observe_others=true "
@@ -216,21 +218,21 @@ class Resources:
     def add_members(self, workspace_id: str, session_id: str, peers: dict[str, schemas.SessionPeerConfig],
                     replace: bool = False) -> dict[str, Any]:
         def op(ctx: WriteContext) -> dict[str, Any]:
-            repo.ensure_workspace(ctx, workspace_id)
-            repo.ensure_session(ctx, workspace_id, session_id)
+            workspaces_db.ensure_workspace(ctx, workspace_id)
+            sessions_db.ensure_session(ctx, workspace_id, session_id)
             self.require_session(ctx.conn, workspace_id, session_id)
             if replace:
-                current = [m["peer_id"] for m in repo.get_members(ctx.conn, workspace_id, session_id)]
-                repo.remove_members(ctx, workspace_id, session_id, [p for p in current if p not in peers])
+                current = [m["peer_id"] for m in sessions_db.get_members(ctx.conn, workspace_id, session_id)]
+                sessions_db.remove_members(ctx, workspace_id, session_id, [p for p in current if p not in peers])
             self._upsert_members(ctx, workspace_id, session_id, peers)
-            return _written(repo.get_session(ctx.conn, workspace_id, session_id))
+            return _written(sessions_db.get_session(ctx.conn, workspace_id, session_id))
 
         return views.session(self.store.write(op, scoped=True))
 
     def remove_members(self, workspace_id: str, session_id: str, peer_ids: list[str]) -> dict[str, Any]:
         def op(ctx: WriteContext) -> dict[str, Any]:
             row = self.require_session(ctx.conn, workspace_id, session_id)
-            repo.remove_members(ctx, workspace_id, session_id, peer_ids)
+            sessions_db.remove_members(ctx, workspace_id, session_id, peer_ids)
             return row
 
         return views.session(self.store.write(op, scoped=True))
@@ -238,7 +240,7 @@ class Resources:
     def list_members(self, workspace_id: str, session_id: str, paging: Paging) -> dict[str, Any]:
         def read(cur: Any) -> tuple[list[dict[str, Any]], int]:
             self.require_session(cur, workspace_id, session_id)
-            return repo.list_session_members(cur, workspace_id, session_id, paging.page, paging.size)
+            return sessions_db.list_session_members(cur, workspace_id, session_id, paging.page, paging.size)
 
         rows, total = self.store.read(read)
         return views.page([views.peer(r) for r in rows], total, paging.page, paging.size)
@@ -246,11 +248,11 @@ class Resources:
     def is_member(self, workspace_id: str, session_id: str, peer_id: str) -> bool:
         """Whether the peer is an active member of the session (how far a peer's API key reaches: api/auth.py)."""
         return self.store.read(lambda cur: any(member["peer_id"] == peer_id
-                                               for member in repo.get_members(cur, workspace_id, session_id)))
+                                               for member in sessions_db.get_members(cur, workspace_id, session_id)))
 
     def _require_member(self, cur: Any, workspace_id: str, session_id: str, peer_id: str) -> dict[str, Any]:
         self.require_session(cur, workspace_id, session_id)
-        for member in repo.get_members(cur, workspace_id, session_id):
+        for member in sessions_db.get_members(cur, workspace_id, session_id):
             if member["peer_id"] == peer_id:
                 return member
         raise NotFound(f"peer {peer_id!r} is not a member of session {session_id!r}")
@@ -265,7 +267,7 @@ class Resources:
 
         def op(ctx: WriteContext) -> None:
             self._require_member(ctx.conn, workspace_id, session_id, peer_id)
-            repo.set_member_config(ctx, workspace_id, session_id, peer_id, body.observe_me, body.observe_others,
+            sessions_db.set_member_config(ctx, workspace_id, session_id, peer_id, body.observe_me, body.observe_others,
                                    fields)
             self._check_observer_limit(ctx, workspace_id, session_id)
 

@@ -21,8 +21,9 @@ from honcho_local.errors import InvalidInput, NotFound
 from honcho_local.services import views
 from honcho_local.services.resources import Paging
 from honcho_local.store import Store, WriteContext
-from honcho_local.store import resources as repo
 from honcho_local.store import scopes as repo_scopes
+from honcho_local.store import sessions as sessions_db
+from honcho_local.store import workspaces as workspaces_db
 
 MAX_SCOPES = 100  # scopes one read may name (Honcho's cap); ids follow the id pattern, so never "scope.…"
 
@@ -37,7 +38,7 @@ class Scopes:
 
     def get_or_create(self, workspace_id: str, scope_id: str, metadata: dict | None) -> tuple[dict[str, Any], bool]:
         def op(ctx: WriteContext) -> tuple[dict[str, Any], bool]:
-            repo.ensure_workspace(ctx, workspace_id)
+            workspaces_db.ensure_workspace(ctx, workspace_id)
             created = repo_scopes.ensure_scope(ctx, workspace_id, scope_id, metadata)
             row = repo_scopes.get_scope(ctx.conn, workspace_id, scope_id)
             assert row is not None  # created or found in this transaction
@@ -58,7 +59,7 @@ class Scopes:
         def op(ctx: WriteContext) -> None:
             _require(ctx.conn, workspace_id, scope_id)
             for session_id in session_ids:
-                row = repo.get_session(ctx.conn, workspace_id, session_id)
+                row = sessions_db.get_session(ctx.conn, workspace_id, session_id)
                 if row is None or not row["is_active"]:
                     raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
             repo_scopes.add_sessions(ctx, workspace_id, scope_id, session_ids)

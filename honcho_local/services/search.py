@@ -19,8 +19,10 @@ import numpy as np
 from honcho_local.errors import InvalidInput, ModelUnavailable, NotFound
 from honcho_local.services import views
 from honcho_local.services.readcache import ReadCache
-from honcho_local.store import Store, reads, ws_tag
-from honcho_local.store import resources as repo
+from honcho_local.store import Store, ws_tag
+from honcho_local.store import events as event_log
+from honcho_local.store import peers as peers_db
+from honcho_local.store import sessions as sessions_db
 from honcho_local.store.events import MESSAGE_COLUMNS
 from honcho_local.store.filters import compile_filters
 from honcho_local.store.message_rows import MessageRows
@@ -132,7 +134,7 @@ class Search:
         in-memory copy of the log's message rows)."""
         if filters is not None:
             where, params = compile_filters(filters, MESSAGE_COLUMNS)
-            return self.store.read(lambda cur: reads.messages_by_pk(cur, pks, where, params))
+            return self.store.read(lambda cur: event_log.messages_by_pk(cur, pks, where, params))
         return self.rows.get(pks)
 
     def ranked(self, workspace_id: str, query: str, limit: int, filters: Any = None,
@@ -181,7 +183,7 @@ class Search:
             raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
         if peer_id is not None and not self._exists(("peer", workspace_id, peer_id), lambda: self.cache.get(
                 ("peer", workspace_id, peer_id),
-                lambda: self.store.read(lambda cur: repo.get_peer(cur, workspace_id, peer_id)) is not None,
+                lambda: self.store.read(lambda cur: peers_db.get_peer(cur, workspace_id, peer_id)) is not None,
                 (ws_tag(workspace_id),))):
             raise NotFound(f"peer {peer_id!r} not found in workspace {workspace_id!r}")
 
@@ -211,7 +213,7 @@ def session_key(workspace_id: str, session_id: str) -> tuple[str, str, str]:
 def session_active(cache: ReadCache, cur: Any, workspace_id: str, session_id: str) -> bool:
     """Whether the session exists and is not deleted (cached until a write changes the workspace)."""
     def compute() -> bool:
-        row = repo.get_session(cur, workspace_id, session_id)
+        row = sessions_db.get_session(cur, workspace_id, session_id)
         return row is not None and bool(row["is_active"])
 
     return cache.get(session_key(workspace_id, session_id), compute, (ws_tag(workspace_id),))

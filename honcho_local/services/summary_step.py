@@ -10,8 +10,11 @@ from honcho_local.services import activity as steps
 from honcho_local.services import configuration, summarizer
 from honcho_local.services.unit_deps import UnitDeps
 from honcho_local.services.unit_step import Step
-from honcho_local.store import WriteContext, derived, units
-from honcho_local.store.resources import Cursor
+from honcho_local.store import WriteContext, units
+from honcho_local.store import embeddings as embeddings_db
+from honcho_local.store import events as event_log
+from honcho_local.store import summaries as summaries_db
+from honcho_local.store.sql import Cursor
 from honcho_local.store.units import UnitKey
 
 EMBED_CHUNK = 64  # messages embedded per call and written per transaction
@@ -58,7 +61,7 @@ class SummaryStep:
         embedder = d.embeddings.embedder()
         if embedder is None:
             return
-        pending = d.store.read(lambda cur: derived.missing_message_embeddings(
+        pending = d.store.read(lambda cur: embeddings_db.missing_message_embeddings(
             cur, key.workspace_id, key.session_id, embedder.model, head, after_pk=cursor))
         for start in range(0, len(pending), EMBED_CHUNK):
             d.activity.step(key, steps.EMBEDDING)
@@ -66,16 +69,16 @@ class SummaryStep:
             vectors, model = d.embeddings.embed([message_embedding_text(peer, content) for _, peer, content in chunk])
             if not vectors:
                 return
-            d.store.write(lambda ctx: derived.insert_message_embeddings(
+            d.store.write(lambda ctx: embeddings_db.insert_message_embeddings(
                 ctx, key.workspace_id, key.session_id, model or "", [(r[0], v) for r, v in zip(chunk, vectors)]),
                 scoped=True)
             d.activity.add(key, embedded=len(chunk))
 
     def _due(self, cur: Cursor, key: UnitKey, kind: str, every: int, head: int) -> tuple[Any, int, int]:
         """(the previous summary, the messages it covers, the count the next one must cover)."""
-        count, _ = derived.session_message_stats(cur, key.workspace_id, key.session_id, head)
-        previous = derived.latest_summary(cur, key.workspace_id, key.session_id, kind, self.deps.version)
-        covered = derived.session_message_stats(cur, key.workspace_id, key.session_id,
+        count, _ = event_log.session_message_stats(cur, key.workspace_id, key.session_id, head)
+        previous = summaries_db.latest_summary(cur, key.workspace_id, key.session_id, kind, self.deps.version)
+        covered = event_log.session_message_stats(cur, key.workspace_id, key.session_id,
                                                 previous["last_event_pk"])[0] if previous else 0
         return previous, covered, (count // every) * every
 
@@ -88,8 +91,8 @@ class SummaryStep:
         covered_pk = previous["last_event_pk"] if previous else 0
 
         def read(cur: Cursor) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-            last = derived.nth_message(cur, key.workspace_id, key.session_id, due)
-            return last, derived.messages_after(cur, key.workspace_id, key.session_id, covered_pk,
+            last = event_log.nth_message(cur, key.workspace_id, key.session_id, due)
+            return last, event_log.messages_after(cur, key.workspace_id, key.session_id, covered_pk,
                                                 limit=max(every, due - covered), up_to_pk=last["pk"])
 
         last, messages = d.store.read(read)
@@ -99,7 +102,7 @@ class SummaryStep:
 
         def op(ctx: WriteContext) -> None:
             if summary.content:
-                derived.insert_summary(ctx, key.workspace_id, key.session_id, kind, summary.content, last["pk"],
+                summaries_db.insert_summary(ctx, key.workspace_id, key.session_id, kind, summary.content, last["pk"],
                                        last["id"], summary.completion.completion_tokens, d.version)
             units.record_run(ctx, d.run_row(key, task, "ok" if summary.content else "empty", summary.completion,
                                             first_event_pk=messages[0]["pk"] if messages else None,

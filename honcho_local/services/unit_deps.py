@@ -18,9 +18,11 @@ from honcho_local.services.model_calls import ModelCalls, run_row
 from honcho_local.services.readcache import ReadCache
 from honcho_local.services.versions import VersionSpec
 from honcho_local.store import Store, ws_tag
-from honcho_local.store import resources as repo
+from honcho_local.store import peers as peers_db
+from honcho_local.store import sessions as sessions_db
+from honcho_local.store import workspaces as workspaces_db
 from honcho_local.store.events import last_pk_before
-from honcho_local.store.resources import Cursor
+from honcho_local.store.sql import Cursor
 from honcho_local.store.units import UnitKey
 
 log = logging.getLogger(__name__)
@@ -101,10 +103,10 @@ class UnitDeps:
         """The unit's workspace, session, observed peer and active members (read-only: shared by runs)."""
         def read() -> dict[str, Any]:
             return {
-                "workspace": repo.get_workspace(cur, key.workspace_id),
-                "session": repo.get_session(cur, key.workspace_id, key.session_id),
-                "peer": repo.get_peer(cur, key.workspace_id, key.observed_id) if key.observed_id else None,
-                "members": repo.get_members(cur, key.workspace_id, key.session_id, active_only=True),
+                "workspace": workspaces_db.get_workspace(cur, key.workspace_id),
+                "session": sessions_db.get_session(cur, key.workspace_id, key.session_id),
+                "peer": peers_db.get_peer(cur, key.workspace_id, key.observed_id) if key.observed_id else None,
+                "members": sessions_db.get_members(cur, key.workspace_id, key.session_id, active_only=True),
             }
         return self.resources.get((key.workspace_id, key.session_id, key.observed_id), read,
                                   [ws_tag(key.workspace_id)])

@@ -24,7 +24,8 @@ from honcho_local.errors import Conflict, InvalidInput, NotFound
 from honcho_local.services import deriver, peer_card, summarizer
 from honcho_local.store import Store, WriteContext, ws_tag
 from honcho_local.store import versions as stored
-from honcho_local.store.resources import Cursor, workspace_configuration
+from honcho_local.store.sql import Cursor
+from honcho_local.store.workspaces import workspace_configuration
 
 log = logging.getLogger(__name__)
 DEFAULT_VERSION = "v1"

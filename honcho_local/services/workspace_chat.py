@@ -28,8 +28,8 @@ from honcho_local.services.chat_prompt import (
 )
 from honcho_local.services.dialectic import Dialectic, session_history
 from honcho_local.services.versions import cached_read_version
-from honcho_local.store import reads
-from honcho_local.store import resources as repo
+from honcho_local.store import conclusions as conclusions_db
+from honcho_local.store import workspaces as workspaces_db
 
 MAX_CARDS = 5
 DERIVED = ["deductive", "inductive", "contradiction"]
@@ -58,7 +58,7 @@ class WorkspaceChat:
 
     def _retrieve(self, cur: Any, workspace_id: str, body: Any, level: Level,
                   allow: list[str] | None) -> dict[str, Any]:
-        if repo.get_workspace(cur, workspace_id) is None:
+        if workspaces_db.get_workspace(cur, workspace_id) is None:
             raise NotFound(f"workspace {workspace_id!r} not found")
         history = session_history(cur, workspace_id, body.session_id, level)
         version = cached_read_version(self.dialectic.representations.cache, cur, workspace_id)
@@ -74,11 +74,11 @@ class WorkspaceChat:
         found: list[dict[str, Any]] = []
         if vector is not None and model:
             for levels in (["explicit"], DERIVED):
-                found += reads.query_conclusions(cur, workspace_id, version, vector, model, level.conclusions, None,
+                found += conclusions_db.query_conclusions(cur, workspace_id, version, vector, model, level.conclusions, None,
                                                  {"level": levels, **(within or {})})
         if len(found) < level.conclusions:
             seen = {c["id"] for c in found}
-            newest, _ = reads.list_conclusions(cur, workspace_id, version, within, 1, level.conclusions, False)
+            newest, _ = conclusions_db.list_conclusions(cur, workspace_id, version, within, 1, level.conclusions, False)
             found += [c for c in newest if c["id"] not in seen]
         return found
 

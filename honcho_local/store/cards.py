@@ -10,7 +10,7 @@ from typing import Any
 
 from honcho_local.ids import new_id
 from honcho_local.store.db import WriteContext, peer_tag, utcnow
-from honcho_local.store.resources import Cursor, _fetch, dumps
+from honcho_local.store.sql import Cursor, dumps, fetch
 
 Pair = tuple[str, str, str]  # (observer, observed, version)
 
@@ -24,7 +24,7 @@ def newest_row(cur: Cursor, table: str, columns: str, workspace_id: str, observe
     if as_of is not None:
         sql += " AND created_at <= ?"
         args.append(as_of)
-    rows = _fetch(cur, sql + " ORDER BY created_at DESC, id DESC LIMIT 1", args, {"entries"})
+    rows = fetch(cur, sql + " ORDER BY created_at DESC, id DESC LIMIT 1", args, {"entries"})
     return rows[0] if rows else None
 
 
@@ -73,7 +73,7 @@ def card_pairs(cur: Cursor, version: str, workspace_id: str | None = None) -> li
 
 def pinned_card(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str) -> list[str]:
     """The entries of the newest card a user wrote (`PUT`); the worker's cards keep them."""
-    rows = _fetch(cur, "SELECT entries FROM peer_cards WHERE workspace_id = ? AND observer_id = ? AND observed_id = ? "
+    rows = fetch(cur, "SELECT entries FROM peer_cards WHERE workspace_id = ? AND observer_id = ? AND observed_id = ? "
                   "AND version = ? AND source <> 'worker' ORDER BY created_at DESC, id DESC LIMIT 1",
                   [workspace_id, observer, observed, version], {"entries"})
     return list(rows[0]["entries"]) if rows else []

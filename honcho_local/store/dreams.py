@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from honcho_local.store.db import WriteContext, utcnow
-from honcho_local.store.resources import Cursor, dumps
+from honcho_local.store.sql import Cursor, dumps
 
 
 def record_dream(ctx: WriteContext, workspace_id: str, observer_id: str, observed_id: str, version: str,

@@ -1,5 +1,7 @@
 """The append-only event log: messages and other event kinds, in log order (`pk`) and per-session
-order (`seq`). Content is never updated; `metadata` alone may be replaced.
+order (`seq`). Content is never updated; `metadata` alone may be replaced. All of its SQL: appends,
+lists, messages by position or id, the recent messages of a context, and the message windows the
+reasoner reads.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ from honcho_local import metrics
 from honcho_local.ids import new_ids
 from honcho_local.store.db import WriteContext, append_rows, log_tag, utcnow
 from honcho_local.store.filters import Column, compile_filters
-from honcho_local.store.resources import Cursor, _fetch, dumps, page
-from honcho_local.store.sql import scalar
+from honcho_local.store.sql import Cursor, dumps, fetch, one, page, scalar
 
 MESSAGE_COLUMNS = {
     "id": Column("id", "str"),
@@ -116,7 +117,7 @@ def get_event(cur: Cursor, workspace_id: str, session_id: str, event_id: str,
     if kind:
         sql += " AND kind = ?"
         params.append(kind)
-    rows = _fetch(cur, sql, params, _JSON)
+    rows = fetch(cur, sql, params, _JSON)
     return rows[0] if rows else None
 
 
@@ -156,7 +157,7 @@ def copy_session_events(ctx: WriteContext, workspace_id: str, source: str, targe
     if up_to_pk is not None:
         sql += " AND pk <= ?"
         params.append(up_to_pk)
-    rows = _fetch(ctx.conn, sql + " ORDER BY pk", params, _JSON)
+    rows = fetch(ctx.conn, sql + " ORDER BY pk", params, _JSON)
     for start in range(0, len(rows), 1000):
         chunk = rows[start:start + 1000]
         append(ctx, workspace_id, target, [
@@ -164,3 +165,103 @@ def copy_session_events(ctx: WriteContext, workspace_id: str, source: str, targe
                      r["token_count"], r["created_at"]) for r in chunk
         ])
     return len(rows)
+
+
+# ---- messages ----------------------------------------------------------------------------------
+MSG_FIELDS = ("pk, id, workspace_id, session_id, peer_id, content, metadata, token_count, created_at, recorded_at")
+
+
+def recent_messages(cur: Cursor, workspace_id: str, session_id: str, after_pk: int, budget: int,
+                    as_of: datetime | None = None) -> list[dict[str, Any]]:
+    """The newest messages after `after_pk` whose token counts add up to at most `budget`, oldest first."""
+    sql = (f"SELECT {MSG_FIELDS}, sum(token_count) OVER (ORDER BY pk DESC) AS running FROM events "
+           "WHERE workspace_id = ? AND session_id = ? AND kind = 'message' AND pk > ?")
+    args: list[Any] = [workspace_id, session_id, after_pk]
+    if as_of is not None:
+        sql += " AND recorded_at <= ?"
+        args.append(as_of)
+    return fetch(cur, f"SELECT * FROM ({sql}) WHERE running <= ? ORDER BY pk", [*args, budget], {"metadata"})
+
+
+def messages_by_pk(cur: Cursor, pks: list[int], filters_sql: str = "TRUE", params: list[Any] | None = None,
+                   active_only: bool = True) -> dict[int, dict[str, Any]]:
+    """Messages with these log positions (in active sessions) that pass a compiled filter."""
+    if not pks:
+        return {}
+    sql = (f"SELECT {MSG_FIELDS} FROM events WHERE pk IN (SELECT unnest(?::BIGINT[])) AND kind = 'message' "
+           f"AND {filters_sql}")
+    if active_only:
+        sql += (" AND EXISTS (SELECT 1 FROM sessions s WHERE s.workspace_id = events.workspace_id "
+                "AND s.id = events.session_id AND s.is_active)")
+    rows = fetch(cur, sql, [pks, *(params or [])], {"metadata"})
+    return {r["pk"]: r for r in rows}
+
+
+def messages_by_id(cur: Cursor, workspace_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Messages of a workspace by public id (in active sessions), keyed by id."""
+    if not ids:
+        return {}
+    sql = (f"SELECT {MSG_FIELDS} FROM events WHERE workspace_id = ? AND id IN (SELECT unnest(?::VARCHAR[])) "
+           "AND kind = 'message' AND EXISTS (SELECT 1 FROM sessions s WHERE s.workspace_id = events.workspace_id "
+           "AND s.id = events.session_id AND s.is_active)")
+    return {r["id"]: r for r in fetch(cur, sql, [workspace_id, ids], {"metadata"})}
+
+
+_WINDOW = ("SELECT pk, id, peer_id, content, created_at, token_count, configuration FROM events "
+           "WHERE workspace_id = ? AND session_id = ? AND kind = 'message'")
+
+
+def messages_after(cur: Cursor, workspace_id: str, session_id: str, after_pk: int, limit: int = 200,
+                   up_to_pk: int | None = None) -> list[dict[str, Any]]:
+    sql, args = _WINDOW + " AND pk > ?", [workspace_id, session_id, after_pk]
+    if up_to_pk is not None:
+        sql += " AND pk <= ?"
+        args.append(up_to_pk)
+    return fetch(cur, sql + " ORDER BY pk LIMIT ?", [*args, limit], {"configuration"})
+
+
+def reasoning_candidates(cur: Cursor, workspace_id: str, session_id: str, peer_id: str, after_pk: int,
+                         up_to_pk: int, every: bool, limit: int) -> list[dict[str, Any]]:
+    """The peer's messages in (after_pk, up_to_pk] that may be reasoned about: each one when `every`
+    (the session's setting reasons), else only those with their own configuration. pk and
+    configuration, in log order."""
+    own = "" if every else " AND configuration IS NOT NULL"
+    return fetch(cur, "SELECT pk, configuration FROM events WHERE workspace_id = ? AND session_id = ? "
+                       f"AND kind = 'message' AND peer_id = ? AND pk > ? AND pk <= ?{own} ORDER BY pk LIMIT ?",
+                  [workspace_id, session_id, peer_id, after_pk, up_to_pk, limit], {"configuration"})
+
+
+def pk_before(cur: Cursor, workspace_id: str, session_id: str, pk: int) -> int | None:
+    """The log position of the session's message before `pk` (None: none)."""
+    return scalar(cur.execute("SELECT max(pk) FROM events WHERE workspace_id = ? AND session_id = ? "
+                              "AND kind = 'message' AND pk < ?", [workspace_id, session_id, pk]))
+
+
+def message_before(cur: Cursor, workspace_id: str, session_id: str, pk: int) -> dict[str, Any] | None:
+    rows = fetch(cur, _WINDOW + " AND pk < ? ORDER BY pk DESC LIMIT 1", [workspace_id, session_id, pk],
+                  {"configuration"})
+    return rows[0] if rows else None
+
+
+def session_message_stats(cur: Cursor, workspace_id: str, session_id: str, up_to_pk: int) -> tuple[int, int]:
+    """(number of messages, last message pk) up to `up_to_pk`."""
+    row = one(cur.execute("SELECT count(*), coalesce(max(pk), 0) FROM events WHERE workspace_id = ? "
+                          "AND session_id = ? AND kind = 'message' AND pk <= ?", [workspace_id, session_id, up_to_pk]))
+    return int(row[0]), int(row[1])
+
+
+def nth_message(cur: Cursor, workspace_id: str, session_id: str, n: int) -> dict[str, Any]:
+    """The n-th message (1-based) of a session."""
+    return fetch(cur, _WINDOW + " ORDER BY pk LIMIT 1 OFFSET ?", [workspace_id, session_id, n - 1],
+                  {"configuration"})[0]
+
+
+def session_messages(cur: Cursor, workspace_id: str, session_id: str) -> list[dict[str, Any]]:
+    """Every message of a session in log order (pk, id, peer_id, content, created_at, ...)."""
+    return fetch(cur, _WINDOW + " ORDER BY pk", [workspace_id, session_id], {"configuration"})
+
+
+def keep_pk_floor(ctx: WriteContext) -> None:
+    """Remember the highest log position before events are deleted (positions are never reused)."""
+    ctx.conn.execute("INSERT INTO log_state SELECT 'pk_floor', coalesce(max(pk), 0) FROM events "
+                     "ON CONFLICT DO UPDATE SET value = greatest(log_state.value, excluded.value)")

@@ -21,8 +21,8 @@ from typing import Any
 import duckdb
 
 from honcho_local.store.db import Store, WriteContext
-from honcho_local.store.resources import _keep_pk_floor, dumps
-from honcho_local.store.sql import one
+from honcho_local.store.events import keep_pk_floor
+from honcho_local.store.sql import dumps, one
 
 log = logging.getLogger(__name__)
 Pair = tuple[str, str, str]  # (observer, observed, version)
@@ -50,7 +50,7 @@ def delete_events(ctx: WriteContext, pks: list[int]) -> None:
     if not pks:
         return
     ctx.mark_mutation()
-    _keep_pk_floor(ctx)
+    keep_pk_floor(ctx)
     ctx.conn.execute("DELETE FROM message_embeddings WHERE event_pk IN (SELECT unnest(?::BIGINT[]))", [pks])
     ctx.conn.execute("DELETE FROM events WHERE pk IN (SELECT unnest(?::BIGINT[]))", [pks])
 
@@ -160,7 +160,7 @@ def forget_session_rows(ctx: WriteContext, workspace_id: str, session_id: str) -
 def forget_workspace_rows(ctx: WriteContext, workspace_id: str) -> None:
     """Every row of the workspace, derived ones included."""
     ctx.mark_mutation()
-    _keep_pk_floor(ctx)
+    keep_pk_floor(ctx)
     for table in ("events", "message_embeddings", "conclusions", "summaries", "peer_cards", "peer_profiles",
                   "work_units", "session_peers", "sessions", "peers", "scope_sessions", "scopes", "dreams"):
         ctx.conn.execute(f"DELETE FROM {table} WHERE workspace_id = ?", [workspace_id])

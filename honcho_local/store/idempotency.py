@@ -14,7 +14,7 @@ from typing import Any
 
 from honcho_local.store.db import WriteContext, utcnow
 from honcho_local.store.events import _JSON, SELECT
-from honcho_local.store.resources import _fetch
+from honcho_local.store.sql import fetch
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def remember(ctx: WriteContext, workspace_id: str, key: str, stored: StoredWrite
 
 def stored_events(ctx: WriteContext, workspace_id: str, stored: StoredWrite) -> list[dict[str, Any]]:
     """The events the keyed write appended, in log order (those deleted since are missing)."""
-    return _fetch(ctx.conn, f"{SELECT} WHERE workspace_id = ? AND session_id = ? AND pk BETWEEN ? AND ? "
+    return fetch(ctx.conn, f"{SELECT} WHERE workspace_id = ? AND session_id = ? AND pk BETWEEN ? AND ? "
                   "ORDER BY pk", [workspace_id, stored.session_id, stored.first_pk,
                                   stored.first_pk + stored.count - 1], _JSON)
 

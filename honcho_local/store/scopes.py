@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from honcho_local.store.db import WriteContext, utcnow, ws_tag
-from honcho_local.store.resources import _SESSION_JSON, Cursor, _fetch, dumps, page
+from honcho_local.store.sessions import SESSION_JSON
+from honcho_local.store.sql import Cursor, dumps, fetch, page
 
 _JSON = {"metadata"}
 
 
 def get_scope(cur: Cursor, workspace_id: str, scope_id: str) -> dict[str, Any] | None:
-    rows = _fetch(cur, "SELECT * FROM scopes WHERE workspace_id = ? AND id = ?", [workspace_id, scope_id], _JSON)
+    rows = fetch(cur, "SELECT * FROM scopes WHERE workspace_id = ? AND id = ?", [workspace_id, scope_id], _JSON)
     return rows[0] if rows else None
 
 
@@ -74,7 +75,7 @@ def list_sessions(cur: Cursor, workspace_id: str, scope_id: str, page_no: int, s
     sql = ("SELECT s.*, m.added_at AS joined_at FROM scope_sessions m JOIN sessions s ON s.workspace_id = m.workspace_id "
            "AND s.id = m.session_id AND s.is_active WHERE m.workspace_id = ? AND m.scope_id = ?")
     order = "joined_at DESC, id DESC" if reverse else "joined_at, id"
-    return page(cur, sql, [workspace_id, scope_id], order, page_no, size, _SESSION_JSON)
+    return page(cur, sql, [workspace_id, scope_id], order, page_no, size, SESSION_JSON)
 
 
 def conclusions_per_session(cur: Cursor, workspace_id: str, session_ids: list[str]) -> dict[str, int]:

@@ -17,8 +17,7 @@ import duckdb
 
 from honcho_local.store import connection
 from honcho_local.store.db import WriteContext, utcnow
-from honcho_local.store.resources import Cursor, _fetch
-from honcho_local.store.sql import one, scalar
+from honcho_local.store.sql import Cursor, fetch, one, scalar
 
 MAX_BACKOFF = timedelta(hours=1)  # the longest a failed unit waits for its next try
 
@@ -76,7 +75,7 @@ def unit_heads(cur: Cursor, version: str, workspace_id: str | None = None,
           ON u.key = h.kind || ':' || ? || ':' || h.workspace_id || ':' || h.session_id
                      || CASE WHEN h.observed_id IS NULL THEN '' ELSE ':' || h.observed_id END
     """
-    rows = _fetch(cur, sql, [*args, *args, version], set())
+    rows = fetch(cur, sql, [*args, *args, version], set())
     for row in rows:
         row["key"] = str(UnitKey(row["kind"], version, row["workspace_id"], row["session_id"], row["observed_id"]))
     return rows
@@ -94,7 +93,7 @@ def lagging_units(cur: Cursor, version: str, now: datetime | None = None, waitin
 
 
 def get_unit(cur: Cursor, key: str) -> dict[str, Any] | None:
-    rows = _fetch(cur, "SELECT * FROM work_units WHERE key = ?", [key], set())
+    rows = fetch(cur, "SELECT * FROM work_units WHERE key = ?", [key], set())
     return rows[0] if rows else None
 
 

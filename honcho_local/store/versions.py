@@ -8,8 +8,7 @@ import json
 from typing import Any
 
 from honcho_local.store.db import WriteContext, utcnow
-from honcho_local.store.resources import Cursor
-from honcho_local.store.sql import scalar
+from honcho_local.store.sql import Cursor, scalar
 
 VERSION_LIST_KEYS = ("name", "status", "reasoning_model", "fingerprint", "parent", "created_at", "conclusions")
 
