@@ -12,7 +12,6 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, Str
 
 from honcho_local.schemas import Name, ScopeOption, Text
 
-
 # Documented bounds (the OpenAPI document states them); the services check the same ranges with their own words.
 NON_BLANK = r"\S"  # at least one character that is not whitespace (a JSON-schema pattern matches anywhere)
 

@@ -11,27 +11,27 @@ from honcho_local import metrics
 from honcho_local.config import Settings
 from honcho_local.errors import HonchoLocalError, ModelUnavailable
 from honcho_local.llm.base import ChatRequest, Completion
+from honcho_local.runtime import limit_native_threads
 from honcho_local.services import queue_status, status, versions
 from honcho_local.services.activity import Activity
 from honcho_local.services.conclusions import Conclusions
 from honcho_local.services.context import SessionContext
 from honcho_local.services.dialectic import Dialectic
+from honcho_local.services.dream_trigger import DreamTrigger
+from honcho_local.services.dreams import Dreams
 from honcho_local.services.forgetting import Forgetting
 from honcho_local.services.ingest import Ingest
 from honcho_local.services.message_list import MessageList
 from honcho_local.services.readcache import ReadCache
-from honcho_local.runtime import limit_native_threads
 from honcho_local.services.reasoner import Reasoner
 from honcho_local.services.representation import Representations
-from honcho_local.services.dream_trigger import DreamTrigger
-from honcho_local.services.dreams import Dreams
 from honcho_local.services.resources import Resources
 from honcho_local.services.scopes import Scopes
 from honcho_local.services.search import QueryEmbedder, Search
 from honcho_local.services.tokens import TokenCounter, estimate_tokens
 from honcho_local.store import Store
-from honcho_local.store.search import LexicalIndex, MessageVectors
 from honcho_local.store.message_rows import MessageRows
+from honcho_local.store.search import LexicalIndex, MessageVectors
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,7 @@ class Models:
             return built
 
     def llm(self) -> Any:
-        from honcho_local.llm import Router, build_fallback, build_llm, build_local_chat
-        from honcho_local.llm import fallback_configured
+        from honcho_local.llm import Router, build_fallback, build_llm, build_local_chat, fallback_configured
 
         def make() -> Any:
             if self.settings.reasoning_model.startswith("openai:"):

@@ -268,7 +268,7 @@ def test_representation_pool_takes_the_newest_and_the_most_derived(store: Store)
 
     def pool(recent: int, frequent: int) -> list[str]:
         rows = store.read(lambda cur: conclusions_db.representation_pool(cur, "w", "v1", "a", "a", recent, frequent))
-        return sorted(r["content"] for r in rows)
+        return sorted(r.content for r in rows)
 
     assert pool(2, 0) == sorted(newest_first[:2])
     assert pool(0, 2) == ["fact 0", "fact 1"]  # most derived

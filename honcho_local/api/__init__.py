@@ -39,6 +39,7 @@ from honcho_local.api.upload import UploadController
 from honcho_local.api.workspaces import WorkspaceController
 from honcho_local.wiring import Services
 
+
 @get("/health", operation_id="health", include_in_schema=True, security=[{}])  # open with API keys on too
 async def health(request: Request) -> Response[dict[str, Any]]:
     """200 `{"status": "ok"}`; 503 `{"status": "degraded", "problem", "detail", "since"}` while the store

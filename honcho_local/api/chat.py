@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 import anyio
 from litestar import Controller, Response, post
 from litestar.concurrency import sync_to_thread
-from litestar.response import Stream
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
+from litestar.response import Stream
 
 from honcho_local.api.scopes import scoped_filters
 from honcho_local.errors import InvalidInput

@@ -29,11 +29,13 @@ from litestar.openapi.spec import (
     Operation,
     Parameter,
     Reference,
-    RequestBody as OpenAPIRequestBody,
     Schema,
 )
-from pydantic import BaseModel
+from litestar.openapi.spec import (
+    RequestBody as OpenAPIRequestBody,
+)
 from litestar.openapi.spec.enums import OpenAPIType
+from pydantic import BaseModel
 
 from honcho_local import schemas, schemas_read
 from honcho_local.api.contract import ID_MAX_LENGTH, ID_PARAMS, ID_PATTERN

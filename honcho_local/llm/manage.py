@@ -13,8 +13,15 @@ from typing import Any
 
 from honcho_local.errors import InvalidInput
 from honcho_local.llm.catalog import (
+    LOCAL_CATALOG,
+    ROLES,
+    ModelSpec,
     embeddings_off,
-    LOCAL_CATALOG, ROLES, ModelSpec, find_spec, load_catalog, model_status, models_dir, sha256_file,
+    find_spec,
+    load_catalog,
+    model_status,
+    models_dir,
+    sha256_file,
 )
 from honcho_local.llm.fetch import Progress, _noop, ensure_model
 

@@ -13,6 +13,7 @@ from honcho_local.errors import InvalidInput
 from honcho_local.llm.base import ChatRequest
 from honcho_local.services import views
 from honcho_local.services.representation import said_at
+from honcho_local.store.conclusions import Conclusion
 
 
 @dataclass(frozen=True)
@@ -100,11 +101,11 @@ def build_prompt(count: Callable[[str], int], context_tokens: int, observer: str
             {"role": "user", "content": f"Memory:\n{memory_text}\n\nQuestion: {query}"}]
 
 
-def fact_line(c: dict[str, Any]) -> str:
+def fact_line(c: Conclusion) -> str:
     """A conclusion for the prompt, dated like the messages (a fact such as "went to the support group
     yesterday" is answerable only with the date it was said)."""
     when = said_at(c)
-    return f"- ({when.day} {when:%B %Y}) [{c['level']}] {c['content']}"
+    return f"- ({when.day} {when:%B %Y}) [{c.level}] {c.content}"
 
 
 def message_line(m: dict[str, Any]) -> str:
@@ -113,20 +114,19 @@ def message_line(m: dict[str, Any]) -> str:
     return f"- ({when.day} {when:%B %Y}) {m['peer_id']}: {m['content']}" if when is not None else f"- {m['peer_id']}: {m['content']}"
 
 
-def build_evidence(conclusions: list[dict[str, Any]], messages: list[dict[str, Any]]) -> dict[str, Any]:
+def build_evidence(conclusions: list[Conclusion], messages: list[dict[str, Any]]) -> dict[str, Any]:
     """Honcho's evidence object for what a chat read: each conclusion and message once, oldest first (ties by
     id), as Honcho orders them; no tool loop, so no tool calls and no trace."""
-    def order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return sorted({r["id"]: r for r in rows}.values(), key=lambda r: (r["created_at"], r["id"]))
+    facts = sorted({c.id: c for c in conclusions}.values(), key=lambda c: (c.created_at, c.id))
+    said = sorted({m["id"]: m for m in messages}.values(), key=lambda m: (m["created_at"], m["id"]))
+    return {"conclusions": [evidence_conclusion(c) for c in facts],
+            "messages": [_evidence_message(m) for m in said], "tool_calls": [], "reasoning_trace_id": None}
 
-    return {"conclusions": [evidence_conclusion(c) for c in order(conclusions)],
-            "messages": [_evidence_message(m) for m in order(messages)], "tool_calls": [], "reasoning_trace_id": None}
 
-
-def evidence_conclusion(c: dict[str, Any]) -> dict[str, Any]:
-    return {"id": c["id"], "level": c["level"], "content": c["content"], "created_at": views.iso(c["created_at"]),
-            "session_id": c["session_id"], "observer_id": c["observer_id"], "observed_id": c["observed_id"],
-            "source_ids": c["premise_ids"], "message_ids": c["source_ids"]}
+def evidence_conclusion(c: Conclusion) -> dict[str, Any]:
+    return {"id": c.id, "level": c.level, "content": c.content, "created_at": views.iso(c.created_at),
+            "session_id": c.session_id, "observer_id": c.observer_id, "observed_id": c.observed_id,
+            "source_ids": c.premise_ids, "message_ids": c.source_ids}
 
 
 def _evidence_message(m: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import builtins  # `list` below is also a method name
 import json
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from honcho_local.errors import InvalidInput, NotFound
@@ -25,19 +26,19 @@ from honcho_local.store import events as event_log
 from honcho_local.store import peers as peers_db
 from honcho_local.store import sessions as sessions_db
 from honcho_local.store import workspaces as workspaces_db
-from honcho_local.store.conclusions import LEVELS, NewConclusion, insert_conclusions
+from honcho_local.store.conclusions import LEVELS, Conclusion, NewConclusion, insert_conclusions
 
 MAX_CONTENT = 65_535
 
 
-def conclusion_view(row: dict[str, Any]) -> dict[str, Any]:
+def conclusion_view(row: Conclusion) -> dict[str, Any]:
     """Honcho's conclusion: `source_ids` are the conclusions this one was derived from (its premises; null
     when none, as for every explicit conclusion), `times_derived` how often it was derived. `message_ids`
     (honcho-local extension) are the messages it was drawn from."""
-    return {"id": row["id"], "content": row["content"], "observer_id": row["observer_id"],
-            "observed_id": row["observed_id"], "session_id": row["session_id"], "level": row["level"],
-            "created_at": views.iso(row["created_at"]), "source_ids": row["premise_ids"] or None,
-            "times_derived": row["times_derived"], "message_ids": row["source_ids"]}
+    return {"id": row.id, "content": row.content, "observer_id": row.observer_id,
+            "observed_id": row.observed_id, "session_id": row.session_id, "level": row.level,
+            "created_at": views.iso(row.created_at), "source_ids": row.premise_ids or None,
+            "times_derived": row.times_derived, "message_ids": row.source_ids}
 
 
 def _check_levels(filters: Any) -> None:
@@ -79,13 +80,13 @@ class Conclusions:
         self.cache = cache if cache is not None else ReadCache(store, size=0)
 
     def _matrix(self, cur: Any, workspace_id: str, version: str, model: str, observer: str,
-                observed: str) -> tuple[list[dict[str, Any]], np.ndarray]:
+                observed: str) -> tuple[list[Conclusion], np.ndarray]:
         """A collection's conclusions and their unit embeddings as one matrix (cached until a commit)."""
-        def compute() -> tuple[list[dict[str, Any]], np.ndarray]:
-            rows = conclusions_db.collection_vectors(cur, workspace_id, version, model, observer, observed)
+        def compute() -> tuple[list[Conclusion], np.ndarray]:
+            rows, embeddings = conclusions_db.collection_vectors(cur, workspace_id, version, model, observer, observed)
             if not rows:  # a pair with no conclusions: reshape(0, -1) raised (issue 31: a 500)
                 return rows, np.zeros((0, 1), dtype=np.float32)
-            matrix = np.asarray([r.pop("embedding") for r in rows], dtype=np.float32).reshape(len(rows), -1)
+            matrix = np.asarray(embeddings, dtype=np.float32).reshape(len(rows), -1)
             matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
             return rows, matrix
 
@@ -93,7 +94,7 @@ class Conclusions:
                               (ws_tag(workspace_id), peer_tag(workspace_id, observed)))
 
     def nearest(self, cur: Any, workspace_id: str, version: str, vector: list[float], model: str, top_k: int,
-                distance: float | None, observer: str, observed: str) -> list[dict[str, Any]]:
+                distance: float | None, observer: str, observed: str) -> builtins.list[Conclusion]:
         """Exact cosine top-k within one collection, from the in-memory matrix."""
         rows, matrix = self._matrix(cur, workspace_id, version, model, observer, observed)
         if not rows:
@@ -101,7 +102,7 @@ class Conclusions:
         q = np.asarray(vector, dtype=np.float32)
         distances = 1.0 - matrix @ (q / max(float(np.linalg.norm(q)), 1e-12))
         order = np.argsort(distances, kind="stable")[:top_k]
-        return [{**rows[i], "distance": float(distances[i])} for i in order
+        return [msgspec.structs.replace(rows[i], distance=float(distances[i])) for i in order
                 if distance is None or distances[i] <= distance]
 
     def create(self, workspace_id: str, items: Any, version: str | None = None) -> list[dict[str, Any]]:
@@ -128,7 +129,7 @@ class Conclusions:
             return [s.id for s in insert_conclusions(ctx, new, chosen)]
 
         ids = self.store.write(op, scoped=True)
-        rows = {r["id"]: r for r in self.store.read(lambda cur: conclusions_db.get_conclusions(cur, workspace_id, ids))}
+        rows = {r.id: r for r in self.store.read(lambda cur: conclusions_db.get_conclusions(cur, workspace_id, ids))}
         return [conclusion_view(rows[i]) for i in ids]
 
     def list(self, workspace_id: str, filters: Any, paging: Paging, version: str | None = None,
@@ -136,10 +137,10 @@ class Conclusions:
         _check_levels(filters)
         moment = parse_as_of(as_of)
 
-        def read(cur: Any) -> tuple[list[dict[str, Any]], int]:
+        def read(cur: Any) -> tuple[builtins.list[Conclusion], int]:
             chosen = cached_read_version(self.cache, cur, workspace_id, None, version)
             return conclusions_db.list_conclusions(cur, workspace_id, chosen, filters, paging.page, paging.size,
-                                          paging.reverse, moment)
+                                                   paging.reverse, moment)
 
         rows, total = self.store.read(read)
         return views.page([conclusion_view(r) for r in rows], total, paging.page, paging.size)
@@ -160,7 +161,7 @@ class Conclusions:
         observer, observed = _pair_from(filters)
         _check_levels(filters)
 
-        def read(cur: Any) -> list[dict[str, Any]]:
+        def read(cur: Any) -> builtins.list[Conclusion]:
             vector, model = self.queries.require(query)
             chosen = cached_read_version(self.cache, cur, workspace_id, observed, version)
             if set(filters) <= PAIR_KEYS and self.cache.size > 0:  # the matrix pays off only when kept
@@ -181,23 +182,23 @@ class Conclusions:
         """Provenance (a honcho-local extension): the conclusion with its version, the messages it was drawn
         from and the conclusions it rests on (premises). Ids whose rows are gone (forgotten, or in a
         deleted session) are listed under `missing_source_ids` / `missing_premise_ids`."""
-        def read(cur: Any) -> tuple[dict[str, Any] | None, dict[str, Any], list[dict[str, Any]]]:
+        def read(cur: Any) -> tuple[Conclusion | None, dict[str, Any], builtins.list[Conclusion]]:
             row = conclusions_db.get_conclusion(cur, workspace_id, conclusion_id)
             if row is None:
                 return None, {}, []
-            messages = event_log.messages_by_id(cur, workspace_id, list(row["source_ids"] or []))
-            premises = conclusions_db.get_conclusions(cur, workspace_id, list(row["premise_ids"] or []))
-            return row, messages, [p for p in premises if p["deleted_at"] is None]
+            messages = event_log.messages_by_id(cur, workspace_id, list(row.source_ids or []))
+            premises = conclusions_db.get_conclusions(cur, workspace_id, list(row.premise_ids or []))
+            return row, messages, [p for p in premises if p.deleted_at is None]
 
         row, messages, premises = self.store.read(read)
         if row is None:
             raise NotFound(f"conclusion {conclusion_id!r} not found in workspace {workspace_id!r}")
-        found = {p["id"] for p in premises}
-        return {"conclusion": {**conclusion_view(row), "version": row["version"]},
-                "messages": [views.message(messages[i]) for i in row["source_ids"] or [] if i in messages],
+        found = {p.id for p in premises}
+        return {"conclusion": {**conclusion_view(row), "version": row.version},
+                "messages": [views.message(messages[i]) for i in row.source_ids or [] if i in messages],
                 "premises": [conclusion_view(p) for p in premises],
-                "missing_source_ids": [i for i in row["source_ids"] or [] if i not in messages],
-                "missing_premise_ids": [i for i in row["premise_ids"] or [] if i not in found]}
+                "missing_source_ids": [i for i in row.source_ids or [] if i not in messages],
+                "missing_premise_ids": [i for i in row.premise_ids or [] if i not in found]}
 
     def delete(self, workspace_id: str, conclusion_id: str) -> None:
         """Hard delete: gone for `as_of` reads too; deductions resting on it go, its card is rebuilt."""

@@ -39,6 +39,7 @@ from honcho_local.store import conclusions as conclusions_db
 from honcho_local.store import events as event_log
 from honcho_local.store import peers as peers_db
 from honcho_local.store import sessions as sessions_db
+from honcho_local.store.conclusions import Conclusion
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +104,13 @@ class Dialectic:
         return memory, self.messages_for(workspace_id, body.query, body.session_id, memory["conclusions"],
                                          max(limit, level.messages), limit, allow)
 
-    def messages_for(self, workspace_id: str, query: str, session_id: str | None, conclusions: list[dict[str, Any]],
+    def messages_for(self, workspace_id: str, query: str, session_id: str | None, conclusions: list[Conclusion],
                      depth: int, limit: int, allow: list[str] | None = None) -> list[dict[str, Any]]:
         """The `limit` messages for an answer: search hits mixed with the conclusions' sources (`mix_sources`),
         all from `session_id` when given and from the allowed sessions when there is an allowlist."""
         within = None if allow is None else {"session_id": {"in": allow}}
         hits = self.search.ranked(workspace_id, query, depth, within, session_id=session_id)
-        source_ids = list(dict.fromkeys(i for c in conclusions for i in (c["source_ids"] or [])))
+        source_ids = list(dict.fromkeys(i for c in conclusions for i in (c.source_ids or [])))
         if not source_ids:
             return hits[:limit]
         sources = self.store.read(lambda cur: event_log.messages_by_id(cur, workspace_id, source_ids))
@@ -144,12 +145,12 @@ class Dialectic:
         return {"conclusions": conclusions, "card": card, "profile": profile, "history": history}
 
     def _conclusions(self, cur: Any, workspace_id: str, version: str, observer: str, observed: str, query: str,
-                     level: Level, allow: list[str] | None = None) -> list[dict[str, Any]]:
+                     level: Level, allow: list[str] | None = None) -> list[Conclusion]:
         """Nearest explicit and nearest derived conclusions; recent ones when nothing is embedded. With an
         allowlist, explicit conclusions stated in those sessions only."""
         vector = self.representations.queries.embed(query)
         model = self.representations.queries.model
-        found: list[dict[str, Any]] = []
+        found: list[Conclusion] = []
         groups = [["explicit"], ["deductive", "inductive", "contradiction"]][:1 if allow is not None else 2]
         if vector is not None and model:
             pair: dict[str, Any] = {"observer_id": observer, "observed_id": observed}
@@ -160,9 +161,9 @@ class Dialectic:
                                                  {**pair, "level": levels})
         if len(found) < level.conclusions:
             recall = Recall(max_conclusions=min(level.conclusions, 100), include_most_frequent=True, sessions=allow)
-            seen = {c["id"] for c in found}
+            seen = {c.id for c in found}
             found += [c for c in self.representations.conclusions(cur, workspace_id, version, observer, observed,
-                                                                  recall, None) if c["id"] not in seen]
+                                                                  recall, None) if c.id not in seen]
         return found
 
     def prompt(self, observer: str, observed: str, query: str, memory: dict[str, Any], hits: list[dict[str, Any]],

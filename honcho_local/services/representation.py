@@ -21,6 +21,7 @@ from honcho_local.store import Store, Tag, WriteContext, cards, peer_tag, ws_tag
 from honcho_local.store import conclusions as conclusions_db
 from honcho_local.store import peers as peers_db
 from honcho_local.store import workspaces as workspaces_db
+from honcho_local.store.conclusions import Conclusion
 from honcho_local.store.filters import parse_datetime
 
 HEADINGS = {"explicit": "Explicit Observations", "deductive": "Deductive Observations",
@@ -57,23 +58,23 @@ def parse_as_of(value: Any) -> datetime | None:
     return None if value is None or value == "" else parse_datetime(value, "as_of")
 
 
-def said_at(c: dict[str, Any]) -> datetime:
+def said_at(c: Conclusion) -> datetime:
     """When a conclusion's facts were said: its newest source message's `created_at` (`observed_at`),
     else when it was stored. For a live conversation the two are seconds apart (Honcho stamps the
     conclusion's own creation); for an imported history with original timestamps only the first
     answers "when": a conclusion derived today about a message of May 2023 is stamped May 2023."""
-    return c.get("observed_at") or c["created_at"]
+    return c.observed_at or c.created_at
 
 
-def render(conclusions: list[dict[str, Any]], profile: str | None = None) -> str:
+def render(conclusions: list[Conclusion], profile: str | None = None) -> str:
     """Markdown: `## Profile` (prose), then one section per level, oldest first; "" when empty."""
     parts: list[str] = []
     if profile and profile.strip():
         parts.append(f"## Profile\n{profile.strip()}")
     for level, heading in HEADINGS.items():
-        rows = sorted((c for c in conclusions if c["level"] == level), key=lambda c: (said_at(c), c["id"]))
+        rows = sorted((c for c in conclusions if c.level == level), key=lambda c: (said_at(c), c.id))
         if rows:
-            lines = [f"[{said_at(c).strftime('%Y-%m-%d %H:%M:%S')}] {c['content']}" for c in rows]
+            lines = [f"[{said_at(c).strftime('%Y-%m-%d %H:%M:%S')}] {c.content}" for c in rows]
             parts.append(f"## {heading}\n" + "\n".join(lines))
     return "\n\n".join(parts)
 
@@ -95,10 +96,10 @@ class Representations:
         return peer_id, target or peer_id
 
     def conclusions(self, cur: Any, workspace_id: str, version: str, observer: str, observed: str,
-                    recall: Recall, as_of: datetime | None) -> list[dict[str, Any]]:
+                    recall: Recall, as_of: datetime | None) -> list[Conclusion]:
         """The working-representation pool: semantic, most frequent and recent parts, de-duplicated."""
         n = recall.max_conclusions
-        semantic: list[dict[str, Any]] = []
+        semantic: list[Conclusion] = []
         if recall.search_query:
             k = recall.search_top_k or max(1, n // 3)
             vector = self.queries.embed(recall.search_query)
@@ -114,17 +115,17 @@ class Representations:
         recent = max(n - len(semantic) - frequent, 0)
         pool = conclusions_db.representation_pool(cur, workspace_id, version, observer, observed, recent, frequent,
                                          recall.sessions, as_of)
-        by_id = {c["id"]: c for c in semantic}
-        for c in sorted(pool, key=lambda c: c["created_at"], reverse=True):
-            by_id.setdefault(c["id"], c)
+        by_id = {c.id: c for c in semantic}
+        for c in sorted(pool, key=lambda c: c.created_at, reverse=True):
+            by_id.setdefault(c.id, c)
         return list(by_id.values())[:n]
 
     def build(self, cur: Any, workspace_id: str, observer: str, observed: str, recall: Recall,
-              as_of: datetime | None = None, version: str | None = None) -> tuple[str, list[dict[str, Any]]]:
+              as_of: datetime | None = None, version: str | None = None) -> tuple[str, list[Conclusion]]:
         """The markdown representation and the conclusions it was built from."""
         version = cached_read_version(self.cache, cur, workspace_id, observed, version)
 
-        def compute() -> tuple[str, list[dict[str, Any]]]:
+        def compute() -> tuple[str, list[Conclusion]]:
             rows = self.conclusions(cur, workspace_id, version, observer, observed, recall, as_of)
             profile = None if recall.sessions is not None else cards.current_profile(
                 cur, workspace_id, observer, observed, version, as_of)

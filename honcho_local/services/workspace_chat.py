@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from honcho_local.errors import NotFound
 from honcho_local.llm.base import ChatRequest
 from honcho_local.services.chat_prompt import (
@@ -30,6 +32,7 @@ from honcho_local.services.dialectic import Dialectic, session_history
 from honcho_local.services.versions import cached_read_version
 from honcho_local.store import conclusions as conclusions_db
 from honcho_local.store import workspaces as workspaces_db
+from honcho_local.store.conclusions import Conclusion
 
 MAX_CARDS = 5
 DERIVED = ["deductive", "inductive", "contradiction"]
@@ -49,7 +52,7 @@ class WorkspaceChat:
         memory = self.store.read(lambda cur: self._retrieve(cur, workspace_id, body, level, allow))
         hits = self.dialectic.messages_for(workspace_id, body.query, body.session_id, memory["conclusions"],
                                            level.messages, level.messages, allow)
-        about = {**memory, "conclusions": [{**c, "content": f"(about {c['observed_id']}) {c['content']}"}
+        about = {**memory, "conclusions": [msgspec.structs.replace(c, content=f"(about {c.observed_id}) {c.content}")
                                            for c in memory["conclusions"]]}
         who = f"the peers of workspace {workspace_id}"
         messages = self.dialectic.prompt(who, who, body.query, about, hits, level, schema)
@@ -68,25 +71,25 @@ class WorkspaceChat:
         return {"conclusions": conclusions, "card": cards, "profile": None, "history": history}
 
     def _conclusions(self, cur: Any, workspace_id: str, version: str, query: str, level: Level,
-                     within: dict[str, Any] | None) -> list[dict[str, Any]]:
+                     within: dict[str, Any] | None) -> list[Conclusion]:
         queries = self.dialectic.representations.queries
         vector, model = queries.embed(query), queries.model
-        found: list[dict[str, Any]] = []
+        found: list[Conclusion] = []
         if vector is not None and model:
             for levels in (["explicit"], DERIVED):
                 found += conclusions_db.query_conclusions(cur, workspace_id, version, vector, model, level.conclusions, None,
                                                  {"level": levels, **(within or {})})
         if len(found) < level.conclusions:
-            seen = {c["id"] for c in found}
+            seen = {c.id for c in found}
             newest, _ = conclusions_db.list_conclusions(cur, workspace_id, version, within, 1, level.conclusions, False)
-            found += [c for c in newest if c["id"] not in seen]
+            found += [c for c in newest if c.id not in seen]
         return found
 
-    def _cards(self, cur: Any, workspace_id: str, conclusions: list[dict[str, Any]]) -> list[str] | None:
+    def _cards(self, cur: Any, workspace_id: str, conclusions: list[Conclusion]) -> list[str] | None:
         """The peer cards (a peer's own view of itself) of the peers the conclusions are about, each entry
         prefixed with its peer."""
         entries: list[str] = []
-        peers = list(dict.fromkeys(c["observed_id"] for c in conclusions))[:MAX_CARDS]
+        peers = list(dict.fromkeys(c.observed_id for c in conclusions))[:MAX_CARDS]
         for peer in peers:
             card = self.dialectic.representations.card_of(cur, workspace_id, peer, peer, None, None)
             entries += [f"{peer}: {entry}" for entry in card or []]

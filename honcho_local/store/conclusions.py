@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from honcho_local.ids import new_id
 from honcho_local.store.db import WriteContext, peer_tag, utcnow
 from honcho_local.store.filters import Column, compile_filters
-from honcho_local.store.sql import Cursor, dumps, fetch, page, scalar, visible
+from honcho_local.store.sql import Cursor, dumps, scalar, visible
 
 NEAR_DUPLICATE_SIMILARITY = 0.95
 LEVELS = ("explicit", "deductive", "inductive", "contradiction")
@@ -172,40 +174,79 @@ CONCLUSION_COLUMNS = {
 }
 
 
-C_JSON = {"source_ids", "premise_ids", "metadata"}
-
-
 C_FIELDS = ("id, workspace_id, observer_id, observed_id, session_id, level, content, times_derived, source_ids, "
             "premise_ids, metadata, version, observed_at, created_at, deleted_at")
 
 
+class Conclusion(msgspec.Struct, frozen=True):
+    """A stored conclusion as the reads return it (`C_FIELDS`, in order). `source_ids` are the messages it
+    was drawn from, `premise_ids` the conclusions it rests on; `observed_at` when its newest source was said;
+    `distance` (1 - cosine similarity) is set by a semantic query."""
+
+    id: str
+    workspace_id: str
+    observer_id: str
+    observed_id: str
+    session_id: str | None
+    level: str
+    content: str
+    times_derived: int
+    source_ids: list[str] | None
+    premise_ids: list[str] | None
+    metadata: dict[str, Any] | None
+    version: str
+    observed_at: datetime | None
+    created_at: datetime
+    deleted_at: datetime | None
+    distance: float | None = None
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _conclusion(r: tuple[Any, ...], distance: float | None = None) -> Conclusion:
+    """A `Conclusion` from a row of `SELECT C_FIELDS`."""
+    return Conclusion(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], _json(r[8]), _json(r[9]), _json(r[10]), r[11],
+                      r[12], r[13], r[14], distance)
+
+
+def _conclusions(result: Cursor) -> list[Conclusion]:
+    """The rows of an executed `SELECT C_FIELDS[, distance]` as `Conclusion`s."""
+    return [_conclusion(r, r[15] if len(r) > 15 else None) for r in result.fetchall()]
+
+
 def list_conclusions(cur: Cursor, workspace_id: str, version: str, filters: Any, page_no: int, size: int,
-                     reverse: bool, as_of: datetime | None = None):
+                     reverse: bool, as_of: datetime | None = None) -> tuple[list[Conclusion], int]:
     """One page of conclusions, newest first (`reverse` gives oldest first), and the total."""
     where, params = compile_filters(filters, CONCLUSION_COLUMNS)
     alive, alive_params = visible(as_of)
     sql = f"SELECT {C_FIELDS} FROM conclusions WHERE workspace_id = ? AND version = ? AND {alive} AND {where}"
     order = "created_at ASC, id ASC" if reverse else "created_at DESC, id DESC"
-    return page(cur, sql, [workspace_id, version, *alive_params, *params], order, page_no, size, C_JSON)
+    args = [workspace_id, version, *alive_params, *params]
+    total = scalar(cur.execute(f"SELECT count(*) FROM ({sql})", args))
+    rows = _conclusions(cur.execute(f"{sql} ORDER BY {order} LIMIT ? OFFSET ?", [*args, size, (page_no - 1) * size]))
+    return rows, total
 
 
-def get_conclusion(cur: Cursor, workspace_id: str, conclusion_id: str) -> dict[str, Any] | None:
-    rows = fetch(cur, f"SELECT {C_FIELDS} FROM conclusions WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL",
-                  [workspace_id, conclusion_id], C_JSON)
+def get_conclusion(cur: Cursor, workspace_id: str, conclusion_id: str) -> Conclusion | None:
+    rows = _conclusions(cur.execute(
+        f"SELECT {C_FIELDS} FROM conclusions WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL",
+        [workspace_id, conclusion_id]))
     return rows[0] if rows else None
 
 
-def get_conclusions(cur: Cursor, workspace_id: str, ids: list[str]) -> list[dict[str, Any]]:
+def get_conclusions(cur: Cursor, workspace_id: str, ids: list[str]) -> list[Conclusion]:
     if not ids:
         return []
     marks = ", ".join("?" for _ in ids)
-    return fetch(cur, f"SELECT {C_FIELDS} FROM conclusions WHERE workspace_id = ? AND id IN ({marks})",
-                  [workspace_id, *ids], C_JSON)
+    return _conclusions(cur.execute(f"SELECT {C_FIELDS} FROM conclusions WHERE workspace_id = ? AND id IN ({marks})",
+                                    [workspace_id, *ids]))
 
 
 def query_conclusions(cur: Cursor, workspace_id: str, version: str, embedding: list[float], model: str,
                       top_k: int, max_distance: float | None, filters: Any = None,
-                      as_of: datetime | None = None) -> list[dict[str, Any]]:
+                      as_of: datetime | None = None) -> list[Conclusion]:
     """Exact cosine top-k among conclusions embedded by `model`; `distance` = 1 - cosine similarity."""
     where, params = compile_filters(filters, CONCLUSION_COLUMNS)
     alive, alive_params = visible(as_of)
@@ -216,20 +257,21 @@ def query_conclusions(cur: Cursor, workspace_id: str, version: str, embedding: l
     if max_distance is not None:
         sql += " WHERE distance <= ?"
         args.append(max_distance)
-    return fetch(cur, sql + " ORDER BY distance, created_at DESC LIMIT ?", [*args, top_k], C_JSON)
+    return _conclusions(cur.execute(sql + " ORDER BY distance, created_at DESC LIMIT ?", [*args, top_k]))
 
 
 def collection_vectors(cur: Cursor, workspace_id: str, version: str, model: str, observer: str,
-                       observed: str) -> list[dict[str, Any]]:
-    """Every live conclusion of a collection embedded by `model`, with its embedding."""
-    return fetch(cur, f"SELECT {C_FIELDS}, embedding FROM conclusions WHERE workspace_id = ? AND version = ? "
+                       observed: str) -> tuple[list[Conclusion], list[list[float]]]:
+    """Every live conclusion of a collection embedded by `model`, and their embeddings in the same order."""
+    rows = cur.execute(f"SELECT {C_FIELDS}, embedding FROM conclusions WHERE workspace_id = ? AND version = ? "
                        "AND embedding_model = ? AND observer_id = ? AND observed_id = ? AND embedding IS NOT NULL "
-                       "AND deleted_at IS NULL", [workspace_id, version, model, observer, observed], C_JSON)
+                       "AND deleted_at IS NULL", [workspace_id, version, model, observer, observed]).fetchall()
+    return [_conclusion(r) for r in rows], [r[15] for r in rows]
 
 
 def representation_pool(cur: Cursor, workspace_id: str, version: str, observer: str, observed: str,
                         recent: int, frequent: int, sessions: list[str] | None = None,
-                        as_of: datetime | None = None) -> list[dict[str, Any]]:
+                        as_of: datetime | None = None) -> list[Conclusion]:
     """The most recent and the most often derived conclusions of a collection, in one round trip.
 
     With a session allowlist only explicit conclusions stated in those sessions count (derived ones
@@ -244,10 +286,10 @@ def representation_pool(cur: Cursor, workspace_id: str, version: str, observer: 
     newest = f"SELECT {C_FIELDS} {base} ORDER BY created_at DESC, id DESC LIMIT ?"
     most = f"SELECT {C_FIELDS} {base} ORDER BY times_derived DESC, created_at DESC LIMIT ?"
     if not frequent:  # the usual case (context without include_most_frequent): one query, no UNION (-30%)
-        return fetch(cur, newest, [*args, recent], C_JSON)
+        return _conclusions(cur.execute(newest, [*args, recent]))
     if not recent:
-        return fetch(cur, most, [*args, frequent], C_JSON)
-    return fetch(cur, f"({newest}) UNION ({most})", [*args, recent, *args, frequent], C_JSON)
+        return _conclusions(cur.execute(most, [*args, frequent]))
+    return _conclusions(cur.execute(f"({newest}) UNION ({most})", [*args, recent, *args, frequent]))
 
 
 def _live_pair(columns: str, workspace_id: str, observer: str, observed: str, version: str,
