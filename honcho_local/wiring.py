@@ -111,8 +111,8 @@ class Models:
     def query_embedder(self) -> Any:
         """The embedder for request-time texts (search queries, conclusions created through the API):
         a second instance of the same model, so a search never waits for the worker to finish
-        embedding a batch of new messages (a loaded model serves one call at a time; measured under
-        a stream of writes: searches spent most of their time queued on the worker's batches)."""
+        embedding a batch of new messages (a loaded model serves one call at a time;
+        docs/decisions/007-tuned-constants.md)."""
         from honcho_local.llm import build_embedder
 
         return self._build("query_embedder", lambda: build_embedder(self.settings))

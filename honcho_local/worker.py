@@ -40,11 +40,7 @@ from honcho_local.store.units import UnitKey
 log = logging.getLogger(__name__)
 COALESCE_SECONDS = 0.2
 # Under a stream of writes (this many notifications within one window, i.e. 160+ messages/s) the
-# window stretches to COALESCE_BUSY_SECONDS: every unit run reads its state and window and writes its
-# cursor even when no model call follows; at 1,400 single-message writes/s those runs took a fifth of
-# the server's CPU (py-spy). Measured with bench_write.py, alternating, 3 runs each: 1 s windows
-# 1,140-1,402 single-message req/s, 3 s windows 1,955-2,089 (unit runs ~33/s -> ~11/s). A unit
-# reasoning with a model takes longer than the window anyway; a quiet session keeps the 0.2 s window.
+# window stretches to COALESCE_BUSY_SECONDS (docs/decisions/007-tuned-constants.md).
 COALESCE_BUSY_NOTIFICATIONS = 64
 COALESCE_BUSY_SECONDS = 3.0
 
@@ -143,9 +139,8 @@ class Worker:
     def _dispatch(self) -> None:
         """Hand notified units to Huey, coalescing a burst of writes (COALESCE_SECONDS) into one task
         per unit: fewer queue writes on the hot path, larger reasoning windows. The thread sleeps
-        through the window and then takes the inbox in one go: a timed get per notification woke it
-        twice per written request (py-spy put 5.6% of the server's samples there, though an A/B with
-        bench_write.py showed no throughput difference beyond the machine's drift)."""
+        through the window and then takes the inbox in one go, not one timed get per notification
+        (docs/decisions/007-tuned-constants.md)."""
         while True:
             key = self._inbox.get()
             if key is None:
@@ -244,9 +239,7 @@ class Worker:
                 self._dirty.difference_update(keys)
             if keys and self._dispatching:
                 # Messages arrived while it ran: back through the dispatcher, so a stream of writes
-                # is taken in coalesced windows. Run again at once, a unit under a steady stream
-                # re-read its state and window after every few messages (most runs end in just a
-                # cursor write): a fifth of the server's CPU at 1,400 writes/s (py-spy).
+                # is taken in coalesced windows (docs/decisions/007-tuned-constants.md).
                 return keys
         return []
 

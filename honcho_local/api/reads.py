@@ -124,9 +124,8 @@ class ReadController(Controller):
         return await cache_first(svc.read_cache, svc.representations.peer_context_read(
             workspace_id, peer_id, target, recall, as_of, version))
 
-    # Searches stay in handler threads: BM25 over real questions is ~0.4 ms of GIL-free tantivy work,
-    # which threads overlap; answered on the event loop they ran slower (LoCoMo questions, 8 clients:
-    # workspace 1,336/1,384 -> 1,134/1,150 req/s, peer 1,481/1,509 -> 1,279/1,267; docs/notes/measurement-log-2026-11.md).
+    # Searches stay in handler threads: their BM25 is GIL-free work that threads overlap
+    # (docs/decisions/007-tuned-constants.md).
     @post("/search", operation_id="search_workspace", status_code=200, sync_to_thread=True)
     def search_workspace(self, workspace_id: FromPath[str], data: JSONBody[SearchBody],
                          svc: NamedDependency[Services]) -> list[dict[str, Any]]:

@@ -24,10 +24,8 @@ class Level:
     max_tokens: int
 
 
-# Measured on 30 LoCoMo questions of two fully reasoned conversations (default model, paired): at
-# "low", 12 + 12 conclusions and 10 messages answered better than 25 + 25 and 5 (token F1 0.327 vs
-# 0.284; 6 questions better, 2 worse) with a shorter prompt: the original messages carry more of the
-# answers than the second dozen conclusions do.
+# Conclusions and messages per level: fewer conclusions and more original messages answered better
+# (docs/decisions/007-tuned-constants.md).
 LEVELS = {
     "minimal": Level(6, 5, 256, 128), "low": Level(12, 10, 512, 256), "medium": Level(20, 15, 768, 384),
     "high": Level(30, 20, 1024, 512), "max": Level(50, 30, 1536, 768),

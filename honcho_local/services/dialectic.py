@@ -44,10 +44,7 @@ from honcho_local.store.conclusions import Conclusion
 log = logging.getLogger(__name__)
 
 
-# Every fifth retrieved message is a conclusion's source. Measured on the full LoCoMo store (default
-# models, 1,535 questions, scripts/recall_source_mix.py): evidence recall@10 0.676 with 8 search hits +
-# 2 sources, against 0.663 for search alone, 0.666 for 7 + 3, 0.633 for 5 + 5 and 0.348 for sources
-# first (RRF fusion of the two lists had measured 0.725 against 0.825 for search alone on 20 questions).
+# Every fifth retrieved message is a conclusion's source (docs/decisions/007-tuned-constants.md).
 SOURCE_EVERY = 5
 
 

@@ -80,8 +80,7 @@ class Reasoner:
         """Work the representation units of one session's peers in lockstep, one batch each in turn,
         until all have caught up. Their windows start at the same message, so each prompt after the
         first repeats the one before up to the question, and llama.cpp re-reads only the rest
-        (measured on the full LoCoMo run: a deriver call right after its sibling's took 14.7 s median,
-        28.5 s otherwise; before this, only 42 of 210 calls came right after their sibling's). Peer-card
+        (docs/decisions/007-tuned-constants.md). Peer-card
         refreshes wait until each unit of the round has derived, so they do not break that prefix. A
         unit that fails leaves the round; the others go on, and the first failure is raised at the end."""
         active = [UnitKey.parse(k) for k in key_texts]

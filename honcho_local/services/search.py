@@ -28,9 +28,7 @@ from honcho_local.store.filters import compile_filters
 from honcho_local.store.message_rows import MessageRows
 from honcho_local.store.search import LexicalIndex, MessageVectors
 
-# Fusion settings measured on LoCoMo (evidence recall@10 of workspace search, all 10 conversations,
-# MiniLM): k = 60 with equal weights 0.624; k = 20 with BM25 weighted 1.5 : 1 against the (weaker)
-# vectors 0.701. Chosen on the benchmark itself: see docs/notes/measurement-log-2026-11.md for the caveat.
+# Reciprocal rank fusion of BM25 and vectors, BM25 weighted up (docs/decisions/007-tuned-constants.md).
 RRF_K = 20
 LEXICAL_WEIGHT = 1.5
 log = logging.getLogger(__name__)

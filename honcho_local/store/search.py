@@ -158,10 +158,9 @@ class LexicalIndex:
             failing = failed
             self._wake.wait(timeout=1.0)
             self._wake.clear()
-            # Background indexing commits at most every COMMIT_INTERVAL (a tantivy commit per write
-            # halved write throughput; searches score the un-indexed tail themselves, so the index may
-            # lag: 2 s, measured against 0.5 s under 20-50 writes/s on the 100k store, took workspace
-            # search from 137 to 581 req/s); a reader that must wait (a tail over TAIL_MAX) cuts it short.
+            # Background indexing commits at most every COMMIT_INTERVAL (searches score the un-indexed
+            # tail themselves; docs/decisions/007-tuned-constants.md); a reader that must wait (a tail
+            # over TAIL_MAX) cuts it short.
             self._urgent.wait(timeout=COMMIT_INTERVAL)
             self._urgent.clear()
 

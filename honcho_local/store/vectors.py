@@ -89,16 +89,12 @@ class _ReadWriteLock:
 class _Ivf:
     """An inverted-file index over the matrix's rows (faiss `IndexIVFScalarQuantizer` with fp16 codes,
     inner product on unit vectors = cosine); faiss ids are row numbers. One search is one call that
-    releases the GIL: the numpy version it replaced took 0.237 ms per 100,000-row workspace search against
-    0.115 ms with float32 lists, and 4,487 against 9,071 searches/s on two threads (it made many small
-    GIL-holding numpy calls). fp16 codes halve the index's memory (it holds a second copy of every
-    vector) and the bytes a search reads: 100,000 x 384 clustered vectors, 632 lists, nprobe 10, one
-    thread: 138 -> 88 us per search, recall@20 against exact 0.434 -> 0.443 (scores round to ~1e-3)."""
+    releases the GIL. fp16 codes halve the index's memory (it holds a second copy of every vector) and
+    the bytes a search reads (docs/decisions/007-tuned-constants.md)."""
 
     index: Any
     built_count: int
-    # faiss searches may run together, but not during an add (measured under load: a plain lock had
-    # 8% of the server's samples waiting on it)
+    # faiss searches may run together, but not during an add (docs/decisions/007-tuned-constants.md)
     lock: _ReadWriteLock = field(default_factory=lambda: _ReadWriteLock())
 
     @classmethod
@@ -107,7 +103,7 @@ class _Ivf:
         n, dims = m.vectors.shape
         k = max(16, int(2 * math.sqrt(n)))
         one_omp_thread(faiss)
-        # fp16 codes (by_residual off): half the bytes a search reads, the same hits (measured below)
+        # fp16 codes (by_residual off): half the bytes a search reads, the same hits
         index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dims), dims, k, faiss.ScalarQuantizer.QT_fp16,
                                               faiss.METRIC_INNER_PRODUCT, False)
         index.cp.niter, index.cp.seed, index.cp.max_points_per_centroid = 6, seed, 40
@@ -222,8 +218,7 @@ class _Matrix:
     def scope(self, session_id: str | None, peer_id: str | None) -> tuple[np.ndarray, np.ndarray] | None:
         """The pks and vectors of a session's and/or a peer's messages as one contiguous sub-matrix
         (None: no restriction). Kept within SCOPE_CACHE_BYTES and extended with just the rows added
-        since (gathering a peer's rows out of a large matrix costs more than scoring them — measured:
-        0.06 ms to gather 1,000 of 100,000 384-d rows, 0.02 ms to score them)."""
+        since (gathering a peer's rows out of a large matrix costs more than scoring them)."""
         if session_id is None and peer_id is None:
             return None
         key = (session_id, peer_id)
