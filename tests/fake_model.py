@@ -75,6 +75,10 @@ class FakeModel:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
+    def env(self) -> dict[str, str]:
+        """The settings that make a server's chat model this fake (`openai:fake` at `url`)."""
+        return {"HONCHO_LOCAL_REASONING_MODEL": "openai:fake", "HONCHO_LOCAL_OPENAI_BASE_URL": self.url}
+
     def start(self) -> FakeModel:
         self._thread.start()
         return self

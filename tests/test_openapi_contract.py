@@ -69,7 +69,7 @@ def _describe(recorder: Any, case_id: str, check: Any) -> str:
 @pytest.fixture(scope="module")
 def contract_server(tmp_path_factory: pytest.TempPathFactory, model) -> Iterator[LiveServer]:
     """A live server whose chat model is the fake one (tests/fake_model.py): chat answers at once."""
-    env = {"HONCHO_LOCAL_REASONING_MODEL": "openai:fake", "HONCHO_LOCAL_OPENAI_BASE_URL": model.url}
+    env = model.env()
     server = start_server(Path(tmp_path_factory.mktemp("contract-home")), env=env)
     yield server
     stop_server(server)

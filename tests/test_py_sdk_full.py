@@ -930,8 +930,7 @@ def fake() -> Iterator[FakeModel]:
 
 @pytest.fixture(scope="module")
 def py_server(tmp_path_factory: pytest.TempPathFactory, fake: FakeModel) -> Iterator[LiveServer]:
-    srv = start_server(tmp_path_factory.mktemp("py-sdk"), env={
-        "HONCHO_LOCAL_REASONING_MODEL": "openai:fake", "HONCHO_LOCAL_OPENAI_BASE_URL": fake.url})
+    srv = start_server(tmp_path_factory.mktemp("py-sdk"), env=fake.env())
     yield srv
     stop_server(srv)
 

@@ -34,8 +34,7 @@ def fake() -> Iterator[FakeModel]:
 
 @pytest.fixture(scope="module")
 def ts_server(tmp_path_factory: pytest.TempPathFactory, fake: FakeModel) -> Iterator[LiveServer]:
-    srv = start_server(tmp_path_factory.mktemp("ts-sdk"), env={
-        "HONCHO_LOCAL_REASONING_MODEL": "openai:fake", "HONCHO_LOCAL_OPENAI_BASE_URL": fake.url})
+    srv = start_server(tmp_path_factory.mktemp("ts-sdk"), env=fake.env())
     yield srv
     stop_server(srv)
 
@@ -83,8 +82,7 @@ def test_typescript_sdk_suite(ts_server: LiveServer, fake: FakeModel) -> None:
 def test_typescript_sdk_suite_with_api_keys(tmp_path_factory: pytest.TempPathFactory, fake: FakeModel) -> None:
     """Auth on (Honcho's AUTH_USE_AUTH): the same suite with an admin key as the SDK's `apiKey`, plus a
     keyless and a wrong key refused with 401."""
-    server = start_server(tmp_path_factory.mktemp("ts-sdk-auth"), env={
-        "HONCHO_LOCAL_REASONING_MODEL": "openai:fake", "HONCHO_LOCAL_OPENAI_BASE_URL": fake.url, **AUTH_ENV})
+    server = start_server(tmp_path_factory.mktemp("ts-sdk-auth"), env={**fake.env(), **AUTH_ENV})
     try:
         assert _run_suite(server, HONCHO_TEST_API_KEY=apikeys.mint(SECRET, admin=True)) >= 109
     finally:

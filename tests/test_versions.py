@@ -19,7 +19,7 @@ from tests.fake_model import FakeModel
 
 
 def env(model: FakeModel) -> dict[str, str]:
-    return {**os.environ, "HONCHO_LOCAL_REASONING_MODEL": "openai:fake", "HONCHO_LOCAL_OPENAI_BASE_URL": model.url,
+    return {**os.environ, **model.env(),
             "HONCHO_LOCAL_SUMMARY_ENABLED": "false", "HONCHO_LOCAL_REASONING_RETRY_BACKOFF": "0.01",
             "HONCHO_LOCAL_REASONING_RETRIES": "1", "HONCHO_LOCAL_EMBEDDING_MODEL": "/nonexistent/embedder.gguf"}
 

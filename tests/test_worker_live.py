@@ -25,7 +25,7 @@ JSON = {"Content-Type": "application/json"}
 
 
 def reasoning_env(model: FakeModel) -> dict[str, str]:
-    return {"HONCHO_LOCAL_REASONING_MODEL": "openai:fake", "HONCHO_LOCAL_OPENAI_BASE_URL": model.url,
+    return {**model.env(),
             "HONCHO_LOCAL_REASONING_ENABLED": "true", "HONCHO_LOCAL_SUMMARY_ENABLED": "false",
             "HONCHO_LOCAL_WORKER_POLL_INTERVAL": "0.5", "HONCHO_LOCAL_REASONING_BATCH_SIZE": "64"}
 
@@ -114,7 +114,7 @@ def test_reads_are_not_queued_behind_chats_waiting_for_the_model(tmp_path: Path,
     """More chats in flight than the server has request threads, all held by the model: a read sent
     meanwhile is still answered (model calls wait on threads of their own, not the request threads)."""
     model.hold()
-    env = {"HONCHO_LOCAL_REASONING_MODEL": "openai:fake", "HONCHO_LOCAL_OPENAI_BASE_URL": model.url}
+    env = model.env()
     server = start_server(tmp_path / "home", env=env)
     try:
         assert httpx.post(f"{server.url}/v3/workspaces", json={"id": "w"}).status_code in (200, 201)

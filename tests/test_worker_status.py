@@ -158,9 +158,8 @@ def test_activity_reports_steps_and_elapsed_time_on_its_clock() -> None:
 def test_status_command_and_queue_status_of_a_live_server_mid_run(tmp_path: Path, model: FakeModel) -> None:
     gate = model.gate = ArrivalGate()
     home = tmp_path / "home"
-    server = start_server(home, env={
-        "HONCHO_LOCAL_REASONING_MODEL": "openai:fake", "HONCHO_LOCAL_OPENAI_BASE_URL": model.url,
-        "HONCHO_LOCAL_REASONING_ENABLED": "true", "HONCHO_LOCAL_EMBEDDING_MODEL": "none"})
+    server = start_server(home, env={**model.env(), "HONCHO_LOCAL_REASONING_ENABLED": "true",
+                                     "HONCHO_LOCAL_EMBEDDING_MODEL": "none"})
     try:
         (home / "config.toml").write_text(f"port = {server.port}\n")  # where `status --home` looks
         r = httpx.post(f"{server.url}/v3/workspaces/w/sessions/s1/messages",

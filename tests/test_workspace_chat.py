@@ -35,8 +35,7 @@ def fake() -> Iterator[FakeModel]:
 @pytest.fixture(scope="module")
 def chat_server(tmp_path_factory: pytest.TempPathFactory, fake: FakeModel) -> Iterator[LiveServer]:
     # reasoning off: the worker derives nothing, so the conclusions are exactly the ones the test writes
-    srv = start_server(tmp_path_factory.mktemp("wchat"), env={
-        "HONCHO_LOCAL_REASONING_MODEL": "openai:fake", "HONCHO_LOCAL_OPENAI_BASE_URL": fake.url})
+    srv = start_server(tmp_path_factory.mktemp("wchat"), env=fake.env())
     yield srv
     stop_server(srv)
 
