@@ -969,18 +969,11 @@ def test_sdk_members_found_by_introspection() -> None:
 
 @pytest.mark.live
 @pytest.mark.timeout(1200)  # a hang guard for both runs (the module fixture), not a speed bound
-def test_sync_client_steps_pass(runs: dict[str, Run], py_server: LiveServer) -> None:
-    run = runs["sync"]
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_client_steps_pass(runs: dict[str, Run], py_server: LiveServer, mode: str) -> None:
+    run = runs[mode]
     assert not run.failures, _report(run, py_server)
-    assert run.steps == sum("sync" in s.modes for s in STEPS)
-
-
-@pytest.mark.live
-@pytest.mark.timeout(1200)
-def test_async_client_steps_pass(runs: dict[str, Run], py_server: LiveServer) -> None:
-    run = runs["async"]
-    assert not run.failures, _report(run, py_server)
-    assert run.steps == sum("async" in s.modes for s in STEPS)
+    assert run.steps == sum(mode in s.modes for s in STEPS)
 
 
 @pytest.mark.live
