@@ -289,11 +289,16 @@ def test_conclusions_are_dated_when_their_messages_were_said() -> None:
 
     from honcho_local.services.chat_prompt import fact_line
     from honcho_local.services.representation import render
+    from honcho_local.store.conclusions import Conclusion
 
     stored = datetime(2026, 11, 24, 10, 3, 38)
-    derived = {"id": "c1", "level": "explicit", "content": "Caroline went to the support group yesterday",
-               "created_at": stored, "observed_at": datetime(2023, 5, 8, 13, 56)}
-    manual = {"id": "c2", "level": "explicit", "content": "Caroline paints", "created_at": stored, "observed_at": None}
+
+    def conclusion(id_: str, content: str, observed_at: datetime | None) -> Conclusion:
+        return Conclusion(id_, "w", "caroline", "caroline", None, "explicit", content, 1, ["m1"], None, {}, "v1",
+                          observed_at, stored, None)
+
+    derived = conclusion("c1", "Caroline went to the support group yesterday", datetime(2023, 5, 8, 13, 56))
+    manual = conclusion("c2", "Caroline paints", None)
     assert render([manual, derived]) == ("## Explicit Observations\n[2023-05-08 13:56:00] Caroline went to the support "
                                          "group yesterday\n[2026-11-24 10:03:38] Caroline paints")
     assert fact_line(derived) == "- (8 May 2023) [explicit] Caroline went to the support group yesterday"
