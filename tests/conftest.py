@@ -14,7 +14,7 @@ import pytest
 from honcho_local.bench.server import Server, free_port
 from honcho_local.bench.server import start_server as start_live
 from honcho_local.store import Store
-from tests.fake_model import FakeModel
+from tests.fake_model import FactEcho, FakeModel
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Tests check behaviour, not speed: model calls and the clients waiting on them get deadlines no busy
@@ -47,6 +47,24 @@ def model() -> Iterator[FakeModel]:
     fake = FakeModel().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(scope="module")
+def fact_echo() -> Iterator[FactEcho]:
+    """A `FactEcho` model for the module (tests/fake_model.py): a chat answer lists the FACT-* markers its
+    prompt held, so it shows what the server recalled."""
+    model = FactEcho().start()
+    yield model
+    model.stop()
+
+
+@pytest.fixture(scope="module")
+def fact_echo_server(tmp_path_factory: pytest.TempPathFactory, fact_echo: FactEcho) -> Iterator[LiveServer]:
+    """A live server for the module whose chat model is `fact_echo` (reasoning off: the only conclusions
+    are the ones a test writes)."""
+    srv = start_server(tmp_path_factory.mktemp("fact-echo"), env=fact_echo.env())
+    yield srv
+    stop_server(srv)
 
 
 @pytest.fixture
@@ -198,7 +216,7 @@ def browser(tmp_path: Path) -> Iterator[object]:
 # browser) or a real model. Everything else is the fast tier: the in-process fake model and a real
 # DuckDB file, `pytest -m "not live"`. The full suite (what CI runs) is both.
 LIVE_FIXTURES = {"server", "http", "honcho", "read_server", "read_http", "read_honcho", "browser", "real_models",
-                 "read_app", "auth_server", "contract_server"}
+                 "read_app", "auth_server", "contract_server", "fact_echo_server"}
 LIVE_CALLS = ("start_server(", "subprocess.", "LiveServer", "webdriver")
 
 

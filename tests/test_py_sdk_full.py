@@ -31,7 +31,7 @@ import json
 import traceback
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -80,8 +80,8 @@ from honcho.http.exceptions import (
 from honcho.types import ChatResponse
 from pydantic import BaseModel
 
-from tests.conftest import CLIENT_TIMEOUT_S, LiveServer, start_server, stop_server
-from tests.fake_model import FactEcho, FakeModel
+from tests.conftest import CLIENT_TIMEOUT_S, LiveServer
+from tests.fake_model import FakeModel
 
 SDK_VERSION = "2.7.0"
 
@@ -922,31 +922,17 @@ async def run_scenario(mode: str, url: str) -> Run:
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeModel]:
-    model = FactEcho().start()
-    yield model
-    model.stop()
-
-
-@pytest.fixture(scope="module")
-def py_server(tmp_path_factory: pytest.TempPathFactory, fake: FakeModel) -> Iterator[LiveServer]:
-    srv = start_server(tmp_path_factory.mktemp("py-sdk"), env=fake.env())
-    yield srv
-    stop_server(srv)
-
-
-@pytest.fixture(scope="module")
-def runs(py_server: LiveServer, fake: FakeModel) -> dict[str, Run]:
+def runs(fact_echo_server: LiveServer, fact_echo: FakeModel) -> dict[str, Run]:
     """The scenario with the sync client, then with the async views, the SDK's members recorded meanwhile."""
-    before = fake.answered
+    before = fact_echo.answered
     recorder = Recorder().install()
     try:
-        done = {mode: asyncio.run(run_scenario(mode, py_server.url)) for mode in ("sync", "async")}
+        done = {mode: asyncio.run(run_scenario(mode, fact_echo_server.url)) for mode in ("sync", "async")}
     finally:
         recorder.restore()
     for run in done.values():
         print(f"-- {run.mode} --", *run.log, sep="\n")
-    done["sync"].log.append(f"model calls: {fake.answered - before}")
+    done["sync"].log.append(f"model calls: {fact_echo.answered - before}")
     return done
 
 
@@ -970,9 +956,9 @@ def test_sdk_members_found_by_introspection() -> None:
 @pytest.mark.live
 @pytest.mark.timeout(1200)  # a hang guard for both runs (the module fixture), not a speed bound
 @pytest.mark.parametrize("mode", ["sync", "async"])
-def test_client_steps_pass(runs: dict[str, Run], py_server: LiveServer, mode: str) -> None:
+def test_client_steps_pass(runs: dict[str, Run], fact_echo_server: LiveServer, mode: str) -> None:
     run = runs[mode]
-    assert not run.failures, _report(run, py_server)
+    assert not run.failures, _report(run, fact_echo_server)
     assert run.steps == sum(mode in s.modes for s in STEPS)
 
 

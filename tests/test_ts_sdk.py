@@ -10,33 +10,18 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from honcho_local import apikeys
 from tests.conftest import LiveServer, start_server, stop_server
-from tests.fake_model import FactEcho, FakeModel
+from tests.fake_model import FakeModel
 from tests.test_auth_matrix import AUTH_ENV, SECRET
 
 TS_DIR = Path(__file__).resolve().parent / "ts"
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason=(
     "node is not installed (Debian: apt-get install nodejs npm; .ci/setup-node does it)"))
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeModel]:
-    model = FactEcho().start()
-    yield model
-    model.stop()
-
-
-@pytest.fixture(scope="module")
-def ts_server(tmp_path_factory: pytest.TempPathFactory, fake: FakeModel) -> Iterator[LiveServer]:
-    srv = start_server(tmp_path_factory.mktemp("ts-sdk"), env=fake.env())
-    yield srv
-    stop_server(srv)
 
 
 def _installed_sdk() -> str | None:
@@ -72,17 +57,18 @@ def _run_suite(server: LiveServer, **env: str) -> int:
 
 
 @pytest.mark.timeout(900)  # a hang guard: `npm ci` from the network, then some 100 SDK calls
-def test_typescript_sdk_suite(ts_server: LiveServer, fake: FakeModel) -> None:
-    before = fake.answered
-    assert _run_suite(ts_server) >= 108
-    assert fake.answered - before >= 11  # every chat the suite asked for reached the model
+def test_typescript_sdk_suite(fact_echo_server: LiveServer, fact_echo: FakeModel) -> None:
+    before = fact_echo.answered
+    assert _run_suite(fact_echo_server) >= 108
+    assert fact_echo.answered - before >= 11  # every chat the suite asked for reached the model
 
 
 @pytest.mark.timeout(900)
-def test_typescript_sdk_suite_with_api_keys(tmp_path_factory: pytest.TempPathFactory, fake: FakeModel) -> None:
+def test_typescript_sdk_suite_with_api_keys(tmp_path_factory: pytest.TempPathFactory,
+                                           fact_echo: FakeModel) -> None:
     """Auth on (Honcho's AUTH_USE_AUTH): the same suite with an admin key as the SDK's `apiKey`, plus a
     keyless and a wrong key refused with 401."""
-    server = start_server(tmp_path_factory.mktemp("ts-sdk-auth"), env={**fake.env(), **AUTH_ENV})
+    server = start_server(tmp_path_factory.mktemp("ts-sdk-auth"), env={**fact_echo.env(), **AUTH_ENV})
     try:
         assert _run_suite(server, HONCHO_TEST_API_KEY=apikeys.mint(SECRET, admin=True)) >= 109
     finally:
