@@ -22,7 +22,7 @@ import msgspec
 from honcho_local.ids import new_id
 from honcho_local.store.db import WriteContext, peer_tag, utcnow
 from honcho_local.store.filters import Column, compile_filters
-from honcho_local.store.sql import Cursor, dumps, scalar, visible
+from honcho_local.store.sql import Cursor, dumps, scalar
 
 NEAR_DUPLICATE_SIMILARITY = 0.95
 LEVELS = ("explicit", "deductive", "inductive", "contradiction")
@@ -155,6 +155,13 @@ def set_conclusion_text(ctx: WriteContext, conclusion_id: str, content: str) -> 
 
 
 # ---- reads ----------------------------------------------------------------------------------------
+def _visible(as_of: datetime | None) -> tuple[str, list[Any]]:
+    """Conclusions alive now, or alive at `as_of`."""
+    if as_of is None:
+        return "deleted_at IS NULL", []
+    return "created_at <= ? AND (deleted_at IS NULL OR deleted_at > ?)", [as_of, as_of]
+
+
 CONCLUSION_COLUMNS = {
     "id": Column("id", "str"),
     "workspace_id": Column("workspace_id", "str"),
@@ -220,7 +227,7 @@ def list_conclusions(cur: Cursor, workspace_id: str, version: str, filters: Any,
                      reverse: bool, as_of: datetime | None = None) -> tuple[list[Conclusion], int]:
     """One page of conclusions, newest first (`reverse` gives oldest first), and the total."""
     where, params = compile_filters(filters, CONCLUSION_COLUMNS)
-    alive, alive_params = visible(as_of)
+    alive, alive_params = _visible(as_of)
     sql = f"SELECT {C_FIELDS} FROM conclusions WHERE workspace_id = ? AND version = ? AND {alive} AND {where}"
     order = "created_at ASC, id ASC" if reverse else "created_at DESC, id DESC"
     args = [workspace_id, version, *alive_params, *params]
@@ -249,7 +256,7 @@ def query_conclusions(cur: Cursor, workspace_id: str, version: str, embedding: l
                       as_of: datetime | None = None) -> list[Conclusion]:
     """Exact cosine top-k among conclusions embedded by `model`; `distance` = 1 - cosine similarity."""
     where, params = compile_filters(filters, CONCLUSION_COLUMNS)
-    alive, alive_params = visible(as_of)
+    alive, alive_params = _visible(as_of)
     sql = (f"SELECT * FROM (SELECT {C_FIELDS}, 1 - list_cosine_similarity(embedding, ?::FLOAT[]) AS distance "
            f"FROM conclusions WHERE workspace_id = ? AND version = ? AND embedding_model = ? "
            f"AND embedding IS NOT NULL AND {alive} AND {where})")
@@ -276,7 +283,7 @@ def representation_pool(cur: Cursor, workspace_id: str, version: str, observer: 
 
     With a session allowlist only explicit conclusions stated in those sessions count (derived ones
     carry no provable per-session provenance)."""
-    alive, alive_params = visible(as_of)
+    alive, alive_params = _visible(as_of)
     base = (f"FROM conclusions WHERE workspace_id = ? AND version = ? AND observer_id = ? AND observed_id = ? "
             f"AND {alive}")
     args: list[Any] = [workspace_id, version, observer, observed, *alive_params]

@@ -24,7 +24,7 @@ def _quoted(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _locked(path: Path, exc: duckdb.Error) -> bool:
+def _locked(exc: duckdb.Error) -> bool:
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
 
@@ -49,7 +49,7 @@ def connect(path: Path, fsync: bool) -> duckdb.DuckDBPyConnection:
         conn.execute(f"USE {CATALOG}")
     except duckdb.Error as exc:
         conn.close()
-        if _locked(path, exc):
+        if _locked(exc):
             raise _in_use(path) from exc
         raise (faults.full_error(path, exc) if faults.is_disk_full(exc) else faults.open_error(path, exc)) from exc
     # Checkpoints run in the writer (see db.Store._run_writer); the automatic one, which blocks a
@@ -70,7 +70,7 @@ def open_file(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
-        if _locked(path, exc):
+        if _locked(exc):
             raise _in_use(path) from exc
         raise
 

@@ -1,15 +1,18 @@
-"""Small helpers over DuckDB results that the repositories share: the one row of an aggregate query."""
+"""What the entity modules of the store share: the cursor type, the one row of an aggregate query, rows
+as dicts with their JSON columns decoded, a page with its total, compact JSON text, and replacing a row's
+metadata or configuration."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import duckdb
 import msgspec
 
 from honcho_local.store.writectx import WriteContext, ws_tag
+
+Cursor = duckdb.DuckDBPyConnection
 
 
 def one(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
@@ -25,9 +28,6 @@ def scalar(result: duckdb.DuckDBPyConnection) -> Any:
     return one(result)[0]
 
 
-Cursor = duckdb.DuckDBPyConnection
-
-
 def dumps(value: Any) -> str:
     """Compact JSON text (what json.dumps with separators=(",", ":") and ensure_ascii=False gives, for
     JSON-born values) by msgspec: an order of magnitude faster, and every event's metadata passes here."""
@@ -37,14 +37,14 @@ def dumps(value: Any) -> str:
 _ENCODER = msgspec.json.Encoder()
 
 
-def decode(row: tuple[Any, ...], names: list[str], json_cols: set[str]) -> dict[str, Any]:
+def _decode(row: tuple[Any, ...], names: list[str], json_cols: set[str]) -> dict[str, Any]:
     return {n: (json.loads(v) if n in json_cols and v is not None else v) for n, v in zip(names, row)}
 
 
 def fetch(cur: Cursor, sql: str, params: list[Any], json_cols: set[str]) -> list[dict[str, Any]]:
     result = cur.execute(sql, params)
     names = [d[0] for d in result.description]
-    return [decode(row, names, json_cols) for row in result.fetchall()]
+    return [_decode(row, names, json_cols) for row in result.fetchall()]
 
 
 def page(cur: Cursor, base_sql: str, params: list[Any], order: str, page_no: int, size: int,
@@ -68,10 +68,3 @@ def replace_fields(ctx: WriteContext, table: str, where: str, key: list[Any], me
         if value is not None:
             ctx.conn.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", [dumps(value), *key])
             ctx.touch(ws_tag(key[0]))
-
-
-def visible(as_of: datetime | None) -> tuple[str, list[Any]]:
-    """Conclusions alive now, or alive at `as_of`."""
-    if as_of is None:
-        return "deleted_at IS NULL", []
-    return "created_at <= ? AND (deleted_at IS NULL OR deleted_at > ?)", [as_of, as_of]
