@@ -41,6 +41,11 @@ class AutoDream:
     rebuild: bool = False
 
 
+def _dreams_on(configuration: dict[str, Any] | None) -> bool:
+    """A workspace that exists (`configuration` not None) and has not set `dream.enabled: false`."""
+    return configuration is not None and (configuration.get("dream") or {}).get("enabled") is not False
+
+
 class DreamTrigger:
     def __init__(self, store: Store, settings: Settings, dreams: Dreams) -> None:
         self.store = store
@@ -62,19 +67,16 @@ class DreamTrigger:
 
         def read(cur: Any) -> list[tuple[str, AutoDream]]:
             pairs = dream_log.due_pairs(cur, s.dream_min_conclusions, now - timedelta(hours=s.dream_min_hours))
-            last = dream_log.last_message_at(cur, sorted({p[0] for p in pairs}))
+            workspaces = sorted({p[0] for p in pairs})
+            last = dream_log.last_message_at(cur, workspaces)
             idle_since = now - timedelta(minutes=s.dream_idle_minutes)
-            out = []
-            for workspace_id, observer, observed, version, _ in pairs:
-                if last.get(workspace_id) is not None and last[workspace_id] > idle_since:
-                    continue  # the workspace is still talking
-                workspace = workspaces_db.get_workspace(cur, workspace_id)
-                if workspace is None or ((workspace.get("configuration") or {}).get("dream") or {}).get("enabled") is False:
-                    continue
-                if version != read_version(cur, workspace_id, observed):  # an inactive version's conclusions
-                    continue
-                out.append((workspace_id, AutoDream(observer, observed)))
-            return out
+            # quiet workspaces that have not turned dreams off (each read once, however many pairs it holds)
+            open_ = {w for w in workspaces if (last.get(w) is None or last[w] <= idle_since)
+                     and _dreams_on(workspaces_db.workspace_configuration(cur, w))}
+            return [(workspace_id, AutoDream(observer, observed))
+                    for workspace_id, observer, observed, version, _ in pairs
+                    if workspace_id in open_  # an inactive version's conclusions are not dreamt over
+                    and version == read_version(cur, workspace_id, observed)]
 
         return self.store.read(read)
 
