@@ -31,9 +31,7 @@ from litestar.openapi.spec import (
     Reference,
     Schema,
 )
-from litestar.openapi.spec import (
-    RequestBody as OpenAPIRequestBody,
-)
+from litestar.openapi.spec import RequestBody as OpenAPIRequestBody
 from litestar.openapi.spec.enums import OpenAPIType
 from pydantic import BaseModel
 
