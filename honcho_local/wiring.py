@@ -29,6 +29,7 @@ from honcho_local.services.resources import Resources
 from honcho_local.services.scopes import Scopes
 from honcho_local.services.search import QueryEmbedder, Search
 from honcho_local.services.tokens import TokenCounter, estimate_tokens
+from honcho_local.services.unit_deps import Embeddings
 from honcho_local.store import Store
 from honcho_local.store.message_rows import MessageRows
 from honcho_local.store.search import LexicalIndex, MessageVectors
@@ -179,6 +180,7 @@ class Services:
     conclusions: Conclusions = field(init=False)
     dialectic: Dialectic = field(init=False)
     reasoner: Reasoner = field(init=False)
+    dreams: Dreams = field(init=False)  # on request (`schedule_dream`) and, with a worker, automatic
     worker: Any = None
     version: str = versions.DEFAULT_VERSION
     activity: Activity = field(init=False)  # what the worker's running units are doing (queue status lists it)
@@ -274,6 +276,7 @@ def build_reasoning(services: Services, models: Models, with_worker: bool) -> No
                  for spec in store.read(versions.active_versions)]
     default = next(r for r in reasoners if r.version == services.version)
     services.reasoner = default
+    services.dreams = Dreams(store, settings, services.dialectic.get_llm, Embeddings(models.embedder))
     if with_worker:
         from honcho_local.worker import Worker
 
@@ -281,8 +284,7 @@ def build_reasoning(services: Services, models: Models, with_worker: bool) -> No
             (settings.home / name).unlink(missing_ok=True)  # (the queue is in memory: decisions/002-worker-queue.md)
         services.worker = Worker([default, *[r for r in reasoners if r is not default]], settings.worker_concurrency,
                                  settings.worker_poll_interval, services.activity)
-        dreams = Dreams(store, settings, services.dialectic.get_llm)
-        services.worker.periodic.append(DreamTrigger(store, settings, dreams).tick)  # Honcho's automatic dreams
+        services.worker.periodic.append(DreamTrigger(store, settings, services.dreams).tick)  # Honcho's automatic dreams
         services.ingest.listeners.append(services.worker.notify_messages)
 
 

@@ -111,6 +111,13 @@ class FakeModel:
             said = [(int(m.group(1)), m.group(3)) for m in map(LINE.match, prompt.splitlines())
                     if m and m.group(2) == peer]
             return json.dumps({"facts": facts_within(said, peer, payload), "inferences": []})
+        if '"updated"' in schema:  # a dream's knowledge-update decision: a move replaces, anything else stays
+            self.calls.append("dream_update")
+            newer = prompt.split("Fact 2", 1)[1].splitlines()[0]
+            return json.dumps({"answer": "updated" if " moved " in newer else "both"})
+        if '"pattern"' in schema:  # a dream's induction: none
+            self.calls.append("dream_induction")
+            return json.dumps({"pattern": "none"})
         if "In 1-3 sentences, say who" in prompt:
             self.calls.append("peer_profile")
             peer = re.search(r"What is known about ([A-Za-z0-9_-]+):", prompt).group(1)

@@ -130,3 +130,35 @@ def test_refusals_change_nothing(dreamer) -> None:
     assert r.status_code == 400 and "dream.enabled" in r.json()["detail"]
     assert httpx.put(f"{srv.url}{W}", json={"configuration": {"dream": {"enabled": True}}}).status_code == 200
     assert (_conclusions(srv, "alice"), _card(srv, "alice")) == state
+
+
+def test_omni_dream_supersedes_an_outdated_fact_and_keeps_its_history(dreamer) -> None:
+    """A move said two months later retires the old address (through the server's real embedder and the
+    fake model's decision); the deductive conclusion that records it cites both, and its provenance shows
+    the retired one as superseded."""
+    srv, fake = dreamer
+    M = "/v3/workspaces/moves"
+    sent = httpx.post(f"{srv.url}{M}/sessions/s/messages", json={"messages": [
+        {"peer_id": "alice", "content": "I live in Lisbon, near the river.", "created_at": "2024-01-10T10:00:00Z"},
+        {"peer_id": "alice", "content": "I moved from Lisbon to Porto last week.",
+         "created_at": "2024-03-10T10:00:00Z"}]})
+    assert sent.status_code == 201, sent.text
+    wait_idle(srv, "moves")
+
+    def conclusions() -> dict[str, dict]:
+        body = {"filters": {"observer_id": "alice", "observed_id": "alice"}}
+        return {c["content"]: c for c in httpx.post(f"{srv.url}{M}/conclusions/list", json=body).json()["items"]}
+
+    before = conclusions()
+    [old] = [c for text, c in before.items() if "near the river" in text]
+    [new] = [c for text, c in before.items() if "moved from Lisbon" in text]
+    decisions = fake.calls.count("dream_update")
+    assert Honcho(base_url=srv.url, workspace_id="moves").schedule_dream("alice") is None
+    assert fake.calls.count("dream_update") == decisions + 1
+    after = conclusions()
+    assert old["content"] not in after and new["content"] in after
+    [deduction] = [c for c in after.values() if c["level"] == "deductive"]
+    assert deduction["content"].startswith("As of 2024-03-10,") and deduction["source_ids"] == [old["id"], new["id"]]
+    provenance = httpx.get(f"{srv.url}{M}/conclusions/{deduction['id']}/sources").json()
+    assert [p.get("superseded_by") for p in provenance["premises"]] == [new["id"], None]
+    assert {m["id"] for m in provenance["messages"]} == {m["id"] for m in sent.json()}

@@ -10,7 +10,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from honcho_local.schemas_read import ScheduleDreamBody
-from honcho_local.services.dreams import Dreams
 from honcho_local.wiring import Services
 
 
@@ -21,4 +20,4 @@ class DreamController(Controller):
     @post("/schedule_dream", operation_id="schedule_dream", status_code=204, sync_to_thread=True)
     def schedule_dream(self, workspace_id: FromPath[str], data: JSONBody[ScheduleDreamBody],
                        svc: NamedDependency[Services]) -> None:
-        Dreams(svc.store, svc.settings, svc.dialectic.get_llm).dream(workspace_id, data)
+        svc.dreams.dream(workspace_id, data)

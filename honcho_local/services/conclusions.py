@@ -41,6 +41,16 @@ def conclusion_view(row: Conclusion) -> dict[str, Any]:
             "times_derived": row.times_derived, "message_ids": row.source_ids}
 
 
+def _superseded_by(row: Conclusion) -> str | None:
+    """The newer conclusion a dream found this one replaced by (`services/consolidation.py`), if any."""
+    return (row.metadata or {}).get("superseded_by")
+
+
+def _premise_view(row: Conclusion) -> dict[str, Any]:
+    later = _superseded_by(row)
+    return {**conclusion_view(row), "superseded_by": later} if later else conclusion_view(row)
+
+
 def _check_levels(filters: Any) -> None:
     """`level` is validated against the enum wherever it appears in a filter tree."""
     if isinstance(filters, list):
@@ -181,14 +191,15 @@ class Conclusions:
     def sources(self, workspace_id: str, conclusion_id: str) -> dict[str, Any]:
         """Provenance (a honcho-local extension): the conclusion with its version, the messages it was drawn
         from and the conclusions it rests on (premises). Ids whose rows are gone (forgotten, or in a
-        deleted session) are listed under `missing_source_ids` / `missing_premise_ids`."""
+        deleted session) are listed under `missing_source_ids` / `missing_premise_ids`; a premise a dream
+        retired as superseded is listed with `superseded_by`, the conclusion that replaced it."""
         def read(cur: Any) -> tuple[Conclusion | None, dict[str, Any], builtins.list[Conclusion]]:
             row = conclusions_db.get_conclusion(cur, workspace_id, conclusion_id)
             if row is None:
                 return None, {}, []
             messages = event_log.messages_by_id(cur, workspace_id, list(row.source_ids or []))
             premises = conclusions_db.get_conclusions(cur, workspace_id, list(row.premise_ids or []))
-            return row, messages, [p for p in premises if p.deleted_at is None]
+            return row, messages, [p for p in premises if p.deleted_at is None or _superseded_by(p)]
 
         row, messages, premises = self.store.read(read)
         if row is None:
@@ -196,7 +207,7 @@ class Conclusions:
         found = {p.id for p in premises}
         return {"conclusion": {**conclusion_view(row), "version": row.version},
                 "messages": [views.message(messages[i]) for i in row.source_ids or [] if i in messages],
-                "premises": [conclusion_view(p) for p in premises],
+                "premises": [_premise_view(p) for p in premises],
                 "missing_source_ids": [i for i in row.source_ids or [] if i not in messages],
                 "missing_premise_ids": [i for i in row.premise_ids or [] if i not in found]}
 

@@ -9,13 +9,17 @@ once, and the request answers 204 when it is done (Honcho answers 204 once the d
    another speaker's line as the peer's is retired, and with it a deduction resting only on retired
    premises; relative time words ("yesterday") are rewritten as the date they meant. With `session_id`,
    only the conclusions stated in that session.
-2. `omni` and `card_refresh`: the peer card is rebuilt from the pair's live conclusions
+2. `omni` only: knowledge updates and inductions (`services/consolidation.py`): an older conclusion that a
+   newer one makes untrue is retired as superseded, with a deductive conclusion recording the change, and
+   groups of similar conclusions yield an inductive conclusion when the model names a pattern they all
+   support; both kinds cite their premises. Needs the embedder (skipped without one).
+3. `omni` and `card_refresh`: the peer card is rebuilt from the pair's live conclusions
    (`peer_card.build_card`, the worker's card; `rebuild: true` leaves out the entries a user `PUT`, Honcho's
    "without injecting the existing card") and the profile is rewritten (one short model call; skipped,
    card kept, when no model answers).
 
 Every dream is recorded (`dreams` table); `services/dream_trigger.py` runs the same dream without being asked
-(Honcho's automatic trigger). Not done: new deductions or inductions.
+(Honcho's automatic trigger).
 """
 
 from __future__ import annotations
@@ -28,9 +32,12 @@ from honcho_local.config import Settings
 from honcho_local.errors import BadRequest, HonchoLocalError, NotFound
 from honcho_local.services import peer_card
 from honcho_local.services.card_step import profile_facts, rebuilt_card
+from honcho_local.services.consolidation import Consolidation, Outcome
 from honcho_local.services.recheck import RecheckResult, recheck_attribution
+from honcho_local.services.unit_deps import Embeddings
 from honcho_local.services.versions import read_version
 from honcho_local.store import Store, WriteContext, cards, dreams
+from honcho_local.store import conclusions as conclusions_db
 from honcho_local.store import peers as peers_db
 from honcho_local.store import sessions as sessions_db
 from honcho_local.store import workspaces as workspaces_db
@@ -39,10 +46,12 @@ log = logging.getLogger(__name__)
 
 
 class Dreams:
-    def __init__(self, store: Store, settings: Settings, get_llm: Callable[[], Any]) -> None:
+    def __init__(self, store: Store, settings: Settings, get_llm: Callable[[], Any],
+                 embeddings: Embeddings | None = None) -> None:
         self.store = store
         self.settings = settings
         self.get_llm = get_llm
+        self.embeddings = embeddings
 
     def dream(self, workspace_id: str, body: Any, trigger: str = "request") -> dict[str, Any]:
         """Run the dream and record it (`trigger`: "request", or "auto" from `services/dream_trigger.py`);
@@ -54,10 +63,13 @@ class Dreams:
             result: RecheckResult = recheck_attribution(self.store, version, workspace_id,
                                                         pair=(body.observer, observed), session_id=body.session_id)
             done.update(retired=len(result.flagged) + len(result.deductions), redated=len(result.dated))
+            done.update(self._consolidate(workspace_id, body.observer, observed, version, body.session_id))
         done.update(self._refresh_card(workspace_id, body.observer, observed, version, body.rebuild))
         self.store.write(lambda ctx: dreams.record_dream(ctx, workspace_id, body.observer, observed, version,
                                                          body.dream_type, trigger, done))
-        log.info("dream %s (%s) for %s/%s/%s: %s", body.dream_type, trigger, workspace_id, body.observer, observed, done)
+        counts = {k: v for k, v in done.items() if not isinstance(v, list)}  # the decisions are in the record
+        log.info("dream %s (%s) for %s/%s/%s: %s", body.dream_type, trigger, workspace_id, body.observer, observed,
+                 counts)
         return done
 
     def _check(self, cur: Any, workspace_id: str, observer: str, observed: str, session_id: str | None) -> str:
@@ -75,6 +87,49 @@ class Dreams:
         if ((workspace.get("configuration") or {}).get("dream") or {}).get("enabled") is False:
             raise BadRequest(f"dreams are disabled in workspace {workspace_id!r}'s configuration (dream.enabled)")
         return read_version(cur, workspace_id, observed)
+
+    def _consolidate(self, workspace_id: str, observer: str, observed: str, version: str,
+                     session_id: str | None) -> dict[str, Any]:
+        """Knowledge updates and inductions over the pair's live conclusions (those stated in `session_id`
+        when given); what was decided, or why nothing was."""
+        embedder = self.embeddings.embedder() if self.embeddings is not None else None
+        if embedder is None or self.settings.dream_max_decisions == 0:
+            return {"consolidation": "skipped: no embedder" if embedder is None else "off"}
+
+        def read(cur: Any) -> tuple[list[conclusions_db.Conclusion], list[list[float]], set[str]]:
+            items, vectors = conclusions_db.collection_vectors(cur, workspace_id, version, embedder.model, observer,
+                                                               observed)
+            keep = [i for i, c in enumerate(items) if session_id is None or c.session_id == session_id]
+            return ([items[i] for i in keep], [vectors[i] for i in keep],
+                    conclusions_db.induction_premises(cur, workspace_id, observer, observed, version))
+
+        items, vectors, inducted = self.store.read(read)
+        try:
+            llm = self.get_llm()
+        except HonchoLocalError as exc:
+            return {"consolidation": f"skipped: {exc.detail}"}
+        out = Consolidation(llm, self.settings.dream_max_decisions).run(observed, items, vectors, inducted)
+        self._write_consolidation(workspace_id, version, out)
+        return out.summary()
+
+    def _write_consolidation(self, workspace_id: str, version: str, out: Outcome) -> None:
+        """Store what the model decided, as far as its premises are still live (a delete may have come
+        between the read and the write)."""
+        if not out.superseded and not out.new:
+            return
+        assert self.embeddings is not None
+        vectors, model = self.embeddings.embed([c.content for c in out.new])
+        for c, vector in zip(out.new, vectors or []):
+            c.embedding, c.embedding_model = vector, model
+
+        def op(ctx: WriteContext) -> None:
+            live = conclusions_db.live_ids(ctx, workspace_id, [p for c in out.new for p in c.premise_ids])
+            for older, newer in out.superseded:
+                conclusions_db.supersede(ctx, workspace_id, older, newer)
+            fresh = [c for c in out.new if all(p in live for p in c.premise_ids)]
+            conclusions_db.insert_conclusions(ctx, fresh, version)
+
+        self.store.write(op, scoped=True)
 
     def _refresh_card(self, workspace_id: str, observer: str, observed: str, version: str,
                       rebuild: bool) -> dict[str, Any]:

@@ -129,6 +129,30 @@ def delete_conclusion(ctx: WriteContext, workspace_id: str, conclusion_id: str) 
     return bool(rows)
 
 
+def supersede(ctx: WriteContext, workspace_id: str, older_id: str, newer_id: str) -> bool:
+    """Retire `older_id` as no longer true after `newer_id` (a dream's knowledge update): a soft delete
+    with `superseded_by` in its metadata. False when either is gone."""
+    rows = ctx.conn.execute("SELECT id, metadata, observed_id FROM conclusions WHERE workspace_id = ? AND id IN (?, ?) "
+                            "AND deleted_at IS NULL", [workspace_id, older_id, newer_id]).fetchall()
+    older = next((r for r in rows if r[0] == older_id), None)
+    if older is None or len(rows) < 2:
+        return False
+    metadata = {**(_json(older[1]) or {}), "superseded_by": newer_id}
+    ctx.conn.execute("UPDATE conclusions SET deleted_at = ?, metadata = ? WHERE id = ?",
+                     [utcnow(), dumps(metadata), older_id])
+    ctx.touch(peer_tag(workspace_id, older[2]))
+    return True
+
+
+def live_ids(ctx: WriteContext, workspace_id: str, ids: list[str]) -> set[str]:
+    """Which of `ids` are live conclusions of the workspace."""
+    if not ids:
+        return set()
+    rows = ctx.conn.execute("SELECT id FROM conclusions WHERE workspace_id = ? AND deleted_at IS NULL "
+                            "AND id IN (SELECT unnest(?::VARCHAR[]))", [workspace_id, ids]).fetchall()
+    return {r[0] for r in rows}
+
+
 def live_conclusions(cur: Any, version: str, workspace_id: str | None = None) -> list[dict[str, Any]]:
     """Every conclusion of a version not deleted, oldest first: id, workspace, observer and observed peers,
     session, level, content, source and premise ids, when its sources were said, how often it was derived
@@ -317,6 +341,12 @@ def conclusions_since(cur: Cursor, workspace_id: str, observer: str, observed: s
                       since: datetime | None) -> int:
     sql, args = _live_pair("count(*)", workspace_id, observer, observed, version, since=since)
     return scalar(cur.execute(sql, args))
+
+
+def induction_premises(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str) -> set[str]:
+    """The premises of a pair's live inductive conclusions."""
+    sql, args = _live_pair("premise_ids", workspace_id, observer, observed, version, level="inductive")
+    return {p for (premises,) in cur.execute(sql, args).fetchall() for p in (_json(premises) or ())}
 
 
 def recent_conclusions(cur: Cursor, workspace_id: str, observer: str, observed: str, version: str,
