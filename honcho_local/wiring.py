@@ -284,7 +284,8 @@ def build_reasoning(services: Services, models: Models, with_worker: bool) -> No
             (settings.home / name).unlink(missing_ok=True)  # (the queue is in memory: decisions/002-worker-queue.md)
         services.worker = Worker([default, *[r for r in reasoners if r is not default]], settings.worker_concurrency,
                                  settings.worker_poll_interval, services.activity)
-        services.worker.periodic.append(DreamTrigger(store, settings, services.dreams).tick)  # Honcho's automatic dreams
+        services.worker.periodic.append(DreamTrigger(store, settings, services.dreams).tick)  # asked for and automatic
+        services.dreams.wake = services.worker.wake
         services.ingest.listeners.append(services.worker.notify_messages)
 
 

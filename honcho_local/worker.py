@@ -110,6 +110,7 @@ class Worker:
         self._queued: set[str] = set()
         self._inbox: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # `wake`: sweep now, not after `poll_interval`
         self._threads: list[threading.Thread] = []
         self._consumer: EmbeddedConsumer | None = None
         self._dispatching = False  # the dispatcher thread runs (`start`): units notified while they ran go back to it
@@ -311,7 +312,8 @@ class Worker:
                     task()
                 except Exception:  # the store may be closing; the next sweep tries again
                     log.exception("periodic task %s failed", getattr(task, "__qualname__", task))
-            self._stop.wait(self.poll_interval)
+            self._wake.wait(self.poll_interval)
+            self._wake.clear()
 
     def start(self) -> None:
         if not logging.getLogger().isEnabledFor(logging.DEBUG):
@@ -328,8 +330,13 @@ class Worker:
             thread.start()
             self._threads.append(thread)
 
+    def wake(self) -> None:
+        """Sweep (and run the periodic tasks: the dreams asked for) now rather than at the next interval."""
+        self._wake.set()
+
     def stop(self, timeout: float = 3.0) -> None:
         self._stop.set()
+        self._wake.set()
         self._inbox.put(None)
         if self._consumer is not None:
             self._consumer.stop_flag.set()

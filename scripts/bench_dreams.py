@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from honcho_local.config import load_settings
-from honcho_local.services.dream_trigger import AutoDream
+from honcho_local.services.dreams import DreamBody
 from honcho_local.store import conclusions as conclusions_db
 from honcho_local.wiring import build_services
 
@@ -58,7 +58,7 @@ def main() -> None:
         print(f"{len(pairs)} pairs, {sum(p[3] for p in pairs)} live explicit conclusions", flush=True)
         for workspace_id, observer, observed, count in pairs:
             started = time.monotonic()
-            done = services.dreams.dream(workspace_id, AutoDream(observer, observed))
+            done = services.dreams.dream(workspace_id, DreamBody(observer, observed))
             seconds = time.monotonic() - started
             ids = [i for u in done.get("updates", []) for i in u[:2]] + \
                 [i for p in done.get("patterns", []) for i in p[0]]

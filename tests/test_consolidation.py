@@ -17,8 +17,7 @@ from honcho_local.errors import ModelError
 from honcho_local.llm.base import Embeddings as Vectors
 from honcho_local.llm.fake import FakeLLM
 from honcho_local.services.consolidation import Consolidation, grounded, induction_groups, restates, update_pairs
-from honcho_local.services.dream_trigger import AutoDream
-from honcho_local.services.dreams import Dreams
+from honcho_local.services.dreams import DreamBody, Dreams
 from honcho_local.services.unit_deps import Embeddings
 from honcho_local.services.versions import read_version
 from honcho_local.store import Store, peers, utcnow, workspaces
@@ -138,7 +137,7 @@ def dreamt(store: Store, tmp_path: Path) -> tuple[Store, Dreams, FakeLLM, str]:
 def test_a_dream_supersedes_deduces_and_induces_in_the_store(dreamt) -> None:
     store, dreams, llm, version = dreamt
     before = utcnow()
-    done = dreams.dream("w", AutoDream("alice", "alice"))
+    done = dreams.dream("w", DreamBody("alice", "alice"))
     assert (done["superseded"], done["inductions"], done["failed"]) == (1, 1, 0)
 
     def live(cur: Any) -> dict[str, Conclusion]:
@@ -160,11 +159,11 @@ def test_a_dream_supersedes_deduces_and_induces_in_the_store(dreamt) -> None:
         return sum(r.schema is not None for r in llm.requests)
 
     asked = decisions()
-    again = dreams.dream("w", AutoDream("alice", "alice"))
+    again = dreams.dream("w", DreamBody("alice", "alice"))
     assert (again["decisions"], decisions()) == (0, asked)  # nothing left to decide: no model call
 
 
 def test_a_dream_without_an_embedder_says_so_and_changes_nothing(store: Store, tmp_path: Path) -> None:
     store.write(lambda ctx: (workspaces.ensure_workspace(ctx, "w"), peers.ensure_peer(ctx, "w", "alice")))
     dreams = Dreams(store, load_settings(home=tmp_path / "h", env={}), lambda: FakeLLM(), Embeddings(None))
-    assert dreams.dream("w", AutoDream("alice", "alice"))["consolidation"] == "skipped: no embedder"
+    assert dreams.dream("w", DreamBody("alice", "alice"))["consolidation"] == "skipped: no embedder"

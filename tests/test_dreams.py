@@ -78,7 +78,12 @@ def test_omni_dream_consolidates_the_named_pair_only(dreamer) -> None:
     [wrong] = [i for i, c in before.items() if c["content"] == MISATTRIBUTED]
     [relative] = [i for i, c in before.items() if c["content"] == RELATIVE]
     profiles = fake.calls.count("peer_profile")
+    fake.hold()  # the dream's model calls wait: the request is answered before the dream has run
     assert Honcho(base_url=srv.url, workspace_id="w").schedule_dream("alice") is None
+    status = httpx.get(f"{srv.url}{W}/queue/status", params={"observer_id": "alice"}).json()
+    assert status["pending_work_units"] == 1, status
+    fake.release()
+    wait_idle(srv, "w")
     after = _conclusions(srv, "alice")
     assert wrong not in after and set(after) == set(before) - {wrong}
     assert httpx.get(f"{srv.url}{W}/conclusions/{wrong}").status_code == 404
@@ -97,11 +102,13 @@ def test_card_refresh_and_rebuild(dreamer) -> None:
     conclusions = _conclusions(srv, "alice")
     r = httpx.post(f"{srv.url}{W}/schedule_dream", json={"observer": "alice", "dream_type": "card_refresh"})
     assert r.status_code == 204 and r.content == b""
+    wait_idle(srv, "w")
     kept = _card(srv, "alice")
     assert kept[0] == pinned and len(kept) > 1  # the user's entry, then entries built from the conclusions
     r = httpx.post(f"{srv.url}{W}/schedule_dream",
                    json={"observer": "alice", "observed": "alice", "dream_type": "card_refresh", "rebuild": True})
     assert r.status_code == 204
+    wait_idle(srv, "w")
     assert _card(srv, "alice") == kept[1:]  # rebuilt from the conclusions alone
     assert _conclusions(srv, "alice") == conclusions  # a card refresh retires nothing
 
@@ -123,6 +130,7 @@ def test_refusals_change_nothing(dreamer) -> None:
     # a pair nothing is known about gets no card (Honcho's case observation_3peer_multiple_observers_one_observed)
     r = httpx.post(f"{srv.url}{W}/schedule_dream", json={"observer": "alice", "observed": "bob", "dream_type": "omni"})
     assert r.status_code == 204
+    wait_idle(srv, "w")
     assert httpx.get(f"{srv.url}{W}/peers/alice/card", params={"target": "bob"}).json()["peer_card"] is None
     off = httpx.put(f"{srv.url}{W}", json={"configuration": {"dream": {"enabled": False}}})
     assert off.status_code == 200, off.text
@@ -154,6 +162,7 @@ def test_omni_dream_supersedes_an_outdated_fact_and_keeps_its_history(dreamer) -
     [new] = [c for text, c in before.items() if "moved from Lisbon" in text]
     decisions = fake.calls.count("dream_update")
     assert Honcho(base_url=srv.url, workspace_id="moves").schedule_dream("alice") is None
+    wait_idle(srv, "moves")
     assert fake.calls.count("dream_update") == decisions + 1
     after = conclusions()
     assert old["content"] not in after and new["content"] in after

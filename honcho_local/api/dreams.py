@@ -1,4 +1,5 @@
-"""`POST /v3/workspaces/{w}/schedule_dream` (Honcho 3.x): a dream for one observer/observed pair, run at once.
+"""`POST /v3/workspaces/{w}/schedule_dream` (Honcho 3.x): a dream for one observer/observed pair, queued for
+the worker (run at once when the server has none).
 
 What a dream does here, and what it does not, is in `services/dreams.py`; the answer is Honcho's 204.
 """
@@ -20,4 +21,4 @@ class DreamController(Controller):
     @post("/schedule_dream", operation_id="schedule_dream", status_code=204, sync_to_thread=True)
     def schedule_dream(self, workspace_id: FromPath[str], data: JSONBody[ScheduleDreamBody],
                        svc: NamedDependency[Services]) -> None:
-        svc.dreams.dream(workspace_id, data)
+        svc.dreams.schedule(workspace_id, data)

@@ -78,8 +78,9 @@ class WorkspaceTools(ToolSet):
     async def schedule_dream(self, peer_id: str, ctx: Context, workspace_id: str | None = None,
                              target_peer_id: str | None = None, session_id: str | None = None) -> str:
         """Schedule a dream: memory consolidation for a peer (its view of `target_peer_id`, or of itself).
-        It re-checks the peer's conclusions, retires misattributed ones, dates relative times and rebuilds the
-        peer card. Use it after a long conversation."""
+        It re-checks the peer's conclusions, retires misattributed ones and ones a later fact replaced, dates
+        relative times, looks for lasting patterns and rebuilds the peer card, in the background. Use it after
+        a long conversation."""
         base = await self.ws(workspace_id, ctx)
         await self.v3.call("POST", f"{base}/schedule_dream", {"observer": peer_id, "observed": target_peer_id,
                                                             "session_id": session_id, "dream_type": "omni"})

@@ -16,29 +16,18 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from honcho_local.config import Settings
 from honcho_local.errors import HonchoLocalError
-from honcho_local.services.dreams import Dreams
+from honcho_local.services.dreams import DreamBody, Dreams
 from honcho_local.services.versions import read_version
 from honcho_local.store import Store, utcnow
 from honcho_local.store import dreams as dream_log
 from honcho_local.store import workspaces as workspaces_db
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AutoDream:
-    """The body of an automatic dream: Honcho's `schedule_dream` fields, as `Dreams.dream` reads them."""
-    observer: str
-    observed: str
-    dream_type: str = "omni"
-    session_id: str | None = None
-    rebuild: bool = False
 
 
 def _dreams_on(configuration: dict[str, Any] | None) -> bool:
@@ -54,18 +43,20 @@ class DreamTrigger:
         self._last_look = float("-inf")
 
     def tick(self) -> int:
-        """The sweep's hook: look for due pairs if `dream_check_seconds` have passed; dreams run."""
+        """The sweep's hook: the dreams asked for, then, if `dream_check_seconds` have passed, the due pairs';
+        the number of dreams run."""
+        asked = self.dreams.run_requests()
         if not self.settings.dream_auto or time.monotonic() - self._last_look < self.settings.dream_check_seconds:
-            return 0
+            return asked
         self._last_look = time.monotonic()
-        return self.run_due()
+        return asked + self.run_due()
 
-    def due(self, now: datetime | None = None) -> list[tuple[str, AutoDream]]:
-        """(workspace, AutoDream) of each pair due a dream at `now` (naive UTC, the store's clock)."""
+    def due(self, now: datetime | None = None) -> list[tuple[str, DreamBody]]:
+        """(workspace, DreamBody) of each pair due a dream at `now` (naive UTC, the store's clock)."""
         s = self.settings
         now = now or utcnow()
 
-        def read(cur: Any) -> list[tuple[str, AutoDream]]:
+        def read(cur: Any) -> list[tuple[str, DreamBody]]:
             pairs = dream_log.due_pairs(cur, s.dream_min_conclusions, now - timedelta(hours=s.dream_min_hours))
             workspaces = sorted({p[0] for p in pairs})
             last = dream_log.last_message_at(cur, workspaces)
@@ -73,7 +64,7 @@ class DreamTrigger:
             # quiet workspaces that have not turned dreams off (each read once, however many pairs it holds)
             open_ = {w for w in workspaces if (last.get(w) is None or last[w] <= idle_since)
                      and _dreams_on(workspaces_db.workspace_configuration(cur, w))}
-            return [(workspace_id, AutoDream(observer, observed))
+            return [(workspace_id, DreamBody(observer, observed))
                     for workspace_id, observer, observed, version, _ in pairs
                     if workspace_id in open_  # an inactive version's conclusions are not dreamt over
                     and version == read_version(cur, workspace_id, observed)]

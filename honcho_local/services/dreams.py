@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from honcho_local.config import Settings
@@ -45,6 +46,16 @@ from honcho_local.store import workspaces as workspaces_db
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class DreamBody:
+    """A dream to run: Honcho's `schedule_dream` fields, as `Dreams.dream` reads them."""
+    observer: str
+    observed: str | None = None
+    dream_type: str = "omni"
+    session_id: str | None = None
+    rebuild: bool = False
+
+
 class Dreams:
     def __init__(self, store: Store, settings: Settings, get_llm: Callable[[], Any],
                  embeddings: Embeddings | None = None) -> None:
@@ -52,6 +63,36 @@ class Dreams:
         self.settings = settings
         self.get_llm = get_llm
         self.embeddings = embeddings
+        self.wake: Callable[[], None] | None = None  # the worker's, when one runs the dreams asked for
+
+    def schedule(self, workspace_id: str, body: Any) -> None:
+        """`schedule_dream`: the request is checked (404, 400) and stored, and the worker woken to run it
+        (`run_requests`), as Honcho queues it; the same pair and type asked again while waiting is a no-op.
+        Without a worker the dream runs at once."""
+        if self.wake is None:
+            self.dream(workspace_id, body)
+            return
+        observed = body.observed or body.observer
+        self.store.read(lambda cur: self._check(cur, workspace_id, body.observer, observed, body.session_id))
+        self.store.write(lambda ctx: dreams.request_dream(ctx, workspace_id, body.observer, observed, body.dream_type,
+                                                          body.session_id, body.rebuild))
+        self.wake()
+
+    def run_requests(self) -> int:
+        """Run the dreams asked for, oldest first; the number run. A request is deleted once its dream ran,
+        or failed for a reason the request itself carries (logged); on any other error it stays, for the
+        next sweep."""
+        done = 0
+        for workspace_id, observer, observed, dream_type, session_id, rebuild in self.store.read(
+                dreams.pending_requests):
+            body = DreamBody(observer, observed, dream_type, session_id, rebuild)
+            try:
+                self.dream(workspace_id, body)
+                done += 1
+            except HonchoLocalError as exc:  # the pair or workspace went away, or dreams were turned off meanwhile
+                log.warning("dream of %s/%s/%s not run: %s", workspace_id, observer, observed, exc.detail)
+            self.store.write(lambda ctx: dreams.finish_request(ctx, workspace_id, observer, observed, dream_type))
+        return done
 
     def dream(self, workspace_id: str, body: Any, trigger: str = "request") -> dict[str, Any]:
         """Run the dream and record it (`trigger`: "request", or "auto" from `services/dream_trigger.py`);

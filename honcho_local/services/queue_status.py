@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from honcho_local.store import Store, units
+from honcho_local.store.dreams import pending_requests
 from honcho_local.store.sessions import get_members
 
 
@@ -66,8 +67,12 @@ def queue_status(store: Store, version: str, running: set[str], workspace_id: st
                 keep.append(row)
         return keep
 
-    rows = store.read(read)
+    rows, asked = store.read(lambda cur: (read(cur), pending_requests(cur, workspace_id)))
     states = [_state(r, running) for r in rows]
+    # a dream asked for counts as a pending unit until the worker has run it (Honcho queues dreams too)
+    states += ["pending" for _, observer, observed, _, dream_session, _ in asked
+               if (sender_id is None or observed == sender_id) and (observer_id is None or observer == observer_id)
+               and (session_id is None or dream_session == session_id)]
     out: dict[str, Any] = _counts(states)
     out["errors"] = [{"session_id": r["session_id"], "work_unit": r["key"], "error": r["error"],
                       "attempts": r["attempts"]} for r, s in zip(rows, states) if s == "failed"]

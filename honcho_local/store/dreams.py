@@ -1,5 +1,6 @@
-"""The record of dreams (m009) and what the automatic trigger reads: pairs with new explicit conclusions
-since their last dream, and when each workspace last took a message."""
+"""The record of dreams (m009), the dreams asked for and not yet run (m010), and what the automatic trigger
+reads: pairs with new explicit conclusions since their last dream, and when each workspace last took a
+message."""
 
 from __future__ import annotations
 
@@ -38,3 +39,28 @@ def last_message_at(cur: Cursor, workspace_ids: list[str]) -> dict[str, datetime
     rows = cur.execute(f"SELECT workspace_id, max(recorded_at) FROM events WHERE workspace_id IN ({marks}) "
                        "GROUP BY workspace_id", workspace_ids).fetchall()
     return {r[0]: r[1] for r in rows}
+
+
+REQUEST_FIELDS = "workspace_id, observer_id, observed_id, dream_type, session_id, rebuild"
+
+
+def request_dream(ctx: WriteContext, workspace_id: str, observer_id: str, observed_id: str, dream_type: str,
+                  session_id: str | None, rebuild: bool) -> bool:
+    """Store a dream request; False when the same pair and type already has one waiting (Honcho's no-op)."""
+    rows = ctx.conn.execute(f"INSERT INTO dream_requests ({REQUEST_FIELDS}, requested_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                            "ON CONFLICT DO NOTHING RETURNING workspace_id",
+                            [workspace_id, observer_id, observed_id, dream_type, session_id, rebuild,
+                             utcnow()]).fetchall()
+    return bool(rows)
+
+
+def pending_requests(cur: Cursor, workspace_id: str | None = None) -> list[tuple[str, str, str, str, str | None, bool]]:
+    """The waiting requests (`REQUEST_FIELDS`), oldest first; of one workspace when given."""
+    where, args = ("WHERE workspace_id = ?", [workspace_id]) if workspace_id is not None else ("", [])
+    return cur.execute(f"SELECT {REQUEST_FIELDS} FROM dream_requests {where} ORDER BY requested_at",
+                       args).fetchall()
+
+
+def finish_request(ctx: WriteContext, workspace_id: str, observer_id: str, observed_id: str, dream_type: str) -> None:
+    ctx.conn.execute("DELETE FROM dream_requests WHERE workspace_id = ? AND observer_id = ? AND observed_id = ? "
+                     "AND dream_type = ?", [workspace_id, observer_id, observed_id, dream_type])

@@ -29,7 +29,7 @@ Pair = tuple[str, str, str]  # (observer, observed, version)
 # tables that hold text or vectors of what is forgotten: rewritten by `scrub`
 FORGET_TABLES = ("events", "message_embeddings", "conclusions", "summaries", "peer_cards", "peer_profiles",
                  "reasoning_runs", "peers", "sessions", "session_peers", "workspaces", "work_units", "scopes",
-                 "scope_sessions", "dreams")
+                 "scope_sessions", "dreams", "dream_requests")
 # what a conclusion delete touches (the log stays): rewriting the event log is most of a scrub's cost
 DERIVED_TABLES = ("conclusions", "peer_cards", "peer_profiles", "reasoning_runs", "work_units")
 
@@ -133,7 +133,7 @@ def forget_peer_rows(ctx: WriteContext, workspace_id: str, peer_id: str) -> None
     """The peer itself: its memberships, its representation units, every card, profile and conclusion
     it observes or is observed in (its messages go through `delete_events` first)."""
     ctx.mark_mutation()
-    for table in ("conclusions", "peer_cards", "peer_profiles", "dreams"):
+    for table in ("conclusions", "peer_cards", "peer_profiles", "dreams", "dream_requests"):
         ctx.conn.execute(f"DELETE FROM {table} WHERE workspace_id = ? AND (observer_id = ? OR observed_id = ?)",
                          [workspace_id, peer_id, peer_id])
     ctx.conn.execute("DELETE FROM work_units WHERE workspace_id = ? AND observed_id = ?", [workspace_id, peer_id])
@@ -162,7 +162,8 @@ def forget_workspace_rows(ctx: WriteContext, workspace_id: str) -> None:
     ctx.mark_mutation()
     keep_pk_floor(ctx)
     for table in ("events", "message_embeddings", "conclusions", "summaries", "peer_cards", "peer_profiles",
-                  "work_units", "session_peers", "sessions", "peers", "scope_sessions", "scopes", "dreams"):
+                  "work_units", "session_peers", "sessions", "peers", "scope_sessions", "scopes", "dreams",
+                  "dream_requests"):
         ctx.conn.execute(f"DELETE FROM {table} WHERE workspace_id = ?", [workspace_id])
     ctx.conn.execute("DELETE FROM reasoning_runs WHERE split_part(unit_key, ':', 3) = ?", [workspace_id])
     ctx.conn.execute("DELETE FROM workspaces WHERE id = ?", [workspace_id])

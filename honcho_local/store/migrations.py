@@ -256,8 +256,18 @@ def m009_dreams(conn: duckdb.DuckDBPyConnection) -> None:
         outcome JSON NOT NULL, finished_at TIMESTAMP NOT NULL)""")
 
 
+def m010_dream_requests(conn: duckdb.DuckDBPyConnection) -> None:
+    """Dreams asked for and not yet run (`schedule_dream` answers once the request is stored, as Honcho's
+    once it is queued; the worker runs it and deletes the row). One pending request a pair and type."""
+    conn.execute("""CREATE TABLE dream_requests (
+        workspace_id VARCHAR NOT NULL, observer_id VARCHAR NOT NULL, observed_id VARCHAR NOT NULL,
+        dream_type VARCHAR NOT NULL, session_id VARCHAR, rebuild BOOLEAN NOT NULL, requested_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (workspace_id, observer_id, observed_id, dream_type))""")
+
+
 MIGRATIONS: list[Migration] = [m001_core, m002_representations, m004_version_activations, m005_log_state,
-                               m006_embedding_order, m007_idempotency_keys, m008_scopes, m009_dreams]
+                               m006_embedding_order, m007_idempotency_keys, m008_scopes, m009_dreams,
+                               m010_dream_requests]
 
 
 def migrate(conn: duckdb.DuckDBPyConnection, upto: str | None = None) -> list[str]:

@@ -415,6 +415,7 @@ step('dreams', ['honcho.scheduleDream'], async () => {
   const { alice, s1 } = state;
   assert.equal(await honcho.scheduleDream({ observer: alice }), undefined);
   assert.equal(await honcho.scheduleDream({ observer: 'alice', observed: 'bob', session: s1 }), undefined);
+  await waitIdle(honcho); // a dream asked for is queued, as Honcho's is: it runs once the worker gets to it
   // each dream rebuilt that pair's card from its live conclusions, keeping the entries a user set
   // (normalised to the card's labels: 'Plays cello' reads 'ATTRIBUTE: Plays cello')
   const ofBob = await alice.getCard('bob');
