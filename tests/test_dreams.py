@@ -6,6 +6,7 @@ leaves out the entries a user wrote; bad requests change nothing."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -171,3 +172,32 @@ def test_omni_dream_supersedes_an_outdated_fact_and_keeps_its_history(dreamer) -
     provenance = httpx.get(f"{srv.url}{M}/conclusions/{deduction['id']}/sources").json()
     assert [p.get("superseded_by") for p in provenance["premises"]] == [new["id"], None]
     assert {m["id"] for m in provenance["messages"]} == {m["id"] for m in sent.json()}
+
+
+def test_a_dream_asked_for_survives_kill_9(tmp_path: Path) -> None:
+    """The request is stored before the 204: a server killed while the dream waits on the model runs it
+    after the restart."""
+    fake = FakeModel().start()
+    srv = start_server(tmp_path, env=reasoning_env(fake))
+    try:
+        sent = httpx.post(f"{srv.url}/v3/workspaces/k/sessions/s/messages", json={"messages": [
+            {"peer_id": "alice", "content": "I live in Lisbon, near the river.", "created_at": "2024-01-10T10:00:00Z"},
+            {"peer_id": "alice", "content": "I moved from Lisbon to Porto last week.",
+             "created_at": "2024-03-10T10:00:00Z"}]})
+        assert sent.status_code == 201, sent.text
+        wait_idle(srv, "k")
+        fake.hold()
+        r = httpx.post(f"{srv.url}/v3/workspaces/k/schedule_dream", json={"observer": "alice", "dream_type": "omni"})
+        assert r.status_code == 204
+        assert srv.kill(signal.SIGKILL) == -signal.SIGKILL
+        fake.release()
+        srv = start_server(tmp_path, env=reasoning_env(fake))
+        wait_idle(srv, "k")
+        body = {"filters": {"observer_id": "alice", "observed_id": "alice"}}
+        levels = {c["content"]: c["level"] for c in httpx.post(f"{srv.url}/v3/workspaces/k/conclusions/list",
+                                                               json=body).json()["items"]}
+        assert not any("near the river" in c for c, level in levels.items() if level == "explicit"), levels
+        assert any(c.startswith("As of") for c, level in levels.items() if level == "deductive"), levels
+    finally:
+        stop_server(srv)
+        fake.stop()
