@@ -9,8 +9,8 @@ model can answer (Honcho's dream drives a tool loop instead; DESIGN.md):
   "As of DATE, NEWER (earlier, DATE: OLDER)" is stored with both as premises, so the history stays
   searchable. `same` and `both` change nothing.
 * **Inductions.** Groups of `INDUCTION_MIN`–`INDUCTION_MAX` mutually similar explicit conclusions not yet
-  premises of an induction; the model is asked for one sentence on the lasting preference, habit or trait
-  they show, or "none". A sentence whose content words are not in its premises (`grounded`) is dropped,
+  premises of an induction (the `INDUCTIONS_PER_DREAM` largest); the model is asked for one sentence on the
+  lasting preference, habit or trait they show, or "none". A sentence whose content words are not in its premises (`grounded`) is dropped,
   and so is one that restates a premise or lists them (`restates`); a kept one is stored as an inductive
   conclusion with the group as premises and their messages as sources.
 
@@ -39,6 +39,7 @@ UPDATE_SIMILARITY = 0.65
 INDUCTION_SIMILARITY = 0.6
 INDUCTION_MIN = 3
 INDUCTION_MAX = 5
+INDUCTIONS_PER_DREAM = 5  # the largest groups only: the 1.5B model names few patterns (decisions/008)
 INDUCTION_WORDS = 16  # a pattern is one short sentence; a longer answer lists the premises back
 COPY_OVERLAP = 0.6  # a sentence this similar to one premise (Jaccard of content words) restates it
 CHANGE_CUE = re.compile(
@@ -249,7 +250,7 @@ class Consolidation:
         retired = {older for older, _ in out.superseded}
         live = [c for c in items if c.id not in retired]
         vectors_live = [v for c, v in zip(items, vectors) if c.id not in retired]
-        for group in induction_groups(live, vectors_live, inducted):
+        for group in induction_groups(live, vectors_live, inducted)[:INDUCTIONS_PER_DREAM]:
             if out.decisions >= self.max_decisions or not budget():
                 break
             answer = self._ask(out, induction_request(peer, group), "pattern")
