@@ -10,9 +10,9 @@ model can answer (Honcho's dream drives a tool loop instead; DESIGN.md):
   searchable. `same` and `both` change nothing.
 * **Inductions.** Groups of `INDUCTION_MIN`–`INDUCTION_MAX` mutually similar explicit conclusions not yet
   premises of an induction (the `INDUCTIONS_PER_DREAM` largest); the model is asked for one sentence on the
-  lasting preference, habit or trait they show, or "none". A sentence whose content words are not in its premises (`grounded`) is dropped,
-  and so is one that restates a premise or lists them (`restates`); a kept one is stored as an inductive
-  conclusion with the group as premises and their messages as sources.
+  lasting preference, habit or trait they show, or "none". A sentence whose content words are not in its
+  premises (`grounded`) is dropped, and so is one that restates a premise or lists them (`restates`); a
+  kept one is stored as an inductive conclusion with the group as premises and their messages as sources.
 
 Planning is pure (`update_pairs`, `induction_groups`); the model calls run outside any transaction and
 the writes check that every premise is still live. A model that fails a decision (after the router's
