@@ -93,21 +93,36 @@ def test_events_keep_log_and_session_order_and_only_metadata_changes(store: Stor
     assert [r["seq"] for r in rows] == [1, 2, 3] and rows[0]["pk"] < rows[1]["pk"] < rows[2]["pk"]
     assert rows[0]["created_at"] == said
     got = store.read(lambda cur: events.get_event(cur, "w", "s", rows[0]["id"]))
-    assert (got["content"], got["metadata"]) == ("one", {"k": 1})
+    assert got is not None and (got.content, got.metadata, got.seq) == ("one", {"k": 1}, 1)
     page, total = store.read(lambda cur: events.list_events(cur, "w", "s", None, 1, 2, False, ["message"]))
-    assert total == 3 and [r["content"] for r in page] == ["one", "two"]
+    assert total == 3 and [r.content for r in page] == ["one", "two"]
     newest, _ = store.read(lambda cur: events.list_events(cur, "w", "s", None, 1, 1, True, ["message"]))
-    assert [r["content"] for r in newest] == ["three"]
+    assert [r.content for r in newest] == ["three"]
     assert store.write(lambda ctx: events.update_metadata(ctx, "w", "s", rows[1]["id"], {"edited": True})) is True
-    assert store.read(lambda cur: events.get_event(cur, "w", "s", rows[1]["id"]))["metadata"] == {"edited": True}
+    edited = store.read(lambda cur: events.get_event(cur, "w", "s", rows[1]["id"]))
+    assert edited is not None and edited.metadata == {"edited": True}
     by_id = store.read(lambda cur: events.messages_by_id(cur, "w", [rows[0]["id"], "missing"]))
     assert list(by_id) == [rows[0]["id"]]
     by_pk = store.read(lambda cur: events.messages_by_pk(cur, [r["pk"] for r in rows]))
     assert sorted(by_pk) == sorted(r["pk"] for r in rows)
     budget = rows[1]["token_count"] + rows[2]["token_count"]
     recent = store.read(lambda cur: events.recent_messages(cur, "w", "s", 0, budget))
-    assert [m["content"] for m in recent] == ["two", "three"]  # the newest that fit, oldest first
+    assert [m.content for m in recent] == ["two", "three"]  # the newest that fit, oldest first
     assert store.read(lambda cur: events.session_message_stats(cur, "w", "s", rows[2]["pk"]))[0] == 3
+
+
+def test_a_message_reads_back_as_the_write_path_answered_it(store: Store) -> None:
+    """The write path shapes its rows before they are stored (`views.appended_message`), the reads shape
+    `Message`s (`views.message`): the API's objects must be the same, keys in the same order."""
+    from honcho_local.services import views
+
+    written = _append(store, "w", "s", _message("alice", "hello", {"k": [1, "two"]}, datetime(2024, 5, 1, 12, 0)),
+                      NewEvent("alice", "ran a tool", "tool_call", {}, {"x": 1}, 3, None))
+    for row in written:
+        got = store.read(lambda cur, row=row: events.get_event(cur, "w", "s", row["id"], kind=None))
+        assert got is not None and (got.pk, got.kind, got.configuration) == (row["pk"], row["kind"], row["configuration"])
+        assert list(views.message(got).items()) == list(views.appended_message(row).items())
+        assert list(views.event(got).items()) == list(views.appended_event(row).items())
 
 
 def test_conclusions_dedupe_read_back_typed_and_stay_visible_before_a_soft_delete(store: Store) -> None:

@@ -182,7 +182,7 @@ class Conclusions:
         """Provenance (a honcho-local extension): the conclusion with its version, the messages it was drawn
         from and the conclusions it rests on (premises). Ids whose rows are gone (forgotten, or in a
         deleted session) are listed under `missing_source_ids` / `missing_premise_ids`."""
-        def read(cur: Any) -> tuple[Conclusion | None, dict[str, Any], builtins.list[Conclusion]]:
+        def read(cur: Any) -> tuple[Conclusion | None, dict[str, event_log.Message], builtins.list[Conclusion]]:
             row = conclusions_db.get_conclusion(cur, workspace_id, conclusion_id)
             if row is None:
                 return None, {}, []

@@ -188,7 +188,7 @@ class Resources:
                 event = event_log.get_event(ctx.conn, workspace_id, session_id, message_id, kind=None)
                 if event is None:
                     raise NotFound(f"message {message_id!r} not found in session {session_id!r}")
-                cutoff = event["pk"]
+                cutoff = event.pk
             new_session = new_id()
             sessions_db.ensure_session(ctx, workspace_id, new_session, source["metadata"], source["configuration"])
             for member in sessions_db.get_members(ctx.conn, workspace_id, session_id):
