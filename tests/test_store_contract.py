@@ -31,16 +31,16 @@ def _append(store: Store, ws: str, session: str, *messages: NewEvent) -> list[di
 def test_workspaces_are_created_once_updated_and_listed(store: Store) -> None:
     assert store.write(lambda ctx: workspaces.ensure_workspace(ctx, "w1", {"team": "a"})) is True
     assert store.write(lambda ctx: workspaces.ensure_workspace(ctx, "w1", {"team": "ignored"})) is False
-    assert store.read(lambda cur: workspaces.get_workspace(cur, "w1"))["metadata"] == {"team": "a"}
+    assert store.read(lambda cur: workspaces.get_workspace(cur, "w1")).metadata == {"team": "a"}
     store.write(lambda ctx: workspaces.update_workspace(ctx, "w1", {"team": "b"}, {"reasoning": {"enabled": False}}))
     row = store.read(lambda cur: workspaces.get_workspace(cur, "w1"))
-    assert row["metadata"] == {"team": "b"} and row["configuration"] == {"reasoning": {"enabled": False}}
+    assert row.metadata == {"team": "b"} and row.configuration == {"reasoning": {"enabled": False}}
     assert store.read(lambda cur: workspaces.workspace_configuration(cur, "w1")) == {"reasoning": {"enabled": False}}
     store.write(lambda ctx: workspaces.ensure_workspace(ctx, "w2", {"team": "c"}))
     rows, total = store.read(lambda cur: workspaces.list_workspaces(cur, None, 1, 10, False))
-    assert total == 2 and sorted(r["id"] for r in rows) == ["w1", "w2"]
+    assert total == 2 and sorted(r.id for r in rows) == ["w1", "w2"]
     rows, total = store.read(lambda cur: workspaces.list_workspaces(cur, {"metadata": {"team": "c"}}, 1, 10, False))
-    assert (total, [r["id"] for r in rows]) == (1, ["w2"])
+    assert (total, [r.id for r in rows]) == (1, ["w2"])
     assert store.read(lambda cur: workspaces.get_workspace(cur, "nope")) is None
 
 
@@ -54,13 +54,13 @@ def test_peers_belong_to_their_workspace_and_page_by_filter(store: Store) -> Non
     assert store.write(lambda ctx: peers.ensure_peer(ctx, "w", "p0")) is False
     store.write(lambda ctx: peers.update_peer(ctx, "w", "p0", {"n": 10}, {"observe_me": False}))
     p0 = store.read(lambda cur: peers.get_peer(cur, "w", "p0"))
-    assert p0["metadata"] == {"n": 10} and p0["configuration"] == {"observe_me": False}
+    assert p0.metadata == {"n": 10} and p0.configuration == {"observe_me": False}
     assert store.read(lambda cur: peers.get_peer(cur, "other", "p0")) is None
     first, total = store.read(lambda cur: peers.list_peers(cur, "w", None, 1, 2, False))
     second, _ = store.read(lambda cur: peers.list_peers(cur, "w", None, 2, 2, False))
-    assert total == 5 and len(first) == len(second) == 2 and not {r["id"] for r in first} & {r["id"] for r in second}
+    assert total == 5 and len(first) == len(second) == 2 and not {r.id for r in first} & {r.id for r in second}
     rows, total = store.read(lambda cur: peers.list_peers(cur, "w", {"metadata": {"n": 3}}, 1, 10, False))
-    assert (total, [r["id"] for r in rows]) == (1, ["p3"])
+    assert (total, [r.id for r in rows]) == (1, ["p3"])
     with pytest.raises(InvalidInput):
         store.read(lambda cur: peers.list_peers(cur, "w", {"no_such_field": 1}, 1, 10, False))
 

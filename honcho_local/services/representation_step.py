@@ -35,9 +35,10 @@ class RepresentationStep:
         if state["session"] is None or (state["waiting"] and not retry_failed):  # a failed unit waits its backoff
             return Step(False)
         member = next((m for m in state["members"] if m["peer_id"] == key.observed_id), None)
-        observe_me = configuration.effective_observe_me((state["peer"] or {}).get("configuration"), member)
+        peer, workspace = state["peer"], state["workspace"]
+        observe_me = configuration.effective_observe_me(peer.configuration if peer else None, member)
         observers = configuration.observers_for(key.observed_id or "", observe_me, state["members"])
-        ws_cfg, s_cfg = (state["workspace"] or {}).get("configuration"), state["session"].get("configuration")
+        ws_cfg, s_cfg = workspace.configuration if workspace else None, state["session"].get("configuration")
         if not observers:  # nothing of this peer is reasoned: no window to read
             skipped_to, more = self._skip(key, cursor, False, ws_cfg, s_cfg)
             if skipped_to > cursor:

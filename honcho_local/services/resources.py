@@ -9,7 +9,7 @@ is merged as a JSON merge patch (RFC 7396: nested objects merge, `null` removes 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from honcho_local import schemas
 from honcho_local.errors import BadRequest, InvalidInput, NotFound
@@ -43,7 +43,10 @@ class Paging:
             raise InvalidInput(f"size must be between 1 and {MAX_SIZE}")
 
 
-def _written(row: dict[str, Any] | None) -> dict[str, Any]:
+Row = TypeVar("Row")
+
+
+def _written(row: Row | None) -> Row:
     """A row this write has just ensured (the writer's own transaction: nothing removes it meanwhile)."""
     if row is None:
         raise LookupError("a row just ensured in this transaction is missing")
@@ -72,11 +75,11 @@ class Resources:
     def get_or_create_workspace(self, body: schemas.WorkspaceCreate) -> tuple[dict[str, Any], bool]:
         config = schemas.dump_config(body.configuration)
 
-        def op(ctx: WriteContext) -> tuple[dict[str, Any], bool]:
+        def op(ctx: WriteContext) -> tuple[workspaces_db.Workspace, bool]:
             created = workspaces_db.ensure_workspace(ctx, body.id, body.metadata, config)
             if not created:
                 current = _written(workspaces_db.get_workspace(ctx.conn, body.id))
-                merged = None if config is None else merge_patch(current["configuration"], config)
+                merged = None if config is None else merge_patch(current.configuration, config)
                 workspaces_db.update_workspace(ctx, body.id, body.metadata, merged)
             return _written(workspaces_db.get_workspace(ctx.conn, body.id)), created
 
@@ -102,7 +105,7 @@ class Resources:
     def get_or_create_peer(self, workspace_id: str, body: schemas.PeerCreate) -> tuple[dict[str, Any], bool]:
         config = schemas.dump_config(body.configuration)
 
-        def op(ctx: WriteContext) -> tuple[dict[str, Any], bool]:
+        def op(ctx: WriteContext) -> tuple[peers_db.Peer, bool]:
             workspaces_db.ensure_workspace(ctx, workspace_id)
             created = peers_db.ensure_peer(ctx, workspace_id, body.id, body.metadata, config)
             if not created:
@@ -115,7 +118,7 @@ class Resources:
     def update_peer(self, workspace_id: str, peer_id: str, body: schemas.PeerUpdate) -> dict[str, Any]:
         config = schemas.dump_config(body.configuration)
 
-        def op(ctx: WriteContext) -> dict[str, Any]:
+        def op(ctx: WriteContext) -> peers_db.Peer:
             workspaces_db.ensure_workspace(ctx, workspace_id)
             peers_db.ensure_peer(ctx, workspace_id, peer_id)
             peers_db.update_peer(ctx, workspace_id, peer_id, body.metadata, config)
@@ -238,7 +241,7 @@ class Resources:
         return views.session(self.store.write(op, scoped=True))
 
     def list_members(self, workspace_id: str, session_id: str, paging: Paging) -> dict[str, Any]:
-        def read(cur: Any) -> tuple[list[dict[str, Any]], int]:
+        def read(cur: Any) -> tuple[list[peers_db.Peer], int]:
             self.require_session(cur, workspace_id, session_id)
             return sessions_db.list_session_members(cur, workspace_id, session_id, paging.page, paging.size)
 

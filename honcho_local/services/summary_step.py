@@ -42,7 +42,7 @@ class SummaryStep:
         session, cursor, head, workspace, unit = d.store.read(read)
         if session is None or head <= cursor or (units.in_backoff(unit) and not retry_failed):
             return Step(False)
-        resolved = configuration.resolve(d.settings, (workspace or {}).get("configuration"),
+        resolved = configuration.resolve(d.settings, workspace.configuration if workspace else None,
                                          session.get("configuration"))
         self.embed_messages(key, cursor, head)
         seconds = 0.0

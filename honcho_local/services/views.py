@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from honcho_local.store.events import Message
+from honcho_local.store.peers import Peer
+from honcho_local.store.workspaces import Workspace
 
 _last_iso: tuple[datetime | None, str] = (None, "")
 
@@ -26,15 +28,14 @@ def iso(value: datetime | None) -> str | None:
     return text
 
 
-def workspace(row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "metadata": row["metadata"], "configuration": row["configuration"],
-            "created_at": iso(row["created_at"])}
+def workspace(w: Workspace) -> dict[str, Any]:
+    return {"id": w.id, "metadata": w.metadata, "configuration": w.configuration, "created_at": iso(w.created_at)}
 
 
-def peer(row: dict[str, Any]) -> dict[str, Any]:
-    config = {k: v for k, v in row["configuration"].items() if k == "observe_me"}
-    return {"id": row["id"], "workspace_id": row["workspace_id"], "created_at": iso(row["created_at"]),
-            "metadata": row["metadata"], "configuration": config}
+def peer(p: Peer) -> dict[str, Any]:
+    config = {k: v for k, v in p.configuration.items() if k == "observe_me"}
+    return {"id": p.id, "workspace_id": p.workspace_id, "created_at": iso(p.created_at), "metadata": p.metadata,
+            "configuration": config}
 
 
 def session(row: dict[str, Any]) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from typing import Any
 from honcho_local.store.db import WriteContext, utcnow, ws_tag
 from honcho_local.store.events import keep_pk_floor
 from honcho_local.store.filters import Column, compile_filters
-from honcho_local.store.peers import PEER_JSON, insert_peers
-from honcho_local.store.sql import Cursor, columns, dumps, fetch, page, replace_fields, scalar
+from honcho_local.store.peers import P_FIELDS_OF_P, Peer, insert_peers, peer_row
+from honcho_local.store.sql import Cursor, columns, dumps, fetch, page, replace_fields, rows_page, scalar
 from honcho_local.store.workspaces import insert_workspaces
 
 SESSION_COLUMNS = {
@@ -81,10 +81,11 @@ def count_sessions(cur: Cursor, workspace_id: str) -> int:
                               [workspace_id]))
 
 
-def list_session_members(cur: Cursor, workspace_id: str, session_id: str, page_no: int, size: int):
-    sql = ("SELECT p.* FROM peers p JOIN session_peers m ON m.workspace_id = p.workspace_id AND m.peer_id = p.id "
-           "WHERE m.workspace_id = ? AND m.session_id = ? AND m.left_at IS NULL")
-    return page(cur, sql, [workspace_id, session_id], "m.joined_at, p.id", page_no, size, PEER_JSON)
+def list_session_members(cur: Cursor, workspace_id: str, session_id: str, page_no: int,
+                         size: int) -> tuple[list[Peer], int]:
+    sql = (f"SELECT {P_FIELDS_OF_P} FROM peers p JOIN session_peers m ON m.workspace_id = p.workspace_id "
+           "AND m.peer_id = p.id WHERE m.workspace_id = ? AND m.session_id = ? AND m.left_at IS NULL")
+    return rows_page(cur, sql, [workspace_id, session_id], "m.joined_at, p.id", page_no, size, peer_row)
 
 
 # ---- membership -------------------------------------------------------------------------------
