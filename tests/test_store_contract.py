@@ -67,7 +67,7 @@ def test_peers_belong_to_their_workspace_and_page_by_filter(store: Store) -> Non
 
 def test_sessions_members_and_soft_deletes(store: Store) -> None:
     _append(store, "w", "s", _message("alice", "hi"), _message("bob", "hello"))
-    assert store.read(lambda cur: sessions.get_session(cur, "w", "s"))["is_active"] is True
+    assert store.read(lambda cur: sessions.get_session(cur, "w", "s")).is_active is True
     members = store.read(lambda cur: sessions.get_members(cur, "w", "s"))
     assert sorted(m["peer_id"] for m in members) == ["alice", "bob"]
     store.write(lambda ctx: sessions.set_member_config(ctx, "w", "s", "bob", None, True, {"observe_others"}))
@@ -81,7 +81,7 @@ def test_sessions_members_and_soft_deletes(store: Store) -> None:
     store.write(lambda ctx: sessions.delete_session(ctx, "w", "s"))
     assert store.read(lambda cur: sessions.count_sessions(cur, "w")) == 0
     row = store.read(lambda cur: sessions.get_session(cur, "w", "s"))
-    assert row is None or row["is_active"] is False
+    assert row is None or row.is_active is False
 
 
 def test_events_keep_log_and_session_order_and_only_metadata_changes(store: Store) -> None:

@@ -121,7 +121,7 @@ class Conclusions:
                 peers_db.ensure_peer(ctx, workspace_id, item.observed_id)
                 if item.session_id is not None:
                     row = sessions_db.get_session(ctx.conn, workspace_id, item.session_id)
-                    if row is None or not row["is_active"]:
+                    if row is None or not row.is_active:
                         raise NotFound(f"session {item.session_id!r} not found in workspace {workspace_id!r}")
             new = [NewConclusion(workspace_id, c.observer_id, c.observed_id, c.content, "explicit", c.session_id,
                                  vectors[i] if vectors else None, model) for i, c in enumerate(items)]

@@ -248,6 +248,6 @@ def session_history(cur: Any, workspace_id: str, session_id: str | None, level: 
     if session_id is None:
         return []
     row = sessions_db.get_session(cur, workspace_id, session_id)
-    if row is None or not row["is_active"]:
+    if row is None or not row.is_active:
         raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
     return event_log.recent_messages(cur, workspace_id, session_id, 0, level.history)

@@ -38,7 +38,7 @@ class RepresentationStep:
         peer, workspace = state["peer"], state["workspace"]
         observe_me = configuration.effective_observe_me(peer.configuration if peer else None, member)
         observers = configuration.observers_for(key.observed_id or "", observe_me, state["members"])
-        ws_cfg, s_cfg = workspace.configuration if workspace else None, state["session"].get("configuration")
+        ws_cfg, s_cfg = workspace.configuration if workspace else None, state["session"].configuration
         if not observers:  # nothing of this peer is reasoned: no window to read
             skipped_to, more = self._skip(key, cursor, False, ws_cfg, s_cfg)
             if skipped_to > cursor:

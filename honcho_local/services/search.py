@@ -212,6 +212,6 @@ def session_active(cache: ReadCache, cur: Any, workspace_id: str, session_id: st
     """Whether the session exists and is not deleted (cached until a write changes the workspace)."""
     def compute() -> bool:
         row = sessions_db.get_session(cur, workspace_id, session_id)
-        return row is not None and bool(row["is_active"])
+        return row is not None and row.is_active
 
     return cache.get(session_key(workspace_id, session_id), compute, (ws_tag(workspace_id),))

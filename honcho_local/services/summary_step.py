@@ -43,7 +43,7 @@ class SummaryStep:
         if session is None or head <= cursor or (units.in_backoff(unit) and not retry_failed):
             return Step(False)
         resolved = configuration.resolve(d.settings, workspace.configuration if workspace else None,
-                                         session.get("configuration"))
+                                         session.configuration)
         self.embed_messages(key, cursor, head)
         seconds = 0.0
         if resolved.summary_enabled:

@@ -8,6 +8,7 @@ from typing import Any
 
 from honcho_local.store.events import Message
 from honcho_local.store.peers import Peer
+from honcho_local.store.sessions import Session
 from honcho_local.store.workspaces import Workspace
 
 _last_iso: tuple[datetime | None, str] = (None, "")
@@ -38,10 +39,9 @@ def peer(p: Peer) -> dict[str, Any]:
             "configuration": config}
 
 
-def session(row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "is_active": row["is_active"], "workspace_id": row["workspace_id"],
-            "metadata": row["metadata"], "configuration": row["configuration"],
-            "created_at": iso(row["created_at"])}
+def session(s: Session) -> dict[str, Any]:
+    return {"id": s.id, "is_active": s.is_active, "workspace_id": s.workspace_id, "metadata": s.metadata,
+            "configuration": s.configuration, "created_at": iso(s.created_at)}
 
 
 def message(m: Message) -> dict[str, Any]:
