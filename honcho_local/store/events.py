@@ -18,7 +18,7 @@ from honcho_local import metrics
 from honcho_local.ids import new_ids
 from honcho_local.store.db import WriteContext, append_rows, log_tag, utcnow
 from honcho_local.store.filters import Column, compile_filters
-from honcho_local.store.sql import Cursor, dumps, one, scalar
+from honcho_local.store.sql import Cursor, dumps, one, rows_page, scalar
 
 MESSAGE_COLUMNS = {
     "id": Column("id", "str"),
@@ -171,10 +171,7 @@ def list_events(cur: Cursor, workspace_id: str, session_id: str, filters: Any, p
     # one transaction: the total and the page come from one snapshot while writes land
     cur.execute("BEGIN TRANSACTION")
     try:
-        total = scalar(cur.execute(f"SELECT count(*) FROM ({sql})", args))
-        order = "pk DESC" if reverse else "pk"
-        rows = as_messages(cur.execute(f"{sql} ORDER BY {order} LIMIT ? OFFSET ?", [*args, size, (page_no - 1) * size]))
-        return rows, total
+        return rows_page(cur, sql, args, "pk DESC" if reverse else "pk", page_no, size, _message)
     finally:
         cur.execute("ROLLBACK")  # a read-only transaction: ending it (also after an error, where COMMIT fails)
 
