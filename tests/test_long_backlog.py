@@ -16,6 +16,7 @@ from honcho_local import schemas
 from honcho_local.llm.base import ChatRequest
 from honcho_local.services import deriver, summarizer
 from honcho_local.services.tokens import request_tokens
+from honcho_local.store.events import Message
 from tests.fake_model import FakeModel
 from tests.fake_model import count_tokens as server_tokens
 from tests.test_worker import make_services, rows
@@ -86,7 +87,7 @@ def test_a_message_longer_than_the_window_is_cut_to_fit() -> None:
 
 def test_summary_prompts_fit_the_window() -> None:
     when = datetime(2026, 12, 7, tzinfo=UTC)
-    messages = [{"peer_id": "alice", "content": f"msg {i}: I like item {i}", "created_at": when, "token_count": 9}
+    messages = [Message(i, f"m{i}", "w", "s", "alice", "message", i, f"msg {i}: I like item {i}", {}, None, 9, when, when)
                 for i in range(1000)]
     previous = " ".join(["Alice likes many numbered items."] * 60)
     for kind in ("short", "long"):

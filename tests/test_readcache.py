@@ -210,6 +210,8 @@ def test_live_server_keeps_unaffected_reads_cached_and_shows_new_writes(quiet_se
 def test_recent_messages_from_memory_match_the_log_query(store: Store) -> None:
     import random
 
+    import msgspec
+
     from honcho_local.store.message_rows import MessageRows
 
     rnd = random.Random(7)
@@ -232,11 +234,9 @@ def test_recent_messages_from_memory_match_the_log_query(store: Store) -> None:
                     sql = store.read(lambda cur: event_log.recent_messages(cur, "w", session, after, budget))
                     mem = rows.recent("w", session, after, budget)
                     # the memory rows also carry created_at as text (created_iso), as the views write it
-                    assert [iso(m["created_at"]) for m in sql] == [m["created_iso"] for m in mem], \
+                    assert [iso(m.created_at) for m in sql] == [m.created_iso for m in mem], \
                         (session, after, budget)
-                    mem = [{k: v for k, v in m.items() if k != "created_iso"} for m in mem]
-                    assert [{k: m[k] for k in mem[0]} for m in sql] == mem if sql else mem == [], \
-                        (session, after, budget)
+                    assert [msgspec.structs.replace(m, created_iso=None) for m in mem] == sql, (session, after, budget)
 
     for session in ("a", "b", "a"):
         append(session, 30)
@@ -244,12 +244,12 @@ def test_recent_messages_from_memory_match_the_log_query(store: Store) -> None:
     check()
     loads = rows.loads
     append("b", 5)  # past the loaded copy: the next read loads just the new rows, and sees them
-    assert rows.recent("w", "b", 0, 10_000)[-1]["content"] == "b-4"
+    assert rows.recent("w", "b", 0, 10_000)[-1].content == "b-4"
     assert rows.loads == loads + 1
     check()
     target = rows.recent("w", "a", 0, 10_000)[-1]
-    store.write(lambda ctx: event_log.update_metadata(ctx, "w", "a", target["id"], {"edited": True}), scoped=True)
-    assert rows.recent("w", "a", 0, 10_000)[-1]["metadata"] == {"edited": True}
+    store.write(lambda ctx: event_log.update_metadata(ctx, "w", "a", target.id, {"edited": True}), scoped=True)
+    assert rows.recent("w", "a", 0, 10_000)[-1].metadata == {"edited": True}
     check()
 
 

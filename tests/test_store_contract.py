@@ -31,16 +31,16 @@ def _append(store: Store, ws: str, session: str, *messages: NewEvent) -> list[di
 def test_workspaces_are_created_once_updated_and_listed(store: Store) -> None:
     assert store.write(lambda ctx: workspaces.ensure_workspace(ctx, "w1", {"team": "a"})) is True
     assert store.write(lambda ctx: workspaces.ensure_workspace(ctx, "w1", {"team": "ignored"})) is False
-    assert store.read(lambda cur: workspaces.get_workspace(cur, "w1"))["metadata"] == {"team": "a"}
+    assert store.read(lambda cur: workspaces.get_workspace(cur, "w1")).metadata == {"team": "a"}
     store.write(lambda ctx: workspaces.update_workspace(ctx, "w1", {"team": "b"}, {"reasoning": {"enabled": False}}))
     row = store.read(lambda cur: workspaces.get_workspace(cur, "w1"))
-    assert row["metadata"] == {"team": "b"} and row["configuration"] == {"reasoning": {"enabled": False}}
+    assert row.metadata == {"team": "b"} and row.configuration == {"reasoning": {"enabled": False}}
     assert store.read(lambda cur: workspaces.workspace_configuration(cur, "w1")) == {"reasoning": {"enabled": False}}
     store.write(lambda ctx: workspaces.ensure_workspace(ctx, "w2", {"team": "c"}))
     rows, total = store.read(lambda cur: workspaces.list_workspaces(cur, None, 1, 10, False))
-    assert total == 2 and sorted(r["id"] for r in rows) == ["w1", "w2"]
+    assert total == 2 and sorted(r.id for r in rows) == ["w1", "w2"]
     rows, total = store.read(lambda cur: workspaces.list_workspaces(cur, {"metadata": {"team": "c"}}, 1, 10, False))
-    assert (total, [r["id"] for r in rows]) == (1, ["w2"])
+    assert (total, [r.id for r in rows]) == (1, ["w2"])
     assert store.read(lambda cur: workspaces.get_workspace(cur, "nope")) is None
 
 
@@ -54,20 +54,20 @@ def test_peers_belong_to_their_workspace_and_page_by_filter(store: Store) -> Non
     assert store.write(lambda ctx: peers.ensure_peer(ctx, "w", "p0")) is False
     store.write(lambda ctx: peers.update_peer(ctx, "w", "p0", {"n": 10}, {"observe_me": False}))
     p0 = store.read(lambda cur: peers.get_peer(cur, "w", "p0"))
-    assert p0["metadata"] == {"n": 10} and p0["configuration"] == {"observe_me": False}
+    assert p0.metadata == {"n": 10} and p0.configuration == {"observe_me": False}
     assert store.read(lambda cur: peers.get_peer(cur, "other", "p0")) is None
     first, total = store.read(lambda cur: peers.list_peers(cur, "w", None, 1, 2, False))
     second, _ = store.read(lambda cur: peers.list_peers(cur, "w", None, 2, 2, False))
-    assert total == 5 and len(first) == len(second) == 2 and not {r["id"] for r in first} & {r["id"] for r in second}
+    assert total == 5 and len(first) == len(second) == 2 and not {r.id for r in first} & {r.id for r in second}
     rows, total = store.read(lambda cur: peers.list_peers(cur, "w", {"metadata": {"n": 3}}, 1, 10, False))
-    assert (total, [r["id"] for r in rows]) == (1, ["p3"])
+    assert (total, [r.id for r in rows]) == (1, ["p3"])
     with pytest.raises(InvalidInput):
         store.read(lambda cur: peers.list_peers(cur, "w", {"no_such_field": 1}, 1, 10, False))
 
 
 def test_sessions_members_and_soft_deletes(store: Store) -> None:
     _append(store, "w", "s", _message("alice", "hi"), _message("bob", "hello"))
-    assert store.read(lambda cur: sessions.get_session(cur, "w", "s"))["is_active"] is True
+    assert store.read(lambda cur: sessions.get_session(cur, "w", "s")).is_active is True
     members = store.read(lambda cur: sessions.get_members(cur, "w", "s"))
     assert sorted(m["peer_id"] for m in members) == ["alice", "bob"]
     store.write(lambda ctx: sessions.set_member_config(ctx, "w", "s", "bob", None, True, {"observe_others"}))
@@ -81,7 +81,7 @@ def test_sessions_members_and_soft_deletes(store: Store) -> None:
     store.write(lambda ctx: sessions.delete_session(ctx, "w", "s"))
     assert store.read(lambda cur: sessions.count_sessions(cur, "w")) == 0
     row = store.read(lambda cur: sessions.get_session(cur, "w", "s"))
-    assert row is None or row["is_active"] is False
+    assert row is None or row.is_active is False
 
 
 def test_events_keep_log_and_session_order_and_only_metadata_changes(store: Store) -> None:
@@ -93,21 +93,36 @@ def test_events_keep_log_and_session_order_and_only_metadata_changes(store: Stor
     assert [r["seq"] for r in rows] == [1, 2, 3] and rows[0]["pk"] < rows[1]["pk"] < rows[2]["pk"]
     assert rows[0]["created_at"] == said
     got = store.read(lambda cur: events.get_event(cur, "w", "s", rows[0]["id"]))
-    assert (got["content"], got["metadata"]) == ("one", {"k": 1})
+    assert got is not None and (got.content, got.metadata, got.seq) == ("one", {"k": 1}, 1)
     page, total = store.read(lambda cur: events.list_events(cur, "w", "s", None, 1, 2, False, ["message"]))
-    assert total == 3 and [r["content"] for r in page] == ["one", "two"]
+    assert total == 3 and [r.content for r in page] == ["one", "two"]
     newest, _ = store.read(lambda cur: events.list_events(cur, "w", "s", None, 1, 1, True, ["message"]))
-    assert [r["content"] for r in newest] == ["three"]
+    assert [r.content for r in newest] == ["three"]
     assert store.write(lambda ctx: events.update_metadata(ctx, "w", "s", rows[1]["id"], {"edited": True})) is True
-    assert store.read(lambda cur: events.get_event(cur, "w", "s", rows[1]["id"]))["metadata"] == {"edited": True}
+    edited = store.read(lambda cur: events.get_event(cur, "w", "s", rows[1]["id"]))
+    assert edited is not None and edited.metadata == {"edited": True}
     by_id = store.read(lambda cur: events.messages_by_id(cur, "w", [rows[0]["id"], "missing"]))
     assert list(by_id) == [rows[0]["id"]]
     by_pk = store.read(lambda cur: events.messages_by_pk(cur, [r["pk"] for r in rows]))
     assert sorted(by_pk) == sorted(r["pk"] for r in rows)
     budget = rows[1]["token_count"] + rows[2]["token_count"]
     recent = store.read(lambda cur: events.recent_messages(cur, "w", "s", 0, budget))
-    assert [m["content"] for m in recent] == ["two", "three"]  # the newest that fit, oldest first
+    assert [m.content for m in recent] == ["two", "three"]  # the newest that fit, oldest first
     assert store.read(lambda cur: events.session_message_stats(cur, "w", "s", rows[2]["pk"]))[0] == 3
+
+
+def test_a_message_reads_back_as_the_write_path_answered_it(store: Store) -> None:
+    """The write path shapes its rows before they are stored (`views.appended_message`), the reads shape
+    `Message`s (`views.message`): the API's objects must be the same, keys in the same order."""
+    from honcho_local.services import views
+
+    written = _append(store, "w", "s", _message("alice", "hello", {"k": [1, "two"]}, datetime(2024, 5, 1, 12, 0)),
+                      NewEvent("alice", "ran a tool", "tool_call", {}, {"x": 1}, 3, None))
+    for row in written:
+        got = store.read(lambda cur, row=row: events.get_event(cur, "w", "s", row["id"], kind=None))
+        assert got is not None and (got.pk, got.kind, got.configuration) == (row["pk"], row["kind"], row["configuration"])
+        assert list(views.message(got).items()) == list(views.appended_message(row).items())
+        assert list(views.event(got).items()) == list(views.appended_event(row).items())
 
 
 def test_conclusions_dedupe_read_back_typed_and_stay_visible_before_a_soft_delete(store: Store) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from honcho_local.services import summarizer
+from honcho_local.store.events import Message
 
 AT = datetime(2024, 3, 15, 10, 0)
 
 
-def _msg(peer: str, text: str) -> dict:
-    return {"created_at": AT, "peer_id": peer, "content": text, "token_count": len(text) // 4}
+def _msg(peer: str, text: str) -> Message:
+    return Message(0, "m", "w", "s", peer, "message", 0, text, {}, None, len(text) // 4, AT, AT)
 
 
 def test_long_messages_are_cut_so_all_of_them_fit() -> None:
@@ -25,4 +26,4 @@ def test_long_messages_are_cut_so_all_of_them_fit() -> None:
 def test_short_messages_are_left_whole() -> None:
     messages = [_msg("Caroline", f"line {i} " + "x" * 400) for i in range(20)]  # ~2,000 tokens in all: fits
     ask = summarizer.build_request("short", None, messages[:10]).messages[-1]["content"]
-    assert " …" not in ask and all(m["content"] in ask for m in messages[:10])
+    assert " …" not in ask and all(m.content in ask for m in messages[:10])

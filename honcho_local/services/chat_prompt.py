@@ -14,6 +14,7 @@ from honcho_local.llm.base import ChatRequest
 from honcho_local.services import views
 from honcho_local.services.representation import said_at
 from honcho_local.store.conclusions import Conclusion
+from honcho_local.store.events import Message
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def check_schema(schema: Any) -> dict[str, Any] | None:
 
 
 def build_prompt(count: Callable[[str], int], context_tokens: int, observer: str, observed: str, query: str,
-                 memory: dict[str, Any], hits: list[dict[str, Any]], level: Level,
+                 memory: dict[str, Any], hits: list[Message], level: Level,
                  schema: dict[str, Any] | None) -> list[dict[str, str]]:
     """The chat messages: instructions, then the memory (profile, card, conclusions, relevant and recent
     messages, each section cut where the window less the answer's tokens runs out, by `count`)."""
@@ -79,7 +80,7 @@ def build_prompt(count: Callable[[str], int], context_tokens: int, observer: str
     if memory["card"]:
         sections.append("Peer card:\n" + "\n".join(f"- {e}" for e in memory["card"]))
     facts = [fact_line(c) for c in memory["conclusions"]]
-    found = [message_line(m) for m in sorted(hits, key=lambda m: m["created_at"])]
+    found = [message_line(m) for m in sorted(hits, key=lambda m: m.created_at)]
     recent = [message_line(m) for m in memory["history"]]
     used = count("\n".join(sections))
     for title, lines in (("Conclusions", facts), ("Relevant messages", found), ("Recent messages", recent)):
@@ -106,17 +107,17 @@ def fact_line(c: Conclusion) -> str:
     return f"- ({when.day} {when:%B %Y}) [{c.level}] {c.content}"
 
 
-def message_line(m: dict[str, Any]) -> str:
+def message_line(m: Message) -> str:
     """A message for the prompt, dated (questions about time need the date the words were said)."""
-    when = m["created_at"]
-    return f"- ({when.day} {when:%B %Y}) {m['peer_id']}: {m['content']}" if when is not None else f"- {m['peer_id']}: {m['content']}"
+    when = m.created_at
+    return f"- ({when.day} {when:%B %Y}) {m.peer_id}: {m.content}"
 
 
-def build_evidence(conclusions: list[Conclusion], messages: list[dict[str, Any]]) -> dict[str, Any]:
+def build_evidence(conclusions: list[Conclusion], messages: list[Message]) -> dict[str, Any]:
     """Honcho's evidence object for what a chat read: each conclusion and message once, oldest first (ties by
     id), as Honcho orders them; no tool loop, so no tool calls and no trace."""
     facts = sorted({c.id: c for c in conclusions}.values(), key=lambda c: (c.created_at, c.id))
-    said = sorted({m["id"]: m for m in messages}.values(), key=lambda m: (m["created_at"], m["id"]))
+    said = sorted({m.id: m for m in messages}.values(), key=lambda m: (m.created_at, m.id))
     return {"conclusions": [evidence_conclusion(c) for c in facts],
             "messages": [_evidence_message(m) for m in said], "tool_calls": [], "reasoning_trace_id": None}
 
@@ -127,6 +128,5 @@ def evidence_conclusion(c: Conclusion) -> dict[str, Any]:
             "source_ids": c.premise_ids, "message_ids": c.source_ids}
 
 
-def _evidence_message(m: dict[str, Any]) -> dict[str, Any]:
-    return {"id": m["id"], "session_id": m["session_id"], "peer_id": m["peer_id"],
-            "created_at": views.iso(m["created_at"])}
+def _evidence_message(m: Message) -> dict[str, Any]:
+    return {"id": m.id, "session_id": m.session_id, "peer_id": m.peer_id, "created_at": views.iso(m.created_at)}

@@ -131,7 +131,7 @@ class Conclusions:
                 peers_db.ensure_peer(ctx, workspace_id, item.observed_id)
                 if item.session_id is not None:
                     row = sessions_db.get_session(ctx.conn, workspace_id, item.session_id)
-                    if row is None or not row["is_active"]:
+                    if row is None or not row.is_active:
                         raise NotFound(f"session {item.session_id!r} not found in workspace {workspace_id!r}")
             new = [NewConclusion(workspace_id, c.observer_id, c.observed_id, c.content, "explicit", c.session_id,
                                  vectors[i] if vectors else None, model) for i, c in enumerate(items)]
@@ -193,7 +193,7 @@ class Conclusions:
         from and the conclusions it rests on (premises). Ids whose rows are gone (forgotten, or in a
         deleted session) are listed under `missing_source_ids` / `missing_premise_ids`; a premise a dream
         retired as superseded is listed with `superseded_by`, the conclusion that replaced it."""
-        def read(cur: Any) -> tuple[Conclusion | None, dict[str, Any], builtins.list[Conclusion]]:
+        def read(cur: Any) -> tuple[Conclusion | None, dict[str, event_log.Message], builtins.list[Conclusion]]:
             row = conclusions_db.get_conclusion(cur, workspace_id, conclusion_id)
             if row is None:
                 return None, {}, []

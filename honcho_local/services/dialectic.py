@@ -90,7 +90,7 @@ class Dialectic:
         return Prepared(ChatRequest(messages=messages, max_tokens=level.max_tokens, schema=schema), evidence)
 
     def gather(self, workspace_id: str, peer_id: str, body: Any, level: Level,
-               limit: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+               limit: int) -> tuple[dict[str, Any], list[event_log.Message]]:
         """The memory a chat answer is built from: conclusions, card, profile, recent history, and the
         `limit` most relevant messages: message search, with one slot in every `SOURCE_EVERY` given to
         the source messages of the retrieved conclusions (a fact found by reasoning brings its original
@@ -102,7 +102,7 @@ class Dialectic:
                                          max(limit, level.messages), limit, allow)
 
     def messages_for(self, workspace_id: str, query: str, session_id: str | None, conclusions: list[Conclusion],
-                     depth: int, limit: int, allow: list[str] | None = None) -> list[dict[str, Any]]:
+                     depth: int, limit: int, allow: list[str] | None = None) -> list[event_log.Message]:
         """The `limit` messages for an answer: search hits mixed with the conclusions' sources (`mix_sources`),
         all from `session_id` when given and from the allowed sessions when there is an allowlist."""
         within = None if allow is None else {"session_id": {"in": allow}}
@@ -111,10 +111,10 @@ class Dialectic:
         if not source_ids:
             return hits[:limit]
         sources = self.store.read(lambda cur: event_log.messages_by_id(cur, workspace_id, source_ids))
-        sources = {k: m for k, m in sources.items() if (session_id is None or m["session_id"] == session_id)
-                   and (allow is None or m["session_id"] in allow)}
-        rows = {m["id"]: m for m in [*hits, *sources.values()]}
-        ordered = mix_sources([m["id"] for m in hits], [i for i in source_ids if i in sources], limit)
+        sources = {k: m for k, m in sources.items() if (session_id is None or m.session_id == session_id)
+                   and (allow is None or m.session_id in allow)}
+        rows = {m.id: m for m in [*hits, *sources.values()]}
+        ordered = mix_sources([m.id for m in hits], [i for i in source_ids if i in sources], limit)
         return [rows[i] for i in ordered]
 
     def recall(self, workspace_id: str, peer_id: str, body: Any) -> dict[str, Any]:
@@ -163,7 +163,7 @@ class Dialectic:
                                                                   recall, None) if c.id not in seen]
         return found
 
-    def prompt(self, observer: str, observed: str, query: str, memory: dict[str, Any], hits: list[dict[str, Any]],
+    def prompt(self, observer: str, observed: str, query: str, memory: dict[str, Any], hits: list[event_log.Message],
                level: Level, schema: dict[str, Any] | None) -> list[dict[str, str]]:
         """The chat messages for this model's window (`chat_prompt.build_prompt`)."""
         return build_prompt(self._counter(), self.context_tokens, observer, observed, query, memory, hits, level,
@@ -243,11 +243,11 @@ def _unavailable(detail: str) -> str:
             "`fallback_model` at an OpenAI-compatible endpoint.")
 
 
-def session_history(cur: Any, workspace_id: str, session_id: str | None, level: Level) -> list[dict[str, Any]]:
+def session_history(cur: Any, workspace_id: str, session_id: str | None, level: Level) -> list[event_log.Message]:
     """The named session's recent messages for a chat prompt (none without a session); 404 for a missing one."""
     if session_id is None:
         return []
     row = sessions_db.get_session(cur, workspace_id, session_id)
-    if row is None or not row["is_active"]:
+    if row is None or not row.is_active:
         raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
     return event_log.recent_messages(cur, workspace_id, session_id, 0, level.history)

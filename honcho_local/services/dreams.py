@@ -123,9 +123,9 @@ class Dreams:
                 raise NotFound(f"peer {peer!r} not found in workspace {workspace_id!r}")
         if session_id is not None:
             row = sessions_db.get_session(cur, workspace_id, session_id)
-            if row is None or not row["is_active"]:
+            if row is None or not row.is_active:
                 raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
-        if ((workspace.get("configuration") or {}).get("dream") or {}).get("enabled") is False:
+        if ((workspace.configuration or {}).get("dream") or {}).get("enabled") is False:
             raise BadRequest(f"dreams are disabled in workspace {workspace_id!r}'s configuration (dream.enabled)")
         return read_version(cur, workspace_id, observed)
 

@@ -102,7 +102,7 @@ class Forgetting:
     def delete_session(self, workspace_id: str, session_id: str) -> None:
         def op(ctx: WriteContext) -> _Gone:
             row = sessions_db.get_session(ctx.conn, workspace_id, session_id)
-            if row is None or not row["is_active"]:
+            if row is None or not row.is_active:
                 raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
             rows = forget.message_rows(ctx, workspace_id, session_id)
 

@@ -84,7 +84,7 @@ class Ingest:
         (with a key already used for this request: to the messages it stored, nothing stored again)."""
         new = [self._new_event(i, m) for i, m in enumerate(batch.messages)]
         keyed = self._keyed(idempotency_key, "messages", session_id, batch)
-        return self._submit(workspace_id, session_id, new, views.message, keyed)
+        return self._submit(workspace_id, session_id, new, views.appended_message, views.message, keyed)
 
     def add_messages(self, workspace_id: str, session_id: str, batch: schemas.MessageBatch,
                      idempotency_key: str | None = None) -> list[dict[str, Any]]:
@@ -94,7 +94,7 @@ class Ingest:
                    idempotency_key: str | None = None) -> list[dict[str, Any]]:
         new = [self._new_event(i, e) for i, e in enumerate(batch.events)]
         keyed = self._keyed(idempotency_key, "events", session_id, batch)
-        return self._submit(workspace_id, session_id, new, views.event, keyed).result()
+        return self._submit(workspace_id, session_id, new, views.appended_event, views.event, keyed).result()
 
     @staticmethod
     def _keyed(key: str | None, route: str, session_id: str,
@@ -106,12 +106,15 @@ class Ingest:
 
     def _submit(self, workspace_id: str, session_id: str, new: list[event_log.NewEvent],
                 shape: Callable[[dict[str, Any]], dict[str, Any]],
+                shape_stored: Callable[[event_log.Message], dict[str, Any]],
                 keyed: tuple[str, str] | None = None) -> Future[list[dict[str, Any]]]:
+        """Append `new` in the writer; the future resolves to the appended rows as `shape` writes them (a
+        replayed key: the stored events, read back, as `shape_stored` writes them)."""
         def op(ctx: WriteContext) -> list[dict[str, Any]]:
             if keyed is not None:
                 replayed = self._replay(ctx, workspace_id, keyed)
                 if replayed is not None:
-                    return [shape(r) for r in replayed]
+                    return [shape_stored(r) for r in replayed]
             sessions_db.ensure_for_append(ctx, workspace_id, session_id, list(dict.fromkeys(e.peer_id for e in new)))
             rows = event_log.append(ctx, workspace_id, session_id, new)
             if keyed is not None:
@@ -123,7 +126,7 @@ class Ingest:
 
         return self.store.submit(op, scoped=True)
 
-    def _replay(self, ctx: WriteContext, workspace_id: str, keyed: tuple[str, str]) -> list[dict[str, Any]] | None:
+    def _replay(self, ctx: WriteContext, workspace_id: str, keyed: tuple[str, str]) -> list[event_log.Message] | None:
         """In the writer: the events stored under the key (None: a new key), or 422 for another request."""
         key, fingerprint = keyed
         now = time.monotonic()
@@ -140,7 +143,7 @@ class Ingest:
         return idempotency.stored_events(ctx, workspace_id, stored)
 
     def get_message(self, workspace_id: str, session_id: str, message_id: str) -> dict[str, Any]:
-        def read(cur: Any) -> dict[str, Any]:
+        def read(cur: Any) -> event_log.Message:
             self.resources.require_session(cur, workspace_id, session_id)
             row = event_log.get_event(cur, workspace_id, session_id, message_id)
             if row is None:
@@ -151,7 +154,7 @@ class Ingest:
 
     def update_message(self, workspace_id: str, session_id: str, message_id: str,
                        body: schemas.MessageUpdate) -> dict[str, Any]:
-        def op(ctx: WriteContext) -> dict[str, Any]:
+        def op(ctx: WriteContext) -> event_log.Message:
             self.resources.require_session(ctx.conn, workspace_id, session_id)
             updated = event_log.update_metadata(ctx, workspace_id, session_id, message_id, body.metadata)
             row = event_log.get_event(ctx.conn, workspace_id, session_id, message_id, kind=None) if updated else None

@@ -59,7 +59,7 @@ class MessageList:
         return views.page([views.message(r) for r in rows], total, paging.page, paging.size)
 
     def _read(self, cur: Any, workspace_id: str, session_id: str, filters: Any, paging: Paging,
-              kinds: builtins.list[str], in_memory: bool) -> tuple[builtins.list[dict[str, Any]], int]:
+              kinds: builtins.list[str], in_memory: bool) -> tuple[builtins.list[event_log.Message], int]:
         if not session_active(self.cache, cur, workspace_id, session_id):
             raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
         if in_memory:

@@ -23,7 +23,7 @@ from honcho_local.services.peer_card import build_card
 from honcho_local.store import Store
 from honcho_local.store.cards import append_card, card_pairs, latest_card, pinned_card
 from honcho_local.store.conclusions import delete_conclusion, live_conclusions, set_conclusion_text
-from honcho_local.store.events import session_messages
+from honcho_local.store.events import Message, session_messages
 
 
 @dataclass
@@ -44,7 +44,7 @@ def recheck_attribution(store: Store, version: str, workspace_id: str | None = N
     items = store.read(lambda cur: live_conclusions(cur, version, workspace_id))
     if pair is not None:
         items = [c for c in items if (c["observer_id"], c["observed_id"]) == pair]
-    sessions: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    sessions: dict[tuple[str, str], list[Message]] = {}
     for c in items:
         if c["level"] != "explicit" or not c["source_ids"] or c["session_id"] is None:
             continue
@@ -55,7 +55,7 @@ def recheck_attribution(store: Store, version: str, workspace_id: str | None = N
             sessions[key] = store.read(lambda cur: session_messages(cur, *key))
         messages = sessions[key]
         observed = c["observed_id"]
-        lines = [Line(i, m["id"], m["pk"], m["peer_id"], m["content"], m["created_at"], m["peer_id"] == observed)
+        lines = [Line(i, m.id, m.pk, m.peer_id, m.content, m.created_at, m.peer_id == observed)
                  for i, m in enumerate(messages, start=1)]
         by_id = {ln.event_id: ln for ln in lines}
         sources = [by_id[s] for s in c["source_ids"] if s in by_id]

@@ -35,9 +35,10 @@ class RepresentationStep:
         if state["session"] is None or (state["waiting"] and not retry_failed):  # a failed unit waits its backoff
             return Step(False)
         member = next((m for m in state["members"] if m["peer_id"] == key.observed_id), None)
-        observe_me = configuration.effective_observe_me((state["peer"] or {}).get("configuration"), member)
+        peer, workspace = state["peer"], state["workspace"]
+        observe_me = configuration.effective_observe_me(peer.configuration if peer else None, member)
         observers = configuration.observers_for(key.observed_id or "", observe_me, state["members"])
-        ws_cfg, s_cfg = (state["workspace"] or {}).get("configuration"), state["session"].get("configuration")
+        ws_cfg, s_cfg = workspace.configuration if workspace else None, state["session"].configuration
         if not observers:  # nothing of this peer is reasoned: no window to read
             skipped_to, more = self._skip(key, cursor, False, ws_cfg, s_cfg)
             if skipped_to > cursor:
@@ -72,28 +73,28 @@ class RepresentationStep:
         return {"cursor": self.deps.start_cursor(cur, key, unit), "waiting": units.in_backoff(unit),
                 **self.deps.unit_resources(cur, key)}
 
-    def window(self, cur: Cursor, key: UnitKey, cursor: int) -> tuple[list[dict[str, Any]], int]:
+    def window(self, cur: Cursor, key: UnitKey, cursor: int) -> tuple[list[event_log.Message], int]:
         """Messages to reason over: from the first unprocessed message of the observed peer (with the
         message before it as context) while the token budget lasts, by the counts stored at write time;
         the deriver then reads the head that fits the model's window (`deriver.fit`, `_derive`).
         Returns (messages, new cursor)."""
         rows = event_log.messages_after(cur, key.workspace_id, key.session_id, cursor)
-        first = next((i for i, r in enumerate(rows) if r["peer_id"] == key.observed_id), None)
+        first = next((i for i, r in enumerate(rows) if r.peer_id == key.observed_id), None)
         if first is None:
-            return [], rows[-1]["pk"] if rows else cursor
-        window: list[dict[str, Any]] = []
-        before = event_log.message_before(cur, key.workspace_id, key.session_id, rows[first]["pk"])
-        if before is not None and before["peer_id"] != key.observed_id:
+            return [], rows[-1].pk if rows else cursor
+        window: list[event_log.Message] = []
+        before = event_log.message_before(cur, key.workspace_id, key.session_id, rows[first].pk)
+        if before is not None and before.peer_id != key.observed_id:
             window.append(before)
         budget = self.deps.settings.reasoning_batch_size
         used = sum(self._line_tokens(key, r) for r in window)
         for r in rows[first:]:
             cost = self._line_tokens(key, r)
-            if window and used + cost > budget and any(w["peer_id"] == key.observed_id for w in window):
+            if window and used + cost > budget and any(w.peer_id == key.observed_id for w in window):
                 break
             window.append(r)
             used += cost
-        return window, window[-1]["pk"]
+        return window, window[-1].pk
 
     def _skip(self, key: UnitKey, cursor: int, observed: bool, ws_cfg: Any, s_cfg: Any) -> tuple[int, bool]:
         """Where a unit with nothing to reason at `cursor` can go on from: past every following message
@@ -105,42 +106,42 @@ class RepresentationStep:
         d = self.deps
         base = observed and configuration.resolve(d.settings, ws_cfg, s_cfg).reasoning_enabled
 
-        def read(cur: Cursor) -> tuple[int, list[dict[str, Any]]]:
+        def read(cur: Cursor) -> tuple[int, list[tuple[int, dict[str, Any] | None]]]:
             # the head first: a message that arrives after it is left for the next run, never skipped
             head = d.store.message_head(cur, key.workspace_id, key.session_id)
             return head, [] if not observed else event_log.reasoning_candidates(
                 cur, key.workspace_id, key.session_id, key.observed_id or "", cursor, head, base, SKIP_CANDIDATES)
 
         head, candidates = d.store.read(read)
-        for r in candidates:
-            if configuration.resolve(d.settings, ws_cfg, s_cfg, r["configuration"]).reasoning_enabled:
+        for pk, own in candidates:
+            if configuration.resolve(d.settings, ws_cfg, s_cfg, own).reasoning_enabled:
                 # the next window starts at this message (with the one before it as context)
-                before = d.store.read(lambda cur: event_log.pk_before(cur, key.workspace_id, key.session_id, r["pk"]))
+                before = d.store.read(lambda cur: event_log.pk_before(cur, key.workspace_id, key.session_id, pk))
                 return max(cursor, before or cursor), True
         if len(candidates) == SKIP_CANDIDATES:  # none of them is reasoned: go on after the last
-            return candidates[-1]["pk"], True
+            return candidates[-1][0], True
         return max(cursor, head), False
 
     def _line_limit(self, key: UnitKey, peer_id: str) -> int:
         return deriver.MAX_TARGET_CHARS if peer_id == key.observed_id else self.deps.settings.reasoning_context_chars
 
-    def _line_tokens(self, key: UnitKey, row: dict[str, Any]) -> int:
+    def _line_tokens(self, key: UnitKey, row: event_log.Message) -> int:
         """A message's share of the window budget: what the deriver reads of it (context lines are cut)."""
-        limit = self._line_limit(key, row["peer_id"])
-        return row["token_count"] if len(row["content"]) <= limit else min(row["token_count"], limit // 3)
+        limit = self._line_limit(key, row.peer_id)
+        return row.token_count if len(row.content) <= limit else min(row.token_count, limit // 3)
 
-    def _lines(self, key: UnitKey, window: list[dict[str, Any]], ws_cfg: Any,
+    def _lines(self, key: UnitKey, window: list[event_log.Message], ws_cfg: Any,
                s_cfg: Any) -> tuple[list[deriver.Line], str | None]:
         """The plan: the deriver's lines (targets are the observed peer's reasoned messages) and the
         custom instructions that apply (the messages', then the version's)."""
         lines, custom = [], None
         for i, r in enumerate(window, start=1):
-            resolved = configuration.resolve(self.deps.settings, ws_cfg, s_cfg, r.get("configuration"))
-            target = r["peer_id"] == key.observed_id and resolved.reasoning_enabled
+            resolved = configuration.resolve(self.deps.settings, ws_cfg, s_cfg, r.configuration)
+            target = r.peer_id == key.observed_id and resolved.reasoning_enabled
             if target:
                 custom = resolved.custom_instructions or custom
-            text = deriver.clip(r["content"], self._line_limit(key, r["peer_id"]))
-            lines.append(deriver.Line(i, r["id"], r["pk"], r["peer_id"], text, r["created_at"], target))
+            text = deriver.clip(r.content, self._line_limit(key, r.peer_id))
+            lines.append(deriver.Line(i, r.id, r.pk, r.peer_id, text, r.created_at, target))
         extra = self.deps.spec.custom_instructions
         return lines, (f"{custom}\n{extra}" if custom and extra else custom or extra)
 

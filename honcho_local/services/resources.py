@@ -9,7 +9,7 @@ is merged as a JSON merge patch (RFC 7396: nested objects merge, `null` removes 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from honcho_local import schemas
 from honcho_local.errors import BadRequest, InvalidInput, NotFound
@@ -43,7 +43,10 @@ class Paging:
             raise InvalidInput(f"size must be between 1 and {MAX_SIZE}")
 
 
-def _written(row: dict[str, Any] | None) -> dict[str, Any]:
+Row = TypeVar("Row")
+
+
+def _written(row: Row | None) -> Row:
     """A row this write has just ensured (the writer's own transaction: nothing removes it meanwhile)."""
     if row is None:
         raise LookupError("a row just ensured in this transaction is missing")
@@ -72,11 +75,11 @@ class Resources:
     def get_or_create_workspace(self, body: schemas.WorkspaceCreate) -> tuple[dict[str, Any], bool]:
         config = schemas.dump_config(body.configuration)
 
-        def op(ctx: WriteContext) -> tuple[dict[str, Any], bool]:
+        def op(ctx: WriteContext) -> tuple[workspaces_db.Workspace, bool]:
             created = workspaces_db.ensure_workspace(ctx, body.id, body.metadata, config)
             if not created:
                 current = _written(workspaces_db.get_workspace(ctx.conn, body.id))
-                merged = None if config is None else merge_patch(current["configuration"], config)
+                merged = None if config is None else merge_patch(current.configuration, config)
                 workspaces_db.update_workspace(ctx, body.id, body.metadata, merged)
             return _written(workspaces_db.get_workspace(ctx.conn, body.id)), created
 
@@ -102,7 +105,7 @@ class Resources:
     def get_or_create_peer(self, workspace_id: str, body: schemas.PeerCreate) -> tuple[dict[str, Any], bool]:
         config = schemas.dump_config(body.configuration)
 
-        def op(ctx: WriteContext) -> tuple[dict[str, Any], bool]:
+        def op(ctx: WriteContext) -> tuple[peers_db.Peer, bool]:
             workspaces_db.ensure_workspace(ctx, workspace_id)
             created = peers_db.ensure_peer(ctx, workspace_id, body.id, body.metadata, config)
             if not created:
@@ -115,7 +118,7 @@ class Resources:
     def update_peer(self, workspace_id: str, peer_id: str, body: schemas.PeerUpdate) -> dict[str, Any]:
         config = schemas.dump_config(body.configuration)
 
-        def op(ctx: WriteContext) -> dict[str, Any]:
+        def op(ctx: WriteContext) -> peers_db.Peer:
             workspaces_db.ensure_workspace(ctx, workspace_id)
             peers_db.ensure_peer(ctx, workspace_id, peer_id)
             peers_db.update_peer(ctx, workspace_id, peer_id, body.metadata, config)
@@ -129,7 +132,7 @@ class Resources:
         return views.page([views.peer(r) for r in rows], total, paging.page, paging.size)
 
     def peer_sessions(self, workspace_id: str, peer_id: str, filters: Any, paging: Paging) -> dict[str, Any]:
-        def read(cur: Any) -> tuple[list[dict[str, Any]], int]:
+        def read(cur: Any) -> tuple[list[sessions_db.Session], int]:
             if peers_db.get_peer(cur, workspace_id, peer_id) is None:
                 raise NotFound(f"peer {peer_id!r} not found in workspace {workspace_id!r}")
             return sessions_db.list_sessions(cur, workspace_id, filters, paging.page, paging.size, paging.reverse,
@@ -142,12 +145,12 @@ class Resources:
     def get_or_create_session(self, workspace_id: str, body: schemas.SessionCreate) -> tuple[dict[str, Any], bool]:
         config = schemas.dump_config(body.configuration)
 
-        def op(ctx: WriteContext) -> tuple[dict[str, Any], bool]:
+        def op(ctx: WriteContext) -> tuple[sessions_db.Session, bool]:
             workspaces_db.ensure_workspace(ctx, workspace_id)
             created = sessions_db.ensure_session(ctx, workspace_id, body.id, body.metadata, config)
             if not created:
                 current = _written(sessions_db.get_session(ctx.conn, workspace_id, body.id))
-                merged = None if config is None else merge_patch(current["configuration"], config)
+                merged = None if config is None else merge_patch(current.configuration, config)
                 sessions_db.update_session(ctx, workspace_id, body.id, body.metadata, merged)
             if body.peers:
                 self._upsert_members(ctx, workspace_id, body.id, body.peers)
@@ -170,9 +173,9 @@ class Resources:
             lambda cur: sessions_db.list_sessions(cur, workspace_id, filters, paging.page, paging.size, paging.reverse))
         return views.page([views.session(r) for r in rows], total, paging.page, paging.size)
 
-    def require_session(self, cur: Any, workspace_id: str, session_id: str) -> dict[str, Any]:
+    def require_session(self, cur: Any, workspace_id: str, session_id: str) -> sessions_db.Session:
         row = sessions_db.get_session(cur, workspace_id, session_id)
-        if row is None or not row["is_active"]:
+        if row is None or not row.is_active:
             raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
         return row
 
@@ -181,16 +184,16 @@ class Resources:
         self.forgetting.delete_session(workspace_id, session_id)
 
     def clone_session(self, workspace_id: str, session_id: str, message_id: str | None) -> dict[str, Any]:
-        def op(ctx: WriteContext) -> dict[str, Any]:
+        def op(ctx: WriteContext) -> sessions_db.Session:
             source = self.require_session(ctx.conn, workspace_id, session_id)
             cutoff = None
             if message_id is not None:
                 event = event_log.get_event(ctx.conn, workspace_id, session_id, message_id, kind=None)
                 if event is None:
                     raise NotFound(f"message {message_id!r} not found in session {session_id!r}")
-                cutoff = event["pk"]
+                cutoff = event.pk
             new_session = new_id()
-            sessions_db.ensure_session(ctx, workspace_id, new_session, source["metadata"], source["configuration"])
+            sessions_db.ensure_session(ctx, workspace_id, new_session, source.metadata, source.configuration)
             for member in sessions_db.get_members(ctx.conn, workspace_id, session_id):
                 sessions_db.upsert_member(ctx, workspace_id, new_session, member["peer_id"], member["observe_me"],
                                    member["observe_others"])
@@ -217,7 +220,7 @@ class Resources:
 
     def add_members(self, workspace_id: str, session_id: str, peers: dict[str, schemas.SessionPeerConfig],
                     replace: bool = False) -> dict[str, Any]:
-        def op(ctx: WriteContext) -> dict[str, Any]:
+        def op(ctx: WriteContext) -> sessions_db.Session:
             workspaces_db.ensure_workspace(ctx, workspace_id)
             sessions_db.ensure_session(ctx, workspace_id, session_id)
             self.require_session(ctx.conn, workspace_id, session_id)
@@ -230,7 +233,7 @@ class Resources:
         return views.session(self.store.write(op, scoped=True))
 
     def remove_members(self, workspace_id: str, session_id: str, peer_ids: list[str]) -> dict[str, Any]:
-        def op(ctx: WriteContext) -> dict[str, Any]:
+        def op(ctx: WriteContext) -> sessions_db.Session:
             row = self.require_session(ctx.conn, workspace_id, session_id)
             sessions_db.remove_members(ctx, workspace_id, session_id, peer_ids)
             return row
@@ -238,7 +241,7 @@ class Resources:
         return views.session(self.store.write(op, scoped=True))
 
     def list_members(self, workspace_id: str, session_id: str, paging: Paging) -> dict[str, Any]:
-        def read(cur: Any) -> tuple[list[dict[str, Any]], int]:
+        def read(cur: Any) -> tuple[list[peers_db.Peer], int]:
             self.require_session(cur, workspace_id, session_id)
             return sessions_db.list_session_members(cur, workspace_id, session_id, paging.page, paging.size)
 

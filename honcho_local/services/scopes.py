@@ -60,7 +60,7 @@ class Scopes:
             _require(ctx.conn, workspace_id, scope_id)
             for session_id in session_ids:
                 row = sessions_db.get_session(ctx.conn, workspace_id, session_id)
-                if row is None or not row["is_active"]:
+                if row is None or not row.is_active:
                     raise NotFound(f"session {session_id!r} not found in workspace {workspace_id!r}")
             repo_scopes.add_sessions(ctx, workspace_id, scope_id, session_ids)
 
@@ -74,7 +74,7 @@ class Scopes:
         self.store.write(op, scoped=True)
 
     def list_sessions(self, workspace_id: str, scope_id: str, paging: Paging) -> dict[str, Any]:
-        def read(cur: Any) -> tuple[list[dict[str, Any]], int]:
+        def read(cur: Any) -> tuple[list[sessions_db.Session], int]:
             _require(cur, workspace_id, scope_id)
             return repo_scopes.list_sessions(cur, workspace_id, scope_id, paging.page, paging.size, paging.reverse)
 

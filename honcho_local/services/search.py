@@ -127,7 +127,7 @@ class Search:
         self.rows = rows if rows is not None else MessageRows(store)
         self._known: tuple[int, set[tuple[str, ...]]] = (-1, set())
 
-    def _rows(self, pks: list[int], filters: Any) -> dict[int, dict[str, Any]]:
+    def _rows(self, pks: list[int], filters: Any) -> dict[int, event_log.Message]:
         """Candidate messages in active sessions that pass `filters` (without filters: from the
         in-memory copy of the log's message rows)."""
         if filters is not None:
@@ -136,8 +136,8 @@ class Search:
         return self.rows.get(pks)
 
     def ranked(self, workspace_id: str, query: str, limit: int, filters: Any = None,
-               session_id: str | None = None, peer_id: str | None = None) -> list[dict[str, Any]]:
-        """Message rows (store shape) best first; used by the routes and the dialectic."""
+               session_id: str | None = None, peer_id: str | None = None) -> list[event_log.Message]:
+        """Messages best first; used by the routes and the dialectic."""
         if filters is not None:
             compile_filters(filters, MESSAGE_COLUMNS)  # a bad filter is a 422 before any work
         depth = max(2 * limit, 20) if filters is None else max(4 * limit, 40)
@@ -150,7 +150,7 @@ class Search:
         if filters is not None:
             rows = self._rows(fused, filters)
             return [rows[pk] for pk in fused if pk in rows][:limit]
-        out: list[dict[str, Any]] = []
+        out: list[event_log.Message] = []
         for start in range(0, len(fused), limit + 5):  # rows for the best first; more only if some drop out
             chunk = fused[start:start + limit + 5]
             rows = self._rows(chunk, None)
@@ -212,6 +212,6 @@ def session_active(cache: ReadCache, cur: Any, workspace_id: str, session_id: st
     """Whether the session exists and is not deleted (cached until a write changes the workspace)."""
     def compute() -> bool:
         row = sessions_db.get_session(cur, workspace_id, session_id)
-        return row is not None and bool(row["is_active"])
+        return row is not None and row.is_active
 
     return cache.get(session_key(workspace_id, session_id), compute, (ws_tag(workspace_id),))

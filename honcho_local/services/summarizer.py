@@ -7,7 +7,6 @@ window (`fit`): a backlog's summary reads the newest messages that fit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from honcho_local.errors import ModelError
 from honcho_local.llm.base import LLM, ChatRequest, Completion
@@ -18,6 +17,7 @@ from honcho_local.services.tokens import (
     largest_fit,
     request_tokens,
 )
+from honcho_local.store.events import Message
 
 BUDGET = {"short": (220, 120), "long": (480, 320)}  # (max_tokens, target words)
 MAX_INPUT_TOKENS = 1800
@@ -31,7 +31,7 @@ class Summary:
     completion: Completion
 
 
-def build_request(summary_type: str, previous: str | None, messages: list[dict[str, Any]],
+def build_request(summary_type: str, previous: str | None, messages: list[Message],
                   count: TokenCounter | None = None, context: int | None = None) -> ChatRequest:
     """The newest `messages` within the input budget, each cut to its share when they do not all fit;
     with `count` (the model's tokenizer) and `context`, also no more of them than the model's window
@@ -42,19 +42,19 @@ def build_request(summary_type: str, previous: str | None, messages: list[dict[s
     return fit(count, context, summary_type, previous, lines)
 
 
-def _input_lines(messages: list[dict[str, Any]]) -> list[str]:
+def _input_lines(messages: list[Message]) -> list[str]:
     # When the messages do not all fit, each is cut to its share of the budget first (an assistant's
     # 4,000-character answers would otherwise leave room for the last one or two of twenty).
-    fits = sum(m["token_count"] + 8 for m in messages) <= MAX_INPUT_TOKENS
+    fits = sum(m.token_count + 8 for m in messages) <= MAX_INPUT_TOKENS
     limit = None if fits else max(MIN_LINE_CHARS, (MAX_INPUT_TOKENS // max(1, len(messages)) - 8) * 3)
     lines: list[str] = []
     used = 0
     for m in reversed(messages):  # keep the newest messages that fit the input budget
-        text = m["content"] if limit is None else clip(m["content"], limit)
-        used += (m["token_count"] if text is m["content"] else len(text) // 3) + 8
+        text = m.content if limit is None else clip(m.content, limit)
+        used += (m.token_count if text is m.content else len(text) // 3) + 8
         if used > MAX_INPUT_TOKENS and lines:
             break
-        lines.append(f"{m['created_at']:%Y-%m-%d} {m['peer_id']}: {text}")
+        lines.append(f"{m.created_at:%Y-%m-%d} {m.peer_id}: {text}")
     lines.reverse()
     return lines
 
@@ -91,7 +91,7 @@ def _request(summary_type: str, previous: str | None, lines: list[str]) -> ChatR
                                  {"role": "user", "content": ask}], max_tokens=max_tokens, temperature=0.0)
 
 
-def summarise(llm: LLM, summary_type: str, previous: str | None, messages: list[dict[str, Any]],
+def summarise(llm: LLM, summary_type: str, previous: str | None, messages: list[Message],
               context: int | None = None) -> Summary:
     """One summary call; with `context`, its prompt sized to that window with the model's tokenizer."""
     count = llm.count_tokens if context is not None else None

@@ -42,8 +42,8 @@ class SummaryStep:
         session, cursor, head, workspace, unit = d.store.read(read)
         if session is None or head <= cursor or (units.in_backoff(unit) and not retry_failed):
             return Step(False)
-        resolved = configuration.resolve(d.settings, (workspace or {}).get("configuration"),
-                                         session.get("configuration"))
+        resolved = configuration.resolve(d.settings, workspace.configuration if workspace else None,
+                                         session.configuration)
         self.embed_messages(key, cursor, head)
         seconds = 0.0
         if resolved.summary_enabled:
@@ -90,10 +90,10 @@ class SummaryStep:
         d.activity.step(key, steps.SUMMARY)
         covered_pk = previous["last_event_pk"] if previous else 0
 
-        def read(cur: Cursor) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        def read(cur: Cursor) -> tuple[event_log.Message, list[event_log.Message]]:
             last = event_log.nth_message(cur, key.workspace_id, key.session_id, due)
             return last, event_log.messages_after(cur, key.workspace_id, key.session_id, covered_pk,
-                                                limit=max(every, due - covered), up_to_pk=last["pk"])
+                                                limit=max(every, due - covered), up_to_pk=last.pk)
 
         last, messages = d.store.read(read)
         task = f"summary_{kind}"
@@ -102,11 +102,11 @@ class SummaryStep:
 
         def op(ctx: WriteContext) -> None:
             if summary.content:
-                summaries_db.insert_summary(ctx, key.workspace_id, key.session_id, kind, summary.content, last["pk"],
-                                       last["id"], summary.completion.completion_tokens, d.version)
+                summaries_db.insert_summary(ctx, key.workspace_id, key.session_id, kind, summary.content, last.pk,
+                                       last.id, summary.completion.completion_tokens, d.version)
             units.record_run(ctx, d.run_row(key, task, "ok" if summary.content else "empty", summary.completion,
-                                            first_event_pk=messages[0]["pk"] if messages else None,
-                                            last_event_pk=last["pk"], events=len(messages),
+                                            first_event_pk=messages[0].pk if messages else None,
+                                            last_event_pk=last.pk, events=len(messages),
                                             outputs=1 if summary.content else 0))
 
         d.store.write(op, scoped=True)

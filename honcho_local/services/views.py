@@ -6,6 +6,11 @@ import math
 from datetime import datetime
 from typing import Any
 
+from honcho_local.store.events import Message
+from honcho_local.store.peers import Peer
+from honcho_local.store.sessions import Session
+from honcho_local.store.workspaces import Workspace
+
 _last_iso: tuple[datetime | None, str] = (None, "")
 
 
@@ -24,33 +29,43 @@ def iso(value: datetime | None) -> str | None:
     return text
 
 
-def workspace(row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "metadata": row["metadata"], "configuration": row["configuration"],
-            "created_at": iso(row["created_at"])}
+def workspace(w: Workspace) -> dict[str, Any]:
+    return {"id": w.id, "metadata": w.metadata, "configuration": w.configuration, "created_at": iso(w.created_at)}
 
 
-def peer(row: dict[str, Any]) -> dict[str, Any]:
-    config = {k: v for k, v in row["configuration"].items() if k == "observe_me"}
-    return {"id": row["id"], "workspace_id": row["workspace_id"], "created_at": iso(row["created_at"]),
-            "metadata": row["metadata"], "configuration": config}
+def peer(p: Peer) -> dict[str, Any]:
+    config = {k: v for k, v in p.configuration.items() if k == "observe_me"}
+    return {"id": p.id, "workspace_id": p.workspace_id, "created_at": iso(p.created_at), "metadata": p.metadata,
+            "configuration": config}
 
 
-def session(row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "is_active": row["is_active"], "workspace_id": row["workspace_id"],
-            "metadata": row["metadata"], "configuration": row["configuration"],
-            "created_at": iso(row["created_at"])}
+def session(s: Session) -> dict[str, Any]:
+    return {"id": s.id, "is_active": s.is_active, "workspace_id": s.workspace_id, "metadata": s.metadata,
+            "configuration": s.configuration, "created_at": iso(s.created_at)}
 
 
-def message(row: dict[str, Any]) -> dict[str, Any]:
-    """A message; `created_iso`, when the row has it (the in-memory message rows), is `created_at` as text."""
-    created = row.get("created_iso") or iso(row["created_at"])
+def message(m: Message) -> dict[str, Any]:
+    """A message read from the store; `created_iso`, when the read has it (the in-memory message rows), is
+    `created_at` as text. The same object as `appended_message` (same keys, same order)."""
+    return {"id": m.id, "content": m.content, "peer_id": m.peer_id, "session_id": m.session_id,
+            "metadata": m.metadata, "created_at": m.created_iso or iso(m.created_at),
+            "workspace_id": m.workspace_id, "token_count": m.token_count}
+
+
+def event(m: Message) -> dict[str, Any]:
+    return {**message(m), "kind": m.kind, "seq": m.seq}
+
+
+def appended_message(row: dict[str, Any]) -> dict[str, Any]:
+    """A message as the write path holds it (`events.append`'s rows, in the writer before the commit):
+    the object `message` gives for it once read back."""
     return {"id": row["id"], "content": row["content"], "peer_id": row["peer_id"],
-            "session_id": row["session_id"], "metadata": row["metadata"], "created_at": created,
+            "session_id": row["session_id"], "metadata": row["metadata"], "created_at": iso(row["created_at"]),
             "workspace_id": row["workspace_id"], "token_count": row["token_count"]}
 
 
-def event(row: dict[str, Any]) -> dict[str, Any]:
-    return {**message(row), "kind": row["kind"], "seq": row["seq"]}
+def appended_event(row: dict[str, Any]) -> dict[str, Any]:
+    return {**appended_message(row), "kind": row["kind"], "seq": row["seq"]}
 
 
 def page(items: list[dict[str, Any]], total: int, page_no: int, size: int) -> dict[str, Any]:

@@ -1,21 +1,24 @@
 """The append-only event log: messages and other event kinds, in log order (`pk`) and per-session
 order (`seq`). Content is never updated; `metadata` alone may be replaced. All of its SQL: appends,
 lists, messages by position or id, the recent messages of a context, and the message windows the
-reasoner reads.
+reasoner reads. Every read of event rows returns them as `Message`s (`M_FIELDS`, in order).
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from honcho_local import metrics
 from honcho_local.ids import new_ids
 from honcho_local.store.db import WriteContext, append_rows, log_tag, utcnow
 from honcho_local.store.filters import Column, compile_filters
-from honcho_local.store.sql import Cursor, dumps, fetch, one, page, scalar
+from honcho_local.store.sql import Cursor, dumps, one, rows_page, scalar
 
 MESSAGE_COLUMNS = {
     "id": Column("id", "str"),
@@ -27,9 +30,43 @@ MESSAGE_COLUMNS = {
     "metadata": Column("metadata", "json"),
 }
 EVENT_COLUMNS = {**MESSAGE_COLUMNS, "kind": Column("kind", "str"), "seq": Column("seq", "int")}
-_JSON = {"metadata", "configuration"}
-SELECT = ("SELECT pk, id, workspace_id, session_id, peer_id, kind, seq, content, metadata, configuration, "
-          "token_count, created_at FROM events")
+M_FIELDS = ("pk, id, workspace_id, session_id, peer_id, kind, seq, content, metadata, configuration, token_count, "
+            "created_at, recorded_at")
+SELECT = f"SELECT {M_FIELDS} FROM events"
+
+
+class Message(msgspec.Struct, frozen=True):
+    """An event of the log as the reads return it (`M_FIELDS`, in order): a message, or where a read
+    takes other kinds (`list_events`, `get_event` with `kind=None`) an event of its `kind`. `pk` is its
+    log position, `seq` its place in the session; `configuration` the message's own (None: the
+    session's applies). `created_iso` is `created_at` as the API's text where the reader already
+    holds it (the in-memory rows, `store/message_rows.py`); None elsewhere."""
+
+    pk: int
+    id: str
+    workspace_id: str
+    session_id: str
+    peer_id: str
+    kind: str
+    seq: int
+    content: str
+    metadata: dict[str, Any]
+    configuration: dict[str, Any] | None
+    token_count: int
+    created_at: datetime
+    recorded_at: datetime
+    created_iso: str | None = None
+
+
+def _message(r: tuple[Any, ...]) -> Message:
+    """A `Message` from a row of `SELECT M_FIELDS`."""
+    return Message(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]),
+                   None if r[9] is None else json.loads(r[9]), r[10], r[11], r[12])
+
+
+def as_messages(result: Cursor) -> list[Message]:
+    """The rows of an executed `SELECT M_FIELDS[, ...]` as `Message`s."""
+    return [_message(r) for r in result.fetchall()]
 
 
 @dataclass
@@ -111,18 +148,19 @@ def last_pk_before(cur: Cursor, workspace_id: str, session_id: str, moment: date
 
 
 def get_event(cur: Cursor, workspace_id: str, session_id: str, event_id: str,
-              kind: str | None = "message") -> dict[str, Any] | None:
+              kind: str | None = "message") -> Message | None:
     sql = f"{SELECT} WHERE workspace_id = ? AND session_id = ? AND id = ?"
     params: list[Any] = [workspace_id, session_id, event_id]
     if kind:
         sql += " AND kind = ?"
         params.append(kind)
-    rows = fetch(cur, sql, params, _JSON)
+    rows = as_messages(cur.execute(sql, params))
     return rows[0] if rows else None
 
 
 def list_events(cur: Cursor, workspace_id: str, session_id: str, filters: Any, page_no: int, size: int,
-                reverse: bool, kinds: list[str] | None = None):
+                reverse: bool, kinds: list[str] | None = None) -> tuple[list[Message], int]:
+    """One page of a session's events (of `kinds`) in log order (newest first with `reverse`), and the total."""
     columns = MESSAGE_COLUMNS if kinds == ["message"] else EVENT_COLUMNS
     where, params = compile_filters(filters, columns)
     sql = f"{SELECT} WHERE workspace_id = ? AND session_id = ? AND {where}"
@@ -133,7 +171,7 @@ def list_events(cur: Cursor, workspace_id: str, session_id: str, filters: Any, p
     # one transaction: the total and the page come from one snapshot while writes land
     cur.execute("BEGIN TRANSACTION")
     try:
-        return page(cur, sql, args, "pk DESC" if reverse else "pk", page_no, size, _JSON)
+        return rows_page(cur, sql, args, "pk DESC" if reverse else "pk", page_no, size, _message)
     finally:
         cur.execute("ROLLBACK")  # a read-only transaction: ending it (also after an error, where COMMIT fails)
 
@@ -157,78 +195,76 @@ def copy_session_events(ctx: WriteContext, workspace_id: str, source: str, targe
     if up_to_pk is not None:
         sql += " AND pk <= ?"
         params.append(up_to_pk)
-    rows = fetch(ctx.conn, sql + " ORDER BY pk", params, _JSON)
+    rows = as_messages(ctx.conn.execute(sql + " ORDER BY pk", params))
     for start in range(0, len(rows), 1000):
         chunk = rows[start:start + 1000]
         append(ctx, workspace_id, target, [
-            NewEvent(r["peer_id"], r["content"], r["kind"], r["metadata"], r["configuration"],
-                     r["token_count"], r["created_at"]) for r in chunk
+            NewEvent(r.peer_id, r.content, r.kind, r.metadata, r.configuration, r.token_count, r.created_at)
+            for r in chunk
         ])
     return len(rows)
 
 
 # ---- messages ----------------------------------------------------------------------------------
-MSG_FIELDS = ("pk, id, workspace_id, session_id, peer_id, content, metadata, token_count, created_at, recorded_at")
 
 
 def recent_messages(cur: Cursor, workspace_id: str, session_id: str, after_pk: int, budget: int,
-                    as_of: datetime | None = None) -> list[dict[str, Any]]:
+                    as_of: datetime | None = None) -> list[Message]:
     """The newest messages after `after_pk` whose token counts add up to at most `budget`, oldest first."""
-    sql = (f"SELECT {MSG_FIELDS}, sum(token_count) OVER (ORDER BY pk DESC) AS running FROM events "
+    sql = (f"SELECT {M_FIELDS}, sum(token_count) OVER (ORDER BY pk DESC) AS running FROM events "
            "WHERE workspace_id = ? AND session_id = ? AND kind = 'message' AND pk > ?")
     args: list[Any] = [workspace_id, session_id, after_pk]
     if as_of is not None:
         sql += " AND recorded_at <= ?"
         args.append(as_of)
-    return fetch(cur, f"SELECT * FROM ({sql}) WHERE running <= ? ORDER BY pk", [*args, budget], {"metadata"})
+    return as_messages(cur.execute(f"SELECT {M_FIELDS} FROM ({sql}) WHERE running <= ? ORDER BY pk", [*args, budget]))
 
 
 def messages_by_pk(cur: Cursor, pks: list[int], filters_sql: str = "TRUE", params: list[Any] | None = None,
-                   active_only: bool = True) -> dict[int, dict[str, Any]]:
+                   active_only: bool = True) -> dict[int, Message]:
     """Messages with these log positions (in active sessions) that pass a compiled filter."""
     if not pks:
         return {}
-    sql = (f"SELECT {MSG_FIELDS} FROM events WHERE pk IN (SELECT unnest(?::BIGINT[])) AND kind = 'message' "
+    sql = (f"SELECT {M_FIELDS} FROM events WHERE pk IN (SELECT unnest(?::BIGINT[])) AND kind = 'message' "
            f"AND {filters_sql}")
     if active_only:
         sql += (" AND EXISTS (SELECT 1 FROM sessions s WHERE s.workspace_id = events.workspace_id "
                 "AND s.id = events.session_id AND s.is_active)")
-    rows = fetch(cur, sql, [pks, *(params or [])], {"metadata"})
-    return {r["pk"]: r for r in rows}
+    return {r.pk: r for r in as_messages(cur.execute(sql, [pks, *(params or [])]))}
 
 
-def messages_by_id(cur: Cursor, workspace_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+def messages_by_id(cur: Cursor, workspace_id: str, ids: list[str]) -> dict[str, Message]:
     """Messages of a workspace by public id (in active sessions), keyed by id."""
     if not ids:
         return {}
-    sql = (f"SELECT {MSG_FIELDS} FROM events WHERE workspace_id = ? AND id IN (SELECT unnest(?::VARCHAR[])) "
+    sql = (f"SELECT {M_FIELDS} FROM events WHERE workspace_id = ? AND id IN (SELECT unnest(?::VARCHAR[])) "
            "AND kind = 'message' AND EXISTS (SELECT 1 FROM sessions s WHERE s.workspace_id = events.workspace_id "
            "AND s.id = events.session_id AND s.is_active)")
-    return {r["id"]: r for r in fetch(cur, sql, [workspace_id, ids], {"metadata"})}
+    return {r.id: r for r in as_messages(cur.execute(sql, [workspace_id, ids]))}
 
 
-_WINDOW = ("SELECT pk, id, peer_id, content, created_at, token_count, configuration FROM events "
-           "WHERE workspace_id = ? AND session_id = ? AND kind = 'message'")
+_WINDOW = f"{SELECT} WHERE workspace_id = ? AND session_id = ? AND kind = 'message'"
 
 
 def messages_after(cur: Cursor, workspace_id: str, session_id: str, after_pk: int, limit: int = 200,
-                   up_to_pk: int | None = None) -> list[dict[str, Any]]:
+                   up_to_pk: int | None = None) -> list[Message]:
     sql, args = _WINDOW + " AND pk > ?", [workspace_id, session_id, after_pk]
     if up_to_pk is not None:
         sql += " AND pk <= ?"
         args.append(up_to_pk)
-    return fetch(cur, sql + " ORDER BY pk LIMIT ?", [*args, limit], {"configuration"})
+    return as_messages(cur.execute(sql + " ORDER BY pk LIMIT ?", [*args, limit]))
 
 
 def reasoning_candidates(cur: Cursor, workspace_id: str, session_id: str, peer_id: str, after_pk: int,
-                         up_to_pk: int, every: bool, limit: int) -> list[dict[str, Any]]:
+                         up_to_pk: int, every: bool, limit: int) -> list[tuple[int, dict[str, Any] | None]]:
     """The peer's messages in (after_pk, up_to_pk] that may be reasoned about: each one when `every`
-    (the session's setting reasons), else only those with their own configuration. pk and
-    configuration, in log order."""
+    (the session's setting reasons), else only those with their own configuration. (pk, configuration),
+    in log order."""
     own = "" if every else " AND configuration IS NOT NULL"
-    return fetch(cur, "SELECT pk, configuration FROM events WHERE workspace_id = ? AND session_id = ? "
+    rows = cur.execute("SELECT pk, configuration FROM events WHERE workspace_id = ? AND session_id = ? "
                        f"AND kind = 'message' AND peer_id = ? AND pk > ? AND pk <= ?{own} ORDER BY pk LIMIT ?",
-                  [workspace_id, session_id, peer_id, after_pk, up_to_pk, limit], {"configuration"})
+                       [workspace_id, session_id, peer_id, after_pk, up_to_pk, limit]).fetchall()
+    return [(pk, None if config is None else json.loads(config)) for pk, config in rows]
 
 
 def pk_before(cur: Cursor, workspace_id: str, session_id: str, pk: int) -> int | None:
@@ -237,9 +273,8 @@ def pk_before(cur: Cursor, workspace_id: str, session_id: str, pk: int) -> int |
                               "AND kind = 'message' AND pk < ?", [workspace_id, session_id, pk]))
 
 
-def message_before(cur: Cursor, workspace_id: str, session_id: str, pk: int) -> dict[str, Any] | None:
-    rows = fetch(cur, _WINDOW + " AND pk < ? ORDER BY pk DESC LIMIT 1", [workspace_id, session_id, pk],
-                  {"configuration"})
+def message_before(cur: Cursor, workspace_id: str, session_id: str, pk: int) -> Message | None:
+    rows = as_messages(cur.execute(_WINDOW + " AND pk < ? ORDER BY pk DESC LIMIT 1", [workspace_id, session_id, pk]))
     return rows[0] if rows else None
 
 
@@ -250,15 +285,14 @@ def session_message_stats(cur: Cursor, workspace_id: str, session_id: str, up_to
     return int(row[0]), int(row[1])
 
 
-def nth_message(cur: Cursor, workspace_id: str, session_id: str, n: int) -> dict[str, Any]:
+def nth_message(cur: Cursor, workspace_id: str, session_id: str, n: int) -> Message:
     """The n-th message (1-based) of a session."""
-    return fetch(cur, _WINDOW + " ORDER BY pk LIMIT 1 OFFSET ?", [workspace_id, session_id, n - 1],
-                  {"configuration"})[0]
+    return as_messages(cur.execute(_WINDOW + " ORDER BY pk LIMIT 1 OFFSET ?", [workspace_id, session_id, n - 1]))[0]
 
 
-def session_messages(cur: Cursor, workspace_id: str, session_id: str) -> list[dict[str, Any]]:
-    """Every message of a session in log order (pk, id, peer_id, content, created_at, ...)."""
-    return fetch(cur, _WINDOW + " ORDER BY pk", [workspace_id, session_id], {"configuration"})
+def session_messages(cur: Cursor, workspace_id: str, session_id: str) -> list[Message]:
+    """Every message of a session in log order."""
+    return as_messages(cur.execute(_WINDOW + " ORDER BY pk", [workspace_id, session_id]))
 
 
 def keep_pk_floor(ctx: WriteContext) -> None:

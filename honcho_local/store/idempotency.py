@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from honcho_local.store.db import WriteContext, utcnow
-from honcho_local.store.events import _JSON, SELECT
-from honcho_local.store.sql import fetch
+from honcho_local.store.events import SELECT, Message, as_messages
 
 
 @dataclass(frozen=True)
@@ -41,11 +39,11 @@ def remember(ctx: WriteContext, workspace_id: str, key: str, stored: StoredWrite
         [workspace_id, key, stored.fingerprint, stored.session_id, stored.first_pk, stored.count, utcnow()])
 
 
-def stored_events(ctx: WriteContext, workspace_id: str, stored: StoredWrite) -> list[dict[str, Any]]:
+def stored_events(ctx: WriteContext, workspace_id: str, stored: StoredWrite) -> list[Message]:
     """The events the keyed write appended, in log order (those deleted since are missing)."""
-    return fetch(ctx.conn, f"{SELECT} WHERE workspace_id = ? AND session_id = ? AND pk BETWEEN ? AND ? "
-                  "ORDER BY pk", [workspace_id, stored.session_id, stored.first_pk,
-                                  stored.first_pk + stored.count - 1], _JSON)
+    return as_messages(ctx.conn.execute(
+        f"{SELECT} WHERE workspace_id = ? AND session_id = ? AND pk BETWEEN ? AND ? ORDER BY pk",
+        [workspace_id, stored.session_id, stored.first_pk, stored.first_pk + stored.count - 1]))
 
 
 def prune(ctx: WriteContext, before: datetime) -> None:

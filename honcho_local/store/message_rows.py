@@ -13,6 +13,9 @@ so `recent` is current to the last commit without asking DuckDB (the rows past t
 first). Memory: about 0.5 KB per message (measured: 49 MB for 100,000; the embeddings held for
 vector search take 1.5 KB per message); the first search or context read loads it (1.2 s for 100,000). Each row keeps its `created_at` as the API's
 ISO-8601 text too (`created_iso`, ~75 bytes): formatting it was most of a 50-message list's own time.
+Reads build an `events.Message` per row (positionally: a 50-message page's service time went from
+37-39 to 27-28 us in scripts/bench_stack.py), with its metadata and configuration decoded afresh; the
+row's `seq` and `configuration` are kept for it (about 45 bytes more per message, estimated, not measured).
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ from typing import Any
 import msgspec
 
 from honcho_local.store.db import Store
+from honcho_local.store.events import Message
 
 _decode = msgspec.json.decode  # metadata JSON text: 8x faster than json.loads on these small objects
 
 _COLUMNS = ("pk", "id", "workspace_id", "session_id", "peer_id", "content", "metadata", "token_count",
-            "created_at", "recorded_at")
+            "created_at", "recorded_at", "seq", "configuration")
 _SQL = f"SELECT {', '.join(_COLUMNS)} FROM events WHERE kind = 'message' AND pk > ? AND pk <= ? ORDER BY pk"
 _SQL_PKS = f"SELECT {', '.join(_COLUMNS)} FROM events WHERE kind = 'message' AND pk IN (SELECT unnest(?::BIGINT[]))"
 
@@ -47,7 +51,7 @@ class _Copy:
 
 
 class MessageRows:
-    """`get(pks)`: the message rows (store shape: `reads.MSG_FIELDS`, metadata decoded) in active sessions."""
+    """`get(pks)`: the messages (`events.Message`, with `created_iso`) in active sessions."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -90,7 +94,7 @@ class MessageRows:
     def _put(self, copy: _Copy, rows: list[tuple[Any, ...]]) -> None:
         name = self._names.setdefault
         texts: dict[Any, str] = {}  # a batch's messages share one created_at: formatted once (in the writer's callback)
-        for pk, id_, ws, session, peer, content, metadata, tokens, created, recorded in rows:
+        for pk, id_, ws, session, peer, content, metadata, tokens, created, recorded, seq, config in rows:
             ws, session = name(ws, ws), name(session, session)
             text = texts.get(created)
             if text is None:
@@ -98,7 +102,7 @@ class MessageRows:
             new = pk not in copy.rows  # rows arrive in log order (an update re-reads a row already placed)
             copy.rows[pk] = (id_, ws, session, name(peer, peer), content,
                              name(metadata, metadata) if len(metadata) <= 2 else metadata, tokens, created, recorded,
-                             text)
+                             text, seq, config)
             if new:  # after its row: a reader without the lock never finds a position whose row is missing
                 copy.sessions.setdefault((ws, session), []).append(pk)
 
@@ -128,7 +132,8 @@ class MessageRows:
                 return
             encode = msgspec.json.encode
             self._put(copy, [(r["pk"], r["id"], r["workspace_id"], r["session_id"], r["peer_id"], r["content"],
-                              encode(r["metadata"]), r["token_count"], r["created_at"], r["recorded_at"])
+                              encode(r["metadata"]), r["token_count"], r["created_at"], r["recorded_at"], r["seq"],
+                              None if r["configuration"] is None else encode(r["configuration"]))
                              for r in rows if r["kind"] == "message"])
             copy.max_pk = rows[-1]["pk"]
 
@@ -140,7 +145,7 @@ class MessageRows:
             copy.inactive[workspace_id] = found
         return found
 
-    def recent(self, workspace_id: str, session_id: str, after_pk: int, budget: int) -> list[dict[str, Any]]:
+    def recent(self, workspace_id: str, session_id: str, after_pk: int, budget: int) -> list[Message]:
         """The newest messages of a session after `after_pk` whose token counts add up to at most
         `budget`, oldest first (as `reads.recent_messages` without `as_of`): current to the last
         commit, read from memory once the copy holds the log's end."""
@@ -159,7 +164,7 @@ class MessageRows:
         return [self._row(pk, copy.rows[pk]) for pk in reversed(chosen)]
 
     def page(self, workspace_id: str, session_id: str, offset: int, size: int,
-             reverse: bool) -> tuple[list[dict[str, Any]], int]:
+             reverse: bool) -> tuple[list[Message], int]:
         """Up to `size` of a session's messages from `offset` in log order (newest first with `reverse`),
         and how many it has: current to the last commit, as `recent`. Both come from one moment of the
         copy: a commit landing meanwhile only appends past the positions counted, which the page leaves
@@ -171,7 +176,7 @@ class MessageRows:
         return self._page(copy, workspace_id, session_id, offset, size, reverse)
 
     def held_page(self, workspace_id: str, session_id: str, offset: int, size: int,
-                  reverse: bool) -> tuple[list[dict[str, Any]], int] | None:
+                  reverse: bool) -> tuple[list[Message], int] | None:
         """`page` when the copy is current to the last commit as it stands (no query, no lock another
         thread may hold across one), else None."""
         feed = self.store.feed
@@ -182,7 +187,7 @@ class MessageRows:
         return self._page(copy, workspace_id, session_id, offset, size, reverse)
 
     def _page(self, copy: _Copy, workspace_id: str, session_id: str, offset: int, size: int,
-              reverse: bool) -> tuple[list[dict[str, Any]], int]:
+              reverse: bool) -> tuple[list[Message], int]:
         positions = copy.sessions.get((workspace_id, session_id), ())
         total = len(positions)
         if reverse:
@@ -220,13 +225,12 @@ class MessageRows:
         return out
 
     @staticmethod
-    def _row(pk: int, row: tuple[Any, ...]) -> dict[str, Any]:
-        id_, ws, session, peer, content, metadata, tokens, created, recorded, created_iso = row
-        return {"pk": pk, "id": id_, "workspace_id": ws, "session_id": session, "peer_id": peer,
-                "content": content, "metadata": _decode(metadata), "token_count": tokens,
-                "created_at": created, "recorded_at": recorded, "created_iso": created_iso}
+    def _row(pk: int, row: tuple[Any, ...]) -> Message:
+        id_, ws, session, peer, content, metadata, tokens, created, recorded, created_iso, seq, config = row
+        return Message(pk, id_, ws, session, peer, "message", seq, content, _decode(metadata),
+                       None if config is None else _decode(config), tokens, created, recorded, created_iso)
 
-    def get(self, pks: list[int]) -> dict[int, dict[str, Any]]:
+    def get(self, pks: list[int]) -> dict[int, Message]:
         """Rows of the messages among `pks` (not messages, deleted ones and inactive sessions left out)."""
         if not pks:
             return {}
@@ -236,7 +240,7 @@ class MessageRows:
             # A position past the copy: load the log up to its end (a position the search indexes
             # still hold for a deleted message may lie past it; it is then simply not found).
             self._load(copy, upto)
-        out: dict[int, dict[str, Any]] = {}
+        out: dict[int, Message] = {}
         inactive: dict[str, frozenset[str]] = {}
         for pk in pks:
             row = copy.rows.get(pk)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from honcho_local.store.db import WriteContext, utcnow, ws_tag
-from honcho_local.store.sessions import SESSION_JSON
-from honcho_local.store.sql import Cursor, dumps, fetch, page
+from honcho_local.store.sessions import S_FIELDS_OF_S, Session, session_row
+from honcho_local.store.sql import Cursor, dumps, fetch, page, rows_page
 
 _JSON = {"metadata"}
 
@@ -71,11 +71,12 @@ def union_of(cur: Cursor, workspace_id: str, scope_ids: list[str]) -> tuple[set[
     return found, sessions
 
 
-def list_sessions(cur: Cursor, workspace_id: str, scope_id: str, page_no: int, size: int, reverse: bool):
-    sql = ("SELECT s.*, m.added_at AS joined_at FROM scope_sessions m JOIN sessions s ON s.workspace_id = m.workspace_id "
+def list_sessions(cur: Cursor, workspace_id: str, scope_id: str, page_no: int, size: int,
+                  reverse: bool) -> tuple[list[Session], int]:
+    sql = (f"SELECT {S_FIELDS_OF_S}, m.added_at AS joined_at FROM scope_sessions m JOIN sessions s ON s.workspace_id = m.workspace_id "
            "AND s.id = m.session_id AND s.is_active WHERE m.workspace_id = ? AND m.scope_id = ?")
     order = "joined_at DESC, id DESC" if reverse else "joined_at, id"
-    return page(cur, sql, [workspace_id, scope_id], order, page_no, size, SESSION_JSON)
+    return rows_page(cur, sql, [workspace_id, scope_id], order, page_no, size, session_row)
 
 
 def conclusions_per_session(cur: Cursor, workspace_id: str, session_ids: list[str]) -> dict[str, int]:

@@ -1,16 +1,21 @@
 """Sessions and session membership: rows, peer configurations, deletes (soft: `is_active`), and what an
-append needs to exist first (`ensure_for_append`, deferred to the group's end by the writer)."""
+append needs to exist first (`ensure_for_append`, deferred to the group's end by the writer). Session
+reads return `Session`s (`S_FIELDS`, in order, JSON columns decoded)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+
+import msgspec
 
 from honcho_local.store.db import WriteContext, utcnow, ws_tag
 from honcho_local.store.events import keep_pk_floor
 from honcho_local.store.filters import Column, compile_filters
-from honcho_local.store.peers import PEER_JSON, insert_peers
-from honcho_local.store.sql import Cursor, columns, dumps, fetch, page, replace_fields, scalar
+from honcho_local.store.peers import P_FIELDS_OF_P, Peer, insert_peers, peer_row
+from honcho_local.store.sql import Cursor, columns, dumps, fetch, replace_fields, rows_page, scalar
 from honcho_local.store.workspaces import insert_workspaces
 
 SESSION_COLUMNS = {
@@ -23,13 +28,32 @@ SESSION_COLUMNS = {
 }
 
 
-SESSION_JSON = {"metadata", "configuration", "internal_metadata"}
+_NAMES = ("workspace_id", "id", "is_active", "metadata", "configuration", "internal_metadata", "created_at")
+S_FIELDS = ", ".join(_NAMES)
+S_FIELDS_OF_S = ", ".join(f"s.{n}" for n in _NAMES)  # the same, from `sessions s`
 
 
-def get_session(cur: Cursor, workspace_id: str, session_id: str) -> dict[str, Any] | None:
-    rows = fetch(cur, "SELECT * FROM sessions WHERE workspace_id = ? AND id = ?",
-                  [workspace_id, session_id], SESSION_JSON)
-    return rows[0] if rows else None
+class Session(msgspec.Struct, frozen=True):
+    """A session as the reads return it (`S_FIELDS`, in order); a deleted one is inactive (`is_active`)."""
+
+    workspace_id: str
+    id: str
+    is_active: bool
+    metadata: dict[str, Any]
+    configuration: dict[str, Any]
+    internal_metadata: dict[str, Any]
+    created_at: datetime
+
+
+def session_row(r: tuple[Any, ...]) -> Session:
+    """A `Session` from a row of `SELECT S_FIELDS` (or `S_FIELDS_OF_S`)."""
+    return Session(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), json.loads(r[5]), r[6])
+
+
+def get_session(cur: Cursor, workspace_id: str, session_id: str) -> Session | None:
+    row = cur.execute(f"SELECT {S_FIELDS} FROM sessions WHERE workspace_id = ? AND id = ?",
+                      [workspace_id, session_id]).fetchone()
+    return None if row is None else session_row(row)
 
 
 def ensure_session(ctx: WriteContext, workspace_id: str, session_id: str, metadata: dict | None = None,
@@ -54,16 +78,16 @@ def update_session(ctx: WriteContext, workspace_id: str, session_id: str, metada
 
 
 def list_sessions(cur: Cursor, workspace_id: str, filters: Any, page_no: int, size: int, reverse: bool,
-                  peer_id: str | None = None):
+                  peer_id: str | None = None) -> tuple[list[Session], int]:
     where, params = compile_filters(filters, SESSION_COLUMNS)
-    sql = f"SELECT s.* FROM sessions s WHERE s.workspace_id = ? AND s.is_active AND {where}"
+    sql = f"SELECT {S_FIELDS_OF_S} FROM sessions s WHERE s.workspace_id = ? AND s.is_active AND {where}"
     args = [workspace_id, *params]
     if peer_id is not None:
         sql += (" AND EXISTS (SELECT 1 FROM session_peers m WHERE m.workspace_id = s.workspace_id "
                 "AND m.session_id = s.id AND m.peer_id = ?)")
         args.append(peer_id)
     order = "s.created_at DESC, s.id DESC" if reverse else "s.created_at, s.id"
-    return page(cur, sql, args, order, page_no, size, SESSION_JSON)
+    return rows_page(cur, sql, args, order, page_no, size, session_row)
 
 
 def delete_session(ctx: WriteContext, workspace_id: str, session_id: str) -> None:
@@ -81,10 +105,11 @@ def count_sessions(cur: Cursor, workspace_id: str) -> int:
                               [workspace_id]))
 
 
-def list_session_members(cur: Cursor, workspace_id: str, session_id: str, page_no: int, size: int):
-    sql = ("SELECT p.* FROM peers p JOIN session_peers m ON m.workspace_id = p.workspace_id AND m.peer_id = p.id "
-           "WHERE m.workspace_id = ? AND m.session_id = ? AND m.left_at IS NULL")
-    return page(cur, sql, [workspace_id, session_id], "m.joined_at, p.id", page_no, size, PEER_JSON)
+def list_session_members(cur: Cursor, workspace_id: str, session_id: str, page_no: int,
+                         size: int) -> tuple[list[Peer], int]:
+    sql = (f"SELECT {P_FIELDS_OF_P} FROM peers p JOIN session_peers m ON m.workspace_id = p.workspace_id "
+           "AND m.peer_id = p.id WHERE m.workspace_id = ? AND m.session_id = ? AND m.left_at IS NULL")
+    return rows_page(cur, sql, [workspace_id, session_id], "m.joined_at, p.id", page_no, size, peer_row)
 
 
 # ---- membership -------------------------------------------------------------------------------

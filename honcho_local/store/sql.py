@@ -5,7 +5,8 @@ metadata or configuration."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import duckdb
 import msgspec
@@ -13,6 +14,7 @@ import msgspec
 from honcho_local.store.writectx import WriteContext, ws_tag
 
 Cursor = duckdb.DuckDBPyConnection
+Row = TypeVar("Row")
 
 
 def one(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
@@ -54,6 +56,14 @@ def page(cur: Cursor, base_sql: str, params: list[Any], order: str, page_no: int
     rows = fetch(cur, f"{base_sql} ORDER BY {order} LIMIT ? OFFSET ?",
                   [*params, size, (page_no - 1) * size], json_cols)
     return rows, total
+
+
+def rows_page(cur: Cursor, base_sql: str, params: list[Any], order: str, page_no: int, size: int,
+              row: Callable[[tuple[Any, ...]], Row]) -> tuple[list[Row], int]:
+    """One page of a query, each row built by `row` (a typed row from a `SELECT` of its fields), plus the total."""
+    total = scalar(cur.execute(f"SELECT count(*) FROM ({base_sql})", params))
+    result = cur.execute(f"{base_sql} ORDER BY {order} LIMIT ? OFFSET ?", [*params, size, (page_no - 1) * size])
+    return [row(r) for r in result.fetchall()], total
 
 
 def columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:

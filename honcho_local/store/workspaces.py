@@ -1,17 +1,20 @@
 """Workspaces: their rows, configuration and metadata.
 
 Write functions take the writer's `WriteContext` and run inside its transaction; read functions take
-a read cursor. Rows come back as plain dicts with JSON columns decoded.
+a read cursor. Reads return `Workspace`s (`W_FIELDS`, in order, JSON columns decoded).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
+
+import msgspec
 
 from honcho_local.store.db import WriteContext, utcnow, ws_tag
 from honcho_local.store.filters import Column, compile_filters
-from honcho_local.store.sql import Cursor, columns, dumps, fetch, page, replace_fields
+from honcho_local.store.sql import Cursor, columns, dumps, replace_fields, rows_page
 
 WORKSPACE_COLUMNS = {
     "id": Column("id", "str"),
@@ -20,12 +23,27 @@ WORKSPACE_COLUMNS = {
 }
 
 
-WS_JSON = {"metadata", "configuration", "internal_metadata"}
+W_FIELDS = "id, metadata, configuration, internal_metadata, created_at"
 
 
-def get_workspace(cur: Cursor, workspace_id: str) -> dict[str, Any] | None:
-    rows = fetch(cur, "SELECT * FROM workspaces WHERE id = ?", [workspace_id], WS_JSON)
-    return rows[0] if rows else None
+class Workspace(msgspec.Struct, frozen=True):
+    """A workspace as the reads return it (`W_FIELDS`, in order)."""
+
+    id: str
+    metadata: dict[str, Any]
+    configuration: dict[str, Any]
+    internal_metadata: dict[str, Any]
+    created_at: datetime
+
+
+def _workspace(r: tuple[Any, ...]) -> Workspace:
+    """A `Workspace` from a row of `SELECT W_FIELDS`."""
+    return Workspace(r[0], json.loads(r[1]), json.loads(r[2]), json.loads(r[3]), r[4])
+
+
+def get_workspace(cur: Cursor, workspace_id: str) -> Workspace | None:
+    row = cur.execute(f"SELECT {W_FIELDS} FROM workspaces WHERE id = ?", [workspace_id]).fetchone()
+    return None if row is None else _workspace(row)
 
 
 def workspace_configuration(cur: Cursor, workspace_id: str) -> dict[str, Any] | None:
@@ -54,10 +72,12 @@ def update_workspace(ctx: WriteContext, workspace_id: str, metadata: dict | None
     replace_fields(ctx, "workspaces", "id = ?", [workspace_id], metadata, configuration)
 
 
-def list_workspaces(cur: Cursor, filters: Any, page_no: int, size: int, reverse: bool):
+def list_workspaces(cur: Cursor, filters: Any, page_no: int, size: int,
+                    reverse: bool) -> tuple[list[Workspace], int]:
     where, params = compile_filters(filters, WORKSPACE_COLUMNS)
     order = "created_at DESC, id DESC" if reverse else "created_at, id"
-    return page(cur, f"SELECT * FROM workspaces WHERE {where}", params, order, page_no, size, WS_JSON)
+    return rows_page(cur, f"SELECT {W_FIELDS} FROM workspaces WHERE {where}", params, order, page_no, size,
+                     _workspace)
 
 
 def insert_workspaces(conn: Cursor, rows: list[tuple[str]]) -> None:
