@@ -130,7 +130,7 @@ def dreamt(store: Store, tmp_path: Path) -> tuple[Store, Dreams, FakeLLM, str]:
         NewConclusion("w", "alice", "alice", text, embedding=vector, embedding_model="table",
                       observed_at=T0 + timedelta(days=i)) for i, (text, vector) in enumerate(texts)], version))
     llm = FakeLLM([{"answer": "updated"}, {"pattern": "Alice loves jazz."}])
-    settings = load_settings(home=tmp_path / "home", env={})
+    settings = load_settings(home=tmp_path / "home", env={}, dream_max_decisions=10)
     return store, Dreams(store, settings, lambda: llm, Embeddings(TableEmbedder)), llm, version
 
 
@@ -163,7 +163,10 @@ def test_a_dream_supersedes_deduces_and_induces_in_the_store(dreamt) -> None:
     assert (again["decisions"], decisions()) == (0, asked)  # nothing left to decide: no model call
 
 
-def test_a_dream_without_an_embedder_says_so_and_changes_nothing(store: Store, tmp_path: Path) -> None:
+def test_a_dream_without_an_embedder_or_turned_off_says_so(store: Store, tmp_path: Path) -> None:
     store.write(lambda ctx: (workspaces.ensure_workspace(ctx, "w"), peers.ensure_peer(ctx, "w", "alice")))
-    dreams = Dreams(store, load_settings(home=tmp_path / "h", env={}), lambda: FakeLLM(), Embeddings(None))
+    dreams = Dreams(store, load_settings(home=tmp_path / "h", env={}, dream_max_decisions=10), lambda: FakeLLM(),
+                    Embeddings(None))
     assert dreams.dream("w", DreamBody("alice", "alice"))["consolidation"] == "skipped: no embedder"
+    off = Dreams(store, load_settings(home=tmp_path / "h", env={}), lambda: FakeLLM(), Embeddings(TableEmbedder))
+    assert off.dream("w", DreamBody("alice", "alice"))["consolidation"] == "off"  # the default

@@ -23,6 +23,11 @@ from tests.fake_model import FakeModel
 from tests.test_worker_live import reasoning_env, wait_idle
 
 W = "/v3/workspaces/w"
+
+
+def dream_env(fake: FakeModel) -> dict[str, str]:
+    """The worker reasons with `fake`, and dreams decide knowledge updates (off by default: decisions/008)."""
+    return {**reasoning_env(fake), "HONCHO_LOCAL_DREAM_MAX_DECISIONS": "40"}
 MISATTRIBUTED = "alice is starting a dance studio downtown"
 RELATIVE = "alice went hiking yesterday"
 
@@ -47,7 +52,7 @@ def _plant(home: Path, messages: list[dict]) -> None:
 def dreamer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, FakeModel]]:
     fake = FakeModel().start()
     home = tmp_path_factory.mktemp("dreams")
-    srv = start_server(home, env=reasoning_env(fake))
+    srv = start_server(home, env=dream_env(fake))
     sent = httpx.post(f"{srv.url}{W}/sessions/s1/messages", json={"messages": [
         {"peer_id": "alice", "content": "What got you into this?"},
         {"peer_id": "bob", "content": "I am starting a dance studio downtown"},
@@ -57,7 +62,7 @@ def dreamer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServ
     wait_idle(srv, "w")
     stop_server(srv)
     _plant(home, sent.json())
-    srv = start_server(home, env=reasoning_env(fake))
+    srv = start_server(home, env=dream_env(fake))
     yield srv, fake
     stop_server(srv)
     fake.stop()
@@ -178,7 +183,7 @@ def test_a_dream_asked_for_survives_kill_9(tmp_path: Path) -> None:
     """The request is stored before the 204: a server killed while the dream waits on the model runs it
     after the restart."""
     fake = FakeModel().start()
-    srv = start_server(tmp_path, env=reasoning_env(fake))
+    srv = start_server(tmp_path, env=dream_env(fake))
     try:
         sent = httpx.post(f"{srv.url}/v3/workspaces/k/sessions/s/messages", json={"messages": [
             {"peer_id": "alice", "content": "I live in Lisbon, near the river.", "created_at": "2024-01-10T10:00:00Z"},
@@ -191,7 +196,7 @@ def test_a_dream_asked_for_survives_kill_9(tmp_path: Path) -> None:
         assert r.status_code == 204
         assert srv.kill(signal.SIGKILL) == -signal.SIGKILL
         fake.release()
-        srv = start_server(tmp_path, env=reasoning_env(fake))
+        srv = start_server(tmp_path, env=dream_env(fake))
         wait_idle(srv, "k")
         body = {"filters": {"observer_id": "alice", "observed_id": "alice"}}
         levels = {c["content"]: c["level"] for c in httpx.post(f"{srv.url}/v3/workspaces/k/conclusions/list",
