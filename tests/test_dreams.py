@@ -146,18 +146,24 @@ def test_refusals_change_nothing(dreamer) -> None:
     assert (_conclusions(srv, "alice"), _card(srv, "alice")) == state
 
 
+def _say_a_move(srv: LiveServer, workspace: str) -> list[dict]:
+    """Alice says where she lives, then, two months later, that she moved; the worker reasons over both."""
+    sent = httpx.post(f"{srv.url}/v3/workspaces/{workspace}/sessions/s/messages", json={"messages": [
+        {"peer_id": "alice", "content": "I live in Lisbon, near the river.", "created_at": "2024-01-10T10:00:00Z"},
+        {"peer_id": "alice", "content": "I moved from Lisbon to Porto last week.",
+         "created_at": "2024-03-10T10:00:00Z"}]})
+    assert sent.status_code == 201, sent.text
+    wait_idle(srv, workspace)
+    return sent.json()
+
+
 def test_omni_dream_supersedes_an_outdated_fact_and_keeps_its_history(dreamer) -> None:
     """A move said two months later retires the old address (through the server's real embedder and the
     fake model's decision); the deductive conclusion that records it cites both, and its provenance shows
     the retired one as superseded."""
     srv, fake = dreamer
     M = "/v3/workspaces/moves"
-    sent = httpx.post(f"{srv.url}{M}/sessions/s/messages", json={"messages": [
-        {"peer_id": "alice", "content": "I live in Lisbon, near the river.", "created_at": "2024-01-10T10:00:00Z"},
-        {"peer_id": "alice", "content": "I moved from Lisbon to Porto last week.",
-         "created_at": "2024-03-10T10:00:00Z"}]})
-    assert sent.status_code == 201, sent.text
-    wait_idle(srv, "moves")
+    sent = _say_a_move(srv, "moves")
 
     def conclusions() -> dict[str, dict]:
         body = {"filters": {"observer_id": "alice", "observed_id": "alice"}}
@@ -176,7 +182,7 @@ def test_omni_dream_supersedes_an_outdated_fact_and_keeps_its_history(dreamer) -
     assert deduction["content"].startswith("As of 2024-03-10,") and deduction["source_ids"] == [old["id"], new["id"]]
     provenance = httpx.get(f"{srv.url}{M}/conclusions/{deduction['id']}/sources").json()
     assert [p.get("superseded_by") for p in provenance["premises"]] == [new["id"], None]
-    assert {m["id"] for m in provenance["messages"]} == {m["id"] for m in sent.json()}
+    assert {m["id"] for m in provenance["messages"]} == {m["id"] for m in sent}
 
 
 def test_a_dream_asked_for_survives_kill_9(tmp_path: Path) -> None:
@@ -185,12 +191,7 @@ def test_a_dream_asked_for_survives_kill_9(tmp_path: Path) -> None:
     fake = FakeModel().start()
     srv = start_server(tmp_path, env=dream_env(fake))
     try:
-        sent = httpx.post(f"{srv.url}/v3/workspaces/k/sessions/s/messages", json={"messages": [
-            {"peer_id": "alice", "content": "I live in Lisbon, near the river.", "created_at": "2024-01-10T10:00:00Z"},
-            {"peer_id": "alice", "content": "I moved from Lisbon to Porto last week.",
-             "created_at": "2024-03-10T10:00:00Z"}]})
-        assert sent.status_code == 201, sent.text
-        wait_idle(srv, "k")
+        _say_a_move(srv, "k")
         fake.hold()
         r = httpx.post(f"{srv.url}/v3/workspaces/k/schedule_dream", json={"observer": "alice", "dream_type": "omni"})
         assert r.status_code == 204
