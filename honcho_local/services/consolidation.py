@@ -24,7 +24,7 @@ prompt and the cue list were chosen on a hand-made set of 20 pairs (docs/decisio
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -69,21 +69,28 @@ class UpdatePair:
 
 @dataclass
 class Outcome:
-    """What the model work decided and what to write (`new`: deductions and inductions; `superseded`:
-    (older id, newer id))."""
+    """What the model work decided, each decision as the dream's record keeps it (`updates`: [older id, newer
+    id, answer]; `patterns`: [premise ids, sentence, verdict]), and what to write (`new`: deductions and
+    inductions; `superseded`: (older id, newer id))."""
     decisions: int = 0
-    updated: int = 0
-    same: int = 0
-    kept: int = 0
-    inductions: int = 0
-    ungrounded: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     superseded: list[tuple[str, str]] = field(default_factory=list)
     new: list[NewConclusion] = field(default_factory=list)
-    # every decision, for the dream's record: [older id, newer id, answer] and [premise ids, sentence, verdict]
     updates: list[list[Any]] = field(default_factory=list)
     patterns: list[list[Any]] = field(default_factory=list)
+
+    def _answers(self, answer: str) -> int:
+        return sum(u[2] == answer for u in self.updates)
+
+    def _verdicts(self, verdict: str) -> int:
+        return sum(p[2] == verdict for p in self.patterns)
+
+    updated = property(lambda self: self._answers("updated"))
+    same = property(lambda self: self._answers("same"))
+    kept = property(lambda self: self._answers("both"))
+    inductions = property(lambda self: self._verdicts("kept"))
+    ungrounded = property(lambda self: self._verdicts("ungrounded"))
 
     def summary(self) -> dict[str, Any]:
         return {"decisions": self.decisions, "superseded": self.updated, "same": self.same, "kept": self.kept,
@@ -211,6 +218,18 @@ def restates(sentence: str, peer: str, premises: Sequence[Conclusion]) -> bool:
                for other in (_content_words(c.content, peer) for c in premises))
 
 
+def _verdict(sentence: str, peer: str, group: Sequence[Conclusion]) -> str:
+    """What becomes of a pattern the model named: "failed" (no answer), "none", "ungrounded", "restated"
+    or "kept"."""
+    if not sentence:
+        return "failed"
+    if sentence.lower().strip(".") == "none":
+        return "none"
+    if not grounded(sentence, peer, group):
+        return "ungrounded"
+    return "restated" if restates(sentence, peer, group) else "kept"
+
+
 def _sources(group: Sequence[Conclusion]) -> list[str]:
     return list(dict.fromkeys(s for c in group for s in c.source_ids or ()))
 
@@ -230,45 +249,29 @@ class Consolidation:
         self.max_decisions = max_decisions
 
     def run(self, peer: str, items: Sequence[Conclusion], vectors: Sequence[Sequence[float]],
-            inducted: set[str], budget: Callable[[], bool] = lambda: True) -> Outcome:
+            inducted: set[str]) -> Outcome:
         out = Outcome()
         for pair in update_pairs(items, vectors):
-            if out.decisions >= self.max_decisions or not budget():
+            if out.decisions >= self.max_decisions:
                 return out
             answer = self._ask(out, update_request(pair), "answer")
             out.updates.append([pair.older.id, pair.newer.id, answer])
             if answer == "updated":
-                out.updated += 1
                 out.superseded.append((pair.older.id, pair.newer.id))
                 text = (f"As of {_day(pair.newer)}, {pair.newer.content.rstrip('.')} "
                         f"(earlier, {_day(pair.older)}: {pair.older.content.rstrip('.')}).")
                 out.new.append(_new(pair.newer, text, "deductive", (pair.older, pair.newer), said_at(pair.newer)))
-            elif answer == "same":
-                out.same += 1
-            elif answer == "both":
-                out.kept += 1
         retired = {older for older, _ in out.superseded}
         live = [c for c in items if c.id not in retired]
         vectors_live = [v for c, v in zip(items, vectors) if c.id not in retired]
         for group in induction_groups(live, vectors_live, inducted)[:INDUCTIONS_PER_DREAM]:
-            if out.decisions >= self.max_decisions or not budget():
+            if out.decisions >= self.max_decisions:
                 break
-            answer = self._ask(out, induction_request(peer, group), "pattern")
-            sentence = " ".join((answer or "").split()).strip()
-            premises = [c.id for c in group]
-            if not sentence or sentence.lower().strip(".") == "none":
-                out.patterns.append([premises, sentence or None, "none" if sentence else "failed"])
-                continue
-            if not grounded(sentence, peer, group):
-                out.ungrounded += 1
-                out.patterns.append([premises, sentence, "ungrounded"])
-                continue
-            if restates(sentence, peer, group):
-                out.patterns.append([premises, sentence, "restated"])
-                continue
-            out.inductions += 1
-            out.patterns.append([premises, sentence, "kept"])
-            out.new.append(_new(group[0], sentence, "inductive", group, max(said_at(c) for c in group)))
+            sentence = " ".join((self._ask(out, induction_request(peer, group), "pattern") or "").split())
+            verdict = _verdict(sentence, peer, group)
+            out.patterns.append([[c.id for c in group], sentence or None, verdict])
+            if verdict == "kept":
+                out.new.append(_new(group[0], sentence, "inductive", group, max(said_at(c) for c in group)))
         return out
 
     def _ask(self, out: Outcome, request: ChatRequest, key: str) -> str | None:
