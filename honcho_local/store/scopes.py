@@ -6,18 +6,25 @@ they joined. A session delete takes its memberships, a workspace delete its scop
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from honcho_local.store.db import WriteContext, utcnow, ws_tag
 from honcho_local.store.sessions import S_FIELDS_OF_S, Session, session_row
-from honcho_local.store.sql import Cursor, dumps, fetch, page, rows_page
+from honcho_local.store.sql import Cursor, dumps, rows_page
 
-_JSON = {"metadata"}
+_FIELDS = "id, metadata, created_at"
+
+
+def _scope(r: tuple[Any, ...]) -> dict[str, Any]:
+    """A scope (id, metadata, created_at) from a row of `SELECT _FIELDS`."""
+    return {"id": r[0], "metadata": json.loads(r[1]), "created_at": r[2]}
 
 
 def get_scope(cur: Cursor, workspace_id: str, scope_id: str) -> dict[str, Any] | None:
-    rows = fetch(cur, "SELECT * FROM scopes WHERE workspace_id = ? AND id = ?", [workspace_id, scope_id], _JSON)
-    return rows[0] if rows else None
+    row = cur.execute(f"SELECT {_FIELDS} FROM scopes WHERE workspace_id = ? AND id = ?",
+                      [workspace_id, scope_id]).fetchone()
+    return None if row is None else _scope(row)
 
 
 def ensure_scope(ctx: WriteContext, workspace_id: str, scope_id: str, metadata: dict | None = None) -> bool:
@@ -32,7 +39,8 @@ def ensure_scope(ctx: WriteContext, workspace_id: str, scope_id: str, metadata: 
 
 def list_scopes(cur: Cursor, workspace_id: str, page_no: int, size: int, reverse: bool):
     order = "created_at DESC, id DESC" if reverse else "created_at, id"
-    return page(cur, "SELECT * FROM scopes WHERE workspace_id = ?", [workspace_id], order, page_no, size, _JSON)
+    return rows_page(cur, f"SELECT {_FIELDS} FROM scopes WHERE workspace_id = ?", [workspace_id], order, page_no,
+                     size, _scope)
 
 
 def add_sessions(ctx: WriteContext, workspace_id: str, scope_id: str, session_ids: list[str]) -> None:

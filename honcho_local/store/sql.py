@@ -1,6 +1,6 @@
 """What the entity modules of the store share: the cursor type, the one row of an aggregate query, rows
-as dicts with their JSON columns decoded, a page with its total, compact JSON text, and replacing a row's
-metadata or configuration."""
+as dicts with their JSON columns decoded, a page of typed rows with its total, compact JSON text, and
+replacing a row's metadata or configuration."""
 
 from __future__ import annotations
 
@@ -47,15 +47,6 @@ def fetch(cur: Cursor, sql: str, params: list[Any], json_cols: set[str]) -> list
     result = cur.execute(sql, params)
     names = [d[0] for d in result.description]
     return [_decode(row, names, json_cols) for row in result.fetchall()]
-
-
-def page(cur: Cursor, base_sql: str, params: list[Any], order: str, page_no: int, size: int,
-         json_cols: set[str]) -> tuple[list[dict[str, Any]], int]:
-    """One page of a query plus the total row count."""
-    total = scalar(cur.execute(f"SELECT count(*) FROM ({base_sql})", params))
-    rows = fetch(cur, f"{base_sql} ORDER BY {order} LIMIT ? OFFSET ?",
-                  [*params, size, (page_no - 1) * size], json_cols)
-    return rows, total
 
 
 def rows_page(cur: Cursor, base_sql: str, params: list[Any], order: str, page_no: int, size: int,
