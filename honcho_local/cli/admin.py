@@ -205,7 +205,8 @@ def backup(ctx: click.Context, directory: str, no_vectors: bool) -> None:
 @handle_errors
 def restore(ctx: click.Context, directory: str) -> None:
     """Restore a backup made by `honcho-local backup` into this data home, which must hold no store yet.
-    A backup without vectors is embedded again with the configured embedding model."""
+    A backup without vectors is embedded again with the configured embedding model, which may differ from
+    the one it was made with (how to switch embedding models; docs/admin.md)."""
     from honcho_local.llm import build_embedder
     from honcho_local.services.backup import restore as run_restore
 

@@ -60,10 +60,6 @@ def restore(db_path: Path, directory: Path, embedder_factory: Callable[[], Any] 
         if embedder_factory is None:
             raise BackupError("the backup has no vectors and no embedding model is available to embed it again")
         embedder = embedder_factory()
-        if needed != {embedder.model}:
-            raise BackupError(f"the backup was embedded with {', '.join(sorted(needed))} and has no vectors; "
-                              f"the configured embedding model is {embedder.model}: set embedding_model to "
-                              f"{' / '.join(sorted(needed))} to restore it")
     db_path.parent.mkdir(parents=True, exist_ok=True)
     side = db_path.with_name(db_path.name + ".restoring")
     for stale in (side, side.with_name(side.name + ".wal")):
@@ -73,6 +69,8 @@ def restore(db_path: Path, directory: Path, embedder_factory: Callable[[], Any] 
     if embedder is not None:
         store = Store.open(side)
         try:
+            if needed != {embedder.model}:  # embedded anew with the configured model: how to switch models
+                store.write(functools.partial(files.relabel_conclusions, model=embedder.model))
             embedded["messages"] = _embed_messages(store, files.embedding_rows(directory, manifest), embedder,
                                                    progress)
             embedded["conclusions"] = _embed_conclusions(store, embedder, progress)

@@ -195,6 +195,12 @@ def conclusions_without_vectors(cur: Any, model: str) -> list[tuple[str, str]]:
         [model]).fetchall()]
 
 
+def relabel_conclusions(ctx: Any, model: str) -> None:
+    """Name `model` as the embedding model of every conclusion without a vector (a backup restored under
+    another embedding model than it was made with)."""
+    ctx.conn.execute("UPDATE conclusions SET embedding_model = ? WHERE embedding IS NULL", [model])
+
+
 def set_conclusion_vectors(ctx: Any, ids: list[str], vectors: list[list[float]]) -> None:
     ctx.conn.execute(
         "UPDATE conclusions SET embedding = v.embedding FROM (SELECT unnest(?::VARCHAR[]) AS id, "
