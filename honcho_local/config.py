@@ -102,6 +102,7 @@ class Settings(BaseModel):
     dream_min_hours: float = Field(8.0, ge=0, description="Hours since a pair's last dream before an automatic one (Honcho: 8).")
     dream_idle_minutes: float = Field(60.0, ge=0, description="Minutes without a new message in the workspace before an automatic dream (Honcho: 60).")
     dream_max_decisions: int = Field(0, ge=0, description="Most model decisions (knowledge updates, inductions) one `omni` dream makes, the most similar pairs first; 0 (the default) leaves that part of a dream out: with the default 1.5B model most of the facts it retired on LoCoMo were still true (docs/decisions/008-dream-consolidation.md). Worth turning on with a larger model.")
+    dream_inductions: bool = Field(False, description="Let an `omni` dream also ask the model for the lasting patterns (inductions) in groups of similar conclusions. Off by default: none of the 100 patterns the default 1.5B model named on LoCoMo passed the grounding checks (docs/decisions/008-dream-consolidation.md).")
     dream_check_seconds: float = Field(300.0, gt=0, description="Seconds between the worker's looks for pairs due an automatic dream.")
     reasoning_retry_backoff: float = Field(30.0, gt=0, description="Seconds before a failed work unit is retried (doubling per further failure, at most an hour).")
     reasoning_retries: int = Field(3, ge=1, le=10, description="Attempts of one reasoning call before the unit is marked failed.")

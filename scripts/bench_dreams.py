@@ -4,7 +4,7 @@ Run it on a copy of a reasoned bench home (a restored checkpoint: scripts/bench_
 store you want to keep as it is: dreams retire and add conclusions. No server may hold the store.
 
     cp -r ~/.cache/honcho-bench/locomo-full /tmp/dreamt
-    python scripts/bench_dreams.py /tmp/dreamt --out /tmp/dreamt/dreams.json [--max-decisions 40] [--pairs N]
+    python scripts/bench_dreams.py /tmp/dreamt --out /tmp/dreamt/dreams.json [--max-decisions 40] [--pairs N] [--inductions]
 
 Prints, per pair and in total: decisions, superseded, same, kept, inductions, ungrounded, failed and the
 dreams' seconds; then a sample of the superseded pairs, of the pairs kept ("both"), and of the inductions
@@ -48,8 +48,11 @@ def main() -> None:
     parser.add_argument("--max-decisions", type=int, default=None)
     parser.add_argument("--pairs", type=int, default=None, help="only the first N pairs")
     parser.add_argument("--sample", type=int, default=15)
+    parser.add_argument("--inductions", action="store_true", help="ask for patterns too (dream_inductions)")
     args = parser.parse_args()
-    overrides = {"dream_max_decisions": args.max_decisions} if args.max_decisions is not None else {}
+    overrides: dict[str, Any] = {"dream_inductions": args.inductions}
+    if args.max_decisions is not None:
+        overrides["dream_max_decisions"] = args.max_decisions
     settings = load_settings(home=args.home, **overrides)
     services = build_services(settings)
     records: list[dict[str, Any]] = []

@@ -26,9 +26,9 @@ from honcho_local.store.conclusions import Conclusion, NewConclusion, insert_con
 
 T0 = datetime(2024, 1, 1)
 LISBON = ("Alice lives in Lisbon.", [1.0, 0.0, 0.0, 0.0])
-PORTO = ("Alice moved to Porto.", [0.9, 0.3, 0.0, 0.0])  # cosine 0.95 with LISBON, and a change cue
+PORTO = ("Alice moved to Porto.", [0.9, 0.3, 0.0, 0.0])  # cosine 0.95 with LISBON, the same slot
 CAT = ("Alice has a cat named Miso.", [0.0, 0.0, 1.0, 0.0])
-VET = ("Alice took Miso to the vet.", [0.0, 0.0, 0.95, 0.31])  # similar to CAT, said later, no change cue
+VET = ("Alice took Miso to the vet.", [0.0, 0.0, 0.95, 0.31])  # similar to CAT, said later, no slot
 JAZZ = [("Alice listens to jazz every morning.", [0.0, 1.0, 0.0, 0.6]),  # pairwise cosine 0.77-0.8: similar,
         ("Alice went to a jazz concert.", [0.0, 1.0, 0.5, 0.0]),  # not near duplicates (0.95, not stored twice)
         ("Alice collects jazz records.", [0.5, 1.0, 0.0, 0.0])]
@@ -39,25 +39,28 @@ def _c(cid: str, content: str, days: int, level: str = "explicit", sources: Sequ
     return Conclusion(cid, "w", "alice", "alice", None, level, content, 1, list(sources), [], {}, "v", at, at, None)
 
 
-def test_update_pairs_need_similarity_a_later_saying_a_change_cue_and_other_sources() -> None:
+def test_update_pairs_need_a_slot_filled_otherwise_similarity_a_later_saying_and_other_sources() -> None:
     items = [_c("lisbon", LISBON[0], 0), _c("porto", PORTO[0], 30), _c("cat", CAT[0], 1), _c("vet", VET[0], 40)]
     vectors = [LISBON[1], PORTO[1], CAT[1], VET[1]]
-    pairs = update_pairs(items, vectors)
-    assert [(p.older.id, p.newer.id) for p in pairs] == [("lisbon", "porto")]  # VET has no change cue
+    pairs = update_pairs(items, vectors, "Alice")
+    assert [(p.older.id, p.newer.id, p.slot) for p in pairs] == [("lisbon", "porto", "residence")]  # VET: no slot
     assert pairs[0].similarity == pytest.approx(0.95, abs=0.01)
-    backwards = [_c("lisbon", LISBON[0], 30), _c("porto", PORTO[0], 0)]  # the "move" was said first
-    assert update_pairs(backwards, vectors[:2]) == []
+    unlike = [LISBON[1], [0.0, 0.0, 0.0, 1.0], CAT[1], VET[1]]  # Porto's fact about something else entirely
+    assert update_pairs(items, unlike, "Alice") == []
+    assert update_pairs(items, vectors, "Bob") == []  # facts about Alice are not Bob's slots
+    backwards = [_c("lisbon", LISBON[0], 30), _c("porto", PORTO[0], 0)]  # the move was said first: Lisbon is news
+    assert [(p.older.id, p.newer.id) for p in update_pairs(backwards, vectors[:2], "Alice")] == [("porto", "lisbon")]
     one_message = [_c("lisbon", LISBON[0], 0, sources=["m1"]), _c("porto", PORTO[0], 30, sources=["m1"])]
-    assert update_pairs(one_message, vectors[:2]) == []  # two facts of one message are true together
+    assert update_pairs(one_message, vectors[:2], "Alice") == []  # two facts of one message are true together
     derived = [_c("lisbon", LISBON[0], 0, level="deductive"), _c("porto", PORTO[0], 30)]
-    assert update_pairs(derived, vectors[:2]) == []  # only explicit statements are superseded
+    assert update_pairs(derived, vectors[:2], "Alice") == []  # only explicit statements are superseded
 
 
 def test_a_chain_of_updates_is_settled_one_link_a_dream() -> None:
     items = [_c("a", "Alice lives in Lisbon.", 0), _c("b", "Alice moved to Porto.", 10),
              _c("c", "Alice moved to Braga.", 20)]
     vectors = [[1.0, 0.0], [0.95, 0.31], [0.9, 0.44]]
-    assert len(update_pairs(items, vectors)) == 1
+    assert len(update_pairs(items, vectors, "Alice")) == 1
 
 
 def test_induction_groups_are_mutually_similar_explicit_and_skip_earlier_premises() -> None:
@@ -130,7 +133,7 @@ def dreamt(store: Store, tmp_path: Path) -> tuple[Store, Dreams, FakeLLM, str]:
         NewConclusion("w", "alice", "alice", text, embedding=vector, embedding_model="table",
                       observed_at=T0 + timedelta(days=i)) for i, (text, vector) in enumerate(texts)], version))
     llm = FakeLLM([{"answer": "updated"}, {"pattern": "Alice loves jazz."}])
-    settings = load_settings(home=tmp_path / "home", env={}, dream_max_decisions=10)
+    settings = load_settings(home=tmp_path / "home", env={}, dream_max_decisions=10, dream_inductions=True)
     return store, Dreams(store, settings, lambda: llm, Embeddings(TableEmbedder)), llm, version
 
 
@@ -170,3 +173,13 @@ def test_a_dream_without_an_embedder_or_turned_off_says_so(store: Store, tmp_pat
     assert dreams.dream("w", DreamBody("alice", "alice"))["consolidation"] == "skipped: no embedder"
     off = Dreams(store, load_settings(home=tmp_path / "h", env={}), lambda: FakeLLM(), Embeddings(TableEmbedder))
     assert off.dream("w", DreamBody("alice", "alice"))["consolidation"] == "off"  # the default
+
+
+def test_patterns_are_asked_for_only_when_inductions_are_on() -> None:
+    items = [_c("lisbon", LISBON[0], 0), _c("porto", PORTO[0], 30)] + \
+        [_c(f"j{i}", text, i) for i, (text, _) in enumerate(JAZZ)]
+    vectors = [LISBON[1], PORTO[1]] + [v for _, v in JAZZ]
+    assert load_settings(env={}).dream_inductions is False  # the default (decisions/008)
+    llm = FakeLLM([{"answer": "updated"}])
+    out = Consolidation(llm, max_decisions=10, inductions=False).run("Alice", items, vectors, set())
+    assert (out.decisions, out.updated, out.patterns) == (1, 1, []) and len(llm.requests) == 1

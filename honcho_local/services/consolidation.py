@@ -2,12 +2,13 @@
 model can answer (Honcho's dream drives a tool loop instead; DESIGN.md):
 
 * **Knowledge updates.** Each live explicit conclusion is paired with the most similar explicit
-  conclusion said later (cosine ≥ `UPDATE_SIMILARITY`, other sources) whose words signal a change
-  (`CHANGE_CUE`: moved, new, quit, sold, finished, now…). The model then picks one of `same`, `updated`,
-  `both` (`UPDATE_SCHEMA`). On `updated` the older conclusion is retired as superseded (soft delete,
-  `superseded_by` in its metadata: `as_of` reads before the dream still see it) and a deductive conclusion
-  "As of DATE, NEWER (earlier, DATE: OLDER)" is stored with both as premises, so the history stays
-  searchable. `same` and `both` change nothing.
+  conclusion said later from other messages that fills one of the same named slots with another value
+  (`slots.clash`: where the person lives, who they work for and as what, their relationship status, what
+  they own, a favourite, a counted quantity) and is at least `UPDATE_SIMILARITY` alike. The model then
+  picks one of `same`, `updated`, `both` (`UPDATE_SCHEMA`). On `updated` the older conclusion is retired as
+  superseded (soft delete, `superseded_by` in its metadata: `as_of` reads before the dream still see it)
+  and a deductive conclusion "As of DATE, NEWER (earlier, DATE: OLDER)" is stored with both as premises, so
+  the history stays searchable. `same` and `both` change nothing.
 * **Inductions.** Groups of `INDUCTION_MIN`–`INDUCTION_MAX` mutually similar explicit conclusions not yet
   premises of an induction (the `INDUCTIONS_PER_DREAM` largest); the model is asked for one sentence on the
   lasting preference, habit or trait they show, or "none". A sentence whose content words are not in its
@@ -17,8 +18,8 @@ model can answer (Honcho's dream drives a tool loop instead; DESIGN.md):
 Planning is pure (`update_pairs`, `induction_groups`); the model calls run outside any transaction and
 the writes check that every premise is still live. A model that fails a decision (after the router's
 retries) leaves that pair or group as it was; the failure is counted and its error kept in the dream's
-record. At most `Settings.dream_max_decisions` model calls a dream, the most similar pairs first. The
-prompt and the cue list were chosen on a hand-made set of 20 pairs (docs/decisions/008-dream-consolidation.md).
+record. At most `Settings.dream_max_decisions` model calls a dream, the most similar pairs first. Why slots
+and not any similar pair with a change word: docs/decisions/008-dream-consolidation.md.
 """
 
 from __future__ import annotations
@@ -33,20 +34,16 @@ import numpy as np
 
 from honcho_local.errors import HonchoLocalError
 from honcho_local.llm.base import LLM, ChatRequest
+from honcho_local.services.slots import clash, slots
 from honcho_local.store.conclusions import Conclusion, NewConclusion
 
-UPDATE_SIMILARITY = 0.65
+UPDATE_SIMILARITY = 0.5  # the two facts are about one thing, not two things that share a slot word
 INDUCTION_SIMILARITY = 0.6
 INDUCTION_MIN = 3
 INDUCTION_MAX = 5
 INDUCTIONS_PER_DREAM = 5  # the largest groups only: the 1.5B model names few patterns (decisions/008)
 INDUCTION_WORDS = 16  # a pattern is one short sentence; a longer answer lists the premises back
 COPY_OVERLAP = 0.6  # a sentence this similar to one premise (Jaccard of content words) restates it
-CHANGE_CUE = re.compile(
-    r"\b(now|no longer|anymore|new|newly|moved|moving|relocated|switched|changed|quit|left|leaving|stopped|"
-    r"started|starting|began|finished|completed|graduated|retired|sold|bought|got (?:a |an )?(?:new|engaged|"
-    r"married|divorced|promoted|fired|hired)|engaged|married|divorced|broke up|back from|returned|instead|"
-    r"used to|ended|became|turned)\b", re.IGNORECASE)
 UPDATE_SYSTEM = "You compare two facts about one person. Answer with one word."
 UPDATE_SCHEMA: dict[str, Any] = {"type": "object", "required": ["answer"],
                                  "properties": {"answer": {"type": "string", "enum": ["same", "updated", "both"]}}}
@@ -65,12 +62,13 @@ class UpdatePair:
     older: Conclusion
     newer: Conclusion
     similarity: float
+    slot: str = ""
 
 
 @dataclass
 class Outcome:
     """What the model work decided, each decision as the dream's record keeps it (`updates`: [older id, newer
-    id, answer]; `patterns`: [premise ids, sentence, verdict]), and what to write (`new`: deductions and
+    id, answer, slot]; `patterns`: [premise ids, sentence, verdict]), and what to write (`new`: deductions and
     inductions; `superseded`: (older id, newer id))."""
     decisions: int = 0
     failed: int = 0
@@ -108,26 +106,30 @@ def _unit(vectors: Sequence[Sequence[float]]) -> np.ndarray:
     return matrix / np.where(norms == 0, 1, norms)
 
 
-def update_pairs(items: Sequence[Conclusion], vectors: Sequence[Sequence[float]]) -> list[UpdatePair]:
-    """Candidate knowledge updates, most similar first: for each explicit conclusion, the most similar
-    explicit one said later from other messages whose text signals a change. Each conclusion is the older
-    side of at most one pair and the newer side of at most one."""
+def update_pairs(items: Sequence[Conclusion], vectors: Sequence[Sequence[float]], peer: str) -> list[UpdatePair]:
+    """Candidate knowledge updates, most similar first: for each explicit conclusion about `peer`, the most
+    similar explicit one said earlier from other messages that fills a slot of the same kind with another
+    value. Each conclusion is the older side of at most one pair and the newer side of at most one."""
     keep = [i for i, c in enumerate(items) if c.level == "explicit"]
+    filled = {i: slots(items[i].content, peer) for i in keep}
+    keep = [i for i in keep if filled[i]]
     if len(keep) < 2:
         return []
     sims = _unit([vectors[i] for i in keep])
     sims = sims @ sims.T
     found: list[UpdatePair] = []
-    for a, i in enumerate(keep):
-        older = items[i]
-        best, best_sim = None, UPDATE_SIMILARITY
-        for b, j in enumerate(keep):
-            newer = items[j]
-            if (sims[a, b] >= best_sim and said_at(newer) > said_at(older) and CHANGE_CUE.search(newer.content)
-                    and not set(older.source_ids or ()) & set(newer.source_ids or ())):
-                best, best_sim = newer, float(sims[a, b])
+    for b, j in enumerate(keep):
+        newer, best = items[j], None
+        for a, i in enumerate(keep):
+            older = items[i]
+            if (sims[a, b] < UPDATE_SIMILARITY or said_at(older) >= said_at(newer)
+                    or set(older.source_ids or ()) & set(newer.source_ids or ())):
+                continue
+            slot = clash(filled[i], filled[j])
+            if slot is not None and (best is None or sims[a, b] > best.similarity):
+                best = UpdatePair(older, newer, float(sims[a, b]), slot.key)
         if best is not None:
-            found.append(UpdatePair(older, best, best_sim))
+            found.append(best)
     found.sort(key=lambda p: -p.similarity)
     olders: set[str] = set()
     newers: set[str] = set()
@@ -244,23 +246,26 @@ def _new(template: Conclusion, content: str, level: str, premises: Sequence[Conc
 class Consolidation:
     """The knowledge-update and induction steps of one dream, with `llm` deciding (`complete`)."""
 
-    def __init__(self, llm: LLM, max_decisions: int) -> None:
+    def __init__(self, llm: LLM, max_decisions: int, inductions: bool = True) -> None:
         self.llm = llm
         self.max_decisions = max_decisions
+        self.inductions = inductions
 
     def run(self, peer: str, items: Sequence[Conclusion], vectors: Sequence[Sequence[float]],
             inducted: set[str]) -> Outcome:
         out = Outcome()
-        for pair in update_pairs(items, vectors):
+        for pair in update_pairs(items, vectors, peer):
             if out.decisions >= self.max_decisions:
                 return out
             answer = self._ask(out, update_request(pair), "answer")
-            out.updates.append([pair.older.id, pair.newer.id, answer])
+            out.updates.append([pair.older.id, pair.newer.id, answer, pair.slot])
             if answer == "updated":
                 out.superseded.append((pair.older.id, pair.newer.id))
                 text = (f"As of {_day(pair.newer)}, {pair.newer.content.rstrip('.')} "
                         f"(earlier, {_day(pair.older)}: {pair.older.content.rstrip('.')}).")
                 out.new.append(_new(pair.newer, text, "deductive", (pair.older, pair.newer), said_at(pair.newer)))
+        if not self.inductions:
+            return out
         retired = {older for older, _ in out.superseded}
         live = [c for c in items if c.id not in retired]
         vectors_live = [v for c, v in zip(items, vectors) if c.id not in retired]

@@ -152,7 +152,8 @@ class Dreams:
             llm = self.get_llm()
         except HonchoLocalError as exc:
             return {"consolidation": f"skipped: {exc.detail}"}
-        out = Consolidation(llm, self.settings.dream_max_decisions).run(observed, items, vectors, inducted)
+        consolidation = Consolidation(llm, self.settings.dream_max_decisions, self.settings.dream_inductions)
+        out = consolidation.run(observed, items, vectors, inducted)
         self._write_consolidation(workspace_id, version, out)
         return out.summary()
 
