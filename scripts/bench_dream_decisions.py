@@ -1,9 +1,10 @@
 """The dream's knowledge-update rule on 20 hand-written pairs (docs/decisions/008-dream-consolidation.md):
-which pairs `update_pairs` puts to the model (similarity and change word) and what the model answers.
+which pairs `update_pairs` puts to the model (one named slot filled with two values, `services/slots.py`)
+and what the model answers.
 
     python scripts/bench_dream_decisions.py [--model qwen2.5-coder-1.5b] [--every-pair]
 
-`--every-pair` asks the model about every pair, as without the similarity and change-word rule. Prints
+`--every-pair` asks the model about every pair, as without the slot rule. Prints
 each pair with the expected and the given answer, then how many facts were retired, how many of them
 wrongly, and how many updates were missed. The pairs were written by hand; an upper bound, not a benchmark.
 """
@@ -59,7 +60,7 @@ def main() -> None:
                  Conclusion(f"n{k}", "w", "a", "a", None, "explicit", newer, 1, ["m2"], [], {}, "v",
                             t0 + timedelta(days=60), t0, None)]
         vectors = embedder.embed([older, newer]).vectors
-        asked = update_pairs(items, vectors) or ([UpdatePair(items[0], items[1], 0.0)] if args.every_pair else [])
+        asked = update_pairs(items, vectors, "Alice") or ([UpdatePair(items[0], items[1], 0.0)] if args.every_pair else [])
         got = "not asked"
         if asked:
             parsed = llm.complete(update_request(asked[0])).parsed

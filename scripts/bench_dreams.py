@@ -69,8 +69,8 @@ def main() -> None:
             record = {"workspace": workspace_id, "observer": observer, "observed": observed, "conclusions": count,
                       "seconds": round(seconds, 1), **{k: done.get(k, 0) for k in KEYS},
                       "errors": done.get("errors", []),
-                      "updates": [{"older": said.get(o), "newer": said.get(n), "answer": a}
-                                  for o, n, a in done.get("updates", [])],
+                      "updates": [{"older": said.get(u[0]), "newer": said.get(u[1]), "answer": u[2], "slot": u[3]}
+                                  for u in done.get("updates", [])],
                       "patterns": [{"premises": [said.get(i) for i in p], "sentence": s, "verdict": v}
                                    for p, s, v in done.get("patterns", [])]}
             records.append(record)
@@ -89,7 +89,7 @@ def main() -> None:
         chosen = [u for u in updates if u["answer"] == answer]
         print(f"\n## {answer}: {len(chosen)} (a sample of {min(args.sample, len(chosen))})")
         for u in rng.sample(chosen, min(args.sample, len(chosen))):
-            print(f"- {u['older']}\n  -> {u['newer']}")
+            print(f"- [{u['slot']}] {u['older']}\n  -> {u['newer']}")
     patterns = [p for r in records for p in r["patterns"]]
     for verdict in ("kept", "ungrounded"):
         chosen = [p for p in patterns if p["verdict"] == verdict]

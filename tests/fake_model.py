@@ -121,7 +121,8 @@ class FakeModel:
         if "In 1-3 sentences, say who" in prompt:
             self.calls.append("peer_profile")
             peer = re.search(r"What is known about ([A-Za-z0-9_-]+):", prompt).group(1)
-            return f"{peer} talks a lot."
+            first = next(line[2:] for line in prompt.splitlines() if line.startswith("- "))
+            return f"{first}. {peer} talks a lot."  # the second sentence no fact supports: dropped
         self.calls.append("summary")
         return f"A summary of {prompt.count(chr(10))} lines of conversation."
 

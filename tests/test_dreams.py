@@ -97,7 +97,10 @@ def test_omni_dream_consolidates_the_named_pair_only(dreamer) -> None:
     card = _card(srv, "alice")
     assert card and not any("dance studio" in entry for entry in card)
     assert fake.calls.count("peer_profile") == profiles + 1
-    assert "alice talks a lot." in httpx.get(f"{srv.url}{W}/peers/alice/context").json()["representation"]
+    profile_prompt = [p for p in fake.prompts if "What is known about alice:" in p][-1]
+    first_fact = next(line[2:] for line in profile_prompt.splitlines() if line.startswith("- "))
+    representation = httpx.get(f"{srv.url}{W}/peers/alice/context").json()["representation"]
+    assert f"{first_fact}." in representation and "talks a lot" not in representation
     assert _conclusions(srv, "bob") == bob_before and _card(srv, "bob") == bob_card  # another pair: untouched
 
 

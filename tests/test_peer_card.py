@@ -65,14 +65,26 @@ class Scripted:
 
 
 def test_profile_is_plain_text_from_card_and_latest_facts() -> None:
-    llm = Scripted("  Mel is a painter\n and a mother of two.  ")
+    llm = Scripted("  Mel is a painter\n with two kids.  ")
     text, done = peer_card.write_profile(llm, "Mel", ["IDENTITY: Mel is a painter"], ["Mel has two kids"])
-    assert text == "Mel is a painter and a mother of two." and done.seconds == 0.1
+    assert text == "Mel is a painter with two kids." and done.seconds == 0.1
     [req] = llm.requests
     assert req.schema is None and req.max_tokens == peer_card.PROFILE_MAX_TOKENS
     assert "- Mel is a painter" in req.messages[-1]["content"] and "- Mel has two kids" in req.messages[-1]["content"]
     with pytest.raises(ModelError):
         peer_card.write_profile(Scripted(" ok "), "Mel", [], [])
     long = " ".join(["Mel paints every day."] * 40)
-    text, _ = peer_card.write_profile(Scripted(long), "Mel", [], [])
+    text, _ = peer_card.write_profile(Scripted(long), "Mel", [], ["Mel paints every day"])
     assert len(text) <= peer_card.PROFILE_MAX_CHARS and text.endswith(".")
+
+
+def test_a_profile_keeps_only_the_sentences_its_facts_support() -> None:
+    llm = Scripted("Alice lives in Lisbon. She cares about the city and its culture. She is a kind person.")
+    text, _ = peer_card.write_profile(llm, "Alice", ["IDENTITY: Alice lives in Lisbon"],
+                                      ["Alice moved to Lisbon last month."])
+    assert text == "Alice lives in Lisbon."  # no fact says cares, city, culture or kind
+    kept, dropped = peer_card.grounded_profile("Alice is currently painting. Alice paints with Bob.", "Alice",
+                                               ["Alice paints landscapes"])
+    assert (kept, dropped) == ("Alice is currently painting.", ["Alice paints with Bob."])
+    with pytest.raises(ModelError, match="facts support"):
+        peer_card.write_profile(Scripted("She loves jazz and the sea."), "Alice", [], ["Alice lives in Lisbon"])

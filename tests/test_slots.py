@@ -15,6 +15,8 @@ def filled(text: str, peer: str = "Alice") -> dict[str, str]:
 
 @pytest.mark.parametrize(("older", "newer", "slot"), [
     ("Alice lives in Lisbon.", "Alice moved to Porto.", Slot("residence", "porto")),
+    ("alice said: I live in Lisbon, near the river.", "alice said: I moved from Lisbon to Porto in March.",
+     Slot("residence", "porto")),
     ("Alice works at Acme as a designer.", "Alice started a new job at Globex.", Slot("employer", "globex")),
     ("Alice is single.", "Alice got engaged to Tom.", Slot("relationship", "engaged")),
     ("Alice's favourite food is sushi.", "Alice now prefers Italian food over sushi.",

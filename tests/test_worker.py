@@ -209,7 +209,7 @@ def test_summaries_and_peer_card(svc: Services, model: FakeModel) -> None:
     # the card is built from the conclusions that say something stable, with no model call of its own
     [(entries,)] = rows(svc, "SELECT entries FROM peer_cards WHERE observed_id = 'alice'")
     assert json.loads(entries) == ["IDENTITY: alice said: I live in Porto", "ATTRIBUTE: alice said: I love sailing"]
-    assert rows(svc, "SELECT content FROM peer_profiles") == [("alice talks a lot.",)]
+    assert rows(svc, "SELECT content FROM peer_profiles") == [("alice said: I live in Porto.",)]  # grounded only
     [profile_prompt] = [p for p in model.prompts if "What is known about alice:" in p]
     assert "- alice said: I live in Porto" in profile_prompt and "fact number 5" in profile_prompt
     assert sorted(rows(svc, "SELECT task, status, outputs FROM reasoning_runs WHERE task LIKE 'peer_%'")) == [

@@ -174,6 +174,9 @@ def fingerprint() -> list:
 PROFILE_SYSTEM = "You describe a person in a few plain sentences, using only the facts given."
 PROFILE_MAX_TOKENS = 120
 PROFILE_MAX_CHARS = 400
+# Words a profile sentence may use without a fact saying them (how a description is worded, not a claim).
+PROFILE_FRAME = frozenset("person people individual currently always often others someone".split())
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def profile_request(peer: str, card: list[str], recent: list[str]) -> ChatRequest:
@@ -197,10 +200,30 @@ def fit_profile(count: TokenCounter, context: int, peer: str, card: list[str], r
     return request(largest_fit(lambda n: request_tokens(count, request(n)) <= context, 0, len(turns)))
 
 
+def grounded_profile(text: str, peer: str, facts: Sequence[str]) -> tuple[str, list[str]]:
+    """The sentences of a model-written profile whose every content word (`deriver.content_words`, the
+    peer's name and `PROFILE_FRAME` aside) occurs in `facts`, the facts its prompt gave; and the sentences
+    dropped. "She cares about the city and its culture." from "Alice moved to Lisbon last month." is
+    dropped: no fact says cares, city or culture (decisions/009)."""
+    drop = frozenset(content_words(peer)) | PROFILE_FRAME
+    seen = set().union(*(content_words(f, drop) for f in facts))
+    kept: list[str] = []
+    dropped: list[str] = []
+    for sentence in _SENTENCE.split(text.strip()):
+        (kept if content_words(sentence, drop) <= seen else dropped).append(sentence)
+    return " ".join(kept), dropped
+
+
+def prompt_facts(request: ChatRequest) -> list[str]:
+    """The facts a profile request gave the model (its "- " lines)."""
+    return [line[2:] for line in str(request.messages[-1]["content"]).splitlines() if line.startswith("- ")]
+
+
 def write_profile(llm: LLM, peer: str, card: list[str], recent: list[str],
                   context: int | None = None) -> tuple[str, Completion]:
-    """The profile text and the completion; ModelError when the model gave nothing usable. With
-    `context`, the prompt holds what fits that window (`fit_profile`)."""
+    """The profile text (its grounded sentences, `grounded_profile`) and the completion; ModelError when
+    the model gave nothing usable or no sentence the facts support. With `context`, the prompt holds what
+    fits that window (`fit_profile`)."""
     request = (profile_request(peer, card, recent) if context is None
                else fit_profile(llm.count_tokens, context, peer, card, recent))
     completion = llm.complete(request)
@@ -208,6 +231,8 @@ def write_profile(llm: LLM, peer: str, card: list[str], recent: list[str],
     if len(text) > PROFILE_MAX_CHARS:  # cut at the last full sentence that fits
         cut = text[:PROFILE_MAX_CHARS]
         text = cut[: cut.rfind(". ") + 1] if ". " in cut else cut
+    text, _ = grounded_profile(text, peer, prompt_facts(request))
     if len(text) < 10:
-        raise ModelError(f"the model returned no usable profile for {peer}", raw_output=completion.text)
+        raise ModelError(f"the model returned no profile for {peer} that the facts support",
+                         raw_output=completion.text)
     return text, completion

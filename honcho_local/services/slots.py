@@ -23,7 +23,7 @@ _DATE = re.compile(rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}(?:,?\s+\d{{4}})?
                    r"\d+\s*/\s*\d+|\d+(?:st|nd|rd|th))\b", re.IGNORECASE)
 
 RESIDENCE = re.compile(r"\b(?:lives?|living|resides?|settled|moved|moving|relocated|relocating)\s+(?:back\s+)?"
-                       rf"(?:in|to)\s+(?P<v>{_NAME})")
+                       rf"(?:from\s+{_NAME}\s+)?(?:in|to)\s+(?P<v>{_NAME})")
 EMPLOYER = re.compile(r"\b(?:works?|working|job|employed|hired|joined|started)\s+(?:\w+\s+){0,2}?(?:at|for|by)\s+"
                       rf"(?P<v>{_NAME})")
 ROLE = re.compile(r"\b(?:works?|working|job|employed|hired|promoted)\s+(?:\w+\s+){0,2}?as\s+(?:an?\s+|the\s+)?"
