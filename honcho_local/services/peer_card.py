@@ -167,7 +167,8 @@ def build_card(peer: str, conclusions: list[str], pinned: Sequence[str] = ()) ->
 def fingerprint() -> list:
     """What shapes a card and a profile (for the representation version's fingerprint)."""
     return [[(label, p.pattern) for label, p in RULES], NOT_STABLE.pattern, CAPS, PROFILE_SYSTEM,
-            profile_request("P", ["IDENTITY: x"], ["y"]).messages[-1]["content"], PROFILE_MAX_TOKENS]
+            profile_request("P", ["IDENTITY: x"], ["y"]).messages[-1]["content"], PROFILE_MAX_TOKENS,
+            sorted(PROFILE_FRAME)]
 
 
 # ---- the profile: one short free-text call ---------------------------------------------------------
