@@ -171,8 +171,10 @@ def test_a_dream_without_an_embedder_or_turned_off_says_so(store: Store, tmp_pat
     dreams = Dreams(store, load_settings(home=tmp_path / "h", env={}, dream_max_decisions=10), lambda: FakeLLM(),
                     Embeddings(None))
     assert dreams.dream("w", DreamBody("alice", "alice"))["consolidation"] == "skipped: no embedder"
-    off = Dreams(store, load_settings(home=tmp_path / "h", env={}), lambda: FakeLLM(), Embeddings(TableEmbedder))
-    assert off.dream("w", DreamBody("alice", "alice"))["consolidation"] == "off"  # the default
+    assert load_settings(env={}).dream_max_decisions == 10  # on by default, updates only (decisions/008)
+    off = Dreams(store, load_settings(home=tmp_path / "h", env={}, dream_max_decisions=0), lambda: FakeLLM(),
+                 Embeddings(TableEmbedder))
+    assert off.dream("w", DreamBody("alice", "alice"))["consolidation"] == "off"
 
 
 def test_patterns_are_asked_for_only_when_inductions_are_on() -> None:

@@ -9,11 +9,11 @@ once, and the request answers 204 when it is done (Honcho answers 204 once the d
    another speaker's line as the peer's is retired, and with it a deduction resting only on retired
    premises; relative time words ("yesterday") are rewritten as the date they meant. With `session_id`,
    only the conclusions stated in that session.
-2. `omni` only, when `dream_max_decisions` is above 0 (it is 0 by default: decisions/008): knowledge updates
-   and inductions (`services/consolidation.py`): an older conclusion that a newer one makes untrue is
-   retired as superseded, with a deductive conclusion recording the change, and groups of similar
-   conclusions yield an inductive conclusion when the model names a pattern they all support; both kinds
-   cite their premises. Needs the embedder (skipped without one).
+2. `omni` only, when `dream_max_decisions` is above 0: knowledge updates and, with `dream_inductions`,
+   inductions (`services/consolidation.py`): an older conclusion that a newer one makes untrue (one named
+   slot, two values: `services/slots.py`) is retired as superseded, with a deductive conclusion recording
+   the change, and groups of similar conclusions yield an inductive conclusion when the model names a
+   pattern they all support; both kinds cite their premises. Needs the embedder (skipped without one).
 3. `omni` and `card_refresh`: the peer card is rebuilt from the pair's live conclusions
    (`peer_card.build_card`, the worker's card; `rebuild: true` leaves out the entries a user `PUT`, Honcho's
    "without injecting the existing card") and the profile is rewritten (one short model call; skipped,
