@@ -1,7 +1,10 @@
 """Write each pair's profile on a store as the worker would, and show which sentences the grounding
 check keeps and drops (`peer_card.grounded_profile`), for hand-checking (docs/decisions/009-grounded-profiles.md).
 
-    python scripts/bench_profiles.py HOME --out profiles.json [--pairs N]
+    python scripts/bench_profiles.py HOME --out profiles.json [--pairs N] [--facts K]
+
+`--facts K` gives the call only the first K card entries and K newest facts, as a profile written early in
+a conversation has (a model with little to say is where a profile invents).
 
 Reads the store (no server may hold it; nothing is written): per observer/peer pair, the card and the
 newest facts as `services/card_step.py` gives them to the profile call, the model's raw profile, and each
@@ -27,6 +30,7 @@ def main() -> None:
     parser.add_argument("home", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--pairs", type=int, default=None)
+    parser.add_argument("--facts", type=int, default=None)
     args = parser.parse_args()
     settings = load_settings(home=args.home)
     llm = build_llm(settings)
@@ -39,6 +43,7 @@ def main() -> None:
         for ws, observer, observed, version in pairs:
             card, recent = store.read(lambda cur: (rebuilt_card(cur, ws, observer, observed, version),
                                                    profile_facts(cur, ws, observer, observed, version)))
+            card, recent = card[:args.facts], recent[:args.facts]
             request = peer_card.fit_profile(llm.count_tokens, settings.model_context, observed, card, recent)
             started = time.monotonic()
             raw = " ".join(llm.complete(request).text.split())

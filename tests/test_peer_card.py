@@ -86,5 +86,6 @@ def test_a_profile_keeps_only_the_sentences_its_facts_support() -> None:
     kept, dropped = peer_card.grounded_profile("Alice is currently painting. Alice paints with Bob.", "Alice",
                                                ["Alice paints landscapes"])
     assert (kept, dropped) == ("Alice is currently painting.", ["Alice paints with Bob."])
+    assert peer_card.grounded_profile("Alice paints. Alice", "Alice", ["Alice paints"]) == ("Alice paints.", ["Alice"])
     with pytest.raises(ModelError, match="facts support"):
         peer_card.write_profile(Scripted("She loves jazz and the sea."), "Alice", [], ["Alice lives in Lisbon"])

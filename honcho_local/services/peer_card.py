@@ -202,16 +202,17 @@ def fit_profile(count: TokenCounter, context: int, peer: str, card: list[str], r
 
 
 def grounded_profile(text: str, peer: str, facts: Sequence[str]) -> tuple[str, list[str]]:
-    """The sentences of a model-written profile whose every content word (`deriver.content_words`, the
-    peer's name and `PROFILE_FRAME` aside) occurs in `facts`, the facts its prompt gave; and the sentences
-    dropped. "She cares about the city and its culture." from "Alice moved to Lisbon last month." is
+    """The sentences of a model-written profile that have content words (`deriver.content_words`, the peer's
+    name and `PROFILE_FRAME` aside) and whose every one occurs in `facts`, the facts its prompt gave; and the
+    sentences dropped. "She cares about the city and its culture." from "Alice moved to Lisbon last month." is
     dropped: no fact says cares, city or culture (decisions/009)."""
     drop = frozenset(content_words(peer)) | PROFILE_FRAME
     seen = set().union(*(content_words(f, drop) for f in facts))
     kept: list[str] = []
     dropped: list[str] = []
     for sentence in _SENTENCE.split(text.strip()):
-        (kept if content_words(sentence, drop) <= seen else dropped).append(sentence)
+        words = content_words(sentence, drop)
+        (kept if words and words <= seen else dropped).append(sentence)  # no content word: a fragment ("Jon")
     return " ".join(kept), dropped
 
 
