@@ -176,7 +176,7 @@ PROFILE_SYSTEM = "You describe a person in a few plain sentences, using only the
 PROFILE_MAX_TOKENS = 120
 PROFILE_MAX_CHARS = 400
 # Words a profile sentence may use without a fact saying them (how a description is worded, not a claim).
-PROFILE_FRAME = frozenset("person people individual currently always often others someone".split())
+PROFILE_FRAME = frozenset("person people individual currently always often others someone including include".split())
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
