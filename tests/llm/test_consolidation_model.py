@@ -24,10 +24,10 @@ def test_every_decision_of_the_real_model_is_an_allowed_answer(smol_chat, minilm
     items = [Conclusion(f"c{i}", "w", "alice", "alice", None, "explicit", text, 1, [f"m{i}"], [], {}, "v",
                         t0 + timedelta(days=10 * i), t0, None) for i, text in enumerate(FACTS)]
     vectors = minilm.embed(FACTS).vectors
-    pairs, groups = update_pairs(items, vectors), induction_groups(items, vectors, set())
+    pairs, groups = update_pairs(items, vectors, "Alice"), induction_groups(items, vectors, set())
     assert [(p.older.id, p.newer.id) for p in pairs] == [("c0", "c4")]  # the move, found by MiniLM's similarity
     assert [sorted(c.id for c in g) for g in groups] == [["c1", "c2", "c3"]]  # the jazz facts
-    out = Consolidation(Router(smol_chat), max_decisions=10).run("Alice", items, vectors, set())
+    out = Consolidation(Router(smol_chat), max_decisions=10, inductions=True).run("Alice", items, vectors, set())
     assert (out.decisions, out.failed) == (2, 0), out.errors
     assert out.updated + out.same + out.kept == 1  # the one pair got one of the three answers
     assert len(out.superseded) == out.updated and out.inductions + out.ungrounded <= 1
