@@ -150,6 +150,26 @@ def test_baselines_index_the_products_document_text(samples) -> None:
     assert rrf([["a", "b"], ["c", "a"]], 20, [1.5, 1.0])[0] == "a"
 
 
+def test_the_weighted_baseline_fuses_with_the_embedding_models_weight() -> None:
+    """`bm25+dense-w` weights BM25 as the product does for the bench's embedding model."""
+    from honcho_local.bench.answering import lexical_weight_for
+    from honcho_local.bench.config import BenchConfig
+    from honcho_local.bench.baselines import TurnIndex
+
+    def split(index: TurnIndex) -> TurnIndex:  # BM25 and dense disagree on the first two turns
+        index.bm25 = lambda query, k: ["a", "b"]  # type: ignore[method-assign]
+        index.dense = lambda query, k: ["b", "a"]  # type: ignore[method-assign]
+        return index
+
+    def embed(texts: list[str], kind: str = "document") -> list[list[float]]:
+        return [[1.0] for _ in texts]
+
+    assert split(TurnIndex([], embed)).hybrid_weighted("q", 2) == ["a", "b"]  # BM25 × 1.5 by default
+    assert split(TurnIndex([], embed, 0.5)).hybrid_weighted("q", 2) == ["b", "a"]
+    assert lexical_weight_for(BenchConfig(embedding_model="nomic-embed-text-v1.5")) == 1.0
+    assert lexical_weight_for(BenchConfig(embedding_model="all-minilm-l6-v2")) == 1.5
+
+
 class _WordCounter:
     """An answerer stand-in that counts whitespace-separated words as tokens."""
 

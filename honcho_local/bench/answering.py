@@ -27,6 +27,8 @@ from honcho_local.bench.config import (
 )
 from honcho_local.bench.data import Conversation, Question
 from honcho_local.bench.journal import Journal
+from honcho_local.errors import NotFound
+from honcho_local.llm.base import LEXICAL_WEIGHT
 from honcho_local.services.chat_prompt import MAX_LINE_CHARS
 
 log = logging.getLogger(__name__)
@@ -71,16 +73,34 @@ class Answerer:
         return done.text.strip(), done
 
 
+def _settings(config: BenchConfig) -> Any:
+    """The settings the bench's server runs with, as far as the embedding model goes."""
+    from honcho_local.config import load_settings
+
+    overrides: dict[str, Any] = {"embedding_model": config.embedding_model} if config.embedding_model else {}
+    return load_settings(config.home or Path("."), **overrides)
+
+
+def lexical_weight_for(config: BenchConfig) -> float:
+    """BM25's weight in the product's fusion for the bench's embedding model (the catalog's
+    `lexical_weight`), so the `bm25+dense-w` baseline fuses as the product does."""
+    from honcho_local.llm.catalog import find_spec, models_dir
+
+    settings = _settings(config)
+    try:
+        return find_spec(settings.embedding_model, models_dir(settings)).lexical_weight
+    except NotFound:
+        return LEXICAL_WEIGHT
+
+
 def embedder_for(config: BenchConfig, cache_dir: Path) -> Callable[..., list[list[float]]]:
     """The baselines' embedding function, with an on-disk cache in the bench home (the baselines embed
     every turn of every conversation: minutes on 2 cores, spent once per home and model)."""
     import pickle
 
-    from honcho_local.config import load_settings
     from honcho_local.llm import build_embedder
 
-    overrides: dict[str, Any] = {"embedding_model": config.embedding_model} if config.embedding_model else {}
-    settings = load_settings(config.home or Path("."), **overrides)
+    settings = _settings(config)
     path = cache_dir / f"baseline-embeddings-{slug(settings.embedding_model)}.pkl"
     cache: dict[str, list[float]] = pickle.loads(path.read_bytes()) if path.exists() else {}
     embedder: Any = None

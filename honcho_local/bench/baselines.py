@@ -8,8 +8,8 @@ a richer document):
   index holds for a message ("date speaker: content", `document_text`), without the product's extra
   field (the previous message as context) or its stopword list;
 - `bm25+dense`: the two fused with plain reciprocal rank fusion (k = 60, equal weights);
-- `bm25+dense-w`: the same with the product's fusion constants (k = 20, BM25 weighted 1.5 : 1), which
-  were chosen on LoCoMo itself.
+- `bm25+dense-w`: the same with the product's fusion constants (k = 20, BM25 weighted as the embedding
+  model's catalog entry says: 1.5 : 1 for MiniLM, 1 : 1 for nomic), which were chosen on LoCoMo itself.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import numpy as np
 import tantivy
 
 from honcho_local.bench.data import Turn
-from honcho_local.services.search import LEXICAL_WEIGHT, RRF_K
+from honcho_local.llm.base import LEXICAL_WEIGHT
+from honcho_local.services.search import RRF_K
 from honcho_local.services.summary_step import message_embedding_text
 from honcho_local.store.lexical_tail import document_text
 
@@ -50,8 +51,10 @@ def dense_text(turn: Turn) -> str:
 class TurnIndex:
     """Dense and BM25 indexes over one conversation's turns (ids are turn ids)."""
 
-    def __init__(self, turns: Sequence[Turn], embed: Callable[..., list[list[float]]]) -> None:
+    def __init__(self, turns: Sequence[Turn], embed: Callable[..., list[list[float]]],
+                 lexical_weight: float = LEXICAL_WEIGHT) -> None:
         self.ids = [t.turn_id for t in turns]
+        self.lexical_weight = lexical_weight
         self.texts = {t.turn_id: t for t in turns}
         self._embed = embed
         vectors = np.asarray(embed([dense_text(t) for t in turns]) if turns else np.zeros((0, 1)), dtype=np.float32)
@@ -93,5 +96,6 @@ class TurnIndex:
         return rrf([self.bm25(query, depth), self.dense(query, depth)])[:k]
 
     def hybrid_weighted(self, query: str, k: int, depth: int = 50) -> list[str]:
-        """RRF with the product's constants (k = `RRF_K`, BM25 weighted `LEXICAL_WEIGHT`)."""
-        return rrf([self.bm25(query, depth), self.dense(query, depth)], RRF_K, [LEXICAL_WEIGHT, 1.0])[:k]
+        """RRF with the product's constants (k = `RRF_K`, BM25 weighted as the product weights it for this
+        embedding model)."""
+        return rrf([self.bm25(query, depth), self.dense(query, depth)], RRF_K, [self.lexical_weight, 1.0])[:k]

@@ -25,6 +25,7 @@ from honcho_local.bench.answering import (
     FullContext,
     answer_question,
     embedder_for,
+    lexical_weight_for,
 )
 from honcho_local.bench.api import (
     Api,
@@ -140,6 +141,7 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
             return {"config": config_dict(config), "drained": False, "drain_seconds": state.drain_seconds}
         started = answering_since = time.perf_counter()
         embed = embedder_for(config, server.home)
+        lexical_weight = lexical_weight_for(config)
         answerer = Answerer(config) if config.answers else None
         full_answerer = FullContext(config) if config.answers and "full-context" in config.baselines else None
         total = sum(len(scored_questions(c, config.questions, config.seed)) for c in convs)
@@ -152,7 +154,7 @@ def run(config: BenchConfig, echo: Callable[[str], None] = print) -> dict[str, A
                 questions = scored_questions(conv, config.questions, config.seed)
                 answered = {q.qid for q in proportional_sample(questions, config.answer_questions, config.seed)
                             } if answerer else set()
-                index = TurnIndex(conv.turns, embed)
+                index = TurnIndex(conv.turns, embed, lexical_weight)
                 turn_of = turn_ids_of(api, conv) if config.reasoning else None
                 full = full_answerer.answer_all(conv, [q for q in questions if q.qid in answered], journal, state,
                                                 bar) if full_answerer else {}

@@ -94,4 +94,5 @@ def build_embedder(settings: Any) -> Embedder:
     spec = find_spec(settings.embedding_model, directory)
     path = verified_path(spec, directory)
     return LlamaCppEmbedder(path, spec.name, n_threads=settings.model_threads, timeout=settings.model_timeout,
-                            query_prefix=spec.query_prefix, document_prefix=spec.document_prefix)
+                            query_prefix=spec.query_prefix, document_prefix=spec.document_prefix,
+                            lexical_weight=spec.lexical_weight)

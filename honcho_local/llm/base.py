@@ -94,6 +94,11 @@ class LLM(Protocol):
     def close(self) -> None: ...
 
 
+# BM25's weight against an embedding model's vectors when message search fuses the two, for a model that
+# names none (the catalog's `lexical_weight`; docs/decisions/007-tuned-constants.md and 010).
+LEXICAL_WEIGHT = 1.5
+
+
 @runtime_checkable
 class Embedder(Protocol):
     """A sentence-embedding model.

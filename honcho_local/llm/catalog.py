@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from honcho_local.errors import ModelUnavailable, NotFound
+from honcho_local.llm.base import LEXICAL_WEIGHT
 
 PACKAGE_CATALOG = Path(__file__).with_name("catalog.toml")
 LOCAL_CATALOG = "catalog.local.toml"
@@ -67,6 +68,7 @@ class ModelSpec:
     description: str = ""
     query_prefix: str = ""  # embedding models: prepended to search queries (e.g. "search_query: ")
     document_prefix: str = ""  # embedding models: prepended to stored texts (e.g. "search_document: ")
+    lexical_weight: float = LEXICAL_WEIGHT  # embedding models: BM25's weight against this model's vectors in message search
     source: Source = field(default_factory=lambda: Source(kind="path"))
 
     def path_in(self, directory: Path) -> Path:

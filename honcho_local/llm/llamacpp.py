@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from honcho_local.errors import ModelError, ModelUnavailable
-from honcho_local.llm.base import ChatRequest, Completion, Embeddings, StreamChunk
+from honcho_local.llm.base import LEXICAL_WEIGHT, ChatRequest, Completion, Embeddings, StreamChunk
 from honcho_local.llm.jsonout import extract_json, salvage
 
 PROVIDER = "llamacpp"
@@ -303,15 +303,18 @@ class LlamaCppEmbedder(_Locked):
     nomic-bert) loaded with `embedding=True`; vectors are L2-normalized.
 
     `query_prefix` / `document_prefix` (from the catalog) are prepended to texts embedded as
-    `kind="query"` / `kind="document"`.
+    `kind="query"` / `kind="document"`. `lexical_weight` (from the catalog) is BM25's weight against
+    this model's vectors when message search fuses the two.
     """
 
     provider = PROVIDER
 
     def __init__(self, path: Path, model: str, n_threads: int = 0, max_tokens: int = 256,
-                 timeout: float = 300.0, query_prefix: str = "", document_prefix: str = "") -> None:
+                 timeout: float = 300.0, query_prefix: str = "", document_prefix: str = "",
+                 lexical_weight: float = LEXICAL_WEIGHT) -> None:
         super().__init__()
         self.model = model
+        self.lexical_weight = lexical_weight
         self.path = Path(path)
         self.timeout = timeout
         self.prefixes = {"query": query_prefix, "document": document_prefix}

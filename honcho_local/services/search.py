@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from honcho_local.errors import InvalidInput, ModelUnavailable, NotFound
+from honcho_local.llm.base import LEXICAL_WEIGHT
 from honcho_local.services import views
 from honcho_local.services.readcache import ReadCache
 from honcho_local.store import Store, ws_tag
@@ -28,9 +29,9 @@ from honcho_local.store.filters import compile_filters
 from honcho_local.store.message_rows import MessageRows
 from honcho_local.store.search import LexicalIndex, MessageVectors
 
-# Reciprocal rank fusion of BM25 and vectors, BM25 weighted up (docs/decisions/007-tuned-constants.md).
+# Reciprocal rank fusion of BM25 and vectors (docs/decisions/007-tuned-constants.md); BM25's weight is the
+# embedding model's (`QueryEmbedder.lexical_weight`).
 RRF_K = 20
-LEXICAL_WEIGHT = 1.5
 log = logging.getLogger(__name__)
 
 
@@ -51,6 +52,11 @@ class QueryEmbedder:
     def model(self) -> str | None:
         embedder = self._try_get()
         return None if embedder is None else embedder.model
+
+    @property
+    def lexical_weight(self) -> float:
+        """BM25's weight against the vectors in the fusion: the embedding model's own, else `LEXICAL_WEIGHT`."""
+        return float(getattr(self._try_get(), "lexical_weight", LEXICAL_WEIGHT))
 
     def _try_get(self) -> Any:
         try:
@@ -146,7 +152,7 @@ class Search:
         model = self.queries.model
         if vector is not None and model:
             rankings.append(self.vectors.search(vector, model, depth, workspace_id, session_id, peer_id))
-        fused = rrf(rankings, weights=[LEXICAL_WEIGHT, 1.0][:len(rankings)])
+        fused = rrf(rankings, weights=[self.queries.lexical_weight, 1.0][:len(rankings)])
         if filters is not None:
             rows = self._rows(fused, filters)
             return [rows[pk] for pk in fused if pk in rows][:limit]

@@ -56,6 +56,13 @@ def test_only_nomic_has_prefixes_and_minilm_stays_the_default(tmp_path):
     assert load_settings(home=tmp_path, env={}).embedding_model == "all-minilm-l6-v2"
 
 
+def test_the_search_fusion_weights_bm25_as_each_embedding_model_says():
+    """nomic's vectors are as strong as BM25 on LoCoMo, MiniLM's weaker (docs/decisions/010)."""
+    specs = load_catalog()
+    assert {n: s.lexical_weight for n, s in specs.items() if s.role == "embedding"} == {
+        "all-minilm-l6-v2": 1.5, "nomic-embed-text-v1.5": 1.0}
+
+
 def test_defaults_point_at_catalog_models(tmp_path):
     settings = load_settings(home=tmp_path, env={})
     assert find_spec(settings.reasoning_model).role == "chat"

@@ -51,11 +51,12 @@ def test_catalog_prefixes_are_prepended_by_kind(minilm_path, tmp_path):
 
     (tmp_path / "catalog.local.toml").write_text(
         '[models.prefixed]\nrole = "embedding"\nfile = "all-MiniLM-L6-v2.f16.gguf"\n'
-        'query_prefix = "search_query: "\ndocument_prefix = "search_document: "\n'
+        'query_prefix = "search_query: "\ndocument_prefix = "search_document: "\nlexical_weight = 0.5\n'
         f'[models.prefixed.source]\nkind = "path"\npath = "{minilm_path}"\n')
     embedder = build_embedder(load_settings(home=tmp_path, env={}, models_dir=str(tmp_path),
                                             embedding_model="prefixed"))
     try:
+        assert embedder.lexical_weight == 0.5  # what message search weights BM25 with beside this model
         raw = embedder.llama.embed
         assert embedder.embed(["a cat"], kind="query").vectors[0] == pytest.approx(
             raw("search_query: a cat", normalize=True), abs=1e-6)
