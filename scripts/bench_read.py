@@ -15,6 +15,7 @@ random sessions and conclusions about random peers, as a busy deployment does; p
 write a message, then read that session's context) and `cold` (read cache off: the worst case).
 
     python scripts/bench_read.py [--corpus locomo|synthetic] [--messages 100000] [--conclusions 20000]
+                                 [--embedding-model nomic-embed-text-v1.5]
                                  [--passes warm writes cold] [--write-rate 50] [--report]
 """
 
@@ -51,7 +52,8 @@ from honcho_local.store.conclusions import NewConclusion, insert_conclusions  # 
 from honcho_local.store.db import utcnow  # noqa: E402
 from honcho_local.store.units import UnitKey, advance, unit_heads  # noqa: E402
 
-WS, PEERS, DIMS, MODEL = "bench", 100, 384, "all-minilm-l6-v2"
+WS, PEERS = "bench", 100
+DIMS, MODEL = 384, "all-minilm-l6-v2"  # the stored vectors' size and model (--embedding-model sets both)
 WORDS = ("invoice stripe python billing refund customer report deploy cat coffee lisbon travel budget meeting "
          "deadline garden music running book movie recipe tax payroll server bug feature release").split()
 QUERIES = [f"{a} {b}" for a, b in zip(WORDS, WORDS[3:] + WORDS[:3])]
@@ -427,7 +429,8 @@ def passes(home: Path, args: argparse.Namespace) -> tuple[list[tuple], list[floa
         lagging = caught_up(home)
         if lagging:
             print(f"work units advanced to the log's end before the {label} pass: {lagging}", flush=True)
-        server = start_server(home, env={"HONCHO_LOCAL_DURABILITY": "process", **PASSES[label]})
+        server = start_server(home, env={"HONCHO_LOCAL_DURABILITY": "process", "HONCHO_LOCAL_EMBEDDING_MODEL": MODEL,
+                                         **PASSES[label]})
         try:
             t0 = time.perf_counter()
             httpx.post(f"{server.url}/v3/workspaces/{WS}/search", json={"query": "warm"}, timeout=600)
@@ -495,6 +498,7 @@ def report_body(rows: list[tuple], firsts: list[float], turns: list[float], args
 
 
 def main() -> None:
+    global DIMS, MODEL, QUERIES
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=100_000)
     ap.add_argument("--conclusions", type=int, default=20_000)
@@ -515,21 +519,31 @@ def main() -> None:
     ap.add_argument("--write-rate", type=float, default=50.0,
                     help="writes per second during the writes pass (9 messages : 1 conclusion)")
     ap.add_argument("--report", action="store_true", help="also write the table to docs/benchmarks/runs/")
+    ap.add_argument("--embedding-model", default=MODEL,
+                    help="the server's embedding model (queries embedded by it; stored vectors random, of its size)")
     args = ap.parse_args()
+    if args.embedding_model != MODEL:
+        from honcho_local.llm import build_embedder
+
+        embedder = build_embedder(load_settings(env={}, embedding_model=args.embedding_model))
+        DIMS, MODEL = int(embedder.dims), embedder.model
+        embedder.close()
     if args.warm_only:
         args.passes = ["warm"]
     home = args.home or Path(load_settings(env={}).home).parent / f"bench-read-{args.corpus}-{int(time.time())}"
     home.mkdir(parents=True, exist_ok=True)
     corpus = Corpus(args.corpus)
-    global QUERIES
     QUERIES = corpus.queries
-    marker = home / "corpus.txt"
+    marker, made_for = home / "corpus.txt", home / "embedding-model.txt"
     started = time.perf_counter()
     if not (home / "honcho.duckdb").exists():
         build(home, args.messages, args.conclusions, corpus)
         marker.write_text(args.corpus)
+        made_for.write_text(MODEL)
     elif marker.exists() and marker.read_text() != args.corpus:
         sys.exit(f"{home} holds a {marker.read_text()} store; pass --corpus {marker.read_text()} or another --home")
+    elif (made_for.read_text() if made_for.exists() else "all-minilm-l6-v2") != MODEL:
+        sys.exit(f"{home} holds vectors of another embedding model; pass another --home")
     print(f"store ready in {time.perf_counter() - started:.0f}s at {home} ({keep_or_restore(home)})", flush=True)
     held = store_counts(home)
     rows, firsts, turns = passes(home, args)
