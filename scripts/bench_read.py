@@ -53,7 +53,8 @@ from honcho_local.store.db import utcnow  # noqa: E402
 from honcho_local.store.units import UnitKey, advance, unit_heads  # noqa: E402
 
 WS, PEERS = "bench", 100
-DIMS, MODEL = 384, "all-minilm-l6-v2"  # the stored vectors' size and model (--embedding-model sets both)
+DEFAULT_MODEL = "all-minilm-l6-v2"
+DIMS, MODEL = 384, DEFAULT_MODEL  # the stored vectors' size and model (--embedding-model sets both)
 WORDS = ("invoice stripe python billing refund customer report deploy cat coffee lisbon travel budget meeting "
          "deadline garden music running book movie recipe tax payroll server bug feature release").split()
 QUERIES = [f"{a} {b}" for a, b in zip(WORDS, WORDS[3:] + WORDS[:3])]
@@ -542,7 +543,7 @@ def main() -> None:
         made_for.write_text(MODEL)
     elif marker.exists() and marker.read_text() != args.corpus:
         sys.exit(f"{home} holds a {marker.read_text()} store; pass --corpus {marker.read_text()} or another --home")
-    elif (made_for.read_text() if made_for.exists() else "all-minilm-l6-v2") != MODEL:
+    elif (made_for.read_text() if made_for.exists() else DEFAULT_MODEL) != MODEL:
         sys.exit(f"{home} holds vectors of another embedding model; pass another --home")
     print(f"store ready in {time.perf_counter() - started:.0f}s at {home} ({keep_or_restore(home)})", flush=True)
     held = store_counts(home)

@@ -1,5 +1,6 @@
 """Hybrid message search (workspace, session, peer): BM25 (tantivy) and cosine over message
-embeddings, fused with reciprocal rank fusion (k = 60), then filtered by the message filter DSL.
+embeddings, fused with weighted reciprocal rank fusion (k = `RRF_K`; BM25 weighted as the embedding model's
+catalog entry says, `QueryEmbedder.lexical_weight`), then filtered by the message filter DSL.
 
 Messages the worker has not embedded yet are still found by the lexical side; without an embedding
 model the search is lexical only. Query embeddings are cached (agents repeat their queries).

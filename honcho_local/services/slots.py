@@ -42,7 +42,7 @@ QUANTITY = re.compile(rf"(?:\bfrom\s+(?:{_NUMBER})\s+to\s+)?\b(?P<n>{_NUMBER})\s
 QUANTITY_AFTER = re.compile(rf"\b(?P<u>[a-z]+)\s+(?:from\s+(?:{_NUMBER})\s+)?to\s+(?P<n>{_NUMBER})\b", re.IGNORECASE)
 _PERIOD = re.compile(r"\b(?:per|a|each|every)\s+(?P<p>day|week|month|year)\b|\b(?P<q>daily|weekly|monthly|yearly)\b")
 _NOT_UNITS = frozenset("""and or to of in on at by for from the a an with per out times time percent than more less
-about over under left after before ago until daily weekly monthly yearly a""".split())
+about over under left after before ago until daily weekly monthly yearly""".split())
 _SUBJECT = 8  # words between the sentence's start and the slot's verb: longer, and someone else is the subject
 
 
